@@ -1,0 +1,393 @@
+// Package config reads Mobayilo's settings from the environment into one
+// struct, validates them across fields, and prints them with secrets
+// redacted. Development and test have defaults for everything, so
+// `mobayilo dev` starts with no variables set; production has no defaults
+// for secrets and refuses every development-only switch.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// Env is the environment the process runs in.
+type Env string
+
+const (
+	Development Env = "development"
+	Test        Env = "test"
+	Production  Env = "production"
+)
+
+// Config is every setting of every role.
+type Config struct {
+	Env           Env
+	HTTPAddr      string
+	PublicBaseURL string
+	LogLevel      zerolog.Level
+	LogFormat     string // "console" or "json"
+
+	DatabaseURL string
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalTaskQueue string
+	TemporalUIURL     string // base URL of the Temporal UI, for links
+
+	SessionSecret string
+
+	TwilioAccountSID  string
+	TwilioAuthToken   string
+	TwilioAPIKey      string
+	TwilioAPISecret   string
+	TwilioTwiMLAppSID string
+	TwilioCallerID    string
+
+	StripeSecretKey      string
+	StripePublishableKey string
+	StripeWebhookSecret  string
+
+	SMTPHost               string
+	SMTPPort               int
+	SMTPUsername           string
+	SMTPPassword           string
+	SMTPFrom               string
+	SMTPInsecureSkipVerify bool // development only: never verify the server's certificate
+	SMTPDisableCRLCheck    bool // the seed's dev-only bypass; refused in production
+
+	// The local simulators stand in for Twilio and Stripe on a laptop.
+	// Production refuses to start with either switched on.
+	CarrierSimulator bool
+	PaymentSimulator bool
+}
+
+// Development defaults for secrets. They are public (they are in this
+// file), so production refuses every one of them.
+const (
+	devSessionSecret       = "dev-only-session-secret-not-for-production-use"
+	devTwilioAccountSID    = "ACdev00000000000000000000000000000"
+	devTwilioAuthToken     = "dev-only-twilio-auth-token"
+	devTwilioAPIKey        = "SKdev00000000000000000000000000000"
+	devTwilioAPISecret     = "dev-only-twilio-api-secret"
+	devTwilioTwiMLAppSID   = "APdev00000000000000000000000000000"
+	devTwilioCallerID      = "+15005550006"
+	devStripeSecretKey     = "sk_test_dev_only"
+	devStripePublishable   = "pk_test_dev_only"
+	devStripeWebhookSecret = "whsec_dev_only_not_for_production"
+	devSMTPPassword        = ""
+)
+
+// Load reads the configuration with getenv (os.Getenv in the binary, a map
+// in tests) and validates it. The error lists every wrong setting by name.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	env := Env(r.str("APP_ENV", string(Development)))
+	dev := env != Production
+	// def returns the development default, or "" in production.
+	def := func(v string) string {
+		if dev {
+			return v
+		}
+		return ""
+	}
+	dbName := "mobayilo_dev"
+	if env == Test {
+		dbName = "mobayilo_test"
+	}
+
+	c := Config{
+		Env:           env,
+		HTTPAddr:      r.str("HTTP_ADDR", "127.0.0.1:8080"),
+		PublicBaseURL: r.str("PUBLIC_BASE_URL", def("http://127.0.0.1:8080")),
+		LogFormat:     r.str("LOG_FORMAT", map[bool]string{true: "console", false: "json"}[dev]),
+
+		DatabaseURL: r.str("DATABASE_URL", def("postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable")),
+
+		TemporalAddress:   r.str("TEMPORAL_ADDRESS", def("127.0.0.1:7233")),
+		TemporalNamespace: r.str("TEMPORAL_NAMESPACE", "default"),
+		TemporalTaskQueue: r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
+		TemporalUIURL:     r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
+
+		SessionSecret: r.str("SESSION_SECRET", def(devSessionSecret)),
+
+		TwilioAccountSID:  r.str("TWILIO_ACCOUNT_SID", def(devTwilioAccountSID)),
+		TwilioAuthToken:   r.str("TWILIO_AUTH_TOKEN", def(devTwilioAuthToken)),
+		TwilioAPIKey:      r.str("TWILIO_API_KEY", def(devTwilioAPIKey)),
+		TwilioAPISecret:   r.str("TWILIO_API_SECRET", def(devTwilioAPISecret)),
+		TwilioTwiMLAppSID: r.str("TWILIO_TWIML_APP_SID", def(devTwilioTwiMLAppSID)),
+		TwilioCallerID:    r.str("TWILIO_CALLER_ID", def(devTwilioCallerID)),
+
+		StripeSecretKey:      r.str("STRIPE_SECRET_KEY", def(devStripeSecretKey)),
+		StripePublishableKey: r.str("STRIPE_PUBLISHABLE_KEY", def(devStripePublishable)),
+		StripeWebhookSecret:  r.str("STRIPE_WEBHOOK_SECRET", def(devStripeWebhookSecret)),
+
+		SMTPHost:               r.str("SMTP_HOST", ""),
+		SMTPPort:               r.integer("SMTP_PORT", 587),
+		SMTPUsername:           r.str("SMTP_USERNAME", ""),
+		SMTPPassword:           r.str("SMTP_PASSWORD", def(devSMTPPassword)),
+		SMTPFrom:               r.str("SMTP_FROM", def("Mobayilo <no-reply@mobayilo.localhost>")),
+		SMTPInsecureSkipVerify: r.boolean("SMTP_INSECURE_SKIP_VERIFY", false),
+		SMTPDisableCRLCheck:    r.boolean("SMTP_DISABLE_CRL_CHECK", false),
+
+		CarrierSimulator: r.boolean("CARRIER_SIMULATOR", dev),
+		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev),
+	}
+	c.LogLevel = r.level("LOG_LEVEL", map[bool]string{true: "debug", false: "info"}[dev])
+
+	errs := r.errs
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %d setting(s) wrong:\n  %w", len(errs), errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// secret is a setting whose value is never printed.
+type secret struct {
+	key, value, devDefault string
+}
+
+func (c Config) secrets() []secret {
+	return []secret{
+		{"SESSION_SECRET", c.SessionSecret, devSessionSecret},
+		{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken, devTwilioAuthToken},
+		{"TWILIO_API_SECRET", c.TwilioAPISecret, devTwilioAPISecret},
+		{"STRIPE_SECRET_KEY", c.StripeSecretKey, devStripeSecretKey},
+		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, devStripeWebhookSecret},
+		{"SMTP_PASSWORD", c.SMTPPassword, devSMTPPassword},
+	}
+}
+
+func (c Config) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+
+	switch c.Env {
+	case Development, Test, Production:
+	default:
+		bad("APP_ENV", "%q is not one of development, test, production", c.Env)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.LogFormat != "console" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "%q is not console or json", c.LogFormat)
+	}
+	checkURL := func(key, v string, schemes ...string) {
+		u, err := url.Parse(v)
+		if v == "" || err != nil || u.Host == "" {
+			bad(key, "must be an absolute URL")
+			return
+		}
+		for _, s := range schemes {
+			if u.Scheme == s {
+				return
+			}
+		}
+		bad(key, "scheme must be %s", strings.Join(schemes, " or "))
+	}
+	checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+	if c.Env == Production {
+		checkURL("PUBLIC_BASE_URL", c.PublicBaseURL, "https")
+	} else {
+		checkURL("PUBLIC_BASE_URL", c.PublicBaseURL, "http", "https")
+	}
+	if c.PublicBaseURL != "" && strings.HasSuffix(c.PublicBaseURL, "/") {
+		bad("PUBLIC_BASE_URL", "must not end with a slash (webhook signatures are checked against it plus the path)")
+	}
+	if c.TemporalUIURL != "" {
+		checkURL("TEMPORAL_UI_URL", c.TemporalUIURL, "http", "https")
+	}
+	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
+		bad("TEMPORAL_ADDRESS", "%q is not host:port", c.TemporalAddress)
+	}
+	if c.TemporalNamespace == "" {
+		bad("TEMPORAL_NAMESPACE", "must be set")
+	}
+	if c.TemporalTaskQueue == "" {
+		bad("TEMPORAL_TASK_QUEUE", "must be set")
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		bad("SMTP_PORT", "%d is not a port", c.SMTPPort)
+	}
+	if c.TwilioCallerID != "" && !isE164(c.TwilioCallerID) {
+		bad("TWILIO_CALLER_ID", "%q is not an E.164 number (+ and 8 to 15 digits)", c.TwilioCallerID)
+	}
+	if c.SMTPHost != "" && c.SMTPFrom == "" {
+		bad("SMTP_FROM", "must be set when SMTP_HOST is")
+	}
+
+	if c.Env != Production {
+		return errs
+	}
+
+	// Production: no missing secret, no public default, no simulator and no
+	// TLS-verification bypass.
+	for _, s := range c.secrets() {
+		switch {
+		case s.key == "SMTP_PASSWORD" && c.SMTPUsername == "":
+			// an SMTP relay without authentication needs no password
+		case s.value == "":
+			bad(s.key, "must be set in production")
+		case s.value == s.devDefault:
+			bad(s.key, "is the public development default; set a real secret")
+		}
+	}
+	if len(c.SessionSecret) > 0 && len(c.SessionSecret) < 32 {
+		bad("SESSION_SECRET", "must be at least 32 bytes in production")
+	}
+	for _, s := range []struct{ key, value, devDefault string }{
+		{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID, devTwilioAccountSID},
+		{"TWILIO_API_KEY", c.TwilioAPIKey, devTwilioAPIKey},
+		{"TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID, devTwilioTwiMLAppSID},
+		{"TWILIO_CALLER_ID", c.TwilioCallerID, devTwilioCallerID},
+		{"STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey, devStripePublishable},
+		{"DATABASE_URL", c.DatabaseURL, ""},
+		{"TEMPORAL_ADDRESS", c.TemporalAddress, ""},
+		{"SMTP_HOST", c.SMTPHost, ""},
+	} {
+		switch {
+		case s.value == "":
+			bad(s.key, "must be set in production")
+		case s.value == s.devDefault:
+			bad(s.key, "is the development default")
+		}
+	}
+	if c.CarrierSimulator {
+		bad("CARRIER_SIMULATOR", "the carrier simulator must be off in production")
+	}
+	if c.PaymentSimulator {
+		bad("PAYMENT_SIMULATOR", "the payment simulator must be off in production")
+	}
+	if c.SMTPInsecureSkipVerify {
+		bad("SMTP_INSECURE_SKIP_VERIFY", "TLS verification must not be bypassed in production")
+	}
+	if c.SMTPDisableCRLCheck {
+		bad("SMTP_DISABLE_CRL_CHECK", "TLS verification must not be bypassed in production")
+	}
+	return errs
+}
+
+// MarshalZerologObject prints the configuration with every secret
+// redacted: a secret shows only whether it is set.
+func (c Config) MarshalZerologObject(e *zerolog.Event) {
+	e.Str("APP_ENV", string(c.Env)).
+		Str("HTTP_ADDR", c.HTTPAddr).
+		Str("PUBLIC_BASE_URL", c.PublicBaseURL).
+		Str("LOG_LEVEL", c.LogLevel.String()).
+		Str("LOG_FORMAT", c.LogFormat).
+		Str("DATABASE_URL", RedactURL(c.DatabaseURL)).
+		Str("TEMPORAL_ADDRESS", c.TemporalAddress).
+		Str("TEMPORAL_NAMESPACE", c.TemporalNamespace).
+		Str("TEMPORAL_TASK_QUEUE", c.TemporalTaskQueue).
+		Str("TEMPORAL_UI_URL", c.TemporalUIURL).
+		Str("TWILIO_ACCOUNT_SID", c.TwilioAccountSID).
+		Str("TWILIO_API_KEY", c.TwilioAPIKey).
+		Str("TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID).
+		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
+		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
+		Str("SMTP_HOST", c.SMTPHost).
+		Int("SMTP_PORT", c.SMTPPort).
+		Str("SMTP_USERNAME", c.SMTPUsername).
+		Str("SMTP_FROM", c.SMTPFrom).
+		Bool("SMTP_INSECURE_SKIP_VERIFY", c.SMTPInsecureSkipVerify).
+		Bool("SMTP_DISABLE_CRL_CHECK", c.SMTPDisableCRLCheck).
+		Bool("CARRIER_SIMULATOR", c.CarrierSimulator).
+		Bool("PAYMENT_SIMULATOR", c.PaymentSimulator)
+	for _, s := range c.secrets() {
+		switch {
+		case s.value == "":
+			e.Str(s.key, "(unset)")
+		case s.value == s.devDefault:
+			e.Str(s.key, "(development default)")
+		default:
+			e.Str(s.key, "(set, redacted)")
+		}
+	}
+}
+
+// RedactURL hides the password of a URL such as a DATABASE_URL.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable, redacted)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func isE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// reader reads typed values and collects parse errors.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) str(key, def string) string {
+	if v := strings.TrimSpace(r.getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v := strings.TrimSpace(r.getenv(key))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", key, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) integer(key string, def int) int {
+	v := strings.TrimSpace(r.getenv(key))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a whole number", key, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) level(key, def string) zerolog.Level {
+	v := r.str(key, def)
+	l, err := zerolog.ParseLevel(strings.ToLower(v))
+	if err != nil || v == "" {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not one of trace, debug, info, warn, error", key, v))
+		return zerolog.InfoLevel
+	}
+	return l
+}
