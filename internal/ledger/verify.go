@@ -28,8 +28,8 @@ func (p Problem) String() string {
 // Report is the outcome of Verify.
 type Report struct {
 	Problems      []Problem
-	WalletsCents  int64            // sum of the wallets' cached balances
-	HouseBalances map[House]int64  // derived by SUM, never cached
+	WalletsCents  int64           // sum of the wallets' cached balances
+	HouseBalances map[House]int64 // derived by SUM, never cached
 }
 
 // OK reports whether the books balance.

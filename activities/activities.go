@@ -1,0 +1,21 @@
+// Package activities holds every Temporal activity: methods on one struct
+// that carries the dependencies, one file per concern. Activities are
+// idempotent; each is retried by the workflow's explicit policy.
+package activities
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mobayilo/mobayilo/internal/ledger"
+)
+
+// Activities is registered once with the worker.
+type Activities struct {
+	Pool   *pgxpool.Pool
+	Ledger *ledger.Ledger
+}
+
+// New returns the activities over a Postgres pool.
+func New(pool *pgxpool.Pool) *Activities {
+	return &Activities{Pool: pool, Ledger: ledger.New(pool)}
+}

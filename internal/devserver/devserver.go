@@ -1,0 +1,202 @@
+// Package devserver starts the Temporal CLI's development server, bound to
+// loopback, with Mobayilo's search attributes registered. `mobayilo dev` and
+// the integration tests use it.
+//
+// The CLI is built once into bin/ (`make bin/temporal`, which runs
+// `GOBIN=$PWD/bin go install github.com/temporalio/cli/cmd/temporal@v1.5.1`);
+// later CLI versions cannot be installed that way.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// CLIVersion is the Temporal CLI the project builds and expects.
+const CLIVersion = "v1.5.1"
+
+// Options say where and how to run the server.
+type Options struct {
+	Binary    string // path to the temporal CLI; FindBinary when empty
+	Port      int    // frontend gRPC port; a free one when 0
+	UIPort    int    // Web UI port; a free one when 0; -1 runs headless
+	DBFile    string // SQLite file that keeps workflows across restarts; in memory when empty
+	Namespace string // created at start besides "default"
+	Output    io.Writer
+}
+
+// Server is a running dev server.
+type Server struct {
+	Address string // host:port of the frontend
+	UIURL   string // empty when headless
+	cmd     *exec.Cmd
+	done    chan error
+}
+
+// FindBinary looks for the Temporal CLI: $TEMPORAL_CLI, then bin/temporal in
+// the module root above the working directory, then PATH.
+func FindBinary() (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				p := filepath.Join(dir, "bin", "temporal")
+				if _, err := os.Stat(p); err == nil {
+					return p, nil
+				}
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	if p, err := exec.LookPath("temporal"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("devserver: no Temporal CLI found: run `make bin/temporal` " +
+		"(GOBIN=$PWD/bin go install github.com/temporalio/cli/cmd/temporal@" + CLIVersion + ") or set TEMPORAL_CLI")
+}
+
+// Args returns the CLI arguments for o, with the project's search
+// attributes registered.
+func Args(o Options) []string {
+	args := []string{"server", "start-dev",
+		"--ip", "127.0.0.1",
+		"--port", strconv.Itoa(o.Port),
+		"--log-level", "warn",
+	}
+	if o.UIPort < 0 {
+		args = append(args, "--headless")
+	} else {
+		args = append(args, "--ui-ip", "127.0.0.1", "--ui-port", strconv.Itoa(o.UIPort))
+	}
+	if o.DBFile != "" {
+		args = append(args, "--db-filename", o.DBFile)
+	}
+	if o.Namespace != "" && o.Namespace != "default" {
+		args = append(args, "--namespace", o.Namespace)
+	}
+	for _, name := range workflows.SearchAttributeNames() {
+		args = append(args, "--search-attribute", name+"=Keyword")
+	}
+	return args
+}
+
+// Start runs the dev server and waits until its frontend accepts
+// connections. Stop it with Stop; it is also killed when ctx ends.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Binary == "" {
+		p, err := FindBinary()
+		if err != nil {
+			return nil, err
+		}
+		o.Binary = p
+	}
+	var err error
+	if o.Port == 0 {
+		if o.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if o.UIPort == 0 {
+		if o.UIPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if o.DBFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
+			return nil, fmt.Errorf("devserver: %w", err)
+		}
+	}
+	if o.Output == nil {
+		o.Output = io.Discard
+	}
+
+	cmd := exec.CommandContext(ctx, o.Binary, Args(o)...)
+	cmd.Stdout, cmd.Stderr = o.Output, o.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start %s: %w", o.Binary, err)
+	}
+	s := &Server{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)), cmd: cmd, done: make(chan error, 1)}
+	if o.UIPort > 0 {
+		s.UIURL = "http://127.0.0.1:" + strconv.Itoa(o.UIPort)
+	}
+	go func() { s.done <- cmd.Wait() }()
+
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	for {
+		if Reachable(s.Address) {
+			return s, nil
+		}
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("devserver: exited before it was ready: %v", err)
+		case <-deadline.C:
+			_ = s.Stop()
+			return nil, fmt.Errorf("devserver: not ready on %s after 60s", s.Address)
+		case <-ctx.Done():
+			_ = s.Stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends the server and waits for it.
+func (s *Server) Stop() error {
+	if s.cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil && !strings.Contains(err.Error(), "signal") {
+			return err
+		}
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		return errors.New("devserver: killed after 15s")
+	}
+}
+
+// Reachable reports whether something accepts TCP connections at address.
+func Reachable(address string) bool {
+	conn, err := net.DialTimeout("tcp", address, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("devserver: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

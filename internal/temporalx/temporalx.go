@@ -1,0 +1,161 @@
+// Package temporalx builds Temporal clients and workers from Mobayilo's
+// configuration: zerolog as the SDK's logger, one log line per activity,
+// the project's search attributes registered, and the schedules the worker
+// owns created when absent.
+package temporalx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/mobayilo/mobayilo/activities"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// Options are what a client needs; they come from config.Config.
+type Options struct {
+	Address   string
+	Namespace string
+	Logger    zerolog.Logger
+}
+
+func (o Options) client() client.Options {
+	return client.Options{
+		HostPort:  o.Address,
+		Namespace: o.Namespace,
+		Logger:    NewLogger(o.Logger),
+	}
+}
+
+// Dial connects to Temporal and fails if the frontend does not answer.
+func Dial(ctx context.Context, o Options) (client.Client, error) {
+	c, err := client.DialContext(ctx, o.client())
+	if err != nil {
+		return nil, fmt.Errorf("temporal: connect to %s: %w", o.Address, err)
+	}
+	return c, nil
+}
+
+// Lazy returns a client that connects on first use, for the web role: it
+// starts while Temporal is down and /readyz says so.
+func Lazy(o Options) (client.Client, error) {
+	c, err := client.NewLazyClient(o.client())
+	if err != nil {
+		return nil, fmt.Errorf("temporal: client for %s: %w", o.Address, err)
+	}
+	return c, nil
+}
+
+// RegisterSearchAttributes adds the project's search attributes (all
+// Keyword) to namespace, skipping those already there. A dev server started
+// by the project has them from its flags; this covers a reused server.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("temporal: list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames() {
+		if t, ok := existing.GetCustomAttributes()[name]; ok {
+			if t != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
+				return fmt.Errorf("temporal: search attribute %s exists as %s, want Keyword", name, t)
+			}
+			continue
+		}
+		missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("temporal: add search attributes: %w", err)
+	}
+	return nil
+}
+
+// NewWorker returns a worker on taskQueue with every workflow and activity
+// registered, logging one line per activity execution.
+func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, log zerolog.Logger) worker.Worker {
+	w := worker.New(c, taskQueue, worker.Options{
+		Interceptors: []interceptor.WorkerInterceptor{&activityLogInterceptor{log: log}},
+	})
+	w.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
+	w.RegisterActivity(acts)
+	return w
+}
+
+// EnsureSchedules creates the schedules the worker owns when they are
+// absent, and leaves existing ones (and operators' pauses) alone.
+func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.LedgerAuditScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{workflows.LedgerAuditCron}},
+		Action: &client.ScheduleWorkflowAction{
+			ID:                  workflows.LedgerAuditWorkflowID,
+			Workflow:            workflows.LedgerAuditWorkflowName,
+			TaskQueue:           taskQueue,
+			WorkflowRunTimeout:  time.Hour,
+			WorkflowTaskTimeout: 10 * time.Second,
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Memo:    map[string]any{"purpose": "daily check that SUM(ledger) = cached balance for every wallet"},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("temporal: create schedule %s: %w", workflows.LedgerAuditScheduleID, err)
+	}
+	return nil
+}
+
+// activityLogInterceptor writes one line per activity execution, with the
+// workflow and activity IDs, the attempt, the duration and the outcome.
+type activityLogInterceptor struct {
+	interceptor.WorkerInterceptorBase
+	log zerolog.Logger
+}
+
+func (i *activityLogInterceptor) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	a := &activityLog{log: i.log}
+	a.Next = next
+	return a
+}
+
+type activityLog struct {
+	interceptor.ActivityInboundInterceptorBase
+	log zerolog.Logger
+}
+
+func (a *activityLog) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	info := activity.GetInfo(ctx)
+	start := time.Now()
+	out, err := a.Next.ExecuteActivity(ctx, in)
+	e := a.log.Info()
+	if err != nil {
+		e = a.log.Warn().Err(err)
+	}
+	e.Str("activity", info.ActivityType.Name).
+		Str("activity_id", info.ActivityID).
+		Str("workflow_id", info.WorkflowExecution.ID).
+		Str("run_id", info.WorkflowExecution.RunID).
+		Int32("attempt", info.Attempt).
+		Dur("duration", time.Since(start)).
+		Msg("activity")
+	return out, err
+}
