@@ -1,0 +1,161 @@
+// Command mobayilo is Mobayilo's one binary. Its subcommands are the roles
+// an operator runs (web, worker, migrate), the laptop setup (dev), and small
+// operator commands (ledger verify). This package parses flags and wires
+// the pieces together; the work lives in the packages it calls.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/internal/config"
+)
+
+// env is what a command may touch of the process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name    string // one word, or two for a group ("ledger verify")
+	summary string
+	usage   string // the text after the summary in -h
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		webCommand(),
+		workerCommand(),
+		migrateCommand(),
+		devCommand(),
+		ledgerVerifyCommand(),
+	}
+}
+
+// errFailed means the command already said what went wrong.
+var errFailed = errors.New("failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+}
+
+// run dispatches args to a command and returns the process exit code: 0 on
+// success, 1 on failure, 2 on a usage error.
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		words := strings.Fields(c.name)
+		if len(args) < len(words) || strings.Join(args[:len(words)], " ") != c.name {
+			continue
+		}
+		err := c.run(ctx, e, args[len(words):])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		case errors.Is(err, errFailed):
+			return 1
+		default:
+			fmt.Fprintf(e.stderr, "mobayilo %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(e.stderr, "mobayilo: unknown command %q\n\n", strings.Join(args, " "))
+	printUsage(e.stderr)
+	return 2
+}
+
+var errUsage = errors.New("usage")
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: mobayilo <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `mobayilo <command> -h` for a command's flags. Settings come from the")
+	fmt.Fprintln(w, "environment; see README.md and docs/ARCHITECTURE.md.")
+}
+
+// flags returns a flag set whose -h prints the command's summary and usage.
+func flags(c command, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet("mobayilo "+c.name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: mobayilo %s [flags]\n\n%s\n", c.name, c.summary)
+		if c.usage != "" {
+			fmt.Fprintf(e.stderr, "\n%s\n", strings.TrimSpace(c.usage))
+		}
+		var hasFlags bool
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(e.stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args; a bad flag is a usage error, -h is flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// setup loads the configuration and builds the logger, printing the
+// configuration redacted. A wrong setting is reported and fails the command.
+func setup(e env, role string) (config.Config, zerolog.Logger, error) {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mobayilo %s: %v\n", role, err)
+		return cfg, zerolog.Nop(), errFailed
+	}
+	log := newLogger(cfg, e.stderr).With().Str("role", role).Logger()
+	log.Info().EmbedObject(cfg).Msg("configuration")
+	return cfg, log, nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(cfg.LogLevel).With().Timestamp().Logger()
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/testdb"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a command's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runCmd runs the binary's entry point with vars as the whole environment.
+func runCmd(ctx context.Context, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut lockedBuffer
+	code = run(ctx, args, env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
+	return code, out.String(), errOut.String()
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		args := append(strings.Fields(c.name), "-h")
+		code, _, stderr := runCmd(context.Background(), nil, args...)
+		if code != 0 || !strings.Contains(stderr, "Usage: mobayilo "+c.name) || !strings.Contains(stderr, c.summary) {
+			t.Errorf("%s: exit %d, help %q", strings.Join(args, " "), code, stderr)
+		}
+	}
+	code, _, stderr := runCmd(context.Background(), nil, "-h")
+	if code != 0 || !strings.Contains(stderr, "ledger verify") {
+		t.Errorf("mobayilo -h: exit %d, %q", code, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"fly"}, {"ledger"}, {"migrate", "-nope"}, {"web", "extra"}} {
+		if code, _, _ := runCmd(context.Background(), nil, args...); code != 2 {
+			t.Errorf("mobayilo %v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestBadConfigNamesTheSetting(t *testing.T) {
+	code, _, stderr := runCmd(context.Background(), map[string]string{"APP_ENV": "production"}, "migrate")
+	if code != 1 || !strings.Contains(stderr, "SESSION_SECRET: must be set in production") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	_, dbURL := testdb.NewWithURL(t) // already migrated from the template
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_FORMAT": "json"}
+	for range 2 {
+		code, _, stderr := runCmd(context.Background(), vars, "migrate")
+		if code != 0 || !strings.Contains(stderr, `"applied":0`) {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+}
+
+func TestLedgerVerifyCommand(t *testing.T) {
+	pool, dbURL := testdb.NewWithURL(t)
+	ctx := context.Background()
+	var accountID uuid.UUID
+	err := db.InTx(ctx, pool, func(q *db.Queries) error {
+		u, err := q.CreateUser(ctx, db.CreateUserParams{Email: "verify@example.com", DisplayName: "V", PasswordHash: "x", HomeCountry: "GH"})
+		if err != nil {
+			return err
+		}
+		a, err := q.CreateWallet(ctx, &u.ID)
+		accountID = a.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.New(pool).Post(ctx, ledger.Entry{Key: "bonus:signup:v", AccountID: accountID, Kind: ledger.Bonus, AmountCents: 125}); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_LEVEL": "error"}
+
+	code, stdout, stderr := runCmd(ctx, vars, "ledger", "verify")
+	if code != 0 || !strings.Contains(stdout, "ledger OK") || !strings.Contains(stdout, "house promotions:   -$1.25") {
+		t.Fatalf("clean ledger: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	if _, err := pool.Exec(ctx, `UPDATE accounts SET cached_balance_cents = 5000 WHERE id = $1`, accountID); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCmd(ctx, vars, "ledger", "verify")
+	if code != 1 || !strings.Contains(stdout, "PROBLEM account "+accountID.String()+" (verify@example.com)") {
+		t.Fatalf("tampered ledger: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestDevRunsTheWholeApp runs `mobayilo dev` as a new user would, on free
+// ports and a database that does not exist yet: it must create and migrate
+// the database, start a Temporal dev server with its UI, serve a ready web
+// role, and stop cleanly.
+func TestDevRunsTheWholeApp(t *testing.T) {
+	server, err := url.Parse(testdb.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "mobayilo_devtest_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	server.Path = "/" + name
+	dbURL := server.String()
+	t.Cleanup(func() {
+		admin := *server
+		admin.Path = "/postgres"
+		conn, err := pgx.Connect(context.Background(), admin.String())
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+	})
+
+	httpAddr, temporalAddr, uiAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	vars := map[string]string{
+		"DATABASE_URL":     dbURL,
+		"HTTP_ADDR":        httpAddr,
+		"PUBLIC_BASE_URL":  "http://" + httpAddr,
+		"TEMPORAL_ADDRESS": temporalAddr,
+		"TEMPORAL_UI_URL":  "http://" + uiAddr,
+		"LOG_FORMAT":       "json",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		code, _, errOut := runCmd(ctx, vars, "dev", "-temporal-db", t.TempDir()+"/temporal.db")
+		stderr = errOut
+		done <- code
+	}()
+
+	ready := false
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(250 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("dev exited early with %d:\n%s", code, stderr)
+		default:
+		}
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			ready = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+		}
+	}
+	if !ready {
+		t.Fatal("dev never became ready")
+	}
+	resp, err := http.Get("http://" + uiAddr + "/")
+	if err != nil {
+		t.Fatalf("Temporal UI: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Temporal UI: %s", resp.Status)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("dev exited with %d:\n%s", code, stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("dev did not stop within 60s of its context ending")
+	}
+	for _, want := range []string{`"version":"0001_init"`, `"temporal_ui":"http://` + uiAddr, `"app":"http://` + httpAddr, "worker polling"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("dev log lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		fmt.Println(stderr)
+	}
+}

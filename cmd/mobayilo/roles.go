@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+
+	"github.com/mobayilo/mobayilo/activities"
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/temporalx"
+	"github.com/mobayilo/mobayilo/web"
+)
+
+func webCommand() command {
+	c := command{
+		name:    "web",
+		summary: "Serve the HTTP app: pages, JSON endpoints, webhooks and live updates.",
+		usage: `Listens on HTTP_ADDR. /healthz says the process is up; /readyz says whether
+Postgres and Temporal both answer. The web role starts while Temporal is down
+(readiness says so) and is stateless: run as many as you need.`,
+	}
+	c.run = func(ctx context.Context, e env, args []string) error {
+		if err := parse(flags(c, e), args); err != nil {
+			return err
+		}
+		cfg, log, err := setup(e, "web")
+		if err != nil {
+			return err
+		}
+		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		tc, err := temporalx.Lazy(temporalOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		return serveHTTP(ctx, cfg, web.New(cfg, pool, tc, log).Handler(), log)
+	}
+	return c
+}
+
+func workerCommand() command {
+	c := command{
+		name:    "worker",
+		summary: "Run the Temporal worker: every workflow and activity.",
+		usage: `Connects to TEMPORAL_ADDRESS, polls TEMPORAL_TASK_QUEUE, and creates the
+schedules it owns (the daily ledger audit) when they are absent. Stateless:
+run as many as you need.`,
+	}
+	c.run = func(ctx context.Context, e env, args []string) error {
+		if err := parse(flags(c, e), args); err != nil {
+			return err
+		}
+		cfg, log, err := setup(e, "worker")
+		if err != nil {
+			return err
+		}
+		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		return runWorker(ctx, cfg, pool, tc, log)
+	}
+	return c
+}
+
+func migrateCommand() command {
+	c := command{
+		name:    "migrate",
+		summary: "Apply the embedded SQL migrations to DATABASE_URL.",
+		usage: `Applies, in order, each migration not yet recorded in schema_migrations, each
+in its own transaction, under an advisory lock (two migrators never race).`,
+	}
+	c.run = func(ctx context.Context, e env, args []string) error {
+		if err := parse(flags(c, e), args); err != nil {
+			return err
+		}
+		cfg, log, err := setup(e, "migrate")
+		if err != nil {
+			return err
+		}
+		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return migrate(ctx, pool, log)
+	}
+	return c
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) error {
+	applied, err := db.Migrate(ctx, pool)
+	for _, v := range applied {
+		log.Info().Str("version", v).Msg("migration applied")
+	}
+	if err != nil {
+		return err
+	}
+	log.Info().Int("applied", len(applied)).Msg("database schema is up to date")
+	return nil
+}
+
+func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
+	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}
+}
+
+// runWorker runs the worker until ctx ends.
+func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
+	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue); err != nil {
+		return err
+	}
+	w := temporalx.NewWorker(tc, cfg.TemporalTaskQueue, activities.New(pool), log)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("temporal: start worker: %w", err)
+	}
+	log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("namespace", cfg.TemporalNamespace).Msg("worker polling")
+	<-ctx.Done()
+	w.Stop()
+	log.Info().Msg("worker stopped")
+	return nil
+}
+
+// serveHTTP serves h on cfg.HTTPAddr until ctx ends, then drains requests
+// for up to 20 seconds.
+func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, log zerolog.Logger) error {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("web: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := web.HTTPServer(cfg.HTTPAddr, h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	log.Info().Str("addr", l.Addr().String()).Str("url", cfg.PublicBaseURL).Msg("web listening")
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: %w", err)
+	}
+	log.Info().Msg("web stopped")
+	return nil
+}
