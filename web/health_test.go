@@ -89,10 +89,10 @@ func TestReadinessFollowsPostgresAndTemporal(t *testing.T) {
 	defer deadPool.Close()
 
 	cases := []struct {
-		name               string
-		pool               *pgxpool.Pool
-		temporal           client.Client
-		status             int
+		name                       string
+		pool                       *pgxpool.Pool
+		temporal                   client.Client
+		status                     int
 		wantPostgres, wantTemporal string
 	}{
 		{"both up", pool, up, 200, "ok", "ok"},

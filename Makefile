@@ -1,0 +1,51 @@
+# Mobayilo. `make dev` runs the whole app on a laptop; `make test` runs every
+# test. Both set up what they need first (Postgres, the Temporal CLI).
+SHELL := /bin/bash
+GO ?= go
+TEMPORAL_CLI_VERSION := v1.5.1
+# Code generators and linters are pinned in tools/go.mod, apart from the
+# app's own dependencies.
+TOOL := $(GO) tool -modfile=tools/go.mod
+
+.PHONY: dev test bench lint generate check-generate build postgres ci
+
+## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
+dev: postgres bin/temporal
+	$(GO) run ./cmd/mobayilo dev
+
+## test: everything the tests need, then every test with the race detector
+test: postgres bin/temporal
+	$(GO) test -race -count=1 ./...
+
+## bench: the ledger benchmarks (postings per second)
+bench: postgres
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOL) staticcheck ./...
+
+## generate: regenerate the sqlc code in db/ from queries/ and db/migrations/
+generate:
+	$(TOOL) sqlc generate
+
+## check-generate: fail when the committed sqlc code is stale
+check-generate:
+	@$(TOOL) sqlc diff || { echo "db/ is stale: run 'make generate' and commit the result"; exit 1; }
+
+## build: the mobayilo binary in bin/
+build:
+	$(GO) build -o bin/mobayilo ./cmd/mobayilo
+
+## ci: what .ci/run runs
+ci: test check-generate lint
+
+postgres:
+	@scripts/postgres.sh
+
+# The Temporal CLI, built once from the Go module proxy (about 5 minutes) and
+# reused. Later CLI versions cannot be `go install`ed.
+bin/temporal:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)

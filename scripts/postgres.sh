@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Makes sure a PostgreSQL server answers for the app and its tests.
+#
+# - DATABASE_URL or TEST_DATABASE_URL set: that server is used as it is.
+# - Otherwise the local server on 127.0.0.1:5432 (user postgres, trust auth):
+#   reused when it answers; started with pg_ctlcluster when installed but
+#   stopped; installed from Debian's packages when missing and we are root
+#   (then local connections from 127.0.0.1 are trusted, as on a dev box).
+set -euo pipefail
+
+if [ -n "${DATABASE_URL:-}${TEST_DATABASE_URL:-}" ]; then
+  echo "postgres: using the server in ${TEST_DATABASE_URL:+TEST_}DATABASE_URL"
+  exit 0
+fi
+
+answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+
+wait_for_it() {
+  for _ in $(seq 1 60); do
+    answers && return 0
+    sleep 0.5
+  done
+  echo "postgres: started, but nothing answers on 127.0.0.1:5432 after 30s" >&2
+  exit 1
+}
+
+start_clusters() {
+  local started=0
+  for dir in /etc/postgresql/*/*/; do
+    [ -d "$dir" ] || continue
+    local version cluster
+    version=$(basename "$(dirname "$dir")")
+    cluster=$(basename "$dir")
+    echo "postgres: starting cluster $version/$cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || true
+    started=1
+  done
+  [ "$started" = 1 ]
+}
+
+if answers; then
+  echo "postgres: a server answers on 127.0.0.1:5432"
+  exit 0
+fi
+
+if command -v pg_ctlcluster >/dev/null 2>&1 && start_clusters; then
+  wait_for_it
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  cat >&2 <<'MSG'
+postgres: nothing answers on 127.0.0.1:5432 and PostgreSQL is not installed.
+Install it (Debian: sudo apt-get install postgresql), allow user postgres to
+connect from 127.0.0.1 without a password (trust in pg_hba.conf), start it,
+or point DATABASE_URL at a server you have. Then run this again.
+MSG
+  exit 1
+fi
+
+echo "postgres: installing Debian's postgresql"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq postgresql >/dev/null
+for hba in /etc/postgresql/*/main/pg_hba.conf; do
+  # A machine we set up ourselves: trust user postgres from loopback only.
+  if ! grep -q '^# mobayilo: loopback trust' "$hba"; then
+    tmp=$(mktemp)
+    {
+      echo '# mobayilo: loopback trust for local development and CI'
+      echo 'host all postgres 127.0.0.1/32 trust'
+      echo 'host all postgres ::1/128 trust'
+      cat "$hba"
+    } >"$tmp"
+    cat "$tmp" >"$hba"
+    rm -f "$tmp"
+  fi
+done
+start_clusters || { echo "postgres: installed, but no cluster was created" >&2; exit 1; }
+wait_for_it
+echo "postgres: installed and running on 127.0.0.1:5432"
