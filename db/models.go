@@ -58,6 +58,28 @@ type CallRate struct {
 	UpdatedAt           time.Time
 }
 
+type PasswordReset struct {
+	TokenHash []byte
+	UserID    uuid.UUID
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
+type SignInFailure struct {
+	Scope         string
+	Key           string
+	Failures      int32
+	FirstFailedAt time.Time
+	LastFailedAt  time.Time
+}
+
 type Topup struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
@@ -90,15 +112,16 @@ type Transaction struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Email        string
-	DisplayName  string
-	PasswordHash string
-	HomeCountry  string
-	Role         string
-	DisabledAt   *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID                uuid.UUID
+	Email             string
+	DisplayName       string
+	PasswordHash      string
+	HomeCountry       string
+	Role              string
+	DisabledAt        *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
 }
 
 type WebhookEvent struct {

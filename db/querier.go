@@ -11,21 +11,37 @@ import (
 )
 
 type Querier interface {
+	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
+	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error)
 	GetWalletBalance(ctx context.Context, id uuid.UUID) (int64, error)
 	GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Account, error)
 	// House balances are derived, never cached: each is minus the sum of the
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
+	// Whether a reset can still be used, without using it (to show the form).
+	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Posts one ledger entry and moves the wallet's cached balance, in one
 	// statement: the wallet row is locked first, so entries of one wallet are
 	// serialised and balance_after chains in id order. It returns no row when
 	// the idempotency key already exists, the wallet does not exist, or a debit
 	// would take the balance below zero and the kind does not allow that.
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
+	// Counts a failure; a count older than the window starts again at one.
+	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
+	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
+	// The current count within the window, zero when none.
+	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
+	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
+	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
+	// Claims a reset: works once, and only before it expires.
+	UsePasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Entries whose balance_after is not the previous entry's balance_after
 	// (zero for a wallet's first entry) plus their own amount.
 	VerifyBalanceChains(ctx context.Context) ([]VerifyBalanceChainsRow, error)

@@ -55,3 +55,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// DB returns the connection or transaction q runs on, for code (such as the
+// ledger) that takes a DBTX inside a transaction begun by InTx.
+func (q *Queries) DB() DBTX { return q.db }

@@ -14,7 +14,7 @@ import (
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, display_name, password_hash, home_country)
 VALUES (lower($1::text), $2, $3, $4)
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
 `
 
 type CreateUserParams struct {
@@ -42,6 +42,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.DisabledAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PasswordChangedAt,
 	)
 	return i, err
 }
@@ -68,6 +69,87 @@ func (q *Queries) CreateWallet(ctx context.Context, userID *uuid.UUID) (Account,
 	return i, err
 }
 
+const getUserByEmail = `-- name: GetUserByEmail :one
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+FROM users
+WHERE email = lower($1::text)
+`
+
+func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByEmail, email)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+	)
+	return i, err
+}
+
+const getUserByID = `-- name: GetUserByID :one
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+FROM users
+WHERE id = $1
+`
+
+func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByID, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+	)
+	return i, err
+}
+
+const getUserWithBalance = `-- name: GetUserWithBalance :one
+SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, a.id AS account_id, a.cached_balance_cents
+FROM users
+JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
+WHERE users.id = $1::uuid
+`
+
+type GetUserWithBalanceRow struct {
+	User               User
+	AccountID          uuid.UUID
+	CachedBalanceCents int64
+}
+
+func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error) {
+	row := q.db.QueryRow(ctx, getUserWithBalance, id)
+	var i GetUserWithBalanceRow
+	err := row.Scan(
+		&i.User.ID,
+		&i.User.Email,
+		&i.User.DisplayName,
+		&i.User.PasswordHash,
+		&i.User.HomeCountry,
+		&i.User.Role,
+		&i.User.DisabledAt,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.PasswordChangedAt,
+		&i.AccountID,
+		&i.CachedBalanceCents,
+	)
+	return i, err
+}
+
 const getWalletByUserID = `-- name: GetWalletByUserID :one
 SELECT id, kind, user_id, house_name, currency, cached_balance_cents, created_at, updated_at
 FROM accounts
@@ -88,4 +170,80 @@ func (q *Queries) GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Acc
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const setUserRole = `-- name: SetUserRole :one
+UPDATE users
+SET role = $1, updated_at = now()
+WHERE email = lower($2::text)
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+`
+
+type SetUserRoleParams struct {
+	Role  string
+	Email string
+}
+
+func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserRole, arg.Role, arg.Email)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+	)
+	return i, err
+}
+
+const updateEmail = `-- name: UpdateEmail :one
+UPDATE users
+SET email = lower($1::text), updated_at = now()
+WHERE id = $2
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+`
+
+type UpdateEmailParams struct {
+	Email string
+	ID    uuid.UUID
+}
+
+func (q *Queries) UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error) {
+	row := q.db.QueryRow(ctx, updateEmail, arg.Email, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+	)
+	return i, err
+}
+
+const updatePassword = `-- name: UpdatePassword :exec
+UPDATE users
+SET password_hash = $2, password_changed_at = now(), updated_at = now()
+WHERE id = $1
+`
+
+type UpdatePasswordParams struct {
+	ID           uuid.UUID
+	PasswordHash string
+}
+
+func (q *Queries) UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error {
+	_, err := q.db.Exec(ctx, updatePassword, arg.ID, arg.PasswordHash)
+	return err
 }

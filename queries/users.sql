@@ -12,3 +12,36 @@ RETURNING *;
 SELECT *
 FROM accounts
 WHERE user_id = $1 AND kind = 'wallet';
+
+-- name: GetUserByID :one
+SELECT *
+FROM users
+WHERE id = $1;
+
+-- name: GetUserByEmail :one
+SELECT *
+FROM users
+WHERE email = lower(sqlc.arg(email)::text);
+
+-- name: UpdatePassword :exec
+UPDATE users
+SET password_hash = $2, password_changed_at = now(), updated_at = now()
+WHERE id = $1;
+
+-- name: UpdateEmail :one
+UPDATE users
+SET email = lower(sqlc.arg(email)::text), updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- name: SetUserRole :one
+UPDATE users
+SET role = sqlc.arg(role), updated_at = now()
+WHERE email = lower(sqlc.arg(email)::text)
+RETURNING *;
+
+-- name: GetUserWithBalance :one
+SELECT sqlc.embed(users), a.id AS account_id, a.cached_balance_cents
+FROM users
+JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
+WHERE users.id = sqlc.arg(id)::uuid;

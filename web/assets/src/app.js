@@ -1,0 +1,16 @@
+// Mobayilo's front end: Turbo Drive for navigation, Stimulus for the few
+// behaviours pages need. Bundled by esbuild at build time.
+import "@hotwired/turbo"
+import { Application } from "@hotwired/stimulus"
+import FlashController from "./controllers/flash_controller.js"
+
+const application = Application.start()
+application.register("flash", FlashController)
+
+// The service worker serves the offline page when the network is gone. It
+// never caches signed-in pages or balances (see /sw.js).
+if ("serviceWorker" in navigator) {
+  window.addEventListener("load", () => {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {})
+  })
+}
