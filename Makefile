@@ -7,14 +7,14 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench lint generate check-generate build postgres ci
+.PHONY: dev test bench lint generate check-generate build postgres ci assets
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
-dev: postgres bin/temporal build
+dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
 ## test: everything the tests need, then every test with the race detector
-test: postgres bin/temporal
+test: postgres bin/temporal assets
 	$(GO) test -race -count=1 ./...
 
 ## bench: the ledger benchmarks (postings per second)
@@ -36,11 +36,18 @@ check-generate:
 	@$(TOOL) sqlc diff || { echo "db/ is stale: run 'make generate' and commit the result"; exit 1; }
 
 ## build: the mobayilo binary in bin/ (always rebuilt; Go's cache makes that quick)
-build:
+build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
 ## ci: what .ci/run runs
 ci: test check-generate lint
+
+## assets: bundle the front end (esbuild, Tailwind CLI) into web/assets/dist, embedded by the binary
+assets: web/assets/node_modules/.package-lock.json
+	cd web/assets && npm run --silent build
+
+web/assets/node_modules/.package-lock.json: web/assets/package.json web/assets/package-lock.json
+	cd web/assets && npm ci --no-audit --no-fund --loglevel=error
 
 postgres:
 	@scripts/postgres.sh

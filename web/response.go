@@ -20,16 +20,27 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	_, _ = w.Write(append(b, '\n'))
 }
 
+type errorData struct {
+	Status         int
+	Title, Message string
+}
+
+// errorPage renders the error page in the app's style.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	s.render(w, r, status, "error", pageData{Data: errorData{Status: status, Title: title, Message: message}})
+}
+
 // serverError logs the cause once and shows the user a safe message.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("server error")
-	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+		"Something went wrong on our side. Nothing was charged. Please try again in a moment.")
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "Not found.", http.StatusNotFound)
+	s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+	s.errorPage(w, r, http.StatusMethodNotAllowed, "Not allowed", "This address does not accept that kind of request.")
 }

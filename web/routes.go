@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/mobayilo/mobayilo/internal/config"
 )
 
 // Handler is the whole URL map, grouped by middleware.
@@ -13,12 +15,49 @@ func (s *Server) Handler() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(s.logRequests)
 	r.Use(s.recoverPanics)
+	r.Use(s.secureHeaders)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
-	// Probes: no session, no logging noise beyond the request line.
+	// Probes and static files: no session.
 	r.Get("/healthz", s.showHealth)
 	r.Get("/readyz", s.showReadiness)
+	r.Get("/assets/*", s.assets.serveAsset)
+	r.Get("/manifest.webmanifest", s.showManifest)
+	r.Get("/sw.js", s.showServiceWorker)
+	r.Get("/offline", s.showOffline)
+
+	// Pages: a session, and no unsafe request from another site.
+	r.Group(func(r chi.Router) {
+		r.Use(s.crossOriginProtection)
+		r.Use(s.withSession)
+
+		// Public.
+		r.Get("/", s.showHome)
+		r.Get("/signup", s.showSignUp)
+		r.Post("/signup", s.signUp)
+		r.Get("/signin", s.showSignIn)
+		r.Post("/signin", s.signIn)
+		r.Post("/signout", s.signOut)
+		r.Get("/password/forgot", s.showForgotPassword)
+		r.Post("/password/forgot", s.forgotPassword)
+		r.Get("/password/reset", s.showResetPassword)
+		r.Post("/password/reset", s.resetPassword)
+		if s.mailbox != nil && s.cfg.Env != config.Production {
+			r.Get("/dev/mail", s.showDevMail)
+		}
+
+		// Signed in.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Get("/call", s.showCall)
+			r.Get("/history", s.showHistory)
+			r.Get("/credits", s.showCredits)
+			r.Get("/settings", s.showSettings)
+			r.Post("/settings/password", s.changePassword)
+			r.Post("/settings/email", s.changeEmail)
+		})
+	})
 
 	return r
 }

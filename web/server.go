@@ -1,29 +1,104 @@
 // Package web is Mobayilo's HTTP layer: the router, handlers one file per
-// area, middleware and response helpers.
+// area, middleware, templates and assets.
 package web
 
 import (
+	"errors"
+	"html/template"
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/mail"
 )
+
+// Deps are what the web layer is built from.
+type Deps struct {
+	Config   config.Config
+	Pool     *pgxpool.Pool
+	Temporal client.Client
+	Log      zerolog.Logger
+	// Mailer sends email. When nil, it is SMTP from the configuration, or,
+	// outside production with no SMTP_HOST, a development mailbox shown at
+	// /dev/mail.
+	Mailer mail.Sender
+}
 
 // Server holds the dependencies of every handler.
 type Server struct {
-	cfg      config.Config
-	pool     *pgxpool.Pool
-	temporal client.Client
-	log      zerolog.Logger
+	cfg       config.Config
+	pool      *pgxpool.Pool
+	temporal  client.Client
+	log       zerolog.Logger
+	accounts  *accounts.Service
+	sessions  *scs.SessionManager
+	store     *pgxstore.PostgresStore
+	mailer    mail.Sender
+	mailbox   *mail.Mailbox // development only; nil otherwise
+	assets    *Assets
+	templates map[string]*template.Template
 }
 
-// New returns the server; Handler gives its router.
-func New(cfg config.Config, pool *pgxpool.Pool, temporal client.Client, log zerolog.Logger) *Server {
-	return &Server{cfg: cfg, pool: pool, temporal: temporal, log: log}
+// New builds the server: assets and templates are loaded and parsed here,
+// so a missing bundle or a broken template fails start-up.
+func New(d Deps) (*Server, error) {
+	if d.Pool == nil || d.Temporal == nil {
+		return nil, errors.New("web: a Postgres pool and a Temporal client are required")
+	}
+	assets, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	templates, err := parseTemplates(assets)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := accounts.New(d.Pool, d.Config.SignupBonusCents)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
+		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
+	}
+	if s.mailer == nil {
+		if d.Config.SMTPHost != "" {
+			s.mailer = mail.SMTP{Host: d.Config.SMTPHost, Port: d.Config.SMTPPort, Username: d.Config.SMTPUsername,
+				Password: d.Config.SMTPPassword, From: d.Config.SMTPFrom}
+		} else if d.Config.Env != config.Production {
+			s.mailbox = mail.NewMailbox(d.Log)
+			s.mailer = s.mailbox
+		} else {
+			return nil, errors.New("web: SMTP_HOST is required in production")
+		}
+	}
+
+	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
+	s.sessions = scs.New()
+	s.sessions.Store = s.store
+	s.sessions.Lifetime = 30 * 24 * time.Hour
+	s.sessions.IdleTimeout = 14 * 24 * time.Hour
+	s.sessions.Cookie.Name = "mobayilo_session"
+	s.sessions.Cookie.HttpOnly = true
+	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
+	s.sessions.Cookie.Secure = d.Config.SecureCookies()
+	s.sessions.Cookie.Persist = true
+	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.serverError(w, r, err)
+	}
+	return s, nil
+}
+
+// Close stops the session store's cleanup goroutine.
+func (s *Server) Close() {
+	s.store.StopCleanup()
 }
 
 // HTTPServer wraps h with the timeouts every listener of ours uses. Handlers

@@ -17,7 +17,6 @@ import (
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
-	"github.com/mobayilo/mobayilo/web"
 )
 
 func devCommand() command {
@@ -100,7 +99,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			errs[1] = serveHTTP(ctx, cfg, web.New(cfg, pool, tc, log.With().Str("role", "web").Logger()).Handler(), log)
+			errs[1] = runWeb(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger())
 		}()
 		log.Info().Str("app", cfg.PublicBaseURL).Str("temporal_ui", uiURL).
 			Msg("Mobayilo is running: open the app, and the Temporal UI to watch its workflows (Ctrl-C stops)")

@@ -45,7 +45,7 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 			return err
 		}
 		defer tc.Close()
-		return serveHTTP(ctx, cfg, web.New(cfg, pool, tc, log).Handler(), log)
+		return runWeb(ctx, cfg, pool, tc, log)
 	}
 	return c
 }
@@ -136,6 +136,16 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	w.Stop()
 	log.Info().Msg("worker stopped")
 	return nil
+}
+
+// runWeb builds the web server and serves it until ctx ends.
+func runWeb(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
+	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return serveHTTP(ctx, cfg, srv.Handler(), log)
 }
 
 // serveHTTP serves h on cfg.HTTPAddr until ctx ends, then drains requests

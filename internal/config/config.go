@@ -42,6 +42,10 @@ type Config struct {
 
 	SessionSecret string
 
+	// SignupBonusCents is credited to every new wallet through the ledger
+	// (key bonus:signup:<user>); 0 turns the bonus off.
+	SignupBonusCents int64
+
 	TwilioAccountSID  string
 	TwilioAuthToken   string
 	TwilioAPIKey      string
@@ -53,13 +57,16 @@ type Config struct {
 	StripePublishableKey string
 	StripeWebhookSecret  string
 
-	SMTPHost               string
-	SMTPPort               int
-	SMTPUsername           string
-	SMTPPassword           string
-	SMTPFrom               string
-	SMTPInsecureSkipVerify bool // development only: never verify the server's certificate
-	SMTPDisableCRLCheck    bool // the seed's dev-only bypass; refused in production
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword string
+	SMTPFrom     string
+	// Recognised only to be refused in production: Mobayilo's mailer always
+	// verifies the SMTP server's certificate and has no bypass. The seed's
+	// Rails app had one (SMTP_DISABLE_CRL_CHECK / VERIFY_NONE).
+	SMTPInsecureSkipVerify bool
+	SMTPDisableCRLCheck    bool
 
 	// The local simulators stand in for Twilio and Stripe on a laptop.
 	// Production refuses to start with either switched on.
@@ -114,7 +121,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TemporalTaskQueue: r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
 		TemporalUIURL:     r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
 
-		SessionSecret: r.str("SESSION_SECRET", def(devSessionSecret)),
+		SessionSecret:    r.str("SESSION_SECRET", def(devSessionSecret)),
+		SignupBonusCents: int64(r.integer("SIGNUP_BONUS_CENTS", 0)),
 
 		TwilioAccountSID:  r.str("TWILIO_ACCOUNT_SID", def(devTwilioAccountSID)),
 		TwilioAuthToken:   r.str("TWILIO_AUTH_TOKEN", def(devTwilioAuthToken)),
@@ -221,6 +229,9 @@ func (c Config) validate() []error {
 	if c.TwilioCallerID != "" && !isE164(c.TwilioCallerID) {
 		bad("TWILIO_CALLER_ID", "%q is not an E.164 number (+ and 8 to 15 digits)", c.TwilioCallerID)
 	}
+	if c.SignupBonusCents < 0 || c.SignupBonusCents > 10_000 {
+		bad("SIGNUP_BONUS_CENTS", "%d is not between 0 and 10000 cents", c.SignupBonusCents)
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -276,6 +287,12 @@ func (c Config) validate() []error {
 	return errs
 }
 
+// SecureCookies reports whether cookies must carry the Secure flag: in
+// production, and wherever the public URL is https.
+func (c Config) SecureCookies() bool {
+	return c.Env == Production || strings.HasPrefix(c.PublicBaseURL, "https://")
+}
+
 // MarshalZerologObject prints the configuration with every secret
 // redacted: a secret shows only whether it is set.
 func (c Config) MarshalZerologObject(e *zerolog.Event) {
@@ -294,6 +311,7 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID).
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
+		Int64("SIGNUP_BONUS_CENTS", c.SignupBonusCents).
 		Str("SMTP_HOST", c.SMTPHost).
 		Int("SMTP_PORT", c.SMTPPort).
 		Str("SMTP_USERNAME", c.SMTPUsername).

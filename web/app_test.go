@@ -1,0 +1,171 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+
+	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/temporalx"
+	"github.com/mobayilo/mobayilo/internal/testdb"
+	"github.com/mobayilo/mobayilo/web"
+)
+
+func testConfig(t *testing.T, vars map[string]string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		if k == "APP_ENV" {
+			return "test"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func lazyTemporal(t *testing.T, address string) client.Client {
+	t.Helper()
+	c, err := temporalx.Lazy(temporalx.Options{Address: address, Namespace: "default", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// closedAddress is a loopback port nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// app is the real router on a real database, served on loopback.
+type app struct {
+	t       *testing.T
+	srv     *httptest.Server
+	pool    *pgxpool.Pool
+	mailbox *mail.Mailbox
+}
+
+func newApp(t *testing.T, vars map[string]string) *app {
+	t.Helper()
+	pool := testdb.New(t)
+	mailbox := mail.NewMailbox(zerolog.Nop())
+	a := &app{t: t, pool: pool, mailbox: mailbox}
+	a.srv = httptest.NewUnstartedServer(nil)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	vars["PUBLIC_BASE_URL"] = "http://" + a.srv.Listener.Addr().String()
+	s, err := web.New(web.Deps{Config: testConfig(t, vars), Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	a.srv.Config.Handler = s.Handler()
+	a.srv.Start()
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// browser is one client with its own cookie jar; it does not follow
+// redirects, so tests see each 303.
+type browser struct {
+	t    *testing.T
+	a    *app
+	http *http.Client
+}
+
+func (a *app) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: a.t, a: a, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	status   int
+	location string
+	body     string
+	header   http.Header
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(body), header: resp.Header}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.a.srv.URL+path, nil)
+	return b.do(req)
+}
+
+// post submits a form as a same-origin browser would.
+func (b *browser) post(path string, form url.Values) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.a.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.a.srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+func (b *browser) signUp(email, password, name string) {
+	b.t.Helper()
+	r := b.post("/signup", url.Values{"email": {email}, "password": {password}, "display_name": {name}, "home_country": {"NG"}})
+	if r.status != http.StatusSeeOther || r.location != "/call" {
+		b.t.Fatalf("sign up %s: %d %s\n%s", email, r.status, r.location, r.body)
+	}
+}
+
+func (b *browser) signIn(email, password string) response {
+	b.t.Helper()
+	return b.post("/signin", url.Values{"email": {email}, "password": {password}})
+}
+
+var linkPattern = regexp.MustCompile(`http://[^\s]+/password/reset\?token=[A-Za-z0-9_-]+`)
+
+// resetLink is the link in the newest reset email to addr.
+func (a *app) resetLink(addr string) string {
+	a.t.Helper()
+	for _, m := range a.mailbox.Messages() {
+		if m.To == addr {
+			if link := linkPattern.FindString(m.Text); link != "" {
+				return link
+			}
+		}
+	}
+	a.t.Fatalf("no reset email to %s", addr)
+	return ""
+}

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/mail"
+)
+
+// formErrors returns the per-field errors of err, or nil if err is another
+// kind of error.
+func formErrors(err error) map[string]string {
+	var fe accounts.FieldErrors
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return nil
+}
+
+func (s *Server) showHome(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil {
+		http.Redirect(w, r, "/call", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "home", pageData{})
+}
+
+func (s *Server) showSignUp(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "signup", pageData{Form: url.Values{}})
+}
+
+func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	user, err := s.accounts.SignUp(r.Context(), accounts.SignUpInput{
+		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"),
+		DisplayName: r.PostForm.Get("display_name"), HomeCountry: r.PostForm.Get("home_country"),
+	})
+	if fe := formErrors(err); fe != nil {
+		s.render(w, r, http.StatusUnprocessableEntity, "signup", pageData{Form: r.PostForm, Errors: fe})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.startSession(r.Context(), user); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setFlash(r, "Welcome to Mobayilo, "+user.DisplayName+"!")
+	http.Redirect(w, r, "/call", http.StatusSeeOther)
+}
+
+func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil {
+		http.Redirect(w, r, "/call", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signin", pageData{Form: url.Values{"next": {r.URL.Query().Get("next")}}})
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), clientIP(r))
+	var throttled *accounts.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds())))
+		s.render(w, r, http.StatusTooManyRequests, "signin", pageData{Form: r.PostForm, Errors: map[string]string{
+			"form": fmt.Sprintf("Too many failed attempts. For your safety, wait %d minutes and try again, or reset your password.", int(throttled.RetryAfter.Minutes())),
+		}})
+		return
+	case errors.Is(err, accounts.ErrBadCredentials):
+		s.render(w, r, http.StatusUnprocessableEntity, "signin", pageData{Form: r.PostForm, Errors: map[string]string{
+			"form": "That email and password do not match an account.",
+		}})
+		return
+	case errors.Is(err, accounts.ErrDisabled):
+		s.render(w, r, http.StatusForbidden, "signin", pageData{Form: r.PostForm, Errors: map[string]string{
+			"form": "This account is disabled. Contact support if you think this is a mistake.",
+		}})
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.startSession(r.Context(), user); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, localPath(r.PostForm.Get("next"), "/call"), http.StatusSeeOther)
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if err := s.endSession(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setFlash(r, "You are signed out.")
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (s *Server) showForgotPassword(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "forgot", pageData{Form: url.Values{}})
+}
+
+// forgotPassword sends a reset link if the email has an account, and says
+// the same thing either way.
+func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	token, user, ok, err := s.accounts.StartPasswordReset(r.Context(), r.PostForm.Get("email"))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if ok {
+		link := s.cfg.PublicBaseURL + "/password/reset?token=" + url.QueryEscape(token)
+		err := s.mailer.Send(r.Context(), mail.Message{
+			To:      user.Email,
+			Subject: "Choose a new Mobayilo password",
+			Text: "Hello " + user.DisplayName + ",\n\nSomeone (we hope you) asked to reset the password of your Mobayilo account.\n" +
+				"Open this link within one hour to choose a new one. It works once:\n\n" + link +
+				"\n\nIf you did not ask for this, ignore this email: your password stays as it is.\n",
+		})
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.setFlash(r, "If that email belongs to an account, a link to choose a new password is on its way. It works for one hour.")
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (s *Server) showResetPassword(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	valid := token != "" && s.accounts.CheckResetToken(r.Context(), token) == nil
+	status := http.StatusOK
+	if !valid {
+		status = http.StatusGone
+	}
+	s.render(w, r, status, "reset", pageData{Form: url.Values{"token": {token}}, Data: valid})
+}
+
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	user, err := s.accounts.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
+	if fe := formErrors(err); fe != nil {
+		s.render(w, r, http.StatusUnprocessableEntity, "reset", pageData{Form: r.PostForm, Errors: fe, Data: true})
+		return
+	}
+	if errors.Is(err, accounts.ErrResetInvalid) {
+		s.render(w, r, http.StatusGone, "reset", pageData{Form: r.PostForm, Data: false})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.startSession(r.Context(), user); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setFlash(r, "Your password is changed, and every other device is signed out.")
+	http.Redirect(w, r, "/call", http.StatusSeeOther)
+}

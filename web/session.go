@@ -1,0 +1,135 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
+)
+
+type ctxKey int
+
+const (
+	ctxUser ctxKey = iota
+	ctxSession
+)
+
+// Session keys.
+const (
+	sessUserID            = "user_id"
+	sessPasswordChangedAt = "password_changed_at"
+	sessFlash             = "flash"
+)
+
+// sessionUser is the signed-in user of a request, with their wallet.
+type sessionUser struct {
+	db.User
+	AccountID    uuid.UUID
+	BalanceCents int64
+}
+
+// currentUser is the request's signed-in user, or nil.
+func currentUser(r *http.Request) *sessionUser {
+	u, _ := r.Context().Value(ctxUser).(*sessionUser)
+	return u
+}
+
+// withSession loads the server-side session (scs, in Postgres) and the
+// signed-in user, if any. A session whose user was disabled or whose
+// password changed since it signed in is signed out here.
+func (s *Server) withSession(next http.Handler) http.Handler {
+	return s.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), ctxSession, true)
+		if id, err := uuid.Parse(s.sessions.GetString(ctx, sessUserID)); err == nil {
+			row, err := db.New(s.pool).GetUserWithBalance(ctx, id)
+			switch {
+			case err == nil && accounts.SessionValid(row.User, time.Unix(0, s.sessions.GetInt64(ctx, sessPasswordChangedAt))):
+				ctx = context.WithValue(ctx, ctxUser, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
+			case err == nil || errors.Is(err, pgx.ErrNoRows):
+				if err := s.endSession(ctx); err != nil {
+					s.serverError(w, r, err)
+					return
+				}
+			default:
+				s.serverError(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	}))
+}
+
+// requireUser sends a signed-out visitor to sign in, then back.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r) == nil {
+			target := "/signin"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// startSession signs user in on a fresh session token.
+func (s *Server) startSession(ctx context.Context, user db.User) error {
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sessions.Put(ctx, sessUserID, user.ID.String())
+	s.sessions.Put(ctx, sessPasswordChangedAt, user.PasswordChangedAt.UnixNano())
+	return nil
+}
+
+// endSession signs out on a fresh session token (the flash survives).
+func (s *Server) endSession(ctx context.Context) error {
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sessions.Remove(ctx, sessUserID)
+	s.sessions.Remove(ctx, sessPasswordChangedAt)
+	return nil
+}
+
+func (s *Server) setFlash(r *http.Request, msg string) {
+	s.sessions.Put(r.Context(), sessFlash, msg)
+}
+
+// popFlash returns and clears the flash; "" outside a session.
+func (s *Server) popFlash(r *http.Request) string {
+	if r.Context().Value(ctxSession) == nil {
+		return ""
+	}
+	return s.sessions.PopString(r.Context(), sessFlash)
+}
+
+// localPath accepts only a path on this site, so ?next= cannot redirect
+// elsewhere.
+func localPath(p, fallback string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return fallback
+	}
+	return p
+}
+
+// clientIP is the address the request came from (the proxy's, behind one).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// pageData is what every page template receives.
+type pageData struct {
+	User         *db.User // nil when signed out
+	BalanceCents int64
+	Tab          string // the active bottom-nav tab
+	Flash        string
+	Form         url.Values        // submitted values, to refill a form shown again
+	Errors       map[string]string // per field, plus "form" for the whole form
+	Data         any               // the page's own data
+}
+
+// fieldData is one labelled input (partials/field.html).
+type fieldData struct {
+	Name, Label, Type, Autocomplete, Value, Error string
+}
+
+// navTab is one tab of the bottom nav.
+type navTab struct {
+	Name, Label, Path, Icon string
+}
+
+var navTabs = []navTab{
+	{"dial", "Dial", "/call", "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2"},
+	{"history", "History", "/history", "M12 8v4l3 3M3.05 11a9 9 0 1 1 .5 4M3 20v-5h5"},
+	{"credits", "Credits", "/credits", "M3 7h18v10H3zM3 11h18M7 15h2"},
+	{"settings", "Settings", "/settings", "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-1.8-.3 1.7 1.7 0 0 0-1 1.5V21a2 2 0 1 1-4 0v-.1a1.7 1.7 0 0 0-1.1-1.5 1.7 1.7 0 0 0-1.8.3l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1a1.7 1.7 0 0 0 .3-1.8 1.7 1.7 0 0 0-1.5-1H3a2 2 0 1 1 0-4h.1a1.7 1.7 0 0 0 1.5-1.1 1.7 1.7 0 0 0-.3-1.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V3a2 2 0 1 1 4 0v.1a1.7 1.7 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V9a1.7 1.7 0 0 0 1.5 1H21a2 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z"},
+}
+
+// Money formats cents as dollars without floats: 1234 -> "$12.34".
+func Money(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
+}
+
+var urlPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// linkify escapes text and turns its URLs into links (development mail).
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlPattern.FindAllStringIndex(text, -1) {
+		b.WriteString(html.EscapeString(text[last:m[0]]))
+		u := html.EscapeString(text[m[0]:m[1]])
+		b.WriteString(`<a class="link" href="` + u + `">` + u + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(html.EscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// parseTemplates parses every page with the layout and partials, once, at
+// start. A broken template fails start-up.
+func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"asset":   assets.Path,
+		"money":   Money,
+		"navTabs": func() []navTab { return navTabs },
+		"countries": accounts.Countries,
+		"countryName": func(code string) string {
+			for _, c := range accounts.Countries() {
+				if c.Code == code {
+					return c.Name
+				}
+			}
+			return code
+		},
+		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
+			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
+		},
+		"linkify": linkify,
+	}
+	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*template.Template, len(pages))
+	for _, p := range pages {
+		t, err := template.New(path.Base(p)).Funcs(funcs).ParseFS(templateFiles,
+			"templates/layout/*.html", "templates/partials/*.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", p, err)
+		}
+		out[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return out, nil
+}
+
+// render writes page with status, rendered to a buffer first so a template
+// error becomes a clean 500, never half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data pageData) {
+	t, ok := s.templates[page]
+	if !ok {
+		s.serverError(w, r, fmt.Errorf("web: no page template %q", page))
+		return
+	}
+	if u := currentUser(r); u != nil {
+		data.User = &u.User
+		data.BalanceCents = u.BalanceCents
+	}
+	if data.Flash == "" {
+		data.Flash = s.popFlash(r)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
+		zerolog.Ctx(r.Context()).Error().Err(err).Str("page", page).Msg("render")
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
