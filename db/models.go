@@ -25,6 +25,7 @@ type Call struct {
 	ID                  uuid.UUID
 	UserID              uuid.UUID
 	AccountID           uuid.UUID
+	AccountKind         string
 	PhoneNumber         string
 	DestinationCountry  string
 	RatePrefix          *string
@@ -84,6 +85,7 @@ type Topup struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
 	AccountID       uuid.UUID
+	AccountKind     string
 	PackageCode     string
 	AmountCents     int64
 	Currency        string

@@ -38,3 +38,7 @@ SELECT COALESCE((
 -- name: ClearSignInFailures :exec
 DELETE FROM sign_in_failures
 WHERE scope = $1 AND key = $2;
+
+-- name: DeleteExpiredSessions :execrows
+DELETE FROM sessions
+WHERE expiry < now();

@@ -15,6 +15,23 @@ fi
 
 answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 
+# can_log_in checks that user postgres gets in from 127.0.0.1 without a
+# password, as the app's and tests' defaults expect (when psql is there).
+can_log_in() {
+  command -v psql >/dev/null 2>&1 || return 0
+  PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -U postgres -d postgres -w -Atqc 'SELECT 1' >/dev/null 2>&1
+}
+
+login_hint() {
+  cat >&2 <<'MSG'
+postgres: a server answers on 127.0.0.1:5432 but user postgres cannot log in
+without a password. Allow it from loopback (pg_hba.conf:
+"host all postgres 127.0.0.1/32 trust", then reload), or set DATABASE_URL
+(and TEST_DATABASE_URL) to a URL with credentials.
+MSG
+  exit 1
+}
+
 wait_for_it() {
   for _ in $(seq 1 60); do
     answers && return 0
@@ -39,12 +56,14 @@ start_clusters() {
 }
 
 if answers; then
+  can_log_in || login_hint
   echo "postgres: a server answers on 127.0.0.1:5432"
   exit 0
 fi
 
 if command -v pg_ctlcluster >/dev/null 2>&1 && start_clusters; then
   wait_for_it
+  can_log_in || login_hint
   exit 0
 fi
 
@@ -76,6 +95,12 @@ for hba in /etc/postgresql/*/main/pg_hba.conf; do
     rm -f "$tmp"
   fi
 done
-start_clusters || { echo "postgres: installed, but no cluster was created" >&2; exit 1; }
+# The package may have started the cluster already (on a machine with a
+# service manager): restart so the pg_hba.conf lines above take effect.
+for dir in /etc/postgresql/*/*/; do
+  [ -d "$dir" ] || { echo "postgres: installed, but no cluster was created" >&2; exit 1; }
+  pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$dir")")" "$(basename "$dir")" restart
+done
 wait_for_it
+can_log_in || login_hint
 echo "postgres: installed and running on 127.0.0.1:5432"

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 
+	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/mail"
@@ -39,7 +41,8 @@ type Server struct {
 	log       zerolog.Logger
 	accounts  *accounts.Service
 	sessions  *scs.SessionManager
-	store     *pgxstore.PostgresStore
+	stopSweep chan struct{}
+	sweepDone chan struct{}
 	mailer    mail.Sender
 	mailbox   *mail.Mailbox // development only; nil otherwise
 	assets    *Assets
@@ -80,9 +83,13 @@ func New(d Deps) (*Server, error) {
 		}
 	}
 
-	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
+	// pgxstore's own cleanup goroutine races with its StopCleanup, so the
+	// store runs without one and we sweep expired sessions ourselves.
 	s.sessions = scs.New()
-	s.sessions.Store = s.store
+	s.sessions.Store = pgxstore.NewWithCleanupInterval(d.Pool, 0)
+	s.stopSweep = make(chan struct{})
+	s.sweepDone = make(chan struct{})
+	go s.sweepSessions(10 * time.Minute)
 	s.sessions.Lifetime = 30 * 24 * time.Hour
 	s.sessions.IdleTimeout = 14 * 24 * time.Hour
 	s.sessions.Cookie.Name = "mobayilo_session"
@@ -96,9 +103,31 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the session store's cleanup goroutine.
+// Close stops the expired-session sweeper.
 func (s *Server) Close() {
-	s.store.StopCleanup()
+	close(s.stopSweep)
+	<-s.sweepDone
+}
+
+func (s *Server) sweepSessions(every time.Duration) {
+	defer close(s.sweepDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			n, err := db.New(s.pool).DeleteExpiredSessions(ctx)
+			cancel()
+			if err != nil {
+				s.log.Warn().Err(err).Msg("sweep expired sessions")
+			} else if n > 0 {
+				s.log.Debug().Int64("deleted", n).Msg("swept expired sessions")
+			}
+		}
+	}
 }
 
 // HTTPServer wraps h with the timeouts every listener of ours uses. Handlers

@@ -132,4 +132,3 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
-

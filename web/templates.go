@@ -79,9 +79,9 @@ func linkify(text string) template.HTML {
 // start. A broken template fails start-up.
 func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":   assets.Path,
-		"money":   Money,
-		"navTabs": func() []navTab { return navTabs },
+		"asset":     assets.Path,
+		"money":     Money,
+		"navTabs":   func() []navTab { return navTabs },
 		"countries": accounts.Countries,
 		"countryName": func(code string) string {
 			for _, c := range accounts.Countries() {

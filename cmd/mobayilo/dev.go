@@ -78,6 +78,17 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 				}
 			}()
 			uiURL = srv.UIURL
+			// Without its Temporal server the app is half alive: stop it all.
+			go func() {
+				select {
+				case <-srv.Exited():
+					if ctx.Err() == nil {
+						log.Error().Msg("the Temporal dev server exited; stopping")
+						cancel()
+					}
+				case <-ctx.Done():
+				}
+			}()
 		}
 		tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
 		if err != nil {

@@ -85,6 +85,45 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
+func TestMigrateAnEmptyDatabase(t *testing.T) {
+	server, err := url.Parse(testdb.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "mobayilo_migrate_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	admin := *server
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(context.Background(), admin.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	server.Path = "/" + name
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": server.String(), "LOG_FORMAT": "json"}
+
+	migrations, err := db.LoadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(context.Background(), vars, "migrate")
+	if code != 0 || !strings.Contains(stderr, fmt.Sprintf(`"applied":%d`, len(migrations))) {
+		t.Fatalf("first migrate: exit %d\n%s", code, stderr)
+	}
+	for _, m := range migrations {
+		if !strings.Contains(stderr, `"version":"`+m.Version+`"`) {
+			t.Errorf("migration %s not reported", m.Version)
+		}
+	}
+	code, _, stderr = runCmd(context.Background(), vars, "migrate")
+	if code != 0 || !strings.Contains(stderr, `"applied":0`) {
+		t.Fatalf("second migrate: exit %d\n%s", code, stderr)
+	}
+}
+
 func TestLedgerVerifyCommand(t *testing.T) {
 	pool, dbURL := testdb.NewWithURL(t)
 	ctx := context.Background()

@@ -64,7 +64,8 @@ CREATE TABLE call_rates (
 CREATE TABLE calls (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id               uuid NOT NULL REFERENCES users (id),
-    account_id            uuid NOT NULL REFERENCES accounts (id),
+    account_id            uuid NOT NULL,
+    account_kind          text NOT NULL DEFAULT 'wallet' CHECK (account_kind = 'wallet'),
     phone_number          text NOT NULL CHECK (phone_number ~ '^\+[1-9][0-9]{6,14}$'),
     destination_country   text NOT NULL CHECK (destination_country ~ '^[A-Z]{2}$'),
     rate_prefix           text,
@@ -89,6 +90,8 @@ CREATE TABLE calls (
     ended_at              timestamptz,
     CONSTRAINT calls_parent_call_sid_key UNIQUE (parent_call_sid),
     CONSTRAINT calls_child_call_sid_key UNIQUE (child_call_sid),
+    CONSTRAINT calls_id_account_key UNIQUE (id, account_id),
+    CONSTRAINT calls_account_is_wallet FOREIGN KEY (account_id, account_kind) REFERENCES accounts (id, kind),
     CONSTRAINT calls_authorized_has_terms CHECK (
         status IN ('created', 'refused')
         OR (per_minute_micros IS NOT NULL AND max_seconds IS NOT NULL AND authorized_until IS NOT NULL)
@@ -104,7 +107,8 @@ CREATE INDEX calls_user_created_idx ON calls (user_id, created_at DESC);
 CREATE TABLE topups (
     id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id           uuid NOT NULL REFERENCES users (id),
-    account_id        uuid NOT NULL REFERENCES accounts (id),
+    account_id        uuid NOT NULL,
+    account_kind      text NOT NULL DEFAULT 'wallet' CHECK (account_kind = 'wallet'),
     package_code      text NOT NULL,
     amount_cents      bigint NOT NULL CHECK (amount_cents > 0),
     currency          text NOT NULL DEFAULT 'USD' CHECK (currency = 'USD'),
@@ -115,7 +119,9 @@ CREATE TABLE topups (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     credited_at       timestamptz,
-    CONSTRAINT topups_payment_intent_id_key UNIQUE (payment_intent_id)
+    CONSTRAINT topups_payment_intent_id_key UNIQUE (payment_intent_id),
+    CONSTRAINT topups_id_account_key UNIQUE (id, account_id),
+    CONSTRAINT topups_account_is_wallet FOREIGN KEY (account_id, account_kind) REFERENCES accounts (id, kind)
 );
 CREATE INDEX topups_user_created_idx ON topups (user_id, created_at DESC);
 
@@ -135,13 +141,23 @@ CREATE TABLE transactions (
     balance_after_cents bigint NOT NULL,
     idempotency_key     text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
     request_hash        bytea NOT NULL CHECK (length(request_hash) = 32),
-    call_id             uuid REFERENCES calls (id),
-    topup_id            uuid REFERENCES topups (id),
+    call_id             uuid,
+    topup_id            uuid,
     memo                text NOT NULL DEFAULT '',
     created_at          timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT transactions_idempotency_key_key UNIQUE (idempotency_key),
     CONSTRAINT transactions_account_is_wallet FOREIGN KEY (account_id, account_kind)
         REFERENCES accounts (id, kind),
+    -- A call or top-up an entry names belongs to the entry's own wallet.
+    CONSTRAINT transactions_call_of_wallet FOREIGN KEY (call_id, account_id)
+        REFERENCES calls (id, account_id),
+    CONSTRAINT transactions_topup_of_wallet FOREIGN KEY (topup_id, account_id)
+        REFERENCES topups (id, account_id),
+    -- Only a credit, a refund or a dispute may leave a balance below zero
+    -- (the same rule PostEntry applies while it holds the wallet's lock).
+    CONSTRAINT transactions_no_overdraft CHECK (
+        amount_cents > 0 OR balance_after_cents >= 0 OR kind IN ('refund', 'dispute')
+    ),
     CONSTRAINT transactions_sign_matches_kind CHECK (
         (kind IN ('purchase', 'bonus') AND amount_cents > 0)
         OR (kind IN ('call_charge', 'refund', 'dispute') AND amount_cents < 0)
@@ -161,6 +177,10 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_account_id_idx ON transactions (account_id, id);
 CREATE INDEX transactions_call_id_idx ON transactions (call_id) WHERE call_id IS NOT NULL;
 CREATE INDEX transactions_topup_id_idx ON transactions (topup_id) WHERE topup_id IS NOT NULL;
+-- Belt and braces beside the idempotency keys: one charge per call, one
+-- credit per top-up, whatever key a caller builds.
+CREATE UNIQUE INDEX transactions_one_charge_per_call ON transactions (call_id) WHERE kind = 'call_charge';
+CREATE UNIQUE INDEX transactions_one_purchase_per_topup ON transactions (topup_id) WHERE kind = 'purchase';
 
 -- The ledger is append-only: corrections are new entries, never edits.
 CREATE FUNCTION transactions_append_only() RETURNS trigger

@@ -272,6 +272,19 @@ func (c Config) validate() []error {
 			bad(s.key, "is the development default")
 		}
 	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && c.DatabaseURL != "" {
+		// libpq's allow, prefer (the default) and require accept any
+		// certificate: TLS without verification. Say verify-full (or
+		// verify-ca), or disable for a socket or a private network.
+		switch mode := u.Query().Get("sslmode"); mode {
+		case "verify-full", "verify-ca", "disable":
+		default:
+			if mode == "" {
+				mode = "unset (prefer)"
+			}
+			bad("DATABASE_URL", "sslmode %s does not verify the server's certificate; use sslmode=verify-full (or disable on a private network)", mode)
+		}
+	}
 	if c.CarrierSimulator {
 		bad("CARRIER_SIMULATOR", "the carrier simulator must be off in production")
 	}

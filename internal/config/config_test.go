@@ -88,6 +88,9 @@ func TestProductionRefusesDevOnlySettings(t *testing.T) {
 		{"plain http base url", map[string]string{"PUBLIC_BASE_URL": "http://app.mobayilo.example"}, "PUBLIC_BASE_URL"},
 		{"no database", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
 		{"no smtp host", map[string]string{"SMTP_HOST": ""}, "SMTP_HOST"},
+		{"database tls without verification", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/m?sslmode=require"}, "DATABASE_URL"},
+		{"database sslmode unset", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/m"}, "DATABASE_URL"},
+		{"negative bonus", map[string]string{"SIGNUP_BONUS_CENTS": "-5"}, "SIGNUP_BONUS_CENTS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

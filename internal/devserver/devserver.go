@@ -35,6 +35,9 @@ type Options struct {
 	DBFile    string // SQLite file that keeps workflows across restarts; in memory when empty
 	Namespace string // created at start besides "default"
 	Output    io.Writer
+	// WithoutSearchAttributes starts a bare server, as one not started by
+	// this project would be (tests of registering them on a reused server).
+	WithoutSearchAttributes bool
 }
 
 // Server is a running dev server.
@@ -44,6 +47,7 @@ type Server struct {
 	cmd     *exec.Cmd
 	out     *gate
 	done    chan error
+	exited  chan struct{}
 }
 
 // FindBinary looks for the Temporal CLI: $TEMPORAL_CLI, then bin/temporal in
@@ -94,8 +98,10 @@ func Args(o Options) []string {
 	if o.Namespace != "" && o.Namespace != "default" {
 		args = append(args, "--namespace", o.Namespace)
 	}
-	for _, name := range workflows.SearchAttributeNames() {
-		args = append(args, "--search-attribute", name+"=Keyword")
+	if !o.WithoutSearchAttributes {
+		for _, name := range workflows.SearchAttributeNames() {
+			args = append(args, "--search-attribute", name+"=Keyword")
+		}
 	}
 	return args
 }
@@ -140,11 +146,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start %s: %w", o.Binary, err)
 	}
-	s := &Server{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)), cmd: cmd, out: out, done: make(chan error, 1)}
+	s := &Server{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)), cmd: cmd, out: out, done: make(chan error, 1), exited: make(chan struct{})}
 	if o.UIPort > 0 {
 		s.UIURL = "http://127.0.0.1:" + strconv.Itoa(o.UIPort)
 	}
-	go func() { s.done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		s.done <- err
+		close(s.exited)
+	}()
 
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
@@ -166,6 +176,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 }
 
+// Exited is closed when the server process has exited, whoever stopped it.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
 // Stop ends the server and waits for it. The server's own complaints while
 // it shuts down (its internal workers lose their connections) are dropped.
 func (s *Server) Stop() error {
@@ -177,6 +190,7 @@ func (s *Server) Stop() error {
 		return nil
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.exited
 		return errors.New("devserver: killed after 15s")
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mobayilo/mobayilo/db"
 )
@@ -74,6 +75,9 @@ var (
 	ErrAccountNotFound = errors.New("ledger: wallet not found")
 	// ErrInvalidEntry: the entry breaks a rule of its kind.
 	ErrInvalidEntry = errors.New("ledger: invalid entry")
+	// ErrAlreadyPosted: the call was already charged, or the top-up already
+	// credited, under another idempotency key.
+	ErrAlreadyPosted = errors.New("ledger: already posted under another key")
 )
 
 // InsufficientFundsError says how much was there and how much was asked.
@@ -123,12 +127,13 @@ type Posted struct {
 // Ledger posts entries. It holds a pool or a transaction (db.DBTX); each
 // Post is one statement, so it is atomic on either.
 type Ledger struct {
-	q *db.Queries
+	conn db.DBTX
+	q    *db.Queries
 }
 
 // New returns a Ledger over conn (a *pgxpool.Pool, or a pgx.Tx).
 func New(conn db.DBTX) *Ledger {
-	return &Ledger{q: db.New(conn)}
+	return &Ledger{conn: conn, q: db.New(conn)}
 }
 
 // Post records e exactly once. A repeat of the same key with the same
@@ -155,6 +160,11 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 	})
 	if err == nil {
 		return posted(db.Transaction(row), false), nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" &&
+		(pgErr.ConstraintName == "transactions_one_charge_per_call" || pgErr.ConstraintName == "transactions_one_purchase_per_topup") {
+		return Posted{}, fmt.Errorf("%w: %s (%s)", ErrAlreadyPosted, e.Key, pgErr.ConstraintName)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Posted{}, fmt.Errorf("ledger: post %s: %w", e.Key, err)

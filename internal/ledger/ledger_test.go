@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -397,7 +399,8 @@ func TestInvalidEntriesAreRefusedBeforeTheDatabase(t *testing.T) {
 func TestDatabaseEnforcesLedgerRules(t *testing.T) {
 	pool := testdb.New(t)
 	l := ledger.New(pool)
-	f := newWallet(t, pool)
+	f, other := newWallet(t, pool), newWallet(t, pool)
+	otherCall := newCall(t, pool, other)
 	ctx := context.Background()
 	p, err := l.Post(ctx, ledger.Entry{Key: "bonus:1", AccountID: f.accountID, Kind: ledger.Bonus, AmountCents: 100})
 	if err != nil {
@@ -407,18 +410,31 @@ func TestDatabaseEnforcesLedgerRules(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT id FROM accounts WHERE house_name = 'stripe'`).Scan(&house); err != nil {
 		t.Fatal(err)
 	}
-	insert := `INSERT INTO transactions (account_id, counterparty, kind, amount_cents, balance_after_cents, idempotency_key, request_hash)
-		VALUES ($1, $2, $3, $4, 0, $5, decode(repeat('ab', 32), 'hex'))`
-	for name, args := range map[string][]any{
-		"bonus with a negative amount": {f.accountID, "promotions", "bonus", -5, "x1"},
-		"bonus paid by stripe":         {f.accountID, "stripe", "bonus", 5, "x2"},
-		"entry on a house account":     {house, "promotions", "bonus", 5, "x3"},
-		"unknown kind":                 {f.accountID, "promotions", "gift", 5, "x4"},
-		"duplicate key":                {f.accountID, "promotions", "bonus", 100, "bonus:1"},
-		"charge without a call":        {f.accountID, "call_revenue", "call_charge", -5, "x5"},
-	} {
-		if _, err := pool.Exec(ctx, insert, args...); err == nil {
-			t.Errorf("database accepted %s", name)
+	insert := `INSERT INTO transactions (account_id, counterparty, kind, amount_cents, balance_after_cents, idempotency_key, request_hash, call_id)
+		VALUES ($1, $2, $3, $4, $5, $6, decode(repeat('ab', 32), 'hex'), $7)`
+	// A positive control: the statement itself is sound.
+	if _, err := pool.Exec(ctx, insert, f.accountID, "promotions", "bonus", 5, 105, "control", nil); err != nil {
+		t.Fatalf("valid insert refused: %v", err)
+	}
+	cases := []struct {
+		name       string
+		args       []any
+		constraint string
+	}{
+		{"bonus with a negative amount", []any{f.accountID, "promotions", "bonus", -5, 100, "x1", nil}, "transactions_sign_matches_kind"},
+		{"bonus paid by stripe", []any{f.accountID, "stripe", "bonus", 5, 110, "x2", nil}, "transactions_counterparty_matches_kind"},
+		{"entry on a house account", []any{house, "promotions", "bonus", 5, 5, "x3", nil}, "transactions_account_is_wallet"},
+		{"unknown kind", []any{f.accountID, "promotions", "gift", 5, 110, "x4", nil}, "transactions_kind_check|transactions_counterparty_matches_kind"},
+		{"duplicate key", []any{f.accountID, "promotions", "bonus", 100, 205, "bonus:1", nil}, "transactions_idempotency_key_key"},
+		{"charge without a call", []any{f.accountID, "call_revenue", "call_charge", -5, 100, "x5", nil}, "transactions_references_match_kind"},
+		{"charge of another wallet's call", []any{f.accountID, "call_revenue", "call_charge", -5, 100, "x6", otherCall}, "transactions_call_of_wallet"},
+		{"overdraft", []any{f.accountID, "adjustments", "adjustment", -500, -395, "x7", nil}, "transactions_no_overdraft"},
+	}
+	for _, tc := range cases {
+		_, err := pool.Exec(ctx, insert, tc.args...)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || !slices.Contains(strings.Split(tc.constraint, "|"), pgErr.ConstraintName) {
+			t.Errorf("%s: want a violation of %s, got %v", tc.name, tc.constraint, err)
 		}
 	}
 	for name, stmt := range map[string]string{
@@ -432,6 +448,104 @@ func TestDatabaseEnforcesLedgerRules(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE accounts SET cached_balance_cents = 5 WHERE id = $1`, house); err == nil {
 		t.Error("database let a house account cache a balance")
 	}
+}
+
+func TestOneChargePerCallWhateverTheKey(t *testing.T) {
+	pool := testdb.New(t)
+	l := ledger.New(pool)
+	f := newWallet(t, pool)
+	call := newCall(t, pool, f)
+	ctx := context.Background()
+	if _, err := l.Post(ctx, ledger.Entry{Key: "bonus:seed", AccountID: f.accountID, Kind: ledger.Bonus, AmountCents: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Post(ctx, ledger.Entry{Key: "call:" + call.String() + ":charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -20, CallID: &call}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Post(ctx, ledger.Entry{Key: "call:" + call.String() + ":charge:retry", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -20, CallID: &call})
+	if !errors.Is(err, ledger.ErrAlreadyPosted) {
+		t.Fatalf("second charge of one call under another key: %v", err)
+	}
+	if got := balance(t, l, f.accountID); got != 480 {
+		t.Fatalf("balance %d, want 480", got)
+	}
+}
+
+func TestSameKeyConcurrentlyOnTwoWallets(t *testing.T) {
+	pool := testdb.New(t)
+	l := ledger.New(pool)
+	a, b := newWallet(t, pool), newWallet(t, pool)
+	ctx := context.Background()
+	const n = 32
+	var fresh, replayed, conflicts int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range n {
+		acct := a.accountID
+		if i%2 == 1 {
+			acct = b.accountID
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := l.Post(ctx, ledger.Entry{Key: "bonus:contested", AccountID: acct, Kind: ledger.Bonus, AmountCents: 7})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ledger.ErrIdempotencyConflict):
+				conflicts++
+			case err != nil:
+				t.Error(err)
+			case p.Replayed:
+				replayed++
+			default:
+				fresh++
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 || replayed+conflicts != n-1 {
+		t.Fatalf("fresh %d, replayed %d, conflicts %d", fresh, replayed, conflicts)
+	}
+	if total := balance(t, l, a.accountID) + balance(t, l, b.accountID); total != 7 {
+		t.Fatalf("wallets hold %d cents together, want 7", total)
+	}
+	mustVerify(t, l)
+}
+
+func TestVerifyIsConsistentWhilePosting(t *testing.T) {
+	pool := testdb.New(t)
+	l := ledger.New(pool)
+	wallets := []fixture{newWallet(t, pool), newWallet(t, pool), newWallet(t, pool)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w, f := range wallets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				_, err := l.Post(context.Background(), ledger.Entry{Key: fmt.Sprintf("bonus:%d:%d", w, i), AccountID: f.accountID, Kind: ledger.Bonus, AmountCents: 3})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 100 {
+		r, err := l.Verify(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK() {
+			cancel()
+			wg.Wait()
+			t.Fatalf("verify reported healthy books as unbalanced while posting: %v", r.Problems)
+		}
+	}
+	cancel()
+	wg.Wait()
+	mustVerify(t, l)
 }
 
 func TestPostInsideARolledBackTransactionLeavesNothing(t *testing.T) {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mobayilo/mobayilo/db"
 )
 
 // Problem is one way in which the books do not add up.
@@ -37,11 +40,30 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 
 // Verify checks, for every wallet, that the sum of its entries equals its
 // cached balance and that its balance_after chain is unbroken; and that the
-// wallets and the house accounts together sum to zero.
+// wallets (cached) and the house accounts (derived) together sum to zero.
+//
+// On a pool it reads one consistent snapshot (a read-only Repeatable Read
+// transaction), so postings committed meanwhile never make healthy books
+// look unbalanced; inside a caller's transaction it uses that one.
 func (l *Ledger) Verify(ctx context.Context) (Report, error) {
+	b, ok := l.conn.(interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok {
+		return verify(ctx, l.q)
+	}
+	tx, err := b.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return Report{}, fmt.Errorf("ledger: verify: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	return verify(ctx, db.New(tx))
+}
+
+func verify(ctx context.Context, q *db.Queries) (Report, error) {
 	var r Report
 
-	wallets, err := l.q.VerifyWalletBalances(ctx)
+	wallets, err := q.VerifyWalletBalances(ctx)
 	if err != nil {
 		return r, fmt.Errorf("ledger: verify balances: %w", err)
 	}
@@ -54,7 +76,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		})
 	}
 
-	chains, err := l.q.VerifyBalanceChains(ctx)
+	chains, err := q.VerifyBalanceChains(ctx)
 	if err != nil {
 		return r, fmt.Errorf("ledger: verify chains: %w", err)
 	}
@@ -66,7 +88,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		})
 	}
 
-	houses, err := l.q.HouseBalances(ctx)
+	houses, err := q.HouseBalances(ctx)
 	if err != nil {
 		return r, fmt.Errorf("ledger: verify house balances: %w", err)
 	}
@@ -76,7 +98,7 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		r.HouseBalances[House(h.HouseName)] = h.BalanceCents
 		total += h.BalanceCents
 	}
-	r.WalletsCents, err = l.q.WalletCachedTotal(ctx)
+	r.WalletsCents, err = q.WalletCachedTotal(ctx)
 	if err != nil {
 		return r, fmt.Errorf("ledger: verify wallet total: %w", err)
 	}

@@ -25,10 +25,15 @@ import (
 
 // startServer runs a real Temporal dev server (headless) for the test.
 func startServer(t *testing.T) (*devserver.Server, client.Client) {
+	return startServerWith(t, devserver.Options{})
+}
+
+func startServerWith(t *testing.T, o devserver.Options) (*devserver.Server, client.Client) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, Output: os.Stderr})
+	o.UIPort, o.Output = -1, os.Stderr
+	srv, err := devserver.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +147,45 @@ func TestEnsureSchedulesIsIdempotent(t *testing.T) {
 		// The server may normalise cron strings into calendars.
 		if len(d.Schedule.Spec.Calendars) == 0 {
 			t.Fatalf("schedule spec %+v", d.Schedule.Spec)
+		}
+	}
+}
+
+func customAttributes(t *testing.T, c client.Client) map[string]bool {
+	t.Helper()
+	sa, err := c.OperatorService().ListSearchAttributes(context.Background(), &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for name := range sa.GetCustomAttributes() {
+		out[name] = true
+	}
+	return out
+}
+
+func TestRegisterSearchAttributesOnABareServer(t *testing.T) {
+	_, c := startServerWith(t, devserver.Options{WithoutSearchAttributes: true})
+	for _, name := range workflows.SearchAttributeNames() {
+		if customAttributes(t, c)[name] {
+			t.Fatalf("bare server already has %s", name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 2 { // the second run finds them all and changes nothing
+		if err := temporalx.RegisterSearchAttributes(ctx, c, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Registration is eventually visible on the dev server.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, name := range workflows.SearchAttributeNames() {
+		for !customAttributes(t, c)[name] {
+			if time.Now().After(deadline) {
+				t.Fatalf("search attribute %s was not registered", name)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 }

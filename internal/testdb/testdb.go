@@ -115,6 +115,21 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, server string) (string
 		return name, nil
 	}
 
+	// Templates of older migration sets are of no more use: drop them.
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'mobayilo\_tmpl\_%' AND datname <> $1`, name)
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	for _, o := range old {
+		ident := pgx.Identifier{o}.Sanitize()
+		_, _ = admin.Exec(ctx, `ALTER DATABASE `+ident+` WITH IS_TEMPLATE false`)
+		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+ident+` WITH (FORCE)`)
+	}
+
 	// Build under another name and rename when complete, so a run killed
 	// half-way never leaves a half-migrated template behind.
 	building := name + "_building"
@@ -135,6 +150,11 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, server string) (string
 	}
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name)); err != nil {
 		return "", fmt.Errorf("rename template: %w", err)
+	}
+	// Nobody connects to a template (a stray session would block every
+	// clone), and Postgres knows it is one.
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`, name)); err != nil {
+		return "", fmt.Errorf("mark template: %w", err)
 	}
 	return name, nil
 }
