@@ -72,15 +72,29 @@ type app struct {
 
 func newApp(t *testing.T, vars map[string]string) *app {
 	t.Helper()
+	return startApp(t, vars, mail.NewMailbox(zerolog.Nop()))
+}
+
+// newAppWithDevMailbox lets the server pick its own mailer, as `dev` does.
+func newAppWithDevMailbox(t *testing.T) *app {
+	t.Helper()
+	return startApp(t, nil, nil)
+}
+
+func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app {
+	t.Helper()
 	pool := testdb.New(t)
-	mailbox := mail.NewMailbox(zerolog.Nop())
 	a := &app{t: t, pool: pool, mailbox: mailbox}
+	var mailer mail.Sender
+	if mailbox != nil {
+		mailer = mailbox
+	}
 	a.srv = httptest.NewUnstartedServer(nil)
 	if vars == nil {
 		vars = map[string]string{}
 	}
 	vars["PUBLIC_BASE_URL"] = "http://" + a.srv.Listener.Addr().String()
-	s, err := web.New(web.Deps{Config: testConfig(t, vars), Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailbox})
+	s, err := web.New(web.Deps{Config: testConfig(t, vars), Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type sessionUser struct {
 	BalanceCents int64
 }
 
+func contextWithUser(ctx context.Context, u *sessionUser) context.Context {
+	return context.WithValue(ctx, ctxUser, u)
+}
+
 // currentUser is the request's signed-in user, or nil.
 func currentUser(r *http.Request) *sessionUser {
 	u, _ := r.Context().Value(ctxUser).(*sessionUser)
@@ -53,7 +57,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			row, err := db.New(s.pool).GetUserWithBalance(ctx, id)
 			switch {
 			case err == nil && accounts.SessionValid(row.User, time.Unix(0, s.sessions.GetInt64(ctx, sessPasswordChangedAt))):
-				ctx = context.WithValue(ctx, ctxUser, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
+				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
 			case err == nil || errors.Is(err, pgx.ErrNoRows):
 				if err := s.endSession(ctx); err != nil {
 					s.serverError(w, r, err)

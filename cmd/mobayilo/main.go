@@ -42,6 +42,7 @@ func commands() []command {
 		migrateCommand(),
 		devCommand(),
 		ledgerVerifyCommand(),
+		grantAdminCommand(),
 	}
 }
 
@@ -98,7 +99,7 @@ func printUsage(w io.Writer) {
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-19s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `mobayilo <command> -h` for a command's flags. Settings come from the")

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 )
@@ -60,7 +61,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"fly"}, {"ledger"}, {"migrate", "-nope"}, {"web", "extra"}} {
+	for _, args := range [][]string{{}, {"fly"}, {"ledger"}, {"migrate", "-nope"}, {"web", "extra"}, {"users", "grant-admin"}} {
 		if code, _, _ := runCmd(context.Background(), nil, args...); code != 2 {
 			t.Errorf("mobayilo %v: exit %d, want 2", args, code)
 		}
@@ -156,6 +157,31 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	code, stdout, stderr = runCmd(ctx, vars, "ledger", "verify")
 	if code != 1 || !strings.Contains(stdout, "PROBLEM account "+accountID.String()+" (verify@example.com)") {
 		t.Fatalf("tampered ledger: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestGrantAdminCommand(t *testing.T) {
+	pool, dbURL := testdb.NewWithURL(t)
+	ctx := context.Background()
+	svc, err := accounts.New(pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := svc.SignUp(ctx, accounts.SignUpInput{Email: "boss@example.com", Password: "correct horse", DisplayName: "Boss", HomeCountry: "KE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_LEVEL": "error"}
+	code, stdout, stderr := runCmd(ctx, vars, "users", "grant-admin", "BOSS@example.com")
+	if code != 0 || !strings.Contains(stdout, "boss@example.com") {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	got, err := db.New(pool).GetUserByID(ctx, u.ID)
+	if err != nil || got.Role != "admin" {
+		t.Fatalf("role %q, %v", got.Role, err)
+	}
+	if code, _, stderr := runCmd(ctx, vars, "users", "grant-admin", "nobody@example.com"); code != 1 || !strings.Contains(stderr, "no account") {
+		t.Fatalf("unknown email: exit %d %s", code, stderr)
 	}
 }
 

@@ -1,0 +1,104 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/mail"
+)
+
+// TestEveryPageRenders renders every page template with sample data, signed
+// in and signed out, so a template that breaks on real data fails here and
+// not in front of a user.
+func TestEveryPageRenders(t *testing.T) {
+	assets, err := loadAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := parseTemplates(assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{templates: templates, assets: assets}
+	user := &sessionUser{User: db.User{ID: uuid.New(), Email: "ama@example.com", DisplayName: "Ama <b>O.</b>", HomeCountry: "GH", Role: "user"}, BalanceCents: -1234}
+	samples := map[string]pageData{
+		"home":     {},
+		"signup":   {Form: url.Values{"email": {"x"}, "home_country": {"NG"}}, Errors: map[string]string{"email": "Enter an email address.", "home_country": "Choose your country."}},
+		"signin":   {Form: url.Values{"next": {"/history"}}, Errors: map[string]string{"form": "That email and password do not match an account."}},
+		"forgot":   {Form: url.Values{}},
+		"reset":    {Form: url.Values{"token": {"abc"}}, Data: true},
+		"call":     {Tab: "dial"},
+		"history":  {Tab: "history"},
+		"credits":  {Tab: "credits"},
+		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
+		"offline":  {},
+		"error":    {Data: errorData{Status: 404, Title: "Page not found", Message: "There is nothing at this address."}},
+		"devmail":  {Data: []mail.Message{{To: "ama@example.com", Subject: "Reset", Text: "Open http://127.0.0.1:8080/password/reset?token=abc&x=<y>", SentAt: time.Now()}}},
+	}
+	for name := range templates {
+		if _, ok := samples[name]; !ok {
+			t.Errorf("page %s has no sample data in this test", name)
+		}
+	}
+	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true}
+	for name, data := range samples {
+		for _, signedIn := range []bool{false, true} {
+			if signedInOnly[name] && !signedIn {
+				continue
+			}
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if signedIn {
+				req = req.WithContext(contextWithUser(req.Context(), user))
+			}
+			rec := httptest.NewRecorder()
+			s.render(rec, req, http.StatusOK, name, data)
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK || !strings.Contains(body, "</html>") {
+				t.Fatalf("%s (signed in %v): %d\n%s", name, signedIn, rec.Code, body)
+			}
+			if signedIn != strings.Contains(body, `aria-label="Main"`) {
+				t.Errorf("%s: bottom nav shown=%v, signed in=%v", name, !signedIn, signedIn)
+			}
+			if strings.Contains(body, "<b>O.</b>") || strings.Contains(body, "<y>") {
+				t.Errorf("%s: user text was not escaped", name)
+			}
+			if signedIn && !strings.Contains(body, "-$12.34") {
+				t.Errorf("%s: the balance chip does not show -$12.34", name)
+			}
+		}
+	}
+}
+
+func TestMoney(t *testing.T) {
+	for cents, want := range map[int64]string{0: "$0.00", 5: "$0.05", 500: "$5.00", 1234: "$12.34", -1: "-$0.01", -1234: "-$12.34"} {
+		if got := Money(cents); got != want {
+			t.Errorf("Money(%d) = %q, want %q", cents, got, want)
+		}
+	}
+}
+
+func TestLinkifyEscapes(t *testing.T) {
+	got := string(linkify(`a <script> http://x.test/p?a=1&b=2 z`))
+	want := `a &lt;script&gt; <a class="link" href="http://x.test/p?a=1&amp;b=2">http://x.test/p?a=1&amp;b=2</a> z`
+	if got != want {
+		t.Fatalf("linkify:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/history": "/history", "/call?x=1": "/call?x=1", "": "/call", "//evil.example": "/call",
+		"https://evil.example": "/call", "/\\evil.example": "/call", "history": "/call", "/a\r\nSet-Cookie:x": "/call",
+	} {
+		if got := localPath(in, "/call"); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
