@@ -29,6 +29,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Pages: a session, and no unsafe request from another site.
 	r.Group(func(r chi.Router) {
+		r.Use(middleware.Compress(5, "text/html"))
 		r.Use(s.crossOriginProtection)
 		r.Use(s.withSession)
 
