@@ -6,6 +6,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"mime"
@@ -42,6 +43,8 @@ type SMTP struct {
 	Username string
 	Password string
 	From     string
+	// RootCAs verifies the server's certificate; nil means the system's.
+	RootCAs *x509.CertPool
 }
 
 // Send delivers m, or returns why not.
@@ -52,7 +55,7 @@ func (s SMTP) Send(ctx context.Context, m Message) error {
 	}
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	tlsConfig := &tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12}
+	tlsConfig := &tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12, RootCAs: s.RootCAs}
 
 	var conn net.Conn
 	if s.Port == 465 {
