@@ -7,19 +7,19 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench lint generate check-generate build postgres ci assets
+.PHONY: dev test bench lint generate check-generate build postgres chromium ci assets
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
 ## test: everything the tests need, then every test with the race detector
-test: postgres bin/temporal assets
+test: postgres bin/temporal assets chromium
 	$(GO) test -race -count=1 ./...
 
 ## bench: the ledger benchmarks (postings per second)
 bench: postgres
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/ ./internal/ratedeck/
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -52,6 +52,10 @@ web/assets/node_modules/.package-lock.json: web/assets/package.json web/assets/p
 
 postgres:
 	@scripts/postgres.sh
+
+# Debian's Chromium, for the browser test (installed when missing, as root).
+chromium:
+	@scripts/chromium.sh
 
 # The Temporal CLI, built once from the Go module proxy (about 5 minutes) and
 # reused. Later CLI versions cannot be `go install`ed.

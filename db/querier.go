@@ -12,10 +12,12 @@ import (
 
 type Querier interface {
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
+	CountRates(ctx context.Context) (int64, error)
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
+	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
@@ -26,6 +28,8 @@ type Querier interface {
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
+	ListRates(ctx context.Context) ([]CallRate, error)
+	NotifyRatesChanged(ctx context.Context) error
 	// Whether a reset can still be used, without using it (to show the form).
 	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Posts one ledger entry and moves the wallet's cached balance, in one
@@ -41,6 +45,7 @@ type Querier interface {
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
+	UpsertRate(ctx context.Context, arg UpsertRateParams) error
 	// Claims a reset: works once, and only before it expires.
 	UsePasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Entries whose balance_after is not the previous entry's balance_after

@@ -1,0 +1,98 @@
+package ratedeck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/rating"
+)
+
+// Store holds the current deck's in-memory index. Lookups never touch
+// Postgres; the index is rebuilt when a replacement NOTIFYs rates_changed,
+// and every few minutes in case a notification was missed.
+type Store struct {
+	pool *pgxpool.Pool
+	log  zerolog.Logger
+	deck atomic.Pointer[rating.Deck]
+}
+
+// NewStore loads the deck once. Run Watch to keep it current.
+func NewStore(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) (*Store, error) {
+	s := &Store{pool: pool, log: log}
+	if err := s.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Deck is the current index.
+func (s *Store) Deck() *rating.Deck { return s.deck.Load() }
+
+// Refresh rebuilds the index from Postgres.
+func (s *Store) Refresh(ctx context.Context) error {
+	rates, err := Load(ctx, db.New(s.pool))
+	if err != nil {
+		return err
+	}
+	d, err := rating.NewDeck(rates)
+	if err != nil {
+		return fmt.Errorf("ratedeck: index: %w", err)
+	}
+	s.deck.Store(d)
+	return nil
+}
+
+// Watch listens for rates_changed until ctx ends, refreshing on each
+// notification and at least every interval. Connection losses are retried.
+func (s *Store) Watch(ctx context.Context, interval time.Duration) {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, interval)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn().Err(err).Msg("rate deck: listen for changes; retrying")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (s *Store) listen(ctx context.Context, interval time.Duration) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN rates_changed"); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN rates_changed") }()
+	// Changes made before LISTEN took effect would be missed: refresh now.
+	if err := s.Refresh(ctx); err != nil {
+		return err
+	}
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, interval)
+		_, err := conn.Conn().WaitForNotification(waitCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			return err
+		}
+		if err := s.Refresh(ctx); err != nil {
+			return err
+		}
+		s.log.Debug().Int("prefixes", s.Deck().Len()).Msg("rate deck refreshed")
+	}
+}
