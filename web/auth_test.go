@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -273,6 +274,14 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 	}
 	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
 		t.Errorf("CSP allows inline or eval: %s", csp)
+	}
+	// Turbo's progress bar style gets the per-request nonce, through the page.
+	m := regexp.MustCompile(`'nonce-([A-Za-z0-9+/=]+)'`).FindStringSubmatch(csp)
+	if m == nil || !strings.Contains(r.body, `<meta name="csp-nonce" content="`+m[1]+`">`) {
+		t.Errorf("no matching style nonce in CSP %q and page", csp)
+	}
+	if again := a.browser().get("/signin"); strings.Contains(again.header.Get("Content-Security-Policy"), m[1]) {
+		t.Error("the nonce is reused across requests")
 	}
 	if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("headers %v", r.header)

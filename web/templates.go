@@ -31,6 +31,7 @@ type pageData struct {
 	Form         url.Values        // submitted values, to refill a form shown again
 	Errors       map[string]string // per field, plus "form" for the whole form
 	Data         any               // the page's own data
+	CSPNonce     string            // for Turbo's progress-bar style
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -127,6 +128,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if data.Flash == "" {
 		data.Flash = s.popFlash(r)
 	}
+	data.CSPNonce = cspNonce(r)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Str("page", page).Msg("render")
