@@ -7,7 +7,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench lint generate check-generate build postgres chromium ci assets
+.PHONY: dev test bench fuzz lint generate check-generate build postgres chromium ci assets
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -20,6 +20,11 @@ test: postgres bin/temporal assets chromium
 ## bench: the ledger benchmarks (postings per second)
 bench: postgres
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/ ./internal/ratedeck/
+
+## fuzz: a short run of every fuzz test (number parsing, the calculate endpoint)
+fuzz: assets
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNumber$$' -fuzztime 10s ./internal/rating/
+	$(GO) test -run '^$$' -fuzz '^FuzzCalculate$$' -fuzztime 10s ./web/
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -41,7 +46,7 @@ build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
 ## ci: what .ci/run runs
-ci: test check-generate lint
+ci: test fuzz check-generate lint
 
 ## assets: bundle the front end (esbuild, Tailwind CLI) into web/assets/dist, embedded by the binary
 assets: web/assets/node_modules/.package-lock.json

@@ -18,6 +18,8 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
@@ -84,6 +86,9 @@ func newAppWithDevMailbox(t *testing.T) *app {
 func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app {
 	t.Helper()
 	pool := testdb.New(t)
+	if _, err := ratedeck.LoadSampleIfEmpty(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
 	a := &app{t: t, pool: pool, mailbox: mailbox}
 	var mailer mail.Sender
 	if mailbox != nil {
@@ -94,7 +99,9 @@ func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app 
 		vars = map[string]string{}
 	}
 	vars["PUBLIC_BASE_URL"] = "http://" + a.srv.Listener.Addr().String()
-	s, err := web.New(web.Deps{Config: testConfig(t, vars), Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer})
+	cfg := testConfig(t, vars)
+	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
+	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
 )
@@ -59,7 +61,8 @@ func TestReadinessFollowsPostgresAndTemporal(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := web.New(web.Deps{Config: testConfig(t, nil), Pool: tc.pool, Temporal: tc.temporal, Log: zerolog.Nop()})
+			empty, _ := rating.NewDeck(nil)
+			s, err := web.New(web.Deps{Config: testConfig(t, nil), Pool: tc.pool, Temporal: tc.temporal, Log: zerolog.Nop(), Rates: ratedeck.NewFixedStore(empty)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 // TestEveryPageRenders renders every page template with sample data, signed
@@ -39,8 +40,10 @@ func TestEveryPageRenders(t *testing.T) {
 		"credits":  {Tab: "credits"},
 		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
 		"offline":  {},
-		"error":    {Data: errorData{Status: 404, Title: "Page not found", Message: "There is nothing at this address."}},
-		"devmail":  {Data: []mail.Message{{To: "ama@example.com", Subject: "Reset", Text: "Open http://127.0.0.1:8080/password/reset?token=abc&x=<y>", SentAt: time.Now()}}},
+		"rates": {Data: ratesData{Query: "<nig>", Total: 2, Countries: []countryRates{{Code: "NG", Name: "Nigeria", DialCode: "+234", FromMicros: 130_000, ToMicros: 150_000,
+			Rates: []rating.Rate{{Prefix: "234", Country: "NG", Description: "Nigeria <fixed>", PerMinuteMicros: 130_000, Enabled: true}}}}}},
+		"error":   {Data: errorData{Status: 404, Title: "Page not found", Message: "There is nothing at this address."}},
+		"devmail": {Data: []mail.Message{{To: "ama@example.com", Subject: "Reset", Text: "Open http://127.0.0.1:8080/password/reset?token=abc&x=<y>", SentAt: time.Now()}}},
 	}
 	for name := range templates {
 		if _, ok := samples[name]; !ok {
@@ -66,7 +69,7 @@ func TestEveryPageRenders(t *testing.T) {
 			if signedIn != strings.Contains(body, `aria-label="Main"`) {
 				t.Errorf("%s: bottom nav shown=%v, signed in=%v", name, !signedIn, signedIn)
 			}
-			if strings.Contains(body, "<b>O.</b>") || strings.Contains(body, "<y>") {
+			if strings.Contains(body, "<b>O.</b>") || strings.Contains(body, "<y>") || strings.Contains(body, "<fixed>") || strings.Contains(body, "<nig>") {
 				t.Errorf("%s: user text was not escaped", name)
 			}
 			if signedIn && !strings.Contains(body, "-$12.34") {

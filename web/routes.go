@@ -43,6 +43,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/password/forgot", s.showForgotPassword)
 		r.Post("/password/forgot", s.forgotPassword)
 		r.Get("/password/reset", s.showResetPassword)
+		r.Get("/rates", s.showRates)
+		r.Get("/rates/calculate", s.calculate)
 		r.Post("/password/reset", s.resetPassword)
 		if s.mailbox != nil && s.cfg.Env != config.Production {
 			r.Get("/dev/mail", s.showDevMail)

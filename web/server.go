@@ -19,6 +19,8 @@ import (
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 // Deps are what the web layer is built from.
@@ -27,6 +29,11 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Temporal client.Client
 	Log      zerolog.Logger
+	// Rates is the rate deck's index; when nil, New loads one from Pool and
+	// keeps it current until Close.
+	Rates *ratedeck.Store
+	// Rules are the destination rules and ceilings.
+	Rules rating.Rules
 	// Mailer sends email. When nil, it is SMTP from the configuration, or,
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
@@ -47,6 +54,9 @@ type Server struct {
 	mailbox   *mail.Mailbox // development only; nil otherwise
 	assets    *Assets
 	templates map[string]*template.Template
+	rates     *ratedeck.Store
+	rules     rating.Rules
+	stopRates context.CancelFunc
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -70,6 +80,17 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
+		rates: d.Rates, rules: d.Rules, stopRates: func() {},
+	}
+	if s.rates == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.rates, err = ratedeck.NewStore(ctx, d.Pool, d.Log)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		go s.rates.Watch(ctx, 5*time.Minute)
+		s.stopRates = cancel
 	}
 	if s.mailer == nil {
 		if d.Config.SMTPHost != "" {
@@ -103,8 +124,9 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the expired-session sweeper.
+// Close stops the expired-session sweeper and the rate deck's watcher.
 func (s *Server) Close() {
+	s.stopRates()
 	close(s.stopSweep)
 	<-s.sweepDone
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 //go:embed templates
@@ -82,6 +83,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset":     assets.Path,
 		"money":     Money,
+		"perMinute": rating.FormatPerMinute,
 		"navTabs":   func() []navTab { return navTabs },
 		"countries": accounts.Countries,
 		"countryName": func(code string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 )
 
@@ -23,7 +24,8 @@ func devCommand() command {
 	c := command{
 		name:    "dev",
 		summary: "Run Mobayilo on a laptop in one process: database, migrations, Temporal dev server, web and worker.",
-		usage: `Creates the database in DATABASE_URL if it is missing and migrates it; reuses
+		usage: `Creates the database in DATABASE_URL if it is missing, migrates it, and loads
+the sample rate deck into an empty deck; reuses
 the Temporal server at TEMPORAL_ADDRESS if one answers there, otherwise starts
 the Temporal CLI's dev server on it (with the Web UI at TEMPORAL_UI_URL and the
 project's search attributes); then runs the web and worker roles together and
@@ -56,6 +58,11 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		defer pool.Close()
 		if err := migrate(ctx, pool, log); err != nil {
 			return err
+		}
+		if loaded, err := ratedeck.LoadSampleIfEmpty(ctx, pool); err != nil {
+			return err
+		} else if loaded {
+			log.Info().Msg("loaded the sample rate deck (sample prices; replace with `mobayilo rates import`)")
 		}
 
 		uiURL := cfg.TemporalUIURL

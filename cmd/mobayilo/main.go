@@ -43,6 +43,7 @@ func commands() []command {
 		devCommand(),
 		ledgerVerifyCommand(),
 		grantAdminCommand(),
+		ratesImportCommand(),
 	}
 }
 

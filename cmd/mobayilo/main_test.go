@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +183,51 @@ func TestGrantAdminCommand(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(ctx, vars, "users", "grant-admin", "nobody@example.com"); code != 1 || !strings.Contains(stderr, "no account") {
 		t.Fatalf("unknown email: exit %d %s", code, stderr)
+	}
+}
+
+func TestRatesImportCommand(t *testing.T) {
+	pool, dbURL := testdb.NewWithURL(t)
+	ctx := context.Background()
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_LEVEL": "error"}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	count := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM call_rates`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	head := "prefix,country,description,per_minute_usd,connection_fee_usd,enabled\n"
+	good := write("good.csv", head+"234,NG,Nigeria,0.13,0,true\n44,GB,United Kingdom,0.02,0,true\n")
+	code, stdout, stderr := runCmd(ctx, vars, "rates", "import", good)
+	if code != 0 || !strings.Contains(stdout, "2 added, 0 changed, 0 removed") || count() != 2 {
+		t.Fatalf("good file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	bad := write("bad.csv", head+"234,NG,Nigeria,0.15,0,true\n44,GB,United Kingdom,free,0,true\n33,XX,France,0.02,0,true\n")
+	code, stdout, stderr = runCmd(ctx, vars, "rates", "import", bad)
+	if code != 1 || !strings.Contains(stderr, "line 3:") || !strings.Contains(stderr, "line 4:") || !strings.Contains(stderr, "nothing was applied") {
+		t.Fatalf("bad file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var micros int64
+	if err := pool.QueryRow(ctx, `SELECT per_minute_micros FROM call_rates WHERE prefix = '234'`).Scan(&micros); err != nil || micros != 130_000 || count() != 2 {
+		t.Fatalf("a bad file changed the deck: %d %v", micros, err)
+	}
+	changed := write("changed.csv", head+"234,NG,Nigeria,0.15,0,true\n")
+	code, stdout, _ = runCmd(ctx, vars, "rates", "import", "-dry-run", changed)
+	if code != 0 || !strings.Contains(stdout, "dry run") || count() != 2 {
+		t.Fatalf("dry run: exit %d %s", code, stdout)
+	}
+	code, stdout, _ = runCmd(ctx, vars, "rates", "import", changed)
+	if code != 0 || !strings.Contains(stdout, "0 added, 1 changed, 1 removed") || !strings.Contains(stdout, "$0.13/min -> $0.15/min") || count() != 1 {
+		t.Fatalf("second file: exit %d\n%s", code, stdout)
 	}
 }
 

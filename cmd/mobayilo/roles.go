@@ -140,7 +140,7 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 
 // runWeb builds the web server and serves it until ctx ends.
 func runWeb(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
-	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log})
+	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rules: rulesFrom(cfg)})
 	if err != nil {
 		return err
 	}

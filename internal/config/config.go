@@ -68,6 +68,18 @@ type Config struct {
 	SMTPInsecureSkipVerify bool
 	SMTPDisableCRLCheck    bool
 
+	// Destination rules and ceilings (the toll-fraud guard).
+	AllowedCountries     []string // ISO codes; empty allows every country the deck prices
+	BlockedPrefixes      []string // E.164 digit prefixes never called
+	MaxCallSeconds       int64    // ceiling on one call
+	DailySpendLimitCents int64    // per user; 0 = none
+	DailyCallLimit       int      // per user; 0 = none
+
+	// Pricing sync: our price is Twilio's plus the larger of the markup and
+	// the minimum margin.
+	PricingMarkupBasisPoints int64 // 3000 = 30%
+	PricingMinMarginMicros   int64 // per minute, micro-dollars
+
 	// The local simulators stand in for Twilio and Stripe on a laptop.
 	// Production refuses to start with either switched on.
 	CarrierSimulator bool
@@ -142,6 +154,14 @@ func Load(getenv func(string) string) (Config, error) {
 		SMTPFrom:               r.str("SMTP_FROM", def("Mobayilo <no-reply@mobayilo.localhost>")),
 		SMTPInsecureSkipVerify: r.boolean("SMTP_INSECURE_SKIP_VERIFY", false),
 		SMTPDisableCRLCheck:    r.boolean("SMTP_DISABLE_CRL_CHECK", false),
+
+		AllowedCountries:         r.list("ALLOWED_COUNTRIES", ""),
+		BlockedPrefixes:          r.list("BLOCKED_PREFIXES", "1900,1976,449,4487,870,881,882,883,979"),
+		MaxCallSeconds:           int64(r.integer("MAX_CALL_SECONDS", 7200)),
+		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", 5000)),
+		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", 100),
+		PricingMarkupBasisPoints: int64(r.integer("PRICING_MARKUP_BASIS_POINTS", 3000)),
+		PricingMinMarginMicros:   int64(r.integer("PRICING_MIN_MARGIN_MICROS", 5000)),
 
 		CarrierSimulator: r.boolean("CARRIER_SIMULATOR", dev),
 		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev),
@@ -228,6 +248,32 @@ func (c Config) validate() []error {
 	}
 	if c.TwilioCallerID != "" && !isE164(c.TwilioCallerID) {
 		bad("TWILIO_CALLER_ID", "%q is not an E.164 number (+ and 8 to 15 digits)", c.TwilioCallerID)
+	}
+	for _, cc := range c.AllowedCountries {
+		if len(cc) != 2 || strings.ToUpper(cc) != cc || strings.Trim(cc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+			bad("ALLOWED_COUNTRIES", "%q is not an ISO country code like NG", cc)
+		}
+	}
+	for _, p := range c.BlockedPrefixes {
+		if p == "" || len(p) > 15 || strings.Trim(p, "0123456789") != "" {
+			bad("BLOCKED_PREFIXES", "%q is not a digit prefix like 1900", p)
+		}
+	}
+	// Twilio's <Dial timeLimit> allows at most four hours.
+	if c.MaxCallSeconds < 60 || c.MaxCallSeconds > 14_400 {
+		bad("MAX_CALL_SECONDS", "%d is not between 60 and 14400", c.MaxCallSeconds)
+	}
+	if c.DailySpendLimitCents < 0 {
+		bad("DAILY_SPEND_LIMIT_CENTS", "must not be negative")
+	}
+	if c.DailyCallLimit < 0 {
+		bad("DAILY_CALL_LIMIT", "must not be negative")
+	}
+	if c.PricingMarkupBasisPoints < 0 || c.PricingMarkupBasisPoints > 50_000 {
+		bad("PRICING_MARKUP_BASIS_POINTS", "%d is not between 0 and 50000", c.PricingMarkupBasisPoints)
+	}
+	if c.PricingMinMarginMicros < 0 {
+		bad("PRICING_MIN_MARGIN_MICROS", "must not be negative")
 	}
 	if c.SignupBonusCents < 0 || c.SignupBonusCents > 10_000 {
 		bad("SIGNUP_BONUS_CENTS", "%d is not between 0 and 10000 cents", c.SignupBonusCents)
@@ -325,6 +371,13 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
 		Int64("SIGNUP_BONUS_CENTS", c.SignupBonusCents).
+		Strs("ALLOWED_COUNTRIES", c.AllowedCountries).
+		Strs("BLOCKED_PREFIXES", c.BlockedPrefixes).
+		Int64("MAX_CALL_SECONDS", c.MaxCallSeconds).
+		Int64("DAILY_SPEND_LIMIT_CENTS", c.DailySpendLimitCents).
+		Int("DAILY_CALL_LIMIT", c.DailyCallLimit).
+		Int64("PRICING_MARKUP_BASIS_POINTS", c.PricingMarkupBasisPoints).
+		Int64("PRICING_MIN_MARGIN_MICROS", c.PricingMinMarginMicros).
 		Str("SMTP_HOST", c.SMTPHost).
 		Int("SMTP_PORT", c.SMTPPort).
 		Str("SMTP_USERNAME", c.SMTPUsername).
@@ -385,6 +438,21 @@ func (r *reader) str(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// list reads a comma-separated list; "none" is the empty list.
+func (r *reader) list(key, def string) []string {
+	v := r.str(key, def)
+	if v == "" || strings.EqualFold(v, "none") {
+		return nil
+	}
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func (r *reader) boolean(key string, def bool) bool {

@@ -132,6 +132,9 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 		"TWILIO_CALLER_ID":  "555-0100",
 		"PUBLIC_BASE_URL":   "http://127.0.0.1:8080/",
 		"DATABASE_URL":      "mysql://root@localhost/x",
+		"ALLOWED_COUNTRIES": "NG,nigeria",
+		"BLOCKED_PREFIXES":  "1900,+44",
+		"MAX_CALL_SECONDS":  "20000",
 	}
 	for key, value := range cases {
 		t.Run(key, func(t *testing.T) {

@@ -294,6 +294,9 @@ func fromRows(rows []db.CallRate) []rating.Rate {
 	return out
 }
 
+// DiffOf is what replacing before with after would change.
+func DiffOf(before, after []rating.Rate) Diff { return diffRates(before, after) }
+
 func diffRates(before, after []rating.Rate) Diff {
 	old := make(map[string]rating.Rate, len(before))
 	for _, r := range before {

@@ -96,3 +96,10 @@ func (s *Store) listen(ctx context.Context, interval time.Duration) error {
 		s.log.Debug().Int("prefixes", s.Deck().Len()).Msg("rate deck refreshed")
 	}
 }
+
+// NewFixedStore holds deck and never refreshes (tests, tools).
+func NewFixedStore(deck *rating.Deck) *Store {
+	s := &Store{}
+	s.deck.Store(deck)
+	return s
+}

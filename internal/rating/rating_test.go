@@ -3,6 +3,7 @@ package rating
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -201,4 +202,75 @@ func FuzzParseNumber(f *testing.F) {
 			t.Fatalf("ParseNumber(%q, %q) accepted %+v", input, home, n)
 		}
 	})
+}
+
+func TestDestinationRules(t *testing.T) {
+	d := testDeck(t)
+	rules := Rules{AllowedCountries: map[string]bool{"NG": true, "US": true, "GB": true}, BlockedPrefixes: DefaultBlockedPrefixes}
+	must := func(in string) Number {
+		n, err := ParseNumber(in, "")
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		return n
+	}
+	cases := []struct {
+		number, reason, prefix string
+	}{
+		{"+234 803 123 4567", "", "234803"},
+		{"+1 415 555 2671", "", "1"},
+		{"+1 900 555 0199", "blocked_prefix", ""},
+		{"+33 6 12 34 56 78", "country_not_allowed", ""},
+		{"+44 20 7946 0018", "destination_disabled", ""},
+	}
+	for _, tc := range cases {
+		r, err := rules.Price(must(tc.number), d, "")
+		var ref *Refusal
+		switch {
+		case tc.reason == "" && (err != nil || r.Prefix != tc.prefix):
+			t.Errorf("%s: %+v %v", tc.number, r, err)
+		case tc.reason != "" && (!errors.As(err, &ref) || ref.Reason != tc.reason || ref.Message == ""):
+			t.Errorf("%s: want %s, got %v", tc.number, tc.reason, err)
+		}
+	}
+	open := Rules{}
+	if _, err := open.Price(must("+33 6 12 34 56 78"), d, "France"); err == nil || !strings.Contains(err.Error(), "no price for calls to France") {
+		t.Errorf("an unpriced country: %v", err)
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	r := Rate{Description: "Nigeria mobile", PerMinuteMicros: 120_000} // 12 cents a minute
+	rules := Rules{MaxCallSeconds: 3600, DailySpendCents: 500, DailyCalls: 3}
+	cases := []struct {
+		balance int64
+		usage   Usage
+		want    int64
+		reason  string
+		needed  int64
+	}{
+		{1000, Usage{}, 41 * 60, "", 0},              // capped by the 500-cent daily spend: 41 minutes
+		{100, Usage{}, 8 * 60, "", 0},                // the balance buys 8 minutes
+		{11, Usage{}, 0, "insufficient_balance", 12}, // needs 12 cents
+		{1000, Usage{SpentTodayCents: 495}, 0, "daily_spend", 0},
+		{1000, Usage{SpentTodayCents: 476}, 120, "", 0}, // 24 cents of spend left: 2 minutes
+		{1000, Usage{CallsToday: 3}, 0, "daily_calls", 0},
+		{-50, Usage{}, 0, "insufficient_balance", 12},
+	}
+	for _, tc := range cases {
+		got, err := rules.Authorize(r, tc.balance, tc.usage)
+		var ref *Refusal
+		if tc.reason == "" {
+			if err != nil || got != tc.want {
+				t.Errorf("balance %d %+v: %d %v, want %d", tc.balance, tc.usage, got, err, tc.want)
+			}
+			continue
+		}
+		if !errors.As(err, &ref) || ref.Reason != tc.reason || ref.NeededCents != tc.needed {
+			t.Errorf("balance %d %+v: want %s (need %d), got %v", tc.balance, tc.usage, tc.reason, tc.needed, err)
+		}
+	}
+	if got, _ := (Rules{MaxCallSeconds: 600}).Authorize(r, 100_000, Usage{}); got != 600 {
+		t.Errorf("ceiling: %d", got)
+	}
 }

@@ -3,9 +3,11 @@
 import "@hotwired/turbo"
 import { Application } from "@hotwired/stimulus"
 import FlashController from "./controllers/flash_controller.js"
+import SearchController from "./controllers/search_controller.js"
 
 const application = Application.start()
 application.register("flash", FlashController)
+application.register("search", SearchController)
 
 // The service worker serves the offline page when the network is gone. It
 // never caches signed-in pages or balances (see /sw.js).

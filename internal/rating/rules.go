@@ -1,0 +1,109 @@
+package rating
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Rules guard against toll fraud and runaway spend: which countries may be
+// called, which number ranges never (premium-rate, satellite, international
+// shared-cost), how long one call may last, and how much one user may spend
+// and how many calls they may place per day.
+type Rules struct {
+	AllowedCountries map[string]bool // ISO codes; empty allows every country the deck prices
+	BlockedPrefixes  []string        // E.164 digit prefixes
+	MaxCallSeconds   int64           // ceiling on any one call
+	DailySpendCents  int64           // per user, 0 = no ceiling
+	DailyCalls       int             // per user, 0 = no ceiling
+}
+
+// DefaultBlockedPrefixes are ranges no prepaid caller needs and toll fraud
+// loves: US premium (1900, 1976), UK premium and special (449, 4487),
+// Inmarsat and other satellite services (870, 881), international networks
+// (882, 883) and international premium rate (979).
+var DefaultBlockedPrefixes = []string{"1900", "1976", "449", "4487", "870", "881", "882", "883", "979"}
+
+// Refusal is why a destination or a call is refused, for the person.
+type Refusal struct {
+	Reason      string // blocked_prefix, country_not_allowed, no_rate, destination_disabled, daily_spend, daily_calls, insufficient_balance
+	Message     string
+	NeededCents int64 // for insufficient_balance: the least balance that allows a call
+}
+
+func (r *Refusal) Error() string { return "rating: " + r.Reason + ": " + r.Message }
+
+// Price finds the rate for n and checks the destination rules. It refuses a
+// number it cannot price, so no call is ever connected without a price.
+func (rules Rules) Price(n Number, deck *Deck, countryName string) (Rate, error) {
+	for _, p := range rules.BlockedPrefixes {
+		if strings.HasPrefix(n.Digits, p) {
+			return Rate{}, &Refusal{Reason: "blocked_prefix", Message: fmt.Sprintf(
+				"Numbers starting with +%s cannot be called: premium-rate and high-risk ranges are blocked.", p)}
+		}
+	}
+	if n.Type == Premium || n.Type == Shared || n.Type == UAN {
+		return Rate{}, &Refusal{Reason: "blocked_prefix", Message: "Premium-rate and shared-cost numbers cannot be called."}
+	}
+	if len(rules.AllowedCountries) > 0 && !rules.AllowedCountries[n.Country] {
+		return Rate{}, &Refusal{Reason: "country_not_allowed", Message: fmt.Sprintf("Mobayilo does not call %s yet.", nameOr(countryName, n.Country))}
+	}
+	r, ok := deck.Lookup(n.Digits)
+	if !ok {
+		return Rate{}, &Refusal{Reason: "no_rate", Message: fmt.Sprintf("We have no price for calls to %s, so we cannot connect them.", nameOr(countryName, n.Country))}
+	}
+	if !r.Enabled {
+		return Rate{}, &Refusal{Reason: "destination_disabled", Message: fmt.Sprintf("Calls to %s are not available right now.", r.Description)}
+	}
+	return r, nil
+}
+
+// Usage is what a user has spent and dialled today.
+type Usage struct {
+	SpentTodayCents int64
+	CallsToday      int
+}
+
+// Authorize decides whether a call at r may start on balanceCents, and for
+// how long: the whole minutes the balance covers, capped by the daily spend
+// left and the per-call ceiling.
+func (rules Rules) Authorize(r Rate, balanceCents int64, u Usage) (maxSeconds int64, err error) {
+	if rules.DailyCalls > 0 && u.CallsToday >= rules.DailyCalls {
+		return 0, &Refusal{Reason: "daily_calls", Message: fmt.Sprintf("You have placed %d calls today, the most allowed in a day. Try again tomorrow.", u.CallsToday)}
+	}
+	spendable := balanceCents
+	if rules.DailySpendCents > 0 {
+		left := rules.DailySpendCents - u.SpentTodayCents
+		if left < MinimumCents(r) {
+			return 0, &Refusal{Reason: "daily_spend", Message: "You have reached today's spending limit. Try again tomorrow."}
+		}
+		spendable = min(spendable, left)
+	}
+	seconds := MaxSeconds(spendable, r, rules.MaxCallSeconds)
+	if seconds == 0 {
+		need := MinimumCents(r)
+		return 0, &Refusal{Reason: "insufficient_balance", NeededCents: need, Message: fmt.Sprintf(
+			"A call to %s needs at least %s for the first minute. Add credit to call.", r.Description, formatCents(need))}
+	}
+	return seconds, nil
+}
+
+func nameOr(name, code string) string {
+	if name != "" {
+		return name
+	}
+	return code
+}
+
+func formatCents(c int64) string { return fmt.Sprintf("$%d.%02d", c/100, c%100) }
+
+// NewRules builds Rules from configured lists and ceilings.
+func NewRules(allowedCountries, blockedPrefixes []string, maxCallSeconds, dailySpendCents int64, dailyCalls int) Rules {
+	r := Rules{BlockedPrefixes: blockedPrefixes, MaxCallSeconds: maxCallSeconds, DailySpendCents: dailySpendCents, DailyCalls: dailyCalls}
+	if len(allowedCountries) > 0 {
+		r.AllowedCountries = make(map[string]bool, len(allowedCountries))
+		for _, c := range allowedCountries {
+			r.AllowedCountries[strings.ToUpper(c)] = true
+		}
+	}
+	return r
+}
