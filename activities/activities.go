@@ -6,13 +6,19 @@ package activities
 import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 // Activities is registered once with the worker.
 type Activities struct {
 	Pool   *pgxpool.Pool
 	Ledger *ledger.Ledger
+	// Carrier reads Twilio's prices; nil when the carrier simulator stands
+	// in for Twilio.
+	Carrier       carrier.Pricing
+	PricingPolicy rating.Pricing
 }
 
 // New returns the activities over a Postgres pool.

@@ -33,6 +33,33 @@ func (q *Queries) DeleteRatesNotIn(ctx context.Context, prefixes []string) (int6
 	return result.RowsAffected(), nil
 }
 
+const listPricedCountries = `-- name: ListPricedCountries :many
+SELECT DISTINCT country
+FROM call_rates
+WHERE enabled
+ORDER BY country
+`
+
+func (q *Queries) ListPricedCountries(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, listPricedCountries)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var country string
+		if err := rows.Scan(&country); err != nil {
+			return nil, err
+		}
+		items = append(items, country)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRates = `-- name: ListRates :many
 SELECT id, prefix, country, description, per_minute_micros, connection_fee_micros, enabled, created_at, updated_at
 FROM call_rates
@@ -41,6 +68,43 @@ ORDER BY prefix
 
 func (q *Queries) ListRates(ctx context.Context) ([]CallRate, error) {
 	rows, err := q.db.Query(ctx, listRates)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CallRate{}
+	for rows.Next() {
+		var i CallRate
+		if err := rows.Scan(
+			&i.ID,
+			&i.Prefix,
+			&i.Country,
+			&i.Description,
+			&i.PerMinuteMicros,
+			&i.ConnectionFeeMicros,
+			&i.Enabled,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listRatesByCountry = `-- name: ListRatesByCountry :many
+SELECT id, prefix, country, description, per_minute_micros, connection_fee_micros, enabled, created_at, updated_at
+FROM call_rates
+WHERE country = $1
+ORDER BY prefix
+`
+
+func (q *Queries) ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error) {
+	rows, err := q.db.Query(ctx, listRatesByCountry, country)
 	if err != nil {
 		return nil, err
 	}

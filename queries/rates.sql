@@ -27,3 +27,15 @@ SELECT count(*) FROM call_rates;
 
 -- name: NotifyRatesChanged :exec
 SELECT pg_notify('rates_changed', '');
+
+-- name: ListRatesByCountry :many
+SELECT *
+FROM call_rates
+WHERE country = $1
+ORDER BY prefix;
+
+-- name: ListPricedCountries :many
+SELECT DISTINCT country
+FROM call_rates
+WHERE enabled
+ORDER BY country;

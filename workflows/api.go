@@ -53,3 +53,37 @@ type LedgerAuditResult struct {
 	WalletsCents  int64            // sum of the wallets' cached balances
 	HouseBalances map[string]int64 // derived by SUM, never cached
 }
+
+// The pricing sync: a workflow, run daily by a Temporal Schedule the worker
+// creates (unless the carrier simulator stands in for Twilio), that reads
+// Twilio's voice prices for every country we sell and reprices the deck so
+// that nothing is sold at a loss.
+const (
+	PricingSyncWorkflowName = "PricingSync"
+	PricingSyncScheduleID   = "pricing-sync-daily"
+	PricingSyncWorkflowID   = "pricing-sync"
+	// PricingSyncCron runs the sync at 04:41 UTC.
+	PricingSyncCron = "41 4 * * *"
+
+	ActivityListPricedCountries = "ListPricedCountries"
+	ActivityFetchCarrierCosts   = "FetchCarrierCosts"
+	ActivityApplyCarrierCosts   = "ApplyCarrierCosts"
+
+	// Application error types of FetchCarrierCosts that no retry fixes.
+	ErrTypeCarrierUnknownCountry = "CarrierUnknownCountry"
+	ErrTypeCarrierUnauthorized   = "CarrierUnauthorized"
+)
+
+// PricingCountryResult is what the sync did to one country's rates.
+type PricingCountryResult struct {
+	Country                             string
+	Changed, Added, Disabled, Unchanged int
+	Losses                              []string // rates whose cost had risen above our price, one sentence each
+	Error                               string   // why the country was skipped
+}
+
+// PricingSyncResult is the whole run.
+type PricingSyncResult struct {
+	Countries []PricingCountryResult
+	Failed    int
+}

@@ -14,7 +14,9 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/web"
 )
@@ -124,10 +126,17 @@ func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 
 // runWorker runs the worker until ctx ends.
 func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
-	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue); err != nil {
+	acts := activities.New(pool)
+	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
+	if cfg.CarrierSimulator {
+		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
+	} else {
+		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, carrier.PricingBaseURL, nil)
+	}
+	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Carrier != nil); err != nil {
 		return err
 	}
-	w := temporalx.NewWorker(tc, cfg.TemporalTaskQueue, activities.New(pool), log)
+	w := temporalx.NewWorker(tc, cfg.TemporalTaskQueue, acts, log)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("temporal: start worker: %w", err)
 	}

@@ -131,38 +131,16 @@ func parseRow(f []string) (rating.Rate, []string) {
 		problems = append(problems, "description must be 1 to 200 characters")
 	}
 	var err error
-	if r.PerMinuteMicros, err = ParseUSD(f[3]); err != nil || r.PerMinuteMicros <= 0 {
+	if r.PerMinuteMicros, err = rating.ParseDollars(f[3]); err != nil || r.PerMinuteMicros <= 0 {
 		problems = append(problems, fmt.Sprintf("per_minute_usd %q must be a positive amount like 0.1234", f[3]))
 	}
-	if r.ConnectionFeeMicros, err = ParseUSD(f[4]); err != nil || r.ConnectionFeeMicros < 0 {
+	if r.ConnectionFeeMicros, err = rating.ParseDollars(f[4]); err != nil || r.ConnectionFeeMicros < 0 {
 		problems = append(problems, fmt.Sprintf("connection_fee_usd %q must be an amount like 0 or 0.05", f[4]))
 	}
 	if r.Enabled, err = strconv.ParseBool(f[5]); err != nil {
 		problems = append(problems, fmt.Sprintf("enabled %q must be true or false", f[5]))
 	}
 	return r, problems
-}
-
-// ParseUSD reads a non-negative dollar amount with up to 6 decimals into
-// micro-dollars, without floats: "0.1234" -> 123400.
-func ParseUSD(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "$"), ".")
-	if whole == "" && frac == "" || len(frac) > 6 || len(whole) > 6 || !isDigitsOrEmpty(whole) || !isDigitsOrEmpty(frac) {
-		return 0, fmt.Errorf("ratedeck: %q is not an amount in dollars", s)
-	}
-	w, _ := strconv.ParseInt("0"+whole, 10, 64)
-	f, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
-	return w*1_000_000 + f, nil
-}
-
-// FormatUSD writes micro-dollars as a dollar amount ParseUSD reads back.
-func FormatUSD(micros int64) string {
-	s := fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000)
-	s = strings.TrimRight(s, "0")
-	if strings.HasSuffix(s, ".") {
-		s += "0"
-	}
-	return s
 }
 
 func isDigits(s string) bool { return s != "" && isDigitsOrEmpty(s) }
@@ -242,7 +220,7 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff
 			return err
 		}
 		for _, c := range append(append([]Change{}, diff.Added...), diff.Changed...) {
-			if err := upsert(ctx, q, c.After); err != nil {
+			if err := Upsert(ctx, q, c.After); err != nil {
 				return err
 			}
 		}
@@ -254,7 +232,8 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff
 	return diff, nil
 }
 
-func upsert(ctx context.Context, q *db.Queries, r rating.Rate) error {
+// Upsert writes one rate inside a caller's transaction.
+func Upsert(ctx context.Context, q *db.Queries, r rating.Rate) error {
 	return q.UpsertRate(ctx, db.UpsertRateParams{
 		Prefix: r.Prefix, Country: r.Country, Description: r.Description,
 		PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled,

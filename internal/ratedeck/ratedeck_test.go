@@ -70,18 +70,18 @@ prefix,country,description,per_minute_usd,connection_fee_usd,enabled
 	}
 }
 
-func TestParseUSD(t *testing.T) {
+func TestParseDollars(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "0.1234": 123_400, ".5": 500_000, "1": 1_000_000, "12.000001": 12_000_001, "$0.02": 20_000} {
-		got, err := ratedeck.ParseUSD(in)
+		got, err := rating.ParseDollars(in)
 		if err != nil || got != want {
 			t.Errorf("ParseUSD(%q) = %d, %v; want %d", in, got, err, want)
 		}
-		if back, _ := ratedeck.ParseUSD(ratedeck.FormatUSD(want)); back != want {
-			t.Errorf("FormatUSD(%d) = %q does not read back", want, ratedeck.FormatUSD(want))
+		if back, _ := rating.ParseDollars(rating.FormatDollars(want)); back != want {
+			t.Errorf("FormatUSD(%d) = %q does not read back", want, rating.FormatDollars(want))
 		}
 	}
 	for _, bad := range []string{"", ".", "-1", "1e3", "0.1234567", "1,5", "abc", "1234567.0"} {
-		if _, err := ratedeck.ParseUSD(bad); err == nil {
+		if _, err := rating.ParseDollars(bad); err == nil {
 			t.Errorf("ParseUSD(%q) accepted", bad)
 		}
 	}

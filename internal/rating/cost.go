@@ -1,6 +1,10 @@
 package rating
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // BilledMinutes is the number of started minutes in seconds: 0 s bills
 // nothing, 1 to 60 s one minute, 61 s two.
@@ -65,4 +69,34 @@ func FormatMicros(micros int64) string {
 		s = s[:len(s)-1]
 	}
 	return fmt.Sprintf("%s$%d.%s", sign, dollars, s)
+}
+
+// ParseDollars reads a non-negative dollar amount with up to 6 decimals
+// ("0.1234", "$1", ".5") into micro-dollars, without floats.
+func ParseDollars(s string) (int64, error) {
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(s), "$"), ".")
+	if whole == "" && frac == "" || len(frac) > 6 || len(whole) > 6 || !allDigits(whole) || !allDigits(frac) {
+		return 0, fmt.Errorf("rating: %q is not an amount in dollars", s)
+	}
+	w, _ := strconv.ParseInt("0"+whole, 10, 64)
+	f, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	return w*1_000_000 + f, nil
+}
+
+// FormatDollars writes micro-dollars as an amount ParseDollars reads back.
+func FormatDollars(micros int64) string {
+	s := strings.TrimRight(fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000), "0")
+	if strings.HasSuffix(s, ".") {
+		s += "0"
+	}
+	return s
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

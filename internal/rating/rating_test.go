@@ -274,3 +274,65 @@ func TestAuthorize(t *testing.T) {
 		t.Errorf("ceiling: %d", got)
 	}
 }
+
+func TestSell(t *testing.T) {
+	p := Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
+	for cost, want := range map[int64]int64{
+		100_000: 130_000, // 30% markup
+		104_000: 135_200,
+		10_000:  15_000, // the minimum margin wins on cheap routes
+		13_333:  18_400, // 13,333 + 5,000 = 18,333, rounded up to 18,400
+		0:       5_000,
+	} {
+		if got := p.Sell(cost); got != want {
+			t.Errorf("Sell(%d) = %d, want %d", cost, got, want)
+		}
+	}
+}
+
+func TestReprice(t *testing.T) {
+	p := Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
+	ours := []Rate{
+		{Prefix: "234", Country: "NG", Description: "Nigeria", PerMinuteMicros: 130_000, Enabled: true},
+		{Prefix: "23480", Country: "NG", Description: "Nigeria mobile", PerMinuteMicros: 150_000, Enabled: true},
+		{Prefix: "234803", Country: "NG", Description: "Nigeria mobile (MTN)", PerMinuteMicros: 140_000, Enabled: true},
+		{Prefix: "23499", Country: "NG", Description: "Nigeria other", PerMinuteMicros: 200_000, Enabled: true},
+	}
+	costs := []Cost{
+		{Prefix: "234", Micros: 100_000},                               // unchanged: 130,000
+		{Prefix: "23480", Micros: 160_000},                             // rose above our 150,000: a loss, now 208,000
+		{Prefix: "23480", Micros: 120_000},                             // a cheaper duplicate (another origin): the dearer wins
+		{Prefix: "23470", Micros: 90_000},                              // cheaper than "234" covers it: nothing to add
+		{Prefix: "23490", Micros: 200_000, Name: "Nigeria - Mobile 9"}, // dearer than "234": added at 260,000
+	}
+	// "234803" has no carrier prefix of its own: it costs what "23480" costs.
+	// "23499" is covered by "234": 130,000.
+	got := p.Reprice(ours, costs)
+	changed := map[string]int64{}
+	for _, r := range got.Changed {
+		changed[r.Prefix] = r.PerMinuteMicros
+	}
+	if len(changed) != 3 || changed["23480"] != 208_000 || changed["234803"] != 208_000 || changed["23499"] != 130_000 || got.Unchanged != 1 {
+		t.Fatalf("changed %v, unchanged %d", changed, got.Unchanged)
+	}
+	if len(got.Losses) != 2 || got.Losses[0].Prefix != "23480" || got.Losses[0].CostMicros != 160_000 {
+		t.Fatalf("losses %+v", got.Losses)
+	}
+	if len(got.Added) != 1 || got.Added[0].Prefix != "23490" || got.Added[0].PerMinuteMicros != 260_000 || got.Added[0].Description != "Nigeria - Mobile 9" || !got.Added[0].Enabled {
+		t.Fatalf("added %+v", got.Added)
+	}
+	// No rate is ever left below its cost.
+	all := append(append([]Rate{}, got.Changed...), got.Added...)
+	deck, _ := NewDeck(append(all, ours[0]))
+	for _, c := range costs {
+		if r, _ := deck.Lookup(c.Prefix + "1234567"); r.PerMinuteMicros < 160_000 && c.Prefix == "23480" || r.PerMinuteMicros < c.Micros {
+			t.Errorf("numbers in %s sell at %d, below their cost %d", c.Prefix, r.PerMinuteMicros, c.Micros)
+		}
+	}
+
+	// A rate the carrier no longer prices is disabled.
+	got = p.Reprice([]Rate{{Prefix: "44", Country: "GB", PerMinuteMicros: 20_000, Enabled: true}}, nil)
+	if len(got.Disabled) != 1 || got.Disabled[0].Enabled {
+		t.Fatalf("disabled %+v", got.Disabled)
+	}
+}

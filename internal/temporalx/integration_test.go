@@ -3,8 +3,11 @@ package temporalx_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +19,11 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/workflows"
@@ -131,7 +137,7 @@ func TestEnsureSchedulesIsIdempotent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for range 2 {
-		if err := temporalx.EnsureSchedules(ctx, c, "mobayilo"); err != nil {
+		if err := temporalx.EnsureSchedules(ctx, c, "mobayilo", false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -186,6 +192,105 @@ func TestRegisterSearchAttributesOnABareServer(t *testing.T) {
 				t.Fatalf("search attribute %s was not registered", name)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// TestPricingSyncRepricesTheDeckFromTwilio runs the PricingSync workflow on
+// a real dev server and worker, with twilio-go pointed at a local server
+// that answers with Twilio's Pricing API JSON.
+func TestPricingSyncRepricesTheDeckFromTwilio(t *testing.T) {
+	pool := testdb.New(t)
+	_, c := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	deck, err := ratedeck.Parse(strings.NewReader(`prefix,country,description,per_minute_usd,connection_fee_usd,enabled
+234,NG,Nigeria,0.13,0,true
+23480,NG,Nigeria mobile,0.15,0,true
+233,GH,Ghana,0.22,0,true
+44,GB,United Kingdom,0.02,0,false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ratedeck.Replace(ctx, pool, deck); err != nil {
+		t.Fatal(err)
+	}
+
+	var requests atomic.Int32
+	twilioAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if u, p, ok := r.BasicAuth(); !ok || u != "SKkey" || p != "secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/v2/Voice/Countries/NG":
+			_, _ = w.Write([]byte(`{"country":"Nigeria","iso_country":"NG","price_unit":"USD","inbound_call_prices":[],
+"outbound_prefix_prices":[
+ {"origination_prefixes":["ALL"],"destination_prefixes":["234"],"base_price":"0.100","current_price":"0.100","friendly_name":"Programmable Outbound Minute - Nigeria"},
+ {"origination_prefixes":["ALL"],"destination_prefixes":["23480"],"base_price":"0.160","current_price":"0.160","friendly_name":"Programmable Outbound Minute - Nigeria - Mobile"},
+ {"origination_prefixes":["ALL"],"destination_prefixes":["23490"],"base_price":"0.200","current_price":"0.200","friendly_name":"Programmable Outbound Minute - Nigeria - Mobile 9"}],
+"url":"https://pricing.twilio.com/v2/Voice/Countries/NG"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"code":20404,"message":"not found","status":404}`))
+		}
+	}))
+	defer twilioAPI.Close()
+
+	acts := activities.New(pool)
+	acts.Carrier = carrier.NewTwilioPricing("ACsid", "SKkey", "secret", twilioAPI.URL, twilioAPI.Client())
+	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
+	queue := "pricing-" + uuid.NewString()
+	w := temporalx.NewWorker(c, queue, acts, zerolog.Nop())
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pricing-" + uuid.NewString(), TaskQueue: queue}, workflows.PricingSyncWorkflowName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result workflows.PricingSyncResult
+	if err := run.Get(ctx, &result); err != nil {
+		t.Fatalf("pricing sync: %v", err)
+	}
+	// GH is unknown to this "Twilio": skipped, prices unchanged. GB is disabled: not asked.
+	if len(result.Countries) != 2 || result.Failed != 1 || requests.Load() != 2 {
+		t.Fatalf("result %+v after %d requests", result, requests.Load())
+	}
+	prices := map[string]int64{}
+	rows, err := db.New(pool).ListRates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		prices[r.Prefix] = r.PerMinuteMicros
+	}
+	want := map[string]int64{"234": 130_000, "23480": 208_000, "23490": 260_000, "233": 220_000, "44": 20_000}
+	for prefix, micros := range want {
+		if prices[prefix] != micros {
+			t.Errorf("+%s costs %d, want %d", prefix, prices[prefix], micros)
+		}
+	}
+	if len(result.Countries[1].Losses) != 1 || !strings.Contains(result.Countries[1].Losses[0], "+23480") {
+		t.Errorf("the loss on +23480 was not flagged: %+v", result.Countries[1])
+	}
+
+	// The same prices again change nothing.
+	run, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pricing-" + uuid.NewString(), TaskQueue: queue}, workflows.PricingSyncWorkflowName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, &result); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range result.Countries {
+		if r.Changed+r.Added+r.Disabled != 0 || len(r.Losses) != 0 {
+			t.Errorf("second run changed %s: %+v", r.Country, r)
 		}
 	}
 }

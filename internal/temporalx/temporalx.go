@@ -98,28 +98,43 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, l
 		Interceptors: []interceptor.WorkerInterceptor{&activityLogInterceptor{log: log}},
 	})
 	w.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
 	w.RegisterActivity(acts)
 	return w
 }
 
 // EnsureSchedules creates the schedules the worker owns when they are
-// absent, and leaves existing ones (and operators' pauses) alone.
-func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:   workflows.LedgerAuditScheduleID,
-		Spec: client.ScheduleSpec{CronExpressions: []string{workflows.LedgerAuditCron}},
-		Action: &client.ScheduleWorkflowAction{
-			ID:                  workflows.LedgerAuditWorkflowID,
-			Workflow:            workflows.LedgerAuditWorkflowName,
-			TaskQueue:           taskQueue,
-			WorkflowRunTimeout:  time.Hour,
-			WorkflowTaskTimeout: 10 * time.Second,
-		},
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Memo:    map[string]any{"purpose": "daily check that SUM(ledger) = cached balance for every wallet"},
-	})
-	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("temporal: create schedule %s: %w", workflows.LedgerAuditScheduleID, err)
+// absent, and leaves existing ones (and operators' pauses) alone. The
+// pricing sync is scheduled only when a real carrier pricing API is there.
+func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, pricingSync bool) error {
+	schedules := []struct {
+		id, cron, workflowID, workflow, purpose string
+	}{
+		{workflows.LedgerAuditScheduleID, workflows.LedgerAuditCron, workflows.LedgerAuditWorkflowID, workflows.LedgerAuditWorkflowName,
+			"daily check that SUM(ledger) = cached balance for every wallet"},
+	}
+	if pricingSync {
+		schedules = append(schedules, struct{ id, cron, workflowID, workflow, purpose string }{
+			workflows.PricingSyncScheduleID, workflows.PricingSyncCron, workflows.PricingSyncWorkflowID, workflows.PricingSyncWorkflowName,
+			"daily repricing of the rate deck from Twilio's voice prices"})
+	}
+	for _, s := range schedules {
+		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:   s.id,
+			Spec: client.ScheduleSpec{CronExpressions: []string{s.cron}},
+			Action: &client.ScheduleWorkflowAction{
+				ID:                  s.workflowID,
+				Workflow:            s.workflow,
+				TaskQueue:           taskQueue,
+				WorkflowRunTimeout:  time.Hour,
+				WorkflowTaskTimeout: 10 * time.Second,
+			},
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Memo:    map[string]any{"purpose": s.purpose},
+		})
+		if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			return fmt.Errorf("temporal: create schedule %s: %w", s.id, err)
+		}
 	}
 	return nil
 }
