@@ -87,8 +87,19 @@ func matchesCountry(c countryRates, q string) bool {
 		}
 		return false
 	}
+	// A name matches when it, or one of its words, starts with the query:
+	// "ni" finds Nigeria, not United Kingdom.
 	q = strings.ToLower(q)
-	return strings.Contains(strings.ToLower(c.Name), q) || strings.EqualFold(c.Code, q)
+	name := strings.ToLower(c.Name)
+	if strings.HasPrefix(name, q) || strings.EqualFold(c.Code, q) {
+		return true
+	}
+	for _, word := range strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' || r == '\'' || r == '(' }) {
+		if strings.HasPrefix(word, q) {
+			return true
+		}
+	}
+	return false
 }
 
 func countryName(code string) string {

@@ -28,6 +28,8 @@ func TestRatesListAndSearch(t *testing.T) {
 		"+233":    {"Ghana", "Nigeria"},
 		"233 24":  {"Ghana", "Kenya"},
 		"KE":      {"Kenya", "Ghana"},
+		"ni":      {"Nigeria", "United Kingdom"},
+		"kingdom": {"United Kingdom", "Nigeria"},
 	} {
 		r := b.get("/rates?q=" + url.QueryEscape(q))
 		has := func(name string) bool { return strings.Contains(r.body, `<span class="font-semibold">`+name+`</span>`) }
