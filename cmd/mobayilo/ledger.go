@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 )
 
@@ -21,11 +20,7 @@ ledger: wallets and house accounts sum to zero.`,
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
-		cfg, _, err := setup(e, "ledger")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		_, _, pool, err := setupDB(ctx, e, "ledger")
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
 
 	"github.com/mobayilo/mobayilo/internal/config"
 )
@@ -153,6 +156,17 @@ func setup(e env, role string) (config.Config, zerolog.Logger, error) {
 	log := newLogger(cfg, e.stderr).With().Str("role", role).Logger()
 	log.Info().EmbedObject(cfg).Msg("configuration")
 	return cfg, log, nil
+}
+
+// setupDB is setup, then a Postgres pool on DATABASE_URL; the caller closes
+// the pool.
+func setupDB(ctx context.Context, e env, role string) (config.Config, zerolog.Logger, *pgxpool.Pool, error) {
+	cfg, log, err := setup(e, role)
+	if err != nil {
+		return cfg, log, nil, err
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	return cfg, log, pool, err
 }
 
 func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {

@@ -52,11 +52,7 @@ once. See internal/ratedeck/sample-deck.csv.`,
 		if err != nil {
 			return err
 		}
-		cfg, _, err := setup(e, "rates")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		_, _, pool, err := setupDB(ctx, e, "rates")
 		if err != nil {
 			return err
 		}

@@ -33,11 +33,7 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
-		cfg, log, err := setup(e, "web")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		cfg, log, pool, err := setupDB(ctx, e, "web")
 		if err != nil {
 			return err
 		}
@@ -64,11 +60,7 @@ run as many as you need.`,
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
-		cfg, log, err := setup(e, "worker")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		cfg, log, pool, err := setupDB(ctx, e, "worker")
 		if err != nil {
 			return err
 		}
@@ -94,11 +86,7 @@ in its own transaction, under an advisory lock (two migrators never race).`,
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
-		cfg, log, err := setup(e, "migrate")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		_, log, pool, err := setupDB(ctx, e, "migrate")
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 )
 
@@ -25,11 +24,7 @@ Admin pages check the role on the server; a user without it gets 404 there.`,
 			fs.Usage()
 			return errUsage
 		}
-		cfg, _, err := setup(e, "users")
-		if err != nil {
-			return err
-		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		_, _, pool, err := setupDB(ctx, e, "users")
 		if err != nil {
 			return err
 		}
