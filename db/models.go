@@ -45,6 +45,16 @@ type Call struct {
 	UpdatedAt           time.Time
 	AnsweredAt          *time.Time
 	EndedAt             *time.Time
+	CarrierStatus       *string
+}
+
+type CallEvent struct {
+	ID         int64
+	CallID     uuid.UUID
+	UserID     uuid.UUID
+	Status     string
+	Detail     []byte
+	OccurredAt time.Time
 }
 
 type CallRate struct {
@@ -138,4 +148,5 @@ type WebhookEvent struct {
 	Attempts      int32
 	NextAttemptAt time.Time
 	LastError     *string
+	Signal        string
 }

@@ -11,13 +11,29 @@ import (
 )
 
 type Querier interface {
+	// A call whose workflow could not be started frees its user's active slot.
+	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error
+	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
+	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
+	// exactly one of the two updates the row.
+	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
+	// The voice webhook's claim: authorized -> dialing, once, for the identity
+	// the call was authorized for, before the authorization expires.
+	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
+	// Deliveries due now, locked so that two deliverers never send one twice at
+	// the same moment (a repeat later is harmless: workflows dedup).
+	ClaimDueWebhookEvents(ctx context.Context, limit int32) ([]WebhookEvent, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CountRates(ctx context.Context) (int64, error)
+	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
+	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
+	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
@@ -27,10 +43,16 @@ type Querier interface {
 	// House balances are derived, never cached: each is minus the sum of the
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
+	InsertCallEvent(ctx context.Context, arg InsertCallEventParams) (int64, error)
+	// Stores a delivery once per (source, dedup key); a repeat returns nothing.
+	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
+	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
+	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
+	NotifyCallEvent(ctx context.Context, payload string) error
 	NotifyRatesChanged(ctx context.Context) error
 	// Whether a reset can still be used, without using it (to show the form).
 	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
@@ -42,12 +64,17 @@ type Querier interface {
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
+	RefuseCall(ctx context.Context, arg RefuseCallParams) error
+	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
+	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error
+	// What a user spent on calls and how many calls they placed since midnight UTC.
+	UsageToday(ctx context.Context, arg UsageTodayParams) (UsageTodayRow, error)
 	// Claims a reset: works once, and only before it expires.
 	UsePasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Entries whose balance_after is not the previous entry's balance_after

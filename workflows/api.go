@@ -5,6 +5,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -86,4 +88,154 @@ type PricingCountryResult struct {
 type PricingSyncResult struct {
 	Countries []PricingCountryResult
 	Failed    int
+}
+
+// The call workflow: one per call attempt, ID call-<call id>.
+const (
+	CallWorkflowName = "Call"
+
+	// UpdateAuthorize authorizes the call (run with update-with-start by
+	// POST /calls); it returns CallTerms or a CallRefused error.
+	UpdateAuthorize = "authorize"
+	// SignalDialed: the voice webhook claimed the call (DialedSignal).
+	SignalDialed = "dialed"
+	// SignalTwilioStatus: a Twilio status or Dial action callback (StatusSignal).
+	SignalTwilioStatus = "twilio-status"
+	// SignalRetryBilling: support asks a stuck call to try billing again.
+	SignalRetryBilling = "retry-billing"
+	// QueryState returns CallState.
+	QueryState = "state"
+
+	ActivityAuthorizeCall       = "AuthorizeCall"
+	ActivityCancelUnclaimedCall = "CancelUnclaimedCall"
+	ActivityAbandonCall         = "AbandonCall"
+	ActivityRecordCallStatus    = "RecordCallStatus"
+	ActivityChargeCall          = "ChargeCall"
+	ActivityMarkCallBilling     = "MarkCallBilling"
+	ActivityFetchCarrierCall    = "FetchCarrierCall"
+
+	// ErrTypeCallRefused: authorization refused the call (details: CallRefusal).
+	ErrTypeCallRefused = "CallRefused"
+	// ErrTypeBillingFailed: a charge no retry can post (e.g. the balance fell
+	// below the cost through a refund); the call waits, stuck, for support.
+	ErrTypeBillingFailed = "BillingFailed"
+)
+
+// Call statuses, as stored in calls.status and the CallStatus search attribute.
+const (
+	StatusAuthorizing = "authorizing"
+	StatusAuthorized  = "authorized"
+	StatusDialing     = "dialing"
+	StatusRinging     = "ringing"
+	StatusInProgress  = "in_progress"
+	StatusCompleted   = "completed"
+	StatusBusy        = "busy"
+	StatusNoAnswer    = "no_answer"
+	StatusFailed      = "failed"
+	StatusCanceled    = "canceled"
+	StatusRefused     = "refused"
+)
+
+// Billing states, as stored in calls.billing_state and the BillingState
+// search attribute.
+const (
+	BillingPending     = "pending"
+	BillingCharged     = "charged"
+	BillingNotBillable = "not_billable"
+	BillingStuck       = "stuck"
+)
+
+// CallWorkflowID is the workflow ID of a call.
+func CallWorkflowID(callID string) string { return "call-" + callID }
+
+// CallInput starts a call workflow.
+type CallInput struct {
+	CallID         string
+	UserID         string
+	AccountID      string
+	PhoneNumber    string // E.164
+	Country        string // of the number
+	ClientIdentity string // the Twilio Client identity the call is authorized for
+}
+
+// CallTerms are what authorization locked onto the call.
+type CallTerms struct {
+	RatePrefix          string
+	Description         string
+	PerMinuteMicros     int64
+	ConnectionFeeMicros int64
+	MaxSeconds          int64
+	AuthorizedUntil     time.Time
+}
+
+// CallRefusal is the detail of a CallRefused error.
+type CallRefusal struct {
+	Reason      string
+	Message     string
+	NeededCents int64
+}
+
+// DialedSignal says the voice webhook claimed the call.
+type DialedSignal struct {
+	DedupKey      string
+	ParentCallSid string
+}
+
+// StatusSignal is one Twilio callback about the dialled leg, or the Dial
+// verb's action callback (FromDialAction).
+type StatusSignal struct {
+	DedupKey        string
+	CallSid         string // the dialled (child) leg, or the parent for a Dial action
+	ParentCallSid   string
+	Status          string // Twilio's: initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled
+	SequenceNumber  int
+	DurationSeconds int64 // CallDuration (DialCallDuration), when Twilio gave one
+	FromDialAction  bool
+}
+
+// CarrierCall is a call as the carrier's REST API reports it.
+type CarrierCall struct {
+	Sid             string
+	Status          string // Twilio's status words
+	DurationSeconds int64
+}
+
+// RecordStatus asks RecordCallStatus to store a transition.
+type RecordStatus struct {
+	CallID, UserID string
+	Status         string
+	ChildCallSid   string
+}
+
+// ChargeRequest asks ChargeCall to post a call's charge.
+type ChargeRequest struct {
+	CallID, AccountID string
+	DurationSeconds   int64
+	CostCents         int64
+	CarrierStatus     string
+}
+
+// BillingMark records a billing state that is not a charge.
+type BillingMark struct {
+	CallID          string
+	State           string
+	DurationSeconds int64
+	CarrierStatus   string
+	Reason          string
+}
+
+// CallState is the whole state of a call workflow (the state query).
+type CallState struct {
+	CallID          string
+	Status          string
+	BillingState    string
+	Terms           *CallTerms
+	Refusal         *CallRefusal
+	ParentCallSid   string
+	ChildCallSid    string
+	DurationSeconds int64
+	CostCents       int64
+	LastError       string
+	Reconciled      bool // billed from the carrier's REST API, not a callback
+	SignalsSeen     int
 }

@@ -1,0 +1,81 @@
+-- name: CreateCall :one
+INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
+VALUES ($1, $2, $3, $4, $5, 'created')
+RETURNING *;
+
+-- name: GetCall :one
+SELECT * FROM calls WHERE id = $1;
+
+-- name: GetCallForUpdate :one
+SELECT * FROM calls WHERE id = $1 FOR UPDATE;
+
+-- name: AbandonUnstartedCall :exec
+-- A call whose workflow could not be started frees its user's active slot.
+UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'created';
+
+-- name: AuthorizeCall :one
+UPDATE calls
+SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
+    max_seconds = $5, authorized_until = $6, updated_at = now()
+WHERE id = $1 AND status = 'created'
+RETURNING *;
+
+-- name: RefuseCall :exec
+UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'created';
+
+-- name: ClaimCall :one
+-- The voice webhook's claim: authorized -> dialing, once, for the identity
+-- the call was authorized for, before the authorization expires.
+UPDATE calls
+SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
+WHERE id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
+  AND authorized_until > now()
+RETURNING *;
+
+-- name: CancelUnclaimedCall :one
+-- The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
+-- exactly one of the two updates the row.
+UPDATE calls
+SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
+    ended_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'authorized'
+RETURNING *;
+
+-- name: SetCallStatus :exec
+UPDATE calls
+SET status = sqlc.arg(status),
+    child_call_sid = COALESCE(sqlc.narg(child_call_sid), child_call_sid),
+    answered_at = CASE WHEN sqlc.arg(status) = 'in_progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
+    ended_at = CASE WHEN sqlc.arg(status) IN ('completed', 'busy', 'no_answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
+    updated_at = now()
+WHERE id = sqlc.arg(id);
+
+-- name: SetCallBilling :exec
+UPDATE calls
+SET billing_state = sqlc.arg(billing_state),
+    duration_seconds = COALESCE(sqlc.narg(duration_seconds), duration_seconds),
+    cost_cents = COALESCE(sqlc.narg(cost_cents), cost_cents),
+    carrier_status = COALESCE(sqlc.narg(carrier_status), carrier_status),
+    end_reason = COALESCE(sqlc.narg(end_reason), end_reason),
+    updated_at = now()
+WHERE id = sqlc.arg(id);
+
+-- name: InsertCallEvent :execrows
+INSERT INTO call_events (call_id, user_id, status, detail)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT ON CONSTRAINT call_events_once DO NOTHING;
+
+-- name: NotifyCallEvent :exec
+SELECT pg_notify('call_events', sqlc.arg(payload)::text);
+
+-- name: UsageToday :one
+-- What a user spent on calls and how many calls they placed since midnight UTC.
+SELECT
+    COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
+              WHERE t.account_id = sqlc.arg(account_id) AND t.kind = 'call_charge'
+                AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS spent_cents,
+    (SELECT count(*) FROM calls c
+     WHERE c.user_id = sqlc.arg(user_id) AND c.status NOT IN ('created', 'refused')
+       AND c.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls;

@@ -1,0 +1,431 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/mobayilo/mobayilo/internal/rating"
+)
+
+// Timing of a call.
+const (
+	// AuthorizationWindow: an authorized call must reach Twilio within it.
+	AuthorizationWindow = 3 * time.Minute
+	// updateWait: how long a started workflow waits for its authorize update.
+	updateWait = time.Minute
+	// ringAllowance: time to answer, added to max_seconds.
+	ringAllowance = 90 * time.Second
+	// reconcileGrace: after max_seconds plus ringing, how long to wait for
+	// Twilio's final callback before asking its REST API.
+	reconcileGrace = 5 * time.Minute
+	// reconcileAttempts: REST answers of "still in progress" before the call
+	// is declared stuck for support.
+	reconcileAttempts = 6
+)
+
+// statusRank orders call statuses; a status of lower rank than the current
+// one is an out-of-order regression and changes nothing.
+var statusRank = map[string]int{
+	StatusAuthorizing: 0, StatusAuthorized: 1, StatusDialing: 2, StatusRinging: 3, StatusInProgress: 4,
+	StatusCompleted: 5, StatusBusy: 5, StatusNoAnswer: 5, StatusFailed: 5, StatusCanceled: 5, StatusRefused: 5,
+}
+
+// IsFinal reports whether a call status is final.
+func IsFinal(status string) bool { return statusRank[status] == 5 }
+
+// fromTwilio maps Twilio's call status words to ours.
+func fromTwilio(s string) (string, bool) {
+	switch s {
+	case "queued", "initiated":
+		return StatusDialing, true
+	case "ringing":
+		return StatusRinging, true
+	case "in-progress", "answered":
+		return StatusInProgress, true
+	case "completed":
+		return StatusCompleted, true
+	case "busy":
+		return StatusBusy, true
+	case "no-answer":
+		return StatusNoAnswer, true
+	case "failed":
+		return StatusFailed, true
+	case "canceled":
+		return StatusCanceled, true
+	}
+	return "", false
+}
+
+type callWorkflow struct {
+	in     CallInput
+	state  CallState
+	seen   map[string]bool // dedup keys of signals already applied
+	log    log.Logger
+	dialed workflow.ReceiveChannel
+	status workflow.ReceiveChannel
+	retry  workflow.ReceiveChannel
+}
+
+// Call follows one call attempt from authorization to its charge. It is
+// started by POST /calls with the authorize update, learns of the voice
+// webhook's claim (dialed) and of Twilio's callbacks (twilio-status) from
+// the webhook inbox, and posts the charge exactly once (key
+// call:<id>:charge). Duplicate and out-of-order callbacks change nothing.
+func Call(ctx workflow.Context, in CallInput) (CallState, error) {
+	w := &callWorkflow{
+		in:    in,
+		state: CallState{CallID: in.CallID, Status: StatusAuthorizing, BillingState: BillingPending},
+		seen:  map[string]bool{},
+	}
+	if err := w.setup(ctx); err != nil {
+		return w.state, err
+	}
+	err := w.run(ctx)
+	// Let a running update handler finish before the workflow completes.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return w.state, err
+}
+
+func (w *callWorkflow) setup(ctx workflow.Context) error {
+	w.log = log.With(workflow.GetLogger(ctx), "CallID", w.in.CallID)
+	w.dialed = workflow.GetSignalChannel(ctx, SignalDialed)
+	w.status = workflow.GetSignalChannel(ctx, SignalTwilioStatus)
+	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CallState, error) { return w.state, nil }); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAuthorize, w.authorize, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context) error {
+			if w.state.Status != StatusAuthorizing {
+				return fmt.Errorf("call %s is %s, not awaiting authorization", w.in.CallID, w.state.Status)
+			}
+			return nil
+		},
+	})
+}
+
+// authorize runs the authorization activity and returns the terms, or the
+// refusal as an error the web layer shows the person.
+func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
+			MaximumInterval: 2 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: []string{ErrTypeCallRefused}},
+	})
+	var terms CallTerms
+	err := workflow.ExecuteActivity(actx, ActivityAuthorizeCall, w.in).Get(ctx, &terms)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeCallRefused {
+		var refusal CallRefusal
+		_ = appErr.Details(&refusal)
+		w.state.Refusal = &refusal
+		w.setStatus(ctx, StatusRefused)
+		w.setBilling(ctx, BillingNotBillable)
+		return CallTerms{}, temporal.NewApplicationError(refusal.Message, ErrTypeCallRefused, refusal)
+	}
+	if err != nil {
+		w.state.LastError = err.Error()
+		w.setStatus(ctx, StatusFailed)
+		w.setBilling(ctx, BillingNotBillable)
+		return CallTerms{}, err
+	}
+	w.state.Terms = &terms
+	w.setStatus(ctx, StatusAuthorized)
+	_ = workflow.UpsertMemo(ctx, map[string]any{
+		"number": w.in.PhoneNumber, "country": w.in.Country, "rate": terms.Description,
+		"per_minute_micros": terms.PerMinuteMicros, "max_seconds": terms.MaxSeconds,
+	})
+	return terms, nil
+}
+
+func (w *callWorkflow) run(ctx workflow.Context) error {
+	// 1. Authorization, by the update that started us.
+	ok, err := workflow.AwaitWithTimeout(ctx, updateWait, func() bool { return w.state.Status != StatusAuthorizing })
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// The web request that started us never sent the update.
+		w.state.LastError = "no authorization request arrived"
+		_ = w.activity(ctx, ActivityAbandonCall, w.in.CallID).Get(ctx, nil)
+		w.setStatus(ctx, StatusFailed)
+		w.setBilling(ctx, BillingNotBillable)
+		return nil
+	}
+	if w.state.Status != StatusAuthorized {
+		return nil // refused, or authorization failed
+	}
+
+	// 2. Reaching Twilio: the voice webhook's claim, or the abandonment
+	// timer's cancel; one conditional update in Postgres decides.
+	canceled, err := w.awaitDial(ctx)
+	if err != nil || canceled {
+		return err
+	}
+
+	// 3. The call itself, then its bill.
+	if err := w.followCall(ctx); err != nil {
+		return err
+	}
+	return w.bill(ctx)
+}
+
+// awaitDial waits until the call leaves authorized; canceled reports that
+// the abandonment timer's cancel won.
+func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error) {
+	wait := w.state.Terms.AuthorizedUntil.Sub(workflow.Now(ctx)) + 10*time.Second
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimer(timerCtx, max(wait, time.Second))
+	timedOut := false
+	for w.state.Status == StatusAuthorized {
+		sel := workflow.NewSelector(ctx)
+		w.addSignals(ctx, sel)
+		if !timedOut {
+			sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
+		}
+		sel.Select(ctx)
+		if timedOut && w.state.Status == StatusAuthorized {
+			if err := w.activity(ctx, ActivityCancelUnclaimedCall, w.in.CallID).Get(ctx, &canceled); err != nil {
+				return false, err
+			}
+			if canceled {
+				w.setStatus(ctx, StatusCanceled)
+				w.setBilling(ctx, BillingNotBillable)
+				return true, nil
+			}
+			// The voice webhook claimed it first: its dialed signal is on the way.
+			w.log.Info("abandonment timer lost to the voice webhook's claim")
+			w.state.Status = StatusDialing
+		}
+	}
+	return false, nil
+}
+
+// followCall applies callbacks until the call is final; with none by
+// max_seconds plus ringing and grace, it asks the carrier's REST API.
+func (w *callWorkflow) followCall(ctx workflow.Context) error {
+	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + ringAllowance + reconcileGrace
+	for attempt := 0; !IsFinal(w.state.Status); {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timer := workflow.NewTimer(timerCtx, deadline)
+		fired := false
+		for !fired && !IsFinal(w.state.Status) {
+			sel := workflow.NewSelector(ctx)
+			w.addSignals(ctx, sel)
+			sel.AddFuture(timer, func(workflow.Future) { fired = true })
+			sel.Select(ctx)
+		}
+		cancelTimer()
+		if IsFinal(w.state.Status) {
+			return nil
+		}
+		if done, err := w.reconcile(ctx); err != nil || done {
+			return err
+		}
+		attempt++
+		if attempt >= reconcileAttempts {
+			w.state.LastError = "no final status from the carrier"
+			w.setBilling(ctx, BillingStuck)
+			w.markBilling(ctx, BillingStuck, w.state.LastError)
+			// Support can retry (the carrier may answer later); a late final
+			// callback ends the wait too.
+			for retried := false; !retried && !IsFinal(w.state.Status); {
+				sel := workflow.NewSelector(ctx)
+				w.addSignals(ctx, sel)
+				sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
+					c.Receive(ctx, nil)
+					retried = true
+				})
+				sel.Select(ctx)
+			}
+			if IsFinal(w.state.Status) {
+				return nil
+			}
+			attempt = 0
+		}
+		deadline = reconcileGrace
+	}
+	return nil
+}
+
+// reconcile asks the carrier for the call and applies a final status.
+func (w *callWorkflow) reconcile(ctx workflow.Context) (bool, error) {
+	sid := w.state.ChildCallSid
+	if sid == "" {
+		sid = w.state.ParentCallSid
+	}
+	if sid == "" {
+		return false, nil
+	}
+	var cc CarrierCall
+	if err := w.activity(ctx, ActivityFetchCarrierCall, sid).Get(ctx, &cc); err != nil {
+		w.state.LastError = err.Error()
+		w.log.Warn("reconcile: carrier fetch failed", "error", err)
+		return false, nil
+	}
+	status, known := fromTwilio(cc.Status)
+	if !known || !IsFinal(status) {
+		return false, nil
+	}
+	w.state.Reconciled = true
+	w.state.DurationSeconds = cc.DurationSeconds
+	w.setStatus(ctx, status)
+	w.record(ctx, status, "")
+	return true, nil
+}
+
+// addSignals adds the dialed and status channels to sel.
+func (w *callWorkflow) addSignals(ctx workflow.Context, sel workflow.Selector) {
+	sel.AddReceive(w.dialed, func(c workflow.ReceiveChannel, _ bool) {
+		var s DialedSignal
+		c.Receive(ctx, &s)
+		w.onDialed(ctx, s)
+	})
+	sel.AddReceive(w.status, func(c workflow.ReceiveChannel, _ bool) {
+		var s StatusSignal
+		c.Receive(ctx, &s)
+		w.onStatus(ctx, s)
+	})
+}
+
+func (w *callWorkflow) onDialed(ctx workflow.Context, s DialedSignal) {
+	w.state.SignalsSeen++
+	if w.seen[s.DedupKey] {
+		return
+	}
+	w.seen[s.DedupKey] = true
+	w.state.ParentCallSid = s.ParentCallSid
+	if statusRank[w.state.Status] < statusRank[StatusDialing] {
+		w.setStatus(ctx, StatusDialing)
+		w.record(ctx, StatusDialing, "")
+	}
+}
+
+func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
+	w.state.SignalsSeen++
+	if w.seen[s.DedupKey] {
+		return
+	}
+	w.seen[s.DedupKey] = true
+	status, known := fromTwilio(s.Status)
+	if !known {
+		w.log.Warn("unknown Twilio status ignored", "status", s.Status)
+		return
+	}
+	if s.ParentCallSid != "" && w.state.ParentCallSid == "" {
+		w.state.ParentCallSid = s.ParentCallSid
+	}
+	if !s.FromDialAction && s.CallSid != "" {
+		w.state.ChildCallSid = s.CallSid
+	}
+	// The dialled leg's duration is what we bill; keep the longest reported.
+	if IsFinal(status) && s.DurationSeconds > w.state.DurationSeconds {
+		w.state.DurationSeconds = s.DurationSeconds
+	}
+	if statusRank[status] <= statusRank[w.state.Status] || IsFinal(w.state.Status) {
+		return // a duplicate in other words, or an out-of-order regression
+	}
+	w.setStatus(ctx, status)
+	w.record(ctx, status, w.state.ChildCallSid)
+}
+
+// bill charges an answered call once, or marks an unanswered one not
+// billable. A charge that cannot be posted leaves the call stuck until a
+// retry-billing signal.
+func (w *callWorkflow) bill(ctx workflow.Context) error {
+	t := w.state.Terms
+	rate := rating.Rate{PerMinuteMicros: t.PerMinuteMicros, ConnectionFeeMicros: t.ConnectionFeeMicros}
+	duration := w.state.DurationSeconds
+	if w.state.Status != StatusCompleted {
+		duration = 0
+	}
+	if limit := t.MaxSeconds; duration > limit {
+		// Twilio's timeLimit ends the call at max_seconds; a longer report
+		// (rounding on Twilio's side) is billed at most what was authorized.
+		duration = limit
+	}
+	cost := rating.CostCents(duration, rate)
+	w.state.CostCents = cost
+	if cost == 0 {
+		w.markBilling(ctx, BillingNotBillable, "")
+		w.setBilling(ctx, BillingNotBillable)
+		return nil
+	}
+	charge := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			MaximumAttempts: 8, NonRetryableErrorTypes: []string{ErrTypeBillingFailed}},
+	})
+	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost, CarrierStatus: w.state.Status}
+	for {
+		err := workflow.ExecuteActivity(charge, ActivityChargeCall, req).Get(ctx, nil)
+		if err == nil {
+			w.state.LastError = ""
+			w.setBilling(ctx, BillingCharged)
+			return nil
+		}
+		w.state.LastError = err.Error()
+		w.log.Error("billing failed; the call is stuck until support retries", "error", err)
+		w.setBilling(ctx, BillingStuck)
+		w.markBilling(ctx, BillingStuck, err.Error())
+		// Wait for support; keep draining late callbacks meanwhile.
+		retried := false
+		for !retried {
+			sel := workflow.NewSelector(ctx)
+			w.addSignals(ctx, sel)
+			sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, nil)
+				retried = true
+			})
+			sel.Select(ctx)
+		}
+		w.log.Info("retrying billing at support's request")
+	}
+}
+
+func (w *callWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 10},
+	})
+	return workflow.ExecuteActivity(actx, name, args...)
+}
+
+// record stores a transition (the calls row, a call event for the live
+// screen). A failure is logged, not fatal: billing follows the workflow's
+// state, not the row.
+func (w *callWorkflow) record(ctx workflow.Context, status, childSid string) {
+	err := w.activity(ctx, ActivityRecordCallStatus, RecordStatus{CallID: w.in.CallID, UserID: w.in.UserID, Status: status, ChildCallSid: childSid}).Get(ctx, nil)
+	if err != nil {
+		w.log.Warn("record call status failed", "status", status, "error", err)
+	}
+}
+
+func (w *callWorkflow) markBilling(ctx workflow.Context, state, reason string) {
+	err := w.activity(ctx, ActivityMarkCallBilling, BillingMark{CallID: w.in.CallID, State: state,
+		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason}).Get(ctx, nil)
+	if err != nil {
+		w.log.Warn("mark billing failed", "state", state, "error", err)
+	}
+}
+
+func (w *callWorkflow) setStatus(ctx workflow.Context, status string) {
+	w.state.Status = status
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrCallStatus.ValueSet(status)); err != nil {
+		w.log.Warn("upsert CallStatus", "error", err)
+	}
+}
+
+func (w *callWorkflow) setBilling(ctx workflow.Context, state string) {
+	w.state.BillingState = state
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrBillingState.ValueSet(state)); err != nil {
+		w.log.Warn("upsert BillingState", "error", err)
+	}
+}

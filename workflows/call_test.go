@@ -1,0 +1,294 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// fakeCarrierDB stands in for the activities: it records what the workflow
+// asked of Postgres, the ledger and the carrier.
+type fakeCarrierDB struct {
+	mu            sync.Mutex
+	refuse        *workflows.CallRefusal
+	claimed       bool // the voice webhook claimed the call before the timer
+	canceled      bool
+	charges       []workflows.ChargeRequest
+	chargeFailing int // fail this many charges with BillingFailed
+	carrierCall   workflows.CarrierCall
+	fetches       int
+	recorded      []string
+	marks         []string
+}
+
+var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1"}
+
+func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	reg := func(name string, fn any) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(workflows.ActivityAuthorizeCall, func(ctx context.Context, in workflows.CallInput) (workflows.CallTerms, error) {
+		if f.refuse != nil {
+			return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError(f.refuse.Message, workflows.ErrTypeCallRefused, nil, *f.refuse)
+		}
+		return workflows.CallTerms{RatePrefix: "234803", Description: "Nigeria mobile", PerMinuteMicros: 140_000, MaxSeconds: 600,
+			AuthorizedUntil: activity.GetInfo(ctx).StartedTime.Add(workflows.AuthorizationWindow)}, nil
+	})
+	reg(workflows.ActivityCancelUnclaimedCall, func(context.Context, string) (bool, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.canceled = !f.claimed
+		return f.canceled, nil
+	})
+	reg(workflows.ActivityAbandonCall, func(context.Context, string) error { return nil })
+	reg(workflows.ActivityRecordCallStatus, func(_ context.Context, r workflows.RecordStatus) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.recorded = append(f.recorded, r.Status)
+		return nil
+	})
+	reg(workflows.ActivityChargeCall, func(_ context.Context, r workflows.ChargeRequest) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.chargeFailing > 0 {
+			f.chargeFailing--
+			return temporal.NewNonRetryableApplicationError("insufficient funds", workflows.ErrTypeBillingFailed, nil)
+		}
+		f.charges = append(f.charges, r)
+		return nil
+	})
+	reg(workflows.ActivityMarkCallBilling, func(_ context.Context, m workflows.BillingMark) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.marks = append(f.marks, m.State)
+		return nil
+	})
+	reg(workflows.ActivityFetchCarrierCall, func(context.Context, string) (workflows.CarrierCall, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.fetches++
+		return f.carrierCall, nil
+	})
+	return env
+}
+
+// authorize sends the authorize update at once, as update-with-start does.
+func authorize(t *testing.T, env *testsuite.TestWorkflowEnvironment, wantErr bool) {
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateAuthorize, "authorize-1", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("authorize rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(result any, err error) {
+				if (err != nil) != wantErr {
+					t.Errorf("authorize: %v (want error: %v)", err, wantErr)
+				}
+			},
+		})
+	}, 0)
+}
+
+func status(sid, s string, seq int, duration int64) workflows.StatusSignal {
+	return workflows.StatusSignal{DedupKey: fmt.Sprintf("%s:%s:%d", sid, s, seq), CallSid: sid, ParentCallSid: "CApar", Status: s, SequenceNumber: seq, DurationSeconds: duration}
+}
+
+// answeredCall is the callbacks of a call answered for talk seconds.
+func answeredCall(talk int64) []workflows.StatusSignal {
+	return []workflows.StatusSignal{status("CAchild", "initiated", 0, 0), status("CAchild", "ringing", 1, 0),
+		status("CAchild", "in-progress", 2, 0), status("CAchild", "completed", 3, talk)}
+}
+
+func sendAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, name string, arg any) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(name, arg) }, at)
+}
+
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.CallState {
+	t.Helper()
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.CallState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestAnsweredCallIsChargedOnceAtTheRightCost(t *testing.T) {
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(61) {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	// 61 seconds: two started minutes at $0.14 = 28 cents.
+	if len(f.charges) != 1 || f.charges[0].CostCents != 28 || f.charges[0].DurationSeconds != 61 {
+		t.Fatalf("charges %+v", f.charges)
+	}
+	if st.Status != workflows.StatusCompleted || st.BillingState != workflows.BillingCharged || st.ChildCallSid != "CAchild" {
+		t.Fatalf("state %+v", st)
+	}
+	want := []string{"dialing", "ringing", "in_progress", "completed"}
+	if fmt.Sprint(f.recorded) != fmt.Sprint(want) {
+		t.Fatalf("recorded %v, want %v", f.recorded, want)
+	}
+}
+
+func TestUnansweredCallsAreNotCharged(t *testing.T) {
+	for _, final := range []string{"busy", "no-answer", "failed", "canceled"} {
+		t.Run(final, func(t *testing.T) {
+			f := &fakeCarrierDB{}
+			env := f.env(t)
+			authorize(t, env, false)
+			sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+			sendAt(env, 2*time.Second, workflows.SignalTwilioStatus, status("CAchild", "ringing", 1, 0))
+			sendAt(env, 3*time.Second, workflows.SignalTwilioStatus, status("CAchild", final, 2, 0))
+			env.ExecuteWorkflow(workflows.Call, callInput)
+			st := result(t, env)
+			if len(f.charges) != 0 || st.BillingState != workflows.BillingNotBillable || !workflows.IsFinal(st.Status) {
+				t.Fatalf("charges %+v, state %+v", f.charges, st)
+			}
+		})
+	}
+}
+
+func TestEveryCallbackThreeTimesShuffledIsChargedOnce(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			f := &fakeCarrierDB{}
+			env := f.env(t)
+			authorize(t, env, false)
+			var signals []any
+			for range 3 {
+				signals = append(signals, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+				for _, s := range answeredCall(125) {
+					signals = append(signals, s)
+				}
+				signals = append(signals, workflows.StatusSignal{DedupKey: "action:CApar:completed", CallSid: "CApar", Status: "completed", DurationSeconds: 125, FromDialAction: true})
+			}
+			rng.Shuffle(len(signals), func(i, j int) { signals[i], signals[j] = signals[j], signals[i] })
+			for i, s := range signals {
+				name := workflows.SignalTwilioStatus
+				if _, ok := s.(workflows.DialedSignal); ok {
+					name = workflows.SignalDialed
+				}
+				sendAt(env, time.Duration(i+1)*time.Second, name, s)
+			}
+			env.ExecuteWorkflow(workflows.Call, callInput)
+			st := result(t, env)
+			// 125 seconds: three started minutes at $0.14 = 42 cents, once.
+			if len(f.charges) != 1 || f.charges[0].CostCents != 42 || st.BillingState != workflows.BillingCharged {
+				t.Fatalf("charges %+v, state %+v", f.charges, st)
+			}
+		})
+	}
+}
+
+func TestLostFinalCallbackIsReconciledFromTheCarrier(t *testing.T) {
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 200}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(200)[:3] { // the completed callback never comes
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if f.fetches != 1 || len(f.charges) != 1 || f.charges[0].CostCents != 56 || !st.Reconciled { // 4 minutes at $0.14
+		t.Fatalf("fetches %d, charges %+v, state %+v", f.fetches, f.charges, st)
+	}
+}
+
+func TestStuckBillingWaitsForRetryThenChargesOnce(t *testing.T) {
+	f := &fakeCarrierDB{chargeFailing: 1}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(30) {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	var stuck workflows.CallState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = v.Get(&stuck)
+		// A late duplicate while stuck changes nothing.
+		env.SignalWorkflow(workflows.SignalTwilioStatus, answeredCall(30)[3])
+	}, time.Hour)
+	sendAt(env, 2*time.Hour, workflows.SignalRetryBilling, nil)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if stuck.BillingState != workflows.BillingStuck || stuck.LastError == "" {
+		t.Fatalf("while failing: %+v", stuck)
+	}
+	if len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.BillingState != workflows.BillingCharged {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+func TestAbandonedAuthorizationIsCanceledUncharged(t *testing.T) {
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	authorize(t, env, false)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if !f.canceled || st.Status != workflows.StatusCanceled || st.BillingState != workflows.BillingNotBillable || len(f.charges) != 0 {
+		t.Fatalf("state %+v, charges %+v", st, f.charges)
+	}
+}
+
+func TestTimerLosingToTheVoiceWebhookStillBills(t *testing.T) {
+	f := &fakeCarrierDB{claimed: true}
+	env := f.env(t)
+	authorize(t, env, false)
+	// The claim happened just before the timer; its signal arrives after.
+	at := workflows.AuthorizationWindow + 20*time.Second
+	sendAt(env, at, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(60) {
+		sendAt(env, at+time.Duration(1+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if f.canceled || len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.Status != workflows.StatusCompleted {
+		t.Fatalf("canceled %v, charges %+v, state %+v", f.canceled, f.charges, st)
+	}
+}
+
+func TestRefusedCallEndsAtOnce(t *testing.T) {
+	f := &fakeCarrierDB{refuse: &workflows.CallRefusal{Reason: "insufficient_balance", Message: "Add credit.", NeededCents: 14}}
+	env := f.env(t)
+	authorize(t, env, true)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if st.Status != workflows.StatusRefused || st.Refusal == nil || st.Refusal.NeededCents != 14 || len(f.charges) != 0 {
+		t.Fatalf("state %+v", st)
+	}
+}
+
+func TestNoAuthorizeUpdateAbandonsTheCall(t *testing.T) {
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if st.Status != workflows.StatusFailed || st.BillingState != workflows.BillingNotBillable {
+		t.Fatalf("state %+v", st)
+	}
+}
