@@ -8,6 +8,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
@@ -19,6 +20,12 @@ type Activities struct {
 	// in for Twilio.
 	Carrier       carrier.Pricing
 	PricingPolicy rating.Pricing
+	// Calls reads calls from the carrier's REST API (the simulator in
+	// development).
+	Calls carrier.Calls
+	// Rates and Rules price and authorize calls.
+	Rates *ratedeck.Store
+	Rules rating.Rules
 }
 
 // New returns the activities over a Postgres pool.

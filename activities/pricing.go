@@ -55,19 +55,30 @@ func (a *Activities) ApplyCarrierCosts(ctx context.Context, country string, cost
 				PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled}
 		}
 		rp := a.PricingPolicy.Reprice(ours, costs)
-		for _, list := range [][]rating.Rate{rp.Changed, rp.Added, rp.Disabled} {
+		for _, list := range [][]rating.Rate{rp.Changed, rp.Disabled} {
 			for _, r := range list {
 				if err := ratedeck.Upsert(ctx, q, r); err != nil {
 					return err
 				}
 			}
 		}
-		result.Changed, result.Added, result.Disabled, result.Unchanged = len(rp.Changed), len(rp.Added), len(rp.Disabled), rp.Unchanged
+		// A carrier range is added only where no rate has its prefix, in any
+		// country: the sync never relabels or re-enables an operator's row.
+		added := 0
+		for _, r := range rp.Added {
+			n, err := q.InsertRateIfAbsent(ctx, db.InsertRateIfAbsentParams{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
+				PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled})
+			if err != nil {
+				return err
+			}
+			added += int(n)
+		}
+		result.Changed, result.Added, result.Disabled, result.Unchanged = len(rp.Changed), added, len(rp.Disabled), rp.Unchanged
 		for _, l := range rp.Losses {
 			result.Losses = append(result.Losses, fmt.Sprintf("+%s cost %s, above our %s; now %s",
 				l.Prefix, rating.FormatPerMinute(l.CostMicros), rating.FormatPerMinute(l.OldMicros), rating.FormatPerMinute(l.NewMicros)))
 		}
-		if len(rp.Changed)+len(rp.Added)+len(rp.Disabled) == 0 {
+		if len(rp.Changed)+added+len(rp.Disabled) == 0 {
 			return nil
 		}
 		return q.NotifyRatesChanged(ctx)

@@ -56,6 +56,17 @@ func (q *Queries) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const invalidatePasswordResets = `-- name: InvalidatePasswordResets :exec
+UPDATE password_resets SET used_at = now()
+WHERE user_id = $1 AND used_at IS NULL
+`
+
+// A password or email change voids every reset link still outstanding.
+func (q *Queries) InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, invalidatePasswordResets, userID)
+	return err
+}
+
 const peekPasswordReset = `-- name: PeekPasswordReset :one
 SELECT user_id
 FROM password_resets
@@ -94,6 +105,22 @@ func (q *Queries) RecordSignInFailure(ctx context.Context, arg RecordSignInFailu
 	var failures int32
 	err := row.Scan(&failures)
 	return failures, err
+}
+
+const releaseSignInAttempt = `-- name: ReleaseSignInAttempt :exec
+UPDATE sign_in_failures SET failures = failures - 1
+WHERE scope = $1 AND key = $2 AND failures > 1
+`
+
+type ReleaseSignInAttemptParams struct {
+	Scope string
+	Key   string
+}
+
+// Takes back the attempt a successful sign-in counted up front.
+func (q *Queries) ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error {
+	_, err := q.db.Exec(ctx, releaseSignInAttempt, arg.Scope, arg.Key)
+	return err
 }
 
 const signInFailures = `-- name: SignInFailures :one

@@ -9,50 +9,6 @@ import (
 	"context"
 )
 
-const claimDueWebhookEvents = `-- name: ClaimDueWebhookEvents :many
-SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal
-FROM webhook_events
-WHERE delivered_at IS NULL AND next_attempt_at <= now()
-ORDER BY next_attempt_at, id
-LIMIT $1
-FOR UPDATE SKIP LOCKED
-`
-
-// Deliveries due now, locked so that two deliverers never send one twice at
-// the same moment (a repeat later is harmless: workflows dedup).
-func (q *Queries) ClaimDueWebhookEvents(ctx context.Context, limit int32) ([]WebhookEvent, error) {
-	rows, err := q.db.Query(ctx, claimDueWebhookEvents, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []WebhookEvent{}
-	for rows.Next() {
-		var i WebhookEvent
-		if err := rows.Scan(
-			&i.ID,
-			&i.Source,
-			&i.DedupKey,
-			&i.EventType,
-			&i.WorkflowID,
-			&i.Payload,
-			&i.ReceivedAt,
-			&i.DeliveredAt,
-			&i.Attempts,
-			&i.NextAttemptAt,
-			&i.LastError,
-			&i.Signal,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const countUndeliveredWebhookEvents = `-- name: CountUndeliveredWebhookEvents :one
 SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL
 `
@@ -93,6 +49,60 @@ func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEvent
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const leaseDueWebhookEvents = `-- name: LeaseDueWebhookEvents :many
+UPDATE webhook_events
+SET next_attempt_at = now() + $1::int * interval '1 millisecond'
+WHERE id IN (
+    SELECT e.id FROM webhook_events e
+    WHERE e.delivered_at IS NULL AND e.next_attempt_at <= now()
+    ORDER BY e.next_attempt_at, e.id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal
+`
+
+type LeaseDueWebhookEventsParams struct {
+	LeaseMs int32
+	Batch   int32
+}
+
+// Takes up to a batch of deliveries that are due, leasing each for a while
+// (its next attempt moves into the future) so that two deliverers do not
+// send one at the same moment. A repeat later is harmless: workflows dedup.
+func (q *Queries) LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhookEventsParams) ([]WebhookEvent, error) {
+	rows, err := q.db.Query(ctx, leaseDueWebhookEvents, arg.LeaseMs, arg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookEvent{}
+	for rows.Next() {
+		var i WebhookEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.Source,
+			&i.DedupKey,
+			&i.EventType,
+			&i.WorkflowID,
+			&i.Payload,
+			&i.ReceivedAt,
+			&i.DeliveredAt,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.LastError,
+			&i.Signal,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const markWebhookEventDelivered = `-- name: MarkWebhookEventDelivered :exec

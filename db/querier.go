@@ -20,9 +20,6 @@ type Querier interface {
 	// The voice webhook's claim: authorized -> dialing, once, for the identity
 	// the call was authorized for, before the authorization expires.
 	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
-	// Deliveries due now, locked so that two deliverers never send one twice at
-	// the same moment (a repeat later is harmless: workflows dedup).
-	ClaimDueWebhookEvents(ctx context.Context, limit int32) ([]WebhookEvent, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
@@ -44,8 +41,16 @@ type Querier interface {
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
 	InsertCallEvent(ctx context.Context, arg InsertCallEventParams) (int64, error)
+	// Adds a rate unless the prefix exists already, in any country.
+	InsertRateIfAbsent(ctx context.Context, arg InsertRateIfAbsentParams) (int64, error)
 	// Stores a delivery once per (source, dedup key); a repeat returns nothing.
 	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error)
+	// A password or email change voids every reset link still outstanding.
+	InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error
+	// Takes up to a batch of deliveries that are due, leasing each for a while
+	// (its next attempt moves into the future) so that two deliverers do not
+	// send one at the same moment. A repeat later is harmless: workflows dedup.
+	LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhookEventsParams) ([]WebhookEvent, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)
@@ -65,6 +70,8 @@ type Querier interface {
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error
+	// Takes back the attempt a successful sign-in counted up front.
+	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)

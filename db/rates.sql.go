@@ -33,6 +33,37 @@ func (q *Queries) DeleteRatesNotIn(ctx context.Context, prefixes []string) (int6
 	return result.RowsAffected(), nil
 }
 
+const insertRateIfAbsent = `-- name: InsertRateIfAbsent :execrows
+INSERT INTO call_rates (prefix, country, description, per_minute_micros, connection_fee_micros, enabled)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (prefix) DO NOTHING
+`
+
+type InsertRateIfAbsentParams struct {
+	Prefix              string
+	Country             string
+	Description         string
+	PerMinuteMicros     int64
+	ConnectionFeeMicros int64
+	Enabled             bool
+}
+
+// Adds a rate unless the prefix exists already, in any country.
+func (q *Queries) InsertRateIfAbsent(ctx context.Context, arg InsertRateIfAbsentParams) (int64, error) {
+	result, err := q.db.Exec(ctx, insertRateIfAbsent,
+		arg.Prefix,
+		arg.Country,
+		arg.Description,
+		arg.PerMinuteMicros,
+		arg.ConnectionFeeMicros,
+		arg.Enabled,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const listPricedCountries = `-- name: ListPricedCountries :many
 SELECT DISTINCT country
 FROM call_rates

@@ -42,3 +42,13 @@ WHERE scope = $1 AND key = $2;
 -- name: DeleteExpiredSessions :execrows
 DELETE FROM sessions
 WHERE expiry < now();
+
+-- name: ReleaseSignInAttempt :exec
+-- Takes back the attempt a successful sign-in counted up front.
+UPDATE sign_in_failures SET failures = failures - 1
+WHERE scope = $1 AND key = $2 AND failures > 1;
+
+-- name: InvalidatePasswordResets :exec
+-- A password or email change voids every reset link still outstanding.
+UPDATE password_resets SET used_at = now()
+WHERE user_id = $1 AND used_at IS NULL;

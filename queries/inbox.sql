@@ -5,15 +5,20 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (source, dedup_key) DO NOTHING
 RETURNING id;
 
--- name: ClaimDueWebhookEvents :many
--- Deliveries due now, locked so that two deliverers never send one twice at
--- the same moment (a repeat later is harmless: workflows dedup).
-SELECT *
-FROM webhook_events
-WHERE delivered_at IS NULL AND next_attempt_at <= now()
-ORDER BY next_attempt_at, id
-LIMIT $1
-FOR UPDATE SKIP LOCKED;
+-- name: LeaseDueWebhookEvents :many
+-- Takes up to a batch of deliveries that are due, leasing each for a while
+-- (its next attempt moves into the future) so that two deliverers do not
+-- send one at the same moment. A repeat later is harmless: workflows dedup.
+UPDATE webhook_events
+SET next_attempt_at = now() + sqlc.arg(lease_ms)::int * interval '1 millisecond'
+WHERE id IN (
+    SELECT e.id FROM webhook_events e
+    WHERE e.delivered_at IS NULL AND e.next_attempt_at <= now()
+    ORDER BY e.next_attempt_at, e.id
+    LIMIT sqlc.arg(batch)
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
 
 -- name: MarkWebhookEventDelivered :exec
 UPDATE webhook_events

@@ -39,3 +39,9 @@ SELECT DISTINCT country
 FROM call_rates
 WHERE enabled
 ORDER BY country;
+
+-- name: InsertRateIfAbsent :execrows
+-- Adds a rate unless the prefix exists already, in any country.
+INSERT INTO call_rates (prefix, country, description, per_minute_micros, connection_fee_micros, enabled)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (prefix) DO NOTHING;

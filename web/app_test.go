@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
@@ -66,10 +67,11 @@ func closedAddress(t *testing.T) string {
 
 // app is the real router on a real database, served on loopback.
 type app struct {
-	t       *testing.T
-	srv     *httptest.Server
-	pool    *pgxpool.Pool
-	mailbox *mail.Mailbox
+	t         *testing.T
+	srv       *httptest.Server
+	pool      *pgxpool.Pool
+	mailbox   *mail.Mailbox
+	usedLinks []string
 }
 
 func newApp(t *testing.T, vars map[string]string) *app {
@@ -177,16 +179,22 @@ func (b *browser) signIn(email, password string) response {
 
 var linkPattern = regexp.MustCompile(`http://[^\s]+/password/reset\?token=[A-Za-z0-9_-]+`)
 
-// resetLink is the link in the newest reset email to addr.
+// resetLink is the link in the newest reset email to addr (mail is sent
+// just after the answer, so it waits a little for it).
 func (a *app) resetLink(addr string) string {
 	a.t.Helper()
-	for _, m := range a.mailbox.Messages() {
-		if m.To == addr {
-			if link := linkPattern.FindString(m.Text); link != "" {
+	seen := map[string]bool{}
+	for _, l := range a.usedLinks {
+		seen[l] = true
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, m := range a.mailbox.Messages() {
+			if link := linkPattern.FindString(m.Text); m.To == addr && link != "" && !seen[link] {
+				a.usedLinks = append(a.usedLinks, link)
 				return link
 			}
 		}
 	}
-	a.t.Fatalf("no reset email to %s", addr)
+	a.t.Fatalf("no new reset email to %s", addr)
 	return ""
 }

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/mail"
@@ -128,17 +130,23 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		link := s.cfg.PublicBaseURL + "/password/reset?token=" + url.QueryEscape(token)
-		err := s.mailer.Send(r.Context(), mail.Message{
+		msg := mail.Message{
 			To:      user.Email,
 			Subject: "Choose a new Mobayilo password",
 			Text: "Hello " + user.DisplayName + ",\n\nSomeone (we hope you) asked to reset the password of your Mobayilo account.\n" +
 				"Open this link within one hour to choose a new one. It works once:\n\n" + link +
 				"\n\nIf you did not ask for this, ignore this email: your password stays as it is.\n",
-		})
-		if err != nil {
-			s.serverError(w, r, err)
-			return
 		}
+		// Sent after the answer, so neither its time nor its failure tells
+		// the person whether the email has an account.
+		ctx := context.WithoutCancel(r.Context())
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.mailer.Send(ctx, msg); err != nil {
+				s.log.Error().Err(err).Str("user_id", user.ID.String()).Msg("send password reset email")
+			}
+		}()
 	}
 	s.setFlash(r, "If that email belongs to an account, a link to choose a new password is on its way. It works for one hour.")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)

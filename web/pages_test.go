@@ -99,6 +99,7 @@ func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{
 		"/history": "/history", "/call?x=1": "/call?x=1", "": "/call", "//evil.example": "/call",
 		"https://evil.example": "/call", "/\\evil.example": "/call", "history": "/call", "/a\r\nSet-Cookie:x": "/call",
+		"/\t/evil.example/x": "/call", "/x\\y": "/call", "/%2F%2Fevil": "/%2F%2Fevil",
 	} {
 		if got := localPath(in, "/call"); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)

@@ -27,6 +27,14 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/sw.js", s.showServiceWorker)
 	r.Get("/offline", s.showOffline)
 
+	// Twilio's webhooks: authenticated by signature, no session, no
+	// cross-origin check (Twilio is another origin by nature).
+	r.Group(func(r chi.Router) {
+		r.Use(s.verifyTwilio)
+		r.Post("/api/webhooks/twilio/voice", s.twilioVoice)
+		r.Post("/api/webhooks/twilio/status", s.twilioStatus)
+	})
+
 	// Pages: a session, and no unsafe request from another site.
 	r.Group(func(r chi.Router) {
 		r.Use(middleware.Compress(5, "text/html"))
@@ -54,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
 			r.Get("/call", s.showCall)
+			r.Post("/calls", s.startCall)
 			r.Get("/history", s.showHistory)
 			r.Get("/credits", s.showCredits)
 			r.Get("/settings", s.showSettings)

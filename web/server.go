@@ -18,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -34,6 +35,9 @@ type Deps struct {
 	Rates *ratedeck.Store
 	// Rules are the destination rules and ceilings.
 	Rules rating.Rules
+	// Deliverer delivers the webhook inbox to workflows; when nil, New
+	// makes one and runs it until Close.
+	Deliverer *inbox.Deliverer
 	// Mailer sends email. When nil, it is SMTP from the configuration, or,
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
@@ -57,6 +61,8 @@ type Server struct {
 	rates     *ratedeck.Store
 	rules     rating.Rules
 	stopRates context.CancelFunc
+	deliverer *inbox.Deliverer
+	stopInbox context.CancelFunc
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -80,7 +86,13 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
-		rates: d.Rates, rules: d.Rules, stopRates: func() {},
+		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
+	}
+	if s.deliverer == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)
+		go s.deliverer.Run(ctx, 2*time.Second)
+		s.stopInbox = cancel
 	}
 	if s.rates == nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -127,6 +139,7 @@ func New(d Deps) (*Server, error) {
 // Close stops the expired-session sweeper and the rate deck's watcher.
 func (s *Server) Close() {
 	s.stopRates()
+	s.stopInbox()
 	close(s.stopSweep)
 	<-s.sweepDone
 }

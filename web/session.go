@@ -120,9 +120,20 @@ func (s *Server) popFlash(r *http.Request) string {
 }
 
 // localPath accepts only a path on this site, so ?next= cannot redirect
-// elsewhere.
+// elsewhere: one leading slash, no scheme or host, and no backslash or
+// control character anywhere (browsers drop tabs and newlines, so "/\t/x"
+// would become "//x").
 func localPath(p, fallback string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return fallback
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return fallback
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return fallback
 	}
 	return p

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var cssLink = regexp.MustCompile(`href="(/assets/app\.[0-9a-f]{12}\.css)"`)
@@ -118,7 +119,12 @@ func TestDevMailListsTheResetLink(t *testing.T) {
 	b := a.browser()
 	b.signUp("mail@example.com", "correct horse", "M")
 	b.post("/password/forgot", url.Values{"email": {"mail@example.com"}})
-	r := a.browser().get("/dev/mail")
+	var r response
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r = a.browser().get("/dev/mail"); strings.Contains(r.body, "Choose a new Mobayilo password") {
+			break
+		}
+	}
 	if r.status != 200 || !strings.Contains(r.body, "Choose a new Mobayilo password") || !strings.Contains(r.body, `href="http://`) {
 		t.Fatalf("/dev/mail: %d\n%s", r.status, r.body)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -107,7 +108,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (db.User, error) {
 	if len(errs) > 0 {
 		return db.User{}, errs
 	}
-	hash, err := argon2id.CreateHash(in.Password, hashParams)
+	hash, err := createHash(in.Password)
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: hash password: %w", err)
 	}
@@ -143,23 +144,25 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (db.User, error) {
 }
 
 // SignIn checks the password, throttling failures per email and per client
-// address. An unknown email and a wrong password are the same error, and
-// take the same time.
+// address. Each attempt is counted before its password is checked (one
+// atomic statement per key), so concurrent guesses cannot outrun the limit:
+// past it, no hash is computed at all. A success clears the email's count.
+// An unknown email and a wrong password are the same error, and take the
+// same time.
 func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (db.User, error) {
 	email = normalizeEmail(email)
 	q := db.New(s.pool)
 	window := int32(FailureWindow / time.Second)
-	for _, c := range []struct {
-		scope, key string
-		max        int32
-	}{{"email", email, MaxFailuresPerEmail}, {"ip", clientIP, MaxFailuresPerIP}} {
-		n, err := q.SignInFailures(ctx, db.SignInFailuresParams{Scope: c.scope, Key: c.key, WindowSeconds: window})
-		if err != nil {
-			return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
-		}
-		if n >= c.max {
-			return db.User{}, &ThrottledError{RetryAfter: FailureWindow}
-		}
+	byEmail, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "email", Key: email, WindowSeconds: window})
+	if err != nil {
+		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
+	}
+	byIP, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "ip", Key: clientIP, WindowSeconds: window})
+	if err != nil {
+		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
+	}
+	if byEmail > MaxFailuresPerEmail || byIP > MaxFailuresPerIP {
+		return db.User{}, &ThrottledError{RetryAfter: FailureWindow}
 	}
 
 	user, err := q.GetUserByEmail(ctx, email)
@@ -171,35 +174,26 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if found {
 		hash = user.PasswordHash
 	}
-	match, err := argon2id.ComparePasswordAndHash(password, hash)
+	match, err := compareHash(password, hash)
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
 	if !found || !match {
-		return db.User{}, s.recordFailure(ctx, q, email, clientIP, window)
+		if byEmail >= MaxFailuresPerEmail || byIP >= MaxFailuresPerIP {
+			return db.User{}, &ThrottledError{RetryAfter: FailureWindow}
+		}
+		return db.User{}, ErrBadCredentials
 	}
 	if err := q.ClearSignInFailures(ctx, db.ClearSignInFailuresParams{Scope: "email", Key: email}); err != nil {
+		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
+	}
+	if err := q.ReleaseSignInAttempt(ctx, db.ReleaseSignInAttemptParams{Scope: "ip", Key: clientIP}); err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
 	if user.DisabledAt != nil {
 		return db.User{}, ErrDisabled
 	}
 	return user, nil
-}
-
-func (s *Service) recordFailure(ctx context.Context, q *db.Queries, email, clientIP string, window int32) error {
-	byEmail, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "email", Key: email, WindowSeconds: window})
-	if err != nil {
-		return fmt.Errorf("accounts: sign in: %w", err)
-	}
-	byIP, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "ip", Key: clientIP, WindowSeconds: window})
-	if err != nil {
-		return fmt.Errorf("accounts: sign in: %w", err)
-	}
-	if byEmail >= MaxFailuresPerEmail || byIP >= MaxFailuresPerIP {
-		return &ThrottledError{RetryAfter: FailureWindow}
-	}
-	return ErrBadCredentials
 }
 
 // StartPasswordReset creates a single-use reset token for the account with
@@ -247,7 +241,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (db
 	if len(errs) > 0 {
 		return db.User{}, errs
 	}
-	hash, err := argon2id.CreateHash(password, hashParams)
+	hash, err := createHash(password)
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: reset: %w", err)
 	}
@@ -261,8 +255,15 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (db
 		if err := q.UpdatePassword(ctx, db.UpdatePasswordParams{ID: userID, PasswordHash: hash}); err != nil {
 			return err
 		}
+		if err := q.InvalidatePasswordResets(ctx, userID); err != nil {
+			return err
+		}
 		user, err = q.GetUserByID(ctx, userID)
-		return err
+		if err != nil {
+			return err
+		}
+		// Whoever proved they own the inbox gets in again at once.
+		return q.ClearSignInFailures(ctx, db.ClearSignInFailuresParams{Scope: "email", Key: user.Email})
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return db.User{}, ErrResetInvalid
@@ -281,18 +282,27 @@ func (s *Service) ChangePassword(ctx context.Context, userID uuid.UUID, current,
 		return db.User{}, fmt.Errorf("accounts: change password: %w", err)
 	}
 	errs := FieldErrors{}
-	if ok, err := argon2id.ComparePasswordAndHash(current, user.PasswordHash); err != nil || !ok {
+	if ok, err := compareHash(current, user.PasswordHash); err != nil || !ok {
 		errs["current_password"] = "That is not your current password."
 	}
 	checkPassword(errs, "new_password", next)
 	if len(errs) > 0 {
 		return db.User{}, errs
 	}
-	hash, err := argon2id.CreateHash(next, hashParams)
+	hash, err := createHash(next)
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: change password: %w", err)
 	}
-	if err := q.UpdatePassword(ctx, db.UpdatePasswordParams{ID: userID, PasswordHash: hash}); err != nil {
+	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		if err := q.UpdatePassword(ctx, db.UpdatePasswordParams{ID: userID, PasswordHash: hash}); err != nil {
+			return err
+		}
+		if err := q.InvalidatePasswordResets(ctx, userID); err != nil {
+			return err
+		}
+		return q.ClearSignInFailures(ctx, db.ClearSignInFailuresParams{Scope: "email", Key: user.Email})
+	})
+	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: change password: %w", err)
 	}
 	return q.GetUserByID(ctx, userID)
@@ -307,14 +317,21 @@ func (s *Service) ChangeEmail(ctx context.Context, userID uuid.UUID, password, e
 	}
 	email = normalizeEmail(email)
 	errs := FieldErrors{}
-	if ok, err := argon2id.ComparePasswordAndHash(password, user.PasswordHash); err != nil || !ok {
+	if ok, err := compareHash(password, user.PasswordHash); err != nil || !ok {
 		errs["password"] = "That is not your current password."
 	}
 	checkEmail(errs, "email", email)
 	if len(errs) > 0 {
 		return db.User{}, errs
 	}
-	user, err = q.UpdateEmail(ctx, db.UpdateEmailParams{ID: userID, Email: email})
+	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		if user, err = q.UpdateEmail(ctx, db.UpdateEmailParams{ID: userID, Email: email}); err != nil {
+			return err
+		}
+		// A link sent to the old address must not take the account back.
+		return q.InvalidatePasswordResets(ctx, userID)
+	})
 	if isUniqueViolation(err, "users_email_key") {
 		return db.User{}, FieldErrors{"email": "Another account uses this email."}
 	}
@@ -342,6 +359,22 @@ func (s *Service) GrantAdmin(ctx context.Context, email string) (db.User, error)
 // signs out every other session, with no clock compared.
 func SessionValid(user db.User, passwordChangedAt time.Time) bool {
 	return user.DisabledAt == nil && user.PasswordChangedAt.Equal(passwordChangedAt)
+}
+
+// hashSlots bounds the argon2id work running at once (19 MiB each), so a
+// burst of sign-ins queues instead of exhausting memory.
+var hashSlots = make(chan struct{}, 2*runtime.NumCPU())
+
+func createHash(password string) (string, error) {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2id.CreateHash(password, hashParams)
+}
+
+func compareHash(password, hash string) (bool, error) {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2id.ComparePasswordAndHash(password, hash)
 }
 
 func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -210,5 +211,72 @@ func TestChangePasswordAndEmail(t *testing.T) {
 	}
 	if _, err := s.GrantAdmin(ctx, "nobody@example.com"); err == nil {
 		t.Fatal("granted admin to nobody")
+	}
+}
+
+func TestConcurrentGuessesCannotOutrunTheThrottle(t *testing.T) {
+	pool := testdb.New(t)
+	s, _ := accounts.New(pool, 0)
+	signUp(t, s, "race@example.com")
+	const n = 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad, throttled := 0, 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.SignIn(context.Background(), "race@example.com", "wrong", "192.0.2.50")
+			var th *accounts.ThrottledError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, accounts.ErrBadCredentials):
+				bad++
+			case errors.As(err, &th):
+				throttled++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// At most nine guesses are answered "wrong"; everything past the limit
+	// is refused, whatever the timing.
+	if bad > accounts.MaxFailuresPerEmail-1 || bad+throttled != n {
+		t.Fatalf("%d wrong, %d throttled", bad, throttled)
+	}
+}
+
+func TestResetLiftsTheLockoutAndVoidsOtherLinks(t *testing.T) {
+	pool := testdb.New(t)
+	s, _ := accounts.New(pool, 0)
+	ctx := context.Background()
+	u := signUp(t, s, "lock@example.com")
+	for range accounts.MaxFailuresPerEmail {
+		_, _ = s.SignIn(ctx, "lock@example.com", "wrong", "192.0.2.60")
+	}
+	var th *accounts.ThrottledError
+	if _, err := s.SignIn(ctx, "lock@example.com", "correct horse", "192.0.2.61"); !errors.As(err, &th) {
+		t.Fatalf("not locked: %v", err)
+	}
+	first, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
+	second, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
+	if _, err := s.ResetPassword(ctx, first, "fresh password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SignIn(ctx, "lock@example.com", "fresh password", "192.0.2.61"); err != nil {
+		t.Fatalf("still locked after a reset: %v", err)
+	}
+	if _, err := s.ResetPassword(ctx, second, "attacker password"); !errors.Is(err, accounts.ErrResetInvalid) {
+		t.Fatalf("an older link still works: %v", err)
+	}
+	// An email change voids links sent to the old address.
+	third, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
+	if _, err := s.ChangeEmail(ctx, u.ID, "fresh password", "new.lock@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResetPassword(ctx, third, "attacker password"); !errors.Is(err, accounts.ErrResetInvalid) {
+		t.Fatalf("a link to the old address still works: %v", err)
 	}
 }

@@ -47,3 +47,13 @@ func IsCountry(code string) bool {
 	}
 	return false
 }
+
+// CountryName is the English name of an ISO code, or the code itself.
+func CountryName(code string) string {
+	for _, c := range countries() {
+		if c.Code == code {
+			return c.Name
+		}
+	}
+	return code
+}

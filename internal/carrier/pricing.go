@@ -108,6 +108,10 @@ func (p *TwilioPricing) VoiceCosts(ctx context.Context, isoCountry string) ([]ra
 			}
 		}
 	}
+	if len(byPrefix) == 0 {
+		// An empty answer would disable a whole country: treat it as none.
+		return nil, fmt.Errorf("%w: %s (an empty price list)", ErrUnknownCountry, isoCountry)
+	}
 	out := make([]rating.Cost, 0, len(byPrefix))
 	for _, c := range byPrefix {
 		out = append(out, c)

@@ -94,8 +94,9 @@ func ParseNumber(input, homeCountry string) (Number, error) {
 	}
 	if !international {
 		// Emergency and short service numbers (911, 112, 999, 000, 110 ...),
-		// in the caller's country or anywhere: never a dial.
-		if len(digits) <= 6 || isCommonEmergency(digits) || home != "" && phonenumbers.ConnectsToEmergencyNumber(digits, home) {
+		// in the caller's country or anywhere: never a dial. Only an exact
+		// emergency number counts: ordinary numbers may start with its digits.
+		if isCommonEmergency(digits) || home != "" && phonenumbers.IsEmergencyNumber(digits, home) {
 			return Number{}, &EmergencyError{NumberError{"emergency", emergencyMessage}}
 		}
 		if home == "" {
@@ -109,7 +110,16 @@ func ParseNumber(input, homeCountry string) (Number, error) {
 	if strings.HasPrefix(cleaned, "+") {
 		region = "ZZ"
 	}
+	// A short number typed without a country code that is not a valid
+	// subscriber number (some small countries have 4- to 6-digit ones) is a
+	// service number: never a dial.
+	shortService := func() error {
+		return &EmergencyError{NumberError{"emergency", "Mobayilo cannot call short service numbers. " + emergencyMessage}}
+	}
 	pn, err := phonenumbers.Parse(cleaned, region)
+	if err != nil && !international && len(digits) <= 6 {
+		return Number{}, shortService()
+	}
 	if err != nil {
 		if errors.Is(err, phonenumbers.ErrTooShortNSN) || errors.Is(err, phonenumbers.ErrTooShortAfterIDD) {
 			return Number{}, &NumberError{"too_short", "That number is too short."}
@@ -121,10 +131,13 @@ func ParseNumber(input, homeCountry string) (Number, error) {
 	}
 	country := phonenumbers.GetRegionCodeForNumber(pn)
 	national := phonenumbers.GetNationalSignificantNumber(pn)
-	if country != "" && phonenumbers.ConnectsToEmergencyNumber(national, country) {
+	if country != "" && phonenumbers.IsEmergencyNumber(national, country) {
 		return Number{}, &EmergencyError{NumberError{"emergency", emergencyMessage}}
 	}
 	if !phonenumbers.IsValidNumber(pn) {
+		if !international && len(digits) <= 6 {
+			return Number{}, shortService()
+		}
 		switch phonenumbers.IsPossibleNumberWithReason(pn) {
 		case phonenumbers.TOO_SHORT:
 			return Number{}, &NumberError{"too_short", "That number is too short."}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestParseNumber(t *testing.T) {
@@ -334,5 +336,38 @@ func TestReprice(t *testing.T) {
 	got = p.Reprice([]Rate{{Prefix: "44", Country: "GB", PerMinuteMicros: 20_000, Enabled: true}}, nil)
 	if len(got.Disabled) != 1 || got.Disabled[0].Enabled {
 		t.Fatalf("disabled %+v", got.Disabled)
+	}
+}
+
+// TestOrdinaryNumbersAreNotMistakenForEmergencyNumbers parses the numbering
+// plan's own example fixed-line and mobile number of every region, in
+// international and national form: none is an emergency number.
+func TestOrdinaryNumbersAreNotMistakenForEmergencyNumbers(t *testing.T) {
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.FIXED_LINE, phonenumbers.MOBILE} {
+			ex := phonenumbers.GetExampleNumberForType(region, typ)
+			if ex == nil {
+				continue
+			}
+			for _, input := range []string{phonenumbers.Format(ex, phonenumbers.E164), phonenumbers.Format(ex, phonenumbers.NATIONAL)} {
+				if _, err := ParseNumber(input, region); errors.Is(err, ErrEmergency) {
+					t.Errorf("%s %s (type %d): refused as an emergency number", region, input, typ)
+				}
+			}
+		}
+	}
+}
+
+func TestARateSellsOnlyItsOwnCountry(t *testing.T) {
+	d := testDeck(t)
+	for _, number := range []string{"+1 721 542 1234", "+1 787 555 1234", "+1 604 555 0123"} { // SX, PR, CA under the US "1" row
+		n, err := ParseNumber(number, "")
+		if err != nil {
+			t.Fatalf("%s: %v", number, err)
+		}
+		var ref *Refusal
+		if _, err := (Rules{}).Price(n, d, ""); !errors.As(err, &ref) || ref.Reason != "no_rate" {
+			t.Errorf("%s (%s) sold at another country's rate: %v", number, n.Country, err)
+		}
 	}
 }

@@ -41,14 +41,18 @@ func (rules Rules) Price(n Number, deck *Deck, countryName string) (Rate, error)
 				"Numbers starting with +%s cannot be called: premium-rate and high-risk ranges are blocked.", p)}
 		}
 	}
-	if n.Type == Premium || n.Type == Shared || n.Type == UAN {
-		return Rate{}, &Refusal{Reason: "blocked_prefix", Message: "Premium-rate and shared-cost numbers cannot be called."}
+	switch n.Type {
+	case Premium, Shared, UAN, Personal, Pager:
+		return Rate{}, &Refusal{Reason: "blocked_prefix", Message: "Premium-rate, shared-cost, personal and pager numbers cannot be called."}
 	}
 	if len(rules.AllowedCountries) > 0 && !rules.AllowedCountries[n.Country] {
 		return Rate{}, &Refusal{Reason: "country_not_allowed", Message: fmt.Sprintf("Mobayilo does not call %s yet.", nameOr(countryName, n.Country))}
 	}
 	r, ok := deck.Lookup(n.Digits)
-	if !ok {
+	// A rate prices only its own country: numbers of one country code can
+	// belong to several countries (+1 is two dozen), and a place the deck
+	// does not list must never be sold at a neighbour's price.
+	if !ok || n.Country == "" || r.Country != n.Country {
 		return Rate{}, &Refusal{Reason: "no_rate", Message: fmt.Sprintf("We have no price for calls to %s, so we cannot connect them.", nameOr(countryName, n.Country))}
 	}
 	if !r.Enabled {

@@ -1,0 +1,236 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// AuthorizeCall reads the balance and today's usage, prices the number,
+// checks the destination rules, and locks the rate and max_seconds onto the
+// call, in one transaction. A refusal marks the call refused and is a
+// non-retryable CallRefused error carrying a CallRefusal. Run twice, it
+// returns the terms it locked the first time.
+func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) (workflows.CallTerms, error) {
+	callID, err := uuid.Parse(in.CallID)
+	if err != nil {
+		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	var terms workflows.CallTerms
+	var refusal *workflows.CallRefusal
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		call, err := q.GetCallForUpdate(ctx, callID)
+		if err != nil {
+			return err
+		}
+		switch call.Status {
+		case workflows.StatusAuthorized:
+			terms, err = a.termsOf(call)
+			return err
+		case "created":
+		default:
+			refusal = &workflows.CallRefusal{Reason: "not_pending", Message: "This call can no longer be placed. Try again."}
+			return nil
+		}
+		refuse := func(r *rating.Refusal) error {
+			refusal = &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}
+			return q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
+		}
+		n, err := rating.ParseNumber(call.PhoneNumber, "")
+		if err != nil {
+			return refuse(&rating.Refusal{Reason: "invalid", Message: "That number cannot be called."})
+		}
+		rate, err := a.Rules.Price(n, a.Rates.Deck(), accounts.CountryName(n.Country))
+		var r *rating.Refusal
+		if errors.As(err, &r) {
+			return refuse(r)
+		}
+		if err != nil {
+			return err
+		}
+		balance, err := q.GetWalletBalance(ctx, call.AccountID)
+		if err != nil {
+			return err
+		}
+		usage, err := q.UsageToday(ctx, db.UsageTodayParams{AccountID: call.AccountID, UserID: call.UserID})
+		if err != nil {
+			return err
+		}
+		seconds, err := a.Rules.Authorize(rate, balance, rating.Usage{SpentTodayCents: usage.SpentCents, CallsToday: int(usage.Calls)})
+		if errors.As(err, &r) {
+			return refuse(r)
+		}
+		if err != nil {
+			return err
+		}
+		until := time.Now().Add(workflows.AuthorizationWindow)
+		maxSeconds := int32(seconds)
+		call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
+			ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
+			ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
+		})
+		if err != nil {
+			return err
+		}
+		terms, err = a.termsOf(call)
+		return err
+	})
+	if err != nil {
+		return workflows.CallTerms{}, fmt.Errorf("authorize call %s: %w", in.CallID, err)
+	}
+	if refusal != nil {
+		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError(refusal.Message, workflows.ErrTypeCallRefused, nil, *refusal)
+	}
+	return terms, nil
+}
+
+func (a *Activities) termsOf(c db.Call) (workflows.CallTerms, error) {
+	if c.PerMinuteMicros == nil || c.MaxSeconds == nil || c.AuthorizedUntil == nil || c.RatePrefix == nil {
+		return workflows.CallTerms{}, fmt.Errorf("call %s is authorized without terms", c.ID)
+	}
+	desc := *c.RatePrefix
+	if r, ok := a.Rates.Deck().Lookup(*c.RatePrefix); ok && r.Prefix == *c.RatePrefix {
+		desc = r.Description
+	}
+	return workflows.CallTerms{RatePrefix: *c.RatePrefix, Description: desc, PerMinuteMicros: *c.PerMinuteMicros,
+		ConnectionFeeMicros: c.ConnectionFeeMicros, MaxSeconds: int64(*c.MaxSeconds), AuthorizedUntil: *c.AuthorizedUntil}, nil
+}
+
+// CancelUnclaimedCall is the abandonment timer's conditional update
+// (authorized -> canceled). It reports whether it won; the voice webhook's
+// claim is the other side of the race.
+func (a *Activities) CancelUnclaimedCall(ctx context.Context, callID string) (bool, error) {
+	id, err := uuid.Parse(callID)
+	if err != nil {
+		return false, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	var canceled bool
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		call, err := q.CancelUnclaimedCall(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		canceled = true
+		return recordEvent(ctx, q, call.ID, call.UserID, workflows.StatusCanceled)
+	})
+	return canceled, err
+}
+
+// AbandonCall frees a call whose workflow never got its authorize update.
+func (a *Activities) AbandonCall(ctx context.Context, callID string) error {
+	id, err := uuid.Parse(callID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	reason := "authorization never requested"
+	return db.New(a.Pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: id, EndReason: &reason})
+}
+
+// RecordCallStatus stores a transition: the calls row, a call event, and a
+// NOTIFY for the live call screen.
+func (a *Activities) RecordCallStatus(ctx context.Context, r workflows.RecordStatus) error {
+	callID, err := uuid.Parse(r.CallID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	userID, err := uuid.Parse(r.UserID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad user id", "BadInput", err)
+	}
+	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		var child *string
+		if r.ChildCallSid != "" {
+			child = &r.ChildCallSid
+		}
+		if err := q.SetCallStatus(ctx, db.SetCallStatusParams{ID: callID, Status: r.Status, ChildCallSid: child}); err != nil {
+			return err
+		}
+		return recordEvent(ctx, q, callID, userID, r.Status)
+	})
+}
+
+func recordEvent(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, status string) error {
+	n, err := q.InsertCallEvent(ctx, db.InsertCallEventParams{CallID: callID, UserID: userID, Status: status, Detail: []byte("{}")})
+	if err != nil || n == 0 {
+		return err
+	}
+	payload, _ := json.Marshal(map[string]string{"call_id": callID.String(), "user_id": userID.String(), "status": status})
+	return q.NotifyCallEvent(ctx, string(payload))
+}
+
+// ChargeCall posts the call's charge (key call:<id>:charge) and marks the
+// call charged, in one transaction. Posting twice is a no-op. A charge the
+// ledger refuses (insufficient funds after a refund, a key reused with
+// another amount) is a non-retryable BillingFailed error: the call waits,
+// stuck, for support.
+func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) error {
+	callID, err := uuid.Parse(r.CallID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	accountID, err := uuid.Parse(r.AccountID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad account id", "BadInput", err)
+	}
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		_, err := ledger.New(q.DB()).Post(ctx, ledger.Entry{
+			Key: "call:" + r.CallID + ":charge", AccountID: accountID, Kind: ledger.CallCharge,
+			AmountCents: -r.CostCents, CallID: &callID, Memo: fmt.Sprintf("call, %d s", r.DurationSeconds),
+		})
+		if err != nil {
+			return err
+		}
+		duration := int32(r.DurationSeconds)
+		return q.SetCallBilling(ctx, db.SetCallBillingParams{ID: callID, BillingState: workflows.BillingCharged,
+			DurationSeconds: &duration, CostCents: &r.CostCents, CarrierStatus: &r.CarrierStatus})
+	})
+	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBillingFailed, err)
+	}
+	return err
+}
+
+// MarkCallBilling records a billing state that is not a charge.
+func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMark) error {
+	callID, err := uuid.Parse(m.CallID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	duration := int32(m.DurationSeconds)
+	p := db.SetCallBillingParams{ID: callID, BillingState: m.State, DurationSeconds: &duration, CarrierStatus: &m.CarrierStatus}
+	if m.Reason != "" {
+		p.EndReason = &m.Reason
+	}
+	return db.New(a.Pool).SetCallBilling(ctx, p)
+}
+
+// FetchCarrierCall asks the carrier's REST API about a call.
+func (a *Activities) FetchCarrierCall(ctx context.Context, sid string) (workflows.CarrierCall, error) {
+	if a.Calls == nil {
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
+	}
+	info, err := a.Calls.FetchCall(ctx, sid)
+	if errors.Is(err, carrier.ErrCallNotFound) {
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError(err.Error(), "CarrierCallNotFound", err)
+	}
+	if err != nil {
+		return workflows.CarrierCall{}, err
+	}
+	return workflows.CarrierCall{Sid: info.Sid, Status: info.Status, DurationSeconds: info.DurationSeconds}, nil
+}

@@ -1,0 +1,72 @@
+package carrier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	api "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// CallInfo is a call as the carrier's REST API reports it.
+type CallInfo struct {
+	Sid             string
+	Status          string // Twilio's words: queued, ringing, in-progress, completed, busy, no-answer, failed, canceled
+	DurationSeconds int64
+}
+
+// Calls reads calls from the carrier (to reconcile a call whose final
+// callback never came).
+type Calls interface {
+	FetchCall(ctx context.Context, sid string) (CallInfo, error)
+}
+
+// ErrCallNotFound: the carrier has no call with that SID.
+var ErrCallNotFound = errors.New("carrier: no such call")
+
+// TwilioCalls is Calls over twilio-go's Api.FetchCall.
+type TwilioCalls struct {
+	rc *twilio.RestClient
+}
+
+// NewTwilioCalls authenticates with an API key; httpClient may be nil.
+func NewTwilioCalls(accountSID, apiKey, apiSecret string, httpClient *http.Client) *TwilioCalls {
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	c := &client.Client{Credentials: client.NewCredentials(apiKey, apiSecret), HTTPClient: httpClient}
+	c.SetAccountSid(accountSID)
+	return &TwilioCalls{rc: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})}
+}
+
+// FetchCall returns the call's status and duration.
+func (t *TwilioCalls) FetchCall(ctx context.Context, sid string) (CallInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return CallInfo{}, err
+	}
+	call, err := t.rc.Api.FetchCall(sid, &api.FetchCallParams{})
+	var restErr *client.TwilioRestError
+	if errors.As(err, &restErr) && restErr.Status == http.StatusNotFound {
+		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, sid)
+	}
+	if err != nil {
+		return CallInfo{}, fmt.Errorf("carrier: fetch call %s: %w", sid, err)
+	}
+	info := CallInfo{Sid: sid}
+	if call.Status != nil {
+		info.Status = *call.Status
+	}
+	if call.Duration != nil && *call.Duration != "" {
+		d, err := strconv.ParseInt(*call.Duration, 10, 64)
+		if err != nil {
+			return CallInfo{}, fmt.Errorf("carrier: fetch call %s: duration %q: %w", sid, *call.Duration, err)
+		}
+		info.DurationSeconds = d
+	}
+	return info, nil
+}

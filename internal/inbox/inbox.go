@@ -1,0 +1,151 @@
+// Package inbox is the one path by which webhooks reach workflows. A
+// handler authenticates a delivery and stores it (Store, in the same
+// transaction as any claim it makes) before answering; the Deliverer then
+// signals it to its workflow at once and, should Temporal be down or slow,
+// again until Temporal takes it. A delivery once stored is never lost, and
+// one delivered twice is harmless: workflows deduplicate by DedupKey.
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/mobayilo/mobayilo/db"
+)
+
+// Event is one authenticated webhook delivery.
+type Event struct {
+	Source     string // "twilio" or "stripe"
+	DedupKey   string // unique per source: a repeat is not stored again
+	Type       string // what it is, for people (e.g. "voice", "status", "payment_intent.succeeded")
+	Signal     string // the signal it becomes
+	WorkflowID string
+	Payload    any // the signal's argument, stored as JSON
+}
+
+// Store records e inside q's transaction. stored is false when the same
+// (source, dedup key) was stored before.
+func Store(ctx context.Context, q *db.Queries, e Event) (id int64, stored bool, err error) {
+	payload, err := json.Marshal(e.Payload)
+	if err != nil {
+		return 0, false, fmt.Errorf("inbox: encode %s: %w", e.DedupKey, err)
+	}
+	wid := e.WorkflowID
+	id, err = q.InsertWebhookEvent(ctx, db.InsertWebhookEventParams{
+		Source: e.Source, DedupKey: e.DedupKey, EventType: e.Type, Signal: e.Signal, WorkflowID: &wid, Payload: payload,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("inbox: store %s: %w", e.DedupKey, err)
+	}
+	return id, true, nil
+}
+
+// Signaler is the part of a Temporal client the Deliverer uses.
+type Signaler interface {
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg interface{}) error
+}
+
+// Deliverer signals stored deliveries to their workflows.
+type Deliverer struct {
+	pool  *pgxpool.Pool
+	sig   Signaler
+	log   zerolog.Logger
+	kick  chan struct{}
+	batch int32
+	lease time.Duration
+}
+
+// NewDeliverer returns a deliverer; Run it, and Kick it after storing.
+func NewDeliverer(pool *pgxpool.Pool, sig Signaler, log zerolog.Logger) *Deliverer {
+	return &Deliverer{pool: pool, sig: sig, log: log.With().Str("component", "inbox").Logger(),
+		kick: make(chan struct{}, 1), batch: 50, lease: 30 * time.Second}
+}
+
+// Kick asks for a delivery pass now; it never blocks.
+func (d *Deliverer) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers on every kick and at least every sweep interval, until ctx
+// ends.
+func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
+	t := time.NewTicker(sweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := d.DeliverDue(ctx)
+			if err != nil {
+				d.log.Warn().Err(err).Msg("delivery pass failed")
+				break
+			}
+			if n < int(d.batch) {
+				break
+			}
+		}
+	}
+}
+
+// DeliverDue makes one pass over the deliveries that are due and returns
+// how many it tried.
+func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
+	q := db.New(d.pool)
+	events, err := q.LeaseDueWebhookEvents(ctx, db.LeaseDueWebhookEventsParams{LeaseMs: int32(d.lease / time.Millisecond), Batch: d.batch})
+	if err != nil {
+		return 0, fmt.Errorf("inbox: lease: %w", err)
+	}
+	for _, e := range events {
+		d.deliver(ctx, q, e)
+	}
+	return len(events), nil
+}
+
+func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEvent) {
+	wid := ""
+	if e.WorkflowID != nil {
+		wid = *e.WorkflowID
+	}
+	log := d.log.With().Int64("event_id", e.ID).Str("dedup_key", e.DedupKey).Str("workflow_id", wid).Str("signal", e.Signal).Logger()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := d.sig.SignalWorkflow(sctx, wid, "", e.Signal, json.RawMessage(e.Payload))
+	cancel()
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		err = q.MarkWebhookEventDelivered(ctx, db.MarkWebhookEventDeliveredParams{ID: e.ID})
+		log.Debug().Int32("attempt", e.Attempts+1).Msg("delivered")
+	case errors.As(err, &notFound):
+		// The workflow has finished (a late duplicate) or never existed.
+		note := "workflow not running: " + err.Error()
+		err = q.MarkWebhookEventDelivered(ctx, db.MarkWebhookEventDeliveredParams{ID: e.ID, Note: &note})
+		log.Info().Msg("delivery dropped: its workflow is not running")
+	default:
+		retryIn := min(time.Second<<min(e.Attempts, 6), time.Minute)
+		log.Warn().Err(err).Int32("attempt", e.Attempts+1).Dur("retry_in", retryIn).Msg("delivery failed; will retry")
+		err = q.MarkWebhookEventFailed(ctx, db.MarkWebhookEventFailedParams{ID: e.ID, LastError: strPtr(err.Error()), RetryInMs: int32(retryIn / time.Millisecond)})
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("record delivery outcome")
+	}
+}
+
+func strPtr(s string) *string { return &s }

@@ -1,0 +1,185 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twilio/twilio-go/client/jwt"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+type startCallRequest struct {
+	PhoneNumber string `json:"phone_number"`
+}
+
+type callRate struct {
+	Prefix          string `json:"prefix"`
+	Description     string `json:"description"`
+	PerMinute       string `json:"per_minute"`
+	PerMinuteMicros int64  `json:"per_minute_micros"`
+}
+
+type startCallResponse struct {
+	CallID     string   `json:"call_id"`
+	Token      string   `json:"token"`
+	Identity   string   `json:"identity"`
+	MaxSeconds int64    `json:"max_seconds"`
+	Rate       callRate `json:"rate"`
+}
+
+type apiError struct {
+	Error quoteError `json:"error"`
+}
+
+func (s *Server) callError(w http.ResponseWriter, r *http.Request, status int, code, message string, needed int64) {
+	s.writeJSON(w, r, status, apiError{Error: quoteError{Code: code, Message: message, NeededCents: needed}})
+}
+
+// startCall authorizes a call: the number and destination rules are checked
+// here, the one-active-call rule by the database, and the balance, rate and
+// duration by the call workflow's authorize update (update-with-start on
+// call-<id>). The Twilio access token is issued here, after authorization,
+// so that it never enters workflow history.
+func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	var req startCallRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+		s.callError(w, r, http.StatusBadRequest, "bad_request", "Send {\"phone_number\": \"...\"}.", 0)
+		return
+	}
+	n, err := rating.ParseNumber(req.PhoneNumber, u.HomeCountry)
+	var ne *rating.NumberError
+	var ee *rating.EmergencyError
+	switch {
+	case errors.As(err, &ee):
+		s.callError(w, r, http.StatusUnprocessableEntity, ee.Reason, ee.Message, 0)
+		return
+	case errors.As(err, &ne):
+		s.callError(w, r, http.StatusUnprocessableEntity, ne.Reason, ne.Message, 0)
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if _, err := s.rules.Price(n, s.rates.Deck(), countryName(n.Country)); err != nil {
+		var refusal *rating.Refusal
+		if errors.As(err, &refusal) {
+			s.callError(w, r, http.StatusUnprocessableEntity, refusal.Reason, refusal.Message, 0)
+			return
+		}
+		s.serverError(w, r, err)
+		return
+	}
+
+	identity := s.clientIdentity(u.ID.String())
+	call, err := db.New(s.pool).CreateCall(r.Context(), db.CreateCallParams{
+		UserID: u.ID, AccountID: u.AccountID, PhoneNumber: n.E164, DestinationCountry: n.Country, ClientIdentity: identity,
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" {
+		s.callError(w, r, http.StatusConflict, "call_in_progress", "You already have a call in progress. Hang up first.", 0)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	callID := call.ID.String()
+	in := workflows.CallInput{CallID: callID, UserID: u.ID.String(), AccountID: u.AccountID.String(),
+		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity}
+
+	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.CallWorkflowID(callID),
+		TaskQueue:                s.cfg.TemporalTaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionTimeout: 24 * time.Hour * 30,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchAttrUserID.ValueSet(u.ID.String()),
+			workflows.SearchAttrDestinationCountry.ValueSet(n.Country),
+			workflows.SearchAttrCallStatus.ValueSet(workflows.StatusAuthorizing),
+			workflows.SearchAttrBillingState.ValueSet(workflows.BillingPending),
+		),
+		Memo: map[string]any{"number": n.E164, "country": n.Country},
+	}, workflows.CallWorkflowName, in)
+	handle, err := s.temporal.UpdateWithStartWorkflow(r.Context(), client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     "authorize-" + callID,
+			UpdateName:   workflows.UpdateAuthorize,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var terms workflows.CallTerms
+	if err == nil {
+		err = handle.Get(r.Context(), &terms)
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCallRefused:
+		var refusal workflows.CallRefusal
+		_ = appErr.Details(&refusal)
+		status := http.StatusUnprocessableEntity
+		if refusal.Reason == "insufficient_balance" {
+			status = http.StatusPaymentRequired
+		}
+		s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)
+		return
+	case err != nil:
+		reason := "could not start the call workflow"
+		if aerr := db.New(s.pool).AbandonUnstartedCall(r.Context(), db.AbandonUnstartedCallParams{ID: call.ID, EndReason: &reason}); aerr != nil {
+			s.log.Warn().Err(aerr).Str("call_id", callID).Msg("free the call's slot")
+		}
+		s.log.Error().Err(err).Str("call_id", callID).Msg("authorize call")
+		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
+		return
+	}
+
+	token, err := s.accessToken(identity, terms.AuthorizedUntil)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusCreated, startCallResponse{
+		CallID: callID, Token: token, Identity: identity, MaxSeconds: terms.MaxSeconds,
+		Rate: callRate{Prefix: terms.RatePrefix, Description: terms.Description,
+			PerMinute: rating.FormatPerMinute(terms.PerMinuteMicros), PerMinuteMicros: terms.PerMinuteMicros},
+	})
+}
+
+// clientIdentity is the opaque Twilio Client identity of a user: stable,
+// not guessable, and no personal data.
+func (s *Server) clientIdentity(userID string) string {
+	mac := hmac.New(sha256.New, []byte(s.cfg.SessionSecret))
+	mac.Write([]byte("twilio-client-identity:" + userID))
+	return "u" + hex.EncodeToString(mac.Sum(nil))[:24]
+}
+
+// accessToken is a Twilio access token with a VoiceGrant for our outgoing
+// TwiML application, valid until the call's authorization expires.
+func (s *Server) accessToken(identity string, until time.Time) (string, error) {
+	ttl := time.Until(until).Seconds()
+	if ttl < 60 {
+		ttl = 60
+	}
+	token := jwt.CreateAccessToken(jwt.AccessTokenParams{
+		AccountSid:    s.cfg.TwilioAccountSID,
+		SigningKeySid: s.cfg.TwilioAPIKey,
+		Secret:        s.cfg.TwilioAPISecret,
+		Identity:      identity,
+		Ttl:           ttl,
+	})
+	token.AddGrant(&jwt.VoiceGrant{Outgoing: jwt.Outgoing{ApplicationSid: s.cfg.TwilioTwiMLAppSID}})
+	return token.ToJwt()
+}

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	tclient "github.com/twilio/twilio-go/client"
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// verifyTwilio authenticates a Twilio webhook before anything else: the
+// X-Twilio-Signature must sign PUBLIC_BASE_URL + the request URI and the
+// form. A missing or wrong signature is 403 and nothing happens.
+func (s *Server) verifyTwilio(next http.Handler) http.Handler {
+	validator := tclient.NewRequestValidator(s.cfg.TwilioAuthToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		params := make(map[string]string, len(r.PostForm))
+		for k, v := range r.PostForm {
+			params[k] = v[0]
+		}
+		sig := r.Header.Get("X-Twilio-Signature")
+		if sig == "" || !validator.Validate(s.cfg.PublicBaseURL+r.URL.RequestURI(), params, sig) {
+			s.log.Warn().Str("path", r.URL.Path).Bool("signature_present", sig != "").Msg("twilio webhook refused: bad signature")
+			http.Error(w, "invalid signature", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// twilioVoice answers Twilio's request for instructions when a browser
+// connects. It claims the call in Postgres (authorized -> dialing, once, for
+// the identity it was authorized for, before the authorization expires) and
+// stores the claim in the inbox in the same transaction, then answers the
+// Dial from the claimed row. It never waits on Temporal.
+func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
+	parentSid := r.PostForm.Get("CallSid")
+	identity := strings.TrimPrefix(r.PostForm.Get("From"), "client:")
+	callID, err := uuid.Parse(r.PostForm.Get("CallId"))
+	if err != nil || parentSid == "" || !strings.HasPrefix(r.PostForm.Get("From"), "client:") {
+		s.refuseVoice(w, r, "malformed request")
+		return
+	}
+	var call db.Call
+	err = db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
+		var err error
+		call, err = q.ClaimCall(r.Context(), db.ClaimCallParams{ID: callID, ClientIdentity: identity, ParentCallSid: &parentSid})
+		if err != nil {
+			return err
+		}
+		_, _, err = inbox.Store(r.Context(), q, inbox.Event{
+			Source: "twilio", DedupKey: "voice:" + parentSid, Type: "voice", Signal: workflows.SignalDialed,
+			WorkflowID: workflows.CallWorkflowID(callID.String()),
+			Payload:    workflows.DialedSignal{DedupKey: "voice:" + parentSid, ParentCallSid: parentSid},
+		})
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.refuseVoice(w, r, "no authorized call to claim")
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("call_id", callID.String()).Msg("voice webhook: claim")
+		s.refuseVoice(w, r, "claim failed")
+		return
+	}
+	s.kick()
+
+	statusURL := s.cfg.PublicBaseURL + "/api/webhooks/twilio/status?call_id=" + callID.String()
+	xml, err := twiml.Voice([]twiml.Element{
+		&twiml.VoiceDial{
+			CallerId:       s.cfg.TwilioCallerID,
+			TimeLimit:      strconv.Itoa(int(*call.MaxSeconds)),
+			Action:         statusURL + "&event=dial-action",
+			Method:         http.MethodPost,
+			AnswerOnBridge: "true",
+			InnerElements: []twiml.Element{&twiml.VoiceNumber{
+				PhoneNumber:          call.PhoneNumber,
+				StatusCallback:       statusURL,
+				StatusCallbackMethod: http.MethodPost,
+				StatusCallbackEvent:  "initiated ringing answered completed",
+			}},
+		},
+	})
+	if err != nil {
+		s.log.Error().Err(err).Msg("voice webhook: twiml")
+		s.refuseVoice(w, r, "twiml")
+		return
+	}
+	s.log.Info().Str("call_id", callID.String()).Str("call_sid", parentSid).Msg("voice webhook: call claimed, dialling")
+	writeTwiML(w, xml)
+}
+
+// refuseVoice says why no call is placed and hangs up: never a dial.
+func (s *Server) refuseVoice(w http.ResponseWriter, r *http.Request, why string) {
+	s.log.Info().Str("call_sid", r.PostForm.Get("CallSid")).Str("why", why).Msg("voice webhook: refused")
+	xml, _ := twiml.Voice([]twiml.Element{
+		&twiml.VoiceSay{Message: "Sorry, this call cannot be placed. Please try again from the app."},
+		&twiml.VoiceHangup{},
+	})
+	writeTwiML(w, xml)
+}
+
+func writeTwiML(w http.ResponseWriter, xml string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(xml))
+}
+
+// twilioStatus stores a status callback of the dialled leg (or the Dial
+// verb's action callback) in the inbox and answers at once; the inbox
+// delivers it to the call's workflow. Only a delivery that cannot be stored
+// gets 503, so that Twilio retries it.
+func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
+	callID, err := uuid.Parse(r.URL.Query().Get("call_id"))
+	if err != nil {
+		http.Error(w, "unknown call", http.StatusBadRequest)
+		return
+	}
+	f := r.PostForm
+	sig := workflows.StatusSignal{CallSid: f.Get("CallSid"), ParentCallSid: f.Get("ParentCallSid"), Status: f.Get("CallStatus")}
+	sig.SequenceNumber, _ = strconv.Atoi(f.Get("SequenceNumber"))
+	sig.DurationSeconds, _ = strconv.ParseInt(f.Get("CallDuration"), 10, 64)
+	action := r.URL.Query().Get("event") == "dial-action"
+	if action {
+		sig = workflows.StatusSignal{CallSid: f.Get("CallSid"), ParentCallSid: f.Get("CallSid"), Status: f.Get("DialCallStatus"), FromDialAction: true}
+		sig.DurationSeconds, _ = strconv.ParseInt(f.Get("DialCallDuration"), 10, 64)
+		sig.DedupKey = "action:" + sig.CallSid + ":" + sig.Status
+	} else {
+		sig.DedupKey = "status:" + sig.CallSid + ":" + sig.Status + ":" + strconv.Itoa(sig.SequenceNumber)
+	}
+	if sig.CallSid == "" || sig.Status == "" {
+		http.Error(w, "missing CallSid or status", http.StatusBadRequest)
+		return
+	}
+	_, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
+		Source: "twilio", DedupKey: sig.DedupKey, Type: map[bool]string{true: "dial-action", false: "status"}[action],
+		Signal: workflows.SignalTwilioStatus, WorkflowID: workflows.CallWorkflowID(callID.String()), Payload: sig,
+	})
+	if err != nil {
+		s.log.Error().Err(err).Str("call_id", callID.String()).Msg("status webhook: store")
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if stored {
+		s.kick()
+	}
+	if action {
+		// The Dial verb's action wants instructions: the call is over.
+		xml, _ := twiml.Voice([]twiml.Element{&twiml.VoiceHangup{}})
+		writeTwiML(w, xml)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// kick asks the inbox deliverer for a pass, when there is one.
+func (s *Server) kick() {
+	if s.deliverer != nil {
+		s.deliverer.Kick()
+	}
+}
