@@ -72,6 +72,7 @@ type app struct {
 	pool      *pgxpool.Pool
 	mailbox   *mail.Mailbox
 	usedLinks []string
+	cfg       config.Config
 }
 
 func newApp(t *testing.T, vars map[string]string) *app {
@@ -87,7 +88,19 @@ func newAppWithDevMailbox(t *testing.T) *app {
 
 func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app {
 	t.Helper()
-	pool := testdb.New(t)
+	return startAppWith(t, vars, mailbox, nil, nil)
+}
+
+// startAppWith is startApp on a given database and Temporal client (nil:
+// a fresh database, and a client of a closed port).
+func startAppWith(t *testing.T, vars map[string]string, mailbox *mail.Mailbox, pool *pgxpool.Pool, tc client.Client) *app {
+	t.Helper()
+	if pool == nil {
+		pool = testdb.New(t)
+	}
+	if tc == nil {
+		tc = lazyTemporal(t, closedAddress(t))
+	}
 	if _, err := ratedeck.LoadSampleIfEmpty(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +116,12 @@ func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app 
 	vars["PUBLIC_BASE_URL"] = "http://" + a.srv.Listener.Addr().String()
 	cfg := testConfig(t, vars)
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)), Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
+	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	a.cfg = cfg
 	a.srv.Config.Handler = s.Handler()
 	a.srv.Start()
 	t.Cleanup(a.srv.Close)

@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
@@ -106,13 +108,18 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 			return err
 		}
 
+		var sim *carrier.Simulator
+		if cfg.CarrierSimulator {
+			sim = &carrier.Simulator{BaseURL: cfg.PublicBaseURL, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID, Ring: 2 * time.Second}
+		}
+
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			errs[0] = runWorker(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger())
+			errs[0] = runWorker(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger(), sim)
 		}()
 		go func() {
 			defer wg.Done()

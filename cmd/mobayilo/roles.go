@@ -16,6 +16,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/web"
@@ -70,7 +71,7 @@ run as many as you need.`,
 			return err
 		}
 		defer tc.Close()
-		return runWorker(ctx, cfg, pool, tc, log)
+		return runWorker(ctx, cfg, pool, tc, log, nil)
 	}
 	return c
 }
@@ -112,14 +113,27 @@ func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}
 }
 
-// runWorker runs the worker until ctx ends.
-func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
+// runWorker runs the worker until ctx ends. sim is the carrier simulator
+// that `dev` runs (it answers FetchCall for the calls it placed); nil
+// otherwise.
+func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) error {
+	rates, err := ratedeck.NewStore(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	go rates.Watch(ctx, 5*time.Minute)
 	acts := activities.New(pool)
+	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
-	if cfg.CarrierSimulator {
-		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
-	} else {
+	switch {
+	case !cfg.CarrierSimulator:
 		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, carrier.PricingBaseURL, nil)
+		acts.Calls = carrier.NewTwilioCalls(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, nil)
+	case sim != nil:
+		acts.Calls = sim
+		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
+	default:
+		log.Info().Msg("carrier simulator without `dev`: no pricing sync, and calls cannot be reconciled")
 	}
 	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Carrier != nil); err != nil {
 		return err

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"testing"
+
+	"github.com/twilio/twilio-go/client"
 
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
@@ -96,5 +99,21 @@ func TestDecimalMicros(t *testing.T) {
 		if _, err := decimalMicros([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+func TestSignMatchesTwilioGoValidator(t *testing.T) {
+	form := url.Values{"CallSid": {"CA123"}, "From": {"client:u1"}, "CallId": {"abc"}, "Empty": {""}}
+	u := "https://app.example/api/webhooks/twilio/status?call_id=abc&event=dial-action"
+	v := client.NewRequestValidator("authtoken")
+	params := map[string]string{}
+	for k := range form {
+		params[k] = form.Get(k)
+	}
+	if !v.Validate(u, params, Sign("authtoken", u, form)) {
+		t.Fatal("twilio-go rejects the simulator's signature")
+	}
+	if v.Validate(u, params, Sign("othertoken", u, form)) {
+		t.Fatal("a signature with another token validated")
 	}
 }
