@@ -26,7 +26,7 @@ import (
 	"github.com/mobayilo/mobayilo/web"
 )
 
-func testConfig(t *testing.T, vars map[string]string) config.Config {
+func testConfig(t testing.TB, vars map[string]string) config.Config {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string {
 		if v, ok := vars[k]; ok {
@@ -43,7 +43,7 @@ func testConfig(t *testing.T, vars map[string]string) config.Config {
 	return cfg
 }
 
-func lazyTemporal(t *testing.T, address string) client.Client {
+func lazyTemporal(t testing.TB, address string) client.Client {
 	t.Helper()
 	c, err := temporalx.Lazy(temporalx.Options{Address: address, Namespace: "default", Logger: zerolog.Nop()})
 	if err != nil {
@@ -54,7 +54,7 @@ func lazyTemporal(t *testing.T, address string) client.Client {
 }
 
 // closedAddress is a loopback port nothing listens on.
-func closedAddress(t *testing.T) string {
+func closedAddress(t testing.TB) string {
 	t.Helper()
 	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -67,7 +67,7 @@ func closedAddress(t *testing.T) string {
 
 // app is the real router on a real database, served on loopback.
 type app struct {
-	t         *testing.T
+	t         testing.TB
 	srv       *httptest.Server
 	pool      *pgxpool.Pool
 	mailbox   *mail.Mailbox
@@ -75,25 +75,25 @@ type app struct {
 	cfg       config.Config
 }
 
-func newApp(t *testing.T, vars map[string]string) *app {
+func newApp(t testing.TB, vars map[string]string) *app {
 	t.Helper()
 	return startApp(t, vars, mail.NewMailbox(zerolog.Nop()))
 }
 
 // newAppWithDevMailbox lets the server pick its own mailer, as `dev` does.
-func newAppWithDevMailbox(t *testing.T) *app {
+func newAppWithDevMailbox(t testing.TB) *app {
 	t.Helper()
 	return startApp(t, nil, nil)
 }
 
-func startApp(t *testing.T, vars map[string]string, mailbox *mail.Mailbox) *app {
+func startApp(t testing.TB, vars map[string]string, mailbox *mail.Mailbox) *app {
 	t.Helper()
 	return startAppWith(t, vars, mailbox, nil, nil)
 }
 
 // startAppWith is startApp on a given database and Temporal client (nil:
 // a fresh database, and a client of a closed port).
-func startAppWith(t *testing.T, vars map[string]string, mailbox *mail.Mailbox, pool *pgxpool.Pool, tc client.Client) *app {
+func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, pool *pgxpool.Pool, tc client.Client) *app {
 	t.Helper()
 	if pool == nil {
 		pool = testdb.New(t)
@@ -131,7 +131,7 @@ func startAppWith(t *testing.T, vars map[string]string, mailbox *mail.Mailbox, p
 // browser is one client with its own cookie jar; it does not follow
 // redirects, so tests see each 303.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	a    *app
 	http *http.Client
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -182,4 +184,29 @@ func (s *Server) accessToken(identity string, until time.Time) (string, error) {
 	})
 	token.AddGrant(&jwt.VoiceGrant{Outgoing: jwt.Outgoing{ApplicationSid: s.cfg.TwilioTwiMLAppSID}})
 	return token.ToJwt()
+}
+
+// simulateConnect plays Twilio for a browser in development: it connects
+// the signed-in user's authorized call as the Voice SDK would, through the
+// carrier simulator, which then drives the signed webhooks (ring, answer,
+// talk for talk_seconds, hang up).
+func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		CallID      string `json:"call_id"`
+		TalkSeconds int64  `json:"talk_seconds"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil || req.CallID == "" {
+		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "talk_seconds": 30}.`, 0)
+		return
+	}
+	identity := s.clientIdentity(currentUser(r).ID.String())
+	talk := time.Duration(min(max(req.TalkSeconds, 1), 3600)) * time.Second
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), talk+5*time.Minute)
+		defer cancel()
+		if _, err := s.sim.PlaceCall(ctx, identity, req.CallID, talk, carrier.Faults{}); err != nil {
+			s.log.Warn().Err(err).Str("call_id", req.CallID).Msg("simulated call")
+		}
+	}()
+	w.WriteHeader(http.StatusAccepted)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,7 +40,7 @@ import (
 // calling our webhooks with signed requests.
 type callEnv struct {
 	*app
-	t      *testing.T
+	t      testing.TB
 	srv    *devserver.Server
 	devOpt devserver.Options
 	tc     client.Client
@@ -49,7 +50,7 @@ type callEnv struct {
 	sim    *carrier.Simulator
 }
 
-func newCallEnv(t *testing.T) *callEnv {
+func newCallEnv(t testing.TB) *callEnv {
 	t.Helper()
 	pool := testdb.New(t)
 	// Cleanups run last-registered first: the goroutines on this context
@@ -67,7 +68,10 @@ func newCallEnv(t *testing.T) *callEnv {
 	}
 	// A database file, so the server can be stopped and started again
 	// with its workflows.
-	e.devOpt = devserver.Options{Port: port, UIPort: -1, DBFile: filepath.Join(t.TempDir(), "temporal.db"), Output: os.Stderr}
+	e.devOpt = devserver.Options{Port: port, UIPort: -1, DBFile: filepath.Join(t.TempDir(), "temporal.db"), Output: io.Discard}
+	if testing.Verbose() {
+		e.devOpt.Output = os.Stderr
+	}
 	e.srv, err = devserver.Start(ctx, e.devOpt)
 	if err != nil {
 		t.Fatal(err)

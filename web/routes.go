@@ -63,6 +63,9 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.requireUser)
 			r.Get("/call", s.showCall)
 			r.Post("/calls", s.startCall)
+			if s.sim != nil {
+				r.Post("/dev/carrier/connect", s.simulateConnect)
+			}
 			r.Get("/history", s.showHistory)
 			r.Get("/credits", s.showCredits)
 			r.Get("/settings", s.showSettings)

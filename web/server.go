@@ -17,6 +17,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/mail"
@@ -38,6 +39,9 @@ type Deps struct {
 	// Deliverer delivers the webhook inbox to workflows; when nil, New
 	// makes one and runs it until Close.
 	Deliverer *inbox.Deliverer
+	// Simulator is the carrier simulator `dev` runs; with it (and never in
+	// production) /dev/carrier/connect plays Twilio for a browser.
+	Simulator *carrier.Simulator
 	// Mailer sends email. When nil, it is SMTP from the configuration, or,
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
@@ -63,6 +67,7 @@ type Server struct {
 	stopRates context.CancelFunc
 	deliverer *inbox.Deliverer
 	stopInbox context.CancelFunc
+	sim       *carrier.Simulator
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -87,6 +92,9 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
 		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
+	}
+	if d.Config.Env != config.Production {
+		s.sim = d.Simulator
 	}
 	if s.deliverer == nil {
 		ctx, cancel := context.WithCancel(context.Background())

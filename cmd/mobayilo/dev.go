@@ -110,7 +110,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 
 		var sim *carrier.Simulator
 		if cfg.CarrierSimulator {
-			sim = &carrier.Simulator{BaseURL: cfg.PublicBaseURL, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID, Ring: 2 * time.Second}
+			sim = &carrier.Simulator{BaseURL: cfg.PublicBaseURL, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID, Ring: 3 * time.Second, Realtime: true}
 		}
 
 		var wg sync.WaitGroup
@@ -124,7 +124,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			errs[1] = runWeb(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger())
+			errs[1] = runWeb(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger(), sim)
 		}()
 		log.Info().Str("app", cfg.PublicBaseURL).Str("temporal_ui", uiURL).
 			Msg("Mobayilo is running: open the app, and the Temporal UI to watch its workflows (Ctrl-C stops)")

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"strings"
@@ -271,6 +273,8 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 		"TEMPORAL_ADDRESS": temporalAddr,
 		"TEMPORAL_UI_URL":  "http://" + uiAddr,
 		"LOG_FORMAT":       "json",
+		// A new user can call at once, through the carrier simulator.
+		"SIGNUP_BONUS_CENTS": "100",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -307,6 +311,8 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 		t.Fatalf("Temporal UI: %s", resp.Status)
 	}
 
+	placeSimulatedCall(t, "http://"+httpAddr, dbURL)
+
 	cancel()
 	select {
 	case code := <-done:
@@ -323,5 +329,58 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 	}
 	if t.Failed() {
 		fmt.Println(stderr)
+	}
+}
+
+// placeSimulatedCall signs up on a running `dev`, places a call, connects it
+// through the carrier simulator as the browser's simulator device does, and
+// waits for the charge.
+func placeSimulatedCall(t *testing.T, base, dbURL string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	post := func(path, contentType, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Origin", base)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	form := url.Values{"email": {"dev@example.com"}, "password": {"correct horse"}, "display_name": {"Dev"}, "home_country": {"NG"}}
+	if resp := post("/signup", "application/x-www-form-urlencoded", form.Encode()); resp.StatusCode != 200 { // redirects followed to /call
+		t.Fatalf("sign up on dev: %s", resp.Status)
+	}
+	resp := post("/calls", "application/json", `{"phone_number": "+234 803 123 4567"}`)
+	var call struct {
+		CallID string `json:"call_id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&call)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || call.CallID == "" {
+		t.Fatalf("POST /calls on dev: %s", resp.Status)
+	}
+	if resp := post("/dev/carrier/connect", "application/json", `{"call_id": "`+call.CallID+`", "talk_seconds": 2}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("simulated connect: %s", resp.Status)
+	}
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var billing string
+		var cost *int64
+		if err := conn.QueryRow(context.Background(), `SELECT billing_state, cost_cents FROM calls WHERE id = $1`, call.CallID).Scan(&billing, &cost); err != nil {
+			t.Fatal(err)
+		}
+		if billing == "charged" && cost != nil && *cost == 14 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulated call was not billed: %s", billing)
+		}
 	}
 }

@@ -44,7 +44,7 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 			return err
 		}
 		defer tc.Close()
-		return runWeb(ctx, cfg, pool, tc, log)
+		return runWeb(ctx, cfg, pool, tc, log, nil)
 	}
 	return c
 }
@@ -149,9 +149,10 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	return nil
 }
 
-// runWeb builds the web server and serves it until ctx ends.
-func runWeb(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger) error {
-	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rules: rulesFrom(cfg)})
+// runWeb builds the web server and serves it until ctx ends; sim is the
+// carrier simulator under `dev`.
+func runWeb(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) error {
+	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rules: rulesFrom(cfg), Simulator: sim})
 	if err != nil {
 		return err
 	}

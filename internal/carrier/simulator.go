@@ -41,6 +41,13 @@ type Simulator struct {
 
 	// Ring is how long the number rings before it answers or gives up.
 	Ring time.Duration
+	// Realtime paces the callbacks as a real call would: ringing for Ring,
+	// then the talk time before the final callback (development). Tests
+	// leave it off and get every callback at once.
+	Realtime bool
+	// Observe, when set, is told how long each webhook took to answer
+	// (path without the query), for latency figures.
+	Observe func(path string, took time.Duration)
 
 	mu    sync.Mutex
 	calls map[string]CallInfo
@@ -113,6 +120,7 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	}
 	s.remember(call)
 
+	talkFor := time.Duration(talkSeconds) * time.Second
 	leg := func(status string, seq int, extra url.Values) callback {
 		v := url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ChildSid}, "ParentCallSid": {call.ParentSid},
 			"CallStatus": {status}, "SequenceNumber": {strconv.Itoa(seq)}, "Direction": {"outbound-dial"}, "To": {call.Dialled},
@@ -126,10 +134,16 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	final := []callback{}
 	switch outcome {
 	case "completed":
-		cbs = append(cbs, leg("in-progress", 2, nil))
-		final = append(final, leg("completed", 3, url.Values{"CallDuration": {strconv.FormatInt(talkSeconds, 10)}}))
+		answered := leg("in-progress", 2, nil)
+		answered.after = s.Ring
+		cbs = append(cbs, answered)
+		done := leg("completed", 3, url.Values{"CallDuration": {strconv.FormatInt(talkSeconds, 10)}})
+		done.after = talkFor
+		final = append(final, done)
 	default:
-		final = append(final, leg(outcome, 2, url.Values{"CallDuration": {"0"}}))
+		gaveUp := leg(outcome, 2, url.Values{"CallDuration": {"0"}})
+		gaveUp.after = s.Ring
+		final = append(final, gaveUp)
 	}
 	if dial.Action != "" {
 		final = append(final, callback{url: dial.Action, form: url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ParentSid},
@@ -149,14 +163,14 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	if f.Shuffle {
 		mathrand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	}
-	if s.Ring > 0 {
-		select {
-		case <-ctx.Done():
-			return call, ctx.Err()
-		case <-time.After(s.Ring):
-		}
-	}
 	for _, cb := range all {
+		if s.Realtime && cb.after > 0 {
+			select {
+			case <-ctx.Done():
+				return call, ctx.Err()
+			case <-time.After(cb.after):
+			}
+		}
 		if _, err := s.post(ctx, cb.url, cb.form); err != nil {
 			return call, err
 		}
@@ -165,8 +179,9 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 }
 
 type callback struct {
-	url  string
-	form url.Values
+	url   string
+	form  url.Values
+	after time.Duration // pause before it, when Realtime
 }
 
 // FetchCall answers like Twilio's REST API for the calls it simulated.
@@ -207,9 +222,13 @@ func (s *Simulator) post(ctx context.Context, signedURL string, form url.Values)
 	if client == nil {
 		client = http.DefaultClient
 	}
+	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("carrier simulator: POST %s: %w", signedURL, err)
+	}
+	if s.Observe != nil {
+		s.Observe(req.URL.Path, time.Since(start))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
