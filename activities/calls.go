@@ -121,6 +121,13 @@ func (a *Activities) CancelUnclaimedCall(ctx context.Context, callID string) (bo
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		call, err := q.CancelUnclaimedCall(ctx, id)
 		if errors.Is(err, pgx.ErrNoRows) {
+			// Lost or claimed: an earlier attempt of ours may have won and
+			// lost its answer, so read what the row says.
+			row, err := q.GetCall(ctx, id)
+			if err != nil {
+				return err
+			}
+			canceled = row.Status == workflows.StatusCanceled && row.EndReason != nil && *row.EndReason == cancelReason
 			return nil
 		}
 		if err != nil {
@@ -132,14 +139,18 @@ func (a *Activities) CancelUnclaimedCall(ctx context.Context, callID string) (bo
 	return canceled, err
 }
 
-// AbandonCall frees a call whose workflow never got its authorize update.
+// cancelReason is what CancelUnclaimedCall writes (queries/calls.sql).
+const cancelReason = "never reached the carrier"
+
+// AbandonCall fails a call its workflow gives up on before Twilio claimed
+// it (created or authorized), so no later claim can dial it.
 func (a *Activities) AbandonCall(ctx context.Context, callID string) error {
 	id, err := uuid.Parse(callID)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
 	}
-	reason := "authorization never requested"
-	return db.New(a.Pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: id, EndReason: &reason})
+	reason := "authorization did not complete"
+	return db.New(a.Pool).FailUnclaimedCall(ctx, db.FailUnclaimedCallParams{ID: id, EndReason: &reason})
 }
 
 // RecordCallStatus stores a transition: the calls row, a call event, and a
@@ -218,6 +229,18 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 		p.EndReason = &m.Reason
 	}
 	return db.New(a.Pool).SetCallBilling(ctx, p)
+}
+
+// FindDialledLeg asks the carrier's REST API for the leg our Dial placed.
+func (a *Activities) FindDialledLeg(ctx context.Context, parentSid string) (workflows.CarrierCall, error) {
+	if a.Calls == nil {
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
+	}
+	info, found, err := a.Calls.DialledLeg(ctx, parentSid)
+	if err != nil {
+		return workflows.CarrierCall{}, err
+	}
+	return workflows.CarrierCall{Sid: info.Sid, Status: info.Status, DurationSeconds: info.DurationSeconds, Found: found}, nil
 }
 
 // FetchCarrierCall asks the carrier's REST API about a call.

@@ -226,6 +226,37 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 	return i, err
 }
 
+const failStaleCreatedCalls = `-- name: FailStaleCreatedCalls :execrows
+UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE status = 'created' AND created_at < now() - interval '2 minutes'
+`
+
+// Rows whose workflow never started (the web process died between the
+// insert and update-with-start) free their user's slot after two minutes.
+func (q *Queries) FailStaleCreatedCalls(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, failStaleCreatedCalls)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const failUnclaimedCall = `-- name: FailUnclaimedCall :exec
+UPDATE calls SET status = 'failed', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE id = $1 AND status IN ('created', 'authorized')
+`
+
+type FailUnclaimedCallParams struct {
+	ID        uuid.UUID
+	EndReason *string
+}
+
+// A call whose workflow gave up before Twilio claimed it: never dialled.
+func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallParams) error {
+	_, err := q.db.Exec(ctx, failUnclaimedCall, arg.ID, arg.EndReason)
+	return err
+}
+
 const getCall = `-- name: GetCall :one
 SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status FROM calls WHERE id = $1
 `

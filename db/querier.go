@@ -29,6 +29,11 @@ type Querier interface {
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	// Rows whose workflow never started (the web process died between the
+	// insert and update-with-start) free their user's slot after two minutes.
+	FailStaleCreatedCalls(ctx context.Context) (int64, error)
+	// A call whose workflow gave up before Twilio claimed it: never dialled.
+	FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallParams) error
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)

@@ -79,3 +79,14 @@ SELECT
     (SELECT count(*) FROM calls c
      WHERE c.user_id = sqlc.arg(user_id) AND c.status NOT IN ('created', 'refused')
        AND c.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls;
+
+-- name: FailUnclaimedCall :exec
+-- A call whose workflow gave up before Twilio claimed it: never dialled.
+UPDATE calls SET status = 'failed', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE id = $1 AND status IN ('created', 'authorized');
+
+-- name: FailStaleCreatedCalls :execrows
+-- Rows whose workflow never started (the web process died between the
+-- insert and update-with-start) free their user's slot after two minutes.
+UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE status = 'created' AND created_at < now() - interval '2 minutes';

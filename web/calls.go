@@ -115,7 +115,10 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		),
 		Memo: map[string]any{"number": n.E164, "country": n.Country},
 	}, workflows.CallWorkflowName, in)
-	handle, err := s.temporal.UpdateWithStartWorkflow(r.Context(), client.UpdateWithStartWorkflowOptions{
+	// Bounded: a browser waits on this, and a stuck Temporal must not hang it.
+	tctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	handle, err := s.temporal.UpdateWithStartWorkflow(tctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateID:     "authorize-" + callID,
@@ -125,7 +128,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	})
 	var terms workflows.CallTerms
 	if err == nil {
-		err = handle.Get(r.Context(), &terms)
+		err = handle.Get(tctx, &terms)
 	}
 	var appErr *temporal.ApplicationError
 	switch {
@@ -140,7 +143,8 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		reason := "could not start the call workflow"
-		if aerr := db.New(s.pool).AbandonUnstartedCall(r.Context(), db.AbandonUnstartedCallParams{ID: call.ID, EndReason: &reason}); aerr != nil {
+		// Not r.Context(): it may be the very thing that failed.
+		if aerr := db.New(s.pool).AbandonUnstartedCall(context.WithoutCancel(r.Context()), db.AbandonUnstartedCallParams{ID: call.ID, EndReason: &reason}); aerr != nil {
 			s.log.Warn().Err(aerr).Str("call_id", callID).Msg("free the call's slot")
 		}
 		s.log.Error().Err(err).Str("call_id", callID).Msg("authorize call")

@@ -334,30 +334,66 @@ func TestTemporalDownMidCallDeliveriesAreRedelivered(t *testing.T) {
 	e := newCallEnv(t)
 	b := e.caller("outage@example.com", 500)
 	_, call := b.startCall("+234 803 123 4567")
+	// The call is set up and answered while Temporal is up ...
+	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 90*time.Second, carrier.Faults{DropFinal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitForStatus(call.CallID, workflows.StatusInProgress)
+	// ... then Temporal goes away, and the call ends: Twilio's final
+	// callbacks (each twice) must be stored and answered all the same.
 	e.stopWorker()
 	if err := e.srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	// Twilio carries on while Temporal is gone: every delivery is stored.
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 90*time.Second, carrier.Faults{Copies: 2, Shuffle: true}); err != nil {
-		t.Fatalf("with Temporal down: %v", err)
+	statusURL := e.cfg.PublicBaseURL + "/api/webhooks/twilio/status?call_id=" + call.CallID
+	final := url.Values{"CallSid": {sc.ChildSid}, "ParentCallSid": {sc.ParentSid}, "CallStatus": {"completed"}, "SequenceNumber": {"3"}, "CallDuration": {"90"}}
+	action := url.Values{"CallSid": {sc.ParentSid}, "DialCallSid": {sc.ChildSid}, "DialCallStatus": {"completed"}, "DialCallDuration": {"90"}}
+	for range 2 {
+		if r := e.postSigned(statusURL, final); r.status != http.StatusNoContent {
+			t.Fatalf("final callback with Temporal down: %d", r.status)
+		}
+		if r := e.postSigned(statusURL+"&event=dial-action", action); r.status != http.StatusOK {
+			t.Fatalf("dial action with Temporal down: %d", r.status)
+		}
 	}
 	var waiting int
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL`).Scan(&waiting)
-	if waiting == 0 {
-		t.Fatal("no delivery is waiting for Temporal")
+	if waiting != 2 {
+		t.Fatalf("%d deliveries waiting for Temporal, want 2 (duplicates are stored once)", waiting)
 	}
-	var err error
 	e.srv, err = devserver.Start(context.Background(), e.devOpt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.startWorker()
 	st := e.finish(call.CallID)
-	if st.BillingState != workflows.BillingCharged || st.CostCents != 28 || len(e.charges(call.CallID)) != 1 {
+	// 90 seconds: two started minutes at $0.14.
+	if st.BillingState != workflows.BillingCharged || st.CostCents != 28 || len(e.charges(call.CallID)) != 1 || st.Reconciled {
 		t.Fatalf("after Temporal came back: %+v, charges %v", st, e.charges(call.CallID))
 	}
 	e.mustVerifyLedger()
+}
+
+// waitForStatus waits until the calls row reaches status.
+func (e *callEnv) waitForStatus(callID, status string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var got string
+		_ = e.pool.QueryRow(context.Background(), `SELECT status FROM calls WHERE id = $1`, callID).Scan(&got)
+		if got == status {
+			return
+		}
+	}
+	e.t.Fatalf("call %s never reached %s", callID, status)
+}
+
+// postSigned sends a webhook signed as Twilio signs it.
+func (e *callEnv) postSigned(signedURL string, form url.Values) response {
+	req, _ := http.NewRequest(http.MethodPost, e.srv0()+strings.TrimPrefix(signedURL, e.cfg.PublicBaseURL), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", carrier.Sign(e.cfg.TwilioAuthToken, signedURL, form))
+	return e.browser().do(req)
 }
 
 func TestVoiceRequestRacingTheAbandonmentTimer(t *testing.T) {
@@ -388,6 +424,12 @@ func TestVoiceRequestRacingTheAbandonmentTimer(t *testing.T) {
 		}
 		if dialed == canceled {
 			t.Fatalf("round %d: dialed=%v canceled=%v, want exactly one", i, dialed, canceled)
+		}
+		// The workflow's timer asks again later (or an attempt is retried
+		// after its answer was lost): the answer must not change.
+		again, err := e.acts.CancelUnclaimedCall(context.Background(), call.CallID)
+		if err != nil || again != canceled {
+			t.Fatalf("round %d: cancel asked again answered %v (%v), first %v", i, again, err, canceled)
 		}
 	}
 }

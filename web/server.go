@@ -130,7 +130,7 @@ func New(d Deps) (*Server, error) {
 	s.sessions.Store = pgxstore.NewWithCleanupInterval(d.Pool, 0)
 	s.stopSweep = make(chan struct{})
 	s.sweepDone = make(chan struct{})
-	go s.sweepSessions(10 * time.Minute)
+	go s.sweep(time.Minute)
 	s.sessions.Lifetime = 30 * 24 * time.Hour
 	s.sessions.IdleTimeout = 14 * 24 * time.Hour
 	s.sessions.Cookie.Name = "mobayilo_session"
@@ -152,7 +152,9 @@ func (s *Server) Close() {
 	<-s.sweepDone
 }
 
-func (s *Server) sweepSessions(every time.Duration) {
+// sweep deletes expired sessions and frees calls whose workflow never
+// started, every interval.
+func (s *Server) sweep(every time.Duration) {
 	defer close(s.sweepDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -162,13 +164,18 @@ func (s *Server) sweepSessions(every time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			n, err := db.New(s.pool).DeleteExpiredSessions(ctx)
-			cancel()
-			if err != nil {
+			q := db.New(s.pool)
+			if n, err := q.DeleteExpiredSessions(ctx); err != nil {
 				s.log.Warn().Err(err).Msg("sweep expired sessions")
 			} else if n > 0 {
 				s.log.Debug().Int64("deleted", n).Msg("swept expired sessions")
 			}
+			if n, err := q.FailStaleCreatedCalls(ctx); err != nil {
+				s.log.Warn().Err(err).Msg("sweep unstarted calls")
+			} else if n > 0 {
+				s.log.Warn().Int64("calls", n).Msg("failed calls whose workflow never started")
+			}
+			cancel()
 		}
 	}
 }

@@ -136,7 +136,8 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	sig.DurationSeconds, _ = strconv.ParseInt(f.Get("CallDuration"), 10, 64)
 	action := r.URL.Query().Get("event") == "dial-action"
 	if action {
-		sig = workflows.StatusSignal{CallSid: f.Get("CallSid"), ParentCallSid: f.Get("CallSid"), Status: f.Get("DialCallStatus"), FromDialAction: true}
+		sig = workflows.StatusSignal{CallSid: f.Get("CallSid"), ParentCallSid: f.Get("CallSid"), Status: f.Get("DialCallStatus"),
+			FromDialAction: true, DialCallSid: f.Get("DialCallSid")}
 		sig.DurationSeconds, _ = strconv.ParseInt(f.Get("DialCallDuration"), 10, 64)
 		sig.DedupKey = "action:" + sig.CallSid + ":" + sig.Status
 	} else {

@@ -113,6 +113,7 @@ const (
 	ActivityChargeCall          = "ChargeCall"
 	ActivityMarkCallBilling     = "MarkCallBilling"
 	ActivityFetchCarrierCall    = "FetchCarrierCall"
+	ActivityFindDialledLeg      = "FindDialledLeg"
 
 	// ErrTypeCallRefused: authorization refused the call (details: CallRefusal).
 	ErrTypeCallRefused = "CallRefused"
@@ -191,6 +192,7 @@ type StatusSignal struct {
 	SequenceNumber  int
 	DurationSeconds int64 // CallDuration (DialCallDuration), when Twilio gave one
 	FromDialAction  bool
+	DialCallSid     string // the dialled leg, named by the Dial action
 }
 
 // CarrierCall is a call as the carrier's REST API reports it.
@@ -198,6 +200,7 @@ type CarrierCall struct {
 	Sid             string
 	Status          string // Twilio's status words
 	DurationSeconds int64
+	Found           bool // for FindDialledLeg: false when no leg was ever placed
 }
 
 // RecordStatus asks RecordCallStatus to store a transition.

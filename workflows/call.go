@@ -69,6 +69,9 @@ type callWorkflow struct {
 	dialed workflow.ReceiveChannel
 	status workflow.ReceiveChannel
 	retry  workflow.ReceiveChannel
+	// updateStarted: the authorize update was accepted (its activity may
+	// still be queued behind a slow worker).
+	updateStarted bool
 }
 
 // Call follows one call attempt from authorization to its charge. It is
@@ -112,6 +115,7 @@ func (w *callWorkflow) setup(ctx workflow.Context) error {
 // authorize runs the authorization activity and returns the terms, or the
 // refusal as an error the web layer shows the person.
 func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
+	w.updateStarted = true
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
@@ -129,7 +133,10 @@ func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 		return CallTerms{}, temporal.NewApplicationError(refusal.Message, ErrTypeCallRefused, refusal)
 	}
 	if err != nil {
+		// The row may have been authorized by an attempt whose answer was
+		// lost: fail it, so no claim can dial a call nobody follows.
 		w.state.LastError = err.Error()
+		_ = w.activity(ctx, ActivityAbandonCall, w.in.CallID).Get(ctx, nil)
 		w.setStatus(ctx, StatusFailed)
 		w.setBilling(ctx, BillingNotBillable)
 		return CallTerms{}, err
@@ -144,10 +151,16 @@ func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 }
 
 func (w *callWorkflow) run(ctx workflow.Context) error {
-	// 1. Authorization, by the update that started us.
-	ok, err := workflow.AwaitWithTimeout(ctx, updateWait, func() bool { return w.state.Status != StatusAuthorizing })
+	// 1. Authorization, by the update that started us. Only a request that
+	// never came is given up; an accepted one is waited for.
+	ok, err := workflow.AwaitWithTimeout(ctx, updateWait, func() bool { return w.state.Status != StatusAuthorizing || w.updateStarted })
 	if err != nil {
 		return err
+	}
+	if ok {
+		if err := workflow.Await(ctx, func() bool { return w.state.Status != StatusAuthorizing }); err != nil {
+			return err
+		}
 	}
 	if !ok {
 		// The web request that started us never sent the update.
@@ -201,7 +214,7 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 			}
 			// The voice webhook claimed it first: its dialed signal is on the way.
 			w.log.Info("abandonment timer lost to the voice webhook's claim")
-			w.state.Status = StatusDialing
+			w.setStatus(ctx, StatusDialing)
 		}
 	}
 	return false, nil
@@ -254,20 +267,30 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 	return nil
 }
 
-// reconcile asks the carrier for the call and applies a final status.
+// reconcile asks the carrier about the dialled leg and applies its final
+// status. The browser's (parent) leg is never billed: it is "completed"
+// whatever the dialled leg did, and its duration includes the ringing.
 func (w *callWorkflow) reconcile(ctx workflow.Context) (bool, error) {
-	sid := w.state.ChildCallSid
-	if sid == "" {
-		sid = w.state.ParentCallSid
-	}
-	if sid == "" {
-		return false, nil
-	}
 	var cc CarrierCall
-	if err := w.activity(ctx, ActivityFetchCarrierCall, sid).Get(ctx, &cc); err != nil {
-		w.state.LastError = err.Error()
-		w.log.Warn("reconcile: carrier fetch failed", "error", err)
-		return false, nil
+	switch {
+	case w.state.ChildCallSid != "":
+		if err := w.lookup(ctx, ActivityFetchCarrierCall, w.state.ChildCallSid).Get(ctx, &cc); err != nil {
+			w.state.LastError = err.Error()
+			return false, nil
+		}
+	case w.state.ParentCallSid != "":
+		if err := w.lookup(ctx, ActivityFindDialledLeg, w.state.ParentCallSid).Get(ctx, &cc); err != nil {
+			w.state.LastError = err.Error()
+			return false, nil
+		}
+		if !cc.Found {
+			// Twilio never placed the dialled leg: nothing to bill.
+			cc = CarrierCall{Status: "failed"}
+		}
+		w.state.ChildCallSid = cc.Sid
+	default:
+		// Claimed, but no SID ever reached us: nothing can be billed.
+		cc = CarrierCall{Status: "failed"}
 	}
 	status, known := fromTwilio(cc.Status)
 	if !known || !IsFinal(status) {
@@ -276,8 +299,18 @@ func (w *callWorkflow) reconcile(ctx workflow.Context) (bool, error) {
 	w.state.Reconciled = true
 	w.state.DurationSeconds = cc.DurationSeconds
 	w.setStatus(ctx, status)
-	w.record(ctx, status, "")
+	w.record(ctx, status, w.state.ChildCallSid)
 	return true, nil
+}
+
+// lookup runs a carrier REST activity with a few attempts: reconcile loops
+// on its own.
+func (w *callWorkflow) lookup(ctx workflow.Context, name string, args ...any) workflow.Future {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 20 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
+	})
+	return workflow.ExecuteActivity(actx, name, args...)
 }
 
 // addSignals adds the dialed and status channels to sel.
@@ -324,6 +357,9 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 	if !s.FromDialAction && s.CallSid != "" {
 		w.state.ChildCallSid = s.CallSid
 	}
+	if s.FromDialAction && s.DialCallSid != "" && w.state.ChildCallSid == "" {
+		w.state.ChildCallSid = s.DialCallSid
+	}
 	// The dialled leg's duration is what we bill; keep the longest reported.
 	if IsFinal(status) && s.DurationSeconds > w.state.DurationSeconds {
 		w.state.DurationSeconds = s.DurationSeconds
@@ -359,8 +395,10 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	}
 	charge := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
+		// Retryable failures (Postgres away) are retried until they pass;
+		// only a charge the ledger refuses makes the call stuck.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: []string{ErrTypeBillingFailed}},
+			NonRetryableErrorTypes: []string{ErrTypeBillingFailed}},
 	})
 	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost, CarrierStatus: w.state.Status}
 	for {
@@ -389,11 +427,13 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	}
 }
 
+// activity runs one of the call's idempotent Postgres activities, retried
+// until it passes (a call must not be left half-recorded by an outage).
 func (w *callWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, MaximumAttempts: 10},
+			MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput"}},
 	})
 	return workflow.ExecuteActivity(actx, name, args...)
 }

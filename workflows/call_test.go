@@ -72,11 +72,25 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.marks = append(f.marks, m.State)
 		return nil
 	})
-	reg(workflows.ActivityFetchCarrierCall, func(context.Context, string) (workflows.CarrierCall, error) {
+	reg(workflows.ActivityFetchCarrierCall, func(_ context.Context, sid string) (workflows.CarrierCall, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.fetches++
+		if sid != f.carrierCall.Sid {
+			return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("asked for the wrong leg: "+sid, "WrongLeg", nil)
+		}
 		return f.carrierCall, nil
+	})
+	reg(workflows.ActivityFindDialledLeg, func(_ context.Context, parent string) (workflows.CarrierCall, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.fetches++
+		if parent != "CApar" || f.carrierCall.Sid == "" {
+			return workflows.CarrierCall{}, nil
+		}
+		out := f.carrierCall
+		out.Found = true
+		return out, nil
 	})
 	return env
 }
@@ -290,5 +304,46 @@ func TestNoAuthorizeUpdateAbandonsTheCall(t *testing.T) {
 	st := result(t, env)
 	if st.Status != workflows.StatusFailed || st.BillingState != workflows.BillingNotBillable {
 		t.Fatalf("state %+v", st)
+	}
+}
+
+func TestOnlyTheParentKnownReconcilesTheDialledLeg(t *testing.T) {
+	// Every callback of the dialled leg is lost; the carrier knows the leg.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 45}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.ChildCallSid != "CAchild" || !st.Reconciled {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+func TestNoDialledLegIsNotBilled(t *testing.T) {
+	// Twilio never placed the dialled leg (and the parent "completed").
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 0 || st.BillingState != workflows.BillingNotBillable {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+func TestDialActionNamesTheLegToReconcile(t *testing.T) {
+	// Only the Dial action arrived, without a usable status: the leg it
+	// names is fetched, never the parent.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "busy"}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	sendAt(env, 2*time.Second, workflows.SignalTwilioStatus, workflows.StatusSignal{DedupKey: "action:CApar:x", CallSid: "CApar", Status: "queued", FromDialAction: true, DialCallSid: "CAchild"})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 0 || st.Status != workflows.StatusBusy || st.ChildCallSid != "CAchild" {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
 	}
 }

@@ -23,3 +23,10 @@ CREATE INDEX call_events_user_idx ON call_events (user_id, id);
 
 -- Twilio's final word on a call, for billing and support.
 ALTER TABLE calls ADD COLUMN carrier_status text;
+
+-- A call that ended but is not yet billed (or is stuck) still holds its
+-- user's one active slot: the balance it will be charged is spoken for.
+DROP INDEX calls_one_active_per_user;
+CREATE UNIQUE INDEX calls_one_active_per_user ON calls (user_id)
+    WHERE status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+       OR (status = 'completed' AND billing_state IN ('pending', 'stuck'));

@@ -24,6 +24,9 @@ type CallInfo struct {
 // callback never came).
 type Calls interface {
 	FetchCall(ctx context.Context, sid string) (CallInfo, error)
+	// DialledLeg finds the leg our <Dial> placed for a parent call; found
+	// is false when there is none (it never left Twilio).
+	DialledLeg(ctx context.Context, parentSid string) (info CallInfo, found bool, err error)
 }
 
 // ErrCallNotFound: the carrier has no call with that SID.
@@ -57,6 +60,27 @@ func (t *TwilioCalls) FetchCall(ctx context.Context, sid string) (CallInfo, erro
 	if err != nil {
 		return CallInfo{}, fmt.Errorf("carrier: fetch call %s: %w", sid, err)
 	}
+	return callInfo(sid, call)
+}
+
+// DialledLeg lists the parent's child calls; ours dials one number.
+func (t *TwilioCalls) DialledLeg(ctx context.Context, parentSid string) (CallInfo, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return CallInfo{}, false, err
+	}
+	limit := 5
+	calls, err := t.rc.Api.ListCall(&api.ListCallParams{ParentCallSid: &parentSid, Limit: &limit})
+	if err != nil {
+		return CallInfo{}, false, fmt.Errorf("carrier: children of %s: %w", parentSid, err)
+	}
+	if len(calls) == 0 || calls[0].Sid == nil {
+		return CallInfo{}, false, nil
+	}
+	info, err := callInfo(*calls[0].Sid, &calls[0])
+	return info, err == nil, err
+}
+
+func callInfo(sid string, call *api.ApiV2010Call) (CallInfo, error) {
 	info := CallInfo{Sid: sid}
 	if call.Status != nil {
 		info.Status = *call.Status
@@ -64,7 +88,7 @@ func (t *TwilioCalls) FetchCall(ctx context.Context, sid string) (CallInfo, erro
 	if call.Duration != nil && *call.Duration != "" {
 		d, err := strconv.ParseInt(*call.Duration, 10, 64)
 		if err != nil {
-			return CallInfo{}, fmt.Errorf("carrier: fetch call %s: duration %q: %w", sid, *call.Duration, err)
+			return CallInfo{}, fmt.Errorf("carrier: call %s: duration %q: %w", sid, *call.Duration, err)
 		}
 		info.DurationSeconds = d
 	}

@@ -49,8 +49,9 @@ type Simulator struct {
 	// (path without the query), for latency figures.
 	Observe func(path string, took time.Duration)
 
-	mu    sync.Mutex
-	calls map[string]CallInfo
+	mu       sync.Mutex
+	calls    map[string]CallInfo
+	children map[string]string // parent SID -> dialled leg SID
 }
 
 // Faults are how a call's callbacks misbehave.
@@ -195,14 +196,28 @@ func (s *Simulator) FetchCall(_ context.Context, sid string) (CallInfo, error) {
 	return info, nil
 }
 
+// DialledLeg answers like Twilio's call list filtered by ParentCallSid.
+func (s *Simulator) DialledLeg(_ context.Context, parentSid string) (CallInfo, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	child, ok := s.children[parentSid]
+	if !ok {
+		return CallInfo{}, false, nil
+	}
+	return s.calls[child], true, nil
+}
+
 func (s *Simulator) remember(c SimCall) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.calls == nil {
-		s.calls = map[string]CallInfo{}
+		s.calls, s.children = map[string]CallInfo{}, map[string]string{}
 	}
 	s.calls[c.ChildSid] = CallInfo{Sid: c.ChildSid, Status: c.Status, DurationSeconds: c.DurationSeconds}
-	s.calls[c.ParentSid] = CallInfo{Sid: c.ParentSid, Status: "completed", DurationSeconds: c.DurationSeconds}
+	// The browser's leg is completed whatever the dialled leg did, and it
+	// lasted longer (it rang too): as on Twilio, never the one to bill.
+	s.calls[c.ParentSid] = CallInfo{Sid: c.ParentSid, Status: "completed", DurationSeconds: c.DurationSeconds + int64(s.Ring/time.Second) + 5}
+	s.children[c.ParentSid] = c.ChildSid
 }
 
 // post sends a form signed as Twilio signs webhooks, and returns the body.

@@ -113,13 +113,19 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("inbox: lease: %w", err)
 	}
-	for _, e := range events {
-		d.deliver(ctx, q, e)
+	for i, e := range events {
+		if !d.deliver(ctx, q, e) {
+			// Temporal is unreachable or hanging: the rest stay leased and
+			// are tried again after the lease, not one by one now.
+			return i + 1, nil
+		}
 	}
 	return len(events), nil
 }
 
-func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEvent) {
+// deliver signals one delivery and records the outcome; false means
+// Temporal itself is not answering.
+func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEvent) bool {
 	wid := ""
 	if e.WorkflowID != nil {
 		wid = *e.WorkflowID
@@ -137,15 +143,27 @@ func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEven
 		// The workflow has finished (a late duplicate) or never existed.
 		note := "workflow not running: " + err.Error()
 		err = q.MarkWebhookEventDelivered(ctx, db.MarkWebhookEventDeliveredParams{ID: e.ID, Note: &note})
-		log.Info().Msg("delivery dropped: its workflow is not running")
+		log.Warn().Msg("delivery dropped: its workflow is not running (a late duplicate, or a call that ended early)")
 	default:
 		retryIn := min(time.Second<<min(e.Attempts, 6), time.Minute)
 		log.Warn().Err(err).Int32("attempt", e.Attempts+1).Dur("retry_in", retryIn).Msg("delivery failed; will retry")
-		err = q.MarkWebhookEventFailed(ctx, db.MarkWebhookEventFailedParams{ID: e.ID, LastError: strPtr(err.Error()), RetryInMs: int32(retryIn / time.Millisecond)})
+		var unavailable *serviceerror.Unavailable
+		down := errors.As(err, &unavailable) || errors.Is(err, context.DeadlineExceeded) || sctxTimedOut(err)
+		if merr := q.MarkWebhookEventFailed(ctx, db.MarkWebhookEventFailedParams{ID: e.ID, LastError: strPtr(err.Error()), RetryInMs: int32(retryIn / time.Millisecond)}); merr != nil {
+			log.Warn().Err(merr).Msg("record delivery outcome")
+		}
+		return !down
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("record delivery outcome")
 	}
+	return true
+}
+
+// sctxTimedOut reports a gRPC deadline error from the signal's own timeout.
+func sctxTimedOut(err error) bool {
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &deadline)
 }
 
 func strPtr(s string) *string { return &s }

@@ -1,0 +1,102 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/testdb"
+)
+
+// signaler records signals and fails as told, per workflow.
+type signaler struct {
+	mu   sync.Mutex
+	sent []string
+	fail map[string]error
+}
+
+func (s *signaler) SignalWorkflow(_ context.Context, wid, _, name string, _ any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail[wid]; err != nil {
+		return err
+	}
+	s.sent = append(s.sent, wid+"/"+name)
+	return nil
+}
+
+func store(t *testing.T, q *db.Queries, key, wid string) bool {
+	t.Helper()
+	_, stored, err := inbox.Store(context.Background(), q, inbox.Event{Source: "twilio", DedupKey: key, Type: "status", Signal: "twilio-status", WorkflowID: wid, Payload: map[string]string{"k": key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stored
+}
+
+func TestStoreDedupsAndDeliveryOutcomes(t *testing.T) {
+	pool := testdb.New(t)
+	q := db.New(pool)
+	ctx := context.Background()
+	if !store(t, q, "a", "call-ok") || store(t, q, "a", "call-ok") {
+		t.Fatal("a repeat was stored again, or the first was not")
+	}
+	store(t, q, "b", "call-gone")
+	store(t, q, "c", "call-flaky")
+	sig := &signaler{fail: map[string]error{
+		"call-gone":  serviceerror.NewNotFound("workflow not found"),
+		"call-flaky": errors.New("transient"),
+	}}
+	d := inbox.NewDeliverer(pool, sig, zerolog.Nop())
+	if n, err := d.DeliverDue(ctx); err != nil || n != 3 {
+		t.Fatalf("pass: %d %v", n, err)
+	}
+	rows, err := pool.Query(ctx, `SELECT dedup_key, delivered_at IS NOT NULL, attempts, next_attempt_at > now() FROM webhook_events ORDER BY dedup_key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := map[string][3]any{"a": {true, int32(1), true}, "b": {true, int32(1), true}, "c": {false, int32(1), true}}
+	for rows.Next() {
+		var key string
+		var delivered, later bool
+		var attempts int32
+		if err := rows.Scan(&key, &delivered, &attempts, &later); err != nil {
+			t.Fatal(err)
+		}
+		w := want[key]
+		if delivered != w[0] || attempts != w[1] || (!delivered && !later) {
+			t.Errorf("%s: delivered=%v attempts=%d retry later=%v", key, delivered, attempts, later)
+		}
+	}
+	// Nothing is due again yet: the failed one waits for its backoff.
+	if n, _ := d.DeliverDue(ctx); n != 0 {
+		t.Fatalf("%d deliveries due right after a pass", n)
+	}
+	if len(sig.sent) != 1 || sig.sent[0] != "call-ok/twilio-status" {
+		t.Fatalf("sent %v", sig.sent)
+	}
+}
+
+func TestUnavailableTemporalStopsThePass(t *testing.T) {
+	pool := testdb.New(t)
+	q := db.New(pool)
+	for _, k := range []string{"a", "b", "c"} {
+		store(t, q, k, "call-x")
+	}
+	sig := &signaler{fail: map[string]error{"call-x": serviceerror.NewUnavailable("connection refused")}}
+	if n, err := inbox.NewDeliverer(pool, sig, zerolog.Nop()).DeliverDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("a pass against an unavailable Temporal tried %d (%v), want 1", n, err)
+	}
+	var undelivered int
+	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL`).Scan(&undelivered)
+	if undelivered != 3 {
+		t.Fatalf("%d undelivered, want all 3 kept", undelivered)
+	}
+}
