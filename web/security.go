@@ -46,7 +46,7 @@ func (s *Server) secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := make([]byte, 16)
 		_, _ = rand.Read(raw)
-		nonce := base64.StdEncoding.EncodeToString(raw)
+		nonce := base64.RawURLEncoding.EncodeToString(raw) // no + or =, which HTML would escape
 		r = r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce))
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy(nonce))
