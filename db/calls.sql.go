@@ -329,6 +329,48 @@ func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, err
 	return i, err
 }
 
+const getUserCall = `-- name: GetUserCall :one
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status FROM calls WHERE id = $1 AND user_id = $2
+`
+
+type GetUserCallParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// A call, only for its own user.
+func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call, error) {
+	row := q.db.QueryRow(ctx, getUserCall, arg.ID, arg.UserID)
+	var i Call
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.AccountID,
+		&i.AccountKind,
+		&i.PhoneNumber,
+		&i.DestinationCountry,
+		&i.RatePrefix,
+		&i.PerMinuteMicros,
+		&i.ConnectionFeeMicros,
+		&i.MaxSeconds,
+		&i.ClientIdentity,
+		&i.AuthorizedUntil,
+		&i.Status,
+		&i.ParentCallSid,
+		&i.ChildCallSid,
+		&i.DurationSeconds,
+		&i.CostCents,
+		&i.BillingState,
+		&i.EndReason,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AnsweredAt,
+		&i.EndedAt,
+		&i.CarrierStatus,
+	)
+	return i, err
+}
+
 const insertCallEvent = `-- name: InsertCallEvent :execrows
 INSERT INTO call_events (call_id, user_id, status, detail)
 VALUES ($1, $2, $3, $4)
@@ -353,6 +395,144 @@ func (q *Queries) InsertCallEvent(ctx context.Context, arg InsertCallEventParams
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const listCallEntries = `-- name: ListCallEntries :many
+SELECT id, account_id, account_kind, counterparty, kind, amount_cents, balance_after_cents, idempotency_key, request_hash, call_id, topup_id, memo, created_at FROM transactions WHERE call_id = $1 ORDER BY id
+`
+
+func (q *Queries) ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Transaction, error) {
+	rows, err := q.db.Query(ctx, listCallEntries, callID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Transaction{}
+	for rows.Next() {
+		var i Transaction
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.Counterparty,
+			&i.Kind,
+			&i.AmountCents,
+			&i.BalanceAfterCents,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CallID,
+			&i.TopupID,
+			&i.Memo,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listCallEvents = `-- name: ListCallEvents :many
+SELECT id, call_id, user_id, status, detail, occurred_at FROM call_events WHERE call_id = $1 ORDER BY id
+`
+
+func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallEvent, error) {
+	rows, err := q.db.Query(ctx, listCallEvents, callID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CallEvent{}
+	for rows.Next() {
+		var i CallEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.CallID,
+			&i.UserID,
+			&i.Status,
+			&i.Detail,
+			&i.OccurredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listCallsPage = `-- name: ListCallsPage :many
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+FROM calls
+WHERE user_id = $1
+  AND status <> 'created'
+  AND ($2::timestamptz IS NULL
+       OR (created_at, id) < ($2::timestamptz, $3::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+`
+
+type ListCallsPageParams struct {
+	UserID   uuid.UUID
+	BeforeAt *time.Time
+	BeforeID *uuid.UUID
+	PageSize int32
+}
+
+// A user's calls, newest first, after a keyset cursor (created_at, id).
+func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error) {
+	rows, err := q.db.Query(ctx, listCallsPage,
+		arg.UserID,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Call{}
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.PhoneNumber,
+			&i.DestinationCountry,
+			&i.RatePrefix,
+			&i.PerMinuteMicros,
+			&i.ConnectionFeeMicros,
+			&i.MaxSeconds,
+			&i.ClientIdentity,
+			&i.AuthorizedUntil,
+			&i.Status,
+			&i.ParentCallSid,
+			&i.ChildCallSid,
+			&i.DurationSeconds,
+			&i.CostCents,
+			&i.BillingState,
+			&i.EndReason,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.AnsweredAt,
+			&i.EndedAt,
+			&i.CarrierStatus,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const notifyCallEvent = `-- name: NotifyCallEvent :exec

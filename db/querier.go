@@ -39,6 +39,8 @@ type Querier interface {
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// A call, only for its own user.
+	GetUserCall(ctx context.Context, arg GetUserCallParams) (Call, error)
 	GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error)
 	GetWalletBalance(ctx context.Context, id uuid.UUID) (int64, error)
 	GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Account, error)
@@ -56,6 +58,10 @@ type Querier interface {
 	// (its next attempt moves into the future) so that two deliverers do not
 	// send one at the same moment. A repeat later is harmless: workflows dedup.
 	LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhookEventsParams) ([]WebhookEvent, error)
+	ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Transaction, error)
+	ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallEvent, error)
+	// A user's calls, newest first, after a keyset cursor (created_at, id).
+	ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)

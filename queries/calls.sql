@@ -90,3 +90,24 @@ WHERE id = $1 AND status IN ('created', 'authorized');
 -- insert and update-with-start) free their user's slot after two minutes.
 UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE status = 'created' AND created_at < now() - interval '2 minutes';
+
+-- name: ListCallsPage :many
+-- A user's calls, newest first, after a keyset cursor (created_at, id).
+SELECT *
+FROM calls
+WHERE user_id = sqlc.arg(user_id)
+  AND status <> 'created'
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(before_at)::timestamptz, sqlc.narg(before_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(page_size);
+
+-- name: GetUserCall :one
+-- A call, only for its own user.
+SELECT * FROM calls WHERE id = $1 AND user_id = $2;
+
+-- name: ListCallEvents :many
+SELECT * FROM call_events WHERE call_id = $1 ORDER BY id;
+
+-- name: ListCallEntries :many
+SELECT * FROM transactions WHERE call_id = $1 ORDER BY id;

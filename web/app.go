@@ -2,15 +2,11 @@ package web
 
 import "net/http"
 
-// The four tabs of the app. Dial, History and Credits are placeholders
-// until the dialer, call and top-up issues fill them.
+// The tabs of the app. Dial and Credits are placeholders until the dialer
+// and top-up issues fill them; History is in history.go.
 
 func (s *Server) showCall(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "call", pageData{Tab: "dial"})
-}
-
-func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "history", pageData{Tab: "history"})
 }
 
 func (s *Server) showCredits(w http.ResponseWriter, r *http.Request) {

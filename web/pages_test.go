@@ -30,13 +30,19 @@ func TestEveryPageRenders(t *testing.T) {
 	s := &Server{templates: templates, assets: assets}
 	user := &sessionUser{User: db.User{ID: uuid.New(), Email: "ama@example.com", DisplayName: "Ama <b>O.</b>", HomeCountry: "GH", Role: "user"}, BalanceCents: -1234}
 	samples := map[string]pageData{
-		"home":     {},
-		"signup":   {Form: url.Values{"email": {"x"}, "home_country": {"NG"}}, Errors: map[string]string{"email": "Enter an email address.", "home_country": "Choose your country."}},
-		"signin":   {Form: url.Values{"next": {"/history"}}, Errors: map[string]string{"form": "That email and password do not match an account."}},
-		"forgot":   {Form: url.Values{}},
-		"reset":    {Form: url.Values{"token": {"abc"}}, Data: true},
-		"call":     {Tab: "dial"},
-		"history":  {Tab: "history"},
+		"home":   {},
+		"signup": {Form: url.Values{"email": {"x"}, "home_country": {"NG"}}, Errors: map[string]string{"email": "Enter an email address.", "home_country": "Choose your country."}},
+		"signin": {Form: url.Values{"next": {"/history"}}, Errors: map[string]string{"form": "That email and password do not match an account."}},
+		"forgot": {Form: url.Values{}},
+		"reset":  {Form: url.Values{"token": {"abc"}}, Data: true},
+		"call":   {Tab: "dial"},
+		"history": {Tab: "history", Data: historyData{Older: "/history?before=x", Days: []historyDay{{Label: "Today", Calls: []callRow{
+			{ID: "c1", Number: "+2348031234567", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
+			{ID: "c2", Number: "+233<b>", Country: "Ghana", Status: "busy", At: time.Now()}}}}}},
+		"call_detail": {Tab: "history", Data: callDetail{Call: callRow{ID: "c1", Number: "+2348031234567", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
+			RatePerMinute: "$0.14/min", RateName: "Nigeria mobile", BilledMinutes: 2, BillingState: "charged",
+			Entries: []db.Transaction{{Kind: "call_charge", AmountCents: -28, BalanceAfterCents: 472, CreatedAt: time.Now()}},
+			Events:  []db.CallEvent{{Status: "ringing", OccurredAt: time.Now()}, {Status: "completed", OccurredAt: time.Now()}}}},
 		"credits":  {Tab: "credits"},
 		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
 		"offline":  {},
@@ -50,7 +56,7 @@ func TestEveryPageRenders(t *testing.T) {
 			t.Errorf("page %s has no sample data in this test", name)
 		}
 	}
-	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true}
+	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true, "call_detail": true}
 	for name, data := range samples {
 		for _, signedIn := range []bool{false, true} {
 			if signedInOnly[name] && !signedIn {
@@ -69,7 +75,7 @@ func TestEveryPageRenders(t *testing.T) {
 			if signedIn != strings.Contains(body, `aria-label="Main"`) {
 				t.Errorf("%s: bottom nav shown=%v, signed in=%v", name, !signedIn, signedIn)
 			}
-			if strings.Contains(body, "<b>O.</b>") || strings.Contains(body, "<y>") || strings.Contains(body, "<fixed>") || strings.Contains(body, "<nig>") {
+			if strings.Contains(body, "<b>O.</b>") || strings.Contains(body, "<y>") || strings.Contains(body, "<fixed>") || strings.Contains(body, "<nig>") || strings.Contains(body, "+233<b>") {
 				t.Errorf("%s: user text was not escaped", name)
 			}
 			if signedIn && !strings.Contains(body, "-$12.34") {

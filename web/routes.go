@@ -63,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.requireUser)
 			r.Get("/call", s.showCall)
 			r.Post("/calls", s.startCall)
+			r.Get("/calls/{id}", s.showCallDetail)
 			if s.sim != nil {
 				r.Post("/dev/carrier/connect", s.simulateConnect)
 			}

@@ -61,6 +61,41 @@ func Money(cents int64) string {
 	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
 }
 
+// statusLabel says a call status in words.
+func statusLabel(status string) string {
+	switch status {
+	case "authorized":
+		return "Connecting"
+	case "dialing":
+		return "Dialling"
+	case "ringing":
+		return "Ringing"
+	case "in_progress":
+		return "In call"
+	case "completed":
+		return "Completed"
+	case "busy":
+		return "Busy"
+	case "no_answer":
+		return "No answer"
+	case "failed":
+		return "Failed"
+	case "canceled":
+		return "Canceled"
+	case "refused":
+		return "Refused"
+	}
+	return status
+}
+
+// formatDuration writes seconds as "1 min 05 s" or "42 s".
+func formatDuration(seconds int64) string {
+	if seconds < 60 {
+		return fmt.Sprintf("%d s", seconds)
+	}
+	return fmt.Sprintf("%d min %02d s", seconds/60, seconds%60)
+}
+
 var urlPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // linkify escapes text and turns its URLs into links (development mail).
@@ -97,7 +132,9 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
 			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
 		},
-		"linkify": linkify,
+		"linkify":     linkify,
+		"statusLabel": statusLabel,
+		"duration":    formatDuration,
 	}
 	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
 	if err != nil {
