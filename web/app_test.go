@@ -123,6 +123,8 @@ func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, p
 	t.Cleanup(s.Close)
 	a.cfg = cfg
 	a.srv.Config.Handler = s.Handler()
+	// As in production, a write timeout: streams must clear it for themselves.
+	a.srv.Config.WriteTimeout = 3 * time.Second
 	a.srv.Start()
 	t.Cleanup(a.srv.Close)
 	return a

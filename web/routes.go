@@ -64,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/call", s.showCall)
 			r.Post("/calls", s.startCall)
 			r.Get("/calls/{id}", s.showCallDetail)
+			r.Get("/live", s.streamLive)
 			if s.sim != nil {
 				r.Post("/dev/carrier/connect", s.simulateConnect)
 			}

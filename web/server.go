@@ -68,6 +68,8 @@ type Server struct {
 	deliverer *inbox.Deliverer
 	stopInbox context.CancelFunc
 	sim       *carrier.Simulator
+	hub       *hub
+	stopHub   context.CancelFunc
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -96,6 +98,9 @@ func New(d Deps) (*Server, error) {
 	if d.Config.Env != config.Production {
 		s.sim = d.Simulator
 	}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	s.hub, s.stopHub = newHub(d.Pool, d.Log), stopHub
+	go s.hub.run(hubCtx)
 	if s.deliverer == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)
@@ -146,6 +151,7 @@ func New(d Deps) (*Server, error) {
 
 // Close stops the expired-session sweeper and the rate deck's watcher.
 func (s *Server) Close() {
+	s.stopHub()
 	s.stopRates()
 	s.stopInbox()
 	close(s.stopSweep)

@@ -23,10 +23,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
@@ -64,7 +67,7 @@ func TestMobileShell(t *testing.T) {
 	}
 	started := time.Now()
 	execPath := chromiumPath(t)
-	base := startApp(t)
+	base, pool := startApp(t)
 	outDir := filepath.Join(repoRoot(t), "test-output")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -113,6 +116,18 @@ func TestMobileShell(t *testing.T) {
 	if !b.evalBool(fmt.Sprintf(`document.querySelector("main").textContent.includes(%q)`, "Hello, "+name)) {
 		t.Errorf("/call does not greet %q after sign-up", name)
 	}
+
+	// The balance chip follows the ledger live, over the page's SSE stream
+	// (<turbo-stream-source src="/live">), without a reload.
+	var account uuid.UUID
+	if err := pool.QueryRow(context.Background(), `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, email).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the live stream to connect", `!!document.querySelector("turbo-stream-source#live") && document.querySelector("turbo-stream-source#live").streamSource?.readyState === 1`)
+	if _, err := ledger.New(pool).Post(context.Background(), ledger.Entry{Key: "bonus:browser", AccountID: account, Kind: ledger.Bonus, AmountCents: 250}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the balance chip to show $2.50", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$2.50"`)
 
 	// Tap through the four tabs.
 	for _, tab := range tabs {
@@ -451,7 +466,7 @@ func repoRoot(t *testing.T) string {
 
 // startApp serves the real router on a fresh database on loopback, as
 // web/app_test.go does, and returns its base URL.
-func startApp(t *testing.T) string {
+func startApp(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
 	pool := testdb.New(t)
 	srv := httptest.NewUnstartedServer(nil)
@@ -482,7 +497,7 @@ func startApp(t *testing.T) string {
 	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return base
+	return base, pool
 }
 
 // lazyTemporal is a Temporal client that never connects unless used.

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+)
+
+// liveEvent is one thing a user's open pages should show at once.
+type liveEvent struct {
+	UserID       uuid.UUID `json:"user_id"`
+	BalanceCents *int64    `json:"balance_cents,omitempty"` // balance_changed
+	CallID       string    `json:"call_id,omitempty"`       // call_events
+	Status       string    `json:"status,omitempty"`
+}
+
+// hub listens to Postgres (LISTEN balance_changed, call_events: NOTIFY
+// fans them out across web instances) and passes each event to the
+// streams of its user, here.
+type hub struct {
+	pool *pgxpool.Pool
+	log  zerolog.Logger
+	mu   sync.Mutex
+	subs map[uuid.UUID]map[chan liveEvent]struct{}
+}
+
+func newHub(pool *pgxpool.Pool, log zerolog.Logger) *hub {
+	return &hub{pool: pool, log: log.With().Str("component", "live").Logger(), subs: map[uuid.UUID]map[chan liveEvent]struct{}{}}
+}
+
+func (h *hub) subscribe(user uuid.UUID) (chan liveEvent, func()) {
+	ch := make(chan liveEvent, 16)
+	h.mu.Lock()
+	if h.subs[user] == nil {
+		h.subs[user] = map[chan liveEvent]struct{}{}
+	}
+	h.subs[user][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs[user], ch)
+		if len(h.subs[user]) == 0 {
+			delete(h.subs, user)
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *hub) publish(ev liveEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[ev.UserID] {
+		select {
+		case ch <- ev:
+		default: // a stalled page misses an update, never blocks the others
+		}
+	}
+}
+
+// run listens until ctx ends, reconnecting after a lost connection.
+func (h *hub) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := h.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn().Err(err).Msg("listen for live events; retrying")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (h *hub) listen(ctx context.Context) error {
+	conn, err := h.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	for _, ch := range []string{"balance_changed", "call_events"} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *") }()
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var ev liveEvent
+		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
+			h.log.Warn().Err(err).Str("channel", n.Channel).Msg("bad live event")
+			continue
+		}
+		h.publish(ev)
+	}
+}
+
+// heartbeat is how often an idle stream sends a comment, so proxies and
+// phones keep it open.
+const heartbeat = 20 * time.Second
+
+// streamLive is the signed-in user's Server-Sent Events stream of Turbo
+// Stream actions: their balance and their calls' statuses, as they change.
+func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	rc := http.NewResponseController(w)
+	// This request only: the server's write timeout would cut the stream.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+		s.serverError(w, r, fmt.Errorf("live: clear write deadline: %w", err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	events, done := s.hub.subscribe(u.ID)
+	defer done()
+	send := func(text string) bool {
+		if _, err := fmt.Fprint(w, text); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(": live\n\n") {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			if !send(": ping\n\n") {
+				return
+			}
+		case ev := <-events:
+			if !send(sse(turboStream(ev))) {
+				return
+			}
+		}
+	}
+}
+
+// turboStream renders an event as the Turbo Stream action the page applies.
+func turboStream(ev liveEvent) string {
+	if ev.BalanceCents != nil {
+		return `<turbo-stream action="update" targets="[data-balance]"><template>` + html.EscapeString(Money(*ev.BalanceCents)) + `</template></turbo-stream>`
+	}
+	return `<turbo-stream action="update" targets="[data-call-status='` + html.EscapeString(ev.CallID) + `']"><template>` +
+		html.EscapeString(statusLabel(ev.Status)) + `</template></turbo-stream>`
+}
+
+// sse frames text as one Server-Sent Event (a data line per line).
+func sse(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		b.WriteString("data: " + line + "\n")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
