@@ -36,8 +36,7 @@ func (s *Server) showSignUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	user, err := s.accounts.SignUp(r.Context(), accounts.SignUpInput{
@@ -52,8 +51,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.startSession(r.Context(), user); err != nil {
-		s.serverError(w, r, err)
+	if !s.signInAs(w, r, user) {
 		return
 	}
 	s.setFlash(r, "Welcome to Mobayilo, "+user.DisplayName+"!")
@@ -69,8 +67,7 @@ func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), clientIP(r))
@@ -96,8 +93,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.startSession(r.Context(), user); err != nil {
-		s.serverError(w, r, err)
+	if !s.signInAs(w, r, user) {
 		return
 	}
 	http.Redirect(w, r, localPath(r.PostForm.Get("next"), "/call"), http.StatusSeeOther)
@@ -119,8 +115,7 @@ func (s *Server) showForgotPassword(w http.ResponseWriter, r *http.Request) {
 // forgotPassword sends a reset link if the email has an account, and says
 // the same thing either way.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	token, user, ok, err := s.accounts.StartPasswordReset(r.Context(), r.PostForm.Get("email"))
@@ -163,8 +158,7 @@ func (s *Server) showResetPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	user, err := s.accounts.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
@@ -180,8 +174,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.startSession(r.Context(), user); err != nil {
-		s.serverError(w, r, err)
+	if !s.signInAs(w, r, user) {
 		return
 	}
 	s.setFlash(r, "Your password is changed, and every other device is signed out.")

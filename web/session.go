@@ -97,6 +97,16 @@ func (s *Server) startSession(ctx context.Context, user db.User) error {
 	return nil
 }
 
+// signInAs starts user's session, answering a server error (and returning
+// false) if it cannot.
+func (s *Server) signInAs(w http.ResponseWriter, r *http.Request, user db.User) bool {
+	if err := s.startSession(r.Context(), user); err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // endSession signs out on a fresh session token (the flash survives).
 func (s *Server) endSession(ctx context.Context) error {
 	if err := s.sessions.RenewToken(ctx); err != nil {

@@ -10,8 +10,7 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	user, err := s.accounts.ChangePassword(r.Context(), currentUser(r).ID, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
@@ -24,8 +23,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// This device stays signed in, on a fresh token; every other is signed out.
-	if err := s.startSession(r.Context(), user); err != nil {
-		s.serverError(w, r, err)
+	if !s.signInAs(w, r, user) {
 		return
 	}
 	s.setFlash(r, "Your password is changed. Other devices are signed out.")
@@ -33,8 +31,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(w, r) {
 		return
 	}
 	_, err := s.accounts.ChangeEmail(r.Context(), currentUser(r).ID, r.PostForm.Get("password"), r.PostForm.Get("email"))
