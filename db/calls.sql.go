@@ -544,6 +544,41 @@ func (q *Queries) NotifyCallEvent(ctx context.Context, payload string) error {
 	return err
 }
 
+const recentNumbers = `-- name: RecentNumbers :many
+SELECT phone_number, max(created_at)::timestamptz AS last_called
+FROM calls
+WHERE user_id = $1 AND status NOT IN ('created', 'refused')
+GROUP BY phone_number
+ORDER BY last_called DESC
+LIMIT 5
+`
+
+type RecentNumbersRow struct {
+	PhoneNumber string
+	LastCalled  time.Time
+}
+
+// The numbers a user called most recently, each once.
+func (q *Queries) RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error) {
+	rows, err := q.db.Query(ctx, recentNumbers, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RecentNumbersRow{}
+	for rows.Next() {
+		var i RecentNumbersRow
+		if err := rows.Scan(&i.PhoneNumber, &i.LastCalled); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const refuseCall = `-- name: RefuseCall :exec
 UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'

@@ -78,6 +78,8 @@ type Querier interface {
 	// the idempotency key already exists, the wallet does not exist, or a debit
 	// would take the balance below zero and the kind does not allow that.
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
+	// The numbers a user called most recently, each once.
+	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error

@@ -111,3 +111,12 @@ SELECT * FROM call_events WHERE call_id = $1 ORDER BY id;
 
 -- name: ListCallEntries :many
 SELECT * FROM transactions WHERE call_id = $1 ORDER BY id;
+
+-- name: RecentNumbers :many
+-- The numbers a user called most recently, each once.
+SELECT phone_number, max(created_at)::timestamptz AS last_called
+FROM calls
+WHERE user_id = $1 AND status NOT IN ('created', 'refused')
+GROUP BY phone_number
+ORDER BY last_called DESC
+LIMIT 5;

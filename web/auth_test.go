@@ -17,7 +17,7 @@ func TestSignUpSignOutSignIn(t *testing.T) {
 	}
 	b.signUp("ama@example.com", "correct horse", "Ama")
 	r := b.get("/call")
-	if r.status != 200 || !strings.Contains(r.body, "Hello, Ama") || !strings.Contains(r.body, "$0.00") || !strings.Contains(r.body, "Welcome to Mobayilo, Ama!") {
+	if r.status != 200 || !strings.Contains(r.body, `aria-label="Keypad"`) || !strings.Contains(r.body, "$0.00") || !strings.Contains(r.body, "Welcome to Mobayilo, Ama!") {
 		t.Fatalf("GET /call after sign-up: %d\n%s", r.status, r.body)
 	}
 

@@ -31,6 +31,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
@@ -113,8 +114,8 @@ func TestMobileShell(t *testing.T) {
 	}
 	b.do(chromedp.Tap(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)))
 	b.waitForTab("dial", "/call")
-	if !b.evalBool(fmt.Sprintf(`document.querySelector("main").textContent.includes(%q)`, "Hello, "+name)) {
-		t.Errorf("/call does not greet %q after sign-up", name)
+	if !b.evalBool(fmt.Sprintf(`document.querySelector("main").textContent.includes(%q)`, "Welcome to Mobayilo, "+name)) {
+		t.Errorf("/call does not welcome %q after sign-up", name)
 	}
 
 	// The balance chip follows the ledger live, over the page's SSE stream
@@ -521,4 +522,89 @@ func closedAddress(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestDialerShowsWhyItWillNotCall types numbers on the dialer's keypad (0
+// held for +): a blocked destination and an unaffordable call show their
+// reason, the Call button stays disabled, and /calls is never posted; an
+// affordable number enables it.
+func TestDialerShowsWhyItWillNotCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium and Postgres; skipped with -short")
+	}
+	execPath := chromiumPath(t)
+	base, pool := startApp(t)
+	if _, err := ratedeck.LoadSampleIfEmpty(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	b := startBrowser(t, ctx, execPath)
+	b.do(phone(viewportHeight))
+
+	b.do(chromedp.Navigate(base + "/signup"))
+	b.waitFor("the sign-up form", `!!document.querySelector('form[action="/signup"] select#home_country')`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS("#display_name"), "Kemi"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "kemi@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.SetValue(chromedp.CSS("#home_country"), "NG"),
+		chromedp.Tap(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+	)
+	b.waitForTab("dial", "/call")
+
+	key := func(k string) string { return fmt.Sprintf(`button[data-key=%q]`, k) }
+	dial := func(number string) {
+		b.eval(`(() => { document.querySelector("#phone_number").value = ""; return "" })()`)
+		for i, ch := range number {
+			if ch == '+' && i == 0 {
+				// Hold 0 for a plus.
+				b.eval(`(() => { const k = document.querySelector('button[data-key="0"]'); k.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true})); setTimeout(() => k.dispatchEvent(new PointerEvent("pointerup", {bubbles: true})), 700); return "" })()`)
+				b.waitFor("the plus", `document.querySelector("#phone_number").value === "+"`)
+				time.Sleep(300 * time.Millisecond) // the finger lifts
+				continue
+			}
+			b.do(chromedp.Tap(chromedp.CSS(key(string(ch)))))
+		}
+		if got := b.eval(`document.querySelector("#phone_number").value`); got != number {
+			t.Logf("typed %q, the field holds %q", number, got)
+		}
+		b.waitFor("the number "+number, fmt.Sprintf(`document.querySelector("#phone_number").value === %q`, number))
+	}
+	reason := `document.querySelector("[data-dialer-target=reason]").textContent`
+	callDisabled := `document.querySelector("[data-dialer-target=call]").disabled`
+
+	// A premium-rate number: blocked, with the reason.
+	dial("+19005550199")
+	b.waitFor("the blocked reason", reason+`.toLowerCase().includes("premium-rate") && `+callDisabled)
+	b.screenshot(filepath.Join(repoRoot(t), "test-output", "dialer-blocked.png"))
+	pressCall := `(() => { document.querySelector("[data-dialer-target=call]").click(); return "" })()`
+	b.eval(pressCall)
+
+	// Nigeria with a zero balance: unaffordable, with what it needs.
+	dial("+2348031234567")
+	b.waitFor("the unaffordable reason", reason+`.includes("needs at least $0.14") && `+callDisabled)
+	b.eval(pressCall)
+	b.screenshot(filepath.Join(repoRoot(t), "test-output", "dialer-unaffordable.png"))
+
+	var posted int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM calls`).Scan(&posted); err != nil || posted != 0 {
+		t.Fatalf("%d calls were posted (%v)", posted, err)
+	}
+
+	// With money in the wallet, the same number can be called.
+	var account uuid.UUID
+	if err := pool.QueryRow(context.Background(), `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = 'kemi@example.com'`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.New(pool).Post(context.Background(), ledger.Entry{Key: "bonus:kemi", AccountID: account, Kind: ledger.Bonus, AmountCents: 500}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Tap(chromedp.CSS(key("7"))), chromedp.Tap(chromedp.CSS(`[data-action="dialer#backspace"]`)))
+	b.waitFor("the Call button", `!`+callDisabled+` && document.querySelector("#rate-quote").textContent.includes("35 min")`)
+	// The whole dialer fits a 360x740 screen above the bottom nav.
+	if !b.evalBool(`document.querySelector("[data-dialer-target=call]").getBoundingClientRect().bottom <= document.querySelector('nav[aria-label="Main"]').getBoundingClientRect().top`) {
+		t.Error("the Call button is hidden behind the bottom nav at 360x740")
+	}
+	b.screenshot(filepath.Join(repoRoot(t), "test-output", "dialer-ready.png"))
 }

@@ -1,13 +1,17 @@
 // Mobayilo's front end: Turbo Drive for navigation, Stimulus for the few
 // behaviours pages need. Bundled by esbuild at build time.
-import "@hotwired/turbo"
+import * as Turbo from "@hotwired/turbo"
 import { Application } from "@hotwired/stimulus"
 import FlashController from "./controllers/flash_controller.js"
 import SearchController from "./controllers/search_controller.js"
+import DialerController from "./controllers/dialer_controller.js"
+
+window.Turbo = Turbo
 
 const application = Application.start()
 application.register("flash", FlashController)
 application.register("search", SearchController)
+application.register("dialer", DialerController)
 
 // The service worker serves the offline page when the network is gone. It
 // never caches signed-in pages or balances (see /sw.js).

@@ -1,0 +1,125 @@
+import { Controller } from "@hotwired/stimulus"
+
+// The dialer: a keypad (hold 0 for +), backspace and redial fill the number;
+// the price line (the rate-quote Turbo Frame, from /rates/calculate) says
+// whether the number can be called, and the Call button follows it: it is
+// disabled, with the reason, for an invalid, blocked or unaffordable number,
+// and never posts /calls then.
+export default class extends Controller {
+  static targets = ["number", "form", "quote", "call", "reason"]
+  static values = { device: String, longPress: { type: Number, default: 500 } }
+
+  connect() {
+    this.onQuote = () => this.readQuote()
+    this.quoteTarget.addEventListener("turbo:frame-load", this.onQuote)
+    this.numberTarget.addEventListener("input", () => this.pending())
+  }
+
+  disconnect() {
+    this.quoteTarget.removeEventListener("turbo:frame-load", this.onQuote)
+    clearTimeout(this.holdTimer)
+  }
+
+  // Keypad: a tap types the key; holding a key with a long form (0) types that.
+  press(event) {
+    const key = event.currentTarget
+    this.pressed = key
+    this.held = false
+    clearTimeout(this.holdTimer)
+    if (key.dataset.long) {
+      this.holdTimer = setTimeout(() => {
+        this.held = true
+        this.insert(key.dataset.long)
+      }, this.longPressValue)
+    }
+  }
+
+  release(event) {
+    // Only the key that was pressed types (a second finger on another key
+    // must not finish this one).
+    if (event.currentTarget !== this.pressed) return
+    clearTimeout(this.holdTimer)
+    if (!this.held) this.insert(event.currentTarget.dataset.key)
+    this.held = false
+    this.pressed = null
+  }
+
+  cancel(event) {
+    if (event.currentTarget !== this.pressed) return
+    clearTimeout(this.holdTimer)
+    this.pressed = null
+  }
+
+  type(event) {
+    event.preventDefault()
+    this.insert(event.currentTarget.dataset.key)
+  }
+
+  backspace() {
+    this.numberTarget.value = this.numberTarget.value.slice(0, -1)
+    this.changed()
+  }
+
+  redial(event) {
+    this.numberTarget.value = event.currentTarget.dataset.number
+    this.changed()
+  }
+
+  insert(text) {
+    if (text === "+" && this.numberTarget.value !== "") return
+    this.numberTarget.value += text
+    this.changed()
+  }
+
+  changed() {
+    this.numberTarget.dispatchEvent(new Event("input", { bubbles: true }))
+  }
+
+  // Until the new price arrives, the old one says nothing.
+  pending() {
+    this.callTarget.disabled = true
+    this.reasonTarget.textContent = this.numberTarget.value ? "Checking the price…" : "Type a number to see its price."
+  }
+
+  readQuote() {
+    const quote = this.quoteTarget.querySelector("[data-quote]")
+    if (!quote) return
+    const canCall = quote.dataset.canCall === "true"
+    this.callTarget.disabled = !canCall
+    this.reasonTarget.textContent = canCall ? "" : (quote.dataset.reason || "This number cannot be called.")
+  }
+
+  async call() {
+    if (this.callTarget.disabled) return
+    if (this.deviceValue !== "simulator") {
+      // The Voice SDK adapter is the next step of the dialer issue.
+      this.reasonTarget.textContent = "Calling from the browser is not available yet."
+      return
+    }
+    this.callTarget.disabled = true
+    this.reasonTarget.textContent = "Connecting…"
+    try {
+      const response = await fetch("/calls", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ phone_number: this.numberTarget.value }),
+      })
+      const body = await response.json()
+      if (!response.ok) {
+        this.reasonTarget.textContent = body.error?.message || "The call could not be placed."
+        this.callTarget.disabled = false
+        return
+      }
+      // Development: the carrier simulator plays Twilio for this call.
+      await fetch("/dev/carrier/connect", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ call_id: body.call_id, talk_seconds: 30 }),
+      })
+      window.Turbo.visit(`/calls/${body.call_id}`)
+    } catch {
+      this.reasonTarget.textContent = "No connection. Check your data or Wi-Fi and try again."
+      this.callTarget.disabled = false
+    }
+  }
+}
