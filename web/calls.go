@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twilio/twilio-go/client/jwt"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -213,4 +214,27 @@ func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// simulateHangUp ends the user's simulated call now, as the Voice SDK's
+// disconnect would (development).
+func (s *Server) simulateHangUp(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		CallID string `json:"call_id"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "..."}.`, 0)
+		return
+	}
+	id, err := uuid.Parse(req.CallID)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	if _, err := db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID}); err != nil {
+		s.notFound(w, r)
+		return
+	}
+	s.sim.HangUp(req.CallID)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -67,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/live", s.streamLive)
 			if s.sim != nil {
 				r.Post("/dev/carrier/connect", s.simulateConnect)
+				r.Post("/dev/carrier/hangup", s.simulateHangUp)
 			}
 			r.Get("/history", s.showHistory)
 			r.Get("/credits", s.showCredits)

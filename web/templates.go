@@ -33,6 +33,7 @@ type pageData struct {
 	Errors       map[string]string // per field, plus "form" for the whole form
 	Data         any               // the page's own data
 	CSPNonce     string            // for Turbo's progress-bar style
+	Device       string            // the in-call bar's device: "simulator" (development) or "twilio"
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -134,6 +135,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		},
 		"linkify":     linkify,
 		"statusLabel": statusLabel,
+		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,
 	}
 	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
@@ -168,6 +170,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		data.Flash = s.popFlash(r)
 	}
 	data.CSPNonce = cspNonce(r)
+	data.Device = "twilio"
+	if s.sim != nil {
+		data.Device = "simulator"
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Str("page", page).Msg("render")

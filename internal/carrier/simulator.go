@@ -51,7 +51,21 @@ type Simulator struct {
 
 	mu       sync.Mutex
 	calls    map[string]CallInfo
-	children map[string]string // parent SID -> dialled leg SID
+	children map[string]string        // parent SID -> dialled leg SID
+	hangups  map[string]chan struct{} // call id -> closed when the caller hangs up
+}
+
+// HangUp ends a call in progress as if the caller hung up now (Realtime
+// only); it reports whether there was such a call.
+func (s *Simulator) HangUp(callID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.hangups[callID]
+	if ok {
+		close(ch)
+		delete(s.hangups, callID)
+	}
+	return ok
 }
 
 // Faults are how a call's callbacks misbehave.
@@ -105,10 +119,24 @@ func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk
 		return call, err
 	}
 	call.Dialled, call.TimeLimit = dial.Number.Text, dial.TimeLimit
-	return s.runDialledLeg(ctx, call, dial, talk, f)
+	hangup := make(chan struct{})
+	s.mu.Lock()
+	if s.hangups == nil {
+		s.hangups = map[string]chan struct{}{}
+	}
+	s.hangups[callID] = hangup
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.hangups[callID] == hangup {
+			delete(s.hangups, callID)
+		}
+		s.mu.Unlock()
+	}()
+	return s.runDialledLeg(ctx, call, dial, talk, f, hangup)
 }
 
-func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVerb, talk time.Duration, f Faults) (SimCall, error) {
+func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVerb, talk time.Duration, f Faults, hangup <-chan struct{}) (SimCall, error) {
 	call.ChildSid = newSid()
 	outcome := Outcome(call.Dialled)
 	talkSeconds := int64(talk / time.Second)
@@ -164,13 +192,31 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	if f.Shuffle {
 		mathrand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	}
+	var answeredAt time.Time
 	for _, cb := range all {
 		if s.Realtime && cb.after > 0 {
 			select {
 			case <-ctx.Done():
 				return call, ctx.Err()
 			case <-time.After(cb.after):
+			case <-hangup:
+				// The caller hung up: the call lasted until now.
+				if !answeredAt.IsZero() && outcome == "completed" {
+					call.DurationSeconds = max(int64(time.Since(answeredAt)/time.Second), 1)
+					cb.form.Set("CallDuration", strconv.FormatInt(call.DurationSeconds, 10))
+					if cb.form.Has("DialCallDuration") {
+						cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
+					}
+					s.remember(call)
+				}
+				hangup = nil
 			}
+		}
+		if cb.form.Get("CallStatus") == "in-progress" && cb.form.Has("SequenceNumber") {
+			answeredAt = time.Now()
+		}
+		if cb.form.Has("DialCallDuration") {
+			cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
 		}
 		if _, err := s.post(ctx, cb.url, cb.form); err != nil {
 			return call, err

@@ -5,6 +5,7 @@ import { Application } from "@hotwired/stimulus"
 import FlashController from "./controllers/flash_controller.js"
 import SearchController from "./controllers/search_controller.js"
 import DialerController from "./controllers/dialer_controller.js"
+import CallController from "./controllers/call_controller.js"
 
 window.Turbo = Turbo
 
@@ -12,6 +13,7 @@ const application = Application.start()
 application.register("flash", FlashController)
 application.register("search", SearchController)
 application.register("dialer", DialerController)
+application.register("call", CallController)
 
 // The service worker serves the offline page when the network is gone. It
 // never caches signed-in pages or balances (see /sw.js).

@@ -7,7 +7,7 @@ import { Controller } from "@hotwired/stimulus"
 // and never posts /calls then.
 export default class extends Controller {
   static targets = ["number", "form", "quote", "call", "reason"]
-  static values = { device: String, longPress: { type: Number, default: 500 } }
+  static values = { longPress: { type: Number, default: 500 } }
 
   connect() {
     this.onQuote = () => this.readQuote()
@@ -91,8 +91,9 @@ export default class extends Controller {
 
   async call() {
     if (this.callTarget.disabled) return
-    if (this.deviceValue !== "simulator") {
-      // The Voice SDK adapter is the next step of the dialer issue.
+    if (document.getElementById("in-call")?.dataset.callDeviceValue !== "simulator") {
+      // The Voice SDK adapter is the next step of the dialer issue; until
+      // then no call is authorized that could not be connected.
       this.reasonTarget.textContent = "Calling from the browser is not available yet."
       return
     }
@@ -110,13 +111,9 @@ export default class extends Controller {
         this.callTarget.disabled = false
         return
       }
-      // Development: the carrier simulator plays Twilio for this call.
-      await fetch("/dev/carrier/connect", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ call_id: body.call_id, talk_seconds: 30 }),
-      })
-      window.Turbo.visit(`/calls/${body.call_id}`)
+      this.reasonTarget.textContent = ""
+      // The in-call bar takes it from here.
+      window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number: this.numberTarget.value } }))
     } catch {
       this.reasonTarget.textContent = "No connection. Check your data or Wi-Fi and try again."
       this.callTarget.disabled = false
