@@ -56,8 +56,14 @@ func loadAssets() (*Assets, error) {
 			sum := sha256.Sum256(body)
 			hash := hex.EncodeToString(sum[:6])
 			ext := path.Ext(name)
+			hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
+			if strings.HasPrefix(name, "chunks/") {
+				// esbuild names chunks by their content already, and the
+				// bundle imports them by that name.
+				hashed = name
+			}
 			x := &asset{
-				hashedName:  strings.TrimSuffix(name, ext) + "." + hash + ext,
+				hashedName:  hashed,
 				contentType: mime.TypeByExtension(ext),
 				body:        body,
 				etag:        `"` + hash + `"`,

@@ -20,7 +20,7 @@ func contentSecurityPolicy(nonce string) string {
 		"style-src 'self' 'nonce-" + nonce + "'",
 		"img-src 'self' data:",
 		"font-src 'self'",
-		"connect-src 'self' https://api.stripe.com wss://voice-js.roaming.twilio.com https://eventgw.twilio.com",
+		"connect-src 'self' https://api.stripe.com wss://*.twilio.com https://eventgw.twilio.com",
 		"media-src 'self' https://sdk.twilio.com",
 		"frame-src https://js.stripe.com https://hooks.stripe.com",
 		"worker-src 'self'",

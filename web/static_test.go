@@ -137,3 +137,25 @@ func TestNoDevMailInProductionShape(t *testing.T) {
 		t.Fatalf("/dev/mail with a real mailer: %d", r.status)
 	}
 }
+
+func TestVoiceSDKIsAChunkLoadedOnlyToCall(t *testing.T) {
+	a := newApp(t, nil)
+	b := a.browser()
+	page := b.get("/signin")
+	js := regexp.MustCompile(`src="(/assets/app\.[0-9a-f]{12}\.js)"`).FindStringSubmatch(page.body)
+	if js == nil {
+		t.Fatal("no app.js")
+	}
+	app := b.get(js[1])
+	chunk := regexp.MustCompile(`chunks/twilio-[A-Z0-9]+\.js`).FindString(app.body)
+	if chunk == "" {
+		t.Fatal("the bundle has no lazily loaded Twilio chunk")
+	}
+	if strings.Contains(app.body, "twilio.com/voice-sdk") || len(app.body) > 200_000 {
+		t.Fatalf("the Voice SDK seems to be in the first bundle (%d bytes)", len(app.body))
+	}
+	r := b.get("/assets/" + chunk)
+	if r.status != 200 || r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.Contains(r.body, "Device") {
+		t.Fatalf("chunk %s: %d %v", chunk, r.status, r.header)
+	}
+}

@@ -1,5 +1,6 @@
 import { Controller } from "@hotwired/stimulus"
 import { SimulatorDevice } from "../devices/simulator.js"
+import { TwilioDevice } from "../devices/twilio.js"
 
 const FINAL = ["Completed", "Busy", "No answer", "Failed", "Canceled", "Refused"]
 
@@ -11,7 +12,7 @@ const FINAL = ["Completed", "Busy", "No answer", "Failed", "Canceled", "Refused"
 // hang up go to the device. Nothing is charged for a call that never
 // connects: that is the server's rule, the bar only shows it.
 export default class extends Controller {
-  static targets = ["number", "status", "timer", "left", "warning", "mute", "keypad", "keypadToggle", "digits", "hangUp"]
+  static targets = ["number", "status", "timer", "left", "warning", "mute", "keypad", "keypadToggle", "digits", "hangUp", "output"]
   static values = { device: String }
 
   connect() {
@@ -23,7 +24,7 @@ export default class extends Controller {
     window.removeEventListener("mobayilo:call", this.onCall)
   }
 
-  async start({ call_id, max_seconds, number }) {
+  async start({ call_id, token, max_seconds, number }) {
     this.callId = call_id
     this.maxSeconds = max_seconds
     this.answeredAt = null
@@ -39,18 +40,37 @@ export default class extends Controller {
     this.observer?.disconnect()
     this.observer = new MutationObserver(() => this.onStatus(this.statusTarget.textContent.trim()))
     this.observer.observe(this.statusTarget, { childList: true, characterData: true, subtree: true })
-    this.device = this.deviceValue === "simulator" ? new SimulatorDevice() : null
-    if (!this.device) {
-      this.end("Calling from the browser is not available yet.")
-      return
-    }
+    this.device = this.deviceValue === "simulator" ? new SimulatorDevice() : new TwilioDevice({
+      warning: (text) => this.warn(text),
+      cleared: () => this.warningTarget.classList.add("hidden"),
+      reconnecting: () => this.warn("Connection lost. Reconnecting…"),
+      reconnected: () => this.warningTarget.classList.add("hidden"),
+      ended: (reason) => reason && this.warn(reason),
+    })
     try {
-      await this.device.connect(call_id)
+      await this.device.connect(call_id, token)
+      this.showOutputs()
     } catch {
       this.statusTarget.textContent = "Connection lost"
       this.warningTarget.textContent = "The connection dropped before the call started. Nothing was charged. Try again."
       this.warningTarget.classList.remove("hidden")
     }
+  }
+
+  warn(text) {
+    this.warningTarget.textContent = text
+    this.warningTarget.classList.remove("hidden")
+  }
+
+  // Speaker or earpiece, where the browser lets a page choose.
+  showOutputs() {
+    const outputs = this.device.outputs?.() || []
+    this.outputTarget.hidden = outputs.length < 2
+    this.outputTarget.replaceChildren(...outputs.map((o) => new Option(o.label, o.id)))
+  }
+
+  output() {
+    this.device.setOutput?.(this.outputTarget.value)
   }
 
   onStatus(label) {

@@ -1,4 +1,5 @@
 import { Controller } from "@hotwired/stimulus"
+import { askMicrophone, loadVoiceSDK } from "../devices/twilio.js"
 
 // The dialer: a keypad (hold 0 for +), backspace and redial fill the number;
 // the price line (the rate-quote Turbo Frame, from /rates/calculate) says
@@ -91,11 +92,17 @@ export default class extends Controller {
 
   async call() {
     if (this.callTarget.disabled) return
-    if (document.getElementById("in-call")?.dataset.callDeviceValue !== "simulator") {
-      // The Voice SDK adapter is the next step of the dialer issue; until
-      // then no call is authorized that could not be connected.
-      this.reasonTarget.textContent = "Calling from the browser is not available yet."
-      return
+    if (document.getElementById("in-call")?.dataset.callDeviceValue === "twilio") {
+      // Microphone and SDK first: no call is authorized that could not
+      // be connected.
+      this.reasonTarget.textContent = "Allow the microphone to call…"
+      try {
+        await askMicrophone()
+        await loadVoiceSDK()
+      } catch (error) {
+        this.reasonTarget.textContent = error.message || "The call could not start."
+        return
+      }
     }
     this.callTarget.disabled = true
     this.reasonTarget.textContent = "Connecting…"
