@@ -128,6 +128,13 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	b.waitFor("ringing", status+` === "Ringing" || `+status+` === "In call"`)
 	b.waitFor("in call", status+` === "In call"`)
 
+	// The call goes on while the person looks at another tab.
+	b.do(chromedp.Tap(chromedp.CSS(navLink("credits"))))
+	b.waitForTab("credits", "/credits")
+	b.waitFor("the in-call bar on Credits", `!document.querySelector("#in-call").hidden && `+status+` === "In call" && document.querySelector("[data-call-target=timer]").textContent !== "0:00"`)
+	b.do(chromedp.Tap(chromedp.CSS(navLink("dial"))))
+	b.waitForTab("dial", "/call")
+
 	b.do(chromedp.Tap(chromedp.CSS("[data-call-target=mute]")))
 	b.waitFor("muted", `document.querySelector("[data-call-target=mute]").getAttribute("aria-pressed") === "true"`)
 	b.do(chromedp.Tap(chromedp.CSS("[data-call-target=mute]")))
