@@ -204,6 +204,15 @@ func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "talk_seconds": 30}.`, 0)
 		return
 	}
+	id, err := uuid.Parse(req.CallID)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	if _, err := db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID}); err != nil {
+		s.notFound(w, r)
+		return
+	}
 	identity := s.clientIdentity(currentUser(r).ID.String())
 	talk := time.Duration(min(max(req.TalkSeconds, 1), 3600)) * time.Second
 	go func() {
@@ -235,6 +244,9 @@ func (s *Server) simulateHangUp(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	s.sim.HangUp(req.CallID)
+	if !s.sim.HangUp(req.CallID) {
+		s.callError(w, r, http.StatusConflict, "not_in_progress", "That call is not in progress.", 0)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

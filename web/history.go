@@ -23,6 +23,7 @@ type callRow struct {
 	DurationSeconds             int64
 	CostCents                   int64
 	Billed                      bool
+	Pending                     bool // final, not yet billed (or stuck)
 	At                          time.Time
 }
 
@@ -81,6 +82,7 @@ func toCallRow(c db.Call) callRow {
 		row.CostCents = *c.CostCents
 		row.Billed = c.BillingState == "charged"
 	}
+	row.Pending = c.BillingState == "pending" || c.BillingState == "stuck"
 	return row
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
 )
 
 // liveEvent is one thing a user's open pages should show at once.
@@ -138,6 +140,13 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	if !send(": live\n\n") {
 		return
 	}
+	// What changed before this stream opened (a Turbo visit reopens it, a
+	// phone drops it): the current balance and the latest call's status.
+	for _, ev := range s.currentState(r, u.ID) {
+		if !send(sse(turboStream(ev))) {
+			return
+		}
+	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	for {
@@ -154,6 +163,22 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// currentState is the user's balance and, for a call of the last two
+// hours, its status, as events.
+func (s *Server) currentState(r *http.Request, user uuid.UUID) []liveEvent {
+	q := db.New(s.pool)
+	var out []liveEvent
+	if row, err := q.GetUserWithBalance(r.Context(), user); err == nil {
+		b := row.CachedBalanceCents
+		out = append(out, liveEvent{UserID: user, BalanceCents: &b})
+	}
+	calls, err := q.ListCallsPage(r.Context(), db.ListCallsPageParams{UserID: user, PageSize: 1})
+	if err == nil && len(calls) == 1 && time.Since(calls[0].CreatedAt) < 2*time.Hour {
+		out = append(out, liveEvent{UserID: user, CallID: calls[0].ID.String(), Status: calls[0].Status})
+	}
+	return out
 }
 
 // turboStream renders an event as the Turbo Stream action the page applies.

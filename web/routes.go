@@ -65,7 +65,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/calls", s.startCall)
 			r.Get("/calls/{id}", s.showCallDetail)
 			r.Get("/live", s.streamLive)
-			if s.sim != nil {
+			if s.sim != nil && s.cfg.Env != config.Production {
 				r.Post("/dev/carrier/connect", s.simulateConnect)
 				r.Post("/dev/carrier/hangup", s.simulateHangUp)
 			}

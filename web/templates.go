@@ -18,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 //go:embed templates
@@ -135,6 +136,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		},
 		"linkify":     linkify,
 		"statusLabel": statusLabel,
+		"isFinal":     func(status string) bool { return workflows.IsFinal(status) },
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,
 	}

@@ -107,18 +107,7 @@ func Outcome(e164 string) string {
 // cuts it at max_seconds).
 func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk time.Duration, f Faults) (SimCall, error) {
 	call := SimCall{ParentSid: newSid()}
-	body, err := s.post(ctx, s.BaseURL+"/api/webhooks/twilio/voice", url.Values{
-		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {call.ParentSid}, "CallStatus": {"ringing"},
-		"Direction": {"inbound"}, "From": {"client:" + identity}, "To": {""}, "Caller": {"client:" + identity}, "CallId": {callID},
-	})
-	if err != nil {
-		return call, err
-	}
-	dial, err := parseDial(body)
-	if err != nil {
-		return call, err
-	}
-	call.Dialled, call.TimeLimit = dial.Number.Text, dial.TimeLimit
+	// A hang-up may come while our voice webhook is still answering.
 	hangup := make(chan struct{})
 	s.mu.Lock()
 	if s.hangups == nil {
@@ -133,6 +122,18 @@ func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk
 		}
 		s.mu.Unlock()
 	}()
+	body, err := s.post(ctx, s.BaseURL+"/api/webhooks/twilio/voice", url.Values{
+		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {call.ParentSid}, "CallStatus": {"ringing"},
+		"Direction": {"inbound"}, "From": {"client:" + identity}, "To": {""}, "Caller": {"client:" + identity}, "CallId": {callID},
+	})
+	if err != nil {
+		return call, err
+	}
+	dial, err := parseDial(body)
+	if err != nil {
+		return call, err
+	}
+	call.Dialled, call.TimeLimit = dial.Number.Text, dial.TimeLimit
 	return s.runDialledLeg(ctx, call, dial, talk, f, hangup)
 }
 
@@ -200,8 +201,13 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 				return call, ctx.Err()
 			case <-time.After(cb.after):
 			case <-hangup:
+				if answeredAt.IsZero() {
+					// Hung up while it rang: the dialled leg is canceled,
+					// never answered, never billed.
+					return s.cancelLeg(ctx, call, dial)
+				}
 				// The caller hung up: the call lasted until now.
-				if !answeredAt.IsZero() && outcome == "completed" {
+				if outcome == "completed" {
 					call.DurationSeconds = max(int64(time.Since(answeredAt)/time.Second), 1)
 					cb.form.Set("CallDuration", strconv.FormatInt(call.DurationSeconds, 10))
 					if cb.form.Has("DialCallDuration") {
@@ -219,6 +225,24 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 			cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
 		}
 		if _, err := s.post(ctx, cb.url, cb.form); err != nil {
+			return call, err
+		}
+	}
+	return call, nil
+}
+
+// cancelLeg ends a leg that was never answered, as Twilio reports a
+// caller hanging up during ringing.
+func (s *Simulator) cancelLeg(ctx context.Context, call SimCall, dial dialVerb) (SimCall, error) {
+	call.Status, call.DurationSeconds = "canceled", 0
+	s.remember(call)
+	if _, err := s.post(ctx, dial.Number.StatusCallback, url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ChildSid},
+		"ParentCallSid": {call.ParentSid}, "CallStatus": {"canceled"}, "SequenceNumber": {"9"}, "CallDuration": {"0"}}); err != nil {
+		return call, err
+	}
+	if dial.Action != "" {
+		if _, err := s.post(ctx, dial.Action, url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ParentSid},
+			"DialCallSid": {call.ChildSid}, "DialCallStatus": {"canceled"}, "DialCallDuration": {"0"}}); err != nil {
 			return call, err
 		}
 	}

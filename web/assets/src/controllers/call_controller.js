@@ -25,6 +25,11 @@ export default class extends Controller {
   }
 
   async start({ call_id, token, max_seconds, number }) {
+    if (this.active) return // one call at a time; the server enforces it too
+    this.active = true
+    clearInterval(this.tick)
+    clearTimeout(this.endTimer)
+    this.tick = null
     this.callId = call_id
     this.maxSeconds = max_seconds
     this.answeredAt = null
@@ -45,15 +50,14 @@ export default class extends Controller {
       cleared: () => this.warningTarget.classList.add("hidden"),
       reconnecting: () => this.warn("Connection lost. Reconnecting…"),
       reconnected: () => this.warningTarget.classList.add("hidden"),
-      ended: (reason) => reason && this.warn(reason),
+      ended: (reason) => this.end(reason || "Ended"),
     })
     try {
       await this.device.connect(call_id, token)
       this.showOutputs()
     } catch {
-      this.statusTarget.textContent = "Connection lost"
-      this.warningTarget.textContent = "The connection dropped before the call started. Nothing was charged. Try again."
-      this.warningTarget.classList.remove("hidden")
+      this.warn("The connection dropped before the call started. Nothing was charged. Try again in a few minutes.")
+      this.end("Connection lost", { stay: true })
     }
   }
 
@@ -117,17 +121,21 @@ export default class extends Controller {
     this.device?.disconnect(this.callId)
   }
 
-  end(label) {
+  // end shows why the call ended, then the call's page (its cost appears
+  // there once billed); with stay, the bar remains until dismissed.
+  end(label, { stay = false } = {}) {
+    if (!this.active) return
+    this.active = false
     clearInterval(this.tick)
+    this.tick = null
     this.observer?.disconnect()
     this.hangUpTarget.disabled = true
     this.statusTarget.textContent = label
     const callId = this.callId
-    // Show the call, with what it cost once it is billed.
-    setTimeout(() => {
+    this.endTimer = setTimeout(() => {
       this.element.hidden = true
-      if (callId) window.Turbo.visit(`/calls/${callId}`)
-    }, 1500)
+      if (!stay && callId) window.Turbo.visit(`/calls/${callId}`)
+    }, stay ? 6000 : 1500)
   }
 }
 

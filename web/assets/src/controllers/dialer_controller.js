@@ -21,38 +21,30 @@ export default class extends Controller {
     clearTimeout(this.holdTimer)
   }
 
-  // Keypad: a tap types the key; holding a key with a long form (0) types that.
+  // Keypad: a click types the key (so screen readers, switches and
+  // keyboards work); holding a key with a long form (0) types that instead.
   press(event) {
     const key = event.currentTarget
-    this.pressed = key
-    this.held = false
     clearTimeout(this.holdTimer)
+    this.longTyped = null
     if (key.dataset.long) {
       this.holdTimer = setTimeout(() => {
-        this.held = true
-        this.insert(key.dataset.long)
+        this.longTyped = key
+        this.insert(key.dataset.long, key.dataset.key)
       }, this.longPressValue)
     }
   }
 
-  release(event) {
-    // Only the key that was pressed types (a second finger on another key
-    // must not finish this one).
-    if (event.currentTarget !== this.pressed) return
+  cancel() {
     clearTimeout(this.holdTimer)
-    if (!this.held) this.insert(event.currentTarget.dataset.key)
-    this.held = false
-    this.pressed = null
-  }
-
-  cancel(event) {
-    if (event.currentTarget !== this.pressed) return
-    clearTimeout(this.holdTimer)
-    this.pressed = null
   }
 
   type(event) {
-    event.preventDefault()
+    clearTimeout(this.holdTimer)
+    if (this.longTyped === event.currentTarget) {
+      this.longTyped = null // the click that ends a long press types nothing more
+      return
+    }
     this.insert(event.currentTarget.dataset.key)
   }
 
@@ -66,8 +58,11 @@ export default class extends Controller {
     this.changed()
   }
 
-  insert(text) {
-    if (text === "+" && this.numberTarget.value !== "") return
+  // insert types text; a + can only start a number, so elsewhere the key's
+  // own digit is typed instead.
+  insert(text, fallback = "") {
+    if (text === "+" && this.numberTarget.value !== "") text = fallback
+    if (!text) return
     this.numberTarget.value += text
     this.changed()
   }
@@ -86,12 +81,28 @@ export default class extends Controller {
     const quote = this.quoteTarget.querySelector("[data-quote]")
     if (!quote) return
     const canCall = quote.dataset.canCall === "true"
-    this.callTarget.disabled = !canCall
+    this.callTarget.disabled = !canCall || this.busy()
     this.reasonTarget.textContent = canCall ? "" : (quote.dataset.reason || "This number cannot be called.")
   }
 
+  // busy: a call is being placed, or one is in progress.
+  busy() {
+    const bar = document.getElementById("in-call")
+    return this.inFlight || (bar && !bar.hidden)
+  }
+
   async call() {
-    if (this.callTarget.disabled) return
+    if (this.callTarget.disabled || this.busy()) return
+    this.inFlight = true
+    this.callTarget.disabled = true
+    try {
+      await this.place()
+    } finally {
+      this.inFlight = false
+    }
+  }
+
+  async place() {
     if (document.getElementById("in-call")?.dataset.callDeviceValue === "twilio") {
       // Microphone and SDK first: no call is authorized that could not
       // be connected.
@@ -101,10 +112,10 @@ export default class extends Controller {
         await loadVoiceSDK()
       } catch (error) {
         this.reasonTarget.textContent = error.message || "The call could not start."
+        this.callTarget.disabled = false
         return
       }
     }
-    this.callTarget.disabled = true
     this.reasonTarget.textContent = "Connecting…"
     try {
       const response = await fetch("/calls", {

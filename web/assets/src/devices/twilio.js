@@ -32,8 +32,14 @@ export class TwilioDevice {
     this.call.on("warning-cleared", () => this.events.cleared())
     this.call.on("reconnecting", () => this.events.reconnecting())
     this.call.on("reconnected", () => this.events.reconnected())
-    this.call.on("disconnect", () => this.events.ended())
-    this.call.on("error", () => this.events.ended("The connection failed."))
+    this.call.on("disconnect", () => {
+      this.device.destroy()
+      this.events.ended()
+    })
+    this.call.on("error", () => {
+      this.device.destroy()
+      this.events.ended("The connection failed")
+    })
   }
 
   // outputs lists the audio outputs the browser lets us choose, if any.
@@ -57,7 +63,6 @@ export class TwilioDevice {
 
   disconnect() {
     this.call?.disconnect()
-    this.device?.destroy()
   }
 }
 
