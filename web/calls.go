@@ -204,13 +204,7 @@ func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "talk_seconds": 30}.`, 0)
 		return
 	}
-	id, err := uuid.Parse(req.CallID)
-	if err != nil {
-		s.notFound(w, r)
-		return
-	}
-	if _, err := db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID}); err != nil {
-		s.notFound(w, r)
+	if !s.ownsCall(w, r, req.CallID) {
 		return
 	}
 	identity := s.clientIdentity(currentUser(r).ID.String())
@@ -235,13 +229,7 @@ func (s *Server) simulateHangUp(w http.ResponseWriter, r *http.Request) {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "..."}.`, 0)
 		return
 	}
-	id, err := uuid.Parse(req.CallID)
-	if err != nil {
-		s.notFound(w, r)
-		return
-	}
-	if _, err := db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID}); err != nil {
-		s.notFound(w, r)
+	if !s.ownsCall(w, r, req.CallID) {
 		return
 	}
 	if !s.sim.HangUp(req.CallID) {
@@ -249,4 +237,18 @@ func (s *Server) simulateHangUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ownsCall reports whether callID is one of the signed-in user's calls,
+// answering 404 when it is not.
+func (s *Server) ownsCall(w http.ResponseWriter, r *http.Request, callID string) bool {
+	id, err := uuid.Parse(callID)
+	if err == nil {
+		_, err = db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID})
+	}
+	if err != nil {
+		s.notFound(w, r)
+		return false
+	}
+	return true
 }

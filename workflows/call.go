@@ -248,15 +248,7 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 			w.markBilling(ctx, BillingStuck, w.state.LastError)
 			// Support can retry (the carrier may answer later); a late final
 			// callback ends the wait too.
-			for retried := false; !retried && !IsFinal(w.state.Status); {
-				sel := workflow.NewSelector(ctx)
-				w.addSignals(ctx, sel)
-				sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
-					c.Receive(ctx, nil)
-					retried = true
-				})
-				sel.Select(ctx)
-			}
+			w.awaitRetry(ctx, func() bool { return IsFinal(w.state.Status) })
 			if IsFinal(w.state.Status) {
 				return nil
 			}
@@ -311,6 +303,20 @@ func (w *callWorkflow) lookup(ctx workflow.Context, name string, args ...any) wo
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 	})
 	return workflow.ExecuteActivity(actx, name, args...)
+}
+
+// awaitRetry waits for support's retry-billing signal, applying callbacks
+// that arrive meanwhile, or until stop holds.
+func (w *callWorkflow) awaitRetry(ctx workflow.Context, stop func() bool) {
+	for retried := false; !retried && !stop(); {
+		sel := workflow.NewSelector(ctx)
+		w.addSignals(ctx, sel)
+		sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			retried = true
+		})
+		sel.Select(ctx)
+	}
 }
 
 // addSignals adds the dialed and status channels to sel.
@@ -413,16 +419,7 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 		w.setBilling(ctx, BillingStuck)
 		w.markBilling(ctx, BillingStuck, err.Error())
 		// Wait for support; keep draining late callbacks meanwhile.
-		retried := false
-		for !retried {
-			sel := workflow.NewSelector(ctx)
-			w.addSignals(ctx, sel)
-			sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(ctx, nil)
-				retried = true
-			})
-			sel.Select(ctx)
-		}
+		w.awaitRetry(ctx, func() bool { return false })
 		w.log.Info("retrying billing at support's request")
 	}
 }
