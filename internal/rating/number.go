@@ -147,6 +147,10 @@ func ParseNumber(input, homeCountry string) (Number, error) {
 		return Number{}, &NumberError{"invalid", fmt.Sprintf("That is not a valid number%s. Check the digits and the country code.", countryHint(country))}
 	}
 	e164 := phonenumbers.Format(pn, phonenumbers.E164)
+	if len(e164) > 16 {
+		// E.164 allows 15 digits; some plans list longer service numbers.
+		return Number{}, &NumberError{"too_long", "That number is too long."}
+	}
 	return Number{E164: e164, Digits: strings.TrimPrefix(e164, "+"), Country: country, Type: numberType(phonenumbers.GetNumberType(pn))}, nil
 }
 

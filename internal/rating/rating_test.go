@@ -28,6 +28,7 @@ func TestParseNumber(t *testing.T) {
 		{"   ", "US", "", "", "", "empty"},
 		{"+234 80", "", "", "", "", "too_short"},
 		{"+1 415 555 26711234567", "", "", "", "", "too_long"},
+		{"004980000000000000", "", "", "", "", "too_long"}, // 16 digits: beyond E.164, found by the fuzzer
 		{"call me", "US", "", "", "", "invalid_characters"},
 		{"+234 803 ABC 4567", "", "", "", "", "invalid_characters"},
 		{"12+345678", "US", "", "", "", "invalid_characters"},
