@@ -61,7 +61,7 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input
 `
 
 type LeaseDueWebhookEventsParams struct {
@@ -94,6 +94,8 @@ func (q *Queries) LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhook
 			&i.NextAttemptAt,
 			&i.LastError,
 			&i.Signal,
+			&i.StartWorkflow,
+			&i.StartInput,
 		); err != nil {
 			return nil, err
 		}

@@ -105,6 +105,10 @@ type Topup struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	CreditedAt      *time.Time
+	RefundedCents   int64
+	DisputedCents   int64
+	FailureCode     *string
+	ReceiptEmail    *string
 }
 
 type Transaction struct {
@@ -149,4 +153,6 @@ type WebhookEvent struct {
 	NextAttemptAt time.Time
 	LastError     *string
 	Signal        string
+	StartWorkflow *string
+	StartInput    []byte
 }

@@ -25,6 +25,7 @@ type Querier interface {
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
+	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
@@ -37,6 +38,10 @@ type Querier interface {
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
+	GetTopup(ctx context.Context, id uuid.UUID) (Topup, error)
+	GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error)
+	// A user sees only their own top-ups: another's is no row.
+	GetTopupForUser(ctx context.Context, arg GetTopupForUserParams) (Topup, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
 	// A call, only for its own user.
@@ -66,6 +71,18 @@ type Querier interface {
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
+	ListTopupsForUser(ctx context.Context, arg ListTopupsForUserParams) ([]Topup, error)
+	// One page of a wallet's ledger, newest first, with what each entry is
+	// about (the call's number, the top-up's package). Keyset-paginated on the
+	// id: pass the last id of the previous page as before_id (NULL for the
+	// first page). The (account_id, id) index serves both the filter and the
+	// order. The joins repeat the account id, so an entry only ever describes
+	// its own wallet's call or top-up (the foreign keys guarantee it too).
+	ListWalletEntries(ctx context.Context, arg ListWalletEntriesParams) ([]ListWalletEntriesRow, error)
+	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
+	// A declined attempt: the user may try again on the same payment.
+	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
+	MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	NotifyCallEvent(ctx context.Context, payload string) error
@@ -87,9 +104,15 @@ type Querier interface {
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
+	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
+	// the top-up id), so a repeat names the same one; another is refused.
+	SetTopupPaymentIntent(ctx context.Context, arg SetTopupPaymentIntentParams) (Topup, error)
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
+	// Refunded and disputed amounts are derived from the ledger, never counted
+	// separately; a top-up wholly refunded is refunded, one disputed disputed.
+	SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error

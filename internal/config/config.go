@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -56,6 +57,16 @@ type Config struct {
 	StripeSecretKey      string
 	StripePublishableKey string
 	StripeWebhookSecret  string
+	// StripeAPIBase is where stripe-go sends API requests: empty for
+	// Stripe's own API; the payment simulator's routes in development.
+	StripeAPIBase string
+
+	// TopUpPackages are the fixed top-up amounts, in cents, the only
+	// amounts a user can buy (TOPUP_PACKAGES, whole dollars: "5,10,20,50").
+	TopUpPackages []int64
+	// TopUpPaymentTimeout: how long a top-up waits for its payment before
+	// asking Stripe and cancelling an abandoned one.
+	TopUpPaymentTimeout time.Duration
 
 	SMTPHost     string
 	SMTPPort     int
@@ -146,6 +157,8 @@ func Load(getenv func(string) string) (Config, error) {
 		StripeSecretKey:      r.str("STRIPE_SECRET_KEY", def(devStripeSecretKey)),
 		StripePublishableKey: r.str("STRIPE_PUBLISHABLE_KEY", def(devStripePublishable)),
 		StripeWebhookSecret:  r.str("STRIPE_WEBHOOK_SECRET", def(devStripeWebhookSecret)),
+		StripeAPIBase:        r.str("STRIPE_API_BASE", ""),
+		TopUpPaymentTimeout:  r.duration("TOPUP_PAYMENT_TIMEOUT", time.Hour),
 
 		SMTPHost:               r.str("SMTP_HOST", ""),
 		SMTPPort:               r.integer("SMTP_PORT", 587),
@@ -164,7 +177,13 @@ func Load(getenv func(string) string) (Config, error) {
 		PricingMinMarginMicros:   int64(r.integer("PRICING_MIN_MARGIN_MICROS", 5000)),
 
 		CarrierSimulator: r.boolean("CARRIER_SIMULATOR", dev),
-		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev),
+		// With no Stripe key of its own, development pays through the
+		// simulator; with one, through Stripe's test mode.
+		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev && getenv("STRIPE_SECRET_KEY") == ""),
+	}
+	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
+	if c.PaymentSimulator && c.StripeAPIBase == "" {
+		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
 	c.LogLevel = r.level("LOG_LEVEL", map[bool]string{true: "debug", false: "info"}[dev])
 
@@ -278,6 +297,21 @@ func (c Config) validate() []error {
 	if c.SignupBonusCents < 0 || c.SignupBonusCents > 10_000 {
 		bad("SIGNUP_BONUS_CENTS", "%d is not between 0 and 10000 cents", c.SignupBonusCents)
 	}
+	if len(c.TopUpPackages) == 0 || len(c.TopUpPackages) > 8 {
+		bad("TOPUP_PACKAGES", "must list 1 to 8 amounts in whole dollars, like 5,10,20,50")
+	}
+	for _, p := range c.TopUpPackages {
+		// Stripe's least card charge is $0.50; the most we sell at once is $500.
+		if p < 100 || p > 50_000 {
+			bad("TOPUP_PACKAGES", "$%d is not between $1 and $500", p/100)
+		}
+	}
+	if c.TopUpPaymentTimeout < time.Minute || c.TopUpPaymentTimeout > 7*24*time.Hour {
+		bad("TOPUP_PAYMENT_TIMEOUT", "%s is not between 1m and 168h", c.TopUpPaymentTimeout)
+	}
+	if c.StripeAPIBase != "" {
+		checkURL("STRIPE_API_BASE", c.StripeAPIBase, "http", "https")
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -337,6 +371,9 @@ func (c Config) validate() []error {
 	if c.PaymentSimulator {
 		bad("PAYMENT_SIMULATOR", "the payment simulator must be off in production")
 	}
+	if c.StripeAPIBase != "" && c.StripeAPIBase != "https://api.stripe.com" {
+		bad("STRIPE_API_BASE", "must be Stripe's own API in production (unset it)")
+	}
 	if c.SMTPInsecureSkipVerify {
 		bad("SMTP_INSECURE_SKIP_VERIFY", "TLS verification must not be bypassed in production")
 	}
@@ -370,6 +407,9 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID).
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
+		Str("STRIPE_API_BASE", c.StripeAPIBase).
+		Interface("TOPUP_PACKAGES", c.TopUpPackages).
+		Dur("TOPUP_PAYMENT_TIMEOUT", c.TopUpPaymentTimeout).
 		Int64("SIGNUP_BONUS_CENTS", c.SignupBonusCents).
 		Strs("ALLOWED_COUNTRIES", c.AllowedCountries).
 		Strs("BLOCKED_PREFIXES", c.BlockedPrefixes).
@@ -479,6 +519,33 @@ func (r *reader) integer(key string, def int) int {
 		return def
 	}
 	return n
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v := r.getenv(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration like 1h or 30m", key, v))
+		return def
+	}
+	return d
+}
+
+// dollars reads a list of whole-dollar amounts as cents.
+func (r *reader) dollars(key, def string) []int64 {
+	var out []int64
+	for _, v := range r.list(key, def) {
+		n, err := strconv.ParseInt(strings.TrimPrefix(v, "$"), 10, 64)
+		if err != nil || n <= 0 {
+			r.errs = append(r.errs, fmt.Errorf("%s: %q is not a whole number of dollars", key, v))
+			continue
+		}
+		out = append(out, n*100)
+	}
+	return out
 }
 
 func (r *reader) level(key, def string) zerolog.Level {

@@ -1,0 +1,64 @@
+-- name: CreateTopup :one
+INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING *;
+
+-- name: GetTopup :one
+SELECT * FROM topups WHERE id = $1;
+
+-- name: GetTopupForUser :one
+-- A user sees only their own top-ups: another's is no row.
+SELECT * FROM topups WHERE id = $1 AND user_id = $2;
+
+-- name: GetTopupByPaymentIntent :one
+SELECT * FROM topups WHERE payment_intent_id = $1;
+
+-- name: SetTopupPaymentIntent :one
+-- The PaymentIntent is created once per top-up (Stripe's idempotency key is
+-- the top-up id), so a repeat names the same one; another is refused.
+UPDATE topups
+SET payment_intent_id = sqlc.arg(payment_intent_id), status = CASE WHEN status = 'created' THEN 'processing' ELSE status END,
+    updated_at = now()
+WHERE id = sqlc.arg(id) AND (payment_intent_id IS NULL OR payment_intent_id = sqlc.arg(payment_intent_id))
+RETURNING *;
+
+-- name: MarkTopupFailed :one
+-- A declined attempt: the user may try again on the same payment.
+UPDATE topups
+SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
+WHERE id = $1 AND status IN ('created', 'processing', 'failed')
+RETURNING *;
+
+-- name: MarkTopupSucceeded :one
+UPDATE topups
+SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
+    updated_at = now()
+WHERE id = $1 AND status IN ('created', 'processing', 'failed')
+RETURNING *;
+
+-- name: MarkTopupCanceled :one
+UPDATE topups
+SET status = 'canceled', failure_code = sqlc.narg(failure_code), failure_message = COALESCE(sqlc.narg(failure_message), failure_message),
+    updated_at = now()
+WHERE id = sqlc.arg(id) AND status IN ('created', 'processing', 'failed')
+RETURNING *;
+
+-- name: SyncTopupReversals :one
+-- Refunded and disputed amounts are derived from the ledger, never counted
+-- separately; a top-up wholly refunded is refunded, one disputed disputed.
+UPDATE topups t
+SET refunded_cents = r.refunded, disputed_cents = r.disputed,
+    status = CASE WHEN r.disputed > 0 THEN 'disputed'
+                  WHEN r.refunded >= t.amount_cents THEN 'refunded'
+                  ELSE t.status END,
+    updated_at = now()
+FROM (
+    SELECT COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'refund'), 0)::bigint AS refunded,
+           COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'dispute'), 0)::bigint AS disputed
+    FROM transactions WHERE topup_id = sqlc.arg(id)
+) r
+WHERE t.id = sqlc.arg(id)
+RETURNING t.*;
+
+-- name: ListTopupsForUser :many
+SELECT * FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
