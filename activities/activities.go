@@ -8,6 +8,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
@@ -26,6 +27,9 @@ type Activities struct {
 	// Rates and Rules price and authorize calls.
 	Rates *ratedeck.Store
 	Rules rating.Rules
+	// Payments is the payment processor (Stripe, or the payment simulator
+	// through the same client in development).
+	Payments payments.Gateway
 }
 
 // New returns the activities over a Postgres pool.

@@ -19,6 +19,7 @@ var (
 	SearchAttrCallStatus         = temporal.NewSearchAttributeKeyKeyword("CallStatus")
 	SearchAttrBillingState       = temporal.NewSearchAttributeKeyKeyword("BillingState")
 	SearchAttrDestinationCountry = temporal.NewSearchAttributeKeyKeyword("DestinationCountry")
+	SearchAttrTopUpStatus        = temporal.NewSearchAttributeKeyKeyword("TopUpStatus")
 )
 
 // SearchAttributeNames lists the custom search attributes, all Keyword, in
@@ -29,6 +30,7 @@ func SearchAttributeNames() []string {
 		SearchAttrCallStatus.GetName(),
 		SearchAttrBillingState.GetName(),
 		SearchAttrDestinationCountry.GetName(),
+		SearchAttrTopUpStatus.GetName(),
 	}
 }
 
@@ -241,4 +243,144 @@ type CallState struct {
 	LastError       string
 	Reconciled      bool // billed from the carrier's REST API, not a callback
 	SignalsSeen     int
+}
+
+// The top-up workflow: one per purchase of a package, ID topup-<top-up id>.
+const (
+	TopUpWorkflowName = "TopUp"
+
+	// UpdateCreatePayment creates the top-up's PaymentIntent (run with
+	// update-with-start by POST /credits/purchase); it returns PaymentCreated.
+	UpdateCreatePayment = "create-payment"
+	// SignalStripeEvent: a Stripe webhook event about the top-up (StripeSignal).
+	SignalStripeEvent = "stripe-event"
+
+	ActivityLoadTopUp            = "LoadTopUp"
+	ActivityCreatePayment        = "CreatePayment"
+	ActivityFetchPayment         = "FetchPayment"
+	ActivityCancelPayment        = "CancelPayment"
+	ActivityRecordPaymentFailure = "RecordPaymentFailure"
+	ActivityCreditTopUp          = "CreditTopUp"
+	ActivityCancelTopUp          = "CancelTopUp"
+	ActivityReverseTopUp         = "ReverseTopUp"
+
+	// ErrTypePaymentRefused: the processor refused a request for good (a bad
+	// key, say); the top-up cannot go on.
+	ErrTypePaymentRefused = "PaymentRefused"
+	// ErrTypeTopUpMismatch: what Stripe reports does not match the top-up
+	// (another amount or currency); nothing is credited and the workflow
+	// fails, visibly, for an operator.
+	ErrTypeTopUpMismatch = "TopUpMismatch"
+)
+
+// Top-up statuses, as stored in topups.status and the TopUpStatus search
+// attribute.
+const (
+	TopUpCreated    = "created"
+	TopUpProcessing = "processing" // awaiting the payment
+	TopUpFailed     = "failed"     // the last attempt was declined; the user may try again
+	TopUpSucceeded  = "succeeded"  // credited
+	TopUpCanceled   = "canceled"
+	TopUpRefunded   = "refunded" // wholly refunded (a partial refund leaves it succeeded)
+	TopUpDisputed   = "disputed"
+)
+
+// Stripe event types the top-up workflow acts on; the webhook acknowledges
+// every other type and does nothing.
+const (
+	EventPaymentSucceeded = "payment_intent.succeeded"
+	EventPaymentFailed    = "payment_intent.payment_failed"
+	EventPaymentCanceled  = "payment_intent.canceled"
+	EventChargeRefunded   = "charge.refunded"
+	EventDisputeCreated   = "charge.dispute.created"
+)
+
+// TopUpWorkflowID is the workflow ID of a top-up.
+func TopUpWorkflowID(topupID string) string { return "topup-" + topupID }
+
+// TopUpInput starts a top-up workflow.
+type TopUpInput struct {
+	TopUpID     string
+	UserID      string
+	AccountID   string
+	AmountCents int64
+	Email       string // for Stripe's receipt
+	// PaymentTimeout: how long to wait for the payment before asking
+	// Stripe; 0 is an hour.
+	PaymentTimeout time.Duration
+	// Resumed: started by a webhook after the workflow had finished (a
+	// refund or a dispute weeks later); the state is read from Postgres.
+	Resumed bool
+}
+
+// PaymentCreated is the create-payment update's result. The client secret is
+// not in it: it is a credential, and update results are kept in workflow
+// history; the payment page reads it from Stripe.
+type PaymentCreated struct {
+	PaymentIntentID string
+	Status          string
+}
+
+// StripeSignal is one Stripe event about a top-up.
+type StripeSignal struct {
+	EventID         string // evt_…: the dedup key
+	Type            string
+	PaymentIntentID string
+	ChargeID        string
+	DisputeID       string
+	AmountCents     int64 // the PaymentIntent's amount, or the dispute's
+	Currency        string
+	FailureCode     string
+	FailureMessage  string
+}
+
+// PaymentState is a PaymentIntent as the processor reports it.
+type PaymentState struct {
+	PaymentIntentID string
+	Status          string // Stripe's words
+	AmountCents     int64
+	Currency        string
+	FailureCode     string
+	FailureMessage  string
+}
+
+// TopUpCredit asks CreditTopUp to post a paid top-up's credit.
+type TopUpCredit struct {
+	TopUpID, AccountID, PaymentIntentID string
+	AmountCents                         int64 // as Stripe reported it; must match the top-up's
+	Currency                            string
+}
+
+// TopUpReversal asks ReverseTopUp to post a refund or a dispute.
+type TopUpReversal struct {
+	TopUpID, AccountID, PaymentIntentID string
+	Kind                                string // "refund" or "dispute"
+	DisputeID                           string
+	AmountCents                         int64 // the dispute's amount; refunds are listed from Stripe
+}
+
+// TopUpFailure records why a payment failed or a top-up was cancelled.
+type TopUpFailure struct {
+	TopUpID, Code, Message string
+}
+
+// TopUpState is the whole state of a top-up workflow (the state query).
+type TopUpState struct {
+	TopUpID         string
+	Status          string
+	PaymentIntentID string
+	AmountCents     int64
+	RefundedCents   int64
+	DisputedCents   int64
+	FailureCode     string
+	FailureMessage  string
+	Reconciled      bool // credited or cancelled after asking Stripe, not from a webhook
+	EventsSeen      int
+	LastError       string
+}
+
+// TopUpRecord is a top-up as stored, for a resumed workflow.
+type TopUpRecord struct {
+	UserID, AccountID, Status, PaymentIntentID string
+	AmountCents, RefundedCents, DisputedCents  int64
 }

@@ -1,0 +1,273 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/payments"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+func badInput(what string, err error) error {
+	return temporal.NewNonRetryableApplicationError("bad "+what, "BadInput", err)
+}
+
+// paymentsErr makes a refusal by the processor non-retryable; outages stay
+// retryable.
+func paymentsErr(err error) error {
+	if errors.Is(err, payments.ErrPermanent) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypePaymentRefused, err)
+	}
+	return err
+}
+
+func (a *Activities) gateway() (payments.Gateway, error) {
+	if a.Payments == nil {
+		return nil, temporal.NewNonRetryableApplicationError("no payment processor is configured", workflows.ErrTypePaymentRefused, nil)
+	}
+	return a.Payments, nil
+}
+
+// CreatePayment creates the top-up's PaymentIntent (Stripe's idempotency
+// key is the top-up id, so a retry names the same one) and records it on
+// the top-up. The client secret is not returned: activity results are kept
+// in workflow history.
+func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput) (workflows.PaymentCreated, error) {
+	id, err := uuid.Parse(in.TopUpID)
+	if err != nil {
+		return workflows.PaymentCreated{}, badInput("top-up id", err)
+	}
+	g, err := a.gateway()
+	if err != nil {
+		return workflows.PaymentCreated{}, err
+	}
+	pi, err := g.CreateIntent(ctx, payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: in.AmountCents,
+		ReceiptEmail: in.Email, Description: "Mobayilo calling credit " + money(in.AmountCents)})
+	if err != nil {
+		return workflows.PaymentCreated{}, paymentsErr(err)
+	}
+	if pi.AmountCents != in.AmountCents {
+		return workflows.PaymentCreated{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("payment intent %s is for %d cents, the top-up for %d", pi.ID, pi.AmountCents, in.AmountCents), workflows.ErrTypeTopUpMismatch, nil)
+	}
+	row, err := db.New(a.Pool).SetTopupPaymentIntent(ctx, db.SetTopupPaymentIntentParams{ID: id, PaymentIntentID: &pi.ID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return workflows.PaymentCreated{}, temporal.NewNonRetryableApplicationError(
+			"top-up "+in.TopUpID+" already has another payment intent", workflows.ErrTypeTopUpMismatch, nil)
+	}
+	if err != nil {
+		return workflows.PaymentCreated{}, err
+	}
+	return workflows.PaymentCreated{PaymentIntentID: pi.ID, Status: row.Status}, nil
+}
+
+// FetchPayment reads a PaymentIntent's state from the processor.
+func (a *Activities) FetchPayment(ctx context.Context, paymentIntentID string) (workflows.PaymentState, error) {
+	g, err := a.gateway()
+	if err != nil {
+		return workflows.PaymentState{}, err
+	}
+	pi, err := g.GetIntent(ctx, paymentIntentID)
+	if err != nil {
+		return workflows.PaymentState{}, paymentsErr(err)
+	}
+	return paymentState(pi), nil
+}
+
+// CancelPayment cancels an abandoned PaymentIntent and returns its state;
+// one that succeeded (or is processing) meanwhile is returned as it is.
+func (a *Activities) CancelPayment(ctx context.Context, paymentIntentID string) (workflows.PaymentState, error) {
+	g, err := a.gateway()
+	if err != nil {
+		return workflows.PaymentState{}, err
+	}
+	pi, err := g.CancelIntent(ctx, paymentIntentID)
+	if errors.Is(err, payments.ErrUnexpectedState) {
+		pi, err = g.GetIntent(ctx, paymentIntentID)
+	}
+	if err != nil {
+		return workflows.PaymentState{}, paymentsErr(err)
+	}
+	return paymentState(pi), nil
+}
+
+func paymentState(pi payments.Intent) workflows.PaymentState {
+	return workflows.PaymentState{PaymentIntentID: pi.ID, Status: pi.Status, AmountCents: pi.AmountCents,
+		Currency: pi.Currency, FailureCode: pi.FailureCode, FailureMessage: pi.FailureMessage}
+}
+
+// LoadTopUp reads a top-up as stored, for a workflow started again by a
+// late event.
+func (a *Activities) LoadTopUp(ctx context.Context, topupID string) (workflows.TopUpRecord, error) {
+	id, err := uuid.Parse(topupID)
+	if err != nil {
+		return workflows.TopUpRecord{}, badInput("top-up id", err)
+	}
+	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return workflows.TopUpRecord{}, badInput("top-up "+topupID, err)
+	}
+	if err != nil {
+		return workflows.TopUpRecord{}, err
+	}
+	return record(t), nil
+}
+
+func record(t db.Topup) workflows.TopUpRecord {
+	r := workflows.TopUpRecord{UserID: t.UserID.String(), AccountID: t.AccountID.String(), Status: t.Status,
+		AmountCents: t.AmountCents, RefundedCents: t.RefundedCents, DisputedCents: t.DisputedCents}
+	if t.PaymentIntentID != nil {
+		r.PaymentIntentID = *t.PaymentIntentID
+	}
+	return r
+}
+
+// RecordPaymentFailure records a declined attempt, so the user sees why.
+func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUpFailure) error {
+	id, err := uuid.Parse(f.TopUpID)
+	if err != nil {
+		return badInput("top-up id", err)
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = "The payment was declined."
+	}
+	_, err = db.New(a.Pool).MarkTopupFailed(ctx, db.MarkTopupFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // already settled: a late failure of an earlier attempt
+	}
+	return err
+}
+
+// CancelTopUp records a top-up that will never be paid.
+func (a *Activities) CancelTopUp(ctx context.Context, f workflows.TopUpFailure) error {
+	id, err := uuid.Parse(f.TopUpID)
+	if err != nil {
+		return badInput("top-up id", err)
+	}
+	_, err = db.New(a.Pool).MarkTopupCanceled(ctx, db.MarkTopupCanceledParams{ID: id, FailureCode: &f.Code, FailureMessage: &f.Message})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
+}
+
+// CreditTopUp posts a paid top-up's credit once (key
+// stripe:<payment intent>) and marks it succeeded, in one transaction. The
+// amount credited is the top-up's own; a payment of another amount or
+// currency is a non-retryable TopUpMismatch and credits nothing.
+func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) error {
+	id, err := uuid.Parse(c.TopUpID)
+	if err != nil {
+		return badInput("top-up id", err)
+	}
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		t, err := q.GetTopup(ctx, id)
+		if err != nil {
+			return err
+		}
+		if t.PaymentIntentID == nil || *t.PaymentIntentID != c.PaymentIntentID {
+			return mismatch("top-up %s is paid by %v, not %s", c.TopUpID, t.PaymentIntentID, c.PaymentIntentID)
+		}
+		if c.AmountCents != t.AmountCents || (c.Currency != "" && c.Currency != "usd") {
+			return mismatch("payment %s is %d %s, the top-up %d usd", c.PaymentIntentID, c.AmountCents, c.Currency, t.AmountCents)
+		}
+		_, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
+			Key: "stripe:" + c.PaymentIntentID, AccountID: t.AccountID, Kind: ledger.Purchase,
+			AmountCents: t.AmountCents, TopupID: &t.ID, Memo: "top-up " + money(t.AmountCents),
+		})
+		if err != nil {
+			return err
+		}
+		_, err = q.MarkTopupSucceeded(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // refunded or disputed since: the credit stands, the status too
+		}
+		return err
+	})
+	if errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) || errors.Is(err, pgx.ErrNoRows) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTopUpMismatch, err)
+	}
+	return err
+}
+
+func mismatch(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), workflows.ErrTypeTopUpMismatch, nil)
+}
+
+// ReverseTopUp posts a refund or a dispute of a credited top-up. Refunds
+// are listed from the processor and each posted once (key
+// stripe:refund:<refund id>), so a charge.refunded event, however often it
+// comes and whatever it says, posts exactly what Stripe refunded; a dispute
+// posts its amount (key stripe:dispute:<dispute id>). Either may take the
+// balance below zero; calls are refused until it is positive again.
+func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal) (workflows.TopUpRecord, error) {
+	id, err := uuid.Parse(r.TopUpID)
+	if err != nil {
+		return workflows.TopUpRecord{}, badInput("top-up id", err)
+	}
+	var entries []ledger.Entry
+	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	if err != nil {
+		return workflows.TopUpRecord{}, err
+	}
+	switch r.Kind {
+	case "refund":
+		g, err := a.gateway()
+		if err != nil {
+			return workflows.TopUpRecord{}, err
+		}
+		refunds, err := g.ListRefunds(ctx, r.PaymentIntentID)
+		if err != nil {
+			return workflows.TopUpRecord{}, paymentsErr(err)
+		}
+		for _, rf := range refunds {
+			// A pending refund is on its way back to the card: the credit
+			// goes now. A failed or cancelled one never left.
+			if rf.Status != "succeeded" && rf.Status != "pending" {
+				continue
+			}
+			entries = append(entries, ledger.Entry{Key: "stripe:refund:" + rf.ID, AccountID: t.AccountID, Kind: ledger.Refund,
+				AmountCents: -rf.AmountCents, TopupID: &t.ID, Memo: "refund " + rf.ID})
+		}
+	case "dispute":
+		if r.DisputeID == "" || r.AmountCents <= 0 {
+			return workflows.TopUpRecord{}, badInput("dispute", nil)
+		}
+		entries = append(entries, ledger.Entry{Key: "stripe:dispute:" + r.DisputeID, AccountID: t.AccountID, Kind: ledger.Dispute,
+			AmountCents: -r.AmountCents, TopupID: &t.ID, Memo: "dispute " + r.DisputeID})
+	default:
+		return workflows.TopUpRecord{}, badInput("reversal kind "+r.Kind, nil)
+	}
+	var out db.Topup
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		l := ledger.New(q.DB())
+		for _, e := range entries {
+			if _, err := l.Post(ctx, e); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = q.SyncTopupReversals(ctx, id)
+		return err
+	})
+	if errors.Is(err, ledger.ErrIdempotencyConflict) {
+		return workflows.TopUpRecord{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTopUpMismatch, err)
+	}
+	if err != nil {
+		return workflows.TopUpRecord{}, err
+	}
+	return record(out), nil
+}
+
+// money formats cents as dollars: 500 -> "$5.00".
+func money(cents int64) string {
+	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
+}

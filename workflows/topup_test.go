@@ -1,0 +1,261 @@
+package workflows_test
+
+import (
+	"context"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// fakePayments stands in for Stripe and Postgres behind the top-up
+// activities, recording what the workflow asked.
+type fakePayments struct {
+	mu         sync.Mutex
+	status     string // the PaymentIntent's status at Stripe
+	cancelWins bool   // a cancel finds the payment succeeded meanwhile
+	credits    []workflows.TopUpCredit
+	reversals  []workflows.TopUpReversal
+	failures   []workflows.TopUpFailure
+	canceled   []workflows.TopUpFailure
+	fetches    int
+	cancels    int
+	creates    int
+	record     workflows.TopUpRecord // what LoadTopUp returns
+}
+
+var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, Email: "a@example.com",
+	PaymentTimeout: time.Hour}
+
+func (f *fakePayments) env() *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	reg := func(name string, fn any) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(workflows.ActivityCreatePayment, func(context.Context, workflows.TopUpInput) (workflows.PaymentCreated, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.creates++
+		return workflows.PaymentCreated{PaymentIntentID: "pi_1", Status: workflows.TopUpProcessing}, nil
+	})
+	reg(workflows.ActivityFetchPayment, func(_ context.Context, id string) (workflows.PaymentState, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.fetches++
+		return workflows.PaymentState{PaymentIntentID: id, Status: f.status, AmountCents: 1000, Currency: "usd"}, nil
+	})
+	reg(workflows.ActivityCancelPayment, func(_ context.Context, id string) (workflows.PaymentState, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.cancels++
+		if f.cancelWins {
+			f.status = "succeeded"
+		} else {
+			f.status = "canceled"
+		}
+		return workflows.PaymentState{PaymentIntentID: id, Status: f.status, AmountCents: 1000, Currency: "usd"}, nil
+	})
+	reg(workflows.ActivityCreditTopUp, func(_ context.Context, c workflows.TopUpCredit) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.credits = append(f.credits, c)
+		return nil
+	})
+	reg(workflows.ActivityReverseTopUp, func(_ context.Context, r workflows.TopUpReversal) (workflows.TopUpRecord, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.reversals = append(f.reversals, r)
+		rec := workflows.TopUpRecord{Status: workflows.TopUpRefunded, AmountCents: 1000, RefundedCents: 1000}
+		if r.Kind == "dispute" {
+			rec = workflows.TopUpRecord{Status: workflows.TopUpDisputed, AmountCents: 1000, DisputedCents: r.AmountCents}
+		}
+		return rec, nil
+	})
+	reg(workflows.ActivityRecordPaymentFailure, func(_ context.Context, x workflows.TopUpFailure) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.failures = append(f.failures, x)
+		return nil
+	})
+	reg(workflows.ActivityCancelTopUp, func(_ context.Context, x workflows.TopUpFailure) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.canceled = append(f.canceled, x)
+		return nil
+	})
+	reg(workflows.ActivityLoadTopUp, func(context.Context, string) (workflows.TopUpRecord, error) {
+		return f.record, nil
+	})
+	return env
+}
+
+// createPayment sends the create-payment update at once, as
+// update-with-start does.
+func createPayment(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateCreatePayment, "create-1", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("create-payment rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(result any, err error) {
+				if err != nil || result.(workflows.PaymentCreated).PaymentIntentID != "pi_1" {
+					t.Errorf("create-payment: %v, %v", result, err)
+				}
+			},
+		})
+	}, 0)
+}
+
+func stripeEvent(id, typ string) workflows.StripeSignal {
+	return workflows.StripeSignal{EventID: id, Type: typ, PaymentIntentID: "pi_1", AmountCents: 1000, Currency: "usd"}
+}
+
+// signalAt sends events at the given offsets.
+func signalAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, evs ...workflows.StripeSignal) {
+	env.RegisterDelayedCallback(func() {
+		for _, ev := range evs {
+			env.SignalWorkflow(workflows.SignalStripeEvent, ev)
+		}
+	}, at)
+}
+
+func runTopUp(t *testing.T, env *testsuite.TestWorkflowEnvironment, in workflows.TopUpInput) workflows.TopUpState {
+	t.Helper()
+	env.ExecuteWorkflow(workflows.TopUp, in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the workflow did not complete")
+	}
+	var st workflows.TopUpState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	return st
+}
+
+func TestTopUpSuccessDeliveredThreeTimesAmongOthersCreditsOnce(t *testing.T) {
+	f := &fakePayments{status: "succeeded"}
+	env := f.env()
+	createPayment(t, env)
+	evs := []workflows.StripeSignal{
+		stripeEvent("evt_ok", workflows.EventPaymentSucceeded), stripeEvent("evt_ok", workflows.EventPaymentSucceeded),
+		stripeEvent("evt_ok", workflows.EventPaymentSucceeded),
+		stripeEvent("evt_created", "payment_intent.created"), stripeEvent("evt_charge", "charge.succeeded"),
+	}
+	rand.New(rand.NewSource(7)).Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	signalAt(env, time.Minute, evs...)
+	// Stripe sends the success again much later, while the workflow lingers.
+	signalAt(env, 5*time.Minute, stripeEvent("evt_ok", workflows.EventPaymentSucceeded))
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 1 || f.credits[0].PaymentIntentID != "pi_1" || f.credits[0].AmountCents != 1000 {
+		t.Fatalf("credits %+v, want one of 1000 cents for pi_1", f.credits)
+	}
+	if st.Status != workflows.TopUpSucceeded || st.Reconciled || st.EventsSeen != 6 || f.creates != 1 || f.fetches != 0 {
+		t.Fatalf("state %+v, creates %d, fetches %d", st, f.creates, f.fetches)
+	}
+}
+
+func TestTopUpLostWebhookIsReconciledByTheTimeout(t *testing.T) {
+	f := &fakePayments{status: "succeeded"} // paid, but no webhook ever comes
+	env := f.env()
+	createPayment(t, env)
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 1 || !st.Reconciled || st.Status != workflows.TopUpSucceeded || f.cancels != 0 {
+		t.Fatalf("credits %+v, state %+v, cancels %d", f.credits, st, f.cancels)
+	}
+}
+
+func TestTopUpAbandonedPaymentIsCancelled(t *testing.T) {
+	f := &fakePayments{status: "requires_payment_method"}
+	env := f.env()
+	createPayment(t, env)
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 0 || f.cancels != 1 || st.Status != workflows.TopUpCanceled || len(f.canceled) != 1 || f.canceled[0].Code != "expired" {
+		t.Fatalf("credits %+v, cancels %d, canceled %+v, state %+v", f.credits, f.cancels, f.canceled, st)
+	}
+}
+
+func TestTopUpPaidWhileBeingCancelledIsCredited(t *testing.T) {
+	f := &fakePayments{status: "requires_payment_method", cancelWins: true}
+	env := f.env()
+	createPayment(t, env)
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || len(f.canceled) != 0 {
+		t.Fatalf("credits %+v, canceled %+v, state %+v", f.credits, f.canceled, st)
+	}
+}
+
+func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
+	f := &fakePayments{status: "succeeded"}
+	env := f.env()
+	createPayment(t, env)
+	declined := stripeEvent("evt_fail", workflows.EventPaymentFailed)
+	declined.FailureCode, declined.FailureMessage = "card_declined", "Your card was declined."
+	signalAt(env, time.Minute, declined)
+	var mid workflows.TopUpState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryState)
+		if err == nil {
+			_ = v.Get(&mid)
+		}
+	}, 2*time.Minute)
+	signalAt(env, 3*time.Minute, stripeEvent("evt_ok", workflows.EventPaymentSucceeded))
+	// A late copy of the decline changes nothing once paid.
+	signalAt(env, 4*time.Minute, declined)
+	st := runTopUp(t, env, topUpInput)
+	if mid.Status != workflows.TopUpFailed || mid.FailureMessage != "Your card was declined." {
+		t.Fatalf("after the decline: %+v", mid)
+	}
+	if len(f.failures) != 1 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
+		t.Fatalf("failures %+v, credits %+v, state %+v", f.failures, f.credits, st)
+	}
+}
+
+func TestTopUpRefundBeforeSuccessCreditsThenReverses(t *testing.T) {
+	f := &fakePayments{status: "succeeded"}
+	env := f.env()
+	createPayment(t, env)
+	// Stripe does not promise order: the refund overtakes the success.
+	signalAt(env, time.Minute, stripeEvent("evt_refund", workflows.EventChargeRefunded),
+		stripeEvent("evt_ok", workflows.EventPaymentSucceeded), stripeEvent("evt_refund", workflows.EventChargeRefunded))
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 1 || len(f.reversals) != 1 || f.reversals[0].Kind != "refund" || st.Status != workflows.TopUpRefunded {
+		t.Fatalf("credits %+v, reversals %+v, state %+v", f.credits, f.reversals, st)
+	}
+}
+
+func TestTopUpResumedForALateDispute(t *testing.T) {
+	f := &fakePayments{status: "succeeded", record: workflows.TopUpRecord{UserID: "u1", AccountID: "a1", Status: workflows.TopUpSucceeded,
+		PaymentIntentID: "pi_1", AmountCents: 1000}}
+	env := f.env()
+	d := stripeEvent("evt_dispute", workflows.EventDisputeCreated)
+	d.DisputeID, d.AmountCents = "dp_1", 1000
+	signalAt(env, 0, d)
+	st := runTopUp(t, env, workflows.TopUpInput{TopUpID: "t1", Resumed: true})
+	if len(f.credits) != 0 || len(f.reversals) != 1 || f.reversals[0].DisputeID != "dp_1" || f.reversals[0].AccountID != "a1" ||
+		st.Status != workflows.TopUpDisputed || st.DisputedCents != 1000 || f.creates != 0 {
+		t.Fatalf("credits %+v, reversals %+v, state %+v", f.credits, f.reversals, st)
+	}
+}
+
+func TestTopUpWithoutItsUpdateIsCancelled(t *testing.T) {
+	f := &fakePayments{}
+	env := f.env()
+	st := runTopUp(t, env, topUpInput)
+	if st.Status != workflows.TopUpCanceled || f.creates != 0 || len(f.canceled) != 1 || f.canceled[0].Code != "abandoned" {
+		t.Fatalf("state %+v, creates %d", st, f.creates)
+	}
+}
+
+func TestTopUpCanceledAtStripe(t *testing.T) {
+	f := &fakePayments{status: "canceled"}
+	env := f.env()
+	createPayment(t, env)
+	signalAt(env, time.Minute, stripeEvent("evt_c", workflows.EventPaymentCanceled))
+	st := runTopUp(t, env, topUpInput)
+	if st.Status != workflows.TopUpCanceled || len(f.credits) != 0 || f.cancels != 0 {
+		t.Fatalf("state %+v, credits %+v", st, f.credits)
+	}
+}
