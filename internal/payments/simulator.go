@@ -48,12 +48,12 @@ type Simulator struct {
 
 type simIntent struct {
 	id, status, clientSecret, currency, receiptEmail, description string
-	amount                                                         int64
-	metadata                                                       map[string]string
-	chargeID                                                       string
-	failureCode, failureMessage                                    string
-	refunds                                                        []Refund
-	created                                                        int64
+	amount                                                        int64
+	metadata                                                      map[string]string
+	chargeID                                                      string
+	failureCode, failureMessage                                   string
+	refunds                                                       []Refund
+	created                                                       int64
 }
 
 // Card outcomes the simulated card form offers.
