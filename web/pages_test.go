@@ -43,6 +43,8 @@ func TestEveryPageRenders(t *testing.T) {
 			RatePerMinute: "$0.14/min", RateName: "Nigeria mobile", BilledMinutes: 2, BillingState: "charged",
 			Entries: []db.Transaction{{Kind: "call_charge", AmountCents: -28, BalanceAfterCents: 472, CreatedAt: time.Now()}},
 			Events:  []db.CallEvent{{Status: "ringing", OccurredAt: time.Now()}, {Status: "completed", OccurredAt: time.Now()}}}},
+		"transactions": {Tab: "credits", Data: transactionsData{Older: "/transactions?before=1", Entries: []entryRow{{ID: 2, Title: "Call to +234<x>", AmountCents: -28, BalanceAfterCents: 472, At: time.Now(), Link: "/calls/c1"},
+			{ID: 1, Title: "Adjustment", Note: "<y>", AmountCents: 500, BalanceAfterCents: 500, At: time.Now()}}}},
 		"credits":  {Tab: "credits"},
 		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
 		"offline":  {},
