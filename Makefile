@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
+STRIPE_MOCK_VERSION := v0.203.0
 # Code generators and linters are pinned in tools/go.mod, apart from the
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
@@ -13,8 +14,8 @@ TOOL := $(GO) tool -modfile=tools/go.mod
 dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
-## test: everything the tests need, then every test with the race detector
-test: postgres bin/temporal assets chromium
+## test: everything the tests need (Postgres, the Temporal CLI, stripe-mock, Chromium, the assets), then every test with the race detector
+test: postgres bin/temporal bin/stripe-mock assets chromium
 	$(GO) test -race -count=1 ./...
 
 ## bench: the ledger benchmarks (postings per second)
@@ -66,3 +67,8 @@ chromium:
 # reused. Later CLI versions cannot be `go install`ed.
 bin/temporal:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# Stripe's own API mock, for the tests of our Stripe client (the tests start
+# it on loopback ports).
+bin/stripe-mock:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)

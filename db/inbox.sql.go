@@ -21,19 +21,21 @@ func (q *Queries) CountUndeliveredWebhookEvents(ctx context.Context) (int64, err
 }
 
 const insertWebhookEvent = `-- name: InsertWebhookEvent :one
-INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (source, dedup_key) DO NOTHING
 RETURNING id
 `
 
 type InsertWebhookEventParams struct {
-	Source     string
-	DedupKey   string
-	EventType  string
-	Signal     string
-	WorkflowID *string
-	Payload    []byte
+	Source        string
+	DedupKey      string
+	EventType     string
+	Signal        string
+	WorkflowID    *string
+	Payload       []byte
+	StartWorkflow *string
+	StartInput    []byte
 }
 
 // Stores a delivery once per (source, dedup key); a repeat returns nothing.
@@ -45,6 +47,8 @@ func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEvent
 		arg.Signal,
 		arg.WorkflowID,
 		arg.Payload,
+		arg.StartWorkflow,
+		arg.StartInput,
 	)
 	var id int64
 	err := row.Scan(&id)

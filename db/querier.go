@@ -35,6 +35,9 @@ type Querier interface {
 	FailStaleCreatedCalls(ctx context.Context) (int64, error)
 	// A call whose workflow gave up before Twilio claimed it: never dialled.
 	FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallParams) error
+	// A top-up of this amount the user started recently and has not paid: a
+	// second tap on the same package goes back to it rather than opening another.
+	FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)

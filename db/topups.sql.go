@@ -56,6 +56,47 @@ func (q *Queries) CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup
 	return i, err
 }
 
+const findOpenTopup = `-- name: FindOpenTopup :one
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups
+WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
+  AND created_at > now() - $3::bigint * interval '1 millisecond'
+ORDER BY created_at DESC
+LIMIT 1
+`
+
+type FindOpenTopupParams struct {
+	UserID      uuid.UUID
+	AmountCents int64
+	WithinMs    int64
+}
+
+// A top-up of this amount the user started recently and has not paid: a
+// second tap on the same package goes back to it rather than opening another.
+func (q *Queries) FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error) {
+	row := q.db.QueryRow(ctx, findOpenTopup, arg.UserID, arg.AmountCents, arg.WithinMs)
+	var i Topup
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.AccountID,
+		&i.AccountKind,
+		&i.PackageCode,
+		&i.AmountCents,
+		&i.Currency,
+		&i.Status,
+		&i.PaymentIntentID,
+		&i.FailureMessage,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CreditedAt,
+		&i.RefundedCents,
+		&i.DisputedCents,
+		&i.FailureCode,
+		&i.ReceiptEmail,
+	)
+	return i, err
+}
+
 const getTopup = `-- name: GetTopup :one
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups WHERE id = $1
 `

@@ -1,7 +1,7 @@
 -- name: InsertWebhookEvent :one
 -- Stores a delivery once per (source, dedup key); a repeat returns nothing.
-INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (source, dedup_key) DO NOTHING
 RETURNING id;
 

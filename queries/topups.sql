@@ -62,3 +62,12 @@ RETURNING t.*;
 
 -- name: ListTopupsForUser :many
 SELECT * FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+
+-- name: FindOpenTopup :one
+-- A top-up of this amount the user started recently and has not paid: a
+-- second tap on the same package goes back to it rather than opening another.
+SELECT * FROM topups
+WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
+  AND created_at > now() - sqlc.arg(within_ms)::bigint * interval '1 millisecond'
+ORDER BY created_at DESC
+LIMIT 1;

@@ -6,8 +6,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 )
 
-// The tabs of the app. Dial and Credits are placeholders until the dialer
-// and top-up issues fill them; History is in history.go.
+// The Dial tab. History is in history.go, Credits in credits.go.
 
 type dialKey struct {
 	Digit, Hint, Long, Label string
@@ -46,8 +45,4 @@ func (s *Server) showCall(w http.ResponseWriter, r *http.Request) {
 		data.Recent = append(data.Recent, n.PhoneNumber)
 	}
 	s.render(w, r, http.StatusOK, "call", pageData{Tab: "dial", Data: data})
-}
-
-func (s *Server) showCredits(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "credits", pageData{Tab: "credits"})
 }

@@ -73,6 +73,7 @@ type app struct {
 	mailbox   *mail.Mailbox
 	usedLinks []string
 	cfg       config.Config
+	web       *web.Server
 }
 
 func newApp(t testing.TB, vars map[string]string) *app {
@@ -121,7 +122,7 @@ func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, p
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	a.cfg = cfg
+	a.cfg, a.web = cfg, s
 	a.srv.Config.Handler = s.Handler()
 	// As in production, a write timeout: streams must clear it for themselves.
 	a.srv.Config.WriteTimeout = 3 * time.Second

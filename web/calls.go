@@ -137,7 +137,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		var refusal workflows.CallRefusal
 		_ = appErr.Details(&refusal)
 		status := http.StatusUnprocessableEntity
-		if refusal.Reason == "insufficient_balance" {
+		if refusal.Reason == "insufficient_balance" || refusal.Reason == "negative_balance" {
 			status = http.StatusPaymentRequired
 		}
 		s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)

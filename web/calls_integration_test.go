@@ -28,6 +28,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
@@ -95,6 +96,8 @@ func newCallEnv(t testing.TB) *callEnv {
 	e.acts.Rates = rates
 	e.acts.Rules = rating.NewRules(e.cfg.AllowedCountries, e.cfg.BlockedPrefixes, e.cfg.MaxCallSeconds, e.cfg.DailySpendLimitCents, e.cfg.DailyCallLimit)
 	e.acts.Calls = e.sim
+	// The payment simulator the web server runs, through stripe-go.
+	e.acts.Payments = payments.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, nil)
 	e.startWorker()
 	t.Cleanup(func() {
 		if e.worker != nil {

@@ -23,9 +23,15 @@ type liveEvent struct {
 	BalanceCents *int64    `json:"balance_cents,omitempty"` // balance_changed
 	CallID       string    `json:"call_id,omitempty"`       // call_events
 	Status       string    `json:"status,omitempty"`
+	// topup_changed
+	TopupID        string  `json:"topup_id,omitempty"`
+	TopupStatus    string  `json:"topup_status,omitempty"`
+	AmountCents    int64   `json:"amount_cents,omitempty"`
+	FailureMessage *string `json:"failure_message,omitempty"`
 }
 
-// hub listens to Postgres (LISTEN balance_changed, call_events: NOTIFY
+// hub listens to Postgres (LISTEN balance_changed, call_events,
+// topup_changed: NOTIFY
 // fans them out across web instances) and passes each event to the
 // streams of its user, here.
 type hub struct {
@@ -90,7 +96,7 @@ func (h *hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	for _, ch := range []string{"balance_changed", "call_events"} {
+	for _, ch := range []string{"balance_changed", "call_events", "topup_changed"} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -143,7 +149,7 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	// What changed before this stream opened (a Turbo visit reopens it, a
 	// phone drops it): the current balance and the latest call's status.
 	for _, ev := range s.currentState(r, u.ID) {
-		if !send(sse(turboStream(ev))) {
+		if !send(sse(s.turboStream(ev))) {
 			return
 		}
 	}
@@ -158,15 +164,15 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-events:
-			if !send(sse(turboStream(ev))) {
+			if !send(sse(s.turboStream(ev))) {
 				return
 			}
 		}
 	}
 }
 
-// currentState is the user's balance and, for a call of the last two
-// hours, its status, as events.
+// currentState is the user's balance and, for a call and a top-up of the
+// last two hours, their status, as events.
 func (s *Server) currentState(r *http.Request, user uuid.UUID) []liveEvent {
 	q := db.New(s.pool)
 	var out []liveEvent
@@ -178,11 +184,21 @@ func (s *Server) currentState(r *http.Request, user uuid.UUID) []liveEvent {
 	if err == nil && len(calls) == 1 && time.Since(calls[0].CreatedAt) < 2*time.Hour {
 		out = append(out, liveEvent{UserID: user, CallID: calls[0].ID.String(), Status: calls[0].Status})
 	}
+	topups, err := q.ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: user, Limit: 1})
+	// Only an outcome: a page shows "awaiting payment" by itself.
+	if err == nil && len(topups) == 1 && time.Since(topups[0].UpdatedAt) < 2*time.Hour &&
+		topups[0].Status != "created" && topups[0].Status != "processing" {
+		t := topups[0]
+		out = append(out, liveEvent{UserID: user, TopupID: t.ID.String(), TopupStatus: t.Status, AmountCents: t.AmountCents, FailureMessage: t.FailureMessage})
+	}
 	return out
 }
 
-// turboStream renders an event as the Turbo Stream action the page applies.
-func turboStream(ev liveEvent) string {
+// turboStream renders an event as the Turbo Stream actions the page applies.
+func (s *Server) turboStream(ev liveEvent) string {
+	if ev.TopupID != "" {
+		return s.topupStream(ev)
+	}
 	if ev.BalanceCents != nil {
 		return `<turbo-stream action="update" targets="[data-balance]"><template>` + html.EscapeString(Money(*ev.BalanceCents)) + `</template></turbo-stream>`
 	}
@@ -198,4 +214,26 @@ func sse(text string) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// topupStream updates a top-up's label wherever it is listed and, on its
+// own page, its state block; once the top-up is settled the payment form
+// goes.
+func (s *Server) topupStream(ev liveEvent) string {
+	id, err := uuid.Parse(ev.TopupID)
+	if err != nil {
+		return ""
+	}
+	out := `<turbo-stream action="update" targets="[data-topup-status='` + html.EscapeString(ev.TopupID) + `']"><template>` +
+		html.EscapeString(topupLabel(ev.TopupStatus)) + `</template></turbo-stream>`
+	block, err := s.topupStatusHTML(db.Topup{ID: id, Status: ev.TopupStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage})
+	if err != nil {
+		s.log.Warn().Err(err).Msg("render top-up status")
+		return out
+	}
+	out += `<turbo-stream action="replace" target="topup-status-` + ev.TopupID + `"><template>` + strings.TrimSpace(block) + `</template></turbo-stream>`
+	if ev.TopupStatus != "processing" && ev.TopupStatus != "failed" && ev.TopupStatus != "created" {
+		out += `<turbo-stream action="remove" target="topup-pay-` + ev.TopupID + `"></turbo-stream>`
+	}
+	return out
 }

@@ -45,7 +45,10 @@ func TestEveryPageRenders(t *testing.T) {
 			Events:  []db.CallEvent{{Status: "ringing", OccurredAt: time.Now()}, {Status: "completed", OccurredAt: time.Now()}}}},
 		"transactions": {Tab: "credits", Data: transactionsData{Older: "/transactions?before=1", Entries: []entryRow{{ID: 2, Title: "Call to +234<x>", AmountCents: -28, BalanceAfterCents: 472, At: time.Now(), Link: "/calls/c1"},
 			{ID: 1, Title: "Adjustment", Note: "<y>", AmountCents: 500, BalanceAfterCents: 500, At: time.Now()}}}},
-		"credits":  {Tab: "credits"},
+		"credits": {Tab: "credits", Errors: map[string]string{"form": "Choose one of the amounts below."}, Data: creditsData{Packages: []int64{500, 1000},
+			Topups: []db.Topup{{ID: uuid.New(), AmountCents: 1000, Status: "succeeded", CreatedAt: time.Now()}, {ID: uuid.New(), AmountCents: 500, Status: "failed", CreatedAt: time.Now()}}}},
+		"topup": {Tab: "credits", Data: topupData{T: db.Topup{ID: uuid.New(), AmountCents: 1000, Status: "failed", FailureMessage: strPtr("<y>"), PaymentIntentID: strPtr("pi_1"), CreatedAt: time.Now()},
+			Pay: true, Simulated: true, Cards: simCards}},
 		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
 		"offline":  {},
 		"rates": {Data: ratesData{Query: "<nig>", Total: 2, Countries: []countryRates{{Code: "NG", Name: "Nigeria", DialCode: "+234", FromMicros: 130_000, ToMicros: 150_000,
@@ -58,7 +61,7 @@ func TestEveryPageRenders(t *testing.T) {
 			t.Errorf("page %s has no sample data in this test", name)
 		}
 	}
-	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true, "call_detail": true}
+	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true, "call_detail": true, "topup": true, "transactions": true}
 	for name, data := range samples {
 		for _, signedIn := range []bool{false, true} {
 			if signedInOnly[name] && !signedIn {

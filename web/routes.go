@@ -34,6 +34,14 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/api/webhooks/twilio/voice", s.twilioVoice)
 		r.Post("/api/webhooks/twilio/status", s.twilioStatus)
 	})
+	// Stripe's webhook: authenticated by the Stripe-Signature over the raw
+	// body, checked in the handler before anything else.
+	r.Post("/api/webhooks/stripe", s.stripeWebhook)
+	if s.paySim != nil && s.cfg.Env != config.Production {
+		// The payment simulator's Stripe API, for stripe-go in the worker
+		// (STRIPE_API_BASE); it checks the secret key as Stripe does.
+		r.Mount("/dev/stripe", http.StripPrefix("/dev/stripe", s.paySim.Handler()))
+	}
 
 	// Pages: a session, and no unsafe request from another site.
 	r.Group(func(r chi.Router) {
@@ -71,6 +79,15 @@ func (s *Server) Handler() http.Handler {
 			}
 			r.Get("/history", s.showHistory)
 			r.Get("/credits", s.showCredits)
+			r.Post("/credits/purchase", s.purchaseCredits)
+			r.Get("/credits/topups/{id}", s.showTopup)
+			if s.paySim != nil && s.cfg.Env != config.Production {
+				r.Post("/dev/payments/{id}/confirm", s.simulatePayment)
+				r.Post("/dev/payments/{id}/refund", s.simulateRefund)
+				r.Post("/dev/payments/{id}/dispute", s.simulateDispute)
+			}
+			r.Get("/transactions", s.showTransactions)
+			r.Get("/transactions.csv", s.exportTransactions)
 			r.Get("/settings", s.showSettings)
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)

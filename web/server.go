@@ -21,6 +21,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
@@ -42,6 +43,13 @@ type Deps struct {
 	// Simulator is the carrier simulator `dev` runs; with it (and never in
 	// production) /dev/carrier/connect plays Twilio for a browser.
 	Simulator *carrier.Simulator
+	// Payments is the payment processor; when nil, Stripe's API (or the
+	// payment simulator's, STRIPE_API_BASE) with STRIPE_SECRET_KEY.
+	Payments payments.Gateway
+	// PaymentSimulator stands in for Stripe (never in production): its API
+	// is served at /dev/stripe/v1/ and its card form on the payment page.
+	// When nil and PAYMENT_SIMULATOR is on, New makes one.
+	PaymentSimulator *payments.Simulator
 	// Mailer sends email. When nil, it is SMTP from the configuration, or,
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
@@ -68,6 +76,8 @@ type Server struct {
 	deliverer *inbox.Deliverer
 	stopInbox context.CancelFunc
 	sim       *carrier.Simulator
+	payments  payments.Gateway
+	paySim    *payments.Simulator
 	hub       *hub
 	stopHub   context.CancelFunc
 }
@@ -97,6 +107,14 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Config.Env != config.Production {
 		s.sim = d.Simulator
+		s.paySim = d.PaymentSimulator
+		if s.paySim == nil && d.Config.PaymentSimulator {
+			s.paySim = NewPaymentSimulator(d.Config)
+		}
+	}
+	s.payments = d.Payments
+	if s.payments == nil {
+		s.payments = payments.NewStripe(d.Config.StripeSecretKey, d.Config.StripeAPIBase, nil)
 	}
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	s.hub, s.stopHub = newHub(d.Pool, d.Log), stopHub
@@ -104,6 +122,7 @@ func New(d Deps) (*Server, error) {
 	if s.deliverer == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)
+		s.deliverer.TaskQueue = d.Config.TemporalTaskQueue
 		go s.deliverer.Run(ctx, 2*time.Second)
 		s.stopInbox = cancel
 	}
@@ -148,6 +167,17 @@ func New(d Deps) (*Server, error) {
 	}
 	return s, nil
 }
+
+// NewPaymentSimulator is the payment simulator for cfg: it takes the
+// configured Stripe key and signs events with the webhook secret, delivered
+// to PUBLIC_BASE_URL/api/webhooks/stripe, retried as Stripe would.
+func NewPaymentSimulator(cfg config.Config) *payments.Simulator {
+	return &payments.Simulator{SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret,
+		WebhookURL: cfg.PublicBaseURL + "/api/webhooks/stripe", Retries: 5, RetryWait: 2 * time.Second}
+}
+
+// PaymentSimulator is the payment simulator the server runs, or nil.
+func (s *Server) PaymentSimulator() *payments.Simulator { return s.paySim }
 
 // Close stops the expired-session sweeper and the rate deck's watcher.
 func (s *Server) Close() {

@@ -90,6 +90,25 @@ func statusLabel(status string) string {
 	return status
 }
 
+// topupLabel says a top-up status in words.
+func topupLabel(status string) string {
+	switch status {
+	case "created", "processing":
+		return "Awaiting payment"
+	case "failed":
+		return "Declined"
+	case "succeeded":
+		return "Credited"
+	case "canceled":
+		return "Cancelled"
+	case "refunded":
+		return "Refunded"
+	case "disputed":
+		return "Disputed"
+	}
+	return status
+}
+
 // formatDuration writes seconds as "1 min 05 s" or "42 s".
 func formatDuration(seconds int64) string {
 	if seconds < 60 {
@@ -136,6 +155,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		},
 		"linkify":     linkify,
 		"statusLabel": statusLabel,
+		"topupLabel":  topupLabel,
 		"isFinal":     func(status string) bool { return workflows.IsFinal(status) },
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,

@@ -16,6 +16,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
@@ -125,6 +126,9 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
+	// Stripe, or in development the payment simulator served by the web
+	// role (STRIPE_API_BASE), through the same stripe-go client.
+	acts.Payments = payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil)
 	switch {
 	case !cfg.CarrierSimulator:
 		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, carrier.PricingBaseURL, nil)

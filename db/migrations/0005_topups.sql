@@ -15,7 +15,8 @@ CREATE FUNCTION notify_topup_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('topup_changed', json_build_object(
-        'user_id', NEW.user_id, 'topup_id', NEW.id, 'topup_status', NEW.status)::text);
+        'user_id', NEW.user_id, 'topup_id', NEW.id, 'topup_status', NEW.status,
+        'amount_cents', NEW.amount_cents, 'failure_message', NEW.failure_message)::text);
     RETURN NULL;
 END;
 $$;

@@ -16,7 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/db"
 )
@@ -29,6 +31,16 @@ type Event struct {
 	Signal     string // the signal it becomes
 	WorkflowID string
 	Payload    any // the signal's argument, stored as JSON
+	// Start, when set, starts the workflow with the signal when it is not
+	// running (signal-with-start): an event that may come after its
+	// workflow finished (a refund) starts it again.
+	Start *Start
+}
+
+// Start names the workflow a delivery starts when its target is not running.
+type Start struct {
+	Workflow string // the workflow type
+	Input    any    // its argument, stored as JSON
 }
 
 // Store records e inside q's transaction. stored is false when the same
@@ -39,9 +51,17 @@ func Store(ctx context.Context, q *db.Queries, e Event) (id int64, stored bool, 
 		return 0, false, fmt.Errorf("inbox: encode %s: %w", e.DedupKey, err)
 	}
 	wid := e.WorkflowID
-	id, err = q.InsertWebhookEvent(ctx, db.InsertWebhookEventParams{
+	p := db.InsertWebhookEventParams{
 		Source: e.Source, DedupKey: e.DedupKey, EventType: e.Type, Signal: e.Signal, WorkflowID: &wid, Payload: payload,
-	})
+	}
+	if e.Start != nil {
+		input, err := json.Marshal(e.Start.Input)
+		if err != nil {
+			return 0, false, fmt.Errorf("inbox: encode start input %s: %w", e.DedupKey, err)
+		}
+		p.StartWorkflow, p.StartInput = &e.Start.Workflow, input
+	}
+	id, err = q.InsertWebhookEvent(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -54,10 +74,14 @@ func Store(ctx context.Context, q *db.Queries, e Event) (id int64, stored bool, 
 // Signaler is the part of a Temporal client the Deliverer uses.
 type Signaler interface {
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg interface{}) error
+	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg interface{},
+		options client.StartWorkflowOptions, workflow interface{}, workflowArgs ...interface{}) (client.WorkflowRun, error)
 }
 
 // Deliverer signals stored deliveries to their workflows.
 type Deliverer struct {
+	// TaskQueue is where a workflow started by a delivery runs.
+	TaskQueue string
 	pool  *pgxpool.Pool
 	sig   Signaler
 	log   zerolog.Logger
@@ -132,7 +156,16 @@ func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEven
 	}
 	log := d.log.With().Int64("event_id", e.ID).Str("dedup_key", e.DedupKey).Str("workflow_id", wid).Str("signal", e.Signal).Logger()
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := d.sig.SignalWorkflow(sctx, wid, "", e.Signal, json.RawMessage(e.Payload))
+	var err error
+	if e.StartWorkflow != nil {
+		_, err = d.sig.SignalWithStartWorkflow(sctx, wid, e.Signal, json.RawMessage(e.Payload), client.StartWorkflowOptions{
+			ID: wid, TaskQueue: d.TaskQueue,
+			// Only a finished workflow is started again; a running one is signalled.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		}, *e.StartWorkflow, json.RawMessage(e.StartInput))
+	} else {
+		err = d.sig.SignalWorkflow(sctx, wid, "", e.Signal, json.RawMessage(e.Payload))
+	}
 	cancel()
 	var notFound *serviceerror.NotFound
 	switch {

@@ -3,11 +3,14 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/inbox"
@@ -29,6 +32,17 @@ func (s *signaler) SignalWorkflow(_ context.Context, wid, _, name string, _ any)
 	}
 	s.sent = append(s.sent, wid+"/"+name)
 	return nil
+}
+
+func (s *signaler) SignalWithStartWorkflow(_ context.Context, wid, name string, arg any, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail[wid]; err != nil {
+		return nil, err
+	}
+	in, _ := json.Marshal(args[0])
+	s.sent = append(s.sent, fmt.Sprintf("%s/%s+start %v on %s with %s", wid, name, wf, o.TaskQueue, in))
+	return nil, nil
 }
 
 func store(t *testing.T, q *db.Queries, key, wid string) bool {
@@ -98,5 +112,26 @@ func TestUnavailableTemporalStopsThePass(t *testing.T) {
 	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL`).Scan(&undelivered)
 	if undelivered != 3 {
 		t.Fatalf("%d undelivered, want all 3 kept", undelivered)
+	}
+}
+
+func TestDeliveryThatMayStartItsWorkflow(t *testing.T) {
+	pool := testdb.New(t)
+	q := db.New(pool)
+	ctx := context.Background()
+	_, stored, err := inbox.Store(ctx, q, inbox.Event{Source: "stripe", DedupKey: "evt_1", Type: "charge.refunded", Signal: "stripe-event",
+		WorkflowID: "topup-1", Payload: map[string]string{"k": "v"}, Start: &inbox.Start{Workflow: "TopUp", Input: map[string]any{"TopUpID": "1", "Resumed": true}}})
+	if err != nil || !stored {
+		t.Fatal(stored, err)
+	}
+	sig := &signaler{}
+	d := inbox.NewDeliverer(pool, sig, zerolog.Nop())
+	d.TaskQueue = "q1"
+	if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
+		t.Fatalf("pass: %d %v", n, err)
+	}
+	want := `topup-1/stripe-event+start TopUp on q1 with {"Resumed":true,"TopUpID":"1"}`
+	if len(sig.sent) != 1 || sig.sent[0] != want {
+		t.Fatalf("sent %q\nwant %q", sig.sent, want)
 	}
 }

@@ -258,7 +258,7 @@ func TestAuthorize(t *testing.T) {
 		{1000, Usage{SpentTodayCents: 495}, 0, "daily_spend", 0},
 		{1000, Usage{SpentTodayCents: 476}, 120, "", 0}, // 24 cents of spend left: 2 minutes
 		{1000, Usage{CallsToday: 3}, 0, "daily_calls", 0},
-		{-50, Usage{}, 0, "insufficient_balance", 12},
+		{-50, Usage{}, 0, "negative_balance", 12}, // a refund took back spent credit
 	}
 	for _, tc := range cases {
 		got, err := rules.Authorize(r, tc.balance, tc.usage)

@@ -25,9 +25,9 @@ var DefaultBlockedPrefixes = []string{"1900", "1976", "449", "4487", "870", "881
 
 // Refusal is why a destination or a call is refused, for the person.
 type Refusal struct {
-	Reason      string // blocked_prefix, country_not_allowed, no_rate, destination_disabled, daily_spend, daily_calls, insufficient_balance
+	Reason      string // blocked_prefix, country_not_allowed, no_rate, destination_disabled, daily_spend, daily_calls, insufficient_balance, negative_balance
 	Message     string
-	NeededCents int64 // for insufficient_balance: the least balance that allows a call
+	NeededCents int64 // for insufficient_balance and negative_balance: the least balance that allows a call
 }
 
 func (r *Refusal) Error() string { return "rating: " + r.Reason + ": " + r.Message }
@@ -74,6 +74,11 @@ func (rules Rules) Authorize(r Rate, balanceCents int64, u Usage) (maxSeconds in
 	if rules.DailyCalls > 0 && u.CallsToday >= rules.DailyCalls {
 		return 0, &Refusal{Reason: "daily_calls", Message: fmt.Sprintf("You have placed %d calls today, the most allowed in a day. Try again tomorrow.", u.CallsToday)}
 	}
+	if balanceCents < 0 {
+		// A refunded or disputed top-up took back credit already spent.
+		return 0, &Refusal{Reason: "negative_balance", NeededCents: MinimumCents(r), Message: fmt.Sprintf(
+			"Your balance is %s because a top-up was refunded or disputed. Add credit to call again.", formatCents(balanceCents))}
+	}
 	spendable := balanceCents
 	if rules.DailySpendCents > 0 {
 		left := rules.DailySpendCents - u.SpentTodayCents
@@ -98,7 +103,12 @@ func nameOr(name, code string) string {
 	return code
 }
 
-func formatCents(c int64) string { return fmt.Sprintf("$%d.%02d", c/100, c%100) }
+func formatCents(c int64) string {
+	if c < 0 {
+		return "-" + formatCents(-c)
+	}
+	return fmt.Sprintf("$%d.%02d", c/100, c%100)
+}
 
 // NewRules builds Rules from configured lists and ceilings.
 func NewRules(allowedCountries, blockedPrefixes []string, maxCallSeconds, dailySpendCents int64, dailyCalls int) Rules {

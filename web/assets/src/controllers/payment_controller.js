@@ -1,0 +1,55 @@
+// The card form: Stripe's Payment Element, mounted with the PaymentIntent's
+// client secret. Stripe.js is loaded from js.stripe.com (Stripe requires
+// it; the CSP allows it) only on this page, when the form is shown.
+import { Controller } from "@hotwired/stimulus"
+
+let stripeJS
+
+function loadStripe() {
+  if (window.Stripe) return Promise.resolve(window.Stripe)
+  stripeJS ||= new Promise((resolve, reject) => {
+    const s = document.createElement("script")
+    s.src = "https://js.stripe.com/v3/"
+    s.onload = () => resolve(window.Stripe)
+    s.onerror = () => { stripeJS = null; reject(new Error("Stripe.js did not load")) }
+    document.head.appendChild(s)
+  })
+  return stripeJS
+}
+
+export default class extends Controller {
+  static values = { key: String, secret: String, return: String }
+  static targets = ["element", "error", "submit"]
+
+  async connect() {
+    try {
+      const Stripe = await loadStripe()
+      this.stripe = Stripe(this.keyValue)
+      this.elements = this.stripe.elements({ clientSecret: this.secretValue })
+      this.elementTarget.replaceChildren()
+      this.elements.create("payment", { layout: "tabs" }).mount(this.elementTarget)
+      this.submitTarget.disabled = false
+    } catch (e) {
+      this.show("The card form could not load. Check your connection and reload the page; nothing has been charged.")
+    }
+  }
+
+  async pay(event) {
+    event.preventDefault()
+    if (!this.stripe) return
+    this.submitTarget.disabled = true
+    this.errorTarget.hidden = true
+    const { error } = await this.stripe.confirmPayment({
+      elements: this.elements,
+      confirmParams: { return_url: this.returnValue },
+    })
+    // Only an immediate error comes back here; success redirects.
+    this.show(error.message || "The payment did not go through.")
+    this.submitTarget.disabled = false
+  }
+
+  show(message) {
+    this.errorTarget.textContent = message
+    this.errorTarget.hidden = false
+  }
+}

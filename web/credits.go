@@ -1,0 +1,256 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/payments"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+type creditsData struct {
+	Packages []int64
+	Topups   []db.Topup
+}
+
+// showCredits is the Credits tab: the balance, the packages on sale and
+// the latest top-ups.
+func (s *Server) showCredits(w http.ResponseWriter, r *http.Request) {
+	s.renderCredits(w, r, http.StatusOK, "")
+}
+
+func (s *Server) renderCredits(w http.ResponseWriter, r *http.Request, status int, formErr string) {
+	topups, err := db.New(s.pool).ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: currentUser(r).ID, Limit: 10})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data := pageData{Tab: "credits", Data: creditsData{Packages: s.cfg.TopUpPackages, Topups: topups}}
+	if formErr != "" {
+		data.Errors = map[string]string{"form": formErr}
+	}
+	s.render(w, r, status, "credits", data)
+}
+
+// purchaseCredits starts a top-up of one of the configured packages (the
+// amount is never the client's) and creates its PaymentIntent: update-with-
+// start on topup-<id>. A second tap on the same package while one is
+// unpaid goes back to that one.
+func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	amount, err := strconv.ParseInt(r.PostForm.Get("package"), 10, 64)
+	known := false
+	for _, p := range s.cfg.TopUpPackages {
+		known = known || (err == nil && p == amount)
+	}
+	if !known {
+		s.renderCredits(w, r, http.StatusUnprocessableEntity, "Choose one of the amounts below.")
+		return
+	}
+	q := db.New(s.pool)
+	open, err := q.FindOpenTopup(r.Context(), db.FindOpenTopupParams{UserID: u.ID, AmountCents: amount,
+		WithinMs: s.cfg.TopUpPaymentTimeout.Milliseconds() / 2})
+	if err == nil && open.PaymentIntentID != nil {
+		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
+		return
+	}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		s.serverError(w, r, err)
+		return
+	}
+	t, err := q.CreateTopup(r.Context(), db.CreateTopupParams{UserID: u.ID, AccountID: u.AccountID,
+		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	id := t.ID.String()
+	in := workflows.TopUpInput{TopUpID: id, UserID: u.ID.String(), AccountID: u.AccountID.String(), AmountCents: amount,
+		Email: u.Email, PaymentTimeout: s.cfg.TopUpPaymentTimeout}
+	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.TopUpWorkflowID(id),
+		TaskQueue:                s.cfg.TemporalTaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchAttrUserID.ValueSet(u.ID.String()),
+			workflows.SearchAttrTopUpStatus.ValueSet(workflows.TopUpCreated),
+		),
+		Memo: map[string]any{"amount_cents": amount},
+	}, workflows.TopUpWorkflowName, in)
+	tctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	handle, err := s.temporal.UpdateWithStartWorkflow(tctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID: "create-payment-" + id, UpdateName: workflows.UpdateCreatePayment, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var pc workflows.PaymentCreated
+	if err == nil {
+		err = handle.Get(tctx, &pc)
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("topup_id", id).Str("workflow_id", workflows.TopUpWorkflowID(id)).Msg("start top-up")
+		// A workflow that started cancels its own top-up; one that did
+		// not leaves the row to be cancelled here.
+		msg := "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."
+		_, _ = q.MarkTopupCanceled(context.WithoutCancel(r.Context()), db.MarkTopupCanceledParams{ID: t.ID, FailureCode: strPtr("unavailable"), FailureMessage: &msg})
+		s.renderCredits(w, r, http.StatusServiceUnavailable, msg)
+		return
+	}
+	s.log.Info().Str("topup_id", id).Str("user_id", u.ID.String()).Int64("amount_cents", amount).
+		Str("payment_intent", pc.PaymentIntentID).Msg("top-up started")
+	http.Redirect(w, r, "/credits/topups/"+id, http.StatusSeeOther)
+}
+
+type topupData struct {
+	T db.Topup
+	// Pay: the payment form is shown (the top-up awaits its payment).
+	Pay bool
+	// Returned: back from Stripe's redirect, the outcome not yet known here.
+	Returned bool
+	// Simulated: the simulator's card form instead of Stripe's.
+	Simulated bool
+	// ClientSecret and PublishableKey mount Stripe's Payment Element.
+	ClientSecret, PublishableKey, ReturnURL string
+	// Unavailable: Stripe could not be reached to show the form.
+	Unavailable bool
+	Cards       []simCard
+}
+
+type simCard struct{ Value, Label, Hint string }
+
+var simCards = []simCard{
+	{payments.CardSucceeds, "Card that pays", "4242 4242 4242 4242"},
+	{payments.CardDeclined, "Card that is declined", "4000 0000 0000 0002"},
+	{payments.CardInsufficientFunds, "Card without funds", "4000 0000 0000 9995"},
+	{payments.CardDelayed, "Card that pays after 10 seconds", "processing first"},
+}
+
+// showTopup is a top-up's page: the payment form while it awaits payment
+// (Stripe's Payment Element, or the simulator's card form), and its state,
+// which turns to credited live when the workflow posts the credit. It is
+// also the page Stripe returns to after a redirect.
+func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.userTopup(w, r)
+	if !ok {
+		return
+	}
+	d := topupData{T: t, Cards: simCards, Simulated: s.paySim != nil}
+	d.Returned = r.URL.Query().Get("redirect_status") != "" && r.URL.Query().Get("redirect_status") != "failed"
+	d.Pay = t.PaymentIntentID != nil && (t.Status == workflows.TopUpProcessing || t.Status == workflows.TopUpFailed) && !d.Returned
+	if d.Pay && !d.Simulated {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		pi, err := s.payments.GetIntent(ctx, *t.PaymentIntentID)
+		cancel()
+		switch {
+		case err != nil:
+			s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("read payment intent for the payment page")
+			d.Pay, d.Unavailable = false, true
+		case pi.Status == payments.StatusRequiresPaymentMethod || pi.Status == payments.StatusRequiresConfirmation || pi.Status == payments.StatusRequiresAction:
+			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
+			d.ReturnURL = s.cfg.PublicBaseURL + "/credits/topups/" + t.ID.String()
+		default:
+			d.Pay = false // processing or done at Stripe: the webhook is on its way
+		}
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer") // the return URL may carry the client secret
+	s.render(w, r, http.StatusOK, "topup", pageData{Tab: "credits", Data: d})
+}
+
+// userTopup loads the signed-in user's top-up named in the URL; another's
+// is a 404.
+func (s *Server) userTopup(w http.ResponseWriter, r *http.Request) (db.Topup, bool) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.notFound(w, r)
+		return db.Topup{}, false
+	}
+	t, err := db.New(s.pool).GetTopupForUser(r.Context(), db.GetTopupForUserParams{ID: id, UserID: currentUser(r).ID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.notFound(w, r)
+		return db.Topup{}, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return db.Topup{}, false
+	}
+	return t, true
+}
+
+// topupStatusHTML renders a top-up's state block, for the page and for the
+// live stream.
+func (s *Server) topupStatusHTML(t db.Topup) (string, error) {
+	var buf bytes.Buffer
+	err := s.templates["topup"].ExecuteTemplate(&buf, "topup_status", t)
+	return buf.String(), err
+}
+
+// The payment simulator's controls (development only, owner-checked): pay
+// with a simulated card, refund, dispute.
+
+func (s *Server) simulatePayment(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.userTopup(w, r)
+	if !ok || !s.parseForm(w, r) {
+		return
+	}
+	if t.PaymentIntentID == nil {
+		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	if err := s.paySim.Confirm(ctx, *t.PaymentIntentID, r.PostForm.Get("card"), 10*time.Second, payments.Faults{}); err != nil {
+		s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("simulated payment")
+		s.setFlash(r, "The simulated payment did not go through: "+err.Error())
+	}
+	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
+}
+
+func (s *Server) simulateRefund(w http.ResponseWriter, r *http.Request) {
+	s.simulateReversal(w, r, func(ctx context.Context, pi string) error {
+		_, err := s.paySim.Refund(ctx, pi, 0, payments.Faults{})
+		return err
+	})
+}
+
+func (s *Server) simulateDispute(w http.ResponseWriter, r *http.Request) {
+	s.simulateReversal(w, r, func(ctx context.Context, pi string) error {
+		_, err := s.paySim.Dispute(ctx, pi, payments.Faults{})
+		return err
+	})
+}
+
+func (s *Server) simulateReversal(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, pi string) error) {
+	t, ok := s.userTopup(w, r)
+	if !ok {
+		return
+	}
+	if t.PaymentIntentID == nil {
+		s.notFound(w, r)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	if err := do(ctx, *t.PaymentIntentID); err != nil {
+		s.setFlash(r, "The simulator refused: "+err.Error())
+	}
+	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
+}
+
+func strPtr(s string) *string { return &s }
