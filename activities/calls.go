@@ -49,6 +49,13 @@ func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) 
 			refusal = &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}
 			return q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
 		}
+		user, err := q.GetUserByID(ctx, call.UserID)
+		if err != nil {
+			return err
+		}
+		if user.DisabledAt != nil {
+			return refuse(&rating.Refusal{Reason: "account_disabled", Message: "This account is disabled. Contact support."})
+		}
 		n, err := rating.ParseNumber(call.PhoneNumber, "")
 		if err != nil {
 			return refuse(&rating.Refusal{Reason: "invalid", Message: "That number cannot be called."})

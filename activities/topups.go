@@ -48,8 +48,17 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 	if err != nil {
 		return workflows.PaymentCreated{}, err
 	}
-	pi, err := g.CreateIntent(ctx, payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: in.AmountCents,
-		ReceiptEmail: in.Email, Description: "Mobayilo calling credit " + money(in.AmountCents)})
+	// The receipt email is read here, not carried in workflow history.
+	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	if err != nil {
+		return workflows.PaymentCreated{}, err
+	}
+	email := ""
+	if t.ReceiptEmail != nil {
+		email = *t.ReceiptEmail
+	}
+	pi, err := g.CreateIntent(ctx, payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: t.AmountCents,
+		ReceiptEmail: email, Description: "Mobayilo calling credit " + money(t.AmountCents)})
 	if err != nil {
 		return workflows.PaymentCreated{}, paymentsErr(err)
 	}
@@ -218,13 +227,17 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 	if err != nil {
 		return workflows.TopUpRecord{}, err
 	}
+	if t.PaymentIntentID == nil || *t.PaymentIntentID == "" {
+		return workflows.TopUpRecord{}, mismatch("top-up %s has no payment to reverse", r.TopUpID)
+	}
+	pi := *t.PaymentIntentID
 	switch r.Kind {
 	case "refund":
 		g, err := a.gateway()
 		if err != nil {
 			return workflows.TopUpRecord{}, err
 		}
-		refunds, err := g.ListRefunds(ctx, r.PaymentIntentID)
+		refunds, err := g.ListRefunds(ctx, pi)
 		if err != nil {
 			return workflows.TopUpRecord{}, paymentsErr(err)
 		}

@@ -129,8 +129,9 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 const claimCall = `-- name: ClaimCall :one
 UPDATE calls
 SET status = 'dialing', parent_call_sid = $1, updated_at = now()
-WHERE id = $2 AND status = 'authorized' AND client_identity = $3
+WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
   AND authorized_until > now()
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
 RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
 `
 
@@ -141,7 +142,8 @@ type ClaimCallParams struct {
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
-// the call was authorized for, before the authorization expires.
+// the call was authorized for, before the authorization expires, and never
+// for a user support has disabled.
 func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error) {
 	row := q.db.QueryRow(ctx, claimCall, arg.ParentCallSid, arg.ID, arg.ClientIdentity)
 	var i Call

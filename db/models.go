@@ -21,6 +21,18 @@ type Account struct {
 	UpdatedAt          time.Time
 }
 
+type AdminAction struct {
+	ID             int64
+	ActorID        uuid.UUID
+	Action         string
+	TargetType     string
+	TargetID       string
+	Reason         string
+	Details        []byte
+	IdempotencyKey *string
+	CreatedAt      time.Time
+}
+
 type Call struct {
 	ID                  uuid.UUID
 	UserID              uuid.UUID

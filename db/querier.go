@@ -18,7 +18,8 @@ type Querier interface {
 	// exactly one of the two updates the row.
 	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The voice webhook's claim: authorized -> dialing, once, for the identity
-	// the call was authorized for, before the authorization expires.
+	// the call was authorized for, before the authorization expires, and never
+	// for a user support has disabled.
 	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CountRates(ctx context.Context) (int64, error)
@@ -28,6 +29,10 @@ type Querier interface {
 	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
+	// What needs attention, counted in Postgres: calls still open past their
+	// max_seconds plus ringing and a grace period, top-ups unpaid for more
+	// than an hour, and webhook deliveries waiting for a retry.
+	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
 	// Rows whose workflow never started (the web process died between the
@@ -38,6 +43,7 @@ type Querier interface {
 	// A top-up of this amount the user started recently and has not paid: a
 	// second tap on the same package goes back to it rather than opening another.
 	FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error)
+	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
@@ -55,6 +61,9 @@ type Querier interface {
 	// House balances are derived, never cached: each is minus the sum of the
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
+	// Records a staff action once per idempotency key (a resubmitted form
+	// records nothing more: no row).
+	InsertAdminAction(ctx context.Context, arg InsertAdminActionParams) (int64, error)
 	InsertCallEvent(ctx context.Context, arg InsertCallEventParams) (int64, error)
 	// Adds a rate unless the prefix exists already, in any country.
 	InsertRateIfAbsent(ctx context.Context, arg InsertRateIfAbsentParams) (int64, error)
@@ -66,14 +75,22 @@ type Querier interface {
 	// (its next attempt moves into the future) so that two deliverers do not
 	// send one at the same moment. A repeat later is harmless: workflows dedup.
 	LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhookEventsParams) ([]WebhookEvent, error)
+	// The audit log, newest first, a page at a time (keyset on id).
+	ListAdminActions(ctx context.Context, arg ListAdminActionsParams) ([]ListAdminActionsRow, error)
+	ListAdminActionsForTarget(ctx context.Context, arg ListAdminActionsForTargetParams) ([]ListAdminActionsForTargetRow, error)
 	ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Transaction, error)
 	ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallEvent, error)
+	ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCallsByIDsRow, error)
 	// A user's calls, newest first, after a keyset cursor (created_at, id).
 	ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
+	ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]ListOverdueCallsRow, error)
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
+	ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, error)
+	ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, error)
+	ListTopupEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)
 	ListTopupsForUser(ctx context.Context, arg ListTopupsForUserParams) ([]Topup, error)
 	// One page of a wallet's ledger, newest first, with what each entry is
 	// about (the call's number, the top-up's package). Keyset-paginated on the
@@ -82,6 +99,7 @@ type Querier interface {
 	// order. The joins repeat the account id, so an entry only ever describes
 	// its own wallet's call or top-up (the foreign keys guarantee it too).
 	ListWalletEntries(ctx context.Context, arg ListWalletEntriesParams) ([]ListWalletEntriesRow, error)
+	ListWebhookEventsForWorkflow(ctx context.Context, workflowID *string) ([]WebhookEvent, error)
 	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
@@ -105,11 +123,23 @@ type Querier interface {
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
+	// Support's search: a call by its id, a Twilio CallSid of either leg, the
+	// number called, or the email of its user.
+	SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error)
+	// A top-up by its id, its PaymentIntent id, or the email of its user.
+	SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]SearchTopupsRow, error)
+	// Users whose email starts with the text typed (or whose id it is), with
+	// their balance.
+	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
+	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
 	// the top-up id), so a repeat names the same one; another is refused.
 	SetTopupPaymentIntent(ctx context.Context, arg SetTopupPaymentIntentParams) (Topup, error)
+	// Disables (or re-enables) a user: a disabled user cannot sign in, their
+	// sessions end on their next request, and they cannot place a call.
+	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)

@@ -27,11 +27,13 @@ WHERE id = $1 AND status = 'created';
 
 -- name: ClaimCall :one
 -- The voice webhook's claim: authorized -> dialing, once, for the identity
--- the call was authorized for, before the authorization expires.
+-- the call was authorized for, before the authorization expires, and never
+-- for a user support has disabled.
 UPDATE calls
 SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
-WHERE id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
+WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
   AND authorized_until > now()
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
 RETURNING *;
 
 -- name: CancelUnclaimedCall :one

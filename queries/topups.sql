@@ -30,10 +30,11 @@ WHERE id = $1 AND status IN ('created', 'processing', 'failed')
 RETURNING *;
 
 -- name: MarkTopupSucceeded :one
+-- Money received is shown as such, even on a top-up given up for lost.
 UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
     updated_at = now()
-WHERE id = $1 AND status IN ('created', 'processing', 'failed')
+WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
 RETURNING *;
 
 -- name: MarkTopupCanceled :one

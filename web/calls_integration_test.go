@@ -233,7 +233,7 @@ func TestFullCallWithEveryCallbackTripledIsChargedOnce(t *testing.T) {
 	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, time.Second, carrier.Faults{}); !errors.Is(err, carrier.ErrRefused) {
 		t.Fatalf("second voice request: %v", err)
 	}
-	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID))
+	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_answered.json")
 }
 
 func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {
@@ -487,7 +487,7 @@ func TestStuckBillingIsVisibleAndRetriedOnce(t *testing.T) {
 
 // recordHistory writes the workflow's history to workflows/testdata when
 // RECORD_HISTORY is set, for the replay test.
-func recordHistory(t *testing.T, tc client.Client, workflowID string) {
+func recordHistory(t *testing.T, tc client.Client, workflowID, file string) {
 	if os.Getenv("RECORD_HISTORY") == "" {
 		return
 	}
@@ -504,7 +504,7 @@ func recordHistory(t *testing.T, tc client.Client, workflowID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile("../workflows/testdata/call_answered.json", out, 0o644); err != nil {
+	if err := os.WriteFile("../workflows/testdata/"+file, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

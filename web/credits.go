@@ -81,7 +81,7 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 	}
 	id := t.ID.String()
 	in := workflows.TopUpInput{TopUpID: id, UserID: u.ID.String(), AccountID: u.AccountID.String(), AmountCents: amount,
-		Email: u.Email, PaymentTimeout: s.cfg.TopUpPaymentTimeout}
+		PaymentTimeout: s.cfg.TopUpPaymentTimeout}
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.TopUpWorkflowID(id),
 		TaskQueue:                s.cfg.TemporalTaskQueue,
@@ -122,8 +122,9 @@ type topupData struct {
 	T db.Topup
 	// Pay: the payment form is shown (the top-up awaits its payment).
 	Pay bool
-	// Returned: back from Stripe's redirect, the outcome not yet known here.
-	Returned bool
+	// Processing: the processor has the payment and its outcome is on its
+	// way (back from Stripe's redirect, or a payment that takes time).
+	Processing bool
 	// Simulated: the simulator's card form instead of Stripe's.
 	Simulated bool
 	// ClientSecret and PublishableKey mount Stripe's Payment Element.
@@ -151,22 +152,30 @@ func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if q := r.URL.Query(); q.Has("payment_intent_client_secret") || q.Has("redirect_status") || q.Has("payment_intent") {
+		// Back from Stripe's redirect: the query carries the client
+		// secret; a redirect keeps it out of the address bar and history.
+		// The page asks Stripe itself how the payment stands.
+		http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
+		return
+	}
 	d := topupData{T: t, Cards: simCards, Simulated: s.paySim != nil}
-	d.Returned = r.URL.Query().Get("redirect_status") != "" && r.URL.Query().Get("redirect_status") != "failed"
-	d.Pay = t.PaymentIntentID != nil && (t.Status == workflows.TopUpProcessing || t.Status == workflows.TopUpFailed) && !d.Returned
-	if d.Pay && !d.Simulated {
+	if t.PaymentIntentID != nil && (t.Status == workflows.TopUpProcessing || t.Status == workflows.TopUpFailed) {
+		// The row says unpaid; the processor knows whether a payment is
+		// under way (its webhook not here yet) or the form is wanted.
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		pi, err := s.payments.GetIntent(ctx, *t.PaymentIntentID)
 		cancel()
 		switch {
 		case err != nil:
 			s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("read payment intent for the payment page")
-			d.Pay, d.Unavailable = false, true
+			d.Unavailable = true
 		case pi.Status == payments.StatusRequiresPaymentMethod || pi.Status == payments.StatusRequiresConfirmation || pi.Status == payments.StatusRequiresAction:
+			d.Pay = true
 			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
 			d.ReturnURL = s.cfg.PublicBaseURL + "/credits/topups/" + t.ID.String()
-		default:
-			d.Pay = false // processing or done at Stripe: the webhook is on its way
+		case pi.Status == payments.StatusProcessing || pi.Status == payments.StatusSucceeded || pi.Status == payments.StatusRequiresCapture:
+			d.Processing = true
 		}
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer") // the return URL may carry the client secret

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -127,6 +128,12 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		}
 		if dp.Charge != nil {
 			sig.ChargeID = dp.Charge.ID
+		}
+		if strings.HasPrefix(string(dp.Status), "warning_") {
+			// An inquiry: no money has left yet. A dispute proper follows
+			// if the customer's bank escalates it.
+			s.log.Info().Str("event_id", ev.ID).Str("dispute_id", dp.ID).Msg("stripe webhook: dispute inquiry; no funds withdrawn, nothing posted")
+			return sig, "", nil
 		}
 	default:
 		return sig, "", nil

@@ -159,6 +159,7 @@ func TestTopUpEndToEndThroughTheSimulator(t *testing.T) {
 	if err := v.Get(&st); err != nil || st.Status != workflows.TopUpSucceeded || st.PaymentIntentID != row.PaymentIntent {
 		t.Fatalf("state %+v, %v", st, err)
 	}
+	recordHistory(t, e.tc, workflows.TopUpWorkflowID(id), "topup_declined_then_paid.json")
 }
 
 func TestRefundAndDisputeReverseOnceEvenAfterTheWorkflowEnded(t *testing.T) {

@@ -243,6 +243,8 @@ type CallState struct {
 	LastError       string
 	Reconciled      bool // billed from the carrier's REST API, not a callback
 	SignalsSeen     int
+	// BillingAttempts counts charges tried (a retry-billing adds one).
+	BillingAttempts int
 }
 
 // The top-up workflow: one per purchase of a package, ID topup-<top-up id>.
@@ -304,7 +306,6 @@ type TopUpInput struct {
 	UserID      string
 	AccountID   string
 	AmountCents int64
-	Email       string // for Stripe's receipt
 	// PaymentTimeout: how long to wait for the payment before asking
 	// Stripe; 0 is an hour.
 	PaymentTimeout time.Duration

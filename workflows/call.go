@@ -18,8 +18,8 @@ const (
 	AuthorizationWindow = 3 * time.Minute
 	// updateWait: how long a started workflow waits for its authorize update.
 	updateWait = time.Minute
-	// ringAllowance: time to answer, added to max_seconds.
-	ringAllowance = 90 * time.Second
+	// RingAllowance: time to answer, added to max_seconds.
+	RingAllowance = 90 * time.Second
 	// reconcileGrace: after max_seconds plus ringing, how long to wait for
 	// Twilio's final callback before asking its REST API.
 	reconcileGrace = 5 * time.Minute
@@ -223,7 +223,7 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 // followCall applies callbacks until the call is final; with none by
 // max_seconds plus ringing and grace, it asks the carrier's REST API.
 func (w *callWorkflow) followCall(ctx workflow.Context) error {
-	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + ringAllowance + reconcileGrace
+	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + RingAllowance + reconcileGrace
 	for attempt := 0; !IsFinal(w.state.Status); {
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, deadline)
@@ -408,6 +408,7 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	})
 	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost, CarrierStatus: w.state.Status}
 	for {
+		w.state.BillingAttempts++
 		err := workflow.ExecuteActivity(charge, ActivityChargeCall, req).Get(ctx, nil)
 		if err == nil {
 			w.state.LastError = ""

@@ -9,14 +9,17 @@ import (
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
-// TestReplayRecordedCallHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run TestFullCall ./web/ writes one): a change
-// to the call workflow that would break running calls fails here, and must
-// go behind workflow.GetVersion.
-func TestReplayRecordedCallHistories(t *testing.T) {
+// TestReplayRecordedHistories replays histories recorded from real runs
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestTopUpEndToEnd' ./web/
+// writes them): a change to a workflow that would break running ones fails
+// here, and must go behind workflow.GetVersion.
+func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
-	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/call_answered.json"); err != nil {
-		t.Fatal(err)
+	r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+	for _, f := range []string{"call_answered.json", "topup_declined_then_paid.json"} {
+		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

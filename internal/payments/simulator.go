@@ -219,17 +219,15 @@ func (s *Simulator) Confirm(ctx context.Context, id, card string, delay time.Dur
 		pi.status = StatusProcessing
 		events = append(events, s.event("payment_intent.processing", pi.json()))
 		s.bg.Add(1)
+		// The payment goes on after the request that confirmed it ends.
+		bg := context.WithoutCancel(ctx)
 		go func() {
 			defer s.bg.Done()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
+			time.Sleep(delay)
 			s.mu.Lock()
 			later := s.succeed(pi, f.Unrelated)
 			s.mu.Unlock()
-			_ = s.deliver(context.WithoutCancel(ctx), later, f)
+			_ = s.deliver(bg, later, f)
 		}()
 	default:
 		s.mu.Unlock()

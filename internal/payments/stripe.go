@@ -81,8 +81,9 @@ func (s *Stripe) GetIntent(ctx context.Context, id string) (Intent, error) {
 // (or is processing) cannot be: ErrUnexpectedState.
 func (s *Stripe) CancelIntent(ctx context.Context, id string) (Intent, error) {
 	p := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
+	// No idempotency key: Stripe would replay a first refusal (the payment
+	// was being confirmed) for a day; a cancel is idempotent by state.
 	p.Context = ctx
-	p.SetIdempotencyKey("cancel-" + id)
 	pi, err := s.api.PaymentIntents.Cancel(id, p)
 	if err != nil {
 		return Intent{}, wrap("cancel payment intent "+id, err)

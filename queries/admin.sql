@@ -1,0 +1,120 @@
+-- name: InsertAdminAction :one
+-- Records a staff action once per idempotency key (a resubmitted form
+-- records nothing more: no row).
+INSERT INTO admin_actions (actor_id, action, target_type, target_id, reason, details, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, sqlc.narg(idempotency_key))
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id;
+
+-- name: ListAdminActions :many
+-- The audit log, newest first, a page at a time (keyset on id).
+SELECT a.*, u.email AS actor_email
+FROM admin_actions a
+JOIN users u ON u.id = a.actor_id
+WHERE sqlc.narg(before_id)::bigint IS NULL OR a.id < sqlc.narg(before_id)::bigint
+ORDER BY a.id DESC
+LIMIT sqlc.arg(page_size);
+
+-- name: ListAdminActionsForTarget :many
+SELECT a.*, u.email AS actor_email
+FROM admin_actions a
+JOIN users u ON u.id = a.actor_id
+WHERE a.target_type = $1 AND a.target_id = $2
+ORDER BY a.id DESC
+LIMIT 50;
+
+-- name: DashboardCounts :one
+-- What needs attention, counted in Postgres: calls still open past their
+-- max_seconds plus ringing and a grace period, top-ups unpaid for more
+-- than an hour, and webhook deliveries waiting for a retry.
+SELECT
+    (SELECT count(*) FROM calls
+     WHERE status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+       AND created_at + make_interval(secs => COALESCE(max_seconds, 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
+    ) AS overdue_calls,
+    (SELECT count(*) FROM calls WHERE billing_state = 'stuck') AS stuck_calls,
+    (SELECT count(*) FROM topups
+     WHERE status IN ('created', 'processing', 'failed') AND created_at < now() - interval '1 hour'
+    ) AS stale_topups,
+    (SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL AND attempts > 0) AS retrying_webhooks,
+    (SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL) AS undelivered_webhooks;
+
+-- name: ListOverdueCalls :many
+SELECT c.*, u.email
+FROM calls c JOIN users u ON u.id = c.user_id
+WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+  AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
+ORDER BY c.created_at
+LIMIT 50;
+
+-- name: ListStaleTopups :many
+SELECT t.*, u.email
+FROM topups t JOIN users u ON u.id = t.user_id
+WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
+ORDER BY t.created_at
+LIMIT 50;
+
+-- name: ListRetryingWebhooks :many
+SELECT * FROM webhook_events
+WHERE delivered_at IS NULL AND attempts > 0
+ORDER BY next_attempt_at
+LIMIT 50;
+
+-- name: ListCallsByIDs :many
+SELECT c.*, u.email
+FROM calls c JOIN users u ON u.id = c.user_id
+WHERE c.id = ANY(sqlc.arg(ids)::uuid[])
+ORDER BY c.created_at DESC;
+
+-- name: SearchCalls :many
+-- Support's search: a call by its id, a Twilio CallSid of either leg, the
+-- number called, or the email of its user.
+SELECT c.*, u.email
+FROM calls c JOIN users u ON u.id = c.user_id
+WHERE c.id = sqlc.narg(id)::uuid
+   OR c.parent_call_sid = sqlc.narg(sid)::text OR c.child_call_sid = sqlc.narg(sid)::text
+   OR c.phone_number = sqlc.narg(phone)::text
+   OR u.email = sqlc.narg(email)::text
+ORDER BY c.created_at DESC
+LIMIT 50;
+
+-- name: SearchTopups :many
+-- A top-up by its id, its PaymentIntent id, or the email of its user.
+SELECT t.*, u.email
+FROM topups t JOIN users u ON u.id = t.user_id
+WHERE t.id = sqlc.narg(id)::uuid
+   OR t.payment_intent_id = sqlc.narg(payment_intent)::text
+   OR u.email = sqlc.narg(email)::text
+ORDER BY t.created_at DESC
+LIMIT 50;
+
+-- name: SearchUsers :many
+-- Users whose email starts with the text typed (or whose id it is), with
+-- their balance.
+SELECT u.*, a.id AS account_id, a.cached_balance_cents
+FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
+WHERE u.email LIKE sqlc.arg(email_prefix)::text || '%' OR u.id = sqlc.narg(id)::uuid
+ORDER BY u.email
+LIMIT 50;
+
+-- name: ListWebhookEventsForWorkflow :many
+SELECT * FROM webhook_events WHERE workflow_id = $1 ORDER BY id;
+
+-- name: ListTopupEntries :many
+SELECT * FROM transactions WHERE topup_id = $1 ORDER BY id;
+
+-- name: SetUserDisabled :one
+-- Disables (or re-enables) a user: a disabled user cannot sign in, their
+-- sessions end on their next request, and they cannot place a call.
+UPDATE users
+SET disabled_at = CASE WHEN sqlc.arg(disabled)::boolean THEN COALESCE(disabled_at, now()) ELSE NULL END,
+    updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- name: GetActiveCallForUser :one
+SELECT * FROM calls
+WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress');
+
+-- name: SetRateEnabled :one
+UPDATE call_rates SET enabled = $2, updated_at = now() WHERE prefix = $1 RETURNING *;

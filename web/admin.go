@@ -1,0 +1,448 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// The support console: pages for staff with the admin role. Everything it
+// changes goes through the same workflows and ledger as the app, and every
+// change is recorded in admin_actions (the audit log).
+
+// overdueGrace: a call still open this long past its max_seconds (ringing
+// included) needs a look.
+const overdueGrace = 10 * time.Minute
+
+// requireAdmin answers 404 to anyone who is not a signed-in admin: the
+// console does not exist for them.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := currentUser(r); u == nil || u.Role != "admin" {
+			s.notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// auditEntry is one staff action to record.
+type auditEntry struct {
+	Action, TargetType, TargetID, Reason string
+	Details                              map[string]any
+	Key                                  string // idempotency key; "" for none
+}
+
+// audit records a staff action in q's transaction; recorded is false when
+// the same key was recorded before (a resubmitted form).
+func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (recorded bool, err error) {
+	details, err := json.Marshal(e.Details)
+	if err != nil || e.Details == nil {
+		details = []byte("{}")
+	}
+	var key *string
+	if e.Key != "" {
+		key = &e.Key
+	}
+	_, err = q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
+		TargetID: e.TargetID, Reason: e.Reason, Details: details, IdempotencyKey: key})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("web: audit %s %s: %w", e.Action, e.TargetID, err)
+	}
+	return true, nil
+}
+
+// temporalLink is the Temporal UI's page of a workflow ("" without a UI URL).
+func (s *Server) temporalLink(workflowID string) string {
+	if s.cfg.TemporalUIURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.cfg.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(s.cfg.TemporalNamespace) +
+		"/workflows/" + url.PathEscape(workflowID)
+}
+
+// stuckCall is a call workflow Temporal lists as stuck in billing.
+type stuckCall struct {
+	CallID, WorkflowID, UserID, Link string
+	Started                          time.Time
+}
+
+type dashboardData struct {
+	Counts     db.DashboardCountsRow
+	Stuck      []stuckCall
+	StuckError string // Temporal could not be asked
+	Overdue    []db.ListOverdueCallsRow
+	Topups     []db.ListStaleTopupsRow
+	Webhooks   []db.WebhookEvent
+}
+
+// stuckQuery is the visibility query for calls waiting for support.
+const stuckQuery = `WorkflowType = "` + workflows.CallWorkflowName + `" AND BillingState = "` + workflows.BillingStuck + `" AND ExecutionStatus = "Running"`
+
+// showAdminDashboard lists what needs attention: stuck calls as Temporal
+// holds them (a visibility query), and counts and lists from Postgres.
+func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
+	q := db.New(s.pool)
+	grace := (workflows.RingAllowance + overdueGrace).Milliseconds()
+	var d dashboardData
+	var err error
+	if d.Counts, err = q.DashboardCounts(r.Context(), grace); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.Overdue, err = q.ListOverdueCalls(r.Context(), grace); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.Topups, err = q.ListStaleTopups(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.Webhooks, err = q.ListRetryingWebhooks(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d.Stuck, err = s.stuckCalls(r.Context())
+	if err != nil {
+		s.log.Warn().Err(err).Msg("admin: list stuck calls from Temporal")
+		d.StuckError = "Temporal could not be asked for stuck calls just now: " + err.Error()
+	}
+	s.render(w, r, http.StatusOK, "admin_dashboard", pageData{Tab: "admin", Data: d})
+}
+
+// stuckCalls asks Temporal's visibility for running call workflows whose
+// BillingState is stuck.
+func (s *Server) stuckCalls(ctx context.Context) ([]stuckCall, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: stuckQuery, PageSize: 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stuckCall, 0, len(resp.Executions))
+	for _, e := range resp.Executions {
+		wid := e.GetExecution().GetWorkflowId()
+		c := stuckCall{WorkflowID: wid, CallID: strings.TrimPrefix(wid, "call-"), Link: s.temporalLink(wid)}
+		if p := e.GetSearchAttributes().GetIndexedFields()["UserID"]; p != nil {
+			_ = json.Unmarshal(p.GetData(), &c.UserID)
+		}
+		if t := e.GetStartTime(); t != nil {
+			c.Started = t.AsTime()
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+type searchData struct {
+	Query  string
+	Calls  []db.SearchCallsRow
+	Topups []db.SearchTopupsRow
+	Users  []db.SearchUsersRow
+}
+
+// showAdminSearch finds calls, top-ups and users by whatever support was
+// given: an email, a phone number, a call, top-up or user id, a Twilio
+// CallSid, or a Stripe PaymentIntent id.
+func (s *Server) showAdminSearch(w http.ResponseWriter, r *http.Request) {
+	term := strings.TrimSpace(r.URL.Query().Get("q"))
+	d := searchData{Query: term}
+	if term != "" && len(term) <= 200 {
+		var err error
+		if d.Calls, d.Topups, d.Users, err = s.search(r.Context(), term); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, "admin_search", pageData{Tab: "admin", Data: d})
+}
+
+func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, []db.SearchTopupsRow, []db.SearchUsersRow, error) {
+	q := db.New(s.pool)
+	var cp db.SearchCallsParams
+	var tp db.SearchTopupsParams
+	up := db.SearchUsersParams{EmailPrefix: "\x00"} // matches no email unless set
+	switch {
+	case strings.Contains(term, "@"):
+		email := strings.ToLower(term)
+		cp.Email, tp.Email, up.EmailPrefix = &email, &email, email
+	case strings.HasPrefix(term, "pi_"):
+		tp.PaymentIntent = &term
+	case strings.HasPrefix(term, "CA"):
+		cp.Sid = &term
+	default:
+		if id, err := uuid.Parse(term); err == nil {
+			cp.ID, tp.ID, up.ID = &id, &id, &id
+			break
+		}
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, term)
+		if len(digits) >= 7 {
+			phone := "+" + digits
+			cp.Phone = &phone
+		} else {
+			up.EmailPrefix = strings.ToLower(term)
+		}
+	}
+	calls, err := q.SearchCalls(ctx, cp)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	topups, err := q.SearchTopups(ctx, tp)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	users, err := q.SearchUsers(ctx, up)
+	return calls, topups, users, err
+}
+
+type adminCallData struct {
+	Call       db.Call
+	Email      string
+	State      *workflows.CallState
+	StateJSON  string
+	StateError string
+	Events     []db.CallEvent
+	Webhooks   []db.WebhookEvent
+	Entries    []db.Transaction
+	Audit      []db.ListAdminActionsForTargetRow
+	Link       string
+}
+
+// showAdminCall is everything about one call: the row, the workflow's
+// state query, the stored webhook deliveries, the ledger entries, the
+// staff actions, and a link into the Temporal UI.
+func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	q := db.New(s.pool)
+	call, err := q.GetCall(r.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	wid := workflows.CallWorkflowID(id.String())
+	d := adminCallData{Call: call, Link: s.temporalLink(wid)}
+	if u, err := q.GetUserByID(r.Context(), call.UserID); err == nil {
+		d.Email = u.Email
+	}
+	var st workflows.CallState
+	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
+		d.StateError = err.Error()
+	} else {
+		d.State, d.StateJSON = &st, raw
+	}
+	if d.Events, err = q.ListCallEvents(r.Context(), id); err == nil {
+		if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
+			if d.Entries, err = q.ListCallEntries(r.Context(), &id); err == nil {
+				d.Audit, err = q.ListAdminActionsForTarget(r.Context(), db.ListAdminActionsForTargetParams{TargetType: "call", TargetID: id.String()})
+			}
+		}
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "admin_call", pageData{Tab: "admin", Data: d})
+}
+
+// queryState runs a workflow's state query into v and returns it as
+// indented JSON.
+func (s *Server) queryState(ctx context.Context, workflowID string, v any) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	val, err := s.temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return "", errors.New("Temporal has no such workflow (it may have been deleted after its retention period)")
+		}
+		return "", err
+	}
+	if err := val.Get(v); err != nil {
+		return "", err
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b), nil
+}
+
+// retryBilling sends retry-billing to a stuck call's workflow, records it,
+// and waits (a little) for the outcome, which the call's page then shows:
+// charged, or still stuck with the error. The charge's idempotency key
+// (call:<id>:charge) makes a double click or two staff at once charge once.
+func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	q := db.New(s.pool)
+	call, err := q.GetCall(r.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	back := "/admin/calls/" + id.String()
+	if call.BillingState != workflows.BillingStuck {
+		s.setFlash(r, "Nothing to retry: this call's billing is "+call.BillingState+".")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	wid := workflows.CallWorkflowID(id.String())
+	var before workflows.CallState
+	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
+		s.setFlash(r, "The call's workflow cannot be reached: "+err.Error())
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	admin := currentUser(r)
+	if _, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
+		Details: map[string]any{"last_error": before.LastError, "billing_attempts": before.BillingAttempts}}); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	err = s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
+	cancel()
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
+		s.setFlash(r, "The retry could not be sent: "+err.Error())
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	s.log.Info().Str("call_id", id.String()).Str("workflow_id", wid).Str("admin_id", admin.ID.String()).Msg("admin: retry-billing sent")
+	// Wait up to 10 s for the attempt the signal starts.
+	after := before
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, err := s.queryState(r.Context(), wid, &after); err != nil {
+			// A charged call's workflow completes: the row tells.
+			break
+		}
+		if after.BillingState != workflows.BillingStuck || after.BillingAttempts > before.BillingAttempts {
+			break
+		}
+	}
+	if row, err := q.GetCall(r.Context(), id); err == nil && row.BillingState == workflows.BillingCharged {
+		cost := int64(0)
+		if row.CostCents != nil {
+			cost = *row.CostCents
+		}
+		s.setFlash(r, "Charged "+Money(cost)+".")
+	} else if after.BillingState == workflows.BillingStuck {
+		s.setFlash(r, "Still stuck: "+after.LastError)
+	} else {
+		s.setFlash(r, "Retry sent; billing is "+after.BillingState+".")
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+type adminTopupData struct {
+	Topup      db.Topup
+	Email      string
+	State      *workflows.TopUpState
+	StateJSON  string
+	StateError string
+	Webhooks   []db.WebhookEvent
+	Entries    []db.Transaction
+	Link       string
+}
+
+// showAdminTopup is everything about one top-up.
+func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	q := db.New(s.pool)
+	t, err := q.GetTopup(r.Context(), id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	wid := workflows.TopUpWorkflowID(id.String())
+	d := adminTopupData{Topup: t, Link: s.temporalLink(wid)}
+	if u, err := q.GetUserByID(r.Context(), t.UserID); err == nil {
+		d.Email = u.Email
+	}
+	var st workflows.TopUpState
+	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
+		d.StateError = err.Error()
+	} else {
+		d.State, d.StateJSON = &st, raw
+	}
+	if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
+		d.Entries, err = q.ListTopupEntries(r.Context(), &id)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "admin_topup", pageData{Tab: "admin", Data: d})
+}
+
+type auditData struct {
+	Actions []db.ListAdminActionsRow
+	Older   string
+}
+
+// showAdminAudit lists every staff action, newest first.
+func (s *Server) showAdminAudit(w http.ResponseWriter, r *http.Request) {
+	p := db.ListAdminActionsParams{PageSize: 51}
+	if b := r.URL.Query().Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of the audit log does not exist.")
+			return
+		}
+		p.BeforeID = &n
+	}
+	rows, err := db.New(s.pool).ListAdminActions(r.Context(), p)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d := auditData{Actions: rows}
+	if len(rows) == 51 {
+		d.Actions = rows[:50]
+		d.Older = "/admin/audit?before=" + strconv.FormatInt(rows[49].ID, 10)
+	}
+	s.render(w, r, http.StatusOK, "admin_audit", pageData{Tab: "admin", Data: d})
+}
