@@ -82,12 +82,12 @@ type Signaler interface {
 type Deliverer struct {
 	// TaskQueue is where a workflow started by a delivery runs.
 	TaskQueue string
-	pool  *pgxpool.Pool
-	sig   Signaler
-	log   zerolog.Logger
-	kick  chan struct{}
-	batch int32
-	lease time.Duration
+	pool      *pgxpool.Pool
+	sig       Signaler
+	log       zerolog.Logger
+	kick      chan struct{}
+	batch     int32
+	lease     time.Duration
 }
 
 // NewDeliverer returns a deliverer; Run it, and Kick it after storing.
