@@ -768,13 +768,13 @@ func (q *Queries) SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]S
 const searchUsers = `-- name: SearchUsers :many
 SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
-WHERE u.email LIKE $1::text || '%' OR u.id = $2::uuid
+WHERE starts_with(u.email, $1::text) OR u.id = $2::uuid
 ORDER BY u.email
 LIMIT 50
 `
 
 type SearchUsersParams struct {
-	EmailPrefix string
+	EmailPrefix *string
 	ID          *uuid.UUID
 }
 

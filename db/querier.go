@@ -103,6 +103,7 @@ type Querier interface {
 	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
+	// Money received is shown as such, even on a top-up given up for lost.
 	MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error

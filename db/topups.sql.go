@@ -319,10 +319,11 @@ const markTopupSucceeded = `-- name: MarkTopupSucceeded :one
 UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
     updated_at = now()
-WHERE id = $1 AND status IN ('created', 'processing', 'failed')
+WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
 `
 
+// Money received is shown as such, even on a top-up given up for lost.
 func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error) {
 	row := q.db.QueryRow(ctx, markTopupSucceeded, id)
 	var i Topup

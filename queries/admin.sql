@@ -93,7 +93,7 @@ LIMIT 50;
 -- their balance.
 SELECT u.*, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
-WHERE u.email LIKE sqlc.arg(email_prefix)::text || '%' OR u.id = sqlc.narg(id)::uuid
+WHERE starts_with(u.email, sqlc.narg(email_prefix)::text) OR u.id = sqlc.narg(id)::uuid
 ORDER BY u.email
 LIMIT 50;
 

@@ -41,6 +41,35 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
+// callEnder hangs up a call in progress: Twilio's REST API, or the carrier
+// simulator.
+type callEnder interface {
+	EndCall(ctx context.Context, callID, parentSid string) error
+}
+
+// endActiveCall ends the user's call in progress, if any (support disabled
+// them). A call not yet connected cannot be claimed by a disabled user and
+// is cancelled by its workflow's timer; one connected is hung up at the
+// carrier, and its workflow bills it as usual from the final callback.
+func (s *Server) endActiveCall(ctx context.Context, userID uuid.UUID) (ended bool, err error) {
+	call, err := db.New(s.pool).GetActiveCallForUser(ctx, userID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if call.ParentCallSid == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.ender.EndCall(ctx, call.ID.String(), *call.ParentCallSid); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // auditEntry is one staff action to record.
 type auditEntry struct {
 	Action, TargetType, TargetID, Reason string
@@ -179,11 +208,11 @@ func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, 
 	q := db.New(s.pool)
 	var cp db.SearchCallsParams
 	var tp db.SearchTopupsParams
-	up := db.SearchUsersParams{EmailPrefix: "\x00"} // matches no email unless set
+	var up db.SearchUsersParams
 	switch {
 	case strings.Contains(term, "@"):
 		email := strings.ToLower(term)
-		cp.Email, tp.Email, up.EmailPrefix = &email, &email, email
+		cp.Email, tp.Email, up.EmailPrefix = &email, &email, &email
 	case strings.HasPrefix(term, "pi_"):
 		tp.PaymentIntent = &term
 	case strings.HasPrefix(term, "CA"):
@@ -203,7 +232,8 @@ func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, 
 			phone := "+" + digits
 			cp.Phone = &phone
 		} else {
-			up.EmailPrefix = strings.ToLower(term)
+			prefix := strings.ToLower(term)
+			up.EmailPrefix = &prefix
 		}
 	}
 	calls, err := q.SearchCalls(ctx, cp)

@@ -13,11 +13,15 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // TestEveryPageRenders renders every page template with sample data, signed
 // in and signed out, so a template that breaks on real data fails here and
 // not in front of a user.
+//
+// Pages may add their samples to extraPageSamples from their own test file
+// (in an init function).
 func TestEveryPageRenders(t *testing.T) {
 	assets, err := loadAssets()
 	if err != nil {
@@ -49,6 +53,23 @@ func TestEveryPageRenders(t *testing.T) {
 			Topups: []db.Topup{{ID: uuid.New(), AmountCents: 1000, Status: "succeeded", CreatedAt: time.Now()}, {ID: uuid.New(), AmountCents: 500, Status: "failed", CreatedAt: time.Now()}}}},
 		"topup": {Tab: "credits", Data: topupData{T: db.Topup{ID: uuid.New(), AmountCents: 1000, Status: "failed", FailureMessage: strPtr("<y>"), PaymentIntentID: strPtr("pi_1"), CreatedAt: time.Now()},
 			Pay: true, Simulated: true, Cards: simCards}},
+		"admin_dashboard": {Tab: "admin", Data: dashboardData{Counts: db.DashboardCountsRow{OverdueCalls: 1, StuckCalls: 1},
+			Stuck:    []stuckCall{{CallID: "c<y>", WorkflowID: "call-c<y>", UserID: "u<y>", Link: "http://127.0.0.1:8233/x", Started: time.Now()}},
+			Overdue:  []db.ListOverdueCallsRow{{PhoneNumber: "+234<x>", Email: "<y>@example.com", Status: "in_progress", CreatedAt: time.Now()}},
+			Topups:   []db.ListStaleTopupsRow{{AmountCents: 500, Status: "processing", Email: "<y>@example.com", CreatedAt: time.Now()}},
+			Webhooks: []db.WebhookEvent{{Source: "stripe", EventType: "<y>", WorkflowID: strPtr("topup-<y>"), Attempts: 3, LastError: strPtr("<y>")}}}},
+		"admin_search": {Tab: "admin", Data: searchData{Query: "<y>", Calls: []db.SearchCallsRow{{PhoneNumber: "+234<x>", Email: "<y>", CreatedAt: time.Now()}},
+			Topups: []db.SearchTopupsRow{{AmountCents: 500, Email: "<y>", PaymentIntentID: strPtr("pi_<y>"), CreatedAt: time.Now()}},
+			Users:  []db.SearchUsersRow{{Email: "<y>@example.com", DisplayName: "<y>"}}}},
+		"admin_call": {Tab: "admin", Data: adminCallData{Call: db.Call{PhoneNumber: "+234<x>", Status: "completed", BillingState: "stuck", CreatedAt: time.Now(), EndReason: strPtr("<y>")},
+			Email: "<y>", State: &workflows.CallState{LastError: "<y>"}, StateJSON: `{"LastError": "<y>"}`, Link: "http://127.0.0.1:8233/<y>",
+			Webhooks: []db.WebhookEvent{{EventType: "status", DedupKey: "<y>", LastError: strPtr("<y>")}},
+			Entries:  []db.Transaction{{Kind: "call_charge", IdempotencyKey: "<y>", AmountCents: -28}},
+			Audit:    []db.ListAdminActionsForTargetRow{{Action: "retry_billing", ActorEmail: "<y>", Reason: "<y>"}}}},
+		"admin_topup": {Tab: "admin", Data: adminTopupData{Topup: db.Topup{AmountCents: 1000, Status: "failed", FailureMessage: strPtr("<y>"), PaymentIntentID: strPtr("pi_<y>")},
+			Email: "<y>", StateError: "<y>", Webhooks: []db.WebhookEvent{{EventType: "<y>", DedupKey: "evt_<y>"}}}},
+		"admin_audit": {Tab: "admin", Data: auditData{Older: "/admin/audit?before=1", Actions: []db.ListAdminActionsRow{{Action: "adjustment", TargetType: "user", TargetID: "<y>",
+			Reason: "<y>", Details: []byte(`{"a":"<y>"}`), ActorEmail: "<y>", CreatedAt: time.Now()}}}},
 		"settings": {Tab: "settings", Form: url.Values{}, Errors: map[string]string{"new_password": "Use at least 8 characters."}},
 		"offline":  {},
 		"rates": {Data: ratesData{Query: "<nig>", Total: 2, Countries: []countryRates{{Code: "NG", Name: "Nigeria", DialCode: "+234", FromMicros: 130_000, ToMicros: 150_000,
@@ -56,12 +77,17 @@ func TestEveryPageRenders(t *testing.T) {
 		"error":   {Data: errorData{Status: 404, Title: "Page not found", Message: "There is nothing at this address."}},
 		"devmail": {Data: []mail.Message{{To: "ama@example.com", Subject: "Reset", Text: "Open http://127.0.0.1:8080/password/reset?token=abc&x=<y>", SentAt: time.Now()}}},
 	}
+	for name, data := range extraPageSamples {
+		samples[name] = data
+	}
 	for name := range templates {
 		if _, ok := samples[name]; !ok {
 			t.Errorf("page %s has no sample data in this test", name)
 		}
 	}
-	signedInOnly := map[string]bool{"call": true, "history": true, "credits": true, "settings": true, "call_detail": true, "topup": true, "transactions": true}
+	signedInOnly := map[string]bool{"admin_dashboard": true, "admin_search": true, "admin_call": true, "admin_topup": true, "admin_audit": true,
+		"admin_users": true, "admin_user": true, "admin_rates": true,
+		"call": true, "history": true, "credits": true, "settings": true, "call_detail": true, "topup": true, "transactions": true}
 	for name, data := range samples {
 		for _, signedIn := range []bool{false, true} {
 			if signedInOnly[name] && !signedIn {
@@ -117,3 +143,7 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+// extraPageSamples holds sample data that other test files add for their
+// pages.
+var extraPageSamples = map[string]pageData{}

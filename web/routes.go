@@ -92,6 +92,29 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
 		})
+
+		// The support console: admins only; to anyone else it does not
+		// exist (404).
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Get("/", s.showAdminDashboard)
+			r.Get("/search", s.showAdminSearch)
+			r.Get("/calls/{id}", s.showAdminCall)
+			r.Post("/calls/{id}/retry", s.retryBilling)
+			r.Get("/topups/{id}", s.showAdminTopup)
+			r.Get("/audit", s.showAdminAudit)
+			r.Get("/users", s.showAdminUsers)
+			r.Get("/users/{id}", s.showAdminUser)
+			r.Post("/users/{id}/adjust", s.adjustBalance)
+			r.Post("/users/{id}/disable", s.disableUser)
+			r.Post("/users/{id}/enable", s.enableUser)
+			r.Get("/rates", s.showAdminRates)
+			r.Post("/rates/{prefix}/enable", s.enableRate)
+			r.Post("/rates/{prefix}/disable", s.disableRate)
+			r.Post("/rates/import", s.importRates)
+			r.NotFound(s.notFound)
+			r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.notFound(w, r) })
+		})
 	})
 
 	return r

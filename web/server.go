@@ -78,6 +78,7 @@ type Server struct {
 	sim       *carrier.Simulator
 	payments  payments.Gateway
 	paySim    *payments.Simulator
+	ender     callEnder
 	hub       *hub
 	stopHub   context.CancelFunc
 }
@@ -111,6 +112,10 @@ func New(d Deps) (*Server, error) {
 		if s.paySim == nil && d.Config.PaymentSimulator {
 			s.paySim = NewPaymentSimulator(d.Config)
 		}
+	}
+	s.ender = carrier.NewTwilioCalls(d.Config.TwilioAccountSID, d.Config.TwilioAPIKey, d.Config.TwilioAPISecret, nil)
+	if s.sim != nil {
+		s.ender = s.sim
 	}
 	s.payments = d.Payments
 	if s.payments == nil {

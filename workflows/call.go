@@ -408,8 +408,8 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	})
 	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost, CarrierStatus: w.state.Status}
 	for {
-		w.state.BillingAttempts++
 		err := workflow.ExecuteActivity(charge, ActivityChargeCall, req).Get(ctx, nil)
+		w.state.BillingAttempts++ // after the outcome, which LastError then tells
 		if err == nil {
 			w.state.LastError = ""
 			w.setBilling(ctx, BillingCharged)

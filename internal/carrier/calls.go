@@ -94,3 +94,24 @@ func callInfo(sid string, call *api.ApiV2010Call) (CallInfo, error) {
 	}
 	return info, nil
 }
+
+// EndCall hangs up a call in progress (support disabling its user): the
+// browser's leg is completed, which ends the dialled leg too. A call
+// already over is not an error.
+func (t *TwilioCalls) EndCall(ctx context.Context, _ string, parentSid string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if parentSid == "" {
+		return nil
+	}
+	_, err := t.rc.Api.UpdateCall(parentSid, (&api.UpdateCallParams{}).SetStatus("completed"))
+	var restErr *client.TwilioRestError
+	if errors.As(err, &restErr) && (restErr.Status == http.StatusNotFound || restErr.Code == 21220) {
+		return nil // gone, or not in progress any more
+	}
+	if err != nil {
+		return fmt.Errorf("carrier: end call %s: %w", parentSid, err)
+	}
+	return nil
+}

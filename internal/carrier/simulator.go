@@ -68,6 +68,13 @@ func (s *Simulator) HangUp(callID string) bool {
 	return ok
 }
 
+// EndCall hangs up a simulated call in progress, as TwilioCalls.EndCall
+// does a real one.
+func (s *Simulator) EndCall(_ context.Context, callID, _ string) error {
+	s.HangUp(callID)
+	return nil
+}
+
 // Faults are how a call's callbacks misbehave.
 type Faults struct {
 	Copies    int  // each callback delivered this many times (at least 1)

@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// admin signs up a user and gives them the admin role.
+func (a *app) admin(email string) *browser {
+	a.t.Helper()
+	b := a.browser()
+	b.signUp(email, "correct horse", "Support")
+	if _, err := a.pool.Exec(context.Background(), `UPDATE users SET role = 'admin' WHERE email = $1`, email); err != nil {
+		a.t.Fatal(err)
+	}
+	return b
+}
+
+// postEntry posts a ledger entry to email's wallet.
+func (e *callEnv) postEntry(email, key string, kind ledger.Kind, cents int64) {
+	e.t.Helper()
+	var account uuid.UUID
+	if err := e.pool.QueryRow(context.Background(), `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, email).Scan(&account); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: key, AccountID: account, Kind: kind, AmountCents: cents, Memo: "test"}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
+	e := newCallEnv(t)
+	staff := e.admin("support@example.com")
+	b := e.caller("stuck@example.com", 500)
+	status, call := b.startCall("+234 803 123 4567")
+	if status != http.StatusCreated {
+		t.Fatalf("POST /calls: %d", status)
+	}
+	// The money leaves the wallet while the call is up (as a refund would
+	// take it): the charge cannot be posted and the call is stuck.
+	e.postEntry("stuck@example.com", "test:drain", ledger.Adjustment, -500)
+	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call to be stuck", func() bool {
+		var billing string
+		_ = e.pool.QueryRow(context.Background(), `SELECT billing_state FROM calls WHERE id = $1`, call.CallID).Scan(&billing)
+		return billing == workflows.BillingStuck
+	})
+	// The dashboard lists it as Temporal's visibility does (eventually).
+	var dash response
+	waitFor(t, "the dashboard to list the stuck call", func() bool {
+		dash = staff.get("/admin")
+		return strings.Contains(dash.body, `data-stuck-call="`+call.CallID+`"`)
+	})
+	if !strings.Contains(dash.body, `action="/admin/calls/`+call.CallID+`/retry"`) ||
+		!strings.Contains(dash.body, "/namespaces/default/workflows/call-"+call.CallID) {
+		t.Fatal("the stuck call has no retry button or Temporal UI link")
+	}
+	page := staff.get("/admin/calls/" + call.CallID)
+	if page.status != 200 || !strings.Contains(page.body, "Stuck in billing.") || !strings.Contains(page.body, "insufficient funds") {
+		t.Fatalf("call page: %d\n%s", page.status, page.body)
+	}
+
+	// Support puts the money back and retries: charged once.
+	e.postEntry("stuck@example.com", "test:restore", ledger.Adjustment, 500)
+	r := staff.post("/admin/calls/"+call.CallID+"/retry", nil)
+	if r.status != http.StatusSeeOther || r.location != "/admin/calls/"+call.CallID {
+		t.Fatalf("retry: %d %s", r.status, r.location)
+	}
+	if page := staff.get(r.location); !strings.Contains(page.body, "Charged $0.28.") {
+		t.Fatalf("after the retry the page says:\n%s", page.body)
+	}
+	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
+		t.Fatalf("charges %v", got)
+	}
+	// A second retry (a double click, another staff member) changes nothing.
+	staff.post("/admin/calls/"+call.CallID+"/retry", nil)
+	if page := staff.get("/admin/calls/" + call.CallID); !strings.Contains(page.body, "Nothing to retry") {
+		t.Fatalf("second retry:\n%s", page.body)
+	}
+	if got := e.charges(call.CallID); len(got) != 1 {
+		t.Fatalf("charges after a second retry: %v", got)
+	}
+	var audited int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM admin_actions WHERE action = 'retry_billing' AND target_id = $1`, call.CallID).Scan(&audited)
+	if audited != 1 {
+		t.Fatalf("%d retries audited", audited)
+	}
+	if audit := staff.get("/admin/audit"); !strings.Contains(audit.body, "retry_billing") || !strings.Contains(audit.body, "support@example.com") {
+		t.Fatal("the audit log does not show the retry")
+	}
+	e.mustVerifyLedger()
+	waitFor(t, "the dashboard to drop the call", func() bool {
+		return !strings.Contains(staff.get("/admin").body, `data-stuck-call="`+call.CallID+`"`)
+	})
+}
+
+func TestAdminSearchFindsCallsAndTopUps(t *testing.T) {
+	e := newCallEnv(t)
+	staff := e.admin("finder@example.com")
+	b := e.caller("found@example.com", 500)
+	_, call := b.startCall("+234 803 123 4567")
+	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 5*time.Second, carrier.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.finish(call.CallID)
+	id := b.buy(500)
+	pi := e.topup(id).PaymentIntent
+	for _, q := range []string{"found@example.com", "+2348031234567", call.CallID, sc.ParentSid, sc.ChildSid} {
+		if r := staff.get("/admin/search?q=" + strings.ReplaceAll(q, "+", "%2B")); !strings.Contains(r.body, `href="/admin/calls/`+call.CallID+`"`) {
+			t.Errorf("search %q does not find the call (%d)", q, r.status)
+		}
+	}
+	for _, q := range []string{"found@example.com", pi, id} {
+		if r := staff.get("/admin/search?q=" + q); !strings.Contains(r.body, `href="/admin/topups/`+id+`"`) {
+			t.Errorf("search %q does not find the top-up", q)
+		}
+	}
+	page := staff.get("/admin/topups/" + id)
+	if page.status != 200 || !strings.Contains(page.body, pi) || !strings.Contains(page.body, "&#34;Status&#34;: &#34;processing&#34;") ||
+		!strings.Contains(page.body, "/workflows/topup-"+id) {
+		t.Fatalf("top-up page: %d\n%s", page.status, page.body)
+	}
+	callPage := staff.get("/admin/calls/" + call.CallID)
+	for _, want := range []string{"call_charge", "status:" + sc.ChildSid, "&#34;BillingState&#34;: &#34;charged&#34;"} {
+		if !strings.Contains(callPage.body, want) && !strings.Contains(callPage.body, strings.ReplaceAll(want, "&#34;", `"`)) {
+			t.Errorf("call page lacks %s", want)
+		}
+	}
+}
+
+// waitFor polls cond for up to 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
