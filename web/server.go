@@ -113,9 +113,14 @@ func New(d Deps) (*Server, error) {
 			s.paySim = NewPaymentSimulator(d.Config)
 		}
 	}
-	s.ender = carrier.NewTwilioCalls(d.Config.TwilioAccountSID, d.Config.TwilioAPIKey, d.Config.TwilioAPISecret, nil)
 	if s.sim != nil {
 		s.ender = s.sim
+	} else {
+		calls, err := carrier.NewTwilioCallsAt(d.Config.TwilioAccountSID, d.Config.TwilioAPIKey, d.Config.TwilioAPISecret, d.Config.TwilioAPIBase)
+		if err != nil {
+			return nil, err
+		}
+		s.ender = calls
 	}
 	s.payments = d.Payments
 	if s.payments == nil {

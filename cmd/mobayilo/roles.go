@@ -136,6 +136,13 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	case sim != nil:
 		acts.Calls = sim
 		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
+	case cfg.TwilioAPIBase != "":
+		calls, err := carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase)
+		if err != nil {
+			return err
+		}
+		acts.Calls = calls
+		log.Info().Str("twilio_api_base", cfg.TwilioAPIBase).Msg("calls reconciled against a carrier simulator's REST API; no pricing sync")
 	default:
 		log.Info().Msg("carrier simulator without `dev`: no pricing sync, and calls cannot be reconciled")
 	}

@@ -53,6 +53,8 @@ type Simulator struct {
 	calls    map[string]CallInfo
 	children map[string]string        // parent SID -> dialled leg SID
 	hangups  map[string]chan struct{} // call id -> closed when the caller hangs up
+	// parentToCall maps a browser leg's SID to our call id (REST hang-up).
+	parentToCall map[string]string
 }
 
 // HangUp ends a call in progress as if the caller hung up now (Realtime
@@ -118,9 +120,10 @@ func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk
 	hangup := make(chan struct{})
 	s.mu.Lock()
 	if s.hangups == nil {
-		s.hangups = map[string]chan struct{}{}
+		s.hangups, s.parentToCall = map[string]chan struct{}{}, map[string]string{}
 	}
 	s.hangups[callID] = hangup
+	s.parentToCall[call.ParentSid] = callID
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

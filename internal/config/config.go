@@ -53,6 +53,10 @@ type Config struct {
 	TwilioAPISecret   string
 	TwilioTwiMLAppSID string
 	TwilioCallerID    string
+	// TwilioAPIBase points the worker's Twilio REST client elsewhere than
+	// api.twilio.com: a carrier simulator's REST API (the load tool's), in
+	// development and tests only.
+	TwilioAPIBase string
 
 	StripeSecretKey      string
 	StripePublishableKey string
@@ -153,6 +157,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TwilioAPISecret:   r.str("TWILIO_API_SECRET", def(devTwilioAPISecret)),
 		TwilioTwiMLAppSID: r.str("TWILIO_TWIML_APP_SID", def(devTwilioTwiMLAppSID)),
 		TwilioCallerID:    r.str("TWILIO_CALLER_ID", def(devTwilioCallerID)),
+		TwilioAPIBase:     r.str("TWILIO_API_BASE", ""),
 
 		StripeSecretKey:      r.str("STRIPE_SECRET_KEY", def(devStripeSecretKey)),
 		StripePublishableKey: r.str("STRIPE_PUBLISHABLE_KEY", def(devStripePublishable)),
@@ -312,6 +317,9 @@ func (c Config) validate() []error {
 	if c.StripeAPIBase != "" {
 		checkURL("STRIPE_API_BASE", c.StripeAPIBase, "http", "https")
 	}
+	if c.TwilioAPIBase != "" {
+		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -371,6 +379,9 @@ func (c Config) validate() []error {
 	if c.PaymentSimulator {
 		bad("PAYMENT_SIMULATOR", "the payment simulator must be off in production")
 	}
+	if c.TwilioAPIBase != "" {
+		bad("TWILIO_API_BASE", "must be unset in production (Twilio's own API)")
+	}
 	if c.StripeAPIBase != "" && c.StripeAPIBase != "https://api.stripe.com" {
 		bad("STRIPE_API_BASE", "must be Stripe's own API in production (unset it)")
 	}
@@ -408,6 +419,7 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
 		Str("STRIPE_API_BASE", c.StripeAPIBase).
+		Str("TWILIO_API_BASE", c.TwilioAPIBase).
 		Interface("TOPUP_PACKAGES", c.TopUpPackages).
 		Dur("TOPUP_PAYMENT_TIMEOUT", c.TopUpPaymentTimeout).
 		Int64("SIGNUP_BONUS_CENTS", c.SignupBonusCents).

@@ -1,0 +1,72 @@
+package carrier_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/mobayilo/mobayilo/internal/carrier"
+)
+
+// The simulator's REST API answers twilio-go's own client as Twilio would,
+// for the calls the simulator placed: a worker in another process
+// reconciles through it (TWILIO_API_BASE).
+func TestSimulatorRESTAnswersTwilioGo(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/webhooks/twilio/voice" {
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeLimit="600" action="` + "http://x/action" + `"><Number statusCallback="http://x/status">+2348031234567</Number></Dial></Response>`))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer app.Close()
+	sim := &carrier.Simulator{BaseURL: app.URL, AuthToken: "tok", AccountSID: "ACsim"}
+	// Callbacks go to the TwiML's URLs (http://x/...): send them to the app.
+	sim.HTTP = &http.Client{Transport: redirectTo(app.URL)}
+	call, err := sim.PlaceCall(context.Background(), "id", "call-1", 42*time.Second, carrier.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(sim.RESTHandler())
+	defer api.Close()
+	tc, err := carrier.NewTwilioCallsAt("ACsim", "SKkey", "secret", api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tc.FetchCall(context.Background(), call.ChildSid)
+	if err != nil || got.Status != "completed" || got.DurationSeconds != 42 {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	leg, found, err := tc.DialledLeg(context.Background(), call.ParentSid)
+	if err != nil || !found || leg.Sid != call.ChildSid {
+		t.Fatalf("dialled leg: %+v %v %v", leg, found, err)
+	}
+	if _, found, err := tc.DialledLeg(context.Background(), "CAnone"); err != nil || found {
+		t.Fatalf("no leg: %v %v", found, err)
+	}
+	if _, err := tc.FetchCall(context.Background(), "CAnone"); !errors.Is(err, carrier.ErrCallNotFound) {
+		t.Fatalf("unknown call: %v", err)
+	}
+	// A call already over is not an error to end.
+	if err := tc.EndCall(context.Background(), "call-1", call.ParentSid); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := carrier.NewTwilioCallsAt("ACother", "SKkey", "secret", api.URL)
+	if _, err := other.FetchCall(context.Background(), call.ChildSid); err == nil {
+		t.Fatal("another account read the call")
+	}
+}
+
+type redirectTo string
+
+func (base redirectTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	u, _ := url.Parse(string(base))
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = u.Scheme, u.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
