@@ -83,7 +83,7 @@ func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) 
 		if err != nil {
 			return err
 		}
-		until := time.Now().Add(workflows.AuthorizationWindow)
+		until := time.Now().Add(in.Timing.Window())
 		maxSeconds := int32(seconds)
 		call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
 			ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,

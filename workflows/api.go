@@ -159,6 +159,31 @@ type CallInput struct {
 	PhoneNumber    string // E.164
 	Country        string // of the number
 	ClientIdentity string // the Twilio Client identity the call is authorized for
+	// Timing overrides the defaults (zero values keep them): shorter
+	// windows for load runs, never needed in production.
+	Timing CallTiming
+}
+
+// CallTiming tunes a call's timers.
+type CallTiming struct {
+	AuthorizationWindow time.Duration // default AuthorizationWindow
+	ReconcileGrace      time.Duration // default 5 minutes
+}
+
+// Window is the authorization window in effect.
+func (t CallTiming) Window() time.Duration {
+	if t.AuthorizationWindow > 0 {
+		return t.AuthorizationWindow
+	}
+	return AuthorizationWindow
+}
+
+// Grace is the reconcile grace in effect.
+func (t CallTiming) Grace() time.Duration {
+	if t.ReconcileGrace > 0 {
+		return t.ReconcileGrace
+	}
+	return reconcileGrace
 }
 
 // CallTerms are what authorization locked onto the call.

@@ -87,6 +87,12 @@ type Config struct {
 	AllowedCountries     []string // ISO codes; empty allows every country the deck prices
 	BlockedPrefixes      []string // E.164 digit prefixes never called
 	MaxCallSeconds       int64    // ceiling on one call
+	// CallAuthorizationWindow: an authorized call must reach Twilio within
+	// it; CallReconcileGrace: how long after max_seconds and ringing a call
+	// waits for Twilio's final callback before asking its REST API. Load
+	// runs shorten both.
+	CallAuthorizationWindow time.Duration
+	CallReconcileGrace      time.Duration
 	DailySpendLimitCents int64    // per user; 0 = none
 	DailyCallLimit       int      // per user; 0 = none
 
@@ -176,6 +182,8 @@ func Load(getenv func(string) string) (Config, error) {
 		AllowedCountries:         r.list("ALLOWED_COUNTRIES", ""),
 		BlockedPrefixes:          r.list("BLOCKED_PREFIXES", "1900,1976,449,4487,870,881,882,883,979"),
 		MaxCallSeconds:           int64(r.integer("MAX_CALL_SECONDS", 7200)),
+		CallAuthorizationWindow:  r.duration("CALL_AUTHORIZATION_WINDOW", 3*time.Minute),
+		CallReconcileGrace:       r.duration("CALL_RECONCILE_GRACE", 5*time.Minute),
 		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", 5000)),
 		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", 100),
 		PricingMarkupBasisPoints: int64(r.integer("PRICING_MARKUP_BASIS_POINTS", 3000)),
@@ -286,6 +294,12 @@ func (c Config) validate() []error {
 	// Twilio's <Dial timeLimit> allows at most four hours.
 	if c.MaxCallSeconds < 60 || c.MaxCallSeconds > 14_400 {
 		bad("MAX_CALL_SECONDS", "%d is not between 60 and 14400", c.MaxCallSeconds)
+	}
+	if c.CallAuthorizationWindow < 10*time.Second || c.CallAuthorizationWindow > 10*time.Minute {
+		bad("CALL_AUTHORIZATION_WINDOW", "%s is not between 10s and 10m", c.CallAuthorizationWindow)
+	}
+	if c.CallReconcileGrace < 5*time.Second || c.CallReconcileGrace > time.Hour {
+		bad("CALL_RECONCILE_GRACE", "%s is not between 5s and 1h", c.CallReconcileGrace)
 	}
 	if c.DailySpendLimitCents < 0 {
 		bad("DAILY_SPEND_LIMIT_CENTS", "must not be negative")
@@ -426,6 +440,8 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Strs("ALLOWED_COUNTRIES", c.AllowedCountries).
 		Strs("BLOCKED_PREFIXES", c.BlockedPrefixes).
 		Int64("MAX_CALL_SECONDS", c.MaxCallSeconds).
+		Dur("CALL_AUTHORIZATION_WINDOW", c.CallAuthorizationWindow).
+		Dur("CALL_RECONCILE_GRACE", c.CallReconcileGrace).
 		Int64("DAILY_SPEND_LIMIT_CENTS", c.DailySpendLimitCents).
 		Int("DAILY_CALL_LIMIT", c.DailyCallLimit).
 		Int64("PRICING_MARKUP_BASIS_POINTS", c.PricingMarkupBasisPoints).
