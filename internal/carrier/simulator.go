@@ -82,6 +82,14 @@ type Faults struct {
 	Copies    int  // each callback delivered this many times (at least 1)
 	Shuffle   bool // callbacks in random order
 	DropFinal bool // the final status callback and the Dial action never arrive
+	// RandomCopies delivers each callback 1 to Copies times, at random.
+	RandomCopies bool
+	// Delay holds each callback back a random time up to Delay.
+	Delay time.Duration
+	// KeepGoing: a callback the app does not take (an error, a 5xx) is
+	// lost, as Twilio loses a status callback without retry settings, and
+	// the rest are still sent; PlaceCall reports how many were lost.
+	KeepGoing bool
 }
 
 // SimCall is what a simulated call did.
@@ -91,6 +99,10 @@ type SimCall struct {
 	TimeLimit           int64
 	Status              string // the dialled leg's final status
 	DurationSeconds     int64
+	// FinalAt is when the app first took a final callback (zero if none).
+	FinalAt time.Time
+	// Lost counts callbacks the app did not take (KeepGoing).
+	Lost int
 }
 
 // ErrRefused: our voice webhook answered without a Dial.
@@ -193,9 +205,12 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	if !f.DropFinal {
 		cbs = append(cbs, final...)
 	}
-	copies := max(f.Copies, 1)
 	var all []callback
 	for _, cb := range cbs {
+		copies := max(f.Copies, 1)
+		if f.RandomCopies {
+			copies = 1 + mathrand.IntN(copies)
+		}
 		for range copies {
 			all = append(all, cb)
 		}
@@ -234,8 +249,22 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 		if cb.form.Has("DialCallDuration") {
 			cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
 		}
+		if f.Delay > 0 {
+			select {
+			case <-ctx.Done():
+				return call, ctx.Err()
+			case <-time.After(mathrand.N(f.Delay)):
+			}
+		}
 		if _, err := s.post(ctx, cb.url, cb.form); err != nil {
-			return call, err
+			if !f.KeepGoing || ctx.Err() != nil {
+				return call, err
+			}
+			call.Lost++
+			continue
+		}
+		if call.FinalAt.IsZero() && (cb.form.Has("DialCallStatus") || isFinal(cb.form.Get("CallStatus"))) {
+			call.FinalAt = time.Now()
 		}
 	}
 	return call, nil
@@ -383,4 +412,12 @@ func newSid() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return "CA" + hex.EncodeToString(b)
+}
+
+func isFinal(twilioStatus string) bool {
+	switch twilioStatus {
+	case "completed", "busy", "no-answer", "failed", "canceled":
+		return true
+	}
+	return false
 }

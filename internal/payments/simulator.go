@@ -72,6 +72,10 @@ type Faults struct {
 	// Unrelated adds events of types the app ignores (charge.succeeded,
 	// payment_intent.created) among the ones it handles.
 	Unrelated bool
+	// RandomCopies delivers each event 1 to Copies times, at random.
+	RandomCopies bool
+	// Delay holds each delivery back a random time up to Delay.
+	Delay time.Duration
 }
 
 // Handler serves Stripe's API paths under /v1/.
@@ -375,7 +379,11 @@ func (s *Simulator) deliver(ctx context.Context, events []simEvent, f Faults) er
 	}
 	var all []simEvent
 	for _, e := range events {
-		for range max(f.Copies, 1) {
+		copies := max(f.Copies, 1)
+		if f.RandomCopies {
+			copies = 1 + mathrand.IntN(copies)
+		}
+		for range copies {
 			all = append(all, e)
 		}
 	}
@@ -384,6 +392,13 @@ func (s *Simulator) deliver(ctx context.Context, events []simEvent, f Faults) er
 	}
 	var errs []error
 	for _, e := range all {
+		if f.Delay > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(mathrand.N(f.Delay)):
+			}
+		}
 		errs = append(errs, s.post(ctx, e))
 	}
 	return errors.Join(errs...)
