@@ -233,7 +233,7 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 	duration := int32(m.DurationSeconds)
 	p := db.SetCallBillingParams{ID: callID, BillingState: m.State, DurationSeconds: &duration, CarrierStatus: &m.CarrierStatus}
 	if m.Reason != "" {
-		p.EndReason = &m.Reason
+		p.BillingError = &m.Reason
 	}
 	return db.New(a.Pool).SetCallBilling(ctx, p)
 }

@@ -33,7 +33,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
 `
 
 type AuthorizeCallParams struct {
@@ -80,6 +80,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
@@ -89,7 +90,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -122,6 +123,7 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
@@ -132,7 +134,7 @@ SET status = 'dialing', parent_call_sid = $1, updated_at = now()
 WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
   AND authorized_until > now()
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
 `
 
 type ClaimCallParams struct {
@@ -172,6 +174,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
@@ -179,7 +182,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
 `
 
 type CreateCallParams struct {
@@ -224,6 +227,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
@@ -260,7 +264,7 @@ func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -291,12 +295,13 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
 
 const getCallForUpdate = `-- name: GetCallForUpdate :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status FROM calls WHERE id = $1 FOR UPDATE
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -327,12 +332,13 @@ func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, err
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -369,6 +375,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.AnsweredAt,
 		&i.EndedAt,
 		&i.CarrierStatus,
+		&i.BillingError,
 	)
 	return i, err
 }
@@ -469,7 +476,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -526,6 +533,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.AnsweredAt,
 			&i.EndedAt,
 			&i.CarrierStatus,
+			&i.BillingError,
 		); err != nil {
 			return nil, err
 		}
@@ -602,7 +610,8 @@ SET billing_state = $1,
     duration_seconds = COALESCE($2, duration_seconds),
     cost_cents = COALESCE($3, cost_cents),
     carrier_status = COALESCE($4, carrier_status),
-    end_reason = COALESCE($5, end_reason),
+    -- Why billing is stuck, for support; cleared once it is not.
+    billing_error = CASE WHEN $1 = 'stuck' THEN $5 ELSE NULL END,
     updated_at = now()
 WHERE id = $6
 `
@@ -612,7 +621,7 @@ type SetCallBillingParams struct {
 	DurationSeconds *int32
 	CostCents       *int64
 	CarrierStatus   *string
-	EndReason       *string
+	BillingError    *string
 	ID              uuid.UUID
 }
 
@@ -622,7 +631,7 @@ func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) 
 		arg.DurationSeconds,
 		arg.CostCents,
 		arg.CarrierStatus,
-		arg.EndReason,
+		arg.BillingError,
 		arg.ID,
 	)
 	return err

@@ -58,6 +58,7 @@ type Call struct {
 	AnsweredAt          *time.Time
 	EndedAt             *time.Time
 	CarrierStatus       *string
+	BillingError        *string
 }
 
 type CallEvent struct {

@@ -60,7 +60,8 @@ SET billing_state = sqlc.arg(billing_state),
     duration_seconds = COALESCE(sqlc.narg(duration_seconds), duration_seconds),
     cost_cents = COALESCE(sqlc.narg(cost_cents), cost_cents),
     carrier_status = COALESCE(sqlc.narg(carrier_status), carrier_status),
-    end_reason = COALESCE(sqlc.narg(end_reason), end_reason),
+    -- Why billing is stuck, for support; cleared once it is not.
+    billing_error = CASE WHEN sqlc.arg(billing_state) = 'stuck' THEN sqlc.narg(billing_error) ELSE NULL END,
     updated_at = now()
 WHERE id = sqlc.arg(id);
 

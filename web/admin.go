@@ -314,7 +314,7 @@ func (s *Server) queryState(ctx context.Context, workflowID string, v any) (stri
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return "", errors.New("Temporal has no such workflow (it may have been deleted after its retention period)")
+			return "", errors.New("no such workflow in Temporal (it may have been deleted after its retention period)")
 		}
 		return "", err
 	}

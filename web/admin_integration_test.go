@@ -83,6 +83,10 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
 		t.Fatalf("charges %v", got)
 	}
+	// The caller never sees the ledger's refusal, stuck or after.
+	if mine := b.get("/calls/" + call.CallID); mine.status != 200 || strings.Contains(mine.body, "insufficient") || strings.Contains(mine.body, "activity error") {
+		t.Fatalf("the caller's call page shows the billing error:\n%s", mine.body)
+	}
 	// A second retry (a double click, another staff member) changes nothing.
 	staff.post("/admin/calls/"+call.CallID+"/retry", nil)
 	if page := staff.get("/admin/calls/" + call.CallID); !strings.Contains(page.body, "Nothing to retry") {

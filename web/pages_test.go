@@ -61,7 +61,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"admin_search": {Tab: "admin", Data: searchData{Query: "<y>", Calls: []db.SearchCallsRow{{PhoneNumber: "+234<x>", Email: "<y>", CreatedAt: time.Now()}},
 			Topups: []db.SearchTopupsRow{{AmountCents: 500, Email: "<y>", PaymentIntentID: strPtr("pi_<y>"), CreatedAt: time.Now()}},
 			Users:  []db.SearchUsersRow{{Email: "<y>@example.com", DisplayName: "<y>"}}}},
-		"admin_call": {Tab: "admin", Data: adminCallData{Call: db.Call{PhoneNumber: "+234<x>", Status: "completed", BillingState: "stuck", CreatedAt: time.Now(), EndReason: strPtr("<y>")},
+		"admin_call": {Tab: "admin", Data: adminCallData{Call: db.Call{PhoneNumber: "+234<x>", Status: "completed", BillingState: "stuck", CreatedAt: time.Now(), EndReason: strPtr("<y>"), BillingError: strPtr("<y>")},
 			Email: "<y>", State: &workflows.CallState{LastError: "<y>"}, StateJSON: `{"LastError": "<y>"}`, Link: "http://127.0.0.1:8233/<y>",
 			Webhooks: []db.WebhookEvent{{EventType: "status", DedupKey: "<y>", LastError: strPtr("<y>")}},
 			Entries:  []db.Transaction{{Kind: "call_charge", IdempotencyKey: "<y>", AmountCents: -28}},

@@ -33,5 +33,9 @@ CREATE TRIGGER admin_actions_no_update_delete
     BEFORE UPDATE OR DELETE ON admin_actions
     FOR EACH ROW EXECUTE FUNCTION append_only();
 
+-- Why a call's billing is stuck (the ledger's refusal, the carrier's
+-- silence), for support only: end_reason is shown to the caller.
+ALTER TABLE calls ADD COLUMN billing_error text;
+
 -- The dashboard's queries: open calls and undelivered webhooks.
 CREATE INDEX calls_open_idx ON calls (created_at) WHERE status IN ('authorized', 'dialing', 'ringing', 'in_progress');
