@@ -47,6 +47,7 @@ func commands() []command {
 		ledgerVerifyCommand(),
 		grantAdminCommand(),
 		ratesImportCommand(),
+		loadCommand(),
 	}
 }
 

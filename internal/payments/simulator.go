@@ -309,6 +309,24 @@ func (s *Simulator) Intent(id string) (Intent, bool) {
 		LatestChargeID: pi.chargeID, FailureCode: pi.failureCode, FailureMessage: pi.failureMessage}, true
 }
 
+// IntentFor finds the PaymentIntent created for a top-up (its metadata's
+// topup_id).
+func (s *Simulator) IntentFor(topupID string) (Intent, bool) {
+	s.mu.Lock()
+	var id string
+	for _, pi := range s.intents {
+		if pi.metadata["topup_id"] == topupID {
+			id = pi.id
+			break
+		}
+	}
+	s.mu.Unlock()
+	if id == "" {
+		return Intent{}, false
+	}
+	return s.Intent(id)
+}
+
 // Wait waits for deliveries running in the background.
 func (s *Simulator) Wait() { s.bg.Wait() }
 

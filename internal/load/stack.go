@@ -1,0 +1,321 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/payments"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+)
+
+// stack is the app under load, every part on loopback: a fresh database, a
+// Temporal dev server with a database file (so it survives a restart), the
+// web and worker roles as their own processes of this binary, and the
+// tool's own servers playing Twilio's and Stripe's APIs.
+type stack struct {
+	bin, dir    string
+	dbURL       string
+	pool        *pgxpool.Pool
+	temporal    *devserver.Server
+	temporalOpt devserver.Options
+	env         []string
+	cfg         config.Config // as the app's processes read it
+	webURL      string
+	tools       *http.Server
+	carrier     *carrier.Simulator
+	payments    *payments.Simulator
+
+	mu     sync.Mutex
+	web    *exec.Cmd
+	worker *exec.Cmd
+}
+
+// startStack builds and starts everything. dbURL names the database to
+// create (it must not exist, or be a previous load run's, and must be on
+// loopback).
+func startStack(ctx context.Context, o Options) (*stack, error) {
+	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := s.createDatabase(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.pool, err = db.Open(ctx, s.dbURL); err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx, s.pool); err != nil {
+		return nil, err
+	}
+	if _, err := ratedeck.LoadSampleIfEmpty(ctx, s.pool); err != nil {
+		return nil, err
+	}
+
+	tport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	tlog, err := os.Create(filepath.Join(s.dir, "temporal.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.temporalOpt = devserver.Options{Port: tport, UIPort: -1, DBFile: filepath.Join(s.dir, "temporal.db"), Output: tlog}
+	if s.temporal, err = devserver.Start(ctx, s.temporalOpt); err != nil {
+		return nil, err
+	}
+
+	webPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.webURL = "http://127.0.0.1:" + strconv.Itoa(webPort)
+	toolsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	toolsURL := "http://" + toolsLn.Addr().String()
+	vars := map[string]string{
+		"APP_ENV": "development", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+		"HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(webPort), "PUBLIC_BASE_URL": s.webURL,
+		"DATABASE_URL": s.dbURL, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": "mobayilo-load",
+		"STRIPE_API_BASE": toolsURL + "/stripe", "TWILIO_API_BASE": toolsURL + "/twilio",
+		"PAYMENT_SIMULATOR": "false", "CARRIER_SIMULATOR": "true", "SIGNUP_BONUS_CENTS": "0",
+		"DAILY_SPEND_LIMIT_CENTS": "0", "DAILY_CALL_LIMIT": "0",
+		"MAX_CALL_SECONDS":          strconv.Itoa(o.MaxCallSeconds),
+		"CALL_AUTHORIZATION_WINDOW": o.AuthorizationWindow.String(),
+		"CALL_RECONCILE_GRACE":      o.ReconcileGrace.String(),
+		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
+	}
+	if s.cfg, err = config.Load(func(k string) string { return vars[k] }); err != nil {
+		return nil, err
+	}
+	for k, v := range vars {
+		s.env = append(s.env, k+"="+v)
+	}
+	s.env = append(s.env, "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
+
+	s.carrier = &carrier.Simulator{BaseURL: s.webURL, AuthToken: s.cfg.TwilioAuthToken, AccountSID: s.cfg.TwilioAccountSID,
+		HTTP: &http.Client{Timeout: 20 * time.Second}}
+	s.payments = &payments.Simulator{SecretKey: s.cfg.StripeSecretKey, WebhookSecret: s.cfg.StripeWebhookSecret,
+		WebhookURL: s.webURL + "/api/webhooks/stripe", HTTP: &http.Client{Timeout: 20 * time.Second},
+		// Stripe retries a delivery the app did not take for days; the run
+		// retries for as long as a fault can last.
+		Retries: 60, RetryWait: time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/twilio/", http.StripPrefix("/twilio", s.carrier.RESTHandler()))
+	mux.Handle("/stripe/", http.StripPrefix("/stripe", s.payments.Handler()))
+	s.tools = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.tools.Serve(toolsLn) }()
+
+	if err := s.startWeb(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startWorker(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// createDatabase drops a previous run's database and creates a fresh one.
+func (s *stack) createDatabase(ctx context.Context) error {
+	u, err := url.Parse(s.dbURL)
+	if err != nil {
+		return err
+	}
+	if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+		return fmt.Errorf("load: the database must be on loopback, not %s", h)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if !strings.HasPrefix(name, "mobayilo_load") {
+		return fmt.Errorf("load: the database name must start with mobayilo_load (it is dropped and created), not %q", name)
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("load: connect to Postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
+	return err
+}
+
+func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, role+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(s.bin, role)
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("load: start %s: %w", role, err)
+	}
+	go func() { _ = cmd.Wait(); f.Close() }()
+	return cmd, nil
+}
+
+func (s *stack) startWeb(ctx context.Context) error {
+	cmd, err := s.start(ctx, "web")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.web = cmd
+	s.mu.Unlock()
+	return waitUntil(ctx, 60*time.Second, "the web role to be ready", func() bool {
+		resp, err := http.Get(s.webURL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// startWorker starts the worker and waits until it polls.
+func (s *stack) startWorker(ctx context.Context) error {
+	logPath := filepath.Join(s.dir, "worker.log")
+	before := countLines(logPath, "worker polling")
+	cmd, err := s.start(ctx, "worker")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.worker = cmd
+	s.mu.Unlock()
+	return waitUntil(ctx, 60*time.Second, "the worker to poll", func() bool {
+		return countLines(logPath, "worker polling") > before
+	})
+}
+
+// killWorker kills the worker with SIGKILL, as a crash would, and starts a
+// new one.
+func (s *stack) killWorker(ctx context.Context) error {
+	s.mu.Lock()
+	w := s.worker
+	s.mu.Unlock()
+	if w != nil && w.Process != nil {
+		_ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL)
+	}
+	return s.startWorker(ctx)
+}
+
+// restartTemporal stops the dev server and starts it again on the same
+// port with the same database file.
+func (s *stack) restartTemporal(ctx context.Context, down time.Duration) error {
+	if err := s.temporal.Stop(); err != nil {
+		return err
+	}
+	time.Sleep(down)
+	var err error
+	s.temporal, err = devserver.Start(ctx, s.temporalOpt)
+	return err
+}
+
+// restartPostgres restarts the local PostgreSQL cluster that serves the
+// run's database (Debian's pg_ctlcluster, as root).
+func (s *stack) restartPostgres(ctx context.Context) error {
+	u, _ := url.Parse(s.dbURL)
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	out, err := exec.CommandContext(ctx, "pg_lsclusters", "--no-header").Output()
+	if err != nil {
+		return fmt.Errorf("load: pg_lsclusters (Debian's postgresql-common is needed to restart Postgres): %w", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 3 && f[2] == port {
+			cmd := exec.CommandContext(ctx, "pg_ctlcluster", "--skip-systemctl-redirect", f[0], f[1], "restart")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("load: pg_ctlcluster %s %s restart: %w: %s", f[0], f[1], err, b)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("load: no local PostgreSQL cluster listens on port %s", port)
+}
+
+// stop ends every process and server of the stack.
+func (s *stack) stop() {
+	s.mu.Lock()
+	for _, c := range []*exec.Cmd{s.web, s.worker} {
+		if c != nil && c.Process != nil {
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	s.mu.Unlock()
+	if s.tools != nil {
+		_ = s.tools.Close()
+	}
+	if s.temporal != nil {
+		_ = s.temporal.Stop()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}
+
+func countLines(path, substr string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), substr)
+}
+
+func waitUntil(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("load: timed out waiting for %s", what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var errStop = errors.New("load: stopped")
