@@ -1,0 +1,563 @@
+package load
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mobayilo/mobayilo/internal/ledger"
+)
+
+// Problem kinds Check reports, besides the ledger's own.
+const (
+	ProblemDoubleCharge     = "double_charge"     // more than one entry references a call that costs money
+	ProblemMissingCharge    = "missing_charge"    // a call that costs money has no entry
+	ProblemWrongAmount      = "wrong_amount"      // one entry, of another amount or kind
+	ProblemUnexpectedCharge = "unexpected_charge" // a call that costs nothing has an entry
+	ProblemMissingCall      = "missing_call"      // the call is not in the calls table
+	ProblemBillingState     = "billing_state"     // the calls row disagrees with the ledger
+	ProblemMissingCredit    = "missing_credit"    // a paid top-up has no entry
+	ProblemDoubleCredit     = "double_credit"     // a paid top-up has more than one entry
+	ProblemWrongCredit      = "wrong_credit"      // one entry, of another amount or kind
+	ProblemUnexpectedCredit = "unexpected_credit" // an unpaid top-up has an entry
+	ProblemMissingTopup     = "missing_topup"     // the top-up is not in the topups table
+	ProblemTopupState       = "topup_state"       // the topups row disagrees with what was paid
+	ProblemLedger           = "ledger"            // ledger.Verify: the books do not add up
+	ProblemStuck            = "stuck"             // a call's billing is stuck
+	ProblemWorkflowRunning  = "workflow_running"  // a workflow of the run has not finished
+	ProblemDuplicateRecord  = "duplicate_record"  // the tool recorded one call twice, or one top-up with two amounts
+)
+
+// CheckOptions tune the check.
+type CheckOptions struct {
+	// Running lists the IDs of workflows still running (Temporal
+	// visibility); nil skips the workflow checks.
+	Running func(ctx context.Context) ([]string, error)
+	// AllowStuck: billing faults were injected and left unretried on purpose.
+	// A call whose billing_state is stuck is then neither a `stuck` problem,
+	// nor a `missing_charge` (its charge is missing on purpose), nor a
+	// `workflow_running` one (its workflow waits for support's retry).
+	// Anything else about it (a charge it should not have) is still reported.
+	AllowStuck bool
+}
+
+// Check compares the ledger with what the tool did and returns every
+// problem found (none: the promise held), naming the call or top-up.
+//
+// It reads the books with its own SQL, not the app's queries, in one
+// read-only Repeatable Read transaction: the calls and topups rows, every
+// entry that references them and ledger.Verify all see the same snapshot, so
+// a charge committed while Check runs never looks half-done. Each table is
+// read once for all the run's ids (= ANY($1::uuid[])), so 10,000 calls cost a
+// few queries, not 10,000.
+func Check(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, topups []TopupRecord, opts CheckOptions) ([]Problem, error) {
+	var running []string
+	if opts.Running != nil {
+		var err error
+		if running, err = opts.Running(ctx); err != nil {
+			return nil, fmt.Errorf("check: list running workflows: %w", err)
+		}
+	}
+
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("check: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	c := &checker{opts: opts}
+	if err := c.checkCalls(ctx, tx, calls); err != nil {
+		return nil, err
+	}
+	if err := c.checkTopups(ctx, tx, topups); err != nil {
+		return nil, err
+	}
+	if err := c.checkLedger(ctx, tx); err != nil {
+		return nil, err
+	}
+	if opts.Running != nil {
+		c.checkWorkflows(running)
+	}
+
+	slices.SortFunc(c.problems, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Message, b.Message))
+	})
+	return c.problems, nil
+}
+
+type checker struct {
+	opts     CheckOptions
+	problems []Problem
+
+	// What the workflow checks need from the books.
+	callRows  map[uuid.UUID]callRow
+	callRecs  map[uuid.UUID]CallRecord
+	topupRows map[uuid.UUID]topupRow
+	topupRecs map[uuid.UUID]TopupRecord
+}
+
+func (c *checker) add(kind, id, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Kind: kind, ID: id, Message: fmt.Sprintf(format, args...)})
+}
+
+// entry is one ledger entry referencing a call or a top-up.
+type entry struct {
+	id     int64
+	kind   string
+	amount int64
+	key    string
+}
+
+func (e entry) String() string {
+	return fmt.Sprintf("%s of %s (entry %d, key %s)", e.kind, signedCents(e.amount), e.id, e.key)
+}
+
+// nEntries says "1 entry", "2 entries".
+func nEntries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
+}
+
+func describeEntries(es []entry) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.String()
+	}
+	return strings.Join(s, "; ")
+}
+
+func signedCents(n int64) string {
+	if n > 0 {
+		return fmt.Sprintf("+%d cents", n)
+	}
+	return fmt.Sprintf("%d cents", n)
+}
+
+// entriesBy reads every entry whose column (call_id or topup_id) is one of
+// ids, whatever its kind, grouped by that id in posting order.
+func entriesBy(ctx context.Context, tx pgx.Tx, column string, ids []uuid.UUID) (map[uuid.UUID][]entry, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT `+column+`, id, kind, amount_cents, idempotency_key
+		FROM transactions
+		WHERE `+column+` = ANY($1::uuid[])
+		ORDER BY `+column+`, id`, pgIDs(ids))
+	if err != nil {
+		return nil, fmt.Errorf("check: read entries by %s: %w", column, err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID][]entry)
+	for rows.Next() {
+		var ref pgtype.UUID
+		var e entry
+		if err := rows.Scan(&ref, &e.id, &e.kind, &e.amount, &e.key); err != nil {
+			return nil, fmt.Errorf("check: read entries by %s: %w", column, err)
+		}
+		out[ref.Bytes] = append(out[ref.Bytes], e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check: read entries by %s: %w", column, err)
+	}
+	return out, nil
+}
+
+// pgIDs passes ids in pgx's own UUID type: uuid.UUID goes through its
+// driver.Valuer (a string each), several times slower on 10,000 ids.
+func pgIDs(ids []uuid.UUID) []pgtype.UUID {
+	out := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		out[i] = pgtype.UUID{Bytes: id, Valid: true}
+	}
+	return out
+}
+
+// ---- calls -----------------------------------------------------------------
+
+type callRow struct {
+	status, billingState string
+	costCents            *int64
+	billingError         *string
+	email, number        string
+}
+
+// who names a call for a person: its id, its user's email and the number,
+// from the tool's record or, where it has none, the calls row.
+func (c *checker) callWho(id uuid.UUID) string {
+	rec, row := c.callRecs[id], c.callRows[id]
+	email, number := cmp.Or(rec.UserEmail, row.email), cmp.Or(rec.Number, row.number)
+	var known []string
+	for _, s := range []string{email, number} {
+		if s != "" {
+			known = append(known, s)
+		}
+	}
+	if len(known) == 0 {
+		return "call " + id.String()
+	}
+	return fmt.Sprintf("call %s (%s)", id, strings.Join(known, ", "))
+}
+
+func (c *checker) checkCalls(ctx context.Context, tx pgx.Tx, records []CallRecord) error {
+	c.callRecs = make(map[uuid.UUID]CallRecord, len(records))
+	ids := make([]uuid.UUID, 0, len(records))
+	for _, r := range records {
+		if r.CallID == "" {
+			continue // POST /calls created nothing: nothing to find in the books
+		}
+		id, err := uuid.Parse(r.CallID)
+		if err != nil {
+			c.add(ProblemMissingCall, r.CallID, "call %q (%s, %s, %s) is not a call id the app could have given: the tool recorded something else.",
+				r.CallID, r.UserEmail, r.Number, r.Outcome)
+			continue
+		}
+		if prev, ok := c.callRecs[id]; ok {
+			// POST /calls creates a new row every time: one id twice is the
+			// tool's bug, and which expectation holds is unknown.
+			c.add(ProblemDuplicateRecord, id.String(), "call %s was recorded twice by the tool (%s expecting %d cents, and %s expecting %d cents); it is checked against the first.",
+				id, prev.Outcome, prev.ExpectedCents, r.Outcome, r.ExpectedCents)
+			continue
+		}
+		c.callRecs[id] = r
+		ids = append(ids, id)
+	}
+
+	c.callRows = make(map[uuid.UUID]callRow, len(ids))
+	rows, err := tx.Query(ctx, `
+		SELECT c.id, c.status, c.billing_state, c.cost_cents, c.billing_error, u.email, c.phone_number
+		FROM calls c JOIN users u ON u.id = c.user_id
+		WHERE c.id = ANY($1::uuid[])`, pgIDs(ids))
+	if err != nil {
+		return fmt.Errorf("check: read calls: %w", err)
+	}
+	for rows.Next() {
+		var id pgtype.UUID
+		var r callRow
+		if err := rows.Scan(&id, &r.status, &r.billingState, &r.costCents, &r.billingError, &r.email, &r.number); err != nil {
+			rows.Close()
+			return fmt.Errorf("check: read calls: %w", err)
+		}
+		c.callRows[id.Bytes] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check: read calls: %w", err)
+	}
+
+	entries, err := entriesBy(ctx, tx, "call_id", ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		c.checkCall(id, entries[id])
+	}
+	return nil
+}
+
+func (c *checker) checkCall(id uuid.UUID, es []entry) {
+	rec := c.callRecs[id]
+	row, ok := c.callRows[id]
+	who := c.callWho(id)
+	if !ok {
+		// transactions.call_id references calls: no row, no entry either.
+		c.add(ProblemMissingCall, id.String(), "%s, played as %s, is not in the calls table: POST /calls returned an id the app never stored.",
+			who, rec.Outcome)
+		return
+	}
+	stuckExcused := c.opts.AllowStuck && row.billingState == "stuck"
+
+	// The money: every entry that references the call, of any kind.
+	want := rec.ExpectedCents
+	switch {
+	case want > 0 && len(es) == 0:
+		if !stuckExcused {
+			c.add(ProblemMissingCharge, id.String(), "%s, played as %s for %d s, was never charged: expected one call_charge of -%d cents, the ledger has none (status %s, billing_state %s).",
+				who, rec.Outcome, rec.TalkSeconds, want, row.status, row.billingState)
+		}
+	case want > 0 && len(es) > 1:
+		c.add(ProblemDoubleCharge, id.String(), "%s was charged more than once: %d ledger entries reference it, %s; expected one call_charge of -%d cents.",
+			who, len(es), describeEntries(es), want)
+	case want > 0 && (es[0].kind != "call_charge" || es[0].amount != -want):
+		c.add(ProblemWrongAmount, id.String(), "%s, played as %s for %d s, was charged the wrong amount: expected a call_charge of -%d cents, got %s.",
+			who, rec.Outcome, rec.TalkSeconds, want, es[0])
+	case want <= 0 && len(es) > 0:
+		c.add(ProblemUnexpectedCharge, id.String(), "%s, played as %s, should cost nothing, but the ledger has %s for it: %s.",
+			who, rec.Outcome, nEntries(len(es)), describeEntries(es))
+	}
+
+	// The row. Only a row that contradicts the ledger is reported: billing
+	// state charged exactly when a call_charge exists, at the cost the row
+	// states. A row left pending with no charge (a call failed before its
+	// workflow started keeps the default) contradicts nothing; if the call
+	// should have cost money, missing_charge already says so, and an
+	// unfinished workflow is the workflow check's business.
+	var charge *entry
+	for i := range es {
+		if es[i].kind == "call_charge" {
+			charge = &es[i] // at most one: transactions_one_charge_per_call
+		}
+	}
+	switch {
+	case row.billingState == "charged" && charge == nil:
+		c.add(ProblemBillingState, id.String(), "%s: its row says billing_state charged (cost %s), but the ledger has no call_charge for it.",
+			who, costText(row.costCents))
+	case row.billingState != "charged" && charge != nil:
+		c.add(ProblemBillingState, id.String(), "%s: the ledger has %s, but its row says billing_state %s.",
+			who, charge, row.billingState)
+	case charge != nil && (row.costCents == nil || *row.costCents != -charge.amount):
+		c.add(ProblemBillingState, id.String(), "%s: its row says it cost %s, but the ledger charged %s.",
+			who, costText(row.costCents), signedCents(charge.amount))
+	}
+
+	if row.billingState == "stuck" && !c.opts.AllowStuck {
+		why := "no reason recorded"
+		if row.billingError != nil && *row.billingError != "" {
+			why = *row.billingError
+		}
+		c.add(ProblemStuck, id.String(), "%s is stuck in billing (%s): fix the cause, then retry its billing at /admin/calls/%s.",
+			who, why, id)
+	}
+}
+
+func costText(cents *int64) string {
+	if cents == nil {
+		return "not set"
+	}
+	return fmt.Sprintf("%d cents", *cents)
+}
+
+// ---- top-ups ---------------------------------------------------------------
+
+type topupRow struct {
+	status string
+	email  string
+}
+
+// settled top-ups have their outcome; their workflow only lingers for late
+// events.
+func settled(status string) bool {
+	switch status {
+	case "succeeded", "canceled", "refunded", "disputed":
+		return true
+	}
+	return false
+}
+
+func (c *checker) topupWho(id uuid.UUID) string {
+	if email := cmp.Or(c.topupRecs[id].UserEmail, c.topupRows[id].email); email != "" {
+		return fmt.Sprintf("top-up %s (%s)", id, email)
+	}
+	return "top-up " + id.String()
+}
+
+func (c *checker) checkTopups(ctx context.Context, tx pgx.Tx, records []TopupRecord) error {
+	c.topupRecs = make(map[uuid.UUID]TopupRecord, len(records))
+	ids := make([]uuid.UUID, 0, len(records))
+	for _, r := range records {
+		if r.TopupID == "" {
+			continue
+		}
+		id, err := uuid.Parse(r.TopupID)
+		if err != nil {
+			c.add(ProblemMissingTopup, r.TopupID, "top-up %q (%s, %d cents, %s) is not a top-up id the app could have given: the tool recorded something else.",
+				r.TopupID, r.UserEmail, r.AmountCents, r.Outcome)
+			continue
+		}
+		prev, ok := c.topupRecs[id]
+		if !ok {
+			c.topupRecs[id] = r
+			ids = append(ids, id)
+			continue
+		}
+		// A second purchase of the same package while the first is unpaid
+		// returns the same top-up: one payment at most, whichever attempt
+		// paid it.
+		if prev.AmountCents != r.AmountCents {
+			c.add(ProblemDuplicateRecord, id.String(), "top-up %s was recorded twice by the tool with two amounts (%d and %d cents); it is checked against the first.",
+				id, prev.AmountCents, r.AmountCents)
+		}
+		if r.Paid && !prev.Paid {
+			prev.Paid, prev.Outcome, prev.PaymentIntentID = true, r.Outcome, cmp.Or(r.PaymentIntentID, prev.PaymentIntentID)
+			c.topupRecs[id] = prev
+		}
+	}
+
+	c.topupRows = make(map[uuid.UUID]topupRow, len(ids))
+	rows, err := tx.Query(ctx, `
+		SELECT t.id, t.status, u.email
+		FROM topups t JOIN users u ON u.id = t.user_id
+		WHERE t.id = ANY($1::uuid[])`, pgIDs(ids))
+	if err != nil {
+		return fmt.Errorf("check: read topups: %w", err)
+	}
+	for rows.Next() {
+		var id pgtype.UUID
+		var r topupRow
+		if err := rows.Scan(&id, &r.status, &r.email); err != nil {
+			rows.Close()
+			return fmt.Errorf("check: read topups: %w", err)
+		}
+		c.topupRows[id.Bytes] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check: read topups: %w", err)
+	}
+
+	entries, err := entriesBy(ctx, tx, "topup_id", ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		c.checkTopup(id, entries[id])
+	}
+	return nil
+}
+
+func (c *checker) checkTopup(id uuid.UUID, es []entry) {
+	rec := c.topupRecs[id]
+	row, ok := c.topupRows[id]
+	who := c.topupWho(id)
+	pi := ""
+	if rec.PaymentIntentID != "" {
+		pi = ", PaymentIntent " + rec.PaymentIntentID
+	}
+	if !ok {
+		c.add(ProblemMissingTopup, id.String(), "%s%s, played as %s, is not in the topups table: POST /credits/purchase returned an id the app never stored.",
+			who, pi, rec.Outcome)
+		return
+	}
+
+	// The tool plays no refunds or disputes: a paid top-up has exactly its
+	// purchase, an unpaid one nothing.
+	if rec.Paid {
+		switch {
+		case len(es) == 0:
+			c.add(ProblemMissingCredit, id.String(), "%s%s was paid (%s) but never credited: expected one purchase of +%d cents, the ledger has none (status %s).",
+				who, pi, rec.Outcome, rec.AmountCents, row.status)
+		case len(es) > 1:
+			c.add(ProblemDoubleCredit, id.String(), "%s%s was credited more than once: %d ledger entries reference it, %s; expected one purchase of +%d cents.",
+				who, pi, len(es), describeEntries(es), rec.AmountCents)
+		case es[0].kind != "purchase" || es[0].amount != rec.AmountCents:
+			c.add(ProblemWrongCredit, id.String(), "%s%s was credited wrongly: expected a purchase of +%d cents, got %s.",
+				who, pi, rec.AmountCents, es[0])
+		}
+	} else if len(es) > 0 {
+		c.add(ProblemUnexpectedCredit, id.String(), "%s%s was never paid (%s), but the ledger has %s for it: %s.",
+			who, pi, rec.Outcome, nEntries(len(es)), describeEntries(es))
+	}
+
+	// The row: succeeded when paid; canceled, or failed when the run ended
+	// before the payment timeout cancelled a declined one, when not.
+	switch {
+	case rec.Paid && row.status != "succeeded":
+		c.add(ProblemTopupState, id.String(), "%s%s was paid, but its row says %s, not succeeded.", who, pi, row.status)
+	case !rec.Paid && row.status != "canceled" && row.status != "failed":
+		c.add(ProblemTopupState, id.String(), "%s%s was never paid (%s), but its row says %s, not canceled or failed.", who, pi, rec.Outcome, row.status)
+	}
+}
+
+// ---- the ledger ------------------------------------------------------------
+
+func (c *checker) checkLedger(ctx context.Context, tx pgx.Tx) error {
+	report, err := ledger.New(tx).Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if report.OK() {
+		return nil
+	}
+	// Some problems carry the owner's email, some not: look them up.
+	var accounts []uuid.UUID
+	for _, p := range report.Problems {
+		if p.AccountID != uuid.Nil && p.Email == "" {
+			accounts = append(accounts, p.AccountID)
+		}
+	}
+	emails := make(map[uuid.UUID]string)
+	if len(accounts) > 0 {
+		rows, err := tx.Query(ctx, `SELECT a.id, u.email FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.id = ANY($1::uuid[])`, accounts)
+		if err != nil {
+			return fmt.Errorf("check: read wallet owners: %w", err)
+		}
+		for rows.Next() {
+			var id uuid.UUID
+			var email string
+			if err := rows.Scan(&id, &email); err != nil {
+				rows.Close()
+				return fmt.Errorf("check: read wallet owners: %w", err)
+			}
+			emails[id] = email
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check: read wallet owners: %w", err)
+		}
+	}
+	for _, p := range report.Problems {
+		if p.AccountID == uuid.Nil {
+			c.add(ProblemLedger, "ledger", "The books do not add up: %s (`mobayilo ledger verify` shows the same).", p.What)
+			continue
+		}
+		p.Email = cmp.Or(p.Email, emails[p.AccountID])
+		c.add(ProblemLedger, p.AccountID.String(), "The books do not add up: %s (`mobayilo ledger verify` shows the same).", p)
+	}
+	return nil
+}
+
+// ---- workflows -------------------------------------------------------------
+
+func (c *checker) checkWorkflows(running []string) {
+	seen := make(map[string]bool, len(running))
+	for _, wf := range running {
+		if seen[wf] {
+			continue
+		}
+		seen[wf] = true
+		switch {
+		case strings.HasPrefix(wf, "call-"):
+			id, err := uuid.Parse(strings.TrimPrefix(wf, "call-"))
+			if err != nil {
+				continue
+			}
+			if _, ours := c.callRecs[id]; !ours {
+				continue
+			}
+			row, stored := c.callRows[id]
+			if stored && c.opts.AllowStuck && row.billingState == "stuck" {
+				continue // waits for support's retry-billing, on purpose
+			}
+			state := "not in the calls table"
+			if stored {
+				state = fmt.Sprintf("status %s, billing_state %s", row.status, row.billingState)
+			}
+			c.add(ProblemWorkflowRunning, id.String(), "%s: its workflow %s is still running (%s); a finished run leaves no call workflow behind.",
+				c.callWho(id), wf, state)
+		case strings.HasPrefix(wf, "topup-"):
+			id, err := uuid.Parse(strings.TrimPrefix(wf, "topup-"))
+			if err != nil {
+				continue
+			}
+			if _, ours := c.topupRecs[id]; !ours {
+				continue
+			}
+			row, stored := c.topupRows[id]
+			if stored && settled(row.status) {
+				continue // lingers ~10 minutes for late events, on purpose
+			}
+			state := "not in the topups table"
+			if stored {
+				state = "status " + row.status
+			}
+			c.add(ProblemWorkflowRunning, id.String(), "%s: its workflow %s is still running and the top-up is not settled (%s).",
+				c.topupWho(id), wf, state)
+		}
+	}
+}
