@@ -102,7 +102,8 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	callID := call.ID.String()
 	in := workflows.CallInput{CallID: callID, UserID: u.ID.String(), AccountID: u.AccountID.String(),
 		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity,
-		Timing: workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace}}
+		Timing: workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace,
+			RingAllowance: s.cfg.CallRingAllowance}}
 
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.CallWorkflowID(callID),

@@ -168,6 +168,15 @@ type CallInput struct {
 type CallTiming struct {
 	AuthorizationWindow time.Duration // default AuthorizationWindow
 	ReconcileGrace      time.Duration // default 5 minutes
+	RingAllowance       time.Duration // default RingAllowance
+}
+
+// Ring is the ring allowance in effect.
+func (t CallTiming) Ring() time.Duration {
+	if t.RingAllowance > 0 {
+		return t.RingAllowance
+	}
+	return RingAllowance
 }
 
 // Window is the authorization window in effect.

@@ -223,7 +223,7 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 // followCall applies callbacks until the call is final; with none by
 // max_seconds plus ringing and grace, it asks the carrier's REST API.
 func (w *callWorkflow) followCall(ctx workflow.Context) error {
-	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + RingAllowance + w.in.Timing.Grace()
+	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + w.in.Timing.Ring() + w.in.Timing.Grace()
 	for attempt := 0; !IsFinal(w.state.Status); {
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, deadline)

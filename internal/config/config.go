@@ -84,17 +84,18 @@ type Config struct {
 	SMTPDisableCRLCheck    bool
 
 	// Destination rules and ceilings (the toll-fraud guard).
-	AllowedCountries     []string // ISO codes; empty allows every country the deck prices
-	BlockedPrefixes      []string // E.164 digit prefixes never called
-	MaxCallSeconds       int64    // ceiling on one call
+	AllowedCountries []string // ISO codes; empty allows every country the deck prices
+	BlockedPrefixes  []string // E.164 digit prefixes never called
+	MaxCallSeconds   int64    // ceiling on one call
 	// CallAuthorizationWindow: an authorized call must reach Twilio within
 	// it; CallReconcileGrace: how long after max_seconds and ringing a call
 	// waits for Twilio's final callback before asking its REST API. Load
 	// runs shorten both.
 	CallAuthorizationWindow time.Duration
 	CallReconcileGrace      time.Duration
-	DailySpendLimitCents int64    // per user; 0 = none
-	DailyCallLimit       int      // per user; 0 = none
+	CallRingAllowance       time.Duration // time to answer, added to max_seconds
+	DailySpendLimitCents    int64         // per user; 0 = none
+	DailyCallLimit          int           // per user; 0 = none
 
 	// Pricing sync: our price is Twilio's plus the larger of the markup and
 	// the minimum margin.
@@ -114,7 +115,7 @@ const (
 	devTwilioAccountSID    = "ACdev00000000000000000000000000000"
 	devTwilioAuthToken     = "dev-only-twilio-auth-token"
 	devTwilioAPIKey        = "SKdev00000000000000000000000000000"
-	devTwilioAPISecret     = "dev-only-twilio-api-secret"
+	devTwilioAPISecret     = "devOnlyTwilioApiSecret00000000000" // alphanumeric, as twilio-go requires
 	devTwilioTwiMLAppSID   = "APdev00000000000000000000000000000"
 	devTwilioCallerID      = "+15005550006"
 	devStripeSecretKey     = "sk_test_dev_only"
@@ -184,6 +185,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxCallSeconds:           int64(r.integer("MAX_CALL_SECONDS", 7200)),
 		CallAuthorizationWindow:  r.duration("CALL_AUTHORIZATION_WINDOW", 3*time.Minute),
 		CallReconcileGrace:       r.duration("CALL_RECONCILE_GRACE", 5*time.Minute),
+		CallRingAllowance:        r.duration("CALL_RING_ALLOWANCE", 90*time.Second),
 		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", 5000)),
 		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", 100),
 		PricingMarkupBasisPoints: int64(r.integer("PRICING_MARKUP_BASIS_POINTS", 3000)),
@@ -297,6 +299,9 @@ func (c Config) validate() []error {
 	}
 	if c.CallAuthorizationWindow < 10*time.Second || c.CallAuthorizationWindow > 10*time.Minute {
 		bad("CALL_AUTHORIZATION_WINDOW", "%s is not between 10s and 10m", c.CallAuthorizationWindow)
+	}
+	if c.CallRingAllowance < 10*time.Second || c.CallRingAllowance > 10*time.Minute {
+		bad("CALL_RING_ALLOWANCE", "%s is not between 10s and 10m", c.CallRingAllowance)
 	}
 	if c.CallReconcileGrace < 5*time.Second || c.CallReconcileGrace > time.Hour {
 		bad("CALL_RECONCILE_GRACE", "%s is not between 5s and 1h", c.CallReconcileGrace)
@@ -442,6 +447,7 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Int64("MAX_CALL_SECONDS", c.MaxCallSeconds).
 		Dur("CALL_AUTHORIZATION_WINDOW", c.CallAuthorizationWindow).
 		Dur("CALL_RECONCILE_GRACE", c.CallReconcileGrace).
+		Dur("CALL_RING_ALLOWANCE", c.CallRingAllowance).
 		Int64("DAILY_SPEND_LIMIT_CENTS", c.DailySpendLimitCents).
 		Int("DAILY_CALL_LIMIT", c.DailyCallLimit).
 		Int64("PRICING_MARKUP_BASIS_POINTS", c.PricingMarkupBasisPoints).

@@ -194,7 +194,6 @@ func (d *driver) progressShare() float64 {
 // user is one simulated person with their own cookies.
 type user struct {
 	email string
-	id    string
 	http  *http.Client
 	base  string
 }

@@ -3,7 +3,6 @@ package load
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,6 +47,9 @@ type stack struct {
 	mu     sync.Mutex
 	web    *exec.Cmd
 	worker *exec.Cmd
+
+	superviseCtx  context.Context
+	stopSupervise context.CancelFunc
 }
 
 // startStack builds and starts everything. dbURL names the database to
@@ -105,6 +107,7 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		"MAX_CALL_SECONDS":          strconv.Itoa(o.MaxCallSeconds),
 		"CALL_AUTHORIZATION_WINDOW": o.AuthorizationWindow.String(),
 		"CALL_RECONCILE_GRACE":      o.ReconcileGrace.String(),
+		"CALL_RING_ALLOWANCE":       "20s",
 		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
 	}
 	if s.cfg, err = config.Load(func(k string) string { return vars[k] }); err != nil {
@@ -165,10 +168,10 @@ func (s *stack) createDatabase(ctx context.Context) error {
 	return err
 }
 
-func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, error) {
+func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struct{}, error) {
 	f, err := os.OpenFile(filepath.Join(s.dir, role+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := exec.Command(s.bin, role)
 	cmd.Env = s.env
@@ -176,14 +179,19 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("load: start %s: %w", role, err)
+		return nil, nil, fmt.Errorf("load: start %s: %w", role, err)
 	}
-	go func() { _ = cmd.Wait(); f.Close() }()
-	return cmd, nil
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(done)
+	}()
+	return cmd, done, nil
 }
 
 func (s *stack) startWeb(ctx context.Context) error {
-	cmd, err := s.start(ctx, "web")
+	cmd, _, err := s.start(ctx, "web")
 	if err != nil {
 		return err
 	}
@@ -200,32 +208,51 @@ func (s *stack) startWeb(ctx context.Context) error {
 	})
 }
 
-// startWorker starts the worker and waits until it polls.
+// startWorker starts the worker under supervision: whenever it exits (a
+// crash, a kill, no Temporal to connect to) it is started again a second
+// later, as a service manager would, until the stack stops. It waits until
+// the first worker polls.
 func (s *stack) startWorker(ctx context.Context) error {
 	logPath := filepath.Join(s.dir, "worker.log")
 	before := countLines(logPath, "worker polling")
-	cmd, err := s.start(ctx, "worker")
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.worker = cmd
-	s.mu.Unlock()
+	s.superviseCtx, s.stopSupervise = context.WithCancel(context.WithoutCancel(ctx))
+	go s.superviseWorker()
 	return waitUntil(ctx, 60*time.Second, "the worker to poll", func() bool {
 		return countLines(logPath, "worker polling") > before
 	})
 }
 
-// killWorker kills the worker with SIGKILL, as a crash would, and starts a
-// new one.
+func (s *stack) superviseWorker() {
+	for s.superviseCtx.Err() == nil {
+		cmd, done, err := s.start(s.superviseCtx, "worker")
+		if err == nil {
+			s.mu.Lock()
+			s.worker = cmd
+			s.mu.Unlock()
+			<-done
+		}
+		select {
+		case <-s.superviseCtx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// killWorker kills the worker with SIGKILL, as a crash would; its
+// supervisor starts a new one, and this waits until it polls.
 func (s *stack) killWorker(ctx context.Context) error {
+	logPath := filepath.Join(s.dir, "worker.log")
+	before := countLines(logPath, "worker polling")
 	s.mu.Lock()
 	w := s.worker
 	s.mu.Unlock()
 	if w != nil && w.Process != nil {
 		_ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL)
 	}
-	return s.startWorker(ctx)
+	return waitUntil(ctx, 60*time.Second, "a new worker to poll", func() bool {
+		return countLines(logPath, "worker polling") > before
+	})
 }
 
 // restartTemporal stops the dev server and starts it again on the same
@@ -268,6 +295,9 @@ func (s *stack) restartPostgres(ctx context.Context) error {
 
 // stop ends every process and server of the stack.
 func (s *stack) stop() {
+	if s.stopSupervise != nil {
+		s.stopSupervise()
+	}
 	s.mu.Lock()
 	for _, c := range []*exec.Cmd{s.web, s.worker} {
 		if c != nil && c.Process != nil {
@@ -317,5 +347,3 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-
-var errStop = errors.New("load: stopped")
