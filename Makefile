@@ -8,7 +8,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench fuzz lint generate check-generate build postgres chromium ci assets
+.PHONY: dev test bench fuzz lint generate check-generate build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -46,8 +46,14 @@ check-generate:
 build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
+## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, billing faults retried by support) that must end with the books exact; see docs/OPERATIONS.md for long runs
+soak: postgres bin/temporal build
+	@mkdir -p test-output
+	bin/mobayilo load -users 75 -calls 300 -topups 90 -concurrency 25 -dup 3 -loss 0.05 -delay 50ms \
+		-kill-worker 45s -billing-faults 2 -duration 3m -drain 2m -dir test-output/soak -report test-output/soak-report.json
+
 ## ci: what .ci/run runs
-ci: test fuzz check-generate lint
+ci: test fuzz check-generate lint soak
 
 ## assets: bundle the front end (esbuild, Tailwind CLI) into web/assets/dist, embedded by the binary
 assets: web/assets/node_modules/.package-lock.json

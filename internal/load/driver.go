@@ -393,12 +393,14 @@ func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 	}()
 	var resp *http.Response
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	// A person tries again a few times when the app says it is
+	// unavailable (Temporal or Postgres restarting), then gives up.
+	for attempt := 0; attempt < 3; attempt++ {
 		resp, err = u.post(ctx, "/credits/purchase", url.Values{"package": {"500"}})
 		if err == nil && resp.StatusCode == http.StatusSeeOther {
 			break
 		}
-		time.Sleep(time.Second) // Temporal or Postgres may be restarting
+		time.Sleep(2 * time.Second)
 	}
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		rec.Outcome = TopupStartFailed
@@ -437,9 +439,11 @@ func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 	}
 }
 
-// waitBalance waits until the user's balance is positive (bounded).
+// waitBalance waits a little for the credit, as a person watching the
+// page would; a credit whose webhook was lost comes only at the payment
+// timeout, and calls meanwhile are refused (and recorded so).
 func (d *driver) waitBalance(ctx context.Context, u *user) {
-	deadline := time.Now().Add(d.o.PaymentTimeout + 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		var b int64
 		if err := d.st.pool.QueryRow(ctx, `SELECT a.cached_balance_cents FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, u.email).Scan(&b); err == nil && b > 0 {
@@ -492,8 +496,8 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		resp, err := u.http.Do(req)
 		took := time.Since(start)
 		if err != nil {
-			if attempt < 10 && ctx.Err() == nil {
-				time.Sleep(time.Second)
+			if attempt < 3 && ctx.Err() == nil {
+				time.Sleep(2 * time.Second)
 				continue
 			}
 			rec.Outcome = OutcomeStartFailed
@@ -520,8 +524,8 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		default:
 			// 5xx: the app or one of its parts is down. The call may
 			// exist (failed at once); nothing is charged for it.
-			if resp.StatusCode >= 500 && attempt < 10 && ctx.Err() == nil {
-				time.Sleep(time.Second)
+			if resp.StatusCode >= 500 && attempt < 3 && ctx.Err() == nil {
+				time.Sleep(2 * time.Second)
 				continue
 			}
 			rec.Outcome = OutcomeStartFailed
@@ -628,8 +632,10 @@ func (d *driver) retryStuck(ctx context.Context, limit time.Duration) error {
 }
 
 // drain waits until every call of the run is billed or not billable and
-// every paid top-up credited, or limit passes.
-func (d *driver) drain(ctx context.Context, limit time.Duration) {
+// every paid top-up credited, and their workflows have finished, or limit
+// passes.
+func (d *driver) drain(ctx context.Context, limit time.Duration, running func(context.Context) ([]string, error)) {
+	deadline := time.Now().Add(limit)
 	d.setPhase("draining: waiting for every workflow to finish")
 	var ids []string
 	for _, c := range d.calls() {
@@ -643,7 +649,7 @@ func (d *driver) drain(ctx context.Context, limit time.Duration) {
 			tids = append(tids, t.TopupID)
 		}
 	}
-	_ = waitUntil(ctx, limit, "the run's calls and top-ups to settle", func() bool {
+	_ = waitUntil(ctx, time.Until(deadline), "the run's calls and top-ups to settle", func() bool {
 		var open int
 		err := d.st.pool.QueryRow(ctx, `
 			SELECT (SELECT count(*) FROM calls WHERE id = ANY($1::uuid[])
@@ -651,5 +657,23 @@ func (d *driver) drain(ctx context.Context, limit time.Duration) {
 			     + (SELECT count(*) FROM topups WHERE id = ANY($2::uuid[]) AND status IN ('created', 'processing', 'failed'))`,
 			ids, tids).Scan(&open)
 		return err == nil && open == 0
+	})
+	// Then their workflows: a call's completes just after its charge; a
+	// settled top-up's lingers on purpose and is not waited for.
+	calls := map[string]bool{}
+	for _, id := range ids {
+		calls["call-"+id] = true
+	}
+	_ = waitUntil(ctx, time.Until(deadline), "the run's call workflows to finish", func() bool {
+		ids, err := running(ctx)
+		if err != nil {
+			return false
+		}
+		for _, id := range ids {
+			if calls[id] {
+				return false
+			}
+		}
+		return true
 	})
 }

@@ -161,10 +161,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := d.retryStuck(ctx, o.Drain); err != nil {
 		fmt.Fprintf(o.Progress, "\nload: retrying stuck billing: %v\n", err)
 	}
-	d.drain(ctx, o.Drain)
+	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
+	d.drain(ctx, o.Drain, running)
 	stopProgress()
 
-	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
 	problems, err := Check(ctx, st.pool, d.calls(), d.topups(), CheckOptions{Running: running})
 	if err != nil {
 		return nil, err
