@@ -50,7 +50,8 @@ build: assets
 soak: postgres bin/temporal build
 	@mkdir -p test-output
 	bin/mobayilo load -users 75 -calls 300 -topups 90 -concurrency 25 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -billing-faults 2 -duration 3m -drain 2m -dir test-output/soak -report test-output/soak-report.json
+		-kill-worker 45s -billing-faults 2 -duration 3m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+		-database-url postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
 
 ## ci: what .ci/run runs
 ci: test fuzz check-generate lint soak
