@@ -359,11 +359,6 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin := currentUser(r)
-	if _, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
-		Details: map[string]any{"last_error": before.LastError, "billing_attempts": before.BillingAttempts}}); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	err = s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
 	cancel()
@@ -371,6 +366,12 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
 		s.setFlash(r, "The retry could not be sent: "+err.Error())
 		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	// Recorded once sent: the log holds retries that happened.
+	if _, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
+		Details: map[string]any{"last_error": before.LastError, "billing_attempts": before.BillingAttempts}}); err != nil {
+		s.serverError(w, r, err)
 		return
 	}
 	s.log.Info().Str("call_id", id.String()).Str("workflow_id", wid).Str("admin_id", admin.ID.String()).Msg("admin: retry-billing sent")

@@ -253,6 +253,15 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 				return nil
 			}
 			attempt = 0
+			// Support's retry asks the carrier at once, not after another
+			// grace period (v1; earlier runs waited).
+			if workflow.GetVersion(ctx, "reconcile-on-retry", workflow.DefaultVersion, 1) == 1 {
+				w.drainRetries()
+				if done, err := w.reconcile(ctx); err != nil || done {
+					return err
+				}
+				attempt++
+			}
 		}
 		deadline = w.in.Timing.Grace()
 	}
@@ -316,6 +325,13 @@ func (w *callWorkflow) awaitRetry(ctx workflow.Context, stop func() bool) {
 			retried = true
 		})
 		sel.Select(ctx)
+	}
+}
+
+// drainRetries drops retry-billing signals already queued (a double click,
+// two staff at once): one retry answers them all.
+func (w *callWorkflow) drainRetries() {
+	for w.retry.ReceiveAsync(nil) {
 	}
 }
 

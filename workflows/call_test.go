@@ -28,6 +28,7 @@ type fakeCarrierDB struct {
 	fetches       int
 	recorded      []string
 	marks         []string
+	chargedAt     time.Time
 }
 
 var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1"}
@@ -56,9 +57,10 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.recorded = append(f.recorded, r.Status)
 		return nil
 	})
-	reg(workflows.ActivityChargeCall, func(_ context.Context, r workflows.ChargeRequest) error {
+	reg(workflows.ActivityChargeCall, func(ctx context.Context, r workflows.ChargeRequest) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.chargedAt = activity.GetInfo(ctx).StartedTime
 		if f.chargeFailing > 0 {
 			f.chargeFailing--
 			return temporal.NewNonRetryableApplicationError("insufficient funds", workflows.ErrTypeBillingFailed, nil)
@@ -345,5 +347,42 @@ func TestDialActionNamesTheLegToReconcile(t *testing.T) {
 	st := result(t, env)
 	if len(f.charges) != 0 || st.Status != workflows.StatusBusy || st.ChildCallSid != "CAchild" {
 		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+func TestRetryOfACallTheCarrierNeverEndedAsksAtOnce(t *testing.T) {
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "in-progress"}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(60)[:3] { // the carrier never reports the end
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	var stuck workflows.CallState
+	var retriedAt time.Time
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryState)
+		if err == nil {
+			_ = v.Get(&stuck)
+		}
+		// The carrier has ended it by now; support retries, twice (a
+		// double click).
+		f.mu.Lock()
+		f.carrierCall = workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 61}
+		f.mu.Unlock()
+		retriedAt = env.Now()
+		env.SignalWorkflow(workflows.SignalRetryBilling, nil)
+		env.SignalWorkflow(workflows.SignalRetryBilling, nil)
+	}, 3*time.Hour)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if stuck.BillingState != workflows.BillingStuck {
+		t.Fatalf("before the retry: %+v", stuck)
+	}
+	if len(f.charges) != 1 || f.charges[0].CostCents != 28 || !st.Reconciled || st.BillingState != workflows.BillingCharged {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+	if waited := f.chargedAt.Sub(retriedAt); waited > time.Minute {
+		t.Fatalf("charged %s after the retry: the retry should ask the carrier at once", waited)
 	}
 }

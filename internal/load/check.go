@@ -40,6 +40,10 @@ type CheckOptions struct {
 	// Running lists the IDs of workflows still running (Temporal
 	// visibility); nil skips the workflow checks.
 	Running func(ctx context.Context) ([]string, error)
+	// Adjustments is how many manual credits and debits the tool posted
+	// through the support console (billing faults); the sweep expects
+	// exactly that many adjustment entries.
+	Adjustments int
 	// AllowStuck: billing faults were injected and left unretried on purpose.
 	// A call whose billing_state is stuck is then neither a `stuck` problem,
 	// nor a `missing_charge` (its charge is missing on purpose), nor a
@@ -80,6 +84,9 @@ func Check(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, topups [
 		return nil, err
 	}
 	if err := c.checkLedger(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := c.sweep(ctx, tx, calls, topups, opts.Adjustments); err != nil {
 		return nil, err
 	}
 	if opts.Running != nil {
@@ -560,4 +567,62 @@ func (c *checker) checkWorkflows(running []string) {
 				c.topupWho(id), wf, state)
 		}
 	}
+}
+
+// sweep reads every ledger entry of the run's database, not only those of
+// the calls and top-ups the tool recorded: an entry for a call or top-up
+// the tool did not record (a call refused without an id, one whose start
+// failed half-way), an entry posted to another wallet than its call's or
+// top-up's, or an adjustment the tool did not post, is a problem too.
+func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topups []TopupRecord, adjustments int) error {
+	known := map[string]bool{}
+	for _, r := range calls {
+		if r.CallID != "" {
+			known["call:"+r.CallID] = true
+		}
+	}
+	for _, r := range topups {
+		if r.TopupID != "" {
+			known["topup:"+r.TopupID] = true
+		}
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT t.id, t.kind, t.amount_cents, COALESCE(t.call_id::text, ''), COALESCE(t.topup_id::text, ''),
+		       t.account_id = COALESCE(c.account_id, tp.account_id, t.account_id) AS same_wallet
+		FROM transactions t
+		LEFT JOIN calls c ON c.id = t.call_id
+		LEFT JOIN topups tp ON tp.id = t.topup_id
+		ORDER BY t.id`)
+	if err != nil {
+		return fmt.Errorf("check: sweep the ledger: %w", err)
+	}
+	defer rows.Close()
+	seenAdjustments := 0
+	for rows.Next() {
+		var id, amount int64
+		var kind, callID, topupID string
+		var sameWallet bool
+		if err := rows.Scan(&id, &kind, &amount, &callID, &topupID, &sameWallet); err != nil {
+			return err
+		}
+		switch {
+		case !sameWallet:
+			c.add(ProblemLedger, fmt.Sprint(id), "ledger entry %d (%s %s) is posted to another wallet than its call's or top-up's", id, kind, signedCents(amount))
+		case callID != "" && !known["call:"+callID]:
+			c.add(ProblemUnexpectedCharge, callID, "ledger entry %d (%s %s) is for call %s, which the run never recorded (a call refused or failed at start must cost nothing)", id, kind, signedCents(amount), callID)
+		case topupID != "" && !known["topup:"+topupID]:
+			c.add(ProblemUnexpectedCredit, topupID, "ledger entry %d (%s %s) is for top-up %s, which the run never recorded", id, kind, signedCents(amount), topupID)
+		case kind == "adjustment" && callID == "" && topupID == "":
+			seenAdjustments++
+		case callID == "" && topupID == "":
+			c.add(ProblemLedger, fmt.Sprint(id), "ledger entry %d (%s %s) names no call or top-up, and the run posted no such entry", id, kind, signedCents(amount))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if seenAdjustments != adjustments {
+		c.add(ProblemLedger, "adjustments", "the ledger holds %d manual adjustments; the run posted %d through the support console", seenAdjustments, adjustments)
+	}
+	return nil
 }

@@ -133,6 +133,11 @@ type driver struct {
 	stuckCalls []stuckCall
 
 	callsDone, topupsDone atomic.Int64
+	adjustments           atomic.Int64
+	// failures are things the run meant to do and could not (the app
+	// refused the tool, a fault did not happen): a run with any is not a
+	// pass.
+	failures []string
 	phase                 atomic.Pointer[string]
 
 	admin *user
@@ -431,7 +436,9 @@ func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 	if err := d.st.payments.Confirm(ctx, pi.ID, card, 0, f); err != nil {
 		d.note("top-up %s: confirm: %v", rec.TopupID, err)
 	}
-	rec.Paid = card == payments.CardSucceeds
+	// Paid is what the processor holds, whatever the deliveries did.
+	after, _ := d.st.payments.Intent(pi.ID)
+	rec.Paid = after.Status == payments.StatusSucceeded
 	if rec.Paid {
 		// The user waits for the credit before calling (a lost webhook is
 		// credited at the payment timeout).
@@ -528,6 +535,9 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 				time.Sleep(2 * time.Second)
 				continue
 			}
+			if resp.StatusCode < 500 {
+				d.fail("POST /calls for %s answered %s: the app refused the tool itself", u.email, resp.Status)
+			}
 			rec.Outcome = OutcomeStartFailed
 			return
 		}
@@ -544,7 +554,7 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 	}
 	if stuck {
 		if err := d.drainWallet(ctx, u, &rec); err != nil {
-			d.note("billing fault on call %s: %v", rec.CallID, err)
+			d.fail("billing fault on call %s: %v", rec.CallID, err)
 		}
 	}
 	f := carrier.Faults{Copies: d.o.MaxCopies, RandomCopies: true, Shuffle: true, Delay: d.o.Delay, KeepGoing: true,
@@ -552,10 +562,15 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 	rec.FinalDropped = f.DropFinal
 	sim, err := d.st.carrier.PlaceCall(ctx, sc.Identity, sc.CallID, time.Duration(talk)*time.Second, f)
 	rec.FinalAt = sim.FinalAt
-	if err != nil {
+	if err != nil && sim.ChildSid == "" {
 		// The voice webhook refused or could not answer: never dialled.
 		rec.Outcome = OutcomeNotDialled
 		return
+	}
+	if err != nil {
+		// Dialled, then cut off (the run's end): the carrier holds the
+		// call as it went, and reconciliation bills it from there.
+		rec.FinalDropped = rec.FinalAt.IsZero()
 	}
 	if outcome == OutcomeAnswered {
 		billed := min(talk, sc.MaxSeconds)
@@ -595,6 +610,7 @@ func (d *driver) adjust(ctx context.Context, userID, direction string, cents int
 	if resp.StatusCode != http.StatusSeeOther {
 		return fmt.Errorf("adjust %s %d: %s", direction, cents, resp.Status)
 	}
+	d.adjustments.Add(1)
 	return nil
 }
 
@@ -676,4 +692,11 @@ func (d *driver) drain(ctx context.Context, limit time.Duration, running func(co
 		}
 		return true
 	})
+}
+
+// fail records something the run meant to do and could not.
+func (d *driver) fail(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failures = append(d.failures, fmt.Sprintf(format, args...))
 }

@@ -159,17 +159,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	// Support's part, then the wait for every workflow to finish.
 	if err := d.retryStuck(ctx, o.Drain); err != nil {
-		fmt.Fprintf(o.Progress, "\nload: retrying stuck billing: %v\n", err)
+		d.fail("retrying stuck billing through the support console: %v", err)
 	}
 	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
 	d.drain(ctx, o.Drain, running)
 	stopProgress()
 
-	problems, err := Check(ctx, st.pool, d.calls(), d.topups(), CheckOptions{Running: running})
+	problems, err := Check(ctx, st.pool, d.calls(), d.topups(), CheckOptions{Running: running, Adjustments: int(d.adjustments.Load())})
 	if err != nil {
 		return nil, err
 	}
-	rep.Problems = problems
+	rep.Problems = append(problems, d.runProblems(rep)...)
 	if err := d.figures(ctx, rep); err != nil {
 		return nil, err
 	}
@@ -316,5 +316,38 @@ func (d *driver) setPhase(p string) { d.phase.Store(&p) }
 func sortedCopy(xs []time.Duration) []time.Duration {
 	out := append([]time.Duration(nil), xs...)
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// runProblems are the ways the run itself fell short of what was asked: a
+// run that tested nothing, or not the faults asked for, is not a pass.
+func (d *driver) runProblems(rep *Report) []Problem {
+	var out []Problem
+	d.mu.Lock()
+	for _, f := range d.failures {
+		out = append(out, Problem{Kind: "run", ID: "run", Message: f})
+	}
+	answered, stuck := 0, 0
+	for _, c := range d.callRecs {
+		if c.Outcome == OutcomeAnswered {
+			answered++
+		}
+		if c.StuckOnPurpose {
+			stuck++
+		}
+	}
+	d.mu.Unlock()
+	if d.o.Calls > 0 && answered == 0 {
+		out = append(out, Problem{Kind: "run", ID: "run", Message: "no call was answered: the run tested no charge"})
+	}
+	if stuck != d.o.BillingFaults {
+		out = append(out, Problem{Kind: "run", ID: "run", Message: fmt.Sprintf("%d billing faults were asked for, %d were made", d.o.BillingFaults, stuck)})
+	}
+	want := map[string]bool{"postgres_restarted": d.o.RestartPostgres, "temporal_restarted": d.o.RestartTemporal, "worker_killed": d.o.KillWorkerEvery > 0}
+	for kind, asked := range want {
+		if asked && rep.Faults[kind] == 0 {
+			out = append(out, Problem{Kind: "run", ID: kind, Message: "the fault " + kind + " was asked for and did not happen"})
+		}
+	}
 	return out
 }

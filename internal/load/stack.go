@@ -58,43 +58,43 @@ type stack struct {
 func startStack(ctx context.Context, o Options) (*stack, error) {
 	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return nil, err
+		return s, err
 	}
 	if err := s.createDatabase(ctx); err != nil {
-		return nil, err
+		return s, err
 	}
 	var err error
 	if s.pool, err = db.Open(ctx, s.dbURL); err != nil {
-		return nil, err
+		return s, err
 	}
 	if _, err := db.Migrate(ctx, s.pool); err != nil {
-		return nil, err
+		return s, err
 	}
 	if _, err := ratedeck.LoadSampleIfEmpty(ctx, s.pool); err != nil {
-		return nil, err
+		return s, err
 	}
 
 	tport, err := freePort()
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	tlog, err := os.Create(filepath.Join(s.dir, "temporal.log"))
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	s.temporalOpt = devserver.Options{Port: tport, UIPort: -1, DBFile: filepath.Join(s.dir, "temporal.db"), Output: tlog}
 	if s.temporal, err = devserver.Start(ctx, s.temporalOpt); err != nil {
-		return nil, err
+		return s, err
 	}
 
 	webPort, err := freePort()
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	s.webURL = "http://127.0.0.1:" + strconv.Itoa(webPort)
 	toolsLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	toolsURL := "http://" + toolsLn.Addr().String()
 	vars := map[string]string{
@@ -111,7 +111,7 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
 	}
 	if s.cfg, err = config.Load(func(k string) string { return vars[k] }); err != nil {
-		return nil, err
+		return s, err
 	}
 	for k, v := range vars {
 		s.env = append(s.env, k+"="+v)
@@ -132,10 +132,10 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 	go func() { _ = s.tools.Serve(toolsLn) }()
 
 	if err := s.startWeb(ctx); err != nil {
-		return nil, err
+		return s, err
 	}
 	if err := s.startWorker(ctx); err != nil {
-		return nil, err
+		return s, err
 	}
 	return s, nil
 }
@@ -199,7 +199,7 @@ func (s *stack) startWeb(ctx context.Context) error {
 	s.web = cmd
 	s.mu.Unlock()
 	return waitUntil(ctx, 60*time.Second, "the web role to be ready", func() bool {
-		resp, err := http.Get(s.webURL + "/healthz")
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(s.webURL + "/healthz")
 		if err != nil {
 			return false
 		}
