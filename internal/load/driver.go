@@ -138,7 +138,7 @@ type driver struct {
 	// refused the tool, a fault did not happen): a run with any is not a
 	// pass.
 	failures []string
-	phase                 atomic.Pointer[string]
+	phase    atomic.Pointer[string]
 
 	admin *user
 }
