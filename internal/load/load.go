@@ -170,6 +170,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Problems = append(problems, d.runProblems(rep)...)
+	if rep.Problems == nil {
+		rep.Problems = []Problem{} // "problems": [] in the JSON, not null
+	}
 	if err := d.figures(ctx, rep); err != nil {
 		return nil, err
 	}
