@@ -49,8 +49,8 @@ build: assets
 ## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, billing faults retried by support) that must end with the books exact; see docs/OPERATIONS.md for long runs
 soak: postgres bin/temporal build
 	@rm -rf test-output/soak && mkdir -p test-output
-	bin/mobayilo load -users 75 -calls 300 -topups 90 -concurrency 25 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -billing-faults 2 -duration 3m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+	bin/mobayilo load -users 100 -calls 300 -topups 110 -concurrency 40 -dup 3 -loss 0.05 -delay 50ms \
+		-kill-worker 45s -billing-faults 2 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
 
 ## ci: what .ci/run runs

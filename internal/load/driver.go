@@ -262,7 +262,9 @@ func (d *driver) plans() []plan {
 		}
 		plans[i].calls = rest
 	}
-	// Billing faults: the first answered call of as many users.
+	// Billing faults: an answered call of as many users becomes the
+	// user's last, since a call stuck in billing holds the user's one call
+	// slot until support retries it, after the driving.
 	faults := d.o.BillingFaults
 	for i := range plans {
 		if faults == 0 {
@@ -270,7 +272,8 @@ func (d *driver) plans() []plan {
 		}
 		for j, c := range plans[i].calls {
 			if c == OutcomeAnswered {
-				plans[i].calls[j] = "stuck"
+				calls := append(append([]string(nil), plans[i].calls[:j]...), plans[i].calls[j+1:]...)
+				plans[i].calls = append(calls, "stuck")
 				faults--
 				break
 			}
