@@ -12,6 +12,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/payments"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -58,7 +59,7 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 		email = *t.ReceiptEmail
 	}
 	pi, err := g.CreateIntent(ctx, payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: t.AmountCents,
-		ReceiptEmail: email, Description: "Mobayilo calling credit " + money(t.AmountCents)})
+		ReceiptEmail: email, Description: "Mobayilo calling credit " + rating.FormatCents(t.AmountCents)})
 	if err != nil {
 		return workflows.PaymentCreated{}, paymentsErr(err)
 	}
@@ -190,7 +191,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		}
 		_, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "stripe:" + c.PaymentIntentID, AccountID: t.AccountID, Kind: ledger.Purchase,
-			AmountCents: t.AmountCents, TopupID: &t.ID, Memo: "top-up " + money(t.AmountCents),
+			AmountCents: t.AmountCents, TopupID: &t.ID, Memo: "top-up " + rating.FormatCents(t.AmountCents),
 		})
 		if err != nil {
 			return err
@@ -278,9 +279,4 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		return workflows.TopUpRecord{}, err
 	}
 	return record(out), nil
-}
-
-// money formats cents as dollars: 500 -> "$5.00".
-func money(cents int64) string {
-	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
 }

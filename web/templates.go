@@ -55,13 +55,7 @@ var navTabs = []navTab{
 }
 
 // Money formats cents as dollars without floats: 1234 -> "$12.34".
-func Money(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
-}
+func Money(cents int64) string { return rating.FormatCents(cents) }
 
 // statusLabel says a call status in words.
 func statusLabel(status string) string {

@@ -77,7 +77,7 @@ func (rules Rules) Authorize(r Rate, balanceCents int64, u Usage) (maxSeconds in
 	if balanceCents < 0 {
 		// A refunded or disputed top-up took back credit already spent.
 		return 0, &Refusal{Reason: "negative_balance", NeededCents: MinimumCents(r), Message: fmt.Sprintf(
-			"Your balance is %s because a top-up was refunded or disputed. Add credit to call again.", formatCents(balanceCents))}
+			"Your balance is %s because a top-up was refunded or disputed. Add credit to call again.", FormatCents(balanceCents))}
 	}
 	spendable := balanceCents
 	if rules.DailySpendCents > 0 {
@@ -91,7 +91,7 @@ func (rules Rules) Authorize(r Rate, balanceCents int64, u Usage) (maxSeconds in
 	if seconds == 0 {
 		need := MinimumCents(r)
 		return 0, &Refusal{Reason: "insufficient_balance", NeededCents: need, Message: fmt.Sprintf(
-			"A call to %s needs at least %s for the first minute. Add credit to call.", r.Description, formatCents(need))}
+			"A call to %s needs at least %s for the first minute. Add credit to call.", r.Description, FormatCents(need))}
 	}
 	return seconds, nil
 }
@@ -103,9 +103,11 @@ func nameOr(name, code string) string {
 	return code
 }
 
-func formatCents(c int64) string {
+// FormatCents shows cents as dollars, without floats: 1234 -> "$12.34",
+// -5 -> "-$0.05".
+func FormatCents(c int64) string {
 	if c < 0 {
-		return "-" + formatCents(-c)
+		return "-" + FormatCents(-c)
 	}
 	return fmt.Sprintf("$%d.%02d", c/100, c%100)
 }
