@@ -138,6 +138,12 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	default:
 		return sig, "", nil
 	}
+	// Stripe's ids are short; NUL and long ids cannot be stored (a 5xx
+	// would have Stripe retry for days).
+	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.FailureMessage, metaTopup) ||
+		len(sig.EventID) > 255 || len(sig.PaymentIntentID) > 255 || len(sig.ChargeID) > 255 || len(sig.DisputeID) > 255 {
+		return sig, "", &badEvent{"event with malformed ids or text"}
+	}
 	q := db.New(s.pool)
 	if sig.PaymentIntentID != "" {
 		t, err := q.GetTopupByPaymentIntent(r.Context(), &sig.PaymentIntentID)

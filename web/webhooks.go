@@ -37,6 +37,10 @@ func (s *Server) verifyTwilio(next http.Handler) http.Handler {
 			http.Error(w, "invalid signature", http.StatusForbidden)
 			return
 		}
+		if !storableValues(r.Form) {
+			http.Error(w, "malformed request: not UTF-8, or a NUL", http.StatusBadRequest)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -145,6 +149,12 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if sig.CallSid == "" || sig.Status == "" {
 		http.Error(w, "missing CallSid or status", http.StatusBadRequest)
+		return
+	}
+	// Twilio's sids are 34 characters and its statuses a word: bounded, so
+	// that the dedup key fits the inbox (a 5xx would have Twilio retry).
+	if len(sig.CallSid) > 64 || len(sig.Status) > 32 {
+		http.Error(w, "malformed CallSid or status", http.StatusBadRequest)
 		return
 	}
 	_, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
