@@ -22,10 +22,17 @@ test: postgres bin/temporal bin/stripe-mock assets chromium
 bench: postgres
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/ ./internal/ratedeck/
 
-## fuzz: a short run of every fuzz test (number parsing, the calculate endpoint)
-fuzz: assets
+## fuzz: a short run of every fuzz test: number parsing, the calculate endpoint, and what strangers send (the Twilio and Stripe webhooks, the account forms, POST /calls; on a real database, POST /calls also on a Temporal dev server)
+fuzz: postgres bin/temporal assets
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNumber$$' -fuzztime 10s ./internal/rating/
 	$(GO) test -run '^$$' -fuzz '^FuzzCalculate$$' -fuzztime 10s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzTwilioVoice$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzTwilioStatus$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzStripeWebhook$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSignUp$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSignIn$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzStartCall$$' -fuzztime 8s ./web/
 
 ## lint: gofmt, go vet and staticcheck
 lint:
