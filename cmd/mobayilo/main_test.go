@@ -78,6 +78,21 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 	}
 }
 
+// A role that serves or changes real state must be told its environment:
+// with APP_ENV unset it would run as development, with public secrets and
+// /dev/mail open to anyone. dev, tests and the load harness set or assume
+// development themselves.
+func TestRolesRequireAppEnv(t *testing.T) {
+	for _, role := range []string{"web", "worker", "migrate"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code, _, stderr := runCmd(ctx, map[string]string{"LOG_FORMAT": "json"}, role)
+		cancel()
+		if code != 1 || !strings.Contains(stderr, "APP_ENV is not set") || strings.Contains(stderr, `"configuration"`) {
+			t.Errorf("mobayilo %s with APP_ENV unset: exit %d\n%s", role, code, stderr)
+		}
+	}
+}
+
 func TestMigrateIsIdempotent(t *testing.T) {
 	_, dbURL := testdb.NewWithURL(t) // already migrated from the template
 	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_FORMAT": "json"}

@@ -35,6 +35,9 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
+		if err := requireAppEnv(e, c.name); err != nil {
+			return err
+		}
 		cfg, log, pool, err := setupDB(ctx, e, "web")
 		if err != nil {
 			return err
@@ -62,6 +65,9 @@ run as many as you need.`,
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
+		if err := requireAppEnv(e, c.name); err != nil {
+			return err
+		}
 		cfg, log, pool, err := setupDB(ctx, e, "worker")
 		if err != nil {
 			return err
@@ -86,6 +92,9 @@ in its own transaction, under an advisory lock (two migrators never race).`,
 	}
 	c.run = func(ctx context.Context, e env, args []string) error {
 		if err := parse(flags(c, e), args); err != nil {
+			return err
+		}
+		if err := requireAppEnv(e, c.name); err != nil {
 			return err
 		}
 		_, log, pool, err := setupDB(ctx, e, "migrate")
