@@ -156,6 +156,10 @@ func setup(e env, role string) (config.Config, zerolog.Logger, error) {
 	}
 	log := newLogger(cfg, e.stderr).With().Str("role", role).Logger()
 	log.Info().EmbedObject(cfg).Msg("configuration")
+	if cfg.Env == config.Production && cfg.StripeTestMode {
+		log.Warn().Bool("stripe_test_mode", true).
+			Msg("STRIPE TEST MODE: this production deployment takes Stripe test-mode payments and moves no real money; never serve customers with it")
+	}
 	return cfg, log, nil
 }
 

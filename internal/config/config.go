@@ -64,6 +64,9 @@ type Config struct {
 	// StripeAPIBase is where stripe-go sends API requests: empty for
 	// Stripe's own API; the payment simulator's routes in development.
 	StripeAPIBase string
+	// StripeTestMode lets production take Stripe test-mode keys, for a
+	// staging deploy; the start-up log says so loudly.
+	StripeTestMode bool
 
 	// TopUpPackages are the fixed top-up amounts, in cents, the only
 	// amounts a user can buy (TOPUP_PACKAGES, whole dollars: "5,10,20,50").
@@ -170,6 +173,7 @@ func Load(getenv func(string) string) (Config, error) {
 		StripePublishableKey: r.str("STRIPE_PUBLISHABLE_KEY", def(devStripePublishable)),
 		StripeWebhookSecret:  r.str("STRIPE_WEBHOOK_SECRET", def(devStripeWebhookSecret)),
 		StripeAPIBase:        r.str("STRIPE_API_BASE", ""),
+		StripeTestMode:       r.boolean("STRIPE_TEST_MODE", false),
 		TopUpPaymentTimeout:  r.duration("TOPUP_PAYMENT_TIMEOUT", time.Hour),
 
 		SMTPHost:               r.str("SMTP_HOST", ""),
@@ -186,8 +190,8 @@ func Load(getenv func(string) string) (Config, error) {
 		CallAuthorizationWindow:  r.duration("CALL_AUTHORIZATION_WINDOW", 3*time.Minute),
 		CallReconcileGrace:       r.duration("CALL_RECONCILE_GRACE", 5*time.Minute),
 		CallRingAllowance:        r.duration("CALL_RING_ALLOWANCE", 90*time.Second),
-		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", 5000)),
-		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", 100),
+		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", map[bool]int{true: 5000}[dev])),
+		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", map[bool]int{true: 100}[dev]),
 		PricingMarkupBasisPoints: int64(r.integer("PRICING_MARKUP_BASIS_POINTS", 3000)),
 		PricingMinMarginMicros:   int64(r.integer("PRICING_MIN_MARGIN_MICROS", 5000)),
 
@@ -410,7 +414,55 @@ func (c Config) validate() []error {
 	if c.SMTPDisableCRLCheck {
 		bad("SMTP_DISABLE_CRL_CHECK", "TLS verification must not be bypassed in production")
 	}
+	errs = append(errs, c.validateProductionGuards()...)
 	return errs
+}
+
+// validateProductionGuards refuses test money and open fraud guards in
+// production, naming each setting. The daily ceilings have no production
+// default (Load), so an absent one is refused here as a zero one.
+func (c Config) validateProductionGuards() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	// Stripe test-mode keys move no money: refused unless a staging deploy
+	// says STRIPE_TEST_MODE=true, in which case both keys must be test keys.
+	secretTest := isStripeTestKey(c.StripeSecretKey)
+	publishableTest := strings.HasPrefix(c.StripePublishableKey, "pk_test_")
+	switch {
+	case c.StripeTestMode && !secretTest:
+		bad("STRIPE_TEST_MODE", "is true but STRIPE_SECRET_KEY is not a test-mode key (sk_test_ or rk_test_)")
+	case c.StripeTestMode && !publishableTest:
+		bad("STRIPE_TEST_MODE", "is true but STRIPE_PUBLISHABLE_KEY is not a test-mode key (pk_test_)")
+	case !c.StripeTestMode && secretTest:
+		bad("STRIPE_SECRET_KEY", "is a test-mode key; production takes live keys (or set STRIPE_TEST_MODE=true for a staging deploy)")
+	case !c.StripeTestMode && publishableTest:
+		bad("STRIPE_PUBLISHABLE_KEY", "is a test-mode key; production takes live keys (or set STRIPE_TEST_MODE=true for a staging deploy)")
+	}
+	if len(c.AllowedCountries) == 0 {
+		bad("ALLOWED_COUNTRIES", "must list the countries you sell calls to in production (ISO codes like NG,GH)")
+	}
+	if len(c.BlockedPrefixes) == 0 {
+		bad("BLOCKED_PREFIXES", "must not be none in production: premium-rate and satellite prefixes are where toll fraud goes")
+	}
+	if c.DailySpendLimitCents <= 0 {
+		bad("DAILY_SPEND_LIMIT_CENTS", "must be set to a positive per-user daily ceiling in production")
+	}
+	if c.DailyCallLimit <= 0 {
+		bad("DAILY_CALL_LIMIT", "must be set to a positive per-user daily ceiling in production")
+	}
+	return errs
+}
+
+func isStripeTestKey(k string) bool {
+	return strings.HasPrefix(k, "sk_test_") || strings.HasPrefix(k, "rk_test_")
+}
+
+// StripeLivemode reports whether the Stripe secret key is a live-mode key:
+// every Stripe event's livemode must match it.
+func (c Config) StripeLivemode() bool {
+	return strings.HasPrefix(c.StripeSecretKey, "sk_live_") || strings.HasPrefix(c.StripeSecretKey, "rk_live_")
 }
 
 // SecureCookies reports whether cookies must carry the Secure flag: in
@@ -438,6 +490,7 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
 		Str("STRIPE_API_BASE", c.StripeAPIBase).
+		Bool("STRIPE_TEST_MODE", c.StripeTestMode).
 		Str("TWILIO_API_BASE", c.TwilioAPIBase).
 		Interface("TOPUP_PACKAGES", c.TopUpPackages).
 		Dur("TOPUP_PAYMENT_TIMEOUT", c.TopUpPaymentTimeout).

@@ -36,6 +36,10 @@ func productionEnv() map[string]string {
 		"SMTP_FROM":              "Mobayilo <no-reply@mobayilo.example>",
 		"CARRIER_SIMULATOR":      "false",
 		"PAYMENT_SIMULATOR":      "false",
+		// The fraud guards production must state (issue 16).
+		"ALLOWED_COUNTRIES":       "NG,GH,KE",
+		"DAILY_SPEND_LIMIT_CENTS": "5000",
+		"DAILY_CALL_LIMIT":        "100",
 	}
 }
 
