@@ -120,7 +120,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) error 
 }
 
 func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
-	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}
+	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log,
+		Security: temporalx.Security{CertFile: cfg.TemporalTLSCert, KeyFile: cfg.TemporalTLSKey, CAFile: cfg.TemporalTLSCA,
+			ServerName: cfg.TemporalTLSServerName, APIKey: cfg.TemporalAPIKey}}
 }
 
 // runWorker runs the worker until ctx ends. sim is the carrier simulator

@@ -41,6 +41,16 @@ type Config struct {
 	TemporalTaskQueue string
 	TemporalUIURL     string // base URL of the Temporal UI, for links
 
+	// Temporal transport security: mTLS (PEM files), an API key as Temporal
+	// Cloud issues (a secret, sent over TLS), or, off loopback in
+	// production, plaintext only with TemporalInsecure set on purpose.
+	TemporalTLSCert       string
+	TemporalTLSKey        string
+	TemporalTLSCA         string
+	TemporalTLSServerName string
+	TemporalAPIKey        string
+	TemporalInsecure      bool
+
 	SessionSecret string
 
 	// SignupBonusCents is credited to every new wallet through the ledger
@@ -158,6 +168,13 @@ func Load(getenv func(string) string) (Config, error) {
 		TemporalTaskQueue: r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
 		TemporalUIURL:     r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
 
+		TemporalTLSCert:       r.str("TEMPORAL_TLS_CERT", ""),
+		TemporalTLSKey:        r.str("TEMPORAL_TLS_KEY", ""),
+		TemporalTLSCA:         r.str("TEMPORAL_TLS_CA", ""),
+		TemporalTLSServerName: r.str("TEMPORAL_TLS_SERVER_NAME", ""),
+		TemporalAPIKey:        r.str("TEMPORAL_API_KEY", ""),
+		TemporalInsecure:      r.boolean("TEMPORAL_INSECURE", false),
+
 		SessionSecret:    r.str("SESSION_SECRET", def(devSessionSecret)),
 		SignupBonusCents: int64(r.integer("SIGNUP_BONUS_CENTS", 0)),
 
@@ -227,6 +244,7 @@ func (c Config) secrets() []secret {
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey, devStripeSecretKey},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, devStripeWebhookSecret},
 		{"SMTP_PASSWORD", c.SMTPPassword, devSMTPPassword},
+		{"TEMPORAL_API_KEY", c.TemporalAPIKey, ""},
 	}
 }
 
@@ -274,6 +292,12 @@ func (c Config) validate() []error {
 	}
 	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
 		bad("TEMPORAL_ADDRESS", "%q is not host:port", c.TemporalAddress)
+	}
+	if c.TemporalTLSCert != "" && c.TemporalTLSKey == "" {
+		bad("TEMPORAL_TLS_KEY", "must be set with TEMPORAL_TLS_CERT (the client certificate's private key)")
+	}
+	if c.TemporalTLSKey != "" && c.TemporalTLSCert == "" {
+		bad("TEMPORAL_TLS_CERT", "must be set with TEMPORAL_TLS_KEY (the client certificate)")
 	}
 	if c.TemporalNamespace == "" {
 		bad("TEMPORAL_NAMESPACE", "must be set")
@@ -357,6 +381,8 @@ func (c Config) validate() []error {
 		switch {
 		case s.key == "SMTP_PASSWORD" && c.SMTPUsername == "":
 			// an SMTP relay without authentication needs no password
+		case s.key == "TEMPORAL_API_KEY" && s.value == "":
+			// optional: mTLS, or a server on loopback or a private network
 		case s.value == "":
 			bad(s.key, "must be set in production")
 		case s.value == s.devDefault:
@@ -415,6 +441,11 @@ func (c Config) validate() []error {
 		bad("SMTP_DISABLE_CRL_CHECK", "TLS verification must not be bypassed in production")
 	}
 	errs = append(errs, c.validateProductionGuards()...)
+	if !c.TemporalTLS() && !c.TemporalInsecure && c.TemporalAddress != "" && !isLoopback(c.TemporalAddress) {
+		bad("TEMPORAL_ADDRESS", "%s is not on loopback and the connection would be plaintext: configure TLS "+
+			"(TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, or TEMPORAL_API_KEY), or set TEMPORAL_INSECURE=true "+
+			"on purpose for a private network", c.TemporalAddress)
+	}
 	return errs
 }
 
@@ -465,6 +496,26 @@ func (c Config) StripeLivemode() bool {
 	return strings.HasPrefix(c.StripeSecretKey, "sk_live_") || strings.HasPrefix(c.StripeSecretKey, "rk_live_")
 }
 
+// TemporalTLS reports whether the Temporal client connects over TLS: any
+// TLS setting or an API key turns it on.
+func (c Config) TemporalTLS() bool {
+	return c.TemporalTLSCert != "" || c.TemporalTLSKey != "" || c.TemporalTLSCA != "" ||
+		c.TemporalTLSServerName != "" || c.TemporalAPIKey != ""
+}
+
+// isLoopback reports whether hostport's host is a loopback name or address.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // SecureCookies reports whether cookies must carry the Secure flag: in
 // production, and wherever the public URL is https.
 func (c Config) SecureCookies() bool {
@@ -484,6 +535,11 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TEMPORAL_NAMESPACE", c.TemporalNamespace).
 		Str("TEMPORAL_TASK_QUEUE", c.TemporalTaskQueue).
 		Str("TEMPORAL_UI_URL", c.TemporalUIURL).
+		Str("TEMPORAL_TLS_CERT", c.TemporalTLSCert).
+		Str("TEMPORAL_TLS_KEY", c.TemporalTLSKey). // a path, not the key
+		Str("TEMPORAL_TLS_CA", c.TemporalTLSCA).
+		Str("TEMPORAL_TLS_SERVER_NAME", c.TemporalTLSServerName).
+		Bool("TEMPORAL_INSECURE", c.TemporalInsecure).
 		Str("TWILIO_ACCOUNT_SID", c.TwilioAccountSID).
 		Str("TWILIO_API_KEY", c.TwilioAPIKey).
 		Str("TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID).
