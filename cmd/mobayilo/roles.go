@@ -136,6 +136,7 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	go rates.Watch(ctx, 5*time.Minute)
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
+	acts.Retention = cfg.DataRetention
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
 	// Stripe, or in development the payment simulator served by the web
 	// role (STRIPE_API_BASE), through the same stripe-go client.

@@ -115,6 +115,14 @@ type Config struct {
 	PricingMarkupBasisPoints int64 // 3000 = 30%
 	PricingMinMarginMicros   int64 // per minute, micro-dollars
 
+	// Housekeeping and admin sessions (issue 16). DataRetention: how long
+	// sign-in failures, reset tokens and delivered webhook events are kept
+	// before the daily Housekeeping workflow deletes them. AdminIdleTimeout:
+	// an admin's session ends after this long without a request (users'
+	// sessions after 14 days).
+	DataRetention    time.Duration
+	AdminIdleTimeout time.Duration
+
 	// The local simulators stand in for Twilio and Stripe on a laptop.
 	// Production refuses to start with either switched on.
 	CarrierSimulator bool
@@ -218,6 +226,8 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev && getenv("STRIPE_SECRET_KEY") == ""),
 	}
 	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
+	c.DataRetention = r.duration("DATA_RETENTION", 30*24*time.Hour)
+	c.AdminIdleTimeout = r.duration("ADMIN_IDLE_TIMEOUT", 30*time.Minute)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -366,6 +376,14 @@ func (c Config) validate() []error {
 	}
 	if c.TwilioAPIBase != "" {
 		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
+	}
+	// Stripe retries a webhook for three days; a shorter retention could
+	// forget a delivery that is still being retried.
+	if c.DataRetention < 7*24*time.Hour || c.DataRetention > 3650*24*time.Hour {
+		bad("DATA_RETENTION", "%s is not between 168h (7 days) and 87600h (10 years)", c.DataRetention)
+	}
+	if c.AdminIdleTimeout < time.Minute || c.AdminIdleTimeout > 24*time.Hour {
+		bad("ADMIN_IDLE_TIMEOUT", "%s is not between 1m and 24h", c.AdminIdleTimeout)
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
@@ -567,6 +585,8 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("SMTP_FROM", c.SMTPFrom).
 		Bool("SMTP_INSECURE_SKIP_VERIFY", c.SMTPInsecureSkipVerify).
 		Bool("SMTP_DISABLE_CRL_CHECK", c.SMTPDisableCRLCheck).
+		Dur("DATA_RETENTION", c.DataRetention).
+		Dur("ADMIN_IDLE_TIMEOUT", c.AdminIdleTimeout).
 		Bool("CARRIER_SIMULATOR", c.CarrierSimulator).
 		Bool("PAYMENT_SIMULATOR", c.PaymentSimulator)
 	for _, s := range c.secrets() {

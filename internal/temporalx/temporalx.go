@@ -115,6 +115,7 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, l
 	w.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
 	w.RegisterActivity(acts)
 	return w
 }
@@ -128,6 +129,8 @@ func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, pri
 	}{
 		{workflows.LedgerAuditScheduleID, workflows.LedgerAuditCron, workflows.LedgerAuditWorkflowID, workflows.LedgerAuditWorkflowName,
 			"daily check that SUM(ledger) = cached balance for every wallet"},
+		{workflows.HousekeepingScheduleID, workflows.HousekeepingCron, workflows.HousekeepingWorkflowID, workflows.HousekeepingWorkflowName,
+			"daily pruning of sign-in failures, reset tokens, expired sessions and delivered webhook events past DATA_RETENTION"},
 	}
 	if pricingSync {
 		schedules = append(schedules, struct{ id, cron, workflowID, workflow, purpose string }{
