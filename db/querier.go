@@ -117,6 +117,17 @@ type Querier interface {
 	// the idempotency key already exists, the wallet does not exist, or a debit
 	// would take the balance below zero and the kind does not allow that.
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
+	// Webhook deliveries handed to their workflow before the cutoff. An
+	// undelivered one is kept whatever its age: it is still owed.
+	PruneDeliveredWebhookEvents(ctx context.Context, arg PruneDeliveredWebhookEventsParams) (int64, error)
+	// Sessions past their expiry: scs refuses them already.
+	PruneExpiredSessions(ctx context.Context, arg PruneExpiredSessionsParams) (int64, error)
+	// Reset tokens, used or not, that expired before the cutoff.
+	PrunePasswordResets(ctx context.Context, arg PrunePasswordResetsParams) (int64, error)
+	// Housekeeping: rows kept only for a while, pruned daily by the
+	// Housekeeping workflow in batches (short transactions, no long lock).
+	// Failure counts last touched before the cutoff (long past any window).
+	PruneSignInFailures(ctx context.Context, arg PruneSignInFailuresParams) (int64, error)
 	// The numbers a user called most recently, each once.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
 	// Counts a failure; a count older than the window starts again at one.

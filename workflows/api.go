@@ -419,3 +419,25 @@ type TopUpRecord struct {
 	UserID, AccountID, Status, PaymentIntentID string
 	AmountCents, RefundedCents, DisputedCents  int64
 }
+
+// Housekeeping: a workflow, run daily by a Temporal Schedule the worker
+// creates, that prunes rows kept only for a while: sign-in failure counts,
+// password-reset tokens, expired sessions and delivered webhook events older
+// than the retention period (DATA_RETENTION, the worker's setting).
+const (
+	HousekeepingWorkflowName = "Housekeeping"
+	HousekeepingScheduleID   = "housekeeping-daily"
+	HousekeepingWorkflowID   = "housekeeping"
+	// HousekeepingCron runs at 02:29 UTC, off the hour and before the audit.
+	HousekeepingCron = "29 2 * * *"
+
+	ActivityPruneExpiredData = "PruneExpiredData"
+)
+
+// HousekeepingResult counts the rows PruneExpiredData deleted.
+type HousekeepingResult struct {
+	SignInFailures int64
+	PasswordResets int64
+	Sessions       int64
+	WebhookEvents  int64
+}

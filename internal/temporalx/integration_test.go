@@ -141,6 +141,13 @@ func TestEnsureSchedulesIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	hk, err := c.ScheduleClient().GetHandle(ctx, workflows.HousekeepingScheduleID).Describe(ctx)
+	if err != nil {
+		t.Fatalf("housekeeping schedule: %v", err)
+	}
+	if a, ok := hk.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.Workflow != workflows.HousekeepingWorkflowName || a.TaskQueue != "mobayilo" {
+		t.Fatalf("housekeeping schedule action %#v", hk.Schedule.Action)
+	}
 	d, err := c.ScheduleClient().GetHandle(ctx, workflows.LedgerAuditScheduleID).Describe(ctx)
 	if err != nil {
 		t.Fatal(err)
