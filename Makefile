@@ -8,15 +8,19 @@ STRIPE_MOCK_VERSION := v0.203.0
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench fuzz lint generate check-generate build postgres chromium ci assets soak
+.PHONY: dev test test-js bench fuzz lint generate check-generate build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
 ## test: everything the tests need (Postgres, the Temporal CLI, stripe-mock, Chromium, the assets), then every test with the race detector
-test: postgres bin/temporal bin/stripe-mock assets chromium
+test: postgres bin/temporal bin/stripe-mock assets chromium test-js
 	$(GO) test -race -count=1 ./...
+
+## test-js: the front end's unit tests (the Voice SDK and simulator device adapters), with Node's built-in test runner
+test-js: web/assets/node_modules/.package-lock.json
+	cd web/assets && node --test src/
 
 ## bench: the ledger benchmarks (postings per second)
 bench: postgres

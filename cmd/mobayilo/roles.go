@@ -147,7 +147,11 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 		acts.Calls = carrier.NewTwilioCalls(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, nil)
 	case sim != nil:
 		acts.Calls = sim
-		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
+		// The simulator's Pricing API, served by the web role at
+		// /dev/twilio, through the same client as Twilio's: the pricing
+		// sync is scheduled and runs as in production.
+		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.PublicBaseURL+"/dev/twilio", nil)
+		log.Info().Msg("pricing sync against the carrier simulator's Pricing API")
 	case cfg.TwilioAPIBase != "":
 		calls, err := carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase)
 		if err != nil {

@@ -122,7 +122,8 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, l
 
 // EnsureSchedules creates the schedules the worker owns when they are
 // absent, and leaves existing ones (and operators' pauses) alone. The
-// pricing sync is scheduled only when a real carrier pricing API is there.
+// pricing sync is scheduled only when a carrier pricing API is there
+// (Twilio's, or under `mobayilo dev` the carrier simulator's).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, pricingSync bool) error {
 	schedules := []struct {
 		id, cron, workflowID, workflow, purpose string
