@@ -180,7 +180,7 @@ func TestStripeGatewayClassifiesRefusals(t *testing.T) {
 // webhookSink verifies and records the events a simulator delivers.
 type webhookSink struct {
 	mu     sync.Mutex
-	events []string // type:id
+	events []string          // type:id
 	bodies map[string][]byte // the latest body of each type
 	status int
 }

@@ -452,10 +452,14 @@ func (s *Simulator) init() {
 	}
 }
 
+// refunded is what has been refunded: a failed or cancelled refund gave
+// its amount back to the charge.
 func (pi *simIntent) refunded() int64 {
 	var n int64
 	for _, r := range pi.refunds {
-		n += r.AmountCents
+		if r.Status != "failed" && r.Status != "canceled" {
+			n += r.AmountCents
+		}
 	}
 	return n
 }
