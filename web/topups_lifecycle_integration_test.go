@@ -70,6 +70,9 @@ func TestForgedSignalForAnUnpaidPaymentCreditsNothing(t *testing.T) {
 	if dash := staff.get("/admin"); !strings.Contains(dash.body, `data-stuck-topup="`+id+`"`) || !strings.Contains(dash.body, "requires_payment_method") {
 		t.Fatalf("the dashboard does not list the stuck top-up:\n%s", dash.body)
 	}
+	if page := staff.get("/admin/topups/" + id); !strings.Contains(page.body, "data-stuck-reason") {
+		t.Fatalf("the top-up's page does not say why it is stuck:\n%s", page.body)
+	}
 
 	// The real payment, later, is credited once, and clears the mark.
 	if err := sim.Confirm(context.Background(), row.PaymentIntent, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
