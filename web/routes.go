@@ -12,7 +12,7 @@ import (
 // Handler is the whole URL map, grouped by middleware.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
+	r.Use(requestID)
 	r.Use(s.logRequests)
 	r.Use(s.recoverPanics)
 	r.Use(s.secureHeaders)
