@@ -70,7 +70,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), clientIP(r))
+	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), s.clientIP(r))
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):

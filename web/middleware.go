@@ -59,7 +59,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			Int("status", status).
 			Int("bytes", ww.BytesWritten()).
 			Dur("duration", time.Since(start)).
-			Str("remote", r.RemoteAddr)
+			Str("remote", s.clientIP(r)).
+			Str("peer", r.RemoteAddr)
 		if v := clientRequestID(r); v != "" {
 			e.Str("client_request_id", v)
 		}

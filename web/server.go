@@ -101,6 +101,9 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	acc.WithLimits(accounts.Limits{
+		SignInFailuresPerAddress: d.Config.SignInMaxFailuresPerAddress,
+	})
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
@@ -28,8 +29,8 @@ import (
 )
 
 // Limits on sign-in attempts. The tenth failure in a row for one email, or
-// the hundredth from one client address, is refused until the window has
-// passed since the last failure.
+// the hundredth from one client address (by default; see Limits), is
+// refused until the window has passed since the last failure.
 const (
 	MaxFailuresPerEmail = 10
 	MaxFailuresPerIP    = 100
@@ -73,6 +74,32 @@ type Service struct {
 	pool             *pgxpool.Pool
 	signupBonusCents int64
 	dummyHash        string // compared against when the email is unknown, so timing says nothing
+	limits           Limits
+}
+
+// Limits bound what one person, address or account can attempt. Zero
+// fields take the defaults (DefaultLimits).
+type Limits struct {
+	// SignInFailuresPerAddress: failed password checks from one address
+	// (an IPv6 /64) within FailureWindow; the per-email limit is
+	// MaxFailuresPerEmail.
+	SignInFailuresPerAddress int
+}
+
+// DefaultLimits are the limits of a service built by New.
+func DefaultLimits() Limits {
+	return Limits{SignInFailuresPerAddress: MaxFailuresPerIP}
+}
+
+// WithLimits sets the limits (zero fields keep their defaults) and returns
+// s. Call it before the service is used.
+func (s *Service) WithLimits(l Limits) *Service {
+	d := DefaultLimits()
+	if l.SignInFailuresPerAddress <= 0 {
+		l.SignInFailuresPerAddress = d.SignInFailuresPerAddress
+	}
+	s.limits = l
+	return s
 }
 
 // New returns the service. signupBonusCents > 0 credits each new wallet
@@ -82,7 +109,7 @@ func New(pool *pgxpool.Pool, signupBonusCents int64) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	return &Service{pool: pool, signupBonusCents: signupBonusCents, dummyHash: dummy}, nil
+	return &Service{pool: pool, signupBonusCents: signupBonusCents, dummyHash: dummy, limits: DefaultLimits()}, nil
 }
 
 // SignUpInput is the sign-up form.
@@ -157,11 +184,12 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
-	byIP, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "ip", Key: clientIP, WindowSeconds: window})
+	byIP, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "ip", Key: AddressKey(clientIP), WindowSeconds: window})
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
-	if byEmail > MaxFailuresPerEmail || byIP > MaxFailuresPerIP {
+	perIP := int32(s.limits.SignInFailuresPerAddress)
+	if byEmail > MaxFailuresPerEmail || byIP > perIP {
 		return db.User{}, &ThrottledError{RetryAfter: FailureWindow}
 	}
 
@@ -179,7 +207,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
 	if !found || !match {
-		if byEmail >= MaxFailuresPerEmail || byIP >= MaxFailuresPerIP {
+		if byEmail >= MaxFailuresPerEmail || byIP >= perIP {
 			return db.User{}, &ThrottledError{RetryAfter: FailureWindow}
 		}
 		return db.User{}, ErrBadCredentials
@@ -187,7 +215,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if err := q.ClearSignInFailures(ctx, db.ClearSignInFailuresParams{Scope: "email", Key: email}); err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
-	if err := q.ReleaseSignInAttempt(ctx, db.ReleaseSignInAttemptParams{Scope: "ip", Key: clientIP}); err != nil {
+	if err := q.ReleaseSignInAttempt(ctx, db.ReleaseSignInAttemptParams{Scope: "ip", Key: AddressKey(clientIP)}); err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
 	if user.DisabledAt != nil {
@@ -375,6 +403,21 @@ func compareHash(password, hash string) (bool, error) {
 	hashSlots <- struct{}{}
 	defer func() { <-hashSlots }()
 	return argon2id.ComparePasswordAndHash(password, hash)
+}
+
+// AddressKey is the bucket a client address is counted in: an IPv4
+// address is its own, an IPv6 address counts with its /64 (the block one
+// subscriber gets, and can hop around in at will).
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

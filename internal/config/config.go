@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -106,6 +107,15 @@ type Config struct {
 	// Production refuses to start with either switched on.
 	CarrierSimulator bool
 	PaymentSimulator bool
+
+	// TrustedProxies are the networks of our own reverse proxies and load
+	// balancers (TRUSTED_PROXIES, comma-separated CIDRs or addresses). Only
+	// a request whose direct peer is in one has its X-Forwarded-For
+	// believed; empty believes no one, and the client is the peer.
+	TrustedProxies []netip.Prefix
+	// SignInMaxFailuresPerAddress: failed password checks from one client
+	// address (an IPv6 /64) in 15 minutes before that address is refused.
+	SignInMaxFailuresPerAddress int
 }
 
 // Development defaults for secrets. They are public (they are in this
@@ -197,6 +207,8 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev && getenv("STRIPE_SECRET_KEY") == ""),
 	}
 	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.SignInMaxFailuresPerAddress = r.integer("SIGNIN_MAX_FAILURES_PER_ADDRESS", 100)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -339,6 +351,9 @@ func (c Config) validate() []error {
 	if c.TwilioAPIBase != "" {
 		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
 	}
+	if c.SignInMaxFailuresPerAddress < 1 {
+		bad("SIGNIN_MAX_FAILURES_PER_ADDRESS", "must be at least 1")
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -460,6 +475,12 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Bool("SMTP_DISABLE_CRL_CHECK", c.SMTPDisableCRLCheck).
 		Bool("CARRIER_SIMULATOR", c.CarrierSimulator).
 		Bool("PAYMENT_SIMULATOR", c.PaymentSimulator)
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	e.Strs("TRUSTED_PROXIES", proxies).
+		Int("SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress)
 	for _, s := range c.secrets() {
 		switch {
 		case s.value == "":
@@ -566,6 +587,25 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// prefixes reads a list of CIDRs; a bare address is its own network (/32
+// or /128).
+func (r *reader) prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range r.list(key, "") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				r.errs = append(r.errs, fmt.Errorf("%s: %q is not a CIDR like 10.0.0.0/8 or an address", key, v))
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // dollars reads a list of whole-dollar amounts as cents.

@@ -169,3 +169,23 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 		t.Errorf("printed config contains the database password: %s", out)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,fd00::/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.7/32 fd00::/8" {
+		t.Fatalf("TRUSTED_PROXIES read as %v", got)
+	}
+	if c, _ := Load(env(nil)); len(c.TrustedProxies) != 0 {
+		t.Fatalf("default trusts %v; want no one", c.TrustedProxies)
+	}
+	if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"})); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+		t.Fatalf("a bad CIDR: %v", err)
+	}
+}
