@@ -25,6 +25,7 @@ type Querier interface {
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
+	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -109,6 +110,7 @@ type Querier interface {
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	NotifyCallEvent(ctx context.Context, payload string) error
 	NotifyRatesChanged(ctx context.Context) error
+	PeekEmailConfirmation(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Whether a reset can still be used, without using it (to show the form).
 	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Posts one ledger entry and moves the wallet's cached balance, in one
@@ -119,6 +121,11 @@ type Querier interface {
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
 	// The numbers a user called most recently, each once.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
+	// Counts an attempt in a fixed window: a count whose window began longer
+	// ago than the window starts again at one. first_failed_at is when the
+	// current window began (the attempt may well have succeeded: the column
+	// names are sign-in's, the first user of this table).
+	RecordAttempt(ctx context.Context, arg RecordAttemptParams) (RecordAttemptRow, error)
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error
@@ -152,6 +159,8 @@ type Querier interface {
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error
 	// What a user spent on calls and how many calls they placed since midnight UTC.
 	UsageToday(ctx context.Context, arg UsageTodayParams) (UsageTodayRow, error)
+	// Claims a confirmation: works once, and only before it expires.
+	UseEmailConfirmation(ctx context.Context, tokenHash []byte) (UseEmailConfirmationRow, error)
 	// Claims a reset: works once, and only before it expires.
 	UsePasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Entries whose balance_after is not the previous entry's balance_after

@@ -62,6 +62,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/rates", s.showRates)
 		r.Get("/rates/calculate", s.calculate)
 		r.Post("/password/reset", s.resetPassword)
+		// The sign-up bonus's confirmation link (issue 16).
+		r.Get("/email/confirm", s.showConfirmEmail)
+		r.Post("/email/confirm", s.confirmEmail)
 		if s.mailbox != nil && s.cfg.Env != config.Production {
 			r.Get("/dev/mail", s.showDevMail)
 		}

@@ -103,6 +103,10 @@ func New(d Deps) (*Server, error) {
 	}
 	acc.WithLimits(accounts.Limits{
 		SignInFailuresPerAddress: d.Config.SignInMaxFailuresPerAddress,
+		SignUpsPerAddress:        d.Config.SignUpMaxPerAddressPerHour,
+		ResetsPerEmail:           d.Config.ResetMaxPerEmailPerHour,
+		ResetsPerAddress:         d.Config.ResetMaxPerAddressPerHour,
+		TopUpsPerUser:            d.Config.TopUpMaxPerHour,
 	})
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,

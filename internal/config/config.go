@@ -116,6 +116,14 @@ type Config struct {
 	// SignInMaxFailuresPerAddress: failed password checks from one client
 	// address (an IPv6 /64) in 15 minutes before that address is refused.
 	SignInMaxFailuresPerAddress int
+	// Abuse limits, each per hour (a fixed window): sign-ups from one
+	// address, password-reset requests for one email and from one address,
+	// and top-ups one user starts (each is a PaymentIntent a card tester
+	// could try cards on).
+	SignUpMaxPerAddressPerHour int
+	ResetMaxPerEmailPerHour    int
+	ResetMaxPerAddressPerHour  int
+	TopUpMaxPerHour            int
 }
 
 // Development defaults for secrets. They are public (they are in this
@@ -209,6 +217,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.SignInMaxFailuresPerAddress = r.integer("SIGNIN_MAX_FAILURES_PER_ADDRESS", 100)
+	c.SignUpMaxPerAddressPerHour = r.integer("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", 10)
+	c.ResetMaxPerEmailPerHour = r.integer("RESET_MAX_PER_EMAIL_PER_HOUR", 3)
+	c.ResetMaxPerAddressPerHour = r.integer("RESET_MAX_PER_ADDRESS_PER_HOUR", 20)
+	c.TopUpMaxPerHour = r.integer("TOPUP_MAX_PER_HOUR", 10)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -351,8 +363,19 @@ func (c Config) validate() []error {
 	if c.TwilioAPIBase != "" {
 		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
 	}
-	if c.SignInMaxFailuresPerAddress < 1 {
-		bad("SIGNIN_MAX_FAILURES_PER_ADDRESS", "must be at least 1")
+	for _, l := range []struct {
+		key string
+		v   int
+	}{
+		{"SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress},
+		{"SIGNUP_MAX_PER_ADDRESS_PER_HOUR", c.SignUpMaxPerAddressPerHour},
+		{"RESET_MAX_PER_EMAIL_PER_HOUR", c.ResetMaxPerEmailPerHour},
+		{"RESET_MAX_PER_ADDRESS_PER_HOUR", c.ResetMaxPerAddressPerHour},
+		{"TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour},
+	} {
+		if l.v < 1 || l.v > 1_000_000 {
+			bad(l.key, "%d is not between 1 and 1000000", l.v)
+		}
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
@@ -480,7 +503,11 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		proxies[i] = p.String()
 	}
 	e.Strs("TRUSTED_PROXIES", proxies).
-		Int("SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress)
+		Int("SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress).
+		Int("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", c.SignUpMaxPerAddressPerHour).
+		Int("RESET_MAX_PER_EMAIL_PER_HOUR", c.ResetMaxPerEmailPerHour).
+		Int("RESET_MAX_PER_ADDRESS_PER_HOUR", c.ResetMaxPerAddressPerHour).
+		Int("TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour)
 	for _, s := range c.secrets() {
 		switch {
 		case s.value == "":
