@@ -92,6 +92,14 @@ type EmailConfirmation struct {
 	CreatedAt  time.Time
 }
 
+type LiveStream struct {
+	ID                uuid.UUID
+	UserID            uuid.UUID
+	SessionToken      string
+	PasswordChangedAt time.Time
+	OpenedAt          time.Time
+}
+
 type PasswordReset struct {
 	TokenHash []byte
 	UserID    uuid.UUID

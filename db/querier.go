@@ -22,6 +22,7 @@ type Querier interface {
 	// for a user support has disabled.
 	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
+	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
@@ -36,6 +37,8 @@ type Querier interface {
 	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	// Removes all but the newest keep streams of a user; returns the removed.
+	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
 	// Rows whose workflow never started (the web process died between the
 	// insert and update-with-start) free their user's slot after two minutes.
 	FailStaleCreatedCalls(ctx context.Context) (int64, error)
@@ -101,6 +104,12 @@ type Querier interface {
 	// its own wallet's call or top-up (the foreign keys guarantee it too).
 	ListWalletEntries(ctx context.Context, arg ListWalletEntriesParams) ([]ListWalletEntriesRow, error)
 	ListWebhookEventsForWorkflow(ctx context.Context, workflowID *string) ([]WebhookEvent, error)
+	// Of the given streams, those that may go on: their row is there (not
+	// pushed out), their session is alive, and their user is enabled with the
+	// password they signed in with.
+	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
+	// Serialises the openings of one user's streams (until commit).
+	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
 	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
@@ -110,6 +119,7 @@ type Querier interface {
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	NotifyCallEvent(ctx context.Context, payload string) error
 	NotifyRatesChanged(ctx context.Context) error
+	OpenLiveStream(ctx context.Context, arg OpenLiveStreamParams) error
 	PeekEmailConfirmation(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Whether a reset can still be used, without using it (to show the form).
 	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)

@@ -140,7 +140,7 @@ func TestTopUpAttemptsAreCappedPerUserPerHour(t *testing.T) {
 	}
 	r := b.post("/credits/purchase", url.Values{"package": {"1000"}})
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "started 2 top-ups in the last hour") {
-		t.Fatalf("third top-up attempt in an hour: %d\n%s", r.status, r.body)
+		t.Fatalf("third top-up attempt in an hour: %d", r.status)
 	}
 	if n := a.count(`SELECT count(*) FROM topups`); n != 2 {
 		t.Fatalf("%d top-ups, want 2", n)

@@ -136,6 +136,7 @@ func New(d Deps) (*Server, error) {
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	s.hub, s.stopHub = newHub(d.Pool, d.Log), stopHub
 	go s.hub.run(hubCtx)
+	go s.hub.watch(hubCtx, d.Config.LiveSessionCheckInterval)
 	if s.deliverer == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)

@@ -23,3 +23,20 @@ CREATE TABLE email_confirmations (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX email_confirmations_user_idx ON email_confirmations (user_id);
+
+-- live_streams: every open /live stream, whichever web instance holds it.
+-- A stream ends when its row goes: its session is deleted (sign-out; the
+-- cascade), a newer stream of the user's pushed it out (LIVE_MAX_STREAMS_
+-- PER_USER), or its user was disabled or changed password (checked against
+-- password_changed_at as it was at sign-in). Each instance checks its own
+-- streams every few seconds, so this works across instances. A row left by
+-- an instance that died is the user's oldest and goes first.
+CREATE TABLE live_streams (
+    id                  uuid PRIMARY KEY,
+    user_id             uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    session_token       text NOT NULL REFERENCES sessions (token) ON DELETE CASCADE,
+    password_changed_at timestamptz NOT NULL,
+    opened_at           timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX live_streams_user_idx ON live_streams (user_id, opened_at);
+CREATE INDEX live_streams_session_idx ON live_streams (session_token);

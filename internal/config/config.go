@@ -124,6 +124,13 @@ type Config struct {
 	ResetMaxPerEmailPerHour    int
 	ResetMaxPerAddressPerHour  int
 	TopUpMaxPerHour            int
+
+	// LiveMaxStreamsPerUser: open /live streams one user may have, on all
+	// instances together; a new one closes the oldest beyond it.
+	// LiveSessionCheckInterval: how often each instance checks that its
+	// streams' sessions still stand (sign-out, disable, password change).
+	LiveMaxStreamsPerUser    int
+	LiveSessionCheckInterval time.Duration
 }
 
 // Development defaults for secrets. They are public (they are in this
@@ -221,6 +228,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ResetMaxPerEmailPerHour = r.integer("RESET_MAX_PER_EMAIL_PER_HOUR", 3)
 	c.ResetMaxPerAddressPerHour = r.integer("RESET_MAX_PER_ADDRESS_PER_HOUR", 20)
 	c.TopUpMaxPerHour = r.integer("TOPUP_MAX_PER_HOUR", 10)
+	c.LiveMaxStreamsPerUser = r.integer("LIVE_MAX_STREAMS_PER_USER", 3)
+	c.LiveSessionCheckInterval = r.duration("LIVE_SESSION_CHECK_INTERVAL", 5*time.Second)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -377,6 +386,12 @@ func (c Config) validate() []error {
 			bad(l.key, "%d is not between 1 and 1000000", l.v)
 		}
 	}
+	if c.LiveMaxStreamsPerUser < 1 || c.LiveMaxStreamsPerUser > 50 {
+		bad("LIVE_MAX_STREAMS_PER_USER", "%d is not between 1 and 50", c.LiveMaxStreamsPerUser)
+	}
+	if c.LiveSessionCheckInterval < 500*time.Millisecond || c.LiveSessionCheckInterval > time.Minute {
+		bad("LIVE_SESSION_CHECK_INTERVAL", "%s is not between 500ms and 1m", c.LiveSessionCheckInterval)
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -507,7 +522,9 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Int("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", c.SignUpMaxPerAddressPerHour).
 		Int("RESET_MAX_PER_EMAIL_PER_HOUR", c.ResetMaxPerEmailPerHour).
 		Int("RESET_MAX_PER_ADDRESS_PER_HOUR", c.ResetMaxPerAddressPerHour).
-		Int("TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour)
+		Int("TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour).
+		Int("LIVE_MAX_STREAMS_PER_USER", c.LiveMaxStreamsPerUser).
+		Dur("LIVE_SESSION_CHECK_INTERVAL", c.LiveSessionCheckInterval)
 	for _, s := range c.secrets() {
 		switch {
 		case s.value == "":
