@@ -154,7 +154,7 @@ func (h *hub) watch(ctx context.Context, every time.Duration) {
 		if len(ids) == 0 {
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, every)
+		qctx, cancel := context.WithTimeout(ctx, max(every, 10*time.Second))
 		valid, err := db.New(h.pool).LiveStreamsStillValid(qctx, ids)
 		cancel()
 		if err != nil {

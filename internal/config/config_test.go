@@ -189,3 +189,22 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("a bad CIDR: %v", err)
 	}
 }
+
+func TestAbuseLimitsHaveDefaultsAndBounds(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInMaxFailuresPerAddress != 100 || c.SignUpMaxPerAddressPerHour != 10 || c.ResetMaxPerEmailPerHour != 3 ||
+		c.ResetMaxPerAddressPerHour != 20 || c.TopUpMaxPerHour != 10 || c.LiveMaxStreamsPerUser != 3 || c.LiveSessionCheckInterval.Seconds() != 5 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for key, v := range map[string]string{
+		"SIGNIN_MAX_FAILURES_PER_ADDRESS": "0", "SIGNUP_MAX_PER_ADDRESS_PER_HOUR": "-1", "RESET_MAX_PER_EMAIL_PER_HOUR": "0",
+		"RESET_MAX_PER_ADDRESS_PER_HOUR": "0", "TOPUP_MAX_PER_HOUR": "0", "LIVE_MAX_STREAMS_PER_USER": "0", "LIVE_SESSION_CHECK_INTERVAL": "10m",
+	} {
+		if _, err := Load(env(map[string]string{key: v})); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%s: %v", key, v, err)
+		}
+	}
+}
