@@ -233,12 +233,12 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (db.User, error) {
 // same time.
 func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (db.User, error) {
 	email = normalizeEmail(email)
-	q := db.New(s.pool)
 	if len(email) > MaxEmailLength {
-		// No account has it: a failure from this address, and nothing
-		// keyed by a string of the stranger's choosing.
-		email = ""
+		// No account has one (sign-up refuses it), and so long a key cannot
+		// be counted: refused before anything is.
+		return db.User{}, ErrBadCredentials
 	}
+	q := db.New(s.pool)
 	check, err := s.countPasswordCheck(ctx, q, email, clientIP)
 	if err != nil {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
