@@ -109,6 +109,8 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		"CALL_RECONCILE_GRACE":      o.ReconcileGrace.String(),
 		"CALL_RING_ALLOWANCE":       "20s",
 		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
+		// Every simulated user signs up and tops up from loopback.
+		"SIGNUP_MAX_PER_ADDRESS_PER_HOUR": "1000000", "TOPUP_MAX_PER_HOUR": "1000",
 	}
 	if s.cfg, err = config.Load(func(k string) string { return vars[k] }); err != nil {
 		return s, err
