@@ -14,9 +14,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/mobayilo/mobayilo/db"
-	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
-	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -58,7 +56,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With().Str("event_id", head.ID).Str("event_type", head.Type).Logger()
-	if want := stripeLivemode(s.cfg); *head.Livemode != want {
+	if want := s.cfg.StripeLivemode(); *head.Livemode != want {
 		// Refused, not stored: a test-mode event must never move money on
 		// a live deployment, nor a live one reach a test deployment.
 		log.Error().Bool("event_livemode", *head.Livemode).Bool("key_livemode", want).
@@ -127,10 +125,6 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	log.Info().Str("topup_id", topupID).Str("workflow_id", wid).Bool("duplicate", !stored).Msg("stripe webhook stored")
 	w.WriteHeader(http.StatusOK)
 }
-
-// stripeLivemode is the mode of the Stripe secret key: events must say the
-// same.
-func stripeLivemode(cfg config.Config) bool { return payments.KeyLivemode(cfg.StripeSecretKey) }
 
 // holdStripeEvent keeps an event of another API version that the pinned
 // version cannot read, for support, and answers 200: nothing is lost, and
