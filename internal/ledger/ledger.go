@@ -52,7 +52,11 @@ type kindRule struct {
 
 var kindRules = map[Kind]kindRule{
 	Purchase:   {house: HouseStripe, sign: +1, needsTopup: true},
-	CallCharge: {house: HouseCallRevenue, sign: -1, needsCall: true},
+	// A connected call is charged in full whatever happened to the balance
+	// during the call (a refund, a dispute, a staff debit): the carrier has
+	// been paid, so the user owes it. The debt refuses new calls
+	// (rating.Rules.Authorize), never the bill.
+	CallCharge: {house: HouseCallRevenue, sign: -1, allowNegative: true, needsCall: true},
 	Refund:     {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Bonus:      {house: HousePromotions, sign: +1},
@@ -63,7 +67,8 @@ var kindRules = map[Kind]kindRule{
 func (k Kind) Counterparty() House { return kindRules[k].house }
 
 // AllowsNegative reports whether an entry of kind k may take a balance below
-// zero (a refund or dispute reverses money the user may have spent).
+// zero (a refund or dispute reverses money the user may have spent; a call
+// charge bills a call the carrier already connected).
 func (k Kind) AllowsNegative() bool { return kindRules[k].allowNegative }
 
 var (
