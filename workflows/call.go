@@ -370,12 +370,12 @@ func (w *callWorkflow) reconcile(ctx workflow.Context, early bool) (bool, error)
 	var cc CarrierCall
 	switch {
 	case w.state.ChildCallSid != "":
-		if err := w.lookup(ctx, ActivityFetchCarrierCall, w.state.ChildCallSid).Get(ctx, &cc); err != nil {
+		if err := w.ask(ctx, early, ActivityFetchCarrierCall, w.state.ChildCallSid).Get(ctx, &cc); err != nil {
 			w.state.LastError = err.Error()
 			return false, nil
 		}
 	case w.state.ParentCallSid != "":
-		if err := w.lookup(ctx, ActivityFindDialledLeg, w.state.ParentCallSid).Get(ctx, &cc); err != nil {
+		if err := w.ask(ctx, early, ActivityFindDialledLeg, w.state.ParentCallSid).Get(ctx, &cc); err != nil {
 			w.state.LastError = err.Error()
 			return false, nil
 		}
@@ -383,7 +383,7 @@ func (w *callWorkflow) reconcile(ctx workflow.Context, early bool) (bool, error)
 			// Twilio dials only while the browser's leg is up: once that
 			// leg is over with no dialled leg, none will come.
 			var parent CarrierCall
-			if err := w.lookup(ctx, ActivityFetchCarrierCall, w.state.ParentCallSid).Get(ctx, &parent); err != nil {
+			if err := w.ask(ctx, early, ActivityFetchCarrierCall, w.state.ParentCallSid).Get(ctx, &parent); err != nil {
 				w.state.LastError = err.Error()
 				return false, nil
 			}
@@ -434,6 +434,21 @@ func (w *callWorkflow) lookup(ctx workflow.Context, name string, args ...any) wo
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 	})
 	return workflow.ExecuteActivity(actx, name, args...)
+}
+
+// ask runs a carrier REST lookup: as a local activity when the browser has
+// just said the call ended (the user waits for the slot, and a local
+// activity saves a round trip through the task queue; the call is short
+// and idempotent), else as lookup does.
+func (w *callWorkflow) ask(ctx workflow.Context, early bool, name string, args ...any) workflow.Future {
+	if !early {
+		return w.lookup(ctx, name, args...)
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 3},
+	})
+	return workflow.ExecuteLocalActivity(lctx, name, args...)
 }
 
 // awaitRetry waits for support's retry-billing signal, applying callbacks
