@@ -657,10 +657,8 @@ func CheckHangUps(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, f
 			continue
 		}
 		limit := hangUpLimit
-		for _, f := range faults {
-			if !f.Before(c.HungUpAt.Add(-hangUpLimit)) && f.Before(c.HungUpAt.Add(hangUpLimit)) {
-				limit = 3 * hangUpLimit
-			}
+		if nearFault(c.HungUpAt, faults) {
+			limit = 3 * hangUpLimit
 		}
 		who := fmt.Sprintf("call %s (%s, %s, %s)", c.CallID, c.UserEmail, c.Number, c.Outcome)
 		if c.SlotFreedAt.IsZero() || c.SlotFreedAt.Sub(c.HungUpAt) > limit {
@@ -684,6 +682,17 @@ func CheckHangUps(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, f
 		}
 	}
 	return out
+}
+
+// nearFault reports whether a fault began within hangUpLimit of a hang-up
+// at t (before or after it).
+func nearFault(t time.Time, faults []time.Time) bool {
+	for _, f := range faults {
+		if !f.Before(t.Add(-hangUpLimit)) && f.Before(t.Add(hangUpLimit)) {
+			return true
+		}
+	}
+	return false
 }
 
 // chargeTimes reads when each call's charge was committed (the ledger's

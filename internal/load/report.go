@@ -35,9 +35,12 @@ type Report struct {
 	// The browser's hang-up (POST /calls/{id}/hangup, final callbacks
 	// lost): how many, and how long until the charge was committed (billed
 	// calls) and until the user's call slot was free (all of them).
-	BrowserHangUps   int         `json:"browser_hangups"`
-	HangUpToCharge   Percentiles `json:"browser_hangup_to_charge_ms"`
-	HangUpToSlotFree Percentiles `json:"browser_hangup_to_slot_free_ms"`
+	BrowserHangUps int `json:"browser_hangups"`
+	// HangUpsNearFaults: of those, hung up within 10 s of a worker kill
+	// (allowed 30 s instead of 10).
+	HangUpsNearFaults int         `json:"browser_hangups_near_faults"`
+	HangUpToCharge    Percentiles `json:"browser_hangup_to_charge_ms"`
+	HangUpToSlotFree  Percentiles `json:"browser_hangup_to_slot_free_ms"`
 
 	ExpectedChargeCents int64          `json:"expected_charge_cents"`
 	Faults              map[string]int `json:"faults"`
@@ -166,6 +169,9 @@ func (d *driver) hangUpFigures(ctx context.Context, r *Report, calls []CallRecor
 			continue
 		}
 		r.BrowserHangUps++
+		if nearFault(c.HungUpAt, d.faultTimes()) {
+			r.HangUpsNearFaults++
+		}
 		if !c.SlotFreedAt.IsZero() {
 			free = append(free, max(c.SlotFreedAt.Sub(c.HungUpAt), 0))
 		}
@@ -205,7 +211,8 @@ func (r *Report) print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "\ncharges expected\t$%d.%02d\t(%d answered calls reconciled after a lost final callback)\n",
 		r.ExpectedChargeCents/100, r.ExpectedChargeCents%100, r.ReconciledCharges)
-	fmt.Fprintf(tw, "browser hang-ups\t%d\t(final callbacks lost; each billed and its slot free within %s)\n", r.BrowserHangUps, hangUpLimit)
+	fmt.Fprintf(tw, "browser hang-ups\t%d\t(final callbacks lost; each billed and its slot free within %s, or %s for the %d within %s of a worker kill)\n",
+		r.BrowserHangUps, hangUpLimit, 3*hangUpLimit, r.HangUpsNearFaults, hangUpLimit)
 	if len(r.Problems) == 0 {
 		fmt.Fprintf(tw, "check\tPASSED\tevery answered call charged once at the right price, nothing for the others, every paid top-up credited once, ledger verify clean, no workflow left running\n")
 	} else {
