@@ -114,7 +114,7 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 	wid := workflows.CallWorkflowID(holder.ID.String())
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	desc, err := s.temporal.DescribeWorkflowExecution(dctx, wid, "")
+	desc, err := s.temporal.DescribeWorkflow(dctx, wid, "")
 	var notFound *serviceerror.NotFound
 	var how string
 	switch {
@@ -127,7 +127,7 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 		s.log.Warn().Err(err).Str("call_id", holder.ID.String()).Str("workflow_id", wid).Msg("call slot: describe the holder's workflow")
 		return false
 	default:
-		st := desc.GetWorkflowExecutionInfo().GetStatus()
+		st := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 		if st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return false
 		}

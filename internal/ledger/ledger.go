@@ -50,12 +50,12 @@ type kindRule struct {
 	needsTopup    bool
 }
 
+// A call charge may go below zero: a connected call is charged in full
+// whatever happened to the balance during the call (a refund, a dispute, a
+// staff debit), since the carrier has been paid and the user owes it. The
+// debt refuses new calls (rating.Rules.Authorize), never the bill.
 var kindRules = map[Kind]kindRule{
 	Purchase:   {house: HouseStripe, sign: +1, needsTopup: true},
-	// A connected call is charged in full whatever happened to the balance
-	// during the call (a refund, a dispute, a staff debit): the carrier has
-	// been paid, so the user owes it. The debt refuses new calls
-	// (rating.Rules.Authorize), never the bill.
 	CallCharge: {house: HouseCallRevenue, sign: -1, allowNegative: true, needsCall: true},
 	Refund:     {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
