@@ -197,8 +197,8 @@ func recordEvent(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, s
 // posted in full even when the balance no longer covers it (a refund, a
 // dispute or a staff debit during the call): the wallet goes below zero and
 // the debt refuses new calls. A charge the ledger refuses (a key reused
-// with another amount) is a non-retryable BillingFailed error: the call
-// waits, stuck, for support.
+// with another amount, a rule of the schema) is a non-retryable
+// BillingFailed error: the call waits, stuck, for support.
 func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) error {
 	callID, err := uuid.Parse(r.CallID)
 	if err != nil {
@@ -220,7 +220,8 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 		return q.SetCallBilling(ctx, db.SetCallBillingParams{ID: callID, BillingState: workflows.BillingCharged,
 			DurationSeconds: &duration, CostCents: &r.CostCents, CarrierStatus: &r.CarrierStatus})
 	})
-	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) {
+	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) ||
+		errors.Is(err, ledger.ErrInvalidEntry) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBillingFailed, err)
 	}
 	return err

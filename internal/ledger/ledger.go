@@ -171,6 +171,10 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 		(pgErr.ConstraintName == "transactions_one_charge_per_call" || pgErr.ConstraintName == "transactions_one_purchase_per_topup") {
 		return Posted{}, fmt.Errorf("%w: %s (%s)", ErrAlreadyPosted, e.Key, pgErr.ConstraintName)
 	}
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" {
+		// A CHECK of the schema refused it: no retry of the same entry passes.
+		return Posted{}, fmt.Errorf("%w: %s: the database refused it (%s)", ErrInvalidEntry, e.Key, pgErr.ConstraintName)
+	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Posted{}, fmt.Errorf("ledger: post %s: %w", e.Key, err)
 	}
