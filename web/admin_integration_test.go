@@ -48,7 +48,7 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	// The database refuses the charge (a rule of the schema, as a bug would):
 	// the call is stuck. A lack of money never does that (a debt).
 	refuseCharge(t, e, call.CallID)
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the call to be stuck", func() bool {
@@ -114,7 +114,7 @@ func TestAdminSearchFindsCallsAndTopUps(t *testing.T) {
 	staff := e.admin("finder@example.com")
 	b := e.caller("found@example.com", 500)
 	_, call := b.startCall("+234 803 123 4567")
-	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 5*time.Second, carrier.Faults{})
+	sc, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 5*time.Second, carrier.Faults{})
 	if err != nil {
 		t.Fatal(err)
 	}

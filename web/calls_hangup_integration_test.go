@@ -36,7 +36,7 @@ func TestBrowserHangUpBillsAtOnceWhenTheFinalCallbackIsLost(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("POST /calls: %d %+v", status, call)
 	}
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{DropFinal: true}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{DropFinal: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitForStatus(call.CallID, "in_progress")
@@ -90,7 +90,7 @@ func TestBrowserHangUpCancelsACallThatNeverConnected(t *testing.T) {
 	if status, next := b.startCall("+234 803 123 4567"); status != http.StatusCreated {
 		t.Fatalf("the next call: %d %+v", status, next)
 	}
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, time.Second, carrier.Faults{}); !errors.Is(err, carrier.ErrRefused) {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, time.Second, carrier.Faults{}); !errors.Is(err, carrier.ErrRefused) {
 		t.Fatalf("a voice request for the cancelled call: %v", err)
 	}
 }
@@ -102,7 +102,7 @@ func TestAnEndedWorkflowDoesNotHoldTheCallSlot(t *testing.T) {
 	e := newCallEnv(t)
 	b := e.caller("ended@example.com", 500)
 	_, call := b.startCall("+234 803 123 4567")
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 30*time.Second, carrier.Faults{DropFinal: true}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 30*time.Second, carrier.Faults{DropFinal: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitForStatus(call.CallID, "in_progress")

@@ -54,6 +54,9 @@ type Deps struct {
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
 	Mailer mail.Sender
+	// Now is the clock of admin idle timeouts and password re-entry; nil
+	// is time.Now (tests move it forward).
+	Now func() time.Time
 }
 
 // Server holds the dependencies of every handler.
@@ -81,6 +84,7 @@ type Server struct {
 	ender     callEnder
 	hub       *hub
 	stopHub   context.CancelFunc
+	now       func() time.Time
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -105,6 +109,9 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
 		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
+	}
+	if s.now = d.Now; s.now == nil {
+		s.now = time.Now
 	}
 	if d.Config.Env != config.Production {
 		s.sim = d.Simulator

@@ -30,19 +30,29 @@ type Options struct {
 	Address   string
 	Namespace string
 	Logger    zerolog.Logger
+	// Security: TLS, mTLS and the API key (security.go); zero is plaintext.
+	Security Security
 }
 
-func (o Options) client() client.Options {
-	return client.Options{
+func (o Options) client() (client.Options, error) {
+	opts := client.Options{
 		HostPort:  o.Address,
 		Namespace: o.Namespace,
 		Logger:    NewLogger(o.Logger),
 	}
+	if err := o.Security.apply(&opts); err != nil {
+		return client.Options{}, err
+	}
+	return opts, nil
 }
 
 // Dial connects to Temporal and fails if the frontend does not answer.
 func Dial(ctx context.Context, o Options) (client.Client, error) {
-	c, err := client.DialContext(ctx, o.client())
+	opts, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: connect to %s: %w", o.Address, err)
 	}
@@ -52,7 +62,11 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 // Lazy returns a client that connects on first use, for the web role: it
 // starts while Temporal is down and /readyz says so.
 func Lazy(o Options) (client.Client, error) {
-	c, err := client.NewLazyClient(o.client())
+	opts, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: client for %s: %w", o.Address, err)
 	}
@@ -101,19 +115,23 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, l
 	w.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
 	w.RegisterActivity(acts)
 	return w
 }
 
 // EnsureSchedules creates the schedules the worker owns when they are
 // absent, and leaves existing ones (and operators' pauses) alone. The
-// pricing sync is scheduled only when a real carrier pricing API is there.
+// pricing sync is scheduled only when a carrier pricing API is there
+// (Twilio's, or under `mobayilo dev` the carrier simulator's).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, pricingSync bool) error {
 	schedules := []struct {
 		id, cron, workflowID, workflow, purpose string
 	}{
 		{workflows.LedgerAuditScheduleID, workflows.LedgerAuditCron, workflows.LedgerAuditWorkflowID, workflows.LedgerAuditWorkflowName,
 			"daily check that SUM(ledger) = cached balance for every wallet"},
+		{workflows.HousekeepingScheduleID, workflows.HousekeepingCron, workflows.HousekeepingWorkflowID, workflows.HousekeepingWorkflowName,
+			"daily pruning of sign-in failures, reset tokens, expired sessions and delivered webhook events past DATA_RETENTION"},
 	}
 	if pricingSync {
 		schedules = append(schedules, struct{ id, cron, workflowID, workflow, purpose string }{

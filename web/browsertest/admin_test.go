@@ -96,7 +96,7 @@ func TestAdminRetriesAStuckCall(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE transactions ADD CONSTRAINT test_refuse_charge CHECK (call_id IS DISTINCT FROM '`+call.CallID+`'::uuid) NOT VALID`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sim.PlaceCall(ctx, call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := sim.PlaceCall(ctx, call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	stuckBy := time.Now().Add(stepTimeout)
@@ -321,7 +321,8 @@ func startAdminApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID}
+	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
+		APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret}
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
 
 	// The rate deck's listener lets go of its connection before the
@@ -399,6 +400,7 @@ func (u *httpUser) send(t *testing.T, method, path, contentType, body string) (s
 // placedCall is the answer to POST /calls.
 type placedCall struct {
 	CallID   string `json:"call_id"`
+	Token    string `json:"token"`
 	Identity string `json:"identity"`
 }
 
