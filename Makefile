@@ -8,6 +8,10 @@ STRIPE_MOCK_VERSION := v0.203.0
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
+# The soak run's database (dropped and created): another name lets two
+# soak runs share one Postgres.
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
+
 .PHONY: dev test test-js bench fuzz lint generate check-generate build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
@@ -57,12 +61,12 @@ check-generate:
 build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
-## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, billing faults retried by support) that must end with the books exact; see docs/OPERATIONS.md for long runs
+## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, wallets drained mid-call, browser hang-ups with final callbacks lost) that must end with the books exact; see docs/OPERATIONS.md for long runs
 soak: postgres bin/temporal build
 	@rm -rf test-output/soak && mkdir -p test-output
 	bin/mobayilo load -users 100 -calls 300 -topups 110 -concurrency 40 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -billing-faults 2 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
-		-database-url postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
+		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+		-database-url $(SOAK_DATABASE_URL)
 
 ## ci: what .ci/run runs
 ci: test fuzz check-generate lint soak

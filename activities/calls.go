@@ -193,10 +193,12 @@ func recordEvent(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, s
 }
 
 // ChargeCall posts the call's charge (key call:<id>:charge) and marks the
-// call charged, in one transaction. Posting twice is a no-op. A charge the
-// ledger refuses (insufficient funds after a refund, a key reused with
-// another amount) is a non-retryable BillingFailed error: the call waits,
-// stuck, for support.
+// call charged, in one transaction. Posting twice is a no-op. The charge is
+// posted in full even when the balance no longer covers it (a refund, a
+// dispute or a staff debit during the call): the wallet goes below zero and
+// the debt refuses new calls. A charge the ledger refuses (a key reused
+// with another amount, a rule of the schema) is a non-retryable
+// BillingFailed error: the call waits, stuck, for support.
 func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) error {
 	callID, err := uuid.Parse(r.CallID)
 	if err != nil {
@@ -218,7 +220,8 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 		return q.SetCallBilling(ctx, db.SetCallBillingParams{ID: callID, BillingState: workflows.BillingCharged,
 			DurationSeconds: &duration, CostCents: &r.CostCents, CarrierStatus: &r.CarrierStatus})
 	})
-	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) {
+	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) ||
+		errors.Is(err, ledger.ErrInvalidEntry) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBillingFailed, err)
 	}
 	return err
@@ -263,4 +266,51 @@ func (a *Activities) FetchCarrierCall(ctx context.Context, sid string) (workflow
 		return workflows.CarrierCall{}, err
 	}
 	return workflows.CarrierCall{Sid: info.Sid, Status: info.Status, DurationSeconds: info.DurationSeconds}, nil
+}
+
+// LoadCallSids reads the CallSids stored on the calls row: the parent the
+// voice webhook's claim recorded, and the dialled leg once a callback named
+// it. Reconciliation uses them when no signal brought them to the workflow.
+func (a *Activities) LoadCallSids(ctx context.Context, callID string) (workflows.CallSids, error) {
+	id, err := uuid.Parse(callID)
+	if err != nil {
+		return workflows.CallSids{}, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	call, err := db.New(a.Pool).GetCall(ctx, id)
+	if err != nil {
+		return workflows.CallSids{}, fmt.Errorf("load call %s: %w", callID, err)
+	}
+	var sids workflows.CallSids
+	if call.ParentCallSid != nil {
+		sids.ParentCallSid = *call.ParentCallSid
+	}
+	if call.ChildCallSid != nil {
+		sids.ChildCallSid = *call.ChildCallSid
+	}
+	return sids, nil
+}
+
+// callEnder is a carrier that can hang a call up: Twilio's REST API
+// (Calls.Update Status=completed on the given leg), or the simulator (by
+// our call id).
+type callEnder interface {
+	EndCall(ctx context.Context, callID, callSid string) error
+}
+
+// HangUpCarrierCall ends a call at the carrier: the browser's leg when
+// known (which ends the dialled leg too), else the dialled leg. A call
+// already over is not an error.
+func (a *Activities) HangUpCarrierCall(ctx context.Context, r workflows.HangUpRequest) error {
+	ender, ok := a.Calls.(callEnder)
+	if !ok {
+		return temporal.NewNonRetryableApplicationError("no carrier calls API that can hang up is configured", "NoCarrier", nil)
+	}
+	sid := r.ParentCallSid
+	if sid == "" {
+		sid = r.ChildCallSid
+	}
+	if sid == "" {
+		return temporal.NewNonRetryableApplicationError("no CallSid to hang up", "BadInput", nil)
+	}
+	return ender.EndCall(ctx, r.CallID, sid)
 }

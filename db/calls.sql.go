@@ -33,7 +33,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
 `
 
 type AuthorizeCallParams struct {
@@ -81,6 +81,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
@@ -90,7 +91,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -124,6 +125,7 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
@@ -134,7 +136,7 @@ SET status = 'dialing', parent_call_sid = $1, updated_at = now()
 WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
   AND authorized_until > now()
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
 `
 
 type ClaimCallParams struct {
@@ -175,6 +177,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
@@ -182,7 +185,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
 `
 
 type CreateCallParams struct {
@@ -228,6 +231,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
@@ -264,7 +268,7 @@ func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -296,12 +300,13 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
 
 const getCallForUpdate = `-- name: GetCallForUpdate :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1 FOR UPDATE
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -333,12 +338,56 @@ func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, err
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
+	)
+	return i, err
+}
+
+const getCallSlotHolder = `-- name: GetCallSlotHolder :one
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls
+WHERE user_id = $1 AND slot_released_at IS NULL
+  AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+       OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
+LIMIT 1
+`
+
+// The call holding a user's one active slot (calls_one_active_per_user).
+func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error) {
+	row := q.db.QueryRow(ctx, getCallSlotHolder, userID)
+	var i Call
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.AccountID,
+		&i.AccountKind,
+		&i.PhoneNumber,
+		&i.DestinationCountry,
+		&i.RatePrefix,
+		&i.PerMinuteMicros,
+		&i.ConnectionFeeMicros,
+		&i.MaxSeconds,
+		&i.ClientIdentity,
+		&i.AuthorizedUntil,
+		&i.Status,
+		&i.ParentCallSid,
+		&i.ChildCallSid,
+		&i.DurationSeconds,
+		&i.CostCents,
+		&i.BillingState,
+		&i.EndReason,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AnsweredAt,
+		&i.EndedAt,
+		&i.CarrierStatus,
+		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -376,6 +425,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.EndedAt,
 		&i.CarrierStatus,
 		&i.BillingError,
+		&i.SlotReleasedAt,
 	)
 	return i, err
 }
@@ -476,7 +526,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -534,6 +584,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.EndedAt,
 			&i.CarrierStatus,
 			&i.BillingError,
+			&i.SlotReleasedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -602,6 +653,35 @@ type RefuseCallParams struct {
 func (q *Queries) RefuseCall(ctx context.Context, arg RefuseCallParams) error {
 	_, err := q.db.Exec(ctx, refuseCall, arg.ID, arg.EndReason)
 	return err
+}
+
+const releaseCallSlot = `-- name: ReleaseCallSlot :execrows
+UPDATE calls
+SET slot_released_at = now(),
+    end_reason = COALESCE(end_reason, $1::text),
+    billing_state = CASE WHEN billing_state = 'pending' AND status NOT IN ('created', 'authorized') THEN 'stuck' ELSE billing_state END,
+    billing_error = CASE WHEN billing_state = 'pending' AND status NOT IN ('created', 'authorized') THEN $1::text ELSE billing_error END,
+    updated_at = now()
+WHERE id = $2 AND slot_released_at IS NULL
+  AND (status <> 'authorized' OR authorized_until < now())
+`
+
+type ReleaseCallSlotParams struct {
+	Reason string
+	ID     uuid.UUID
+}
+
+// Frees the slot of a call whose workflow has ended without freeing it (the
+// 30-day execution timeout, a terminate): the row stops counting as active.
+// A call that may have been connected and was never billed is marked stuck
+// with the reason, for support; an authorized one only once no claim can
+// dial it any more.
+func (q *Queries) ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releaseCallSlot, arg.Reason, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setCallBilling = `-- name: SetCallBilling :exec

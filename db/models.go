@@ -59,6 +59,7 @@ type Call struct {
 	EndedAt             *time.Time
 	CarrierStatus       *string
 	BillingError        *string
+	SlotReleasedAt      *time.Time
 }
 
 type CallEvent struct {

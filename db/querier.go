@@ -50,6 +50,8 @@ type Querier interface {
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
+	// The call holding a user's one active slot (calls_one_active_per_user).
+	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
@@ -163,6 +165,12 @@ type Querier interface {
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error
+	// Frees the slot of a call whose workflow has ended without freeing it (the
+	// 30-day execution timeout, a terminate): the row stops counting as active.
+	// A call that may have been connected and was never billed is marked stuck
+	// with the reason, for support; an authorized one only once no claim can
+	// dial it any more.
+	ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error)
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
 	// Support's search: a call by its id, a Twilio CallSid of either leg, the

@@ -123,3 +123,26 @@ WHERE user_id = $1 AND status NOT IN ('created', 'refused')
 GROUP BY phone_number
 ORDER BY last_called DESC
 LIMIT 5;
+
+-- name: GetCallSlotHolder :one
+-- The call holding a user's one active slot (calls_one_active_per_user).
+SELECT * FROM calls
+WHERE user_id = $1 AND slot_released_at IS NULL
+  AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+       OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
+LIMIT 1;
+
+-- name: ReleaseCallSlot :execrows
+-- Frees the slot of a call whose workflow has ended without freeing it (the
+-- 30-day execution timeout, a terminate): the row stops counting as active.
+-- A call that may have been connected and was never billed is marked stuck
+-- with the reason, for support; an authorized one only once no claim can
+-- dial it any more.
+UPDATE calls
+SET slot_released_at = now(),
+    end_reason = COALESCE(end_reason, sqlc.arg(reason)::text),
+    billing_state = CASE WHEN billing_state = 'pending' AND status NOT IN ('created', 'authorized') THEN 'stuck' ELSE billing_state END,
+    billing_error = CASE WHEN billing_state = 'pending' AND status NOT IN ('created', 'authorized') THEN sqlc.arg(reason)::text ELSE billing_error END,
+    updated_at = now()
+WHERE id = sqlc.arg(id) AND slot_released_at IS NULL
+  AND (status <> 'authorized' OR authorized_until < now());

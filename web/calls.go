@@ -86,10 +86,15 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	}
 
 	identity := s.clientIdentity(u.ID.String())
-	call, err := db.New(s.pool).CreateCall(r.Context(), db.CreateCallParams{
+	newCall := db.CreateCallParams{
 		UserID: u.ID, AccountID: u.AccountID, PhoneNumber: n.E164, DestinationCountry: n.Country, ClientIdentity: identity,
-	})
+	}
+	call, err := db.New(s.pool).CreateCall(r.Context(), newCall)
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" && s.releaseEndedSlot(r.Context(), u.ID) {
+		// The slot's holder had no running workflow any more (calls_hangup.go).
+		call, err = db.New(s.pool).CreateCall(r.Context(), newCall)
+	}
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" {
 		s.callError(w, r, http.StatusConflict, "call_in_progress", "You already have a call in progress. Hang up first.", 0)
 		return

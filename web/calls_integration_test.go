@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -438,52 +437,39 @@ func TestVoiceRequestRacingTheAbandonmentTimer(t *testing.T) {
 	}
 }
 
-func TestStuckBillingIsVisibleAndRetriedOnce(t *testing.T) {
+// A staff debit (or a refund, a dispute) takes the money during the call:
+// the connected call is charged in full all the same, the balance goes
+// below zero, the books still add up, and the debt refuses the next call.
+func TestMoneyLeavingMidCallIsChargedInFullAsDebt(t *testing.T) {
 	e := newCallEnv(t)
-	b := e.caller("stuck@example.com", 100)
+	b := e.caller("debt@example.com", 100)
 	_, call := b.startCall("+234 803 123 4567")
-	// The money leaves before the call ends (a refund, say): the charge
-	// cannot be posted without overdrawing the wallet.
 	var account uuid.UUID
 	if err := e.pool.QueryRow(context.Background(), `SELECT account_id FROM calls WHERE id = $1`, call.CallID).Scan(&account); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: "admin:drain", AccountID: account, Kind: ledger.Adjustment, AmountCents: -100}); err != nil {
+	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: "admin:drain", AccountID: account, Kind: ledger.Adjustment, AmountCents: -90}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var found bool
-	for !found && ctx.Err() == nil {
-		resp, err := e.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: `BillingState = "stuck"`})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ex := range resp.Executions {
-			found = found || ex.Execution.WorkflowId == workflows.CallWorkflowID(call.CallID)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if !found {
-		t.Fatal(`BillingState="stuck" does not find the call`)
-	}
-	// Support tops the wallet up and retries, twice: one charge.
-	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: "admin:refill", AccountID: account, Kind: ledger.Adjustment, AmountCents: 100}); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := e.tc.SignalWorkflow(ctx, workflows.CallWorkflowID(call.CallID), "", workflows.SignalRetryBilling, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
 	st := e.finish(call.CallID)
-	if st.BillingState != workflows.BillingCharged || len(e.charges(call.CallID)) != 1 {
-		t.Fatalf("after retry: %+v, charges %v", st, e.charges(call.CallID))
+	// 61 s: two minutes at $0.14 = 28 cents, against the 10 cents left.
+	if st.BillingState != workflows.BillingCharged || st.CostCents != 28 {
+		t.Fatalf("state %+v", st)
+	}
+	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
+		t.Fatalf("charges %v, want one of -28", got)
+	}
+	if got := e.balance("debt@example.com"); got != -18 {
+		t.Fatalf("balance %d, want -18", got)
 	}
 	e.mustVerifyLedger()
+	status, next := b.startCall("+234 803 123 4567")
+	if status != http.StatusPaymentRequired || next.Error == nil || next.Error.Code != "negative_balance" {
+		t.Fatalf("a call on a debt: %d %+v", status, next)
+	}
 }
 
 // recordHistory writes the workflow's history to workflows/testdata when

@@ -80,6 +80,7 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.requireUser)
 			r.Get("/call", s.showCall)
 			r.Post("/calls", s.startCall)
+			r.Post("/calls/{id}/hangup", s.hangUpCall) // the browser says the call ended
 			r.Get("/calls/{id}", s.showCallDetail)
 			r.Get("/live", s.streamLive)
 			if s.sim != nil && s.cfg.Env != config.Production {

@@ -124,6 +124,41 @@ const (
 	ErrTypeBillingFailed = "BillingFailed"
 )
 
+// Ending a call from what the browser and Postgres know (issue 15).
+const (
+	// SignalBrowserEnded: the signed-in owner's browser says the call ended
+	// (POST /calls/{id}/hangup: the Voice SDK's disconnect, or a connect
+	// that failed). An authorized call not yet claimed is cancelled at once;
+	// a claimed one makes the workflow ask the carrier's REST API now
+	// instead of waiting max_seconds + ring + grace for a lost final
+	// callback (BrowserEndedSignal).
+	SignalBrowserEnded = "browser-ended"
+
+	// ActivityLoadCallSids reads the CallSids the voice webhook's claim and
+	// the callbacks stored on the calls row (CallSids).
+	ActivityLoadCallSids = "LoadCallSids"
+	// ActivityHangUpCarrierCall completes a call at the carrier (Twilio's
+	// Calls.Update Status=completed): a call still in progress long past
+	// its max_seconds (HangUpRequest).
+	ActivityHangUpCarrierCall = "HangUpCarrierCall"
+)
+
+// BrowserEndedSignal says the owner's browser reports the call ended.
+type BrowserEndedSignal struct {
+	Reason string // what the browser said (disconnect, error, cancel), for the log
+}
+
+// CallSids are the carrier's ids of a call's two legs, as stored.
+type CallSids struct {
+	ParentCallSid, ChildCallSid string
+}
+
+// HangUpRequest asks HangUpCarrierCall to end a call at the carrier.
+type HangUpRequest struct {
+	CallID                      string
+	ParentCallSid, ChildCallSid string
+}
+
 // Call statuses, as stored in calls.status and the CallStatus search attribute.
 const (
 	StatusAuthorizing = "authorizing"
@@ -279,6 +314,11 @@ type CallState struct {
 	SignalsSeen     int
 	// BillingAttempts counts charges tried (a retry-billing adds one).
 	BillingAttempts int
+	// BrowserEnded: the owner's browser said the call ended (browser-ended).
+	BrowserEnded bool
+	// HungUp: the workflow ended the call at the carrier (still in progress
+	// long past max_seconds).
+	HungUp bool
 }
 
 // The top-up workflow: one per purchase of a package, ID topup-<top-up id>.

@@ -26,6 +26,33 @@ const (
 	// reconcileAttempts: REST answers of "still in progress" before the call
 	// is declared stuck for support.
 	reconcileAttempts = 6
+	// browserRecheck and browserRechecks: after the browser says the call
+	// ended, the carrier is asked at once, then again this often, this many
+	// times, while it still reports the call going (its own hang-up may
+	// trail the browser's by a moment); then the usual deadline applies.
+	browserRecheck  = 3 * time.Second
+	browserRechecks = 5
+	// hangUpRecheck: after hanging up an overdue call at the carrier, how
+	// long before asking for its final state.
+	hangUpRecheck = 10 * time.Second
+)
+
+// Change IDs of workflow.GetVersion (issue 15). Each is asked where its
+// behaviour starts, so a workflow already past that point keeps the
+// commands it recorded.
+const (
+	// versionBrowserEnded: a browser-ended signal cancels an unclaimed call
+	// or asks the carrier at once (before, it was ignored).
+	versionBrowserEnded = "browser-ended"
+	// versionReconcileFromRow: with no CallSid in the workflow, reconcile
+	// reads the claim's parent_call_sid from the calls row (before, it
+	// declared a free call).
+	versionReconcileFromRow = "reconcile-from-row"
+	// versionHangUpOverdue: a call the carrier still reports in progress at
+	// the reconcile deadline (max_seconds + ring + grace) is hung up through
+	// the carrier's REST API, then billed (before, it was asked again until
+	// declared stuck).
+	versionHangUpOverdue = "hang-up-overdue"
 )
 
 // statusRank orders call statuses; a status of lower rank than the current
@@ -69,9 +96,14 @@ type callWorkflow struct {
 	dialed workflow.ReceiveChannel
 	status workflow.ReceiveChannel
 	retry  workflow.ReceiveChannel
+	ended  workflow.ReceiveChannel // browser-ended
+	// endRequested: a browser-ended signal not yet acted on.
+	endRequested bool
 	// updateStarted: the authorize update was accepted (its activity may
 	// still be queued behind a slow worker).
 	updateStarted bool
+	// hungUpNow: reconcile just hung the call up at the carrier.
+	hungUpNow bool
 }
 
 // Call follows one call attempt from authorization to its charge. It is
@@ -99,6 +131,7 @@ func (w *callWorkflow) setup(ctx workflow.Context) error {
 	w.dialed = workflow.GetSignalChannel(ctx, SignalDialed)
 	w.status = workflow.GetSignalChannel(ctx, SignalTwilioStatus)
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
+	w.ended = workflow.GetSignalChannel(ctx, SignalBrowserEnded)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CallState, error) { return w.state, nil }); err != nil {
 		return err
 	}
@@ -203,21 +236,40 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 			sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
 		}
 		sel.Select(ctx)
-		if timedOut && w.state.Status == StatusAuthorized {
-			if err := w.activity(ctx, ActivityCancelUnclaimedCall, w.in.CallID).Get(ctx, &canceled); err != nil {
-				return false, err
-			}
-			if canceled {
-				w.setStatus(ctx, StatusCanceled)
-				w.setBilling(ctx, BillingNotBillable)
-				return true, nil
-			}
-			// The voice webhook claimed it first: its dialed signal is on the way.
-			w.log.Info("abandonment timer lost to the voice webhook's claim")
-			w.setStatus(ctx, StatusDialing)
+		if w.state.Status != StatusAuthorized {
+			break
 		}
+		// The user gave up (the browser's connect failed, or they hung up
+		// before Twilio asked us): the same conditional update as the
+		// timer's, now, so the slot is free at once.
+		userEnded := w.endRequested && w.browserEndedVersion(ctx) == 1
+		if !timedOut && !userEnded {
+			continue
+		}
+		if err := w.activity(ctx, ActivityCancelUnclaimedCall, w.in.CallID).Get(ctx, &canceled); err != nil {
+			return false, err
+		}
+		if canceled {
+			if userEnded {
+				w.endRequested, w.state.BrowserEnded = false, true
+			}
+			w.setStatus(ctx, StatusCanceled)
+			w.setBilling(ctx, BillingNotBillable)
+			return true, nil
+		}
+		// The voice webhook claimed it first: its dialed signal is on the
+		// way. A browser-ended request stays pending: followCall asks the
+		// carrier at once.
+		w.log.Info("abandonment timer lost to the voice webhook's claim")
+		w.setStatus(ctx, StatusDialing)
 	}
 	return false, nil
+}
+
+// browserEndedVersion is versionBrowserEnded's version; asked only once a
+// browser-ended signal has arrived.
+func (w *callWorkflow) browserEndedVersion(ctx workflow.Context) workflow.Version {
+	return workflow.GetVersion(ctx, versionBrowserEnded, workflow.DefaultVersion, 1)
 }
 
 // followCall applies callbacks until the call is final; with none by
@@ -228,17 +280,41 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, deadline)
 		fired := false
+		// After the browser said the call ended: quick checks of the
+		// carrier, beside the deadline's timer.
+		var recheck workflow.Future
+		rechecksLeft, recheckDue := 0, false
 		for !fired && !IsFinal(w.state.Status) {
+			// A browser-ended request (pending from awaitDial, or just
+			// received) asks the carrier now.
+			if w.endRequested && w.browserEndedVersion(ctx) == 1 {
+				w.endRequested, w.state.BrowserEnded = false, true
+				w.log.Info("the browser says the call ended: asking the carrier now")
+				rechecksLeft, recheckDue = browserRechecks, true
+			}
+			if recheckDue {
+				recheckDue = false
+				if done, _ := w.reconcile(ctx, true); done {
+					break
+				}
+				if rechecksLeft > 0 {
+					rechecksLeft--
+					recheck = workflow.NewTimer(timerCtx, browserRecheck)
+				}
+			}
 			sel := workflow.NewSelector(ctx)
 			w.addSignals(ctx, sel)
 			sel.AddFuture(timer, func(workflow.Future) { fired = true })
+			if recheck != nil {
+				sel.AddFuture(recheck, func(workflow.Future) { recheck, recheckDue = nil, true })
+			}
 			sel.Select(ctx)
 		}
 		cancelTimer()
 		if IsFinal(w.state.Status) {
 			return nil
 		}
-		if done, err := w.reconcile(ctx); err != nil || done {
+		if done, err := w.reconcile(ctx, false); err != nil || done {
 			return err
 		}
 		attempt++
@@ -257,13 +333,19 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 			// grace period (v1; earlier runs waited).
 			if workflow.GetVersion(ctx, "reconcile-on-retry", workflow.DefaultVersion, 1) == 1 {
 				w.drainRetries()
-				if done, err := w.reconcile(ctx); err != nil || done {
+				if done, err := w.reconcile(ctx, false); err != nil || done {
 					return err
 				}
 				attempt++
 			}
 		}
 		deadline = w.in.Timing.Grace()
+		if w.hungUpNow {
+			// Ask for the final state soon after the hang-up, not a grace
+			// period later.
+			w.hungUpNow = false
+			deadline = hangUpRecheck
+		}
 	}
 	return nil
 }
@@ -271,29 +353,69 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 // reconcile asks the carrier about the dialled leg and applies its final
 // status. The browser's (parent) leg is never billed: it is "completed"
 // whatever the dialled leg did, and its duration includes the ringing.
-func (w *callWorkflow) reconcile(ctx workflow.Context) (bool, error) {
+// early: the browser has just said the call ended, so a leg not found yet
+// or still going means "ask again", never "nothing to bill" or "hang up".
+func (w *callWorkflow) reconcile(ctx workflow.Context, early bool) (bool, error) {
+	if w.state.ChildCallSid == "" && w.state.ParentCallSid == "" &&
+		workflow.GetVersion(ctx, versionReconcileFromRow, workflow.DefaultVersion, 1) == 1 {
+		// No CallSid reached the workflow (the dialed signal lost, the
+		// timer having lost to the claim): the claim stored it in the row.
+		var sids CallSids
+		if err := w.activity(ctx, ActivityLoadCallSids, w.in.CallID).Get(ctx, &sids); err != nil {
+			w.state.LastError = err.Error()
+			return false, nil
+		}
+		w.state.ParentCallSid, w.state.ChildCallSid = sids.ParentCallSid, sids.ChildCallSid
+	}
 	var cc CarrierCall
 	switch {
 	case w.state.ChildCallSid != "":
-		if err := w.lookup(ctx, ActivityFetchCarrierCall, w.state.ChildCallSid).Get(ctx, &cc); err != nil {
+		if err := w.ask(ctx, early, ActivityFetchCarrierCall, w.state.ChildCallSid).Get(ctx, &cc); err != nil {
 			w.state.LastError = err.Error()
 			return false, nil
 		}
 	case w.state.ParentCallSid != "":
-		if err := w.lookup(ctx, ActivityFindDialledLeg, w.state.ParentCallSid).Get(ctx, &cc); err != nil {
+		if err := w.ask(ctx, early, ActivityFindDialledLeg, w.state.ParentCallSid).Get(ctx, &cc); err != nil {
 			w.state.LastError = err.Error()
 			return false, nil
+		}
+		if !cc.Found && early {
+			// Twilio dials only while the browser's leg is up: once that
+			// leg is over with no dialled leg, none will come.
+			var parent CarrierCall
+			if err := w.ask(ctx, early, ActivityFetchCarrierCall, w.state.ParentCallSid).Get(ctx, &parent); err != nil {
+				w.state.LastError = err.Error()
+				return false, nil
+			}
+			if s, known := fromTwilio(parent.Status); !known || !IsFinal(s) {
+				return false, nil
+			}
 		}
 		if !cc.Found {
 			// Twilio never placed the dialled leg: nothing to bill.
 			cc = CarrierCall{Status: "failed"}
 		}
 		w.state.ChildCallSid = cc.Sid
+	case early:
+		return false, nil
 	default:
 		// Claimed, but no SID ever reached us: nothing can be billed.
 		cc = CarrierCall{Status: "failed"}
 	}
 	status, known := fromTwilio(cc.Status)
+	if known && !IsFinal(status) && !early && !w.state.HungUp &&
+		workflow.GetVersion(ctx, versionHangUpOverdue, workflow.DefaultVersion, 1) == 1 {
+		// Still going long past max_seconds (Twilio's timeLimit should have
+		// ended it): end it at the carrier, then bill it from there.
+		w.log.Warn("call still in progress past max_seconds: hanging up at the carrier", "status", cc.Status)
+		req := HangUpRequest{CallID: w.in.CallID, ParentCallSid: w.state.ParentCallSid, ChildCallSid: w.state.ChildCallSid}
+		if err := w.lookup(ctx, ActivityHangUpCarrierCall, req).Get(ctx, nil); err != nil {
+			w.state.LastError = err.Error()
+			return false, nil
+		}
+		w.state.HungUp, w.hungUpNow = true, true
+		return false, nil
+	}
 	if !known || !IsFinal(status) {
 		return false, nil
 	}
@@ -312,6 +434,21 @@ func (w *callWorkflow) lookup(ctx workflow.Context, name string, args ...any) wo
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 	})
 	return workflow.ExecuteActivity(actx, name, args...)
+}
+
+// ask runs a carrier REST lookup: as a local activity when the browser has
+// just said the call ended (the user waits for the slot, and a local
+// activity saves a round trip through the task queue; the call is short
+// and idempotent), else as lookup does.
+func (w *callWorkflow) ask(ctx workflow.Context, early bool, name string, args ...any) workflow.Future {
+	if !early {
+		return w.lookup(ctx, name, args...)
+	}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 3},
+	})
+	return workflow.ExecuteLocalActivity(lctx, name, args...)
 }
 
 // awaitRetry waits for support's retry-billing signal, applying callbacks
@@ -346,6 +483,14 @@ func (w *callWorkflow) addSignals(ctx workflow.Context, sel workflow.Selector) {
 		var s StatusSignal
 		c.Receive(ctx, &s)
 		w.onStatus(ctx, s)
+	})
+	sel.AddReceive(w.ended, func(c workflow.ReceiveChannel, _ bool) {
+		var s BrowserEndedSignal
+		c.Receive(ctx, &s)
+		w.state.SignalsSeen++
+		// Acted on by the loop that is waiting (awaitDial, followCall);
+		// once the call is final it changes nothing.
+		w.endRequested = !IsFinal(w.state.Status)
 	})
 }
 

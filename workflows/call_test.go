@@ -29,6 +29,20 @@ type fakeCarrierDB struct {
 	recorded      []string
 	marks         []string
 	chargedAt     time.Time
+	canceledAt    time.Time
+	// rowSids is what the calls row holds (LoadCallSids).
+	rowSids workflows.CallSids
+	// hangUps counts HangUpCarrierCall; afterHangUp, when set, is what the
+	// carrier reports once hung up.
+	hangUps     []workflows.HangUpRequest
+	afterHangUp *workflows.CarrierCall
+	// afterFetches, when set, is what the carrier reports from the
+	// (fetches+1)th question on.
+	afterFetches int
+	later        *workflows.CarrierCall
+	// now is the test environment's clock (an activity's StartedTime is
+	// the wall clock's, not the skipped time's).
+	now func() time.Time
 }
 
 var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1"}
@@ -36,6 +50,7 @@ var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1",
 func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	f.now = env.Now
 	reg := func(name string, fn any) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(workflows.ActivityAuthorizeCall, func(ctx context.Context, in workflows.CallInput) (workflows.CallTerms, error) {
 		if f.refuse != nil {
@@ -47,6 +62,7 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	reg(workflows.ActivityCancelUnclaimedCall, func(context.Context, string) (bool, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.canceledAt = f.now()
 		f.canceled = !f.claimed
 		return f.canceled, nil
 	})
@@ -57,10 +73,10 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.recorded = append(f.recorded, r.Status)
 		return nil
 	})
-	reg(workflows.ActivityChargeCall, func(ctx context.Context, r workflows.ChargeRequest) error {
+	reg(workflows.ActivityChargeCall, func(_ context.Context, r workflows.ChargeRequest) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.chargedAt = activity.GetInfo(ctx).StartedTime
+		f.chargedAt = f.now()
 		if f.chargeFailing > 0 {
 			f.chargeFailing--
 			return temporal.NewNonRetryableApplicationError("insufficient funds", workflows.ErrTypeBillingFailed, nil)
@@ -74,10 +90,27 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.marks = append(f.marks, m.State)
 		return nil
 	})
+	reg(workflows.ActivityLoadCallSids, func(context.Context, string) (workflows.CallSids, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.rowSids, nil
+	})
+	reg(workflows.ActivityHangUpCarrierCall, func(_ context.Context, r workflows.HangUpRequest) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.hangUps = append(f.hangUps, r)
+		if f.afterHangUp != nil {
+			f.carrierCall = *f.afterHangUp
+		}
+		return nil
+	})
 	reg(workflows.ActivityFetchCarrierCall, func(_ context.Context, sid string) (workflows.CarrierCall, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.fetches++
+		if f.later != nil && f.fetches > f.afterFetches {
+			f.carrierCall = *f.later
+		}
 		if sid != f.carrierCall.Sid {
 			return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("asked for the wrong leg: "+sid, "WrongLeg", nil)
 		}
@@ -384,5 +417,150 @@ func TestRetryOfACallTheCarrierNeverEndedAsksAtOnce(t *testing.T) {
 	}
 	if waited := f.chargedAt.Sub(retriedAt); waited > time.Minute {
 		t.Fatalf("charged %s after the retry: the retry should ask the carrier at once", waited)
+	}
+}
+
+// ---- issue 15: the browser's word, the row's SIDs, overdue calls ---------
+
+func TestBrowserEndingAnUnclaimedCallCancelsItAtOnce(t *testing.T) {
+	// The browser's connect failed; the user hangs up: the slot is freed
+	// now, not when the authorization expires.
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, 5*time.Second, workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{Reason: "connect failed"})
+	start := env.Now()
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if !f.canceled || st.Status != workflows.StatusCanceled || st.BillingState != workflows.BillingNotBillable || !st.BrowserEnded {
+		t.Fatalf("canceled %v, state %+v", f.canceled, st)
+	}
+	if waited := f.canceledAt.Sub(start); waited > time.Minute {
+		t.Fatalf("canceled %s after the start: the browser's word should cancel at once", waited)
+	}
+}
+
+func TestBrowserEndingAClaimedCallBeforeTheDialedSignalStillBills(t *testing.T) {
+	// The voice webhook claimed it a moment before the browser hung up; the
+	// cancel loses, and the carrier is asked at once.
+	f := &fakeCarrierDB{claimed: true, rowSids: workflows.CallSids{ParentCallSid: "CApar"},
+		carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 20}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, 5*time.Second, workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if f.canceled || len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.Status != workflows.StatusCompleted {
+		t.Fatalf("canceled %v, charges %+v, state %+v", f.canceled, f.charges, st)
+	}
+	if waited := f.chargedAt.Sub(f.canceledAt); waited > time.Minute {
+		t.Fatalf("charged %s after the cancel lost: the carrier should be asked at once", waited)
+	}
+}
+
+func TestBrowserEndedAsksTheCarrierAtOnce(t *testing.T) {
+	// The final callback is lost; the browser says the call ended at 90 s.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 61}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(61)[:3] {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	var endedAt time.Time
+	env.RegisterDelayedCallback(func() {
+		endedAt = env.Now()
+		env.SignalWorkflow(workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{Reason: "disconnect"})
+	}, 90*time.Second)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 1 || f.charges[0].CostCents != 28 || !st.Reconciled || !st.BrowserEnded || st.BillingState != workflows.BillingCharged {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+	if waited := f.chargedAt.Sub(endedAt); waited > 10*time.Second {
+		t.Fatalf("charged %s after the browser hung up, want at once", waited)
+	}
+}
+
+func TestBrowserEndedWhileTheCarrierStillTalksAsksAgainSoon(t *testing.T) {
+	// The carrier's end trails the browser's: the first answer says in
+	// progress, a later one completed.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "in-progress"},
+		afterFetches: 2, later: &workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 61}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(61)[:3] {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	var endedAt time.Time
+	env.RegisterDelayedCallback(func() {
+		endedAt = env.Now()
+		env.SignalWorkflow(workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{})
+	}, 90*time.Second)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 1 || f.charges[0].CostCents != 28 || f.fetches != 3 || len(f.hangUps) != 0 {
+		t.Fatalf("charges %+v, fetches %d, hang-ups %d, state %+v", f.charges, f.fetches, len(f.hangUps), st)
+	}
+	if waited := f.chargedAt.Sub(endedAt); waited > 30*time.Second {
+		t.Fatalf("charged %s after the browser hung up, want within the quick checks", waited)
+	}
+}
+
+func TestBrowserEndedThenTheFinalCallbackBillsOnce(t *testing.T) {
+	// The carrier still talks when asked; the final callback then comes.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "in-progress"}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	calls := answeredCall(61)
+	for i, s := range calls[:3] {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	sendAt(env, 90*time.Second, workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{})
+	sendAt(env, 91*time.Second, workflows.SignalTwilioStatus, calls[3])
+	sendAt(env, 92*time.Second, workflows.SignalBrowserEnded, workflows.BrowserEndedSignal{})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 1 || f.charges[0].CostCents != 28 || st.Reconciled || f.fetches < 1 {
+		t.Fatalf("charges %+v, fetches %d, state %+v", f.charges, f.fetches, st)
+	}
+}
+
+func TestReconcileReadsTheClaimFromTheRow(t *testing.T) {
+	// The timer lost to the claim and the dialed signal never came, nor any
+	// callback: the parent CallSid is on the row.
+	f := &fakeCarrierDB{claimed: true, rowSids: workflows.CallSids{ParentCallSid: "CApar"},
+		carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 45}}
+	env := f.env(t)
+	authorize(t, env, false)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.ParentCallSid != "CApar" || st.ChildCallSid != "CAchild" || !st.Reconciled {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+func TestCallStillGoingPastItsLimitIsHungUpAndBilled(t *testing.T) {
+	// The carrier reports the call in progress at max_seconds + ring +
+	// grace: it is hung up through the REST API and billed for at most
+	// max_seconds.
+	f := &fakeCarrierDB{carrierCall: workflows.CarrierCall{Sid: "CAchild", Status: "in-progress"},
+		afterHangUp: &workflows.CarrierCall{Sid: "CAchild", Status: "completed", DurationSeconds: 1000}}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(0)[:3] {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if len(f.hangUps) != 1 || f.hangUps[0].ParentCallSid != "CApar" || !st.HungUp {
+		t.Fatalf("hang-ups %+v, state %+v", f.hangUps, st)
+	}
+	// 600 s authorized: ten minutes at $0.14.
+	if len(f.charges) != 1 || f.charges[0].CostCents != 140 || f.charges[0].DurationSeconds != 600 || st.BillingState != workflows.BillingCharged {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
 	}
 }

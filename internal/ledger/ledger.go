@@ -56,9 +56,13 @@ type kindRule struct {
 	needsTopup    bool
 }
 
+// A call charge may go below zero: a connected call is charged in full
+// whatever happened to the balance during the call (a refund, a dispute, a
+// staff debit), since the carrier has been paid and the user owes it. The
+// debt refuses new calls (rating.Rules.Authorize), never the bill.
 var kindRules = map[Kind]kindRule{
 	Purchase:   {house: HouseStripe, sign: +1, needsTopup: true},
-	CallCharge: {house: HouseCallRevenue, sign: -1, needsCall: true},
+	CallCharge: {house: HouseCallRevenue, sign: -1, allowNegative: true, needsCall: true},
 	Refund:     {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Bonus:      {house: HousePromotions, sign: +1},
@@ -72,7 +76,8 @@ var kindRules = map[Kind]kindRule{
 func (k Kind) Counterparty() House { return kindRules[k].house }
 
 // AllowsNegative reports whether an entry of kind k may take a balance below
-// zero (a refund or dispute reverses money the user may have spent).
+// zero (a refund or dispute reverses money the user may have spent; a call
+// charge bills a call the carrier already connected).
 func (k Kind) AllowsNegative() bool { return kindRules[k].allowNegative }
 
 var (
@@ -174,6 +179,10 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" &&
 		(pgErr.ConstraintName == "transactions_one_charge_per_call" || pgErr.ConstraintName == "transactions_one_purchase_per_topup") {
 		return Posted{}, fmt.Errorf("%w: %s (%s)", ErrAlreadyPosted, e.Key, pgErr.ConstraintName)
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" {
+		// A CHECK of the schema refused it: no retry of the same entry passes.
+		return Posted{}, fmt.Errorf("%w: %s: the database refused it (%s)", ErrInvalidEntry, e.Key, pgErr.ConstraintName)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Posted{}, fmt.Errorf("ledger: post %s: %w", e.Key, err)

@@ -292,17 +292,16 @@ func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
 	mustVerify(t, l)
 }
 
-func TestChargeBelowZeroIsRefusedAndChangesNothing(t *testing.T) {
+func TestDebitBelowZeroIsRefusedAndChangesNothing(t *testing.T) {
 	pool := testdb.New(t)
 	l := ledger.New(pool)
 	f := newWallet(t, pool)
-	call := newCall(t, pool, f)
 	ctx := context.Background()
 	if _, err := l.Post(ctx, ledger.Entry{Key: "bonus:seed", AccountID: f.accountID, Kind: ledger.Bonus, AmountCents: 50}); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err := l.Post(ctx, ledger.Entry{Key: "call:x:charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -51, CallID: &call})
+	_, err := l.Post(ctx, ledger.Entry{Key: "admin:x", AccountID: f.accountID, Kind: ledger.Adjustment, AmountCents: -51})
 	var insufficient *ledger.InsufficientFundsError
 	if !errors.As(err, &insufficient) || !errors.Is(err, ledger.ErrInsufficientFunds) {
 		t.Fatalf("want *InsufficientFundsError, got %v", err)
@@ -311,15 +310,47 @@ func TestChargeBelowZeroIsRefusedAndChangesNothing(t *testing.T) {
 		t.Fatalf("error carries balance %d and amount %d", insufficient.BalanceCents, insufficient.AmountCents)
 	}
 	if got := balance(t, l, f.accountID); got != 50 {
-		t.Fatalf("balance %d after refused charge, want 50", got)
+		t.Fatalf("balance %d after refused debit, want 50", got)
 	}
 	if c := countEntries(t, pool, f.accountID); c != 1 {
 		t.Fatalf("%d entries, want 1", c)
 	}
-	// The refused key is not burnt: the exact amount can be charged with it later.
-	p, err := l.Post(ctx, ledger.Entry{Key: "call:x:charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -50, CallID: &call})
+	// The refused key is not burnt: the exact amount can be posted with it later.
+	p, err := l.Post(ctx, ledger.Entry{Key: "admin:x", AccountID: f.accountID, Kind: ledger.Adjustment, AmountCents: -50})
 	if err != nil || p.BalanceAfterCents != 0 {
-		t.Fatalf("charge of the whole balance: %+v, %v", p, err)
+		t.Fatalf("debit of the whole balance: %+v, %v", p, err)
+	}
+	mustVerify(t, l)
+}
+
+// A connected call is charged in full even when the money left meanwhile
+// (a refund, a dispute, a staff debit): the balance goes below zero, a
+// debt, and no bill is ever refused.
+func TestCallChargeBelowZeroPostsInFull(t *testing.T) {
+	pool := testdb.New(t)
+	l := ledger.New(pool)
+	f := newWallet(t, pool)
+	call := newCall(t, pool, f)
+	ctx := context.Background()
+	if _, err := l.Post(ctx, ledger.Entry{Key: "bonus:seed", AccountID: f.accountID, Kind: ledger.Bonus, AmountCents: 50}); err != nil {
+		t.Fatal(err)
+	}
+	e := ledger.Entry{Key: "call:x:charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -51, CallID: &call}
+	p, err := l.Post(ctx, e)
+	if err != nil || p.BalanceAfterCents != -1 || p.AmountCents != -51 {
+		t.Fatalf("charge beyond the balance: %+v, %v", p, err)
+	}
+	// Posting it again changes nothing.
+	again, err := l.Post(ctx, e)
+	if err != nil || !again.Replayed || again.ID != p.ID {
+		t.Fatalf("repeat: %+v, %v", again, err)
+	}
+	if got := balance(t, l, f.accountID); got != -1 {
+		t.Fatalf("balance %d, want -1", got)
+	}
+	// Other debits are still refused on a debt.
+	if _, err := l.Post(ctx, ledger.Entry{Key: "admin:y", AccountID: f.accountID, Kind: ledger.Adjustment, AmountCents: -1}); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("debit on a negative balance: want ErrInsufficientFunds, got %v", err)
 	}
 	mustVerify(t, l)
 }
@@ -346,7 +377,7 @@ func TestRefundMayGoNegativeAndThenDebitsAreRefused(t *testing.T) {
 	if p.BalanceAfterCents != -700 {
 		t.Fatalf("balance after refund %d, want -700", p.BalanceAfterCents)
 	}
-	if _, err := post(ledger.Entry{Key: "call:2:charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -1, CallID: &call}); !errors.Is(err, ledger.ErrInsufficientFunds) {
+	if _, err := post(ledger.Entry{Key: "admin:debit", AccountID: f.accountID, Kind: ledger.Adjustment, AmountCents: -1}); !errors.Is(err, ledger.ErrInsufficientFunds) {
 		t.Fatalf("debit on a negative balance: want ErrInsufficientFunds, got %v", err)
 	}
 	// A credit always lands, even while the balance is below zero.

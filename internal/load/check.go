@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -625,4 +626,94 @@ func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topu
 		c.add(ProblemLedger, "adjustments", "the ledger holds %d manual adjustments; the run posted %d through the support console", seenAdjustments, adjustments)
 	}
 	return nil
+}
+
+// ---- the browser's hang-ups ------------------------------------------------
+
+// ProblemSlowHangUp: a call the browser said had ended was not billed, or
+// its slot not free, within hangUpLimit of the hang-up.
+const ProblemSlowHangUp = "slow_hangup"
+
+// CheckHangUps checks every call the browser hung up (final callbacks
+// lost): a call that costs money has its charge committed, and the user's
+// slot was seen free, within hangUpLimit of the hang-up. The charge's
+// amount is Check's business. A hang-up within hangUpLimit after a fault
+// began (a worker killed and restarting) may take up to three times as
+// long; it is still checked against that.
+func CheckHangUps(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, faults []time.Time) []Problem {
+	var ids []string
+	for _, c := range calls {
+		if c.BrowserHangUp && c.ExpectedCents > 0 {
+			ids = append(ids, c.CallID)
+		}
+	}
+	charged, err := chargeTimes(ctx, pool, ids)
+	if err != nil {
+		return []Problem{{Kind: ProblemSlowHangUp, ID: "run", Message: "the charges of the browser's hang-ups could not be read: " + err.Error()}}
+	}
+	var out []Problem
+	for _, c := range calls {
+		if !c.BrowserHangUp {
+			continue
+		}
+		limit := hangUpLimit
+		if nearFault(c.HungUpAt, faults) {
+			limit = 3 * hangUpLimit
+		}
+		who := fmt.Sprintf("call %s (%s, %s, %s)", c.CallID, c.UserEmail, c.Number, c.Outcome)
+		if c.SlotFreedAt.IsZero() || c.SlotFreedAt.Sub(c.HungUpAt) > limit {
+			took := "never, in 30 s"
+			if !c.SlotFreedAt.IsZero() {
+				took = c.SlotFreedAt.Sub(c.HungUpAt).Round(time.Millisecond).String()
+			}
+			out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
+				"%s: the browser hung up and the user's call slot was free %s later, not within %s.", who, took, limit)})
+		}
+		if c.ExpectedCents > 0 {
+			at, ok := charged[c.CallID]
+			switch {
+			case !ok:
+				out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
+					"%s: the browser hung up and the call was never charged.", who)})
+			case at.Sub(c.HungUpAt) > limit:
+				out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
+					"%s: the browser hung up and the charge was committed %s later, not within %s.", who, at.Sub(c.HungUpAt).Round(time.Millisecond), limit)})
+			}
+		}
+	}
+	return out
+}
+
+// nearFault reports whether a fault began within hangUpLimit of a hang-up
+// at t (before or after it).
+func nearFault(t time.Time, faults []time.Time) bool {
+	for _, f := range faults {
+		if !f.Before(t.Add(-hangUpLimit)) && f.Before(t.Add(hangUpLimit)) {
+			return true
+		}
+	}
+	return false
+}
+
+// chargeTimes reads when each call's charge was committed (the ledger's
+// timestamp; the tool runs on the app's machine, so one clock).
+func chargeTimes(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT call_id::text, created_at FROM transactions WHERE kind = 'call_charge' AND call_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out[id] = at
+	}
+	return out, rows.Err()
 }

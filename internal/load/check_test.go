@@ -499,3 +499,37 @@ func TestCheckSweepsEntriesTheRunNeverRecorded(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHangUps(t *testing.T) {
+	w := newWorld(t)
+	var chargedAt time.Time
+	if err := w.pool.QueryRow(context.Background(), `SELECT created_at FROM transactions WHERE call_id = $1`, w.answered).Scan(&chargedAt); err != nil {
+		t.Fatal(err)
+	}
+	answered, busy := w.calls[0], w.calls[1]
+	hung := func(c CallRecord, at time.Time, free time.Duration) CallRecord {
+		c.BrowserHangUp, c.HungUpAt = true, at
+		if free > 0 {
+			c.SlotFreedAt = at.Add(free)
+		}
+		return c
+	}
+	// Billed a second after the hang-up, slot free then: no problem.
+	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-time.Second), time.Second), hung(busy, chargedAt, 2*time.Second)}, nil); len(got) != 0 {
+		t.Fatalf("problems %v", got)
+	}
+	// Billed 20 s after the hang-up, a busy call's slot never free.
+	got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-20*time.Second), 20*time.Second), hung(busy, chargedAt, 0)}, nil)
+	if len(got) != 3 || got[0].Kind != ProblemSlowHangUp {
+		t.Fatalf("problems %v, want the answered call's slow slot and charge, and the busy call's slot", got)
+	}
+	// A worker killed just before the hang-up allows longer.
+	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-20*time.Second), 20*time.Second)}, []time.Time{chargedAt.Add(-21 * time.Second)}); len(got) != 0 {
+		t.Fatalf("problems %v", got)
+	}
+	// A call that costs money and was never charged.
+	w.calls[0].CallID = uuid.NewString()
+	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(w.calls[0], chargedAt, time.Second)}, nil); len(got) != 1 || !strings.Contains(got[0].Message, "never charged") {
+		t.Fatalf("problems %v", got)
+	}
+}

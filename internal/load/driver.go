@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,7 @@ type driver struct {
 	voice      []time.Duration
 	status     []time.Duration
 	stuckCalls []stuckCall
+	faults     []time.Time // when a fault (a worker kill) began
 
 	callsDone, topupsDone atomic.Int64
 	adjustments           atomic.Int64
@@ -146,6 +148,20 @@ type driver struct {
 type stuckCall struct {
 	callID, userID, email string
 	drained               int64
+	u                     *user
+}
+
+// faultAt records that a fault began at t.
+func (d *driver) faultAt(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.faults = append(d.faults, t)
+}
+
+func (d *driver) faultTimes() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]time.Time(nil), d.faults...)
 }
 
 func newDriver(o Options, st *stack, deck []deckRate, dests []string, rng *rand.Rand) *driver {
@@ -263,8 +279,8 @@ func (d *driver) plans() []plan {
 		plans[i].calls = rest
 	}
 	// Billing faults: an answered call of as many users becomes the
-	// user's last, since a call stuck in billing holds the user's one call
-	// slot until support retries it, after the driving.
+	// user's last, since its debt refuses the user's next call until
+	// support credits the money back, after the driving.
 	faults := d.o.BillingFaults
 	for i := range plans {
 		if faults == 0 {
@@ -548,7 +564,13 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		break
 	}
 	rec.CallID, rec.MaxSeconds = sc.CallID, sc.MaxSeconds
+	// The browser says the call ended (its final callbacks lost), or
+	// cancels a call it never connected.
+	browserHangUp := !stuck && d.chance(d.o.BrowserHangUp)
 	if outcome == OutcomeAbandoned {
+		if browserHangUp {
+			d.hangUp(ctx, u, &rec)
+		}
 		return
 	}
 	talk := int64(0)
@@ -562,7 +584,7 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		}
 	}
 	f := carrier.Faults{Copies: d.o.MaxCopies, RandomCopies: true, Shuffle: true, Delay: d.o.Delay, KeepGoing: true,
-		DropFinal: d.chance(d.o.Loss)}
+		DropFinal: d.chance(d.o.Loss) || browserHangUp}
 	rec.FinalDropped = f.DropFinal
 	sim, err := d.st.carrier.PlaceCall(ctx, sc.Token, sc.CallID, time.Duration(talk)*time.Second, f)
 	rec.FinalAt = sim.FinalAt
@@ -583,11 +605,70 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		}
 		rec.ExpectedCents, _ = expectedCents(d.deck, number, billed)
 	}
+	if browserHangUp {
+		// The person talks (or listens to it ring) before hanging up: the
+		// browser's SDK reports the answer once the app has seen it.
+		seen := []string{"ringing", "in_progress"}
+		if outcome == OutcomeAnswered {
+			seen = []string{"in_progress"}
+		}
+		d.waitRowStatus(ctx, rec.CallID, append(seen, "completed", "busy", "no_answer", "failed", "canceled")...)
+		d.hangUp(ctx, u, &rec)
+	}
+}
+
+// waitRowStatus waits up to 30 s for the calls row to reach one of statuses.
+func (d *driver) waitRowStatus(ctx context.Context, callID string, statuses ...string) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(50 * time.Millisecond) {
+		var got string
+		if err := d.st.pool.QueryRow(ctx, `SELECT status FROM calls WHERE id = $1`, callID).Scan(&got); err == nil && slices.Contains(statuses, got) {
+			return
+		}
+	}
+}
+
+// hangUpLimit: a call the browser says has ended is billed and its slot
+// free within this, final callbacks lost or not.
+const hangUpLimit = 10 * time.Second
+
+// hangUp plays the browser telling the app the call ended (the Voice SDK's
+// disconnect), then watches the user's call slot until it is free.
+func (d *driver) hangUp(ctx context.Context, u *user, rec *CallRecord) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/calls/"+rec.CallID+"/hangup", strings.NewReader(`{"reason":"load: browser hang-up"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", u.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	start := time.Now()
+	resp, err := u.http.Do(req)
+	if err != nil {
+		d.note("call %s: browser hang-up: %v", rec.CallID, err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		if resp.StatusCode < 500 {
+			d.fail("POST /calls/%s/hangup answered %s", rec.CallID, resp.Status)
+		} else {
+			d.note("call %s: browser hang-up answered %s", rec.CallID, resp.Status)
+		}
+		return
+	}
+	rec.BrowserHangUp, rec.HungUpAt = true, start
+	for deadline := start.Add(3 * hangUpLimit); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(25 * time.Millisecond) {
+		var free bool
+		err := d.st.pool.QueryRow(ctx, `SELECT slot_released_at IS NOT NULL OR NOT (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+			OR (status = 'completed' AND billing_state IN ('pending', 'stuck'))) FROM calls WHERE id = $1`, rec.CallID).Scan(&free)
+		if err == nil && free {
+			rec.SlotFreedAt = time.Now()
+			return
+		}
+	}
 }
 
 // drainWallet takes the user's whole balance through the support
-// console's manual debit, so the call's charge is refused and the call
-// waits, stuck, for support.
+// console's manual debit during the call, so the call's charge exceeds
+// the balance: it must post in full all the same, leaving a debt.
 func (d *driver) drainWallet(ctx context.Context, u *user, rec *CallRecord) error {
 	var userID string
 	var balance int64
@@ -597,9 +678,9 @@ func (d *driver) drainWallet(ctx context.Context, u *user, rec *CallRecord) erro
 	if err := d.adjust(ctx, userID, "debit", balance, "load run: billing fault on purpose"); err != nil {
 		return err
 	}
-	rec.StuckOnPurpose = true
+	rec.DebtOnPurpose = true
 	d.mu.Lock()
-	d.stuckCalls = append(d.stuckCalls, stuckCall{callID: rec.CallID, userID: userID, email: u.email, drained: balance})
+	d.stuckCalls = append(d.stuckCalls, stuckCall{callID: rec.CallID, userID: userID, email: u.email, drained: balance, u: u})
 	d.mu.Unlock()
 	return nil
 }
@@ -618,37 +699,74 @@ func (d *driver) adjust(ctx context.Context, userID, direction string, cents int
 	return nil
 }
 
-// retryStuck waits for the calls stuck on purpose, puts their money back
-// and retries their billing through the support console.
-func (d *driver) retryStuck(ctx context.Context, limit time.Duration) error {
+// settleDebts checks the billing faults: each call whose wallet was
+// drained mid-call must be charged in full (never stuck), leaving the
+// wallet below zero; the debt must refuse the user's next call
+// (negative_balance); then support credits the drained money back.
+func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 	d.mu.Lock()
-	stuck := append([]stuckCall(nil), d.stuckCalls...)
+	debts := append([]stuckCall(nil), d.stuckCalls...)
 	d.mu.Unlock()
-	if len(stuck) == 0 {
+	if len(debts) == 0 {
 		return nil
 	}
-	d.setPhase("support: retrying stuck billing")
+	d.setPhase("billing faults: debts")
 	var errs []error
-	for _, s := range stuck {
-		err := waitUntil(ctx, limit, "call "+s.callID+" to be stuck", func() bool {
-			var state string
-			_ = d.st.pool.QueryRow(ctx, `SELECT billing_state FROM calls WHERE id = $1`, s.callID).Scan(&state)
+	for _, s := range debts {
+		var state string
+		var balance int64
+		err := waitUntil(ctx, limit, "call "+s.callID+" to be billed", func() bool {
+			_ = d.st.pool.QueryRow(ctx, `SELECT c.billing_state, a.cached_balance_cents FROM calls c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1`, s.callID).Scan(&state, &balance)
 			return state == "stuck" || state == "charged"
 		})
-		if err != nil {
+		switch {
+		case err != nil:
 			errs = append(errs, err)
 			continue
+		case state != "charged":
+			errs = append(errs, fmt.Errorf("call %s is %s after its wallet was drained mid-call: a connected call must be charged in full", s.callID, state))
+		case balance >= 0:
+			errs = append(errs, fmt.Errorf("call %s was charged, but the drained wallet of %s holds %d cents, not a debt", s.callID, s.email, balance))
+		default:
+			// The debt refuses a new call.
+			code, callID, err := d.tryCall(ctx, s.u, d.dests[0]+"4567")
+			if callID != "" {
+				d.mu.Lock()
+				d.callRecs = append(d.callRecs, CallRecord{CallID: callID, UserEmail: s.email, Number: d.dests[0] + "4567", Outcome: OutcomeRefused})
+				d.mu.Unlock()
+			}
+			if err != nil || code != "negative_balance" {
+				errs = append(errs, fmt.Errorf("a call on the debt of %s (%d cents) answered %q (%v), want negative_balance", s.email, balance, code, err))
+			}
 		}
 		if err := d.adjust(ctx, s.userID, "credit", s.drained, "load run: money back after a billing fault"); err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		resp, err := d.admin.post(ctx, "/admin/calls/"+s.callID+"/retry", nil)
-		if err != nil || resp.StatusCode != http.StatusSeeOther {
-			errs = append(errs, fmt.Errorf("retry %s: %v %v", s.callID, status(resp), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// tryCall asks for a call and returns the refusal's code ("" when it was
+// authorized) and the call id, if one was created.
+func (d *driver) tryCall(ctx context.Context, u *user, number string) (string, string, error) {
+	body, _ := json.Marshal(map[string]string{"phone_number": number})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.base+"/calls", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", u.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	var sc startedCall
+	if err := json.NewDecoder(resp.Body).Decode(&sc); err != nil {
+		return "", "", fmt.Errorf("POST /calls answered %s: %w", resp.Status, err)
+	}
+	if sc.Error == nil {
+		return "", sc.CallID, fmt.Errorf("POST /calls answered %s and authorized call %s", resp.Status, sc.CallID)
+	}
+	return sc.Error.Code, sc.CallID, nil
 }
 
 // drain waits until every call of the run is billed or not billable and

@@ -43,7 +43,11 @@ type Options struct {
 	KillWorkerEvery time.Duration // SIGKILL the worker this often (0: never)
 	RestartPostgres bool          // once, a third of the way in
 	RestartTemporal bool          // once, half way in
-	BillingFaults   int           // calls left stuck on purpose, then retried through the support console
+	BillingFaults   int           // calls whose wallet is drained mid-call: charged in full as a debt, then credited back through the support console
+	// BrowserHangUp is the share of calls whose browser says they ended
+	// (POST /calls/{id}/hangup) with their final callbacks lost, or, for an
+	// authorized call never connected, cancels it.
+	BrowserHangUp float64
 
 	// The app's timings, shortened so a run's reconciliations finish in it.
 	MaxCallSeconds      int
@@ -88,6 +92,9 @@ func (o Options) Validate() error {
 	}
 	if o.Loss < 0 || o.Loss > 1 {
 		errs = append(errs, errors.New("-loss must be between 0 and 1"))
+	}
+	if o.BrowserHangUp < 0 || o.BrowserHangUp > 1 {
+		errs = append(errs, errors.New("-browser-hangup must be between 0 and 1"))
 	}
 	if o.Duration <= 0 || o.Duration > 2*time.Hour || o.Drain <= 0 || o.Drain > time.Hour {
 		errs = append(errs, errors.New("-duration must be up to 2h and -drain up to 1h"))
@@ -158,8 +165,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.TimedOut = errors.Is(err, context.DeadlineExceeded)
 
 	// Support's part, then the wait for every workflow to finish.
-	if err := d.retryStuck(ctx, o.Drain); err != nil {
-		d.fail("retrying stuck billing through the support console: %v", err)
+	if err := d.settleDebts(ctx, o.Drain); err != nil {
+		d.fail("billing faults: %v", err)
 	}
 	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
 	d.drain(ctx, o.Drain, running)
@@ -169,6 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	problems = append(problems, CheckHangUps(ctx, st.pool, d.calls(), d.faultTimes())...)
 	rep.Problems = append(problems, d.runProblems(rep)...)
 	if rep.Problems == nil {
 		rep.Problems = []Problem{} // "problems": [] in the JSON, not null
@@ -224,6 +232,7 @@ func (d *driver) runFaults(ctx context.Context, rep *Report) {
 		case <-ctx.Done():
 			return
 		case <-kill:
+			d.faultAt(time.Now())
 			if err := d.st.killWorker(ctx); err != nil {
 				d.note("kill worker: %v", err)
 				continue
@@ -335,7 +344,7 @@ func (d *driver) runProblems(rep *Report) []Problem {
 		if c.Outcome == OutcomeAnswered {
 			answered++
 		}
-		if c.StuckOnPurpose {
+		if c.DebtOnPurpose {
 			stuck++
 		}
 	}

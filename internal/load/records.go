@@ -34,9 +34,15 @@ type CallRecord struct {
 	ExpectedCents int64
 	FinalDropped  bool      // the final status callback and Dial action were never sent
 	FinalAt       time.Time // when the app first took a final callback
-	// StuckOnPurpose: the run drained the wallet during this call (a billing
-	// fault), then put money back and retried through the support console.
-	StuckOnPurpose bool
+	// DebtOnPurpose: the run drained the wallet during this call (a billing
+	// fault): its charge must still post in full, leaving a debt that
+	// refuses the next call, until support credits the money back.
+	DebtOnPurpose bool
+	// BrowserHangUp: the browser told the app the call ended (POST
+	// /calls/{id}/hangup at HungUpAt), its final callbacks lost; the slot
+	// was seen free at SlotFreedAt (zero: not within 30 s).
+	BrowserHangUp         bool
+	HungUpAt, SlotFreedAt time.Time
 }
 
 // Top-up outcomes the tool plays.

@@ -32,6 +32,15 @@ type Report struct {
 	// ReconciledCharges: answered calls whose final callback was dropped,
 	// charged through reconciliation with the carrier's REST API.
 	ReconciledCharges int `json:"reconciled_charges"`
+	// The browser's hang-up (POST /calls/{id}/hangup, final callbacks
+	// lost): how many, and how long until the charge was committed (billed
+	// calls) and until the user's call slot was free (all of them).
+	BrowserHangUps int `json:"browser_hangups"`
+	// HangUpsNearFaults: of those, hung up within 10 s of a worker kill
+	// (allowed 30 s instead of 10).
+	HangUpsNearFaults int         `json:"browser_hangups_near_faults"`
+	HangUpToCharge    Percentiles `json:"browser_hangup_to_charge_ms"`
+	HangUpToSlotFree  Percentiles `json:"browser_hangup_to_slot_free_ms"`
 
 	ExpectedChargeCents int64          `json:"expected_charge_cents"`
 	Faults              map[string]int `json:"faults"`
@@ -77,7 +86,7 @@ func reportOptions(o Options) map[string]any {
 		"users": o.Users, "calls": o.Calls, "topups": o.Topups, "concurrency": o.Concurrency,
 		"max_copies": o.MaxCopies, "loss": o.Loss, "delay": o.Delay.String(), "duration": o.Duration.String(),
 		"kill_worker_every": o.KillWorkerEvery.String(), "restart_postgres": o.RestartPostgres,
-		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults,
+		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
 		"max_call_seconds": o.MaxCallSeconds, "authorization_window": o.AuthorizationWindow.String(),
 		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(),
 	}
@@ -117,11 +126,11 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 	var ids []string
 	final := map[string]time.Time{}
 	for _, c := range calls {
-		if c.ExpectedCents > 0 && !c.StuckOnPurpose {
+		if c.ExpectedCents > 0 && !c.DebtOnPurpose {
 			ids = append(ids, c.CallID)
 			if !c.FinalAt.IsZero() {
 				final[c.CallID] = c.FinalAt
-			} else if c.FinalDropped {
+			} else if c.FinalDropped && !c.BrowserHangUp {
 				r.ReconciledCharges++
 			}
 		}
@@ -146,6 +155,41 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 		return err
 	}
 	r.FinalToCharge = percentiles(lat)
+	return d.hangUpFigures(ctx, r, calls)
+}
+
+// hangUpFigures measures the browser's hang-ups: to the charge committed
+// (the ledger's timestamp) and to the slot seen free (the tool's poll).
+func (d *driver) hangUpFigures(ctx context.Context, r *Report, calls []CallRecord) error {
+	var ids []string
+	hung := map[string]time.Time{}
+	var free []time.Duration
+	for _, c := range calls {
+		if !c.BrowserHangUp {
+			continue
+		}
+		r.BrowserHangUps++
+		if nearFault(c.HungUpAt, d.faultTimes()) {
+			r.HangUpsNearFaults++
+		}
+		if !c.SlotFreedAt.IsZero() {
+			free = append(free, max(c.SlotFreedAt.Sub(c.HungUpAt), 0))
+		}
+		if c.ExpectedCents > 0 {
+			ids = append(ids, c.CallID)
+			hung[c.CallID] = c.HungUpAt
+		}
+	}
+	r.HangUpToSlotFree = percentiles(free)
+	charged, err := chargeTimes(ctx, d.st.pool, ids)
+	if err != nil {
+		return err
+	}
+	var lat []time.Duration
+	for id, at := range charged {
+		lat = append(lat, max(at.Sub(hung[id]), 0))
+	}
+	r.HangUpToCharge = percentiles(lat)
 	return nil
 }
 
@@ -161,11 +205,14 @@ func (r *Report) print(w io.Writer) {
 	for _, row := range []struct {
 		name string
 		p    Percentiles
-	}{{"POST /calls (authorize)", r.Authorize}, {"voice webhook", r.Voice}, {"status webhook", r.Status}, {"final callback -> charge committed", r.FinalToCharge}} {
+	}{{"POST /calls (authorize)", r.Authorize}, {"voice webhook", r.Voice}, {"status webhook", r.Status}, {"final callback -> charge committed", r.FinalToCharge},
+		{"browser hang-up -> charge committed", r.HangUpToCharge}, {"browser hang-up -> call slot free", r.HangUpToSlotFree}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\n", row.name, row.p.N, row.p.P50, row.p.P95, row.p.P99, row.p.Max)
 	}
 	fmt.Fprintf(tw, "\ncharges expected\t$%d.%02d\t(%d answered calls reconciled after a lost final callback)\n",
 		r.ExpectedChargeCents/100, r.ExpectedChargeCents%100, r.ReconciledCharges)
+	fmt.Fprintf(tw, "browser hang-ups\t%d\t(final callbacks lost; each billed and its slot free within %s, or %s for the %d within %s of a worker kill)\n",
+		r.BrowserHangUps, hangUpLimit, 3*hangUpLimit, r.HangUpsNearFaults, hangUpLimit)
 	if len(r.Problems) == 0 {
 		fmt.Fprintf(tw, "check\tPASSED\tevery answered call charged once at the right price, nothing for the others, every paid top-up credited once, ledger verify clean, no workflow left running\n")
 	} else {
