@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/internal/codec"
 )
 
 // Env is the environment the process runs in.
@@ -40,6 +42,12 @@ type Config struct {
 	TemporalNamespace string
 	TemporalTaskQueue string
 	TemporalUIURL     string // base URL of the Temporal UI, for links
+
+	// TemporalCodecKeys (TEMPORAL_CODEC_KEYS, "id:base64,..."): the AES-256
+	// keys of the Temporal payload codec; the first encrypts, all decrypt.
+	// None in development means plain payloads; production requires one.
+	TemporalCodecKeys    codec.Keys
+	temporalCodecKeysRaw string
 
 	SessionSecret string
 
@@ -197,6 +205,13 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev && getenv("STRIPE_SECRET_KEY") == ""),
 	}
 	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
+	// The Temporal payload codec's keys (a secret; checked here, named on error).
+	c.temporalCodecKeysRaw = r.str("TEMPORAL_CODEC_KEYS", "")
+	if keys, err := codec.ParseKeys(c.temporalCodecKeysRaw); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("TEMPORAL_CODEC_KEYS: %w", err))
+	} else {
+		c.TemporalCodecKeys = keys
+	}
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -223,6 +238,9 @@ func (c Config) secrets() []secret {
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey, devStripeSecretKey},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, devStripeWebhookSecret},
 		{"SMTP_PASSWORD", c.SMTPPassword, devSMTPPassword},
+		// Required in production (no development default): without it the
+		// Temporal UI shows every caller's numbers and emails.
+		{"TEMPORAL_CODEC_KEYS", c.temporalCodecKeysRaw, ""},
 	}
 }
 
