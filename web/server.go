@@ -18,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/mail"
@@ -81,6 +82,9 @@ type Server struct {
 	ender     callEnder
 	hub       *hub
 	stopHub   context.CancelFunc
+	// codec opens Temporal payloads for the UI's codec endpoint; nil
+	// without TEMPORAL_CODEC_KEYS (the endpoint is then absent).
+	codec *codec.Codec
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -106,6 +110,7 @@ func New(d Deps) (*Server, error) {
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
 		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
 	}
+	s.codec = codec.New(d.Config.TemporalCodecKeys)
 	if d.Config.Env != config.Production {
 		s.sim = d.Simulator
 		s.paySim = d.PaymentSimulator
