@@ -117,4 +117,12 @@ func TestCallWithTheCodecKeepsNumbersOutOfTemporal(t *testing.T) {
 		t.Fatalf("memo number with the key: %q, %v", number, err)
 	}
 	recordHistory(t, e.tc, id, "call_answered_encrypted.json")
+
+	// A refusal travels as an encrypted failure (its message and details
+	// sealed too) and still reaches the caller whole.
+	poor := e.caller("poor@example.com", 10)
+	status, refused := poor.startCall("+234 803 123 4567")
+	if status != http.StatusPaymentRequired || refused.Error == nil || refused.Error.Code != "insufficient_balance" || refused.Error.NeededCents != 14 {
+		t.Fatalf("refusal through the codec: %d %+v", status, refused.Error)
+	}
 }
