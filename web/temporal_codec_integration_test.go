@@ -74,11 +74,11 @@ func TestCallWithTheCodecKeepsNumbersOutOfTemporal(t *testing.T) {
 		}
 	}
 
-	desc, err := plain.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := plain.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	memo := info.GetMemo().GetFields()
 	if len(memo) == 0 {
 		t.Fatal("the call has no memo")
