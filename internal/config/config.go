@@ -488,6 +488,9 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 			e.Str(s.key, "(set, redacted)")
 		}
 	}
+	// The codec keys' ids are not secret: they show which key encrypts
+	// (the first) during a rotation.
+	e.Strs("TEMPORAL_CODEC_KEY_IDS", c.TemporalCodecKeys.IDs())
 }
 
 // RedactURL hides the password of a URL such as a DATABASE_URL.

@@ -172,6 +172,9 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 			t.Errorf("printed config does not say %s is set: %s", key, out)
 		}
 	}
+	if !strings.Contains(out, `"TEMPORAL_CODEC_KEY_IDS":["2026-12"]`) {
+		t.Errorf("printed config does not list the codec key ids: %s", out)
+	}
 	if strings.Contains(out, "pg-password") {
 		t.Errorf("printed config contains the database password: %s", out)
 	}
