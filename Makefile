@@ -8,24 +8,35 @@ STRIPE_MOCK_VERSION := v0.203.0
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
 
-.PHONY: dev test bench fuzz lint generate check-generate build postgres chromium ci assets soak
+.PHONY: dev test test-js bench fuzz lint generate check-generate build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
 ## test: everything the tests need (Postgres, the Temporal CLI, stripe-mock, Chromium, the assets), then every test with the race detector
-test: postgres bin/temporal bin/stripe-mock assets chromium
+test: postgres bin/temporal bin/stripe-mock assets chromium test-js
 	$(GO) test -race -count=1 ./...
+
+## test-js: the front end's unit tests (the Voice SDK and simulator device adapters), with Node's built-in test runner
+test-js: web/assets/node_modules/.package-lock.json
+	cd web/assets && node --test src/
 
 ## bench: the ledger benchmarks (postings per second)
 bench: postgres
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/ ./internal/ratedeck/
 
-## fuzz: a short run of every fuzz test (number parsing, the calculate endpoint)
-fuzz: assets
+## fuzz: a short run of every fuzz test: number parsing, the calculate endpoint, and what strangers send (the Twilio and Stripe webhooks, the account forms, POST /calls; on a real database, POST /calls also on a Temporal dev server)
+fuzz: postgres bin/temporal assets
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNumber$$' -fuzztime 10s ./internal/rating/
 	$(GO) test -run '^$$' -fuzz '^FuzzCalculate$$' -fuzztime 10s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzTwilioVoice$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzTwilioStatus$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzStripeWebhook$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSignUp$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSignIn$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime 8s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzStartCall$$' -fuzztime 8s ./web/
 
 ## lint: gofmt, go vet and staticcheck
 lint:

@@ -4,6 +4,8 @@
 package activities
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
@@ -30,6 +32,9 @@ type Activities struct {
 	// Payments is the payment processor (Stripe, or the payment simulator
 	// through the same client in development).
 	Payments payments.Gateway
+	// Retention is how long housekeeping keeps sign-in failures, reset
+	// tokens and delivered webhook events (DATA_RETENTION).
+	Retention time.Duration
 }
 
 // New returns the activities over a Postgres pool.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -170,13 +171,39 @@ func (a *Activities) CancelTopUp(ctx context.Context, f workflows.TopUpFailure) 
 }
 
 // CreditTopUp posts a paid top-up's credit once (key
-// stripe:<payment intent>) and marks it succeeded, in one transaction. The
-// amount credited is the top-up's own; a payment of another amount or
-// currency is a non-retryable TopUpMismatch and credits nothing.
+// stripe:<payment intent>) and marks it succeeded, in one transaction.
+// Whatever the signal that asked for it says, it first reads the
+// PaymentIntent from Stripe and credits only a payment Stripe reports as
+// succeeded, for the top-up's own amount and currency, in the key's mode
+// (livemode), with our metadata (top-up and user id): anyone who can signal
+// a workflow can ask, only Stripe can confirm. Anything else is a
+// non-retryable TopUpMismatch and credits nothing. The amount credited is
+// the top-up's own.
 func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) error {
 	id, err := uuid.Parse(c.TopUpID)
 	if err != nil {
 		return badInput("top-up id", err)
+	}
+	g, err := a.gateway()
+	if err != nil {
+		return err
+	}
+	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return badInput("top-up "+c.TopUpID, err)
+	}
+	if err != nil {
+		return err
+	}
+	if t.PaymentIntentID == nil || *t.PaymentIntentID != c.PaymentIntentID {
+		return mismatch("top-up %s is paid by %v, not %s", c.TopUpID, deref(t.PaymentIntentID), c.PaymentIntentID)
+	}
+	pi, err := g.GetIntent(ctx, c.PaymentIntentID)
+	if err != nil {
+		return paymentsErr(err)
+	}
+	if why := unconfirmed(pi, t, g.Livemode()); why != "" {
+		return mismatch("Stripe does not confirm payment %s of top-up %s: %s; nothing credited", c.PaymentIntentID, c.TopUpID, why)
 	}
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		t, err := q.GetTopup(ctx, id)
@@ -184,10 +211,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 			return err
 		}
 		if t.PaymentIntentID == nil || *t.PaymentIntentID != c.PaymentIntentID {
-			return mismatch("top-up %s is paid by %v, not %s", c.TopUpID, t.PaymentIntentID, c.PaymentIntentID)
-		}
-		if c.AmountCents != t.AmountCents || (c.Currency != "" && c.Currency != "usd") {
-			return mismatch("payment %s is %d %s, the top-up %d usd", c.PaymentIntentID, c.AmountCents, c.Currency, t.AmountCents)
+			return mismatch("top-up %s is paid by %v, not %s", c.TopUpID, deref(t.PaymentIntentID), c.PaymentIntentID)
 		}
 		_, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "stripe:" + c.PaymentIntentID, AccountID: t.AccountID, Kind: ledger.Purchase,
@@ -208,22 +232,84 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 	return err
 }
 
+// unconfirmed says why Stripe's PaymentIntent does not confirm the
+// top-up's payment ("" when it does).
+func unconfirmed(pi payments.Intent, t db.Topup, livemode bool) string {
+	var why []string
+	if pi.Status != payments.StatusSucceeded {
+		why = append(why, "its status is "+pi.Status)
+	}
+	if pi.AmountCents != t.AmountCents {
+		why = append(why, fmt.Sprintf("it is for %d cents, the top-up for %d", pi.AmountCents, t.AmountCents))
+	}
+	if !strings.EqualFold(pi.Currency, t.Currency) {
+		why = append(why, fmt.Sprintf("its currency is %q, the top-up's %q", pi.Currency, t.Currency))
+	}
+	if pi.Livemode != livemode {
+		why = append(why, fmt.Sprintf("its livemode is %t, the key's %t", pi.Livemode, livemode))
+	}
+	if pi.Metadata["topup_id"] != t.ID.String() {
+		why = append(why, fmt.Sprintf("its metadata names top-up %q", pi.Metadata["topup_id"]))
+	}
+	if pi.Metadata["user_id"] != t.UserID.String() {
+		why = append(why, fmt.Sprintf("its metadata names user %q", pi.Metadata["user_id"]))
+	}
+	return strings.Join(why, "; ")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// MarkTopUpStuck records that Stripe did not confirm what a top-up's
+// workflow was asked to post: support sees it on the dashboard.
+func (a *Activities) MarkTopUpStuck(ctx context.Context, st workflows.TopUpStuck) error {
+	id, err := uuid.Parse(st.TopUpID)
+	if err != nil {
+		return badInput("top-up id", err)
+	}
+	reason := st.Reason
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	_, err = db.New(a.Pool).MarkTopupStuck(ctx, db.MarkTopupStuckParams{ID: id, Reason: reason})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return badInput("top-up "+st.TopUpID, err)
+	}
+	return err
+}
+
 func mismatch(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), workflows.ErrTypeTopUpMismatch, nil)
 }
 
-// ReverseTopUp posts a refund or a dispute of a credited top-up. Refunds
-// are listed from the processor and each posted once (key
-// stripe:refund:<refund id>), so a charge.refunded event, however often it
-// comes and whatever it says, posts exactly what Stripe refunded; a dispute
-// posts its amount (key stripe:dispute:<dispute id>). Either may take the
-// balance below zero; calls are refused until it is positive again.
+// ReverseTopUp brings a credited top-up's refunds or dispute in line with
+// what Stripe reports, whatever the event that asked said. Refunds are
+// listed from the processor: each that succeeded or is pending is posted
+// once (key stripe:refund:<refund id>), and each posted one that has failed
+// since (or was cancelled) is given back once (refund_failure, key
+// stripe:refund:<refund id>:failed). A dispute is read from the processor:
+// its amount is withdrawn once as soon as Stripe withdraws it (dispute, key
+// stripe:dispute:<dispute id>; an inquiry withdraws nothing) and given back
+// once when it is won (dispute_reversal, key
+// stripe:dispute:<dispute id>:won). Reversals may take the balance below
+// zero; calls are refused until it is positive again. Every entry is new:
+// nothing is ever edited.
 func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal) (workflows.TopUpRecord, error) {
 	id, err := uuid.Parse(r.TopUpID)
 	if err != nil {
 		return workflows.TopUpRecord{}, badInput("top-up id", err)
 	}
 	var entries []ledger.Entry
+	// reversals give back what an earlier entry took, if it was posted.
+	type reversal struct {
+		of    string // the key of the entry reversed
+		entry ledger.Entry
+	}
+	var reversals []reversal
 	t, err := db.New(a.Pool).GetTopup(ctx, id)
 	if err != nil {
 		return workflows.TopUpRecord{}, err
@@ -243,20 +329,49 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 			return workflows.TopUpRecord{}, paymentsErr(err)
 		}
 		for _, rf := range refunds {
-			// A pending refund is on its way back to the card: the credit
-			// goes now. A failed or cancelled one never left.
-			if rf.Status != "succeeded" && rf.Status != "pending" {
-				continue
+			key := "stripe:refund:" + rf.ID
+			switch rf.Status {
+			case "succeeded", "pending":
+				// A pending refund is on its way back to the card: the
+				// credit goes now.
+				entries = append(entries, ledger.Entry{Key: key, AccountID: t.AccountID, Kind: ledger.Refund,
+					AmountCents: -rf.AmountCents, TopupID: &t.ID, Memo: "refund " + rf.ID})
+			case "failed", "canceled":
+				// It never reached the card: if it was posted, the money
+				// comes back, once.
+				reversals = append(reversals, reversal{of: key, entry: ledger.Entry{Key: key + ":failed", AccountID: t.AccountID,
+					Kind: ledger.RefundFailure, TopupID: &t.ID, Memo: "refund " + rf.ID + " " + rf.Status}})
 			}
-			entries = append(entries, ledger.Entry{Key: "stripe:refund:" + rf.ID, AccountID: t.AccountID, Kind: ledger.Refund,
-				AmountCents: -rf.AmountCents, TopupID: &t.ID, Memo: "refund " + rf.ID})
 		}
 	case "dispute":
-		if r.DisputeID == "" || r.AmountCents <= 0 {
+		if r.DisputeID == "" {
 			return workflows.TopUpRecord{}, badInput("dispute", nil)
 		}
-		entries = append(entries, ledger.Entry{Key: "stripe:dispute:" + r.DisputeID, AccountID: t.AccountID, Kind: ledger.Dispute,
-			AmountCents: -r.AmountCents, TopupID: &t.ID, Memo: "dispute " + r.DisputeID})
+		g, err := a.gateway()
+		if err != nil {
+			return workflows.TopUpRecord{}, err
+		}
+		d, err := g.GetDispute(ctx, r.DisputeID)
+		if err != nil {
+			return workflows.TopUpRecord{}, paymentsErr(err)
+		}
+		switch {
+		case d.PaymentIntentID != pi:
+			return workflows.TopUpRecord{}, mismatch("dispute %s is of payment %q, top-up %s of %s", d.ID, d.PaymentIntentID, r.TopUpID, pi)
+		case d.Livemode != g.Livemode():
+			return workflows.TopUpRecord{}, mismatch("dispute %s has livemode %t, the key %t", d.ID, d.Livemode, g.Livemode())
+		case !strings.EqualFold(d.Currency, t.Currency) || d.AmountCents <= 0:
+			return workflows.TopUpRecord{}, mismatch("dispute %s is for %d %s, top-up %s in %s", d.ID, d.AmountCents, d.Currency, r.TopUpID, t.Currency)
+		}
+		key := "stripe:dispute:" + d.ID
+		if d.FundsWithdrawn() {
+			entries = append(entries, ledger.Entry{Key: key, AccountID: t.AccountID, Kind: ledger.Dispute,
+				AmountCents: -d.AmountCents, TopupID: &t.ID, Memo: "dispute " + d.ID})
+		}
+		if d.Status == payments.DisputeWon {
+			reversals = append(reversals, reversal{of: key, entry: ledger.Entry{Key: key + ":won", AccountID: t.AccountID,
+				Kind: ledger.DisputeReversal, TopupID: &t.ID, Memo: "dispute " + d.ID + " won"}})
+		}
 	default:
 		return workflows.TopUpRecord{}, badInput("reversal kind "+r.Kind, nil)
 	}
@@ -265,6 +380,19 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		l := ledger.New(q.DB())
 		for _, e := range entries {
 			if _, err := l.Post(ctx, e); err != nil {
+				return err
+			}
+		}
+		for _, rv := range reversals {
+			amount, err := q.GetEntryAmountByKey(ctx, rv.of)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // never posted: nothing to give back
+			}
+			if err != nil {
+				return err
+			}
+			rv.entry.AmountCents = -amount
+			if _, err := l.Post(ctx, rv.entry); err != nil {
 				return err
 			}
 		}

@@ -450,7 +450,7 @@ func (q *Queries) ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, err
 }
 
 const listStaleTopups = `-- name: ListStaleTopups :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
 ORDER BY t.created_at
@@ -475,6 +475,8 @@ type ListStaleTopupsRow struct {
 	DisputedCents   int64
 	FailureCode     *string
 	ReceiptEmail    *string
+	StuckReason     *string
+	StuckAt         *time.Time
 	Email           string
 }
 
@@ -505,6 +507,128 @@ func (q *Queries) ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, er
 			&i.DisputedCents,
 			&i.FailureCode,
 			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
+			&i.Email,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStripeVersionProblems = `-- name: ListStripeVersionProblems :many
+SELECT id, event_id, event_type, api_version, livemode, problem, received_at
+FROM stripe_version_events
+WHERE NOT handled
+ORDER BY received_at DESC
+LIMIT 50
+`
+
+type ListStripeVersionProblemsRow struct {
+	ID         int64
+	EventID    string
+	EventType  string
+	ApiVersion string
+	Livemode   bool
+	Problem    *string
+	ReceivedAt time.Time
+}
+
+// Stripe events of another API version this build could not read.
+func (q *Queries) ListStripeVersionProblems(ctx context.Context) ([]ListStripeVersionProblemsRow, error) {
+	rows, err := q.db.Query(ctx, listStripeVersionProblems)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStripeVersionProblemsRow{}
+	for rows.Next() {
+		var i ListStripeVersionProblemsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.EventID,
+			&i.EventType,
+			&i.ApiVersion,
+			&i.Livemode,
+			&i.Problem,
+			&i.ReceivedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStuckTopups = `-- name: ListStuckTopups :many
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
+FROM topups t JOIN users u ON u.id = t.user_id
+WHERE t.stuck_reason IS NOT NULL
+ORDER BY t.stuck_at DESC
+LIMIT 50
+`
+
+type ListStuckTopupsRow struct {
+	ID              uuid.UUID
+	UserID          uuid.UUID
+	AccountID       uuid.UUID
+	AccountKind     string
+	PackageCode     string
+	AmountCents     int64
+	Currency        string
+	Status          string
+	PaymentIntentID *string
+	FailureMessage  *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	CreditedAt      *time.Time
+	RefundedCents   int64
+	DisputedCents   int64
+	FailureCode     *string
+	ReceiptEmail    *string
+	StuckReason     *string
+	StuckAt         *time.Time
+	Email           string
+}
+
+// Top-ups Stripe did not confirm a credit or reversal for: support looks.
+func (q *Queries) ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, error) {
+	rows, err := q.db.Query(ctx, listStuckTopups)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStuckTopupsRow{}
+	for rows.Next() {
+		var i ListStuckTopupsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.PackageCode,
+			&i.AmountCents,
+			&i.Currency,
+			&i.Status,
+			&i.PaymentIntentID,
+			&i.FailureMessage,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditedAt,
+			&i.RefundedCents,
+			&i.DisputedCents,
+			&i.FailureCode,
+			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -696,7 +820,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 }
 
 const searchTopups = `-- name: SearchTopups :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1::uuid
    OR t.payment_intent_id = $2::text
@@ -729,6 +853,8 @@ type SearchTopupsRow struct {
 	DisputedCents   int64
 	FailureCode     *string
 	ReceiptEmail    *string
+	StuckReason     *string
+	StuckAt         *time.Time
 	Email           string
 }
 
@@ -760,6 +886,8 @@ func (q *Queries) SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]S
 			&i.DisputedCents,
 			&i.FailureCode,
 			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
 			&i.Email,
 		); err != nil {
 			return nil, err

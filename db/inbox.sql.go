@@ -20,6 +20,40 @@ func (q *Queries) CountUndeliveredWebhookEvents(ctx context.Context) (int64, err
 	return count, err
 }
 
+const insertStripeVersionEvent = `-- name: InsertStripeVersionEvent :one
+INSERT INTO stripe_version_events (event_id, event_type, api_version, livemode, raw_body, handled, problem)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id
+`
+
+type InsertStripeVersionEventParams struct {
+	EventID    string
+	EventType  string
+	ApiVersion string
+	Livemode   bool
+	RawBody    []byte
+	Handled    bool
+	Problem    *string
+}
+
+// Keeps a Stripe event of another API version once per event id; a repeat
+// returns nothing.
+func (q *Queries) InsertStripeVersionEvent(ctx context.Context, arg InsertStripeVersionEventParams) (int64, error) {
+	row := q.db.QueryRow(ctx, insertStripeVersionEvent,
+		arg.EventID,
+		arg.EventType,
+		arg.ApiVersion,
+		arg.Livemode,
+		arg.RawBody,
+		arg.Handled,
+		arg.Problem,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const insertWebhookEvent = `-- name: InsertWebhookEvent :one
 INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

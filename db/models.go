@@ -104,6 +104,18 @@ type SignInFailure struct {
 	LastFailedAt  time.Time
 }
 
+type StripeVersionEvent struct {
+	ID         int64
+	EventID    string
+	EventType  string
+	ApiVersion string
+	Livemode   bool
+	RawBody    []byte
+	Handled    bool
+	Problem    *string
+	ReceivedAt time.Time
+}
+
 type Topup struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
@@ -122,6 +134,8 @@ type Topup struct {
 	DisputedCents   int64
 	FailureCode     *string
 	ReceiptEmail    *string
+	StuckReason     *string
+	StuckAt         *time.Time
 }
 
 type Transaction struct {

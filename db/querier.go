@@ -46,6 +46,8 @@ type Querier interface {
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
+	// The amount a ledger entry posted, for the entry that reverses it.
+	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
 	GetTopup(ctx context.Context, id uuid.UUID) (Topup, error)
 	GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error)
@@ -67,6 +69,9 @@ type Querier interface {
 	InsertCallEvent(ctx context.Context, arg InsertCallEventParams) (int64, error)
 	// Adds a rate unless the prefix exists already, in any country.
 	InsertRateIfAbsent(ctx context.Context, arg InsertRateIfAbsentParams) (int64, error)
+	// Keeps a Stripe event of another API version once per event id; a repeat
+	// returns nothing.
+	InsertStripeVersionEvent(ctx context.Context, arg InsertStripeVersionEventParams) (int64, error)
 	// Stores a delivery once per (source, dedup key); a repeat returns nothing.
 	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error)
 	// A password or email change voids every reset link still outstanding.
@@ -90,6 +95,10 @@ type Querier interface {
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
 	ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, error)
 	ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, error)
+	// Stripe events of another API version this build could not read.
+	ListStripeVersionProblems(ctx context.Context) ([]ListStripeVersionProblemsRow, error)
+	// Top-ups Stripe did not confirm a credit or reversal for: support looks.
+	ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, error)
 	ListTopupEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)
 	ListTopupsForUser(ctx context.Context, arg ListTopupsForUserParams) ([]Topup, error)
 	// One page of a wallet's ledger, newest first, with what each entry is
@@ -103,7 +112,11 @@ type Querier interface {
 	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
-	// Money received is shown as such, even on a top-up given up for lost.
+	// Stripe did not confirm what the workflow was asked to post: nothing was
+	// posted, and support must look. The first reason stays until cleared.
+	MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) (Topup, error)
+	// Money received is shown as such, even on a top-up given up for lost; a
+	// payment Stripe confirmed clears a mark for support.
 	MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
@@ -117,6 +130,17 @@ type Querier interface {
 	// the idempotency key already exists, the wallet does not exist, or a debit
 	// would take the balance below zero and the kind does not allow that.
 	PostEntry(ctx context.Context, arg PostEntryParams) (PostEntryRow, error)
+	// Webhook deliveries handed to their workflow before the cutoff. An
+	// undelivered one is kept whatever its age: it is still owed.
+	PruneDeliveredWebhookEvents(ctx context.Context, arg PruneDeliveredWebhookEventsParams) (int64, error)
+	// Sessions past their expiry: scs refuses them already.
+	PruneExpiredSessions(ctx context.Context, arg PruneExpiredSessionsParams) (int64, error)
+	// Reset tokens, used or not, that expired before the cutoff.
+	PrunePasswordResets(ctx context.Context, arg PrunePasswordResetsParams) (int64, error)
+	// Housekeeping: rows kept only for a while, pruned daily by the
+	// Housekeeping workflow in batches (short transactions, no long lock).
+	// Failure counts last touched before the cutoff (long past any window).
+	PruneSignInFailures(ctx context.Context, arg PruneSignInFailuresParams) (int64, error)
 	// The numbers a user called most recently, each once.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
 	// Counts a failure; a count older than the window starts again at one.
@@ -145,7 +169,9 @@ type Querier interface {
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
 	// Refunded and disputed amounts are derived from the ledger, never counted
-	// separately; a top-up wholly refunded is refunded, one disputed disputed.
+	// separately (net of failed refunds and won disputes); a top-up wholly
+	// refunded is refunded, one disputed disputed, and one whose dispute was
+	// won or whose refund failed is succeeded again.
 	SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error

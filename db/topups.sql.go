@@ -14,7 +14,7 @@ import (
 const createTopup = `-- name: CreateTopup :one
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
 `
 
 type CreateTopupParams struct {
@@ -52,12 +52,14 @@ func (q *Queries) CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
 
 const findOpenTopup = `-- name: FindOpenTopup :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups
 WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
   AND created_at > now() - $3::bigint * interval '1 millisecond'
 ORDER BY created_at DESC
@@ -93,12 +95,26 @@ func (q *Queries) FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (T
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
 
+const getEntryAmountByKey = `-- name: GetEntryAmountByKey :one
+SELECT amount_cents FROM transactions WHERE idempotency_key = $1
+`
+
+// The amount a ledger entry posted, for the entry that reverses it.
+func (q *Queries) GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error) {
+	row := q.db.QueryRow(ctx, getEntryAmountByKey, idempotencyKey)
+	var amount_cents int64
+	err := row.Scan(&amount_cents)
+	return amount_cents, err
+}
+
 const getTopup = `-- name: GetTopup :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups WHERE id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE id = $1
 `
 
 func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
@@ -122,12 +138,14 @@ func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
 
 const getTopupByPaymentIntent = `-- name: GetTopupByPaymentIntent :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups WHERE payment_intent_id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE payment_intent_id = $1
 `
 
 func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error) {
@@ -151,12 +169,14 @@ func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
 
 const getTopupForUser = `-- name: GetTopupForUser :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE id = $1 AND user_id = $2
 `
 
 type GetTopupForUserParams struct {
@@ -186,12 +206,14 @@ func (q *Queries) GetTopupForUser(ctx context.Context, arg GetTopupForUserParams
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
 
 const listTopupsForUser = `-- name: ListTopupsForUser :many
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
 type ListTopupsForUserParams struct {
@@ -226,6 +248,8 @@ func (q *Queries) ListTopupsForUser(ctx context.Context, arg ListTopupsForUserPa
 			&i.DisputedCents,
 			&i.FailureCode,
 			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
 		); err != nil {
 			return nil, err
 		}
@@ -242,7 +266,7 @@ UPDATE topups
 SET status = 'canceled', failure_code = $1, failure_message = COALESCE($2, failure_message),
     updated_at = now()
 WHERE id = $3 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
 `
 
 type MarkTopupCanceledParams struct {
@@ -272,6 +296,8 @@ func (q *Queries) MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledPa
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
@@ -280,7 +306,7 @@ const markTopupFailed = `-- name: MarkTopupFailed :one
 UPDATE topups
 SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
 `
 
 type MarkTopupFailedParams struct {
@@ -311,6 +337,49 @@ func (q *Queries) MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
+	)
+	return i, err
+}
+
+const markTopupStuck = `-- name: MarkTopupStuck :one
+UPDATE topups
+SET stuck_reason = COALESCE(stuck_reason, $1::text), stuck_at = COALESCE(stuck_at, now()), updated_at = now()
+WHERE id = $2
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+`
+
+type MarkTopupStuckParams struct {
+	Reason string
+	ID     uuid.UUID
+}
+
+// Stripe did not confirm what the workflow was asked to post: nothing was
+// posted, and support must look. The first reason stays until cleared.
+func (q *Queries) MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) (Topup, error) {
+	row := q.db.QueryRow(ctx, markTopupStuck, arg.Reason, arg.ID)
+	var i Topup
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.AccountID,
+		&i.AccountKind,
+		&i.PackageCode,
+		&i.AmountCents,
+		&i.Currency,
+		&i.Status,
+		&i.PaymentIntentID,
+		&i.FailureMessage,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CreditedAt,
+		&i.RefundedCents,
+		&i.DisputedCents,
+		&i.FailureCode,
+		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
@@ -318,12 +387,13 @@ func (q *Queries) MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams
 const markTopupSucceeded = `-- name: MarkTopupSucceeded :one
 UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
-    updated_at = now()
+    stuck_reason = NULL, stuck_at = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
 `
 
-// Money received is shown as such, even on a top-up given up for lost.
+// Money received is shown as such, even on a top-up given up for lost; a
+// payment Stripe confirmed clears a mark for support.
 func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error) {
 	row := q.db.QueryRow(ctx, markTopupSucceeded, id)
 	var i Topup
@@ -345,6 +415,8 @@ func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, 
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
@@ -354,7 +426,7 @@ UPDATE topups
 SET payment_intent_id = $1, status = CASE WHEN status = 'created' THEN 'processing' ELSE status END,
     updated_at = now()
 WHERE id = $2 AND (payment_intent_id IS NULL OR payment_intent_id = $1)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
 `
 
 type SetTopupPaymentIntentParams struct {
@@ -385,6 +457,8 @@ func (q *Queries) SetTopupPaymentIntent(ctx context.Context, arg SetTopupPayment
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }
@@ -394,19 +468,22 @@ UPDATE topups t
 SET refunded_cents = r.refunded, disputed_cents = r.disputed,
     status = CASE WHEN r.disputed > 0 THEN 'disputed'
                   WHEN r.refunded >= t.amount_cents THEN 'refunded'
+                  WHEN t.status IN ('disputed', 'refunded') THEN 'succeeded'
                   ELSE t.status END,
     updated_at = now()
 FROM (
-    SELECT COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'refund'), 0)::bigint AS refunded,
-           COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'dispute'), 0)::bigint AS disputed
+    SELECT COALESCE(-SUM(amount_cents) FILTER (WHERE kind IN ('refund', 'refund_failure')), 0)::bigint AS refunded,
+           COALESCE(-SUM(amount_cents) FILTER (WHERE kind IN ('dispute', 'dispute_reversal')), 0)::bigint AS disputed
     FROM transactions WHERE topup_id = $1
 ) r
 WHERE t.id = $1
-RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email
+RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at
 `
 
 // Refunded and disputed amounts are derived from the ledger, never counted
-// separately; a top-up wholly refunded is refunded, one disputed disputed.
+// separately (net of failed refunds and won disputes); a top-up wholly
+// refunded is refunded, one disputed disputed, and one whose dispute was
+// won or whose refund failed is succeeded again.
 func (q *Queries) SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, error) {
 	row := q.db.QueryRow(ctx, syncTopupReversals, id)
 	var i Topup
@@ -428,6 +505,8 @@ func (q *Queries) SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, 
 		&i.DisputedCents,
 		&i.FailureCode,
 		&i.ReceiptEmail,
+		&i.StuckReason,
+		&i.StuckAt,
 	)
 	return i, err
 }

@@ -118,3 +118,19 @@ WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing',
 
 -- name: SetRateEnabled :one
 UPDATE call_rates SET enabled = $2, updated_at = now() WHERE prefix = $1 RETURNING *;
+
+-- name: ListStuckTopups :many
+-- Top-ups Stripe did not confirm a credit or reversal for: support looks.
+SELECT t.*, u.email
+FROM topups t JOIN users u ON u.id = t.user_id
+WHERE t.stuck_reason IS NOT NULL
+ORDER BY t.stuck_at DESC
+LIMIT 50;
+
+-- name: ListStripeVersionProblems :many
+-- Stripe events of another API version this build could not read.
+SELECT id, event_id, event_type, api_version, livemode, problem, received_at
+FROM stripe_version_events
+WHERE NOT handled
+ORDER BY received_at DESC
+LIMIT 50;

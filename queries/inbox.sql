@@ -32,3 +32,11 @@ WHERE id = $1;
 
 -- name: CountUndeliveredWebhookEvents :one
 SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL;
+
+-- name: InsertStripeVersionEvent :one
+-- Keeps a Stripe event of another API version once per event id; a repeat
+-- returns nothing.
+INSERT INTO stripe_version_events (event_id, event_type, api_version, livemode, raw_body, handled, problem)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id;

@@ -30,10 +30,11 @@ WHERE id = $1 AND status IN ('created', 'processing', 'failed')
 RETURNING *;
 
 -- name: MarkTopupSucceeded :one
--- Money received is shown as such, even on a top-up given up for lost.
+-- Money received is shown as such, even on a top-up given up for lost; a
+-- payment Stripe confirmed clears a mark for support.
 UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
-    updated_at = now()
+    stuck_reason = NULL, stuck_at = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
 RETURNING *;
 
@@ -46,16 +47,19 @@ RETURNING *;
 
 -- name: SyncTopupReversals :one
 -- Refunded and disputed amounts are derived from the ledger, never counted
--- separately; a top-up wholly refunded is refunded, one disputed disputed.
+-- separately (net of failed refunds and won disputes); a top-up wholly
+-- refunded is refunded, one disputed disputed, and one whose dispute was
+-- won or whose refund failed is succeeded again.
 UPDATE topups t
 SET refunded_cents = r.refunded, disputed_cents = r.disputed,
     status = CASE WHEN r.disputed > 0 THEN 'disputed'
                   WHEN r.refunded >= t.amount_cents THEN 'refunded'
+                  WHEN t.status IN ('disputed', 'refunded') THEN 'succeeded'
                   ELSE t.status END,
     updated_at = now()
 FROM (
-    SELECT COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'refund'), 0)::bigint AS refunded,
-           COALESCE(-SUM(amount_cents) FILTER (WHERE kind = 'dispute'), 0)::bigint AS disputed
+    SELECT COALESCE(-SUM(amount_cents) FILTER (WHERE kind IN ('refund', 'refund_failure')), 0)::bigint AS refunded,
+           COALESCE(-SUM(amount_cents) FILTER (WHERE kind IN ('dispute', 'dispute_reversal')), 0)::bigint AS disputed
     FROM transactions WHERE topup_id = sqlc.arg(id)
 ) r
 WHERE t.id = sqlc.arg(id)
@@ -72,3 +76,15 @@ WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing',
   AND created_at > now() - sqlc.arg(within_ms)::bigint * interval '1 millisecond'
 ORDER BY created_at DESC
 LIMIT 1;
+
+-- name: MarkTopupStuck :one
+-- Stripe did not confirm what the workflow was asked to post: nothing was
+-- posted, and support must look. The first reason stays until cleared.
+UPDATE topups
+SET stuck_reason = COALESCE(stuck_reason, sqlc.arg(reason)::text), stuck_at = COALESCE(stuck_at, now()), updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- name: GetEntryAmountByKey :one
+-- The amount a ledger entry posted, for the entry that reverses it.
+SELECT amount_cents FROM transactions WHERE idempotency_key = $1;

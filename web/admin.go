@@ -121,6 +121,10 @@ type dashboardData struct {
 	Overdue    []db.ListOverdueCallsRow
 	Topups     []db.ListStaleTopupsRow
 	Webhooks   []db.WebhookEvent
+	// Stripe: top-ups whose credit or reversal Stripe did not confirm, and
+	// events of another API version this build could not read.
+	StuckTopups   []db.ListStuckTopupsRow
+	StripeVersion []db.ListStripeVersionProblemsRow
 }
 
 // stuckQuery is the visibility query for calls waiting for support.
@@ -146,6 +150,14 @@ func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Webhooks, err = q.ListRetryingWebhooks(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.StuckTopups, err = q.ListStuckTopups(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.StripeVersion, err = q.ListStripeVersionProblems(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -48,7 +48,7 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	// The money leaves the wallet while the call is up (as a refund would
 	// take it): the charge cannot be posted and the call is stuck.
 	e.postEntry("stuck@example.com", "test:drain", ledger.Adjustment, -500)
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the call to be stuck", func() bool {
@@ -114,7 +114,7 @@ func TestAdminSearchFindsCallsAndTopUps(t *testing.T) {
 	staff := e.admin("finder@example.com")
 	b := e.caller("found@example.com", 500)
 	_, call := b.startCall("+234 803 123 4567")
-	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 5*time.Second, carrier.Faults{})
+	sc, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 5*time.Second, carrier.Faults{})
 	if err != nil {
 		t.Fatal(err)
 	}

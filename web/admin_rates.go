@@ -351,6 +351,12 @@ func (s *Server) importRates(w http.ResponseWriter, r *http.Request) {
 		invalid(http.StatusUnprocessableEntity, form, errs, nil)
 		return
 	}
+	// A check changes nothing; replacing the deck is sensitive.
+	if apply && !s.confirmPassword(w, r, form, "import_password", func(status int, errs map[string]string) {
+		invalid(status, form, errs, nil)
+	}) {
+		return
+	}
 	data, err := io.ReadAll(file)
 	if err != nil {
 		s.serverError(w, r, err)

@@ -263,6 +263,11 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r) {
 		return
 	}
+	if !s.confirmPassword(w, r, r.PostForm, "adjust_password", func(status int, errs map[string]string) {
+		s.renderAdminUser(w, r, status, id, pageData{Form: r.PostForm, Errors: errs})
+	}) {
+		return
+	}
 	f := parseAdjustmentForm(r.PostForm)
 	admin := currentUser(r)
 	if id == admin.ID {
@@ -350,6 +355,11 @@ func (s *Server) enableUser(w http.ResponseWriter, r *http.Request) { s.setUserA
 func (s *Server) setUserAccess(w http.ResponseWriter, r *http.Request, disable bool) {
 	id, ok := s.adminTarget(w, r)
 	if !ok || !s.parseForm(w, r) {
+		return
+	}
+	if disable && !s.confirmPassword(w, r, r.PostForm, "access_password", func(status int, errs map[string]string) {
+		s.renderAdminUser(w, r, status, id, pageData{Form: r.PostForm, Errors: errs})
+	}) {
 		return
 	}
 	ctx := r.Context()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/twilio/twilio-go/client/jwt"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -155,13 +154,17 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	token, err := s.accessToken(identity, terms.AuthorizedUntil)
+	// The token names this call (its identity carries the call id) and
+	// dies with the authorization: an older token of the same user cannot
+	// claim this call, nor this one a later call.
+	callIdentity := carrier.CallIdentity(identity, callID)
+	token, err := s.accessToken(callIdentity, terms.AuthorizedUntil)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	s.writeJSON(w, r, http.StatusCreated, startCallResponse{
-		CallID: callID, Token: token, Identity: identity, MaxSeconds: terms.MaxSeconds,
+		CallID: callID, Token: token, Identity: callIdentity, MaxSeconds: terms.MaxSeconds,
 		Rate: callRate{Prefix: terms.RatePrefix, Description: terms.Description,
 			PerMinute: rating.FormatPerMinute(terms.PerMinuteMicros), PerMinuteMicros: terms.PerMinuteMicros},
 	})
@@ -176,21 +179,13 @@ func (s *Server) clientIdentity(userID string) string {
 }
 
 // accessToken is a Twilio access token with a VoiceGrant for our outgoing
-// TwiML application, valid until the call's authorization expires.
+// TwiML application, for one call's identity, valid until the call's
+// authorization expires (its exp is that instant: see carrier.AccessToken).
 func (s *Server) accessToken(identity string, until time.Time) (string, error) {
-	ttl := time.Until(until).Seconds()
-	if ttl < 60 {
-		ttl = 60
-	}
-	token := jwt.CreateAccessToken(jwt.AccessTokenParams{
-		AccountSid:    s.cfg.TwilioAccountSID,
-		SigningKeySid: s.cfg.TwilioAPIKey,
-		Secret:        s.cfg.TwilioAPISecret,
-		Identity:      identity,
-		Ttl:           ttl,
+	return carrier.AccessToken(carrier.TokenParams{
+		AccountSID: s.cfg.TwilioAccountSID, APIKey: s.cfg.TwilioAPIKey, APISecret: s.cfg.TwilioAPISecret,
+		TwiMLAppSID: s.cfg.TwilioTwiMLAppSID, Identity: identity, Until: until,
 	})
-	token.AddGrant(&jwt.VoiceGrant{Outgoing: jwt.Outgoing{ApplicationSid: s.cfg.TwilioTwiMLAppSID}})
-	return token.ToJwt()
 }
 
 // simulateConnect plays Twilio for a browser in development: it connects
@@ -200,21 +195,22 @@ func (s *Server) accessToken(identity string, until time.Time) (string, error) {
 func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		CallID      string `json:"call_id"`
+		Token       string `json:"token"`
 		TalkSeconds int64  `json:"talk_seconds"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil || req.CallID == "" {
-		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "talk_seconds": 30}.`, 0)
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10)).Decode(&req); err != nil || req.CallID == "" || req.Token == "" {
+		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "token": "...", "talk_seconds": 30}.`, 0)
 		return
 	}
 	if !s.ownsCall(w, r, req.CallID) {
 		return
 	}
-	identity := s.clientIdentity(currentUser(r).ID.String())
 	talk := time.Duration(min(max(req.TalkSeconds, 1), 3600)) * time.Second
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), talk+5*time.Minute)
 		defer cancel()
-		if _, err := s.sim.PlaceCall(ctx, identity, req.CallID, talk, carrier.Faults{}); err != nil {
+		// As Twilio does, the simulator takes the caller from the token.
+		if _, err := s.sim.PlaceCall(ctx, req.Token, req.CallID, talk, carrier.Faults{}); err != nil {
 			s.log.Warn().Err(err).Str("call_id", req.CallID).Msg("simulated call")
 		}
 	}()

@@ -47,7 +47,7 @@ func BenchmarkCallWebhooks(b *testing.B) {
 					b.Errorf("POST /calls: %d %+v", status, call.Error)
 					return
 				}
-				if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{Copies: 2, Shuffle: true}); err != nil {
+				if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{Copies: 2, Shuffle: true}); err != nil {
 					b.Error(err)
 					return
 				}

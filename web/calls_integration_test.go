@@ -97,7 +97,8 @@ func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
 	t.Cleanup(e.tc.Close)
 
 	e.app = startAppWith(t, map[string]string{"TEMPORAL_TASK_QUEUE": e.queue, "TEMPORAL_CODEC_KEYS": keys}, nil, pool, e.tc)
-	e.sim = &carrier.Simulator{BaseURL: e.cfg.PublicBaseURL, AuthToken: e.cfg.TwilioAuthToken, AccountSID: e.cfg.TwilioAccountSID}
+	e.sim = &carrier.Simulator{BaseURL: e.cfg.PublicBaseURL, AuthToken: e.cfg.TwilioAuthToken, AccountSID: e.cfg.TwilioAccountSID,
+		APIKey: e.cfg.TwilioAPIKey, APISecret: e.cfg.TwilioAPISecret}
 
 	rates, err := ratedeck.NewStore(ctx, pool, zerolog.Nop())
 	if err != nil {
@@ -218,7 +219,7 @@ func TestFullCallWithEveryCallbackTripledIsChargedOnce(t *testing.T) {
 		// $5.00 at $0.14 a minute buys 35 minutes.
 		t.Fatalf("POST /calls: %d %+v", status, call)
 	}
-	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{Copies: 3, Shuffle: true})
+	sc, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{Copies: 3, Shuffle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestFullCallWithEveryCallbackTripledIsChargedOnce(t *testing.T) {
 	}
 	e.mustVerifyLedger()
 	// The voice webhook refuses a replay of the same call: never a second dial.
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, time.Second, carrier.Faults{}); !errors.Is(err, carrier.ErrRefused) {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, time.Second, carrier.Faults{}); !errors.Is(err, carrier.ErrRefused) {
 		t.Fatalf("second voice request: %v", err)
 	}
 	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_answered.json")
@@ -331,7 +332,7 @@ func TestWorkerDownCallSetupStillWorksAndIsBilledLater(t *testing.T) {
 	_, call := b.startCall("+234 803 123 4567")
 	e.stopWorker()
 	// Twilio's voice request and the callbacks need no worker.
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 30*time.Second, carrier.Faults{Copies: 2}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 30*time.Second, carrier.Faults{Copies: 2}); err != nil {
 		t.Fatalf("with the worker down: %v", err)
 	}
 	if got := e.charges(call.CallID); len(got) != 0 {
@@ -350,7 +351,7 @@ func TestTemporalDownMidCallDeliveriesAreRedelivered(t *testing.T) {
 	b := e.caller("outage@example.com", 500)
 	_, call := b.startCall("+234 803 123 4567")
 	// The call is set up and answered while Temporal is up ...
-	sc, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 90*time.Second, carrier.Faults{DropFinal: true})
+	sc, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 90*time.Second, carrier.Faults{DropFinal: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestVoiceRequestRacingTheAbandonmentTimer(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, dialErr = e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, time.Second, carrier.Faults{DropFinal: true})
+			_, dialErr = e.sim.PlaceCall(context.Background(), call.Token, call.CallID, time.Second, carrier.Faults{DropFinal: true})
 		}()
 		go func() {
 			defer wg.Done()
@@ -462,7 +463,7 @@ func TestStuckBillingIsVisibleAndRetriedOnce(t *testing.T) {
 	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: "admin:drain", AccountID: account, Kind: ledger.Adjustment, AmountCents: -100}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

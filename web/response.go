@@ -49,7 +49,7 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // and false is returned.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
+	if err := r.ParseForm(); err != nil || !storableValues(r.Form) {
 		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return false
 	}

@@ -42,6 +42,12 @@ func (s *Server) Handler() http.Handler {
 		// (STRIPE_API_BASE); it checks the secret key as Stripe does.
 		r.Mount("/dev/stripe", http.StripPrefix("/dev/stripe", s.paySim.Handler()))
 	}
+	if s.sim != nil && s.cfg.Env != config.Production {
+		// The carrier simulator's Twilio REST and Pricing APIs, for
+		// twilio-go in the worker (`mobayilo dev`: the pricing sync); it
+		// checks the API key and secret as Twilio does.
+		r.Mount("/dev/twilio", http.StripPrefix("/dev/twilio", s.sim.RESTHandler()))
+	}
 
 	// The Temporal UI's codec endpoint (temporal_codec.go): admins only, as
 	// the console, but called from the UI's origin, so CORS and a

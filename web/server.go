@@ -55,6 +55,9 @@ type Deps struct {
 	// outside production with no SMTP_HOST, a development mailbox shown at
 	// /dev/mail.
 	Mailer mail.Sender
+	// Now is the clock of admin idle timeouts and password re-entry; nil
+	// is time.Now (tests move it forward).
+	Now func() time.Time
 }
 
 // Server holds the dependencies of every handler.
@@ -85,6 +88,7 @@ type Server struct {
 	// codec opens Temporal payloads for the UI's codec endpoint; nil
 	// without TEMPORAL_CODEC_KEYS (the endpoint is then absent).
 	codec *codec.Codec
+	now   func() time.Time
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -111,6 +115,9 @@ func New(d Deps) (*Server, error) {
 		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
 	}
 	s.codec = codec.New(d.Config.TemporalCodecKeys)
+	if s.now = d.Now; s.now == nil {
+		s.now = time.Now
+	}
 	if d.Config.Env != config.Production {
 		s.sim = d.Simulator
 		s.paySim = d.PaymentSimulator

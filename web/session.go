@@ -28,6 +28,10 @@ const (
 	sessUserID            = "user_id"
 	sessPasswordChangedAt = "password_changed_at"
 	sessFlash             = "flash"
+	// When the password was last entered (sign-in, sign-up, reset, change,
+	// or an admin's re-entry), and an admin's last request (unix nanos).
+	sessPasswordAt = "password_entered_at"
+	sessLastSeen   = "last_seen_at"
 )
 
 // sessionUser is the signed-in user of a request, with their wallet.
@@ -57,6 +61,10 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			row, err := db.New(s.pool).GetUserWithBalance(ctx, id)
 			switch {
 			case err == nil && accounts.SessionValid(row.User, time.Unix(0, s.sessions.GetInt64(ctx, sessPasswordChangedAt))):
+				if row.User.Role == "admin" && !s.adminActive(ctx) {
+					s.endIdleAdminSession(w, r.WithContext(ctx))
+					return
+				}
 				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
 			case err == nil || errors.Is(err, pgx.ErrNoRows):
 				if err := s.endSession(ctx); err != nil {
@@ -94,6 +102,10 @@ func (s *Server) startSession(ctx context.Context, user db.User) error {
 	}
 	s.sessions.Put(ctx, sessUserID, user.ID.String())
 	s.sessions.Put(ctx, sessPasswordChangedAt, user.PasswordChangedAt.UnixNano())
+	// Every way in (sign-in, sign-up, reset, password change) entered the
+	// password just now.
+	s.sessions.Put(ctx, sessPasswordAt, s.now().UnixNano())
+	s.sessions.Put(ctx, sessLastSeen, s.now().UnixNano())
 	return nil
 }
 
@@ -114,6 +126,8 @@ func (s *Server) endSession(ctx context.Context) error {
 	}
 	s.sessions.Remove(ctx, sessUserID)
 	s.sessions.Remove(ctx, sessPasswordChangedAt)
+	s.sessions.Remove(ctx, sessPasswordAt)
+	s.sessions.Remove(ctx, sessLastSeen)
 	return nil
 }
 

@@ -9,19 +9,31 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // stripeWebhook authenticates a Stripe event before anything else (the
-// Stripe-Signature over the raw body, within five minutes), stores the
-// events a top-up acts on in the inbox (once per event id) and answers 200;
-// the inbox delivers each to its top-up's workflow, starting it again when
-// it has finished. Other event types are acknowledged and ignored.
+// Stripe-Signature over the raw body, within five minutes), refuses one
+// whose livemode is not the key's (a test event on a live deployment, or
+// the reverse), stores the events a top-up acts on in the inbox (once per
+// event id) and answers 200; the inbox delivers each to its top-up's
+// workflow, starting it again when it has finished. Other event types are
+// acknowledged and ignored.
+//
+// An event rendered in another API version than the one stripe-go pins
+// (the endpoint was created with another version) is never refused, or
+// Stripe would retry it for days and then disable the endpoint: its raw
+// body is kept (stripe_version_events) and it is answered 200. When the
+// fields a top-up needs are there it goes on as usual; when they are not
+// it waits for support on the dashboard, and the log names both versions.
 func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
 	if err != nil {
@@ -29,26 +41,51 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	header := r.Header.Get("Stripe-Signature")
-	ev, err := webhook.ConstructEventWithOptions(body, header, s.cfg.StripeWebhookSecret,
-		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
-	if err != nil {
-		s.log.Warn().Err(err).Bool("signature_present", header != "").Msg("stripe webhook refused: bad signature, stale timestamp or malformed body")
+	if err := webhook.ValidatePayload(body, header, s.cfg.StripeWebhookSecret); err != nil {
+		s.log.Warn().Err(err).Bool("signature_present", header != "").Msg("stripe webhook refused: bad signature or stale timestamp")
 		http.Error(w, "invalid signature", http.StatusBadRequest)
 		return
 	}
-	log := s.log.With().Str("event_id", ev.ID).Str("event_type", string(ev.Type)).Logger()
-	if ev.APIVersion != stripe.APIVersion {
-		// Loud, and refused so that Stripe keeps it and retries: the
-		// endpoint must be recreated with the version stripe-go pins.
-		log.Error().Str("event_api_version", ev.APIVersion).Str("expected_api_version", stripe.APIVersion).
-			Msg("stripe webhook refused: the endpoint's API version differs from the one this build understands; recreate the webhook endpoint with api_version " + stripe.APIVersion)
-		http.Error(w, "unsupported API version "+ev.APIVersion+"; expected "+stripe.APIVersion, http.StatusBadRequest)
+	var head struct {
+		ID         string `json:"id"`
+		Type       string `json:"type"`
+		APIVersion string `json:"api_version"`
+		Livemode   *bool  `json:"livemode"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil || head.ID == "" || head.Type == "" || head.Livemode == nil {
+		s.log.Warn().Bool("json_ok", err == nil).Msg("stripe webhook refused: a signed body that is not an event")
+		http.Error(w, "malformed event", http.StatusBadRequest)
+		return
+	}
+	log := s.log.With().Str("event_id", head.ID).Str("event_type", head.Type).Logger()
+	if want := stripeLivemode(s.cfg); *head.Livemode != want {
+		// Refused, not stored: a test-mode event must never move money on
+		// a live deployment, nor a live one reach a test deployment.
+		log.Error().Bool("event_livemode", *head.Livemode).Bool("key_livemode", want).
+			Msg("stripe webhook refused: the event's livemode is not the mode of STRIPE_SECRET_KEY")
+		http.Error(w, "livemode mismatch", http.StatusBadRequest)
+		return
+	}
+	otherVersion := head.APIVersion != stripe.APIVersion
+	ev, err := webhook.ConstructEventWithOptions(body, header, s.cfg.StripeWebhookSecret,
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		if otherVersion {
+			s.holdStripeEvent(w, r, log, head.ID, head.Type, head.APIVersion, *head.Livemode, body, "the event does not parse with API version "+stripe.APIVersion+": "+err.Error())
+			return
+		}
+		log.Warn().Err(err).Msg("stripe webhook refused: malformed body")
+		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
 	sig, topupID, err := s.stripeSignal(r, ev)
 	if err != nil {
 		var bad *badEvent
 		if errors.As(err, &bad) {
+			if otherVersion {
+				s.holdStripeEvent(w, r, log, ev.ID, string(ev.Type), ev.APIVersion, ev.Livemode, body, bad.Error())
+				return
+			}
 			log.Warn().Err(err).Msg("stripe webhook: malformed event")
 			http.Error(w, bad.Error(), http.StatusBadRequest)
 			return
@@ -56,6 +93,18 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		log.Error().Err(err).Msg("stripe webhook: find top-up")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
+	}
+	if otherVersion {
+		// Readable with the pinned version: kept all the same, and handled.
+		if _, err := db.New(s.pool).InsertStripeVersionEvent(r.Context(), db.InsertStripeVersionEventParams{
+			EventID: ev.ID, EventType: string(ev.Type), ApiVersion: ev.APIVersion, Livemode: ev.Livemode, RawBody: body, Handled: true,
+		}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		log.Warn().Str("event_api_version", ev.APIVersion).Str("expected_api_version", stripe.APIVersion).
+			Msg("stripe webhook: event of another API version, read with the pinned one; recreate the webhook endpoint with api_version " + stripe.APIVersion)
 	}
 	if topupID == "" {
 		log.Debug().Msg("stripe webhook: not a top-up event; acknowledged")
@@ -79,6 +128,27 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// stripeLivemode is the mode of the Stripe secret key: events must say the
+// same.
+func stripeLivemode(cfg config.Config) bool { return payments.KeyLivemode(cfg.StripeSecretKey) }
+
+// holdStripeEvent keeps an event of another API version that the pinned
+// version cannot read, for support, and answers 200: nothing is lost, and
+// Stripe does not give up on the endpoint.
+func (s *Server) holdStripeEvent(w http.ResponseWriter, r *http.Request, log zerolog.Logger, id, typ, version string, livemode bool, body []byte, problem string) {
+	_, err := db.New(s.pool).InsertStripeVersionEvent(r.Context(), db.InsertStripeVersionEventParams{
+		EventID: id, EventType: typ, ApiVersion: version, Livemode: livemode, RawBody: body, Handled: false, Problem: &problem,
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	log.Error().Str("event_api_version", version).Str("expected_api_version", stripe.APIVersion).Str("problem", problem).
+		Msg("stripe webhook: event of another API version that this build cannot read; kept for support (admin dashboard), answered 200; recreate the webhook endpoint with api_version " + stripe.APIVersion)
+	w.WriteHeader(http.StatusOK)
+}
+
 type badEvent struct{ msg string }
 
 func (e *badEvent) Error() string { return e.msg }
@@ -91,6 +161,9 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type)}
 	if ev.Data == nil {
 		return sig, "", &badEvent{"event without data"}
+	}
+	if missing := missingFields(sig.Type, ev.Data.Raw); len(missing) > 0 {
+		return sig, "", &badEvent{"event " + sig.Type + " lacks " + strings.Join(missing, ", ")}
 	}
 	var metaTopup string
 	switch sig.Type {
@@ -107,6 +180,19 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 			}
 		}
 		metaTopup = pi.Metadata["topup_id"]
+	case workflows.EventRefundUpdated:
+		var rf stripe.Refund
+		if err := json.Unmarshal(ev.Data.Raw, &rf); err != nil || rf.ID == "" {
+			return sig, "", &badEvent{"refund event without a refund"}
+		}
+		sig.AmountCents, sig.Currency = rf.Amount, string(rf.Currency)
+		if rf.PaymentIntent != nil {
+			sig.PaymentIntentID = rf.PaymentIntent.ID
+		}
+		if rf.Charge != nil {
+			sig.ChargeID = rf.Charge.ID
+		}
+		metaTopup = rf.Metadata["topup_id"]
 	case workflows.EventChargeRefunded:
 		var ch stripe.Charge
 		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil || ch.ID == "" {
@@ -117,7 +203,8 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 			sig.PaymentIntentID = ch.PaymentIntent.ID
 		}
 		metaTopup = ch.Metadata["topup_id"]
-	case workflows.EventDisputeCreated:
+	case workflows.EventDisputeCreated, workflows.EventDisputeFundsWithdrawn, workflows.EventDisputeUpdated,
+		workflows.EventDisputeClosed, workflows.EventDisputeFundsReinstated:
 		var dp stripe.Dispute
 		if err := json.Unmarshal(ev.Data.Raw, &dp); err != nil || dp.ID == "" {
 			return sig, "", &badEvent{"dispute event without a dispute"}
@@ -129,7 +216,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		if dp.Charge != nil {
 			sig.ChargeID = dp.Charge.ID
 		}
-		if strings.HasPrefix(string(dp.Status), "warning_") {
+		if sig.Type == workflows.EventDisputeCreated && strings.HasPrefix(string(dp.Status), "warning_") {
 			// An inquiry: no money has left yet. A dispute proper follows
 			// if the customer's bank escalates it.
 			s.log.Info().Str("event_id", ev.ID).Str("dispute_id", dp.ID).Msg("stripe webhook: dispute inquiry; no funds withdrawn, nothing posted")
@@ -137,6 +224,12 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		}
 	default:
 		return sig, "", nil
+	}
+	// Stripe's ids are short; NUL and long ids cannot be stored (a 5xx
+	// would have Stripe retry for days).
+	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.FailureMessage, metaTopup) ||
+		len(sig.EventID) > 255 || len(sig.PaymentIntentID) > 255 || len(sig.ChargeID) > 255 || len(sig.DisputeID) > 255 {
+		return sig, "", &badEvent{"event with malformed ids or text"}
 	}
 	q := db.New(s.pool)
 	if sig.PaymentIntentID != "" {
@@ -166,4 +259,40 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		return sig, "", nil
 	}
 	return sig, t.ID.String(), nil
+}
+
+// requiredFields are the fields of data.object each event type must carry
+// for a top-up to act on it: an event without them (one of another API
+// version, say) cannot be read safely.
+var requiredFields = map[string][]string{
+	workflows.EventPaymentSucceeded:       {"id", "amount", "currency", "status", "metadata"},
+	workflows.EventPaymentFailed:          {"id", "amount", "currency", "status", "metadata"},
+	workflows.EventPaymentCanceled:        {"id", "amount", "currency", "status", "metadata"},
+	workflows.EventChargeRefunded:         {"id", "amount", "currency"},
+	workflows.EventRefundUpdated:          {"id", "amount", "status"},
+	workflows.EventDisputeCreated:         {"id", "amount", "currency", "status"},
+	workflows.EventDisputeFundsWithdrawn:  {"id", "amount", "currency", "status"},
+	workflows.EventDisputeUpdated:         {"id", "amount", "currency", "status"},
+	workflows.EventDisputeClosed:          {"id", "amount", "currency", "status"},
+	workflows.EventDisputeFundsReinstated: {"id", "amount", "currency", "status"},
+}
+
+// missingFields lists the required fields that data.object lacks or has
+// as null.
+func missingFields(eventType string, object json.RawMessage) []string {
+	want := requiredFields[eventType]
+	if len(want) == 0 {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(object, &fields); err != nil {
+		return []string{"data.object"}
+	}
+	var missing []string
+	for _, f := range want {
+		if v, ok := fields[f]; !ok || string(v) == "null" {
+			missing = append(missing, "data.object."+f)
+		}
+	}
+	return missing
 }

@@ -35,6 +35,7 @@ type pageData struct {
 	Data         any               // the page's own data
 	CSPNonce     string            // for Turbo's progress-bar style
 	Device       string            // the in-call bar's device: "simulator" (development) or "twilio"
+	Reauth       bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -153,6 +154,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"isFinal":     func(status string) bool { return workflows.IsFinal(status) },
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,
+		"reauthField": reauthField,
 	}
 	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
 	if err != nil {
@@ -181,6 +183,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if u := currentUser(r); u != nil {
 		data.User = &u.User
 		data.BalanceCents = u.BalanceCents
+		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
 	if data.Flash == "" {
 		data.Flash = s.popFlash(r)

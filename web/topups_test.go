@@ -78,13 +78,9 @@ func TestStripeWebhookRefusesWhatItCannotTrust(t *testing.T) {
 		"stale timestamp":   {good, sign(good, secret, time.Now().Add(-10*time.Minute))},
 		"body changed":      {append([]byte(nil), good...), sign(stripeEventBody("evt_1", "payment_intent.succeeded", stripe.APIVersion, nil), secret, time.Now())},
 		"malformed JSON":    {[]byte(`{"id":"evt_1",`), sign([]byte(`{"id":"evt_1",`), secret, time.Now())},
-		"another API version": {stripeEventBody("evt_2", "payment_intent.succeeded", "2020-08-27", map[string]string{"topup_id": topup}),
-			sign(stripeEventBody("evt_2", "payment_intent.succeeded", "2020-08-27", map[string]string{"topup_id": topup}), secret, time.Now())},
 	} {
-		if name == "another API version" {
-			// The header must sign exactly these bytes (created is the same second).
-			tc.header = sign(tc.body, secret, time.Now())
-		}
+		// (An event of another API version is kept and answered 200:
+		// TestStripeWebhookKeepsEventsOfAnotherAPIVersion.)
 		if got := a.postStripe(tc.body, tc.header); got != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", name, got)
 		}

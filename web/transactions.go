@@ -99,6 +99,10 @@ func describeEntry(e db.ListWalletEntriesRow) (title, note string) {
 		return "Refund", ""
 	case "dispute":
 		return "Dispute", ""
+	case "dispute_reversal":
+		return "Dispute won", ""
+	case "refund_failure":
+		return "Refund failed", ""
 	case "bonus":
 		// Sign-up bonuses carry this memo (internal/accounts).
 		if e.Memo == "Welcome bonus" {

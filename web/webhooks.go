@@ -12,6 +12,7 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -37,6 +38,10 @@ func (s *Server) verifyTwilio(next http.Handler) http.Handler {
 			http.Error(w, "invalid signature", http.StatusForbidden)
 			return
 		}
+		if !storableValues(r.Form) {
+			http.Error(w, "malformed request: not UTF-8, or a NUL", http.StatusBadRequest)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -47,17 +52,39 @@ func (s *Server) verifyTwilio(next http.Handler) http.Handler {
 // stores the claim in the inbox in the same transaction, then answers the
 // Dial from the claimed row. It never waits on Temporal.
 func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
-	parentSid := r.PostForm.Get("CallSid")
-	identity := strings.TrimPrefix(r.PostForm.Get("From"), "client:")
-	callID, err := uuid.Parse(r.PostForm.Get("CallId"))
-	if err != nil || parentSid == "" || !strings.HasPrefix(r.PostForm.Get("From"), "client:") {
+	f := r.PostForm
+	parentSid := f.Get("CallSid")
+	// A correctly signed request from another account or another TwiML
+	// App of ours is not a call of this app: nothing is claimed.
+	if f.Get("AccountSid") != s.cfg.TwilioAccountSID {
+		s.log.Warn().Str("call_sid", parentSid).Str("account_sid", f.Get("AccountSid")).Msg("voice webhook: request for another Twilio account")
+		s.refuseVoice(w, r, "not our Twilio account")
+		return
+	}
+	if f.Get("ApplicationSid") != s.cfg.TwilioTwiMLAppSID {
+		s.log.Warn().Str("call_sid", parentSid).Str("application_sid", f.Get("ApplicationSid")).Msg("voice webhook: request from another TwiML App")
+		s.refuseVoice(w, r, "not our TwiML App")
+		return
+	}
+	// The call is the one the token was issued for: Twilio sets From from
+	// the token's identity, which names the user and the call; the
+	// browser's CallId parameter must agree with it.
+	identity, fromClient := strings.CutPrefix(f.Get("From"), "client:")
+	userIdentity, callID, bound := carrier.ParseCallIdentity(identity)
+	if parentSid == "" || !fromClient || !bound {
 		s.refuseVoice(w, r, "malformed request")
 		return
 	}
+	if f.Get("CallId") != callID.String() {
+		s.log.Warn().Str("call_sid", parentSid).Str("call_id", callID.String()).Str("asked_call_id", f.Get("CallId")).
+			Msg("voice webhook: the token was issued for another call")
+		s.refuseVoice(w, r, "token of another call")
+		return
+	}
 	var call db.Call
-	err = db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
+	err := db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
 		var err error
-		call, err = q.ClaimCall(r.Context(), db.ClaimCallParams{ID: callID, ClientIdentity: identity, ParentCallSid: &parentSid})
+		call, err = q.ClaimCall(r.Context(), db.ClaimCallParams{ID: callID, ClientIdentity: userIdentity, ParentCallSid: &parentSid})
 		if err != nil {
 			return err
 		}
@@ -106,7 +133,7 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 
 // refuseVoice says why no call is placed and hangs up: never a dial.
 func (s *Server) refuseVoice(w http.ResponseWriter, r *http.Request, why string) {
-	s.log.Info().Str("call_sid", r.PostForm.Get("CallSid")).Str("why", why).Msg("voice webhook: refused")
+	s.log.Info().Str("call_sid", r.PostForm.Get("CallSid")).Str("call_id", r.PostForm.Get("CallId")).Str("why", why).Msg("voice webhook: refused")
 	xml, _ := twiml.Voice([]twiml.Element{
 		&twiml.VoiceSay{Message: "Sorry, this call cannot be placed. Please try again from the app."},
 		&twiml.VoiceHangup{},
@@ -145,6 +172,12 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if sig.CallSid == "" || sig.Status == "" {
 		http.Error(w, "missing CallSid or status", http.StatusBadRequest)
+		return
+	}
+	// Twilio's sids are 34 characters and its statuses a word: bounded, so
+	// that the dedup key fits the inbox (a 5xx would have Twilio retry).
+	if len(sig.CallSid) > 64 || len(sig.Status) > 32 {
+		http.Error(w, "malformed CallSid or status", http.StatusBadRequest)
 		return
 	}
 	_, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{

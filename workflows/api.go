@@ -299,13 +299,18 @@ const (
 	ActivityCreditTopUp          = "CreditTopUp"
 	ActivityCancelTopUp          = "CancelTopUp"
 	ActivityReverseTopUp         = "ReverseTopUp"
+	// ActivityMarkTopUpStuck records a top-up Stripe did not confirm a
+	// credit or reversal for (TopUpStuck), for support.
+	ActivityMarkTopUpStuck = "MarkTopUpStuck"
 
 	// ErrTypePaymentRefused: the processor refused a request for good (a bad
 	// key, say); the top-up cannot go on.
 	ErrTypePaymentRefused = "PaymentRefused"
-	// ErrTypeTopUpMismatch: what Stripe reports does not match the top-up
-	// (another amount or currency); nothing is credited and the workflow
-	// fails, visibly, for an operator.
+	// ErrTypeTopUpMismatch: what Stripe reports does not confirm what the
+	// workflow was asked to post (a payment not succeeded, another amount,
+	// currency, mode or metadata); nothing is posted and the top-up is
+	// marked stuck for support (BillingState=stuck), still listening for
+	// Stripe's events. Workflows started before that change fail instead.
 	ErrTypeTopUpMismatch = "TopUpMismatch"
 )
 
@@ -329,7 +334,22 @@ const (
 	EventPaymentCanceled  = "payment_intent.canceled"
 	EventChargeRefunded   = "charge.refunded"
 	EventDisputeCreated   = "charge.dispute.created"
+
+	// The rest of the refund and dispute lifecycle: each makes the top-up
+	// read the refunds or the dispute from Stripe and post what changed.
+	EventRefundUpdated          = "charge.refund.updated"
+	EventDisputeUpdated         = "charge.dispute.updated"
+	EventDisputeClosed          = "charge.dispute.closed"
+	EventDisputeFundsWithdrawn  = "charge.dispute.funds_withdrawn"
+	EventDisputeFundsReinstated = "charge.dispute.funds_reinstated"
 )
+
+// StripeEventTypes lists every Stripe event type the webhook endpoint must
+// be sent (README lists them for the endpoint's set-up).
+func StripeEventTypes() []string {
+	return []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCanceled, EventChargeRefunded, EventRefundUpdated,
+		EventDisputeCreated, EventDisputeUpdated, EventDisputeClosed, EventDisputeFundsWithdrawn, EventDisputeFundsReinstated}
+}
 
 // TopUpWorkflowID is the workflow ID of a top-up.
 func TopUpWorkflowID(topupID string) string { return "topup-" + topupID }
@@ -391,7 +411,12 @@ type TopUpReversal struct {
 	TopUpID, AccountID, PaymentIntentID string
 	Kind                                string // "refund" or "dispute"
 	DisputeID                           string
-	AmountCents                         int64 // the dispute's amount; refunds are listed from Stripe
+	AmountCents                         int64 // the dispute's amount as the event said; the dispute itself is read from Stripe
+}
+
+// TopUpStuck records why a top-up waits for support.
+type TopUpStuck struct {
+	TopUpID, Reason string
 }
 
 // TopUpFailure records why a payment failed or a top-up was cancelled.
@@ -412,10 +437,35 @@ type TopUpState struct {
 	Reconciled      bool // credited or cancelled after asking Stripe, not from a webhook
 	EventsSeen      int
 	LastError       string
+	// Stuck says why Stripe did not confirm what the workflow was asked to
+	// post; support must look ("" when nothing is stuck).
+	Stuck string
 }
 
 // TopUpRecord is a top-up as stored, for a resumed workflow.
 type TopUpRecord struct {
 	UserID, AccountID, Status, PaymentIntentID string
 	AmountCents, RefundedCents, DisputedCents  int64
+}
+
+// Housekeeping: a workflow, run daily by a Temporal Schedule the worker
+// creates, that prunes rows kept only for a while: sign-in failure counts,
+// password-reset tokens, expired sessions and delivered webhook events older
+// than the retention period (DATA_RETENTION, the worker's setting).
+const (
+	HousekeepingWorkflowName = "Housekeeping"
+	HousekeepingScheduleID   = "housekeeping-daily"
+	HousekeepingWorkflowID   = "housekeeping"
+	// HousekeepingCron runs at 02:29 UTC, off the hour and before the audit.
+	HousekeepingCron = "29 2 * * *"
+
+	ActivityPruneExpiredData = "PruneExpiredData"
+)
+
+// HousekeepingResult counts the rows PruneExpiredData deleted.
+type HousekeepingResult struct {
+	SignInFailures int64
+	PasswordResets int64
+	Sessions       int64
+	WebhookEvents  int64
 }

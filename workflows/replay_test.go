@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -51,11 +52,18 @@ func TestReplayWithTheCodec(t *testing.T) {
 		}
 		r.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
 		r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
 		return r
 	}
 	r := replayer(worker.WorkflowReplayerOptions{DataConverter: c.DataConverter(), FailureConverter: c.FailureConverter()})
-	for _, f := range []string{"call_answered.json", "topup_declined_then_paid.json", "call_answered_encrypted.json"} {
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
+	files, err := filepath.Glob("testdata/*.json") // every recorded history, plain or encrypted
+	if err != nil || len(files) < 3 {
+		t.Fatalf("recorded histories: %v, %v", files, err)
+	}
+	for _, f := range files {
+		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 			t.Errorf("%s with the codec: %v", f, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,6 +30,8 @@ type topUpWorkflow struct {
 	seen   map[string]bool // Stripe event ids already applied
 	log    log.Logger
 	events workflow.ReceiveChannel
+	// retry: support asks a stuck top-up to ask Stripe again.
+	retry workflow.ReceiveChannel
 	// updateStarted: the create-payment update was accepted; creating: its
 	// activity is running; createErr: it failed.
 	updateStarted, creating bool
@@ -51,6 +54,7 @@ func TopUp(ctx workflow.Context, in TopUpInput) (TopUpState, error) {
 		log:   log.With(workflow.GetLogger(ctx), "TopUpID", in.TopUpID),
 	}
 	w.events = workflow.GetSignalChannel(ctx, SignalStripeEvent)
+	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (TopUpState, error) { return w.state, nil }); err != nil {
 		return w.state, err
 	}
@@ -148,11 +152,23 @@ func (w *topUpWorkflow) awaitPayment(ctx workflow.Context) error {
 		timeout = DefaultPaymentTimeout
 	}
 	for waits := 0; !w.settled(); {
+		if w.state.Stuck != "" {
+			// Stripe contradicted what we were asked to post: asking it
+			// again each timeout would say the same. Support looks (and
+			// may send retry-billing); Stripe's own events still apply.
+			if err := w.awaitEvents(ctx, 24*time.Hour, func() bool { return w.settled() || w.state.Stuck == "" }); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.awaitEvents(ctx, timeout, w.settled); err != nil {
 			return err
 		}
 		if w.settled() {
 			return nil
+		}
+		if w.state.Stuck != "" {
+			continue
 		}
 		still, err := w.reconcile(ctx)
 		if err != nil {
@@ -224,10 +240,55 @@ func (w *topUpWorkflow) awaitEvents(ctx workflow.Context, d time.Duration, stop 
 			c.Receive(ctx, &ev)
 			err = w.apply(ctx, ev)
 		})
+		sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			err = w.retryStuck(ctx)
+		})
 		sel.AddFuture(timer, func(workflow.Future) { fired = true })
 		sel.Select(ctx)
 	}
 	return err
+}
+
+// retryStuck is support's retry-billing: a stuck top-up asks Stripe again
+// and credits what it now confirms (still stuck, with the new reason, if it
+// does not). One that is not stuck ignores it.
+func (w *topUpWorkflow) retryStuck(ctx workflow.Context) error {
+	if w.state.Stuck == "" || w.state.PaymentIntentID == "" {
+		return nil
+	}
+	w.log.Info("support retry of a stuck top-up", "reason", w.state.Stuck)
+	w.state.Stuck = ""
+	if w.settled() {
+		return nil // a reversal was stuck: the next event of its kind posts it
+	}
+	_, err := w.reconcile(ctx)
+	return err
+}
+
+// refused handles an error of a credit or a reversal: when Stripe did not
+// confirm what was asked (TopUpMismatch), nothing was posted and the
+// top-up is marked stuck for support while the workflow goes on listening;
+// other errors are returned. Workflows that began before this existed fail
+// on such an error, as they did.
+func (w *topUpWorkflow) refused(ctx workflow.Context, err error) error {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeTopUpMismatch {
+		return err
+	}
+	if workflow.GetVersion(ctx, "topup-stuck-for-support", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return err
+	}
+	reason := appErr.Message()
+	w.log.Error("Stripe does not confirm what the top-up was asked to post; nothing posted, marked stuck for support", "reason", reason)
+	if err := w.activity(ctx, ActivityMarkTopUpStuck, TopUpStuck{TopUpID: w.in.TopUpID, Reason: reason}).Get(ctx, nil); err != nil {
+		return err
+	}
+	w.state.Stuck, w.state.LastError = reason, reason
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrBillingState.ValueSet(BillingStuck)); err != nil {
+		w.log.Warn("upsert BillingState", "error", err)
+	}
+	return nil
 }
 
 // apply acts on one Stripe event. Duplicates change nothing, and so do
@@ -245,7 +306,8 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 	}
 	switch ev.Type {
 	case EventPaymentSucceeded:
-		return w.credit(ctx, PaymentState{PaymentIntentID: ev.PaymentIntentID, Status: "succeeded", AmountCents: ev.AmountCents, Currency: ev.Currency})
+		// The signal asks; CreditTopUp asks Stripe before posting anything.
+		return w.refused(ctx, w.credit(ctx, PaymentState{PaymentIntentID: ev.PaymentIntentID, Status: "succeeded", AmountCents: ev.AmountCents, Currency: ev.Currency}))
 	case EventPaymentFailed:
 		if w.state.Status != TopUpProcessing && w.state.Status != TopUpFailed && w.state.Status != TopUpCreated {
 			return nil // a late failure of an attempt before the one that paid
@@ -260,17 +322,21 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 			return nil
 		}
 		return w.cancel(ctx, "canceled", "The payment was cancelled.")
-	case EventChargeRefunded, EventDisputeCreated:
+	case EventChargeRefunded, EventRefundUpdated, EventDisputeCreated, EventDisputeFundsWithdrawn, EventDisputeUpdated,
+		EventDisputeClosed, EventDisputeFundsReinstated:
+		// Each makes the activity read the refunds or the dispute from
+		// Stripe and post what changed, once: a refund that failed, or a
+		// dispute won, gives the money back (a new entry, never an edit).
 		if err := w.ensureCredited(ctx); err != nil {
-			return err
+			return w.refused(ctx, err)
 		}
 		rev := TopUpReversal{TopUpID: w.in.TopUpID, AccountID: w.in.AccountID, PaymentIntentID: w.state.PaymentIntentID, Kind: "refund"}
-		if ev.Type == EventDisputeCreated {
+		if ev.Type != EventChargeRefunded && ev.Type != EventRefundUpdated {
 			rev.Kind, rev.DisputeID, rev.AmountCents = "dispute", ev.DisputeID, ev.AmountCents
 		}
 		var rec TopUpRecord
 		if err := w.activity(ctx, ActivityReverseTopUp, rev).Get(ctx, &rec); err != nil {
-			return err
+			return w.refused(ctx, err)
 		}
 		w.state.RefundedCents, w.state.DisputedCents = rec.RefundedCents, rec.DisputedCents
 		w.setStatus(ctx, rec.Status)
@@ -315,6 +381,13 @@ func (w *topUpWorkflow) credit(ctx workflow.Context, ps PaymentState) error {
 		return err
 	}
 	w.state.FailureCode, w.state.FailureMessage, w.state.LastError = "", "", ""
+	if w.state.Stuck != "" {
+		// Stripe confirmed it after all (CreditTopUp cleared the row's mark).
+		w.state.Stuck = ""
+		if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrBillingState.ValueUnset()); err != nil {
+			w.log.Warn("upsert BillingState", "error", err)
+		}
+	}
 	w.setStatus(ctx, TopUpSucceeded)
 	return nil
 }
@@ -338,7 +411,7 @@ func (w *topUpWorkflow) reconcile(ctx workflow.Context) (still bool, err error) 
 	switch ps.Status {
 	case "succeeded":
 		w.log.Info("payment succeeded without a webhook; crediting", "payment_intent", ps.PaymentIntentID)
-		return false, w.credit(ctx, ps)
+		return false, w.refused(ctx, w.credit(ctx, ps))
 	case "canceled":
 		msg := "The payment was not completed in time, so it was cancelled. Nothing was charged."
 		if w.state.FailureMessage != "" {

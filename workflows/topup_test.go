@@ -2,12 +2,14 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/mobayilo/mobayilo/workflows"
@@ -27,6 +29,13 @@ type fakePayments struct {
 	cancels    int
 	creates    int
 	record     workflows.TopUpRecord // what LoadTopUp returns
+	// unconfirmed: CreditTopUp finds that Stripe does not confirm the
+	// payment (it is not paid), as a forged signal would have it.
+	unconfirmed bool
+	stuck       []workflows.TopUpStuck
+	// reverseStatus: the top-up's status after a dispute reversal ("" is
+	// disputed).
+	reverseStatus string
 }
 
 var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, PaymentTimeout: time.Hour}
@@ -61,7 +70,16 @@ func (f *fakePayments) env() *testsuite.TestWorkflowEnvironment {
 	reg(workflows.ActivityCreditTopUp, func(_ context.Context, c workflows.TopUpCredit) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.unconfirmed {
+			return temporal.NewNonRetryableApplicationError("Stripe does not confirm payment pi_1: its status is requires_payment_method", workflows.ErrTypeTopUpMismatch, nil)
+		}
 		f.credits = append(f.credits, c)
+		return nil
+	})
+	reg(workflows.ActivityMarkTopUpStuck, func(_ context.Context, x workflows.TopUpStuck) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.stuck = append(f.stuck, x)
 		return nil
 	})
 	reg(workflows.ActivityReverseTopUp, func(_ context.Context, r workflows.TopUpReversal) (workflows.TopUpRecord, error) {
@@ -71,6 +89,9 @@ func (f *fakePayments) env() *testsuite.TestWorkflowEnvironment {
 		rec := workflows.TopUpRecord{Status: workflows.TopUpRefunded, AmountCents: 1000, RefundedCents: 1000}
 		if r.Kind == "dispute" {
 			rec = workflows.TopUpRecord{Status: workflows.TopUpDisputed, AmountCents: 1000, DisputedCents: r.AmountCents}
+			if f.reverseStatus != "" {
+				rec = workflows.TopUpRecord{Status: f.reverseStatus, AmountCents: 1000}
+			}
 		}
 		return rec, nil
 	})
@@ -269,5 +290,104 @@ func TestTopUpResumedBeforeItsOutcomeReconciles(t *testing.T) {
 	st := runTopUp(t, env, workflows.TopUpInput{TopUpID: "t1", Resumed: true})
 	if len(f.credits) != 1 || f.credits[0].AccountID != "a1" || !st.Reconciled || st.Status != workflows.TopUpSucceeded {
 		t.Fatalf("credits %+v, state %+v", f.credits, st)
+	}
+}
+
+func TestTopUpSignalStripeDoesNotConfirmIsStuckNotCredited(t *testing.T) {
+	// Anyone who can signal the workflow (the Temporal UI, the CLI) sends
+	// a payment_intent.succeeded for a payment nobody made: CreditTopUp
+	// asks Stripe, which says it is unpaid. Nothing is credited, the
+	// workflow does not fail, and the top-up waits for support while it
+	// still listens: the real payment, later, is credited.
+	f := &fakePayments{status: "requires_payment_method", unconfirmed: true}
+	env := f.env()
+	createPayment(t, env)
+	signalAt(env, time.Minute, stripeEvent("evt_forged", workflows.EventPaymentSucceeded))
+	var mid workflows.TopUpState
+	env.RegisterDelayedCallback(func() {
+		if v, err := env.QueryWorkflow(workflows.QueryState); err == nil {
+			_ = v.Get(&mid)
+		}
+		f.mu.Lock()
+		f.unconfirmed, f.status = false, "succeeded"
+		f.mu.Unlock()
+	}, 2*time.Minute)
+	// Long after the payment timeout: a stuck top-up is not reconciled
+	// again and again, and the real event still credits it.
+	signalAt(env, 3*time.Hour, stripeEvent("evt_real", workflows.EventPaymentSucceeded))
+	st := runTopUp(t, env, topUpInput)
+	if mid.Status != workflows.TopUpProcessing || mid.Stuck == "" || len(f.stuck) != 1 || f.stuck[0].TopUpID != "t1" {
+		t.Fatalf("after the forged signal: state %+v, stuck marks %+v", mid, f.stuck)
+	}
+	if len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.Stuck != "" || f.fetches != 0 {
+		t.Fatalf("after the real payment: credits %+v, state %+v, fetches %d", f.credits, st, f.fetches)
+	}
+}
+
+func TestTopUpStuckIsRetriedBySupport(t *testing.T) {
+	f := &fakePayments{status: "requires_payment_method", unconfirmed: true}
+	env := f.env()
+	createPayment(t, env)
+	signalAt(env, time.Minute, stripeEvent("evt_forged", workflows.EventPaymentSucceeded))
+	env.RegisterDelayedCallback(func() {
+		f.mu.Lock()
+		f.unconfirmed, f.status = false, "succeeded" // paid since; its webhook lost
+		f.mu.Unlock()
+		env.SignalWorkflow(workflows.SignalRetryBilling, nil)
+	}, 2*time.Minute)
+	st := runTopUp(t, env, topUpInput)
+	if len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || !st.Reconciled || len(f.stuck) != 1 {
+		t.Fatalf("credits %+v, state %+v, stuck %+v", f.credits, st, f.stuck)
+	}
+}
+
+func TestTopUpDisputeLifecycleReadsStripeAtEachStep(t *testing.T) {
+	// Resumed weeks later: the dispute's funds are withdrawn, it is
+	// updated, then closed as won and the funds reinstated. Each event
+	// makes ReverseTopUp read the dispute and post what changed.
+	f := &fakePayments{status: "succeeded", record: workflows.TopUpRecord{UserID: "u1", AccountID: "a1", Status: workflows.TopUpSucceeded,
+		PaymentIntentID: "pi_1", AmountCents: 1000}}
+	env := f.env()
+	var evs []workflows.StripeSignal
+	for i, typ := range []string{workflows.EventDisputeFundsWithdrawn, workflows.EventDisputeUpdated} {
+		d := stripeEvent(fmt.Sprintf("evt_d%d", i), typ)
+		d.DisputeID = "dp_1"
+		evs = append(evs, d)
+	}
+	signalAt(env, 0, evs...)
+	var mid workflows.TopUpState
+	env.RegisterDelayedCallback(func() {
+		if v, err := env.QueryWorkflow(workflows.QueryState); err == nil {
+			_ = v.Get(&mid)
+		}
+		f.mu.Lock()
+		f.reverseStatus = workflows.TopUpSucceeded // won
+		f.mu.Unlock()
+	}, time.Minute)
+	closed, reinstated := stripeEvent("evt_closed", workflows.EventDisputeClosed), stripeEvent("evt_back", workflows.EventDisputeFundsReinstated)
+	closed.DisputeID, reinstated.DisputeID = "dp_1", "dp_1"
+	signalAt(env, 2*time.Minute, closed, reinstated, closed)
+	st := runTopUp(t, env, workflows.TopUpInput{TopUpID: "t1", Resumed: true})
+	if mid.Status != workflows.TopUpDisputed {
+		t.Fatalf("after funds withdrawn: %+v", mid)
+	}
+	if len(f.reversals) != 4 || len(f.credits) != 0 || st.Status != workflows.TopUpSucceeded {
+		t.Fatalf("reversals %+v, credits %+v, state %+v", f.reversals, f.credits, st)
+	}
+	for _, r := range f.reversals {
+		if r.Kind != "dispute" || r.DisputeID != "dp_1" || r.AccountID != "a1" {
+			t.Fatalf("reversal %+v", r)
+		}
+	}
+}
+
+func TestTopUpFailedRefundIsSynced(t *testing.T) {
+	f := &fakePayments{status: "succeeded", record: workflows.TopUpRecord{UserID: "u1", AccountID: "a1", Status: workflows.TopUpRefunded,
+		PaymentIntentID: "pi_1", AmountCents: 1000, RefundedCents: 1000}}
+	env := f.env()
+	signalAt(env, 0, stripeEvent("evt_rf", workflows.EventRefundUpdated))
+	runTopUp(t, env, workflows.TopUpInput{TopUpID: "t1", Resumed: true})
+	if len(f.reversals) != 1 || f.reversals[0].Kind != "refund" || len(f.credits) != 0 {
+		t.Fatalf("reversals %+v, credits %+v", f.reversals, f.credits)
 	}
 }

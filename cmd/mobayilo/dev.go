@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +111,14 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 
 		var sim *carrier.Simulator
 		if cfg.CarrierSimulator {
-			sim = &carrier.Simulator{BaseURL: cfg.PublicBaseURL, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID, Ring: 3 * time.Second, Realtime: true}
+			sim = &carrier.Simulator{BaseURL: cfg.PublicBaseURL, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
+				APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret, Ring: 3 * time.Second, Realtime: true}
+			// The simulator's carrier costs: 70% of the sample deck's prices.
+			sample, err := ratedeck.Parse(bytes.NewReader(ratedeck.SampleCSV))
+			if err != nil {
+				return err
+			}
+			sim.VoicePrices = carrier.CostsFromDeck(sample, 7000)
 		}
 
 		var wg sync.WaitGroup

@@ -156,7 +156,24 @@ func setup(e env, role string) (config.Config, zerolog.Logger, error) {
 	}
 	log := newLogger(cfg, e.stderr).With().Str("role", role).Logger()
 	log.Info().EmbedObject(cfg).Msg("configuration")
+	if cfg.Env == config.Production && cfg.StripeTestMode {
+		log.Warn().Bool("stripe_test_mode", true).
+			Msg("STRIPE TEST MODE: this production deployment takes Stripe test-mode payments and moves no real money; never serve customers with it")
+	}
 	return cfg, log, nil
+}
+
+// requireAppEnv refuses to run a role that serves or changes real state
+// (web, worker, migrate) without APP_ENV: unset, the configuration would be
+// development's, with public default secrets and /dev/mail open to anyone.
+// Only dev, the tests and the load harness assume development.
+func requireAppEnv(e env, role string) error {
+	if strings.TrimSpace(e.getenv("APP_ENV")) != "" {
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "mobayilo %s: APP_ENV is not set: set APP_ENV=production for a deployment "+
+		"(or development or test); %s does not assume development, whose secrets are public\n", role, role)
+	return errFailed
 }
 
 // setupDB is setup, then a Postgres pool on DATABASE_URL; the caller closes

@@ -78,7 +78,55 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 	}
 }
 
+// A role that serves or changes real state must be told its environment:
+// with APP_ENV unset it would run as development, with public secrets and
+// /dev/mail open to anyone. dev, tests and the load harness set or assume
+// development themselves.
+func TestRolesRequireAppEnv(t *testing.T) {
+	for _, role := range []string{"web", "worker", "migrate"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code, _, stderr := runCmd(ctx, map[string]string{"LOG_FORMAT": "json"}, role)
+		cancel()
+		if code != 1 || !strings.Contains(stderr, "APP_ENV is not set") || strings.Contains(stderr, `"configuration"`) {
+			t.Errorf("mobayilo %s with APP_ENV unset: exit %d\n%s", role, code, stderr)
+		}
+	}
+}
+
+// A staging deploy on Stripe's test mode says so at start, loudly.
+func TestStagingSaysStripeTestModeLoudly(t *testing.T) {
+	vars := map[string]string{
+		"APP_ENV": "production", "LOG_FORMAT": "json",
+		"PUBLIC_BASE_URL":  "https://staging.mobayilo.example",
+		"DATABASE_URL":     "postgres://mobayilo:pw@db.internal:5432/mobayilo?sslmode=verify-full",
+		"TEMPORAL_ADDRESS": "temporal.internal:7233", "TEMPORAL_INSECURE": "true",
+		"SESSION_SECRET":     "7d1f6c0b2a9e4f3c8b5a6d7e8f9a0b1c2d3e4f5a",
+		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": "t",
+		"TWILIO_API_KEY": "SK0123456789abcdef0123456789abcdef", "TWILIO_API_SECRET": "s",
+		"TWILIO_TWIML_APP_SID": "AP0123456789abcdef0123456789abcdef", "TWILIO_CALLER_ID": "+14155550100",
+		"STRIPE_SECRET_KEY": "sk_test_staging", "STRIPE_PUBLISHABLE_KEY": "pk_test_staging", "STRIPE_WEBHOOK_SECRET": "whsec_x",
+		"SMTP_HOST": "smtp.example", "SMTP_FROM": "x@example.com",
+		"ALLOWED_COUNTRIES": "NG", "DAILY_SPEND_LIMIT_CENTS": "5000", "DAILY_CALL_LIMIT": "100",
+		"CARRIER_SIMULATOR": "false", "PAYMENT_SIMULATOR": "false",
+	}
+	errOut := &lockedBuffer{}
+	e := env{stdout: errOut, stderr: errOut, getenv: func(k string) string { return vars[k] }}
+	if _, _, err := setup(e, "web"); err == nil {
+		t.Fatalf("test keys without STRIPE_TEST_MODE started:\n%s", errOut.String())
+	}
+	vars["STRIPE_TEST_MODE"] = "true"
+	errOut = &lockedBuffer{}
+	e.stdout, e.stderr = errOut, errOut
+	if _, _, err := setup(e, "web"); err != nil {
+		t.Fatalf("staging: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), `"level":"warn"`) || !strings.Contains(errOut.String(), "STRIPE TEST MODE") {
+		t.Fatalf("no loud test-mode line:\n%s", errOut.String())
+	}
+}
+
 func TestMigrateIsIdempotent(t *testing.T) {
+
 	_, dbURL := testdb.NewWithURL(t) // already migrated from the template
 	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_FORMAT": "json"}
 	for range 2 {

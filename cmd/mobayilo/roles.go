@@ -36,6 +36,9 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
+		if err := requireAppEnv(e, c.name); err != nil {
+			return err
+		}
 		cfg, log, pool, err := setupDB(ctx, e, "web")
 		if err != nil {
 			return err
@@ -61,6 +64,9 @@ run as many as you need.`,
 	}
 	c.run = func(ctx context.Context, e env, args []string) error {
 		if err := parse(flags(c, e), args); err != nil {
+			return err
+		}
+		if err := requireAppEnv(e, c.name); err != nil {
 			return err
 		}
 		cfg, log, pool, err := setupDB(ctx, e, "worker")
@@ -89,6 +95,9 @@ in its own transaction, under an advisory lock (two migrators never race).`,
 		if err := parse(flags(c, e), args); err != nil {
 			return err
 		}
+		if err := requireAppEnv(e, c.name); err != nil {
+			return err
+		}
 		_, log, pool, err := setupDB(ctx, e, "migrate")
 		if err != nil {
 			return err
@@ -113,6 +122,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) error 
 
 func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log,
+		Security: temporalx.Security{CertFile: cfg.TemporalTLSCert, KeyFile: cfg.TemporalTLSKey, CAFile: cfg.TemporalTLSCA,
+			ServerName: cfg.TemporalTLSServerName, APIKey: cfg.TemporalAPIKey},
 		// TEMPORAL_CODEC_KEYS: payloads encrypted (nil, plain, without keys).
 		Codec: codec.New(cfg.TemporalCodecKeys)}
 }
@@ -128,6 +139,7 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	go rates.Watch(ctx, 5*time.Minute)
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
+	acts.Retention = cfg.DataRetention
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
 	// Stripe, or in development the payment simulator served by the web
 	// role (STRIPE_API_BASE), through the same stripe-go client.
@@ -138,7 +150,11 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 		acts.Calls = carrier.NewTwilioCalls(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, nil)
 	case sim != nil:
 		acts.Calls = sim
-		log.Info().Msg("pricing sync off: the carrier simulator has no pricing API")
+		// The simulator's Pricing API, served by the web role at
+		// /dev/twilio, through the same client as Twilio's: the pricing
+		// sync is scheduled and runs as in production.
+		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.PublicBaseURL+"/dev/twilio", nil)
+		log.Info().Msg("pricing sync against the carrier simulator's Pricing API")
 	case cfg.TwilioAPIBase != "":
 		calls, err := carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase)
 		if err != nil {

@@ -151,6 +151,11 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (db.User, error) {
 // same time.
 func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (db.User, error) {
 	email = normalizeEmail(email)
+	if len(email) > maxEmailLength {
+		// No account has one (sign-up refuses it), and so long a key cannot
+		// be counted: refused before anything is.
+		return db.User{}, ErrBadCredentials
+	}
 	q := db.New(s.pool)
 	window := int32(FailureWindow / time.Second)
 	byEmail, err := q.RecordSignInFailure(ctx, db.RecordSignInFailureParams{Scope: "email", Key: email, WindowSeconds: window})
@@ -377,11 +382,14 @@ func compareHash(password, hash string) (bool, error) {
 	return argon2id.ComparePasswordAndHash(password, hash)
 }
 
+// maxEmailLength is the longest email address (RFC 5321's path limit).
+const maxEmailLength = 254
+
 func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func checkEmail(errs FieldErrors, field, email string) {
 	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+	if err != nil || addr.Address != email || len(email) > maxEmailLength || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
 		errs[field] = "Enter an email address like name@example.com."
 	}
 }

@@ -1,6 +1,7 @@
 package carrier
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,29 +11,42 @@ import (
 )
 
 // The carrier simulator's REST API: the part of Twilio's Voice API the
-// worker uses (fetch a call, list a parent's calls, complete a call), so
-// that a worker in another process (the load tool's app, say) reconciles
-// against the simulator through the same twilio-go client it would use
-// with Twilio (TWILIO_API_BASE).
+// worker uses (fetch a call, list a parent's calls, complete a call) and
+// Twilio's Voice Pricing API v2, so that a worker in another process (the
+// load tool's app, `mobayilo dev`'s worker) reconciles and reprices against
+// the simulator through the same twilio-go client it would use with Twilio
+// (TWILIO_API_BASE).
 
-// RESTHandler serves /2010-04-01/Accounts/{AccountSid}/Calls... with HTTP
-// basic auth: the account SID or an API key as user, any non-empty secret
-// (the simulator does not hold API key secrets), the account in the path
-// must be the simulator's.
+// RESTHandler serves /2010-04-01/Accounts/{AccountSid}/Calls... and
+// /v2/Voice/Countries... with HTTP basic auth as Twilio checks it: the API
+// key and its secret, or the account SID and its auth token; anything else
+// is 401 (Twilio's error 20003). The account in a path must be the
+// simulator's.
 func (s *Simulator) RESTHandler() http.Handler {
 	mux := http.NewServeMux()
 	prefix := "/2010-04-01/Accounts/{account}/Calls"
 	mux.HandleFunc("GET "+prefix+"/{sid}", s.restFetch)
 	mux.HandleFunc("POST "+prefix+"/{sid}", s.restUpdate)
 	mux.HandleFunc("GET "+prefix+".json", s.restList)
+	mux.HandleFunc("GET /v2/Voice/Countries", s.restPriceCountries)
+	mux.HandleFunc("GET /v2/Voice/Countries/{iso}", s.restPriceCountry)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user == "" || pass == "" {
-			restError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		if !s.restAuthenticated(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+			restError(w, http.StatusUnauthorized, 20003, "Authentication Error - invalid username")
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+func (s *Simulator) restAuthenticated(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" || pass == "" {
+		return false
+	}
+	same := func(a, b string) bool { return b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+	return (same(user, s.APIKey) && same(pass, s.APISecret)) || (same(user, s.AccountSID) && same(pass, s.AuthToken))
 }
 
 func (s *Simulator) restAccount(w http.ResponseWriter, r *http.Request) bool {

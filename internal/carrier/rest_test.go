@@ -26,21 +26,21 @@ func TestSimulatorRESTAnswersTwilioGo(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer app.Close()
-	sim := &carrier.Simulator{BaseURL: app.URL, AuthToken: "tok", AccountSID: "ACsim"}
-	// Callbacks go to the TwiML's URLs (http://x/...): send them to the app.
-	sim.HTTP = &http.Client{Transport: redirectTo(app.URL)}
-	call, err := sim.PlaceCall(context.Background(), "id", "call-1", 42*time.Second, carrier.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(sim.RESTHandler())
-	defer api.Close()
 	// The development credentials: twilio-go refuses a secret that is not
 	// alphanumeric before it sends anything.
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
+	sim := &carrier.Simulator{BaseURL: app.URL, AuthToken: "tok", AccountSID: "ACsim", APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret}
+	// Callbacks go to the TwiML's URLs (http://x/...): send them to the app.
+	sim.HTTP = &http.Client{Transport: redirectTo(app.URL)}
+	call, err := sim.PlaceCall(context.Background(), token(t, sim, "u1", time.Minute), "call-1", 42*time.Second, carrier.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(sim.RESTHandler())
+	defer api.Close()
 	tc, err := carrier.NewTwilioCallsAt("ACsim", cfg.TwilioAPIKey, cfg.TwilioAPISecret, api.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +63,53 @@ func TestSimulatorRESTAnswersTwilioGo(t *testing.T) {
 	if err := tc.EndCall(context.Background(), "call-1", call.ParentSid); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := carrier.NewTwilioCallsAt("ACother", "SKkey", "secret", api.URL)
+	other, _ := carrier.NewTwilioCallsAt("ACother", cfg.TwilioAPIKey, cfg.TwilioAPISecret, api.URL)
 	if _, err := other.FetchCall(context.Background(), call.ChildSid); err == nil {
 		t.Fatal("another account read the call")
 	}
+	// Twilio checks the key and its secret, not that they are non-empty.
+	wrong, _ := carrier.NewTwilioCallsAt("ACsim", cfg.TwilioAPIKey, "someoneElsesSecret", api.URL)
+	if _, err := wrong.FetchCall(context.Background(), call.ChildSid); err == nil {
+		t.Fatal("a wrong API secret read the call")
+	}
+	for name, auth := range map[string][2]string{
+		"another key":        {"SKother", cfg.TwilioAPISecret},
+		"no secret":          {cfg.TwilioAPIKey, ""},
+		"account, wrong tok": {"ACsim", "nottok"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, api.URL+"/2010-04-01/Accounts/ACsim/Calls/"+call.ChildSid+".json", nil)
+		req.SetBasicAuth(auth[0], auth[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %s, want 401", name, resp.Status)
+		}
+	}
+	// The account SID and auth token authenticate too, as on Twilio.
+	req, _ := http.NewRequest(http.MethodGet, api.URL+"/2010-04-01/Accounts/ACsim/Calls/"+call.ChildSid+".json", nil)
+	req.SetBasicAuth("ACsim", "tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("account SID and auth token: %s", resp.Status)
+	}
+}
+
+// token is an access token for identity as the web app issues it.
+func token(t testing.TB, sim *carrier.Simulator, identity string, valid time.Duration) string {
+	t.Helper()
+	tok, err := carrier.AccessToken(carrier.TokenParams{AccountSID: sim.AccountSID, APIKey: sim.APIKey, APISecret: sim.APISecret,
+		TwiMLAppSID: "APsim", Identity: identity, Until: time.Now().Add(valid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 type redirectTo string

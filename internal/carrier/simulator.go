@@ -19,25 +19,37 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 // The carrier simulator stands in for Twilio in development and tests
 // (never in production: the configuration refuses it). It does what Twilio
-// does to our webhooks, with requests signed as Twilio signs them: a voice
-// request when a browser connects, then the dialled leg's status callbacks
-// and the Dial action. It can deliver each callback more than once, shuffle
-// them and drop final ones, as real networks do, and it answers FetchCall.
+// does to our webhooks, with requests signed as Twilio signs them and the
+// field sets Twilio documents (testdata/twilio holds captured examples): a
+// voice request when a browser connects with an access token, then the
+// dialled leg's status callbacks (only the events the TwiML asked for,
+// each an independent request, concurrently, as Twilio sends them) and the
+// Dial action. It can deliver each callback more than once, shuffle them
+// and drop final ones, as real networks do, and its REST API answers
+// FetchCall, the parent's call list, hang-ups and the Voice Pricing API.
 //
 // Test numbers (the last four digits of the national number decide):
-// 0001 is busy, 0002 does not answer, 0003 fails; any other number answers
-// and talks for the time asked.
+// 0001 is busy after ringing, 0002 does not answer, 0003 fails at once
+// (never rings), 0004 is busy at once (never rings); any other number
+// answers and talks for the time asked.
 type Simulator struct {
 	// BaseURL is the app's PUBLIC_BASE_URL; AppURL, when set, is where the
 	// requests really go (a test server), signed for BaseURL all the same.
 	BaseURL, AppURL string
 	AuthToken       string
 	AccountSID      string
-	HTTP            *http.Client
+	// APIKey and APISecret are the API key the app signs access tokens
+	// with and authenticates to the REST API with (TWILIO_API_KEY,
+	// TWILIO_API_SECRET): a token signed otherwise is refused, as Twilio
+	// refuses it, and so is a REST request without them.
+	APIKey, APISecret string
+	HTTP              *http.Client
 
 	// Ring is how long the number rings before it answers or gives up.
 	Ring time.Duration
@@ -48,6 +60,9 @@ type Simulator struct {
 	// Observe, when set, is told how long each webhook took to answer
 	// (path without the query), for latency figures.
 	Observe func(path string, took time.Duration)
+	// VoicePrices are what the Pricing API serves: Twilio's per-minute
+	// cost (PerMinuteMicros) of each destination prefix, by country.
+	VoicePrices []rating.Rate
 
 	mu       sync.Mutex
 	calls    map[string]CallInfo
@@ -111,7 +126,7 @@ var ErrRefused = errors.New("carrier simulator: the app refused to dial")
 // Outcome is what a number does when dialled.
 func Outcome(e164 string) string {
 	switch {
-	case strings.HasSuffix(e164, "0001"):
+	case strings.HasSuffix(e164, "0001"), strings.HasSuffix(e164, "0004"):
 		return "busy"
 	case strings.HasSuffix(e164, "0002"):
 		return "no-answer"
@@ -121,13 +136,25 @@ func Outcome(e164 string) string {
 	return "completed"
 }
 
-// PlaceCall does what Twilio does when a browser holding a token for
-// identity connects with params {CallId: callID}: it asks our voice webhook
-// for instructions and, if told to dial, runs the dialled leg through its
-// callbacks. talk is how long an answered call lasts (Twilio's timeLimit
-// cuts it at max_seconds).
-func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk time.Duration, f Faults) (SimCall, error) {
+// ringsFirst: whether the number rings before its outcome (a failed
+// number, or one busy at once, never rings).
+func ringsFirst(e164 string) bool {
+	return !strings.HasSuffix(e164, "0003") && !strings.HasSuffix(e164, "0004")
+}
+
+// PlaceCall does what Twilio does when a browser holding token connects
+// with params {CallId: callID}: it verifies the token (signed with the API
+// secret, for our account, not expired) and takes the caller's identity
+// and the TwiML App from it, asks our voice webhook for instructions and,
+// if told to dial, runs the dialled leg through its callbacks. talk is how
+// long an answered call lasts (Twilio's timeLimit cuts it at max_seconds).
+func (s *Simulator) PlaceCall(ctx context.Context, token, callID string, talk time.Duration, f Faults) (SimCall, error) {
 	call := SimCall{ParentSid: newSid()}
+	claims, err := VerifyToken(token, s.AccountSID, s.APIKey, s.APISecret)
+	if err != nil {
+		// The Voice SDK never connects: no voice request at all.
+		return call, fmt.Errorf("carrier simulator: connect: %w", err)
+	}
 	// A hang-up may come while our voice webhook is still answering.
 	hangup := make(chan struct{})
 	s.mu.Lock()
@@ -144,10 +171,10 @@ func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk
 		}
 		s.mu.Unlock()
 	}()
-	body, err := s.post(ctx, s.BaseURL+"/api/webhooks/twilio/voice", url.Values{
-		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {call.ParentSid}, "CallStatus": {"ringing"},
-		"Direction": {"inbound"}, "From": {"client:" + identity}, "To": {""}, "Caller": {"client:" + identity}, "CallId": {callID},
-	})
+	parent := s.parentFields(call.ParentSid, claims, "ringing")
+	voice := cloneValues(parent)
+	voice.Set("CallId", callID) // the Voice SDK's connect params
+	body, err := s.post(ctx, s.BaseURL+"/api/webhooks/twilio/voice", voice)
 	if err != nil {
 		return call, err
 	}
@@ -156,10 +183,33 @@ func (s *Simulator) PlaceCall(ctx context.Context, identity, callID string, talk
 		return call, err
 	}
 	call.Dialled, call.TimeLimit = dial.Number.Text, dial.TimeLimit
-	return s.runDialledLeg(ctx, call, dial, talk, f, hangup)
+	return s.runDialledLeg(ctx, call, parent, dial, talk, f, hangup)
 }
 
-func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVerb, talk time.Duration, f Faults, hangup <-chan struct{}) (SimCall, error) {
+// VoiceRequestFields is the voice request Twilio sends for a Voice SDK
+// call (without the SDK's custom params): for tests against fixtures.
+func (s *Simulator) VoiceRequestFields(parentSid string, claims TokenClaims) url.Values {
+	return s.parentFields(parentSid, claims, "ringing")
+}
+
+// parentFields are the parameters of every request about the browser's
+// leg: Twilio's voice request, and the Dial action.
+func (s *Simulator) parentFields(parentSid string, claims TokenClaims, status string) url.Values {
+	client := "client:" + claims.Identity
+	return url.Values{
+		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "ApplicationSid": {claims.TwiMLAppSID},
+		"CallSid": {parentSid}, "CallStatus": {status}, "Called": {""}, "Caller": {client},
+		"Direction": {"inbound"}, "From": {client}, "To": {""},
+	}
+}
+
+// legState is one state of the dialled leg, reached after a pause.
+type legState struct {
+	status string
+	after  time.Duration
+}
+
+func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, parent url.Values, dial dialVerb, talk time.Duration, f Faults, hangup <-chan struct{}) (SimCall, error) {
 	call.ChildSid = newSid()
 	outcome := Outcome(call.Dialled)
 	talkSeconds := int64(talk / time.Second)
@@ -172,126 +222,208 @@ func (s *Simulator) runDialledLeg(ctx context.Context, call SimCall, dial dialVe
 	}
 	s.remember(call)
 
-	talkFor := time.Duration(talkSeconds) * time.Second
-	leg := func(status string, seq int, extra url.Values) callback {
-		v := url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ChildSid}, "ParentCallSid": {call.ParentSid},
-			"CallStatus": {status}, "SequenceNumber": {strconv.Itoa(seq)}, "Direction": {"outbound-dial"}, "To": {call.Dialled},
-			"Timestamp": {time.Now().UTC().Format(time.RFC1123Z)}, "CallbackSource": {"call-progress-events"}}
-		for k, vs := range extra {
-			v[k] = vs
-		}
-		return callback{url: dial.Number.StatusCallback, form: v}
-	}
-	cbs := []callback{leg("initiated", 0, nil), leg("ringing", 1, nil)}
-	final := []callback{}
-	switch outcome {
-	case "completed":
-		answered := leg("in-progress", 2, nil)
-		answered.after = s.Ring
-		cbs = append(cbs, answered)
-		done := leg("completed", 3, url.Values{"CallDuration": {strconv.FormatInt(talkSeconds, 10)}})
-		done.after = talkFor
-		final = append(final, done)
+	states := []legState{{status: "initiated"}}
+	switch {
+	case outcome == "completed":
+		states = append(states, legState{status: "ringing"}, legState{status: "in-progress", after: s.Ring},
+			legState{status: "completed", after: time.Duration(talkSeconds) * time.Second})
+	case ringsFirst(call.Dialled):
+		states = append(states, legState{status: "ringing"}, legState{status: outcome, after: s.Ring})
 	default:
-		gaveUp := leg(outcome, 2, url.Values{"CallDuration": {"0"}})
-		gaveUp.after = s.Ring
-		final = append(final, gaveUp)
+		states = append(states, legState{status: outcome})
 	}
-	if dial.Action != "" {
-		final = append(final, callback{url: dial.Action, form: url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ParentSid},
-			"DialCallSid": {call.ChildSid}, "DialCallStatus": {outcome}, "DialCallDuration": {strconv.FormatInt(call.DurationSeconds, 10)},
-			"CallStatus": {"in-progress"}}})
-	}
-	if !f.DropFinal {
-		cbs = append(cbs, final...)
-	}
-	var all []callback
-	for _, cb := range cbs {
-		copies := max(f.Copies, 1)
-		if f.RandomCopies {
-			copies = 1 + mathrand.IntN(copies)
-		}
-		for range copies {
-			all = append(all, cb)
-		}
-	}
-	if f.Shuffle {
-		mathrand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	}
+
+	d := &dispatch{s: s, ctx: ctx, f: f}
+	events := subscribed(dial.Number.Events)
+	seq := 0
 	var answeredAt time.Time
-	for _, cb := range all {
-		if s.Realtime && cb.after > 0 {
+	for _, st := range states {
+		if s.Realtime && st.after > 0 {
 			select {
 			case <-ctx.Done():
-				return call, ctx.Err()
-			case <-time.After(cb.after):
+				d.wait()
+				return d.result(call, ctx.Err())
+			case <-time.After(st.after):
 			case <-hangup:
+				hangup = nil
 				if answeredAt.IsZero() {
 					// Hung up while it rang: the dialled leg is canceled,
 					// never answered, never billed.
-					return s.cancelLeg(ctx, call, dial)
-				}
-				// The caller hung up: the call lasted until now.
-				if outcome == "completed" {
+					call.Status, call.DurationSeconds = "canceled", 0
+					st = legState{status: "canceled"}
+				} else if outcome == "completed" {
+					// The caller hung up: the call lasted until now.
 					call.DurationSeconds = max(int64(time.Since(answeredAt)/time.Second), 1)
-					cb.form.Set("CallDuration", strconv.FormatInt(call.DurationSeconds, 10))
-					if cb.form.Has("DialCallDuration") {
-						cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
-					}
-					s.remember(call)
 				}
-				hangup = nil
+				s.remember(call)
 			}
 		}
-		if cb.form.Get("CallStatus") == "in-progress" && cb.form.Has("SequenceNumber") {
+		if st.status == "in-progress" {
 			answeredAt = time.Now()
 		}
-		if cb.form.Has("DialCallDuration") {
-			cb.form.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
+		final := isFinal(st.status)
+		if final && f.DropFinal {
+			break
 		}
-		if f.Delay > 0 {
-			select {
-			case <-ctx.Done():
-				return call, ctx.Err()
-			case <-time.After(mathrand.N(f.Delay)):
+		if dial.Number.StatusCallback != "" && events[eventOf(st.status)] {
+			d.send(dial.Number.StatusCallback, s.childFields(call, dial, st.status, seq), final)
+			seq++
+		}
+		if final {
+			if dial.Action != "" {
+				d.send(dial.Action, s.actionFields(call, parent, !answeredAt.IsZero()), true)
 			}
+			break
 		}
-		if _, err := s.post(ctx, cb.url, cb.form); err != nil {
-			if !f.KeepGoing || ctx.Err() != nil {
-				return call, err
-			}
-			call.Lost++
-			continue
-		}
-		if call.FinalAt.IsZero() && (cb.form.Has("DialCallStatus") || isFinal(cb.form.Get("CallStatus"))) {
-			call.FinalAt = time.Now()
+		if d.failed() {
+			break
 		}
 	}
-	return call, nil
+	d.wait()
+	return d.result(call, nil)
 }
 
-// cancelLeg ends a leg that was never answered, as Twilio reports a
-// caller hanging up during ringing.
-func (s *Simulator) cancelLeg(ctx context.Context, call SimCall, dial dialVerb) (SimCall, error) {
-	call.Status, call.DurationSeconds = "canceled", 0
-	s.remember(call)
-	if _, err := s.post(ctx, dial.Number.StatusCallback, url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ChildSid},
-		"ParentCallSid": {call.ParentSid}, "CallStatus": {"canceled"}, "SequenceNumber": {"9"}, "CallDuration": {"0"}}); err != nil {
-		return call, err
+// subscribed reads statusCallbackEvent ("initiated ringing answered
+// completed", spaces or commas); Twilio's default is completed alone.
+func subscribed(attr string) map[string]bool {
+	events := map[string]bool{}
+	for _, e := range strings.FieldsFunc(attr, func(r rune) bool { return r == ' ' || r == ',' }) {
+		events[e] = true
 	}
-	if dial.Action != "" {
-		if _, err := s.post(ctx, dial.Action, url.Values{"AccountSid": {s.AccountSID}, "CallSid": {call.ParentSid},
-			"DialCallSid": {call.ChildSid}, "DialCallStatus": {"canceled"}, "DialCallDuration": {"0"}}); err != nil {
-			return call, err
-		}
+	if len(events) == 0 {
+		events["completed"] = true
 	}
-	return call, nil
+	return events
 }
 
-type callback struct {
-	url   string
-	form  url.Values
-	after time.Duration // pause before it, when Realtime
+// eventOf is the statusCallbackEvent that reports a leg status: every
+// final status is the completed event.
+func eventOf(status string) string {
+	switch status {
+	case "initiated", "ringing":
+		return status
+	case "in-progress":
+		return "answered"
+	}
+	return "completed"
+}
+
+// childFields are a status callback of the dialled leg, with the fields
+// Twilio documents for <Number statusCallback>.
+func (s *Simulator) childFields(call SimCall, dial dialVerb, status string, seq int) url.Values {
+	v := url.Values{
+		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {call.ChildSid}, "ParentCallSid": {call.ParentSid},
+		"CallStatus": {status}, "Called": {call.Dialled}, "Caller": {dial.CallerID}, "Direction": {"outbound-dial"},
+		"From": {dial.CallerID}, "To": {call.Dialled}, "SequenceNumber": {strconv.Itoa(seq)},
+		"Timestamp": {time.Now().UTC().Format(time.RFC1123Z)}, "CallbackSource": {"call-progress-events"},
+	}
+	if status == "completed" {
+		v.Set("CallDuration", strconv.FormatInt(call.DurationSeconds, 10))
+	}
+	return v
+}
+
+// actionFields are the Dial action's request: the browser leg's fields
+// and the dialled leg's outcome.
+func (s *Simulator) actionFields(call SimCall, parent url.Values, bridged bool) url.Values {
+	v := cloneValues(parent)
+	v.Set("CallStatus", "in-progress")
+	v.Set("DialCallSid", call.ChildSid)
+	v.Set("DialCallStatus", call.Status)
+	v.Set("DialCallDuration", strconv.FormatInt(call.DurationSeconds, 10))
+	v.Set("DialBridged", strconv.FormatBool(bridged))
+	return v
+}
+
+// dispatch sends callbacks as Twilio does: each its own request, none
+// waiting for another, with the faults asked for.
+type dispatch struct {
+	s   *Simulator
+	ctx context.Context
+	f   Faults
+
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	lost    int
+	err     error
+	finalAt time.Time
+}
+
+func (d *dispatch) send(target string, form url.Values, final bool) {
+	copies := max(d.f.Copies, 1)
+	if d.f.RandomCopies {
+		copies = 1 + mathrand.IntN(copies)
+	}
+	for range copies {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if d.f.Shuffle || d.f.Delay > 0 {
+				// Shuffled: each copy leaves after a random moment.
+				wait := d.f.Delay
+				if wait == 0 {
+					wait = 5 * time.Millisecond
+				}
+				select {
+				case <-d.ctx.Done():
+					d.fail(d.ctx.Err())
+					return
+				case <-time.After(mathrand.N(wait)):
+				}
+			}
+			if _, err := d.s.post(d.ctx, target, form); err != nil {
+				if d.f.KeepGoing && d.ctx.Err() == nil {
+					d.mu.Lock()
+					d.lost++
+					d.mu.Unlock()
+					return
+				}
+				d.fail(err)
+				return
+			}
+			if final {
+				d.mu.Lock()
+				if now := time.Now(); d.finalAt.IsZero() || now.Before(d.finalAt) {
+					d.finalAt = now
+				}
+				d.mu.Unlock()
+			}
+		}()
+	}
+}
+
+func (d *dispatch) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *dispatch) failed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err != nil
+}
+
+func (d *dispatch) wait() { d.wg.Wait() }
+
+func (d *dispatch) result(call SimCall, err error) (SimCall, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	call.Lost, call.FinalAt = d.lost, d.finalAt
+	if err == nil {
+		err = d.err
+	}
+	return call, err
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }
 
 // FetchCall answers like Twilio's REST API for the calls it simulated.

@@ -48,6 +48,15 @@ type Config struct {
 	// None in development means plain payloads; production requires one.
 	TemporalCodecKeys    codec.Keys
 	temporalCodecKeysRaw string
+	// Temporal transport security: mTLS (PEM files), an API key as Temporal
+	// Cloud issues (a secret, sent over TLS), or, off loopback in
+	// production, plaintext only with TemporalInsecure set on purpose.
+	TemporalTLSCert       string
+	TemporalTLSKey        string
+	TemporalTLSCA         string
+	TemporalTLSServerName string
+	TemporalAPIKey        string
+	TemporalInsecure      bool
 
 	SessionSecret string
 
@@ -72,6 +81,9 @@ type Config struct {
 	// StripeAPIBase is where stripe-go sends API requests: empty for
 	// Stripe's own API; the payment simulator's routes in development.
 	StripeAPIBase string
+	// StripeTestMode lets production take Stripe test-mode keys, for a
+	// staging deploy; the start-up log says so loudly.
+	StripeTestMode bool
 
 	// TopUpPackages are the fixed top-up amounts, in cents, the only
 	// amounts a user can buy (TOPUP_PACKAGES, whole dollars: "5,10,20,50").
@@ -109,6 +121,14 @@ type Config struct {
 	// the minimum margin.
 	PricingMarkupBasisPoints int64 // 3000 = 30%
 	PricingMinMarginMicros   int64 // per minute, micro-dollars
+
+	// Housekeeping and admin sessions (issue 16). DataRetention: how long
+	// sign-in failures, reset tokens and delivered webhook events are kept
+	// before the daily Housekeeping workflow deletes them. AdminIdleTimeout:
+	// an admin's session ends after this long without a request (users'
+	// sessions after 14 days).
+	DataRetention    time.Duration
+	AdminIdleTimeout time.Duration
 
 	// The local simulators stand in for Twilio and Stripe on a laptop.
 	// Production refuses to start with either switched on.
@@ -163,6 +183,13 @@ func Load(getenv func(string) string) (Config, error) {
 		TemporalTaskQueue: r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
 		TemporalUIURL:     r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
 
+		TemporalTLSCert:       r.str("TEMPORAL_TLS_CERT", ""),
+		TemporalTLSKey:        r.str("TEMPORAL_TLS_KEY", ""),
+		TemporalTLSCA:         r.str("TEMPORAL_TLS_CA", ""),
+		TemporalTLSServerName: r.str("TEMPORAL_TLS_SERVER_NAME", ""),
+		TemporalAPIKey:        r.str("TEMPORAL_API_KEY", ""),
+		TemporalInsecure:      r.boolean("TEMPORAL_INSECURE", false),
+
 		SessionSecret:    r.str("SESSION_SECRET", def(devSessionSecret)),
 		SignupBonusCents: int64(r.integer("SIGNUP_BONUS_CENTS", 0)),
 
@@ -178,6 +205,7 @@ func Load(getenv func(string) string) (Config, error) {
 		StripePublishableKey: r.str("STRIPE_PUBLISHABLE_KEY", def(devStripePublishable)),
 		StripeWebhookSecret:  r.str("STRIPE_WEBHOOK_SECRET", def(devStripeWebhookSecret)),
 		StripeAPIBase:        r.str("STRIPE_API_BASE", ""),
+		StripeTestMode:       r.boolean("STRIPE_TEST_MODE", false),
 		TopUpPaymentTimeout:  r.duration("TOPUP_PAYMENT_TIMEOUT", time.Hour),
 
 		SMTPHost:               r.str("SMTP_HOST", ""),
@@ -194,8 +222,8 @@ func Load(getenv func(string) string) (Config, error) {
 		CallAuthorizationWindow:  r.duration("CALL_AUTHORIZATION_WINDOW", 3*time.Minute),
 		CallReconcileGrace:       r.duration("CALL_RECONCILE_GRACE", 5*time.Minute),
 		CallRingAllowance:        r.duration("CALL_RING_ALLOWANCE", 90*time.Second),
-		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", 5000)),
-		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", 100),
+		DailySpendLimitCents:     int64(r.integer("DAILY_SPEND_LIMIT_CENTS", map[bool]int{true: 5000}[dev])),
+		DailyCallLimit:           r.integer("DAILY_CALL_LIMIT", map[bool]int{true: 100}[dev]),
 		PricingMarkupBasisPoints: int64(r.integer("PRICING_MARKUP_BASIS_POINTS", 3000)),
 		PricingMinMarginMicros:   int64(r.integer("PRICING_MIN_MARGIN_MICROS", 5000)),
 
@@ -212,6 +240,8 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.TemporalCodecKeys = keys
 	}
+	c.DataRetention = r.duration("DATA_RETENTION", 30*24*time.Hour)
+	c.AdminIdleTimeout = r.duration("ADMIN_IDLE_TIMEOUT", 30*time.Minute)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
 		c.StripeAPIBase = c.PublicBaseURL + "/dev/stripe"
 	}
@@ -241,6 +271,7 @@ func (c Config) secrets() []secret {
 		// Required in production (no development default): without it the
 		// Temporal UI shows every caller's numbers and emails.
 		{"TEMPORAL_CODEC_KEYS", c.temporalCodecKeysRaw, ""},
+		{"TEMPORAL_API_KEY", c.TemporalAPIKey, ""},
 	}
 }
 
@@ -288,6 +319,12 @@ func (c Config) validate() []error {
 	}
 	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
 		bad("TEMPORAL_ADDRESS", "%q is not host:port", c.TemporalAddress)
+	}
+	if c.TemporalTLSCert != "" && c.TemporalTLSKey == "" {
+		bad("TEMPORAL_TLS_KEY", "must be set with TEMPORAL_TLS_CERT (the client certificate's private key)")
+	}
+	if c.TemporalTLSKey != "" && c.TemporalTLSCert == "" {
+		bad("TEMPORAL_TLS_CERT", "must be set with TEMPORAL_TLS_KEY (the client certificate)")
 	}
 	if c.TemporalNamespace == "" {
 		bad("TEMPORAL_NAMESPACE", "must be set")
@@ -357,6 +394,14 @@ func (c Config) validate() []error {
 	if c.TwilioAPIBase != "" {
 		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
 	}
+	// Stripe retries a webhook for three days; a shorter retention could
+	// forget a delivery that is still being retried.
+	if c.DataRetention < 7*24*time.Hour || c.DataRetention > 3650*24*time.Hour {
+		bad("DATA_RETENTION", "%s is not between 168h (7 days) and 87600h (10 years)", c.DataRetention)
+	}
+	if c.AdminIdleTimeout < time.Minute || c.AdminIdleTimeout > 24*time.Hour {
+		bad("ADMIN_IDLE_TIMEOUT", "%s is not between 1m and 24h", c.AdminIdleTimeout)
+	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("SMTP_FROM", "must be set when SMTP_HOST is")
 	}
@@ -371,6 +416,8 @@ func (c Config) validate() []error {
 		switch {
 		case s.key == "SMTP_PASSWORD" && c.SMTPUsername == "":
 			// an SMTP relay without authentication needs no password
+		case s.key == "TEMPORAL_API_KEY" && s.value == "":
+			// optional: mTLS, or a server on loopback or a private network
 		case s.value == "":
 			bad(s.key, "must be set in production")
 		case s.value == s.devDefault:
@@ -428,7 +475,80 @@ func (c Config) validate() []error {
 	if c.SMTPDisableCRLCheck {
 		bad("SMTP_DISABLE_CRL_CHECK", "TLS verification must not be bypassed in production")
 	}
+	errs = append(errs, c.validateProductionGuards()...)
+	if !c.TemporalTLS() && !c.TemporalInsecure && c.TemporalAddress != "" && !isLoopback(c.TemporalAddress) {
+		bad("TEMPORAL_ADDRESS", "%s is not on loopback and the connection would be plaintext: configure TLS "+
+			"(TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, or TEMPORAL_API_KEY), or set TEMPORAL_INSECURE=true "+
+			"on purpose for a private network", c.TemporalAddress)
+	}
 	return errs
+}
+
+// validateProductionGuards refuses test money and open fraud guards in
+// production, naming each setting. The daily ceilings have no production
+// default (Load), so an absent one is refused here as a zero one.
+func (c Config) validateProductionGuards() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	// Stripe test-mode keys move no money: refused unless a staging deploy
+	// says STRIPE_TEST_MODE=true, in which case both keys must be test keys.
+	secretTest := isStripeTestKey(c.StripeSecretKey)
+	publishableTest := strings.HasPrefix(c.StripePublishableKey, "pk_test_")
+	switch {
+	case c.StripeTestMode && !secretTest:
+		bad("STRIPE_TEST_MODE", "is true but STRIPE_SECRET_KEY is not a test-mode key (sk_test_ or rk_test_)")
+	case c.StripeTestMode && !publishableTest:
+		bad("STRIPE_TEST_MODE", "is true but STRIPE_PUBLISHABLE_KEY is not a test-mode key (pk_test_)")
+	case !c.StripeTestMode && secretTest:
+		bad("STRIPE_SECRET_KEY", "is a test-mode key; production takes live keys (or set STRIPE_TEST_MODE=true for a staging deploy)")
+	case !c.StripeTestMode && publishableTest:
+		bad("STRIPE_PUBLISHABLE_KEY", "is a test-mode key; production takes live keys (or set STRIPE_TEST_MODE=true for a staging deploy)")
+	}
+	if len(c.AllowedCountries) == 0 {
+		bad("ALLOWED_COUNTRIES", "must list the countries you sell calls to in production (ISO codes like NG,GH)")
+	}
+	if len(c.BlockedPrefixes) == 0 {
+		bad("BLOCKED_PREFIXES", "must not be none in production: premium-rate and satellite prefixes are where toll fraud goes")
+	}
+	if c.DailySpendLimitCents <= 0 {
+		bad("DAILY_SPEND_LIMIT_CENTS", "must be set to a positive per-user daily ceiling in production")
+	}
+	if c.DailyCallLimit <= 0 {
+		bad("DAILY_CALL_LIMIT", "must be set to a positive per-user daily ceiling in production")
+	}
+	return errs
+}
+
+func isStripeTestKey(k string) bool {
+	return strings.HasPrefix(k, "sk_test_") || strings.HasPrefix(k, "rk_test_")
+}
+
+// StripeLivemode reports whether the Stripe secret key is a live-mode key:
+// every Stripe event's livemode must match it.
+func (c Config) StripeLivemode() bool {
+	return strings.HasPrefix(c.StripeSecretKey, "sk_live_") || strings.HasPrefix(c.StripeSecretKey, "rk_live_")
+}
+
+// TemporalTLS reports whether the Temporal client connects over TLS: any
+// TLS setting or an API key turns it on.
+func (c Config) TemporalTLS() bool {
+	return c.TemporalTLSCert != "" || c.TemporalTLSKey != "" || c.TemporalTLSCA != "" ||
+		c.TemporalTLSServerName != "" || c.TemporalAPIKey != ""
+}
+
+// isLoopback reports whether hostport's host is a loopback name or address.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SecureCookies reports whether cookies must carry the Secure flag: in
@@ -450,12 +570,18 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("TEMPORAL_NAMESPACE", c.TemporalNamespace).
 		Str("TEMPORAL_TASK_QUEUE", c.TemporalTaskQueue).
 		Str("TEMPORAL_UI_URL", c.TemporalUIURL).
+		Str("TEMPORAL_TLS_CERT", c.TemporalTLSCert).
+		Str("TEMPORAL_TLS_KEY", c.TemporalTLSKey). // a path, not the key
+		Str("TEMPORAL_TLS_CA", c.TemporalTLSCA).
+		Str("TEMPORAL_TLS_SERVER_NAME", c.TemporalTLSServerName).
+		Bool("TEMPORAL_INSECURE", c.TemporalInsecure).
 		Str("TWILIO_ACCOUNT_SID", c.TwilioAccountSID).
 		Str("TWILIO_API_KEY", c.TwilioAPIKey).
 		Str("TWILIO_TWIML_APP_SID", c.TwilioTwiMLAppSID).
 		Str("TWILIO_CALLER_ID", c.TwilioCallerID).
 		Str("STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey).
 		Str("STRIPE_API_BASE", c.StripeAPIBase).
+		Bool("STRIPE_TEST_MODE", c.StripeTestMode).
 		Str("TWILIO_API_BASE", c.TwilioAPIBase).
 		Interface("TOPUP_PACKAGES", c.TopUpPackages).
 		Dur("TOPUP_PAYMENT_TIMEOUT", c.TopUpPaymentTimeout).
@@ -476,6 +602,8 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("SMTP_FROM", c.SMTPFrom).
 		Bool("SMTP_INSECURE_SKIP_VERIFY", c.SMTPInsecureSkipVerify).
 		Bool("SMTP_DISABLE_CRL_CHECK", c.SMTPDisableCRLCheck).
+		Dur("DATA_RETENTION", c.DataRetention).
+		Dur("ADMIN_IDLE_TIMEOUT", c.AdminIdleTimeout).
 		Bool("CARRIER_SIMULATOR", c.CarrierSimulator).
 		Bool("PAYMENT_SIMULATOR", c.PaymentSimulator)
 	for _, s := range c.secrets() {

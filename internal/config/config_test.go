@@ -36,6 +36,12 @@ func productionEnv() map[string]string {
 		"SMTP_FROM":              "Mobayilo <no-reply@mobayilo.example>",
 		"CARRIER_SIMULATOR":      "false",
 		"PAYMENT_SIMULATOR":      "false",
+		// The fraud guards production must state (issue 16).
+		"ALLOWED_COUNTRIES":       "NG,GH,KE",
+		"DAILY_SPEND_LIMIT_CENTS": "5000",
+		"DAILY_CALL_LIMIT":        "100",
+		// temporal.internal is off loopback: TLS with an API key.
+		"TEMPORAL_API_KEY": "temporal-cloud-api-key",
 		// The Temporal payload codec: a 32-byte key, base64.
 		"TEMPORAL_CODEC_KEYS": "2026-12:" + testCodecKey,
 	}
@@ -164,7 +170,7 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 	logger.Info().EmbedObject(c).Msg("config")
 	out := buf.String()
 	for _, key := range []string{"SESSION_SECRET", "TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET",
-		"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD", "TEMPORAL_CODEC_KEYS"} {
+		"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD", "TEMPORAL_API_KEY", "TEMPORAL_CODEC_KEYS"} {
 		if strings.Contains(out, m[key]) {
 			t.Errorf("printed config contains the value of %s: %s", key, out)
 		}

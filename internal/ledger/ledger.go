@@ -30,6 +30,12 @@ const (
 	Dispute    Kind = "dispute"     // a disputed top-up: wallet -, stripe
 	Bonus      Kind = "bonus"       // a promotion: wallet +, promotions
 	Adjustment Kind = "adjustment"  // a staff correction, either sign: adjustments
+	// DisputeReversal gives back a dispute's debit when the dispute is won:
+	// wallet +, stripe.
+	DisputeReversal Kind = "dispute_reversal"
+	// RefundFailure gives back a refund's debit when the refund fails after
+	// it was posted: wallet +, stripe.
+	RefundFailure Kind = "refund_failure"
 )
 
 // House names the house accounts that are counter-parties of entries.
@@ -57,6 +63,9 @@ var kindRules = map[Kind]kindRule{
 	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
 	Bonus:      {house: HousePromotions, sign: +1},
 	Adjustment: {house: HouseAdjustments, sign: 0},
+
+	DisputeReversal: {house: HouseStripe, sign: +1, needsTopup: true},
+	RefundFailure:   {house: HouseStripe, sign: +1, needsTopup: true},
 }
 
 // Counterparty is the house account on the other side of an entry of kind k.

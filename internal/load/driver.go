@@ -465,6 +465,7 @@ func (d *driver) waitBalance(ctx context.Context, u *user) {
 
 type startedCall struct {
 	CallID     string `json:"call_id"`
+	Token      string `json:"token"`
 	Identity   string `json:"identity"`
 	MaxSeconds int64  `json:"max_seconds"`
 	Error      *struct {
@@ -563,7 +564,7 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 	f := carrier.Faults{Copies: d.o.MaxCopies, RandomCopies: true, Shuffle: true, Delay: d.o.Delay, KeepGoing: true,
 		DropFinal: d.chance(d.o.Loss)}
 	rec.FinalDropped = f.DropFinal
-	sim, err := d.st.carrier.PlaceCall(ctx, sc.Identity, sc.CallID, time.Duration(talk)*time.Second, f)
+	sim, err := d.st.carrier.PlaceCall(ctx, sc.Token, sc.CallID, time.Duration(talk)*time.Second, f)
 	rec.FinalAt = sim.FinalAt
 	if err != nil && sim.ChildSid == "" {
 		// The voice webhook refused or could not answer: never dialled.

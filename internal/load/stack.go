@@ -127,6 +127,7 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 	s.env = append(s.env, "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
 
 	s.carrier = &carrier.Simulator{BaseURL: s.webURL, AuthToken: s.cfg.TwilioAuthToken, AccountSID: s.cfg.TwilioAccountSID,
+		APIKey: s.cfg.TwilioAPIKey, APISecret: s.cfg.TwilioAPISecret,
 		HTTP: &http.Client{Timeout: 20 * time.Second}}
 	s.payments = &payments.Simulator{SecretKey: s.cfg.StripeSecretKey, WebhookSecret: s.cfg.StripeWebhookSecret,
 		WebhookURL: s.webURL + "/api/webhooks/stripe", HTTP: &http.Client{Timeout: 20 * time.Second},

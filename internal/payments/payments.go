@@ -8,6 +8,7 @@ package payments
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/stripe/stripe-go/v76"
 )
@@ -39,6 +40,43 @@ type Intent struct {
 	LatestChargeID string
 	FailureCode    string // from last_payment_error
 	FailureMessage string
+	Livemode       bool
+}
+
+// Dispute is a chargeback (or an inquiry) on a PaymentIntent's charge.
+type Dispute struct {
+	ID              string
+	Status          string // warning_needs_response, warning_under_review, warning_closed, needs_response, under_review, won, lost
+	AmountCents     int64
+	Currency        string
+	PaymentIntentID string
+	ChargeID        string
+	Livemode        bool
+}
+
+// Dispute statuses: an inquiry (warning_*) withdraws no money; a dispute
+// proper withdraws its amount until it is won.
+const (
+	DisputeWarningNeedsResponse = "warning_needs_response"
+	DisputeWarningUnderReview   = "warning_under_review"
+	DisputeWarningClosed        = "warning_closed"
+	DisputeNeedsResponse        = "needs_response"
+	DisputeUnderReview          = "under_review"
+	DisputeWon                  = "won"
+	DisputeLost                 = "lost"
+)
+
+// FundsWithdrawn reports whether Stripe has taken a dispute's amount from
+// us: every dispute proper, whatever its state, but not an inquiry.
+func (d Dispute) FundsWithdrawn() bool {
+	return !strings.HasPrefix(d.Status, "warning_") && d.Status != ""
+}
+
+// KeyLivemode reports whether a Stripe secret (or restricted) key is a live
+// one: events and objects seen with it must say livemode=true, and with a
+// test key false.
+func KeyLivemode(secretKey string) bool {
+	return strings.HasPrefix(secretKey, "sk_live_") || strings.HasPrefix(secretKey, "rk_live_")
 }
 
 // NewIntent asks for a PaymentIntent for one top-up.
@@ -64,6 +102,9 @@ type Gateway interface {
 	GetIntent(ctx context.Context, id string) (Intent, error)
 	CancelIntent(ctx context.Context, id string) (Intent, error)
 	ListRefunds(ctx context.Context, paymentIntentID string) ([]Refund, error)
+	GetDispute(ctx context.Context, id string) (Dispute, error)
+	// Livemode is the mode of the key the gateway uses.
+	Livemode() bool
 }
 
 var (

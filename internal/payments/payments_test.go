@@ -132,6 +132,17 @@ func TestStripeGatewayAgainstStripeMock(t *testing.T) {
 			t.Fatalf("refund %+v", r)
 		}
 	}
+
+	d, err := g.GetDispute(ctx, "dp_123")
+	if err != nil || d.ID == "" || d.AmountCents <= 0 || d.Status == "" || d.Currency == "" {
+		t.Fatalf("dispute: %+v, %v", d, err)
+	}
+	if rec.last().Method != http.MethodGet || !strings.HasSuffix(rec.last().URL.Path, "/v1/disputes/dp_123") {
+		t.Fatalf("get dispute sent %s %s", rec.last().Method, rec.last().URL.Path)
+	}
+	if g.Livemode() || !payments.NewStripe("sk_live_x", "", nil).Livemode() || !payments.NewStripe("rk_live_x", "", nil).Livemode() {
+		t.Fatal("livemode is not the key's")
+	}
 }
 
 func TestStripeGatewayClassifiesRefusals(t *testing.T) {
@@ -169,7 +180,8 @@ func TestStripeGatewayClassifiesRefusals(t *testing.T) {
 // webhookSink verifies and records the events a simulator delivers.
 type webhookSink struct {
 	mu     sync.Mutex
-	events []string // type:id
+	events []string          // type:id
+	bodies map[string][]byte // the latest body of each type
 	status int
 }
 
@@ -188,6 +200,10 @@ func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.events = append(s.events, string(ev.Type)+":"+ev.ID)
+	if s.bodies == nil {
+		s.bodies = map[string][]byte{}
+	}
+	s.bodies[string(ev.Type)] = body
 }
 
 func (s *webhookSink) types() []string {

@@ -39,6 +39,10 @@ type Simulator struct {
 	// all is tried again (Stripe retries for days), with RetryWait between.
 	Retries   int
 	RetryWait time.Duration
+	// APIVersion renders events in another API version than the pinned
+	// one (a webhook endpoint created with another version); empty is the
+	// pinned one.
+	APIVersion string
 
 	mu      sync.Mutex
 	intents map[string]*simIntent
@@ -53,7 +57,14 @@ type simIntent struct {
 	chargeID                                                      string
 	failureCode, failureMessage                                   string
 	refunds                                                       []Refund
-	created                                                       int64
+	disputes                                                      []*simDispute
+	created, canceledAt                                           int64
+}
+
+type simDispute struct {
+	id, status string
+	amount     int64
+	created    int64
 }
 
 // Card outcomes the simulated card form offers.
@@ -85,6 +96,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/payment_intents/{id}", s.getIntent)
 	mux.HandleFunc("POST /v1/payment_intents/{id}/cancel", s.cancelIntent)
 	mux.HandleFunc("GET /v1/refunds", s.listRefunds)
+	mux.HandleFunc("GET /v1/disputes/{id}", s.getDispute)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.SecretKey || s.SecretKey == "" {
 			apiError(w, http.StatusUnauthorized, "invalid_request_error", "", "Invalid API Key provided.")
@@ -164,7 +176,7 @@ func (s *Simulator) cancelIntent(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, body)
 		return
 	}
-	pi.status = StatusCanceled
+	pi.status, pi.canceledAt = StatusCanceled, time.Now().Unix()
 	body := pi.json()
 	ev := s.event("payment_intent.canceled", body)
 	s.mu.Unlock()
@@ -183,11 +195,33 @@ func (s *Simulator) listRefunds(w http.ResponseWriter, r *http.Request) {
 	data := []map[string]any{}
 	if pi, ok := s.intents[r.URL.Query().Get("payment_intent")]; ok {
 		for _, rf := range pi.refunds {
-			data = append(data, map[string]any{"id": rf.ID, "object": "refund", "amount": rf.AmountCents, "currency": pi.currency,
-				"status": rf.Status, "payment_intent": pi.id, "charge": pi.chargeID})
+			data = append(data, pi.refund(rf))
 		}
 	}
 	writeJSON(w, map[string]any{"object": "list", "data": data, "has_more": false, "url": "/v1/refunds"})
+}
+
+func (s *Simulator) getDispute(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pi, dp := s.findDispute(r.PathValue("id"))
+	if dp == nil {
+		apiError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such dispute: '"+r.PathValue("id")+"'")
+		return
+	}
+	writeJSON(w, pi.dispute(dp))
+}
+
+// findDispute finds a dispute and its payment; the caller holds s.mu.
+func (s *Simulator) findDispute(id string) (*simIntent, *simDispute) {
+	for _, pi := range s.intents {
+		for _, dp := range pi.disputes {
+			if dp.id == id {
+				return pi, dp
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Confirm pays a PaymentIntent with a simulated card and delivers the
@@ -247,7 +281,7 @@ func (s *Simulator) succeed(pi *simIntent, unrelated bool) []simEvent {
 	pi.chargeID = "ch_" + randomID()
 	events := []simEvent{s.event("payment_intent.succeeded", pi.json())}
 	if unrelated {
-		events = append(events, s.event("charge.succeeded", pi.charge(0)))
+		events = append(events, s.event("charge.succeeded", pi.charge()))
 	}
 	return events
 }
@@ -272,14 +306,51 @@ func (s *Simulator) Refund(ctx context.Context, id string, amount int64, f Fault
 	}
 	rf := Refund{ID: "re_" + randomID(), Status: "succeeded", AmountCents: amount}
 	pi.refunds = append(pi.refunds, rf)
-	ev := s.event("charge.refunded", pi.charge(pi.refunded()))
+	ev := s.event("charge.refunded", pi.charge())
 	s.mu.Unlock()
 	return rf, s.deliver(ctx, []simEvent{ev}, f)
 }
 
-// Dispute opens a chargeback for the whole of a succeeded payment and
-// delivers charge.dispute.created.
+// FailRefund makes a refund fail after it was made (the card was closed,
+// say), as Stripe reports days later, and delivers charge.refund.updated.
+func (s *Simulator) FailRefund(ctx context.Context, refundID string, f Faults) error {
+	s.mu.Lock()
+	s.init()
+	for _, pi := range s.intents {
+		for i, rf := range pi.refunds {
+			if rf.ID != refundID {
+				continue
+			}
+			if rf.Status == "failed" {
+				s.mu.Unlock()
+				return fmt.Errorf("payments: simulator: refund %s has already failed", refundID)
+			}
+			prev := rf.Status
+			pi.refunds[i].Status = "failed"
+			ev := s.updated("charge.refund.updated", pi.refund(pi.refunds[i]), map[string]any{"status": prev})
+			s.mu.Unlock()
+			return s.deliver(ctx, []simEvent{ev}, f)
+		}
+	}
+	s.mu.Unlock()
+	return fmt.Errorf("payments: simulator: no refund %s", refundID)
+}
+
+// Dispute opens a chargeback for what is left of a succeeded payment and
+// delivers what Stripe sends: charge.dispute.created, then
+// charge.dispute.funds_withdrawn as the amount leaves the balance. An
+// inquiry (Inquiry) withdraws nothing and sends only the first.
 func (s *Simulator) Dispute(ctx context.Context, id string, f Faults) (string, error) {
+	return s.openDispute(ctx, id, DisputeNeedsResponse, f)
+}
+
+// Inquiry opens a card issuer's inquiry (a warning_needs_response dispute):
+// no money moves unless it is escalated.
+func (s *Simulator) Inquiry(ctx context.Context, id string, f Faults) (string, error) {
+	return s.openDispute(ctx, id, DisputeWarningNeedsResponse, f)
+}
+
+func (s *Simulator) openDispute(ctx context.Context, id, status string, f Faults) (string, error) {
 	s.mu.Lock()
 	s.init()
 	pi, ok := s.intents[id]
@@ -287,14 +358,59 @@ func (s *Simulator) Dispute(ctx context.Context, id string, f Faults) (string, e
 		s.mu.Unlock()
 		return "", fmt.Errorf("payments: simulator: no succeeded payment intent %s", id)
 	}
-	dp := "dp_" + randomID()
-	ev := s.event("charge.dispute.created", map[string]any{
-		"id": dp, "object": "dispute", "amount": pi.amount - pi.refunded(), "currency": pi.currency,
-		"charge": pi.chargeID, "payment_intent": pi.id, "reason": "fraudulent", "status": "needs_response",
-		"created": time.Now().Unix(), "livemode": false, "metadata": map[string]string{},
-	})
+	dp := &simDispute{id: "dp_" + randomID(), status: status, amount: pi.amount - pi.refunded(), created: time.Now().Unix()}
+	pi.disputes = append(pi.disputes, dp)
+	events := []simEvent{s.event("charge.dispute.created", pi.dispute(dp))}
+	if status == DisputeNeedsResponse {
+		events = append(events, s.event("charge.dispute.funds_withdrawn", pi.dispute(dp)))
+	}
 	s.mu.Unlock()
-	return dp, s.deliver(ctx, []simEvent{ev}, f)
+	return dp.id, s.deliver(ctx, events, f)
+}
+
+// ReviewDispute moves a dispute to under review (evidence was submitted)
+// and delivers charge.dispute.updated.
+func (s *Simulator) ReviewDispute(ctx context.Context, disputeID string, f Faults) error {
+	s.mu.Lock()
+	pi, dp := s.findDispute(disputeID)
+	if dp == nil || (dp.status != DisputeNeedsResponse && dp.status != DisputeWarningNeedsResponse) {
+		s.mu.Unlock()
+		return fmt.Errorf("payments: simulator: no dispute %s awaiting a response", disputeID)
+	}
+	prev := dp.status
+	dp.status = DisputeUnderReview
+	if prev == DisputeWarningNeedsResponse {
+		dp.status = DisputeWarningUnderReview
+	}
+	ev := s.updated("charge.dispute.updated", pi.dispute(dp), map[string]any{"status": prev})
+	s.mu.Unlock()
+	return s.deliver(ctx, []simEvent{ev}, f)
+}
+
+// CloseDispute decides a dispute and delivers charge.dispute.closed; a won
+// one also charge.dispute.funds_reinstated, as the money comes back.
+func (s *Simulator) CloseDispute(ctx context.Context, disputeID string, won bool, f Faults) error {
+	s.mu.Lock()
+	pi, dp := s.findDispute(disputeID)
+	if dp == nil || dp.status == DisputeWon || dp.status == DisputeLost || dp.status == DisputeWarningClosed {
+		s.mu.Unlock()
+		return fmt.Errorf("payments: simulator: no open dispute %s", disputeID)
+	}
+	inquiry := strings.HasPrefix(dp.status, "warning_")
+	switch {
+	case inquiry:
+		dp.status = DisputeWarningClosed
+	case won:
+		dp.status = DisputeWon
+	default:
+		dp.status = DisputeLost
+	}
+	events := []simEvent{s.event("charge.dispute.closed", pi.dispute(dp))}
+	if dp.status == DisputeWon {
+		events = append(events, s.event("charge.dispute.funds_reinstated", pi.dispute(dp)))
+	}
+	s.mu.Unlock()
+	return s.deliver(ctx, events, f)
 }
 
 // Intent returns the simulated state of a PaymentIntent.
@@ -336,38 +452,133 @@ func (s *Simulator) init() {
 	}
 }
 
+// refunded is what has been refunded: a failed or cancelled refund gave
+// its amount back to the charge.
 func (pi *simIntent) refunded() int64 {
 	var n int64
 	for _, r := range pi.refunds {
-		n += r.AmountCents
+		if r.Status != "failed" && r.Status != "canceled" {
+			n += r.AmountCents
+		}
 	}
 	return n
 }
 
+// The objects below carry every field Stripe's API version 2023-10-16
+// renders for a card PaymentIntent, Charge, Refund and Dispute (the key
+// sets of testdata/stripe/, from Stripe's own fixtures), with the values a
+// simple card payment without a customer has.
+
+func nullable(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
 func (pi *simIntent) json() map[string]any {
 	m := map[string]any{
-		"id": pi.id, "object": "payment_intent", "amount": pi.amount, "amount_received": 0, "currency": pi.currency,
-		"status": pi.status, "client_secret": pi.clientSecret, "metadata": pi.metadata, "created": pi.created,
-		"livemode": false, "description": pi.description, "receipt_email": pi.receiptEmail,
-		"automatic_payment_methods": map[string]any{"enabled": true}, "latest_charge": nil, "last_payment_error": nil,
+		"id": pi.id, "object": "payment_intent", "amount": pi.amount, "amount_capturable": 0,
+		"amount_details": map[string]any{"tip": map[string]any{}}, "amount_received": 0,
+		"application": nil, "application_fee_amount": nil,
+		"automatic_payment_methods": map[string]any{"allow_redirects": "always", "enabled": true},
+		"canceled_at":               nil, "cancellation_reason": nil, "capture_method": "automatic",
+		"client_secret": pi.clientSecret, "confirmation_method": "automatic", "created": pi.created,
+		"currency": pi.currency, "customer": nil, "description": nullable(pi.description), "invoice": nil,
+		"last_payment_error": nil, "latest_charge": nil, "livemode": false, "metadata": pi.metadata,
+		"next_action": nil, "on_behalf_of": nil, "payment_method": nil, "payment_method_configuration_details": nil,
+		"payment_method_options": map[string]any{"card": map[string]any{"installments": nil, "mandate_options": nil,
+			"network": nil, "request_three_d_secure": "automatic"}},
+		"payment_method_types": []string{"card"}, "processing": nil, "receipt_email": nullable(pi.receiptEmail),
+		"review": nil, "setup_future_usage": nil, "shipping": nil, "statement_descriptor": nil,
+		"statement_descriptor_suffix": nil, "status": pi.status, "transfer_data": nil, "transfer_group": nil,
 	}
 	if pi.status == StatusSucceeded {
 		m["amount_received"] = pi.amount
 	}
+	if pi.status == StatusProcessing {
+		m["processing"] = map[string]any{"card": map[string]any{}, "type": "card"}
+	}
+	if pi.status == StatusCanceled {
+		m["canceled_at"], m["cancellation_reason"] = pi.canceledAt, "abandoned"
+	}
 	if pi.chargeID != "" {
 		m["latest_charge"] = pi.chargeID
+		m["payment_method"] = "pm_" + pi.id[len("pi_"):]
 	}
 	if pi.failureCode != "" {
-		m["last_payment_error"] = map[string]any{"type": "card_error", "code": "card_declined", "decline_code": pi.failureCode, "message": pi.failureMessage}
+		m["last_payment_error"] = map[string]any{"type": "card_error", "code": "card_declined", "decline_code": pi.failureCode,
+			"message": pi.failureMessage, "doc_url": "https://stripe.com/docs/error-codes/card-declined", "charge": nil, "payment_method": nil}
 	}
 	return m
 }
 
-func (pi *simIntent) charge(refunded int64) map[string]any {
+func (pi *simIntent) charge() map[string]any {
+	refunded := pi.refunded()
 	return map[string]any{
 		"id": pi.chargeID, "object": "charge", "amount": pi.amount, "amount_captured": pi.amount, "amount_refunded": refunded,
-		"currency": pi.currency, "payment_intent": pi.id, "paid": true, "captured": true, "refunded": refunded == pi.amount,
-		"status": "succeeded", "metadata": pi.metadata, "created": time.Now().Unix(), "livemode": false,
+		"application": nil, "application_fee": nil, "application_fee_amount": nil,
+		"balance_transaction": "txn_" + pi.chargeID[len("ch_"):],
+		"billing_details": map[string]any{"address": map[string]any{"city": nil, "country": nil, "line1": nil, "line2": nil,
+			"postal_code": nil, "state": nil}, "email": nil, "name": nil, "phone": nil},
+		"calculated_statement_descriptor": "MOBAYILO", "captured": true, "created": pi.created,
+		"currency": pi.currency, "customer": nil, "description": nullable(pi.description), "disputed": len(pi.disputes) > 0,
+		"failure_balance_transaction": nil, "failure_code": nil, "failure_message": nil, "fraud_details": map[string]any{},
+		"invoice": nil, "livemode": false, "metadata": pi.metadata, "on_behalf_of": nil,
+		"outcome": map[string]any{"network_status": "approved_by_network", "reason": nil, "risk_level": "normal",
+			"risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"},
+		"paid": true, "payment_intent": pi.id, "payment_method": "pm_" + pi.id[len("pi_"):],
+		"payment_method_details": map[string]any{"card": map[string]any{"brand": "visa", "country": "US", "exp_month": 8,
+			"exp_year": 2030, "funding": "credit", "last4": "4242", "network": "visa"}, "type": "card"},
+		"receipt_email": nullable(pi.receiptEmail), "receipt_number": nil, "receipt_url": nil,
+		"refunded": refunded == pi.amount,
+		"refunds": map[string]any{"object": "list", "data": []any{}, "has_more": false, "total_count": len(pi.refunds),
+			"url": "/v1/charges/" + pi.chargeID + "/refunds"},
+		"review": nil, "shipping": nil, "source_transfer": nil, "statement_descriptor": nil,
+		"statement_descriptor_suffix": nil, "status": "succeeded", "transfer_data": nil, "transfer_group": nil,
+	}
+}
+
+func (pi *simIntent) refund(rf Refund) map[string]any {
+	m := map[string]any{
+		"id": rf.ID, "object": "refund", "amount": rf.AmountCents, "balance_transaction": "txn_" + rf.ID[len("re_"):],
+		"charge": pi.chargeID, "created": pi.created, "currency": pi.currency, "metadata": map[string]string{},
+		"payment_intent": pi.id, "reason": "requested_by_customer", "receipt_number": nil,
+		"source_transfer_reversal": nil, "status": rf.Status, "transfer_reversal": nil,
+	}
+	if rf.Status == "failed" {
+		m["failure_reason"] = "expired_or_canceled_card"
+		m["failure_balance_transaction"] = "txn_f" + rf.ID[len("re_"):]
+	}
+	return m
+}
+
+func (pi *simIntent) dispute(dp *simDispute) map[string]any {
+	bts := []any{}
+	if !strings.HasPrefix(dp.status, "warning_") {
+		bts = append(bts, map[string]any{"id": "txn_w" + dp.id[len("dp_"):], "object": "balance_transaction",
+			"amount": -dp.amount, "currency": pi.currency, "reporting_category": "dispute", "type": "adjustment"})
+	}
+	if dp.status == DisputeWon {
+		bts = append(bts, map[string]any{"id": "txn_r" + dp.id[len("dp_"):], "object": "balance_transaction",
+			"amount": dp.amount, "currency": pi.currency, "reporting_category": "dispute_reversal", "type": "adjustment"})
+	}
+	return map[string]any{
+		"id": dp.id, "object": "dispute", "amount": dp.amount, "balance_transactions": bts, "charge": pi.chargeID,
+		"created": dp.created, "currency": pi.currency,
+		"evidence": map[string]any{"access_activity_log": nil, "billing_address": nil, "cancellation_policy": nil,
+			"cancellation_policy_disclosure": nil, "cancellation_rebuttal": nil, "customer_communication": nil,
+			"customer_email_address": nil, "customer_name": nil, "customer_purchase_ip": nil, "customer_signature": nil,
+			"duplicate_charge_documentation": nil, "duplicate_charge_explanation": nil, "duplicate_charge_id": nil,
+			"product_description": nil, "receipt": nil, "refund_policy": nil, "refund_policy_disclosure": nil,
+			"refund_refusal_explanation": nil, "service_date": nil, "service_documentation": nil, "shipping_address": nil,
+			"shipping_carrier": nil, "shipping_date": nil, "shipping_documentation": nil, "shipping_tracking_number": nil,
+			"uncategorized_file": nil, "uncategorized_text": nil},
+		"evidence_details": map[string]any{"due_by": dp.created + 7*24*3600, "has_evidence": false, "past_due": false,
+			"submission_count": 0},
+		"is_charge_refundable": false, "livemode": false, "metadata": map[string]string{}, "payment_intent": pi.id,
+		"payment_method_details": map[string]any{"card": map[string]any{"brand": "visa", "network_reason_code": "10.4"}, "type": "card"},
+		"reason":                 "fraudulent", "status": dp.status,
 	}
 }
 
@@ -379,14 +590,53 @@ type simEvent struct {
 // event renders a Stripe event of the pinned API version; the caller holds
 // s.mu.
 func (s *Simulator) event(typ string, object map[string]any) simEvent {
+	return s.updated(typ, object, nil)
+}
+
+// updated renders an event with data.previous_attributes (the fields a
+// *.updated event changed, as they were); the caller holds s.mu.
+func (s *Simulator) updated(typ string, object, previous map[string]any) simEvent {
 	id := "evt_" + randomID()
 	raw, _ := json.Marshal(object)
+	data := map[string]any{"object": json.RawMessage(raw)}
+	if previous != nil {
+		data["previous_attributes"] = previous
+	}
+	version := s.APIVersion
+	if version == "" {
+		version = APIVersion
+	}
 	body, _ := json.Marshal(map[string]any{
-		"id": id, "object": "event", "api_version": APIVersion, "created": time.Now().Unix(), "livemode": false,
-		"pending_webhooks": 1, "type": typ, "data": map[string]any{"object": json.RawMessage(raw)},
+		"id": id, "object": "event", "api_version": version, "created": time.Now().Unix(), "livemode": false,
+		"pending_webhooks": 1, "type": typ, "data": data,
 		"request": map[string]any{"id": nil, "idempotency_key": nil},
 	})
 	return simEvent{id: id, typ: typ, body: body}
+}
+
+// Render returns the body of the event of type typ Stripe would send now
+// about a PaymentIntent (its latest refund or dispute for the event types
+// about those), without delivering it.
+func (s *Simulator) Render(typ, paymentIntentID string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pi, ok := s.intents[paymentIntentID]
+	if !ok {
+		return nil, fmt.Errorf("payments: simulator: no payment intent %s", paymentIntentID)
+	}
+	switch {
+	case strings.HasPrefix(typ, "payment_intent."):
+		return s.event(typ, pi.json()).body, nil
+	case typ == "charge.refund.updated" && len(pi.refunds) > 0:
+		return s.updated(typ, pi.refund(pi.refunds[len(pi.refunds)-1]), map[string]any{"status": "succeeded"}).body, nil
+	case typ == "charge.dispute.updated" && len(pi.disputes) > 0:
+		return s.updated(typ, pi.dispute(pi.disputes[len(pi.disputes)-1]), map[string]any{"status": DisputeNeedsResponse}).body, nil
+	case strings.HasPrefix(typ, "charge.dispute.") && len(pi.disputes) > 0:
+		return s.event(typ, pi.dispute(pi.disputes[len(pi.disputes)-1])).body, nil
+	case strings.HasPrefix(typ, "charge.") && pi.chargeID != "" && !strings.HasPrefix(typ, "charge.dispute.") && typ != "charge.refund.updated":
+		return s.event(typ, pi.charge()).body, nil
+	}
+	return nil, fmt.Errorf("payments: simulator: payment intent %s has nothing to render %s from", paymentIntentID, typ)
 }
 
 // deliver posts the events as Stripe would: signed, each retried while the

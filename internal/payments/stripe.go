@@ -13,7 +13,8 @@ import (
 
 // Stripe is the Gateway over Stripe's API, through stripe-go.
 type Stripe struct {
-	api *client.API
+	api      *client.API
+	livemode bool
 }
 
 // NewStripe returns a Gateway for secretKey. baseURL is empty for Stripe
@@ -41,7 +42,28 @@ func NewStripe(secretKey, baseURL string, hc *http.Client) *Stripe {
 		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, cfg),
 		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, cfg),
 	})
-	return &Stripe{api: api}
+	return &Stripe{api: api, livemode: KeyLivemode(secretKey)}
+}
+
+// Livemode is the mode of the secret key: live for sk_live_ and rk_live_.
+func (s *Stripe) Livemode() bool { return s.livemode }
+
+// GetDispute reads a dispute's current state.
+func (s *Stripe) GetDispute(ctx context.Context, id string) (Dispute, error) {
+	p := &stripe.DisputeParams{}
+	p.Context = ctx
+	d, err := s.api.Disputes.Get(id, p)
+	if err != nil {
+		return Dispute{}, wrap("get dispute "+id, err)
+	}
+	out := Dispute{ID: d.ID, Status: string(d.Status), AmountCents: d.Amount, Currency: string(d.Currency), Livemode: d.Livemode}
+	if d.PaymentIntent != nil {
+		out.PaymentIntentID = d.PaymentIntent.ID
+	}
+	if d.Charge != nil {
+		out.ChargeID = d.Charge.ID
+	}
+	return out, nil
 }
 
 // CreateIntent creates the top-up's PaymentIntent once: the idempotency key
@@ -110,7 +132,7 @@ func (s *Stripe) ListRefunds(ctx context.Context, paymentIntentID string) ([]Ref
 
 func fromStripe(pi *stripe.PaymentIntent) Intent {
 	in := Intent{ID: pi.ID, Status: string(pi.Status), AmountCents: pi.Amount, Currency: string(pi.Currency),
-		ClientSecret: pi.ClientSecret, Metadata: pi.Metadata}
+		ClientSecret: pi.ClientSecret, Metadata: pi.Metadata, Livemode: pi.Livemode}
 	if pi.LatestCharge != nil {
 		in.LatestChargeID = pi.LatestCharge.ID
 	}

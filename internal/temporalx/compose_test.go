@@ -31,3 +31,25 @@ func TestComposeRegistersEverySearchAttribute(t *testing.T) {
 		}
 	}
 }
+
+// The compose file's Temporal UI is read-only and reachable from loopback
+// only: staff change workflows through the audited console.
+func TestComposeTemporalUIIsReadOnlyOnLoopback(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^  temporal-ui:\n(.*?)\n  [a-z]`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("docker-compose.yml has no temporal-ui service")
+	}
+	ui := string(m[1])
+	if !regexp.MustCompile(`(?m)^\s+TEMPORAL_DISABLE_WRITE_ACTIONS: "?true"?$`).MatchString(ui) {
+		t.Errorf("temporal-ui does not set TEMPORAL_DISABLE_WRITE_ACTIONS=true:\n%s", ui)
+	}
+	for _, p := range regexp.MustCompile(`(?m)^\s+- "([^"]+)"$`).FindAllStringSubmatch(ui, -1) {
+		if !strings.HasPrefix(p[1], "127.0.0.1:") {
+			t.Errorf("temporal-ui publishes %s beyond loopback", p[1])
+		}
+	}
+}

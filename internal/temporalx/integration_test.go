@@ -1,6 +1,7 @@
 package temporalx_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -140,6 +141,13 @@ func TestEnsureSchedulesIsIdempotent(t *testing.T) {
 		if err := temporalx.EnsureSchedules(ctx, c, "mobayilo", false); err != nil {
 			t.Fatal(err)
 		}
+	}
+	hk, err := c.ScheduleClient().GetHandle(ctx, workflows.HousekeepingScheduleID).Describe(ctx)
+	if err != nil {
+		t.Fatalf("housekeeping schedule: %v", err)
+	}
+	if a, ok := hk.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.Workflow != workflows.HousekeepingWorkflowName || a.TaskQueue != "mobayilo" {
+		t.Fatalf("housekeeping schedule action %#v", hk.Schedule.Action)
 	}
 	d, err := c.ScheduleClient().GetHandle(ctx, workflows.LedgerAuditScheduleID).Describe(ctx)
 	if err != nil {
@@ -292,5 +300,53 @@ func TestPricingSyncRepricesTheDeckFromTwilio(t *testing.T) {
 		if r.Changed+r.Added+r.Disabled != 0 || len(r.Losses) != 0 {
 			t.Errorf("second run changed %s: %+v", r.Country, r)
 		}
+	}
+}
+
+// The pricing sync runs against the carrier simulator's Voice Pricing API
+// (as `mobayilo dev` schedules it), through the production client: every
+// country of the sample deck is priced, none fails.
+func TestPricingSyncRunsAgainstTheCarrierSimulator(t *testing.T) {
+	pool := testdb.New(t)
+	_, c := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sample, err := ratedeck.Parse(bytes.NewReader(ratedeck.SampleCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ratedeck.Replace(ctx, pool, sample); err != nil {
+		t.Fatal(err)
+	}
+	sim := &carrier.Simulator{AccountSID: "ACsim", AuthToken: "tok", APIKey: "SKkey", APISecret: "secret0000",
+		VoicePrices: carrier.CostsFromDeck(sample, 7000)}
+	api := httptest.NewServer(sim.RESTHandler())
+	defer api.Close()
+
+	acts := activities.New(pool)
+	acts.Carrier = carrier.NewTwilioPricing("ACsim", "SKkey", "secret0000", api.URL, api.Client())
+	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
+	queue := "pricing-sim-" + uuid.NewString()
+	w := temporalx.NewWorker(c, queue, acts, zerolog.Nop())
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pricing-" + uuid.NewString(), TaskQueue: queue}, workflows.PricingSyncWorkflowName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result workflows.PricingSyncResult
+	if err := run.Get(ctx, &result); err != nil {
+		t.Fatalf("pricing sync: %v", err)
+	}
+	countries := map[string]bool{}
+	for _, r := range sample {
+		if r.Enabled {
+			countries[r.Country] = true
+		}
+	}
+	if result.Failed != 0 || len(result.Countries) != len(countries) {
+		t.Fatalf("result %+v, want %d countries priced", result, len(countries))
 	}
 }

@@ -35,10 +35,12 @@ type Options struct {
 	// Codec encrypts every payload (and failure) the client and its
 	// workers send; nil sends plain JSON (development without a key).
 	Codec *codec.Codec
+	// Security: TLS, mTLS and the API key (security.go); zero is plaintext.
+	Security Security
 }
 
-func (o Options) client() client.Options {
-	return client.Options{
+func (o Options) client() (client.Options, error) {
+	opts := client.Options{
 		HostPort:  o.Address,
 		Namespace: o.Namespace,
 		Logger:    NewLogger(o.Logger),
@@ -46,6 +48,10 @@ func (o Options) client() client.Options {
 		DataConverter:    o.dataConverter(),
 		FailureConverter: o.failureConverter(),
 	}
+	if err := o.Security.apply(&opts); err != nil {
+		return client.Options{}, err
+	}
+	return opts, nil
 }
 
 func (o Options) dataConverter() converter.DataConverter {
@@ -64,7 +70,11 @@ func (o Options) failureConverter() converter.FailureConverter {
 
 // Dial connects to Temporal and fails if the frontend does not answer.
 func Dial(ctx context.Context, o Options) (client.Client, error) {
-	c, err := client.DialContext(ctx, o.client())
+	opts, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: connect to %s: %w", o.Address, err)
 	}
@@ -74,7 +84,11 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 // Lazy returns a client that connects on first use, for the web role: it
 // starts while Temporal is down and /readyz says so.
 func Lazy(o Options) (client.Client, error) {
-	c, err := client.NewLazyClient(o.client())
+	opts, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: client for %s: %w", o.Address, err)
 	}
@@ -123,19 +137,23 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, l
 	w.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
 	w.RegisterActivity(acts)
 	return w
 }
 
 // EnsureSchedules creates the schedules the worker owns when they are
 // absent, and leaves existing ones (and operators' pauses) alone. The
-// pricing sync is scheduled only when a real carrier pricing API is there.
+// pricing sync is scheduled only when a carrier pricing API is there
+// (Twilio's, or under `mobayilo dev` the carrier simulator's).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, pricingSync bool) error {
 	schedules := []struct {
 		id, cron, workflowID, workflow, purpose string
 	}{
 		{workflows.LedgerAuditScheduleID, workflows.LedgerAuditCron, workflows.LedgerAuditWorkflowID, workflows.LedgerAuditWorkflowName,
 			"daily check that SUM(ledger) = cached balance for every wallet"},
+		{workflows.HousekeepingScheduleID, workflows.HousekeepingCron, workflows.HousekeepingWorkflowID, workflows.HousekeepingWorkflowName,
+			"daily pruning of sign-in failures, reset tokens, expired sessions and delivered webhook events past DATA_RETENTION"},
 	}
 	if pricingSync {
 		schedules = append(schedules, struct{ id, cron, workflowID, workflow, purpose string }{

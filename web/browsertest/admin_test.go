@@ -94,7 +94,7 @@ func TestAdminRetriesAStuckCall(t *testing.T) {
 	// The money leaves the wallet while the call is up (as a refund would
 	// take it): the charge cannot be posted.
 	postToWallet(t, pool, callerEmail, "test:drain", ledger.Adjustment, -500)
-	if _, err := sim.PlaceCall(ctx, call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := sim.PlaceCall(ctx, call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	stuckBy := time.Now().Add(stepTimeout)
@@ -317,7 +317,8 @@ func startAdminApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID}
+	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
+		APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret}
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
 
 	// The rate deck's listener lets go of its connection before the
@@ -395,6 +396,7 @@ func (u *httpUser) send(t *testing.T, method, path, contentType, body string) (s
 // placedCall is the answer to POST /calls.
 type placedCall struct {
 	CallID   string `json:"call_id"`
+	Token    string `json:"token"`
 	Identity string `json:"identity"`
 }
 

@@ -63,7 +63,8 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID, Ring: time.Second, Realtime: true}
+	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
+		APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret, Ring: time.Second, Realtime: true}
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())

@@ -1,3 +1,5 @@
+import { reportHangUp } from "./hangup.js"
+
 // The real device: Twilio's Voice SDK, loaded only when the person is about
 // to call (it is a separate chunk, not part of the dialer's first load).
 export async function loadVoiceSDK() {
@@ -18,28 +20,129 @@ export async function askMicrophone() {
   }
 }
 
+// How the Voice SDK 2.x reports the end of an outgoing call, and what we
+// do with each (see @twilio/voice-sdk lib/twilio/call.ts and device.ts):
+// - Call "disconnect": the call is over (either side hung up). A fatal
+//   error also ends in "disconnect", emitted just before or just after its
+//   "error" (a gateway hang-up with an error: error then disconnect; a media
+//   failure: disconnect then error), so the end is settled a moment later,
+//   once, with the error's reason when there was one.
+// - Call "error" with no disconnect (DTMF or message failures): the call
+//   goes on; it is a warning, never the end.
+// - Call "cancel" and "reject" replace "disconnect" (the SDK then emits no
+//   disconnect): the call is over.
+// - Call "reconnecting"/"reconnected": media or signalling is recovering;
+//   the call is not over.
+// - Device "error": token and signalling errors arrive here, not on the
+//   Call. Before the call is up it means the call cannot be placed; during
+//   a call it is a warning (an active call does not need the token).
+// - Device "tokenWillExpire": our token lives only as long as the call's
+//   authorization and names that one call, so it is never refreshed: a
+//   call that has not connected by then will not, and one in progress
+//   carries on without it.
+// Whichever way it ends, "ended" runs exactly once and the server is told
+// once (reportHangUp).
+const ACTIVE = ["connecting", "ringing", "open", "reconnecting", "pending"]
+
 export class TwilioDevice {
-  // events: { warning(text), cleared(), reconnecting(), reconnected(), ended(reason) }
-  constructor(events) {
+  // events: { warning(text), cleared(), accepted(), reconnecting(), reconnected(), ended(reason) }
+  // options: { sdk: () => Promise<{Device}>, fetch } (tests inject fakes)
+  constructor(events, options = {}) {
     this.events = events
+    this.sdk = options.sdk || loadVoiceSDK
+    this.fetch = options.fetch
+    this.ended = false
+    this.settling = null
   }
 
   async connect(callId, token) {
-    const { Device } = await loadVoiceSDK()
+    this.callId = callId
+    try {
+      await this.open(token)
+    } catch (err) {
+      // The caller shows this failure (connect rejects); the server still
+      // hears that the call is over, so its slot frees at once.
+      this.finish(undefined, { quiet: true })
+      throw err
+    }
+  }
+
+  async open(token) {
+    const callId = this.callId
+    const { Device } = await this.sdk()
     this.device = new Device(token, { codecPreferences: ["opus", "pcmu"], closeProtection: true })
-    this.call = await this.device.connect({ params: { CallId: callId } })
-    this.call.on("warning", (name) => this.events.warning(warningText(name)))
-    this.call.on("warning-cleared", () => this.events.cleared())
-    this.call.on("reconnecting", () => this.events.reconnecting())
-    this.call.on("reconnected", () => this.events.reconnected())
-    this.call.on("disconnect", () => {
-      this.device.destroy()
-      this.events.ended()
+    this.device.on("error", (error) => this.onDeviceError(error))
+    this.device.on("tokenWillExpire", () => {
+      this.tokenExpiring = true
+      console.info(`call ${callId}: the access token is about to expire; not refreshed (it is bound to this call's authorization)`)
     })
-    this.call.on("error", () => {
-      this.device.destroy()
-      this.events.ended("The connection failed")
-    })
+    const call = await this.device.connect({ params: { CallId: callId } })
+    this.call = call
+    call.on("accept", () => this.events.accepted?.())
+    call.on("warning", (name) => this.events.warning(warningText(name)))
+    call.on("warning-cleared", () => this.events.cleared())
+    call.on("reconnecting", () => this.events.reconnecting())
+    call.on("reconnected", () => this.events.reconnected())
+    call.on("disconnect", () => this.settle())
+    call.on("cancel", () => this.finish("Canceled"))
+    call.on("reject", () => this.finish("Rejected"))
+    call.on("error", (error) => this.onCallError(error))
+  }
+
+  onCallError(error) {
+    if (this.ended) return
+    this.error = this.error || errorText(error)
+    // Fatal errors close the call (and bring a disconnect); others do not.
+    setTimeout(() => {
+      if (this.ended) return
+      if (this.settling || !this.callActive()) {
+        this.finish(this.error)
+      } else {
+        this.events.warning(errorText(error))
+        this.error = null
+      }
+    }, 0)
+  }
+
+  onDeviceError(error) {
+    if (this.ended) return
+    if (this.call && this.callActive()) {
+      this.events.warning(errorText(error))
+      return
+    }
+    this.error = this.error || errorText(error)
+    if (!this.call) {
+      // Before the call exists (a bad or expired token): connect() fails
+      // too; end here so the reason is the SDK's.
+      this.finish(this.error)
+      return
+    }
+    this.settle()
+  }
+
+  callActive() {
+    const status = typeof this.call?.status === "function" ? this.call.status() : "open"
+    return ACTIVE.includes(status)
+  }
+
+  // settle ends the call a moment after a disconnect, so that an error
+  // emitted alongside it gives the reason.
+  settle() {
+    if (this.ended || this.settling) return
+    this.settling = setTimeout(() => this.finish(this.error), 0)
+  }
+
+  finish(reason, { quiet = false } = {}) {
+    if (this.ended) return
+    this.ended = true
+    clearTimeout(this.settling)
+    try {
+      this.device?.destroy()
+    } catch (err) {
+      console.warn("destroy the Voice SDK device", err)
+    }
+    reportHangUp(this.callId, this.fetch)
+    if (!quiet) this.events.ended(reason || undefined)
   }
 
   // outputs lists the audio outputs the browser lets us choose, if any.
@@ -62,8 +165,40 @@ export class TwilioDevice {
   }
 
   disconnect() {
-    this.call?.disconnect()
+    if (this.call) {
+      this.call.disconnect()
+    } else {
+      this.finish()
+    }
   }
+}
+
+// errorText is what the person reads for a Voice SDK error (a TwilioError
+// with a code; see Twilio's error dictionary).
+export function errorText(error) {
+  const code = error?.code
+  switch (code) {
+    case 20101:
+    case 20104:
+    case 31204:
+    case 31205:
+    case 31206:
+    case 31207:
+      return "The call's authorization ran out. Try again."
+    case 31401:
+    case 31402:
+    case 31208:
+      return "Mobayilo could not use your microphone."
+    case 31005:
+    case 31009:
+    case 53000:
+    case 53405:
+      return "The connection failed"
+    case 31480:
+    case 31486:
+      return "Busy"
+  }
+  return "The connection failed"
 }
 
 function warningText(name) {
