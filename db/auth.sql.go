@@ -27,6 +27,30 @@ func (q *Queries) ClearSignInFailures(ctx context.Context, arg ClearSignInFailur
 	return err
 }
 
+const createEmailConfirmation = `-- name: CreateEmailConfirmation :exec
+INSERT INTO email_confirmations (token_hash, user_id, email, bonus_cents, expires_at)
+VALUES ($1, $2, $3, $4, $5)
+`
+
+type CreateEmailConfirmationParams struct {
+	TokenHash  []byte
+	UserID     uuid.UUID
+	Email      string
+	BonusCents int64
+	ExpiresAt  time.Time
+}
+
+func (q *Queries) CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error {
+	_, err := q.db.Exec(ctx, createEmailConfirmation,
+		arg.TokenHash,
+		arg.UserID,
+		arg.Email,
+		arg.BonusCents,
+		arg.ExpiresAt,
+	)
+	return err
+}
+
 const createPasswordReset = `-- name: CreatePasswordReset :exec
 INSERT INTO password_resets (token_hash, user_id, expires_at)
 VALUES ($1, $2, $3)
@@ -67,6 +91,19 @@ func (q *Queries) InvalidatePasswordResets(ctx context.Context, userID uuid.UUID
 	return err
 }
 
+const peekEmailConfirmation = `-- name: PeekEmailConfirmation :one
+SELECT user_id
+FROM email_confirmations
+WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+`
+
+func (q *Queries) PeekEmailConfirmation(ctx context.Context, tokenHash []byte) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, peekEmailConfirmation, tokenHash)
+	var user_id uuid.UUID
+	err := row.Scan(&user_id)
+	return user_id, err
+}
+
 const peekPasswordReset = `-- name: PeekPasswordReset :one
 SELECT user_id
 FROM password_resets
@@ -79,6 +116,40 @@ func (q *Queries) PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid
 	var user_id uuid.UUID
 	err := row.Scan(&user_id)
 	return user_id, err
+}
+
+const recordAttempt = `-- name: RecordAttempt :one
+INSERT INTO sign_in_failures AS f (scope, key, failures)
+VALUES ($1, $2, 1)
+ON CONFLICT (scope, key) DO UPDATE
+SET failures = CASE WHEN f.first_failed_at < now() - $3::int * interval '1 second'
+                    THEN 1 ELSE f.failures + 1 END,
+    first_failed_at = CASE WHEN f.first_failed_at < now() - $3::int * interval '1 second'
+                    THEN now() ELSE f.first_failed_at END,
+    last_failed_at = now()
+RETURNING failures, (EXTRACT(EPOCH FROM (f.first_failed_at + $3::int * interval '1 second' - now())))::int AS retry_after_seconds
+`
+
+type RecordAttemptParams struct {
+	Scope         string
+	Key           string
+	WindowSeconds int32
+}
+
+type RecordAttemptRow struct {
+	Failures          int32
+	RetryAfterSeconds int32
+}
+
+// Counts an attempt in a fixed window: a count whose window began longer
+// ago than the window starts again at one. first_failed_at is when the
+// current window began (the attempt may well have succeeded: the column
+// names are sign-in's, the first user of this table).
+func (q *Queries) RecordAttempt(ctx context.Context, arg RecordAttemptParams) (RecordAttemptRow, error) {
+	row := q.db.QueryRow(ctx, recordAttempt, arg.Scope, arg.Key, arg.WindowSeconds)
+	var i RecordAttemptRow
+	err := row.Scan(&i.Failures, &i.RetryAfterSeconds)
+	return i, err
 }
 
 const recordSignInFailure = `-- name: RecordSignInFailure :one
@@ -143,6 +214,27 @@ func (q *Queries) SignInFailures(ctx context.Context, arg SignInFailuresParams) 
 	var failures int32
 	err := row.Scan(&failures)
 	return failures, err
+}
+
+const useEmailConfirmation = `-- name: UseEmailConfirmation :one
+UPDATE email_confirmations
+SET used_at = now()
+WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING user_id, email, bonus_cents
+`
+
+type UseEmailConfirmationRow struct {
+	UserID     uuid.UUID
+	Email      string
+	BonusCents int64
+}
+
+// Claims a confirmation: works once, and only before it expires.
+func (q *Queries) UseEmailConfirmation(ctx context.Context, tokenHash []byte) (UseEmailConfirmationRow, error) {
+	row := q.db.QueryRow(ctx, useEmailConfirmation, tokenHash)
+	var i UseEmailConfirmationRow
+	err := row.Scan(&i.UserID, &i.Email, &i.BonusCents)
+	return i, err
 }
 
 const usePasswordReset = `-- name: UsePasswordReset :one

@@ -82,6 +82,24 @@ type CallRate struct {
 	UpdatedAt           time.Time
 }
 
+type EmailConfirmation struct {
+	TokenHash  []byte
+	UserID     uuid.UUID
+	Email      string
+	BonusCents int64
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	CreatedAt  time.Time
+}
+
+type LiveStream struct {
+	ID                uuid.UUID
+	UserID            uuid.UUID
+	SessionToken      string
+	PasswordChangedAt time.Time
+	OpenedAt          time.Time
+}
+
 type PasswordReset struct {
 	TokenHash []byte
 	UserID    uuid.UUID

@@ -22,9 +22,11 @@ type Querier interface {
 	// for a user support has disabled.
 	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
+	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
+	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -35,6 +37,8 @@ type Querier interface {
 	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	// Removes all but the newest keep streams of a user; returns the removed.
+	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
 	// Rows whose workflow never started (the web process died between the
 	// insert and update-with-start) free their user's slot after two minutes.
 	FailStaleCreatedCalls(ctx context.Context) (int64, error)
@@ -109,6 +113,12 @@ type Querier interface {
 	// its own wallet's call or top-up (the foreign keys guarantee it too).
 	ListWalletEntries(ctx context.Context, arg ListWalletEntriesParams) ([]ListWalletEntriesRow, error)
 	ListWebhookEventsForWorkflow(ctx context.Context, workflowID *string) ([]WebhookEvent, error)
+	// Of the given streams, those that may go on: their row is there (not
+	// pushed out), their session is alive, and their user is enabled with the
+	// password they signed in with.
+	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
+	// Serialises the openings of one user's streams (until commit).
+	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
 	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
@@ -122,6 +132,8 @@ type Querier interface {
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	NotifyCallEvent(ctx context.Context, payload string) error
 	NotifyRatesChanged(ctx context.Context) error
+	OpenLiveStream(ctx context.Context, arg OpenLiveStreamParams) error
+	PeekEmailConfirmation(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Whether a reset can still be used, without using it (to show the form).
 	PeekPasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Posts one ledger entry and moves the wallet's cached balance, in one
@@ -143,6 +155,11 @@ type Querier interface {
 	PruneSignInFailures(ctx context.Context, arg PruneSignInFailuresParams) (int64, error)
 	// The numbers a user called most recently, each once.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
+	// Counts an attempt in a fixed window: a count whose window began longer
+	// ago than the window starts again at one. first_failed_at is when the
+	// current window began (the attempt may well have succeeded: the column
+	// names are sign-in's, the first user of this table).
+	RecordAttempt(ctx context.Context, arg RecordAttemptParams) (RecordAttemptRow, error)
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) error
@@ -178,6 +195,8 @@ type Querier interface {
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error
 	// What a user spent on calls and how many calls they placed since midnight UTC.
 	UsageToday(ctx context.Context, arg UsageTodayParams) (UsageTodayRow, error)
+	// Claims a confirmation: works once, and only before it expires.
+	UseEmailConfirmation(ctx context.Context, tokenHash []byte) (UseEmailConfirmationRow, error)
 	// Claims a reset: works once, and only before it expires.
 	UsePasswordReset(ctx context.Context, tokenHash []byte) (uuid.UUID, error)
 	// Entries whose balance_after is not the previous entry's balance_after

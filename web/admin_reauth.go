@@ -73,7 +73,7 @@ func (s *Server) confirmPassword(w http.ResponseWriter, r *http.Request, form ur
 			strconv.Itoa(int(adminReauthAfter/time.Minute)) + " minutes ago."})
 		return false
 	}
-	_, err := s.accounts.SignIn(r.Context(), admin.Email, password, clientIP(r))
+	_, err := s.accounts.SignIn(r.Context(), admin.Email, password, s.clientIP(r))
 	var throttled *accounts.ThrottledError
 	switch {
 	case err == nil:

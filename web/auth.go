@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/mail"
 )
@@ -42,9 +43,18 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 	user, err := s.accounts.SignUp(r.Context(), accounts.SignUpInput{
 		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"),
 		DisplayName: r.PostForm.Get("display_name"), HomeCountry: r.PostForm.Get("home_country"),
+		ClientIP: s.clientIP(r),
 	})
 	if fe := formErrors(err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", pageData{Form: r.PostForm, Errors: fe})
+		return
+	}
+	var throttled *accounts.ThrottledError
+	if errors.As(err, &throttled) {
+		setRetryAfter(w, throttled)
+		s.render(w, r, http.StatusTooManyRequests, "signup", pageData{Form: r.PostForm, Errors: map[string]string{
+			"form": fmt.Sprintf("Too many accounts were made from your network in the last hour. Please try again in %d minutes.", throttled.RetryMinutes()),
+		}})
 		return
 	}
 	if err != nil {
@@ -54,8 +64,91 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	s.setFlash(r, "Welcome to Mobayilo, "+user.DisplayName+"!")
+	welcome := "Welcome to Mobayilo, " + user.DisplayName + "!"
+	if s.sendConfirmation(r, user) {
+		welcome += " Open the link we emailed you to confirm your address and receive your " + Money(s.cfg.SignupBonusCents) + " welcome bonus."
+	}
+	s.setFlash(r, welcome)
 	http.Redirect(w, r, "/call", http.StatusSeeOther)
+}
+
+// sendConfirmation emails user the link that confirms their address and
+// credits the sign-up bonus, when there is one. It reports whether a link
+// is on its way; a failure is logged, and costs the person only the bonus.
+func (s *Server) sendConfirmation(r *http.Request, user db.User) bool {
+	token, ok, err := s.accounts.StartEmailConfirmation(r.Context(), user)
+	if err != nil {
+		s.log.Error().Err(err).Str("user_id", user.ID.String()).Msg("start email confirmation")
+		return false
+	}
+	if !ok {
+		return false
+	}
+	link := s.cfg.PublicBaseURL + "/email/confirm?token=" + url.QueryEscape(token)
+	s.sendLater(user, mail.Message{
+		To:      user.Email,
+		Subject: "Confirm your Mobayilo email",
+		Text: "Hello " + user.DisplayName + ",\n\nWelcome to Mobayilo. Open this link within seven days to confirm your email; " +
+			"your welcome bonus of " + Money(s.cfg.SignupBonusCents) + " is credited when you do. It works once:\n\n" + link +
+			"\n\nIf you did not sign up, ignore this email.\n",
+	}, "send email confirmation")
+	return true
+}
+
+// sendLater sends msg after the answer, so neither its time nor its failure
+// shows in it.
+func (s *Server) sendLater(user db.User, msg mail.Message, what string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.mailer.Send(ctx, msg); err != nil {
+			s.log.Error().Err(err).Str("user_id", user.ID.String()).Msg(what)
+		}
+	}()
+}
+
+// setRetryAfter says, in the header, when a throttled attempt may come back.
+func setRetryAfter(w http.ResponseWriter, t *accounts.ThrottledError) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(t.RetryAfter.Seconds()))))
+}
+
+func (s *Server) showConfirmEmail(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	valid := token != "" && len(token) < 100 && s.accounts.CheckConfirmToken(r.Context(), token) == nil
+	status := http.StatusOK
+	if !valid {
+		status = http.StatusGone
+	}
+	s.render(w, r, status, "confirm", pageData{Form: url.Values{"token": {token}}, Data: valid})
+}
+
+// confirmEmail uses a confirmation link (a POST from its page, so a mail
+// scanner opening the link confirms nothing) and credits the bonus, once.
+func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" || len(token) >= 100 {
+		s.render(w, r, http.StatusGone, "confirm", pageData{Form: url.Values{}, Data: false})
+		return
+	}
+	user, bonus, err := s.accounts.ConfirmEmail(r.Context(), token)
+	if errors.Is(err, accounts.ErrConfirmInvalid) {
+		s.render(w, r, http.StatusGone, "confirm", pageData{Form: url.Values{}, Data: false})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info().Str("user_id", user.ID.String()).Int64("bonus_cents", bonus).Msg("email confirmed")
+	s.setFlash(r, "Your email is confirmed, and your "+Money(bonus)+" welcome bonus is in your balance.")
+	target := "/signin"
+	if u := currentUser(r); u != nil && u.ID == user.ID {
+		target = "/call"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request) {
@@ -70,11 +163,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), clientIP(r))
+	user, err := s.accounts.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), s.clientIP(r))
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		w.Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds())))
+		setRetryAfter(w, throttled)
 		s.render(w, r, http.StatusTooManyRequests, "signin", pageData{Form: r.PostForm, Errors: map[string]string{
 			"form": fmt.Sprintf("Too many failed attempts. For your safety, wait %d minutes and try again, or reset your password.", int(throttled.RetryAfter.Minutes())),
 		}})
@@ -118,7 +211,17 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	token, user, ok, err := s.accounts.StartPasswordReset(r.Context(), r.PostForm.Get("email"))
+	token, user, ok, err := s.accounts.StartPasswordReset(r.Context(), r.PostForm.Get("email"), s.clientIP(r))
+	var throttled *accounts.ThrottledError
+	if errors.As(err, &throttled) {
+		// Counted whether or not the email has an account, so this says
+		// nothing about it either.
+		setRetryAfter(w, throttled)
+		s.render(w, r, http.StatusTooManyRequests, "forgot", pageData{Form: r.PostForm, Errors: map[string]string{
+			"form": fmt.Sprintf("Too many reset links were asked for in the last hour. Please check your inbox (and spam folder), or try again in %d minutes.", throttled.RetryMinutes()),
+		}})
+		return
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -134,14 +237,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		}
 		// Sent after the answer, so neither its time nor its failure tells
 		// the person whether the email has an account.
-		ctx := context.WithoutCancel(r.Context())
-		go func() {
-			ctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			if err := s.mailer.Send(ctx, msg); err != nil {
-				s.log.Error().Err(err).Str("user_id", user.ID.String()).Msg("send password reset email")
-			}
-		}()
+		s.sendLater(user, msg, "send password reset email")
 	}
 	s.setFlash(r, "If that email belongs to an account, a link to choose a new password is on its way. It works for one hour.")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)

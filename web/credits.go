@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -70,6 +72,21 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		s.serverError(w, r, err)
+		return
+	}
+	// Each new top-up is a PaymentIntent a card tester could try cards
+	// on: TOPUP_MAX_PER_HOUR per user. Going back to an open one (above)
+	// is free.
+	var throttled *accounts.ThrottledError
+	if err := s.accounts.AllowTopUp(r.Context(), u.ID); errors.As(err, &throttled) {
+		s.log.Warn().Str("user_id", u.ID.String()).Int("limit", throttled.Limit).Msg("top-up refused: hourly limit")
+		setRetryAfter(w, throttled)
+		s.renderCredits(w, r, http.StatusTooManyRequests, fmt.Sprintf(
+			"You have started %d top-ups in the last hour, the most we allow. To keep your card safe, please wait %d minutes before starting another.",
+			throttled.Limit, throttled.RetryMinutes()))
+		return
+	} else if err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -33,44 +35,145 @@ type liveEvent struct {
 // hub listens to Postgres (LISTEN balance_changed, call_events,
 // topup_changed: NOTIFY
 // fans them out across web instances) and passes each event to the
-// streams of its user, here.
+// streams of its user, here. It also keeps the register of open streams
+// (table live_streams) and ends those whose session has ended (watch).
 type hub struct {
-	pool *pgxpool.Pool
-	log  zerolog.Logger
-	mu   sync.Mutex
-	subs map[uuid.UUID]map[chan liveEvent]struct{}
+	pool    *pgxpool.Pool
+	log     zerolog.Logger
+	mu      sync.Mutex
+	subs    map[uuid.UUID]map[*liveStream]struct{}
+	streams map[uuid.UUID]*liveStream // by stream id
 }
+
+// liveStream is one open /live stream on this instance.
+type liveStream struct {
+	id, user uuid.UUID
+	events   chan liveEvent
+	ended    chan struct{} // closed when the stream must end
+	once     sync.Once
+}
+
+func (st *liveStream) end() { st.once.Do(func() { close(st.ended) }) }
 
 func newHub(pool *pgxpool.Pool, log zerolog.Logger) *hub {
-	return &hub{pool: pool, log: log.With().Str("component", "live").Logger(), subs: map[uuid.UUID]map[chan liveEvent]struct{}{}}
+	return &hub{pool: pool, log: log.With().Str("component", "live").Logger(),
+		subs: map[uuid.UUID]map[*liveStream]struct{}{}, streams: map[uuid.UUID]*liveStream{}}
 }
 
-func (h *hub) subscribe(user uuid.UUID) (chan liveEvent, func()) {
-	ch := make(chan liveEvent, 16)
+// errSessionGone: the session a stream would belong to no longer exists.
+var errSessionGone = errors.New("live: the session has ended")
+
+// open registers a stream of user's, on the session whose token it is,
+// and pushes out the user's oldest streams beyond keep, on whichever
+// instance they are (this one ends its own at once; others at their next
+// watch).
+func (h *hub) open(ctx context.Context, user uuid.UUID, sessionToken string, passwordChangedAt time.Time, keep int) (*liveStream, error) {
+	st := &liveStream{id: uuid.New(), user: user, events: make(chan liveEvent, 16), ended: make(chan struct{})}
+	var evicted []uuid.UUID
+	err := db.InTx(ctx, h.pool, func(q *db.Queries) error {
+		if err := q.LockUserLiveStreams(ctx, user); err != nil {
+			return err
+		}
+		if err := q.OpenLiveStream(ctx, db.OpenLiveStreamParams{ID: st.id, UserID: user, SessionToken: sessionToken, PasswordChangedAt: passwordChangedAt}); err != nil {
+			return err
+		}
+		var err error
+		evicted, err = q.EvictLiveStreams(ctx, db.EvictLiveStreamsParams{UserID: user, Keep: int32(keep)})
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such session (or user) any more
+		return nil, errSessionGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("live: open stream: %w", err)
+	}
 	h.mu.Lock()
 	if h.subs[user] == nil {
-		h.subs[user] = map[chan liveEvent]struct{}{}
+		h.subs[user] = map[*liveStream]struct{}{}
 	}
-	h.subs[user][ch] = struct{}{}
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		delete(h.subs[user], ch)
-		if len(h.subs[user]) == 0 {
-			delete(h.subs, user)
+	h.subs[user][st] = struct{}{}
+	h.streams[st.id] = st
+	for _, id := range evicted {
+		if old := h.streams[id]; old != nil {
+			old.end()
 		}
-		h.mu.Unlock()
+	}
+	h.mu.Unlock()
+	if len(evicted) > 0 {
+		h.log.Info().Str("user_id", user.String()).Int("closed", len(evicted)).Msg("live streams over the limit closed, oldest first")
+	}
+	return st, nil
+}
+
+// close forgets st, here and in the register.
+func (h *hub) close(st *liveStream) {
+	h.mu.Lock()
+	delete(h.subs[st.user], st)
+	if len(h.subs[st.user]) == 0 {
+		delete(h.subs, st.user)
+	}
+	delete(h.streams, st.id)
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.New(h.pool).CloseLiveStream(ctx, st.id); err != nil {
+		h.log.Warn().Err(err).Msg("forget a closed live stream")
 	}
 }
 
 func (h *hub) publish(ev liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.subs[ev.UserID] {
+	for st := range h.subs[ev.UserID] {
 		select {
-		case ch <- ev:
+		case st.events <- ev:
 		default: // a stalled page misses an update, never blocks the others
 		}
+	}
+}
+
+// watch ends, every interval, this instance's streams that may not go on:
+// signed out (here or on another instance), disabled, password changed,
+// or pushed out by newer streams. One query a round, however many streams.
+func (h *hub) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		ids := make([]uuid.UUID, 0, len(h.streams))
+		for id := range h.streams {
+			ids = append(ids, id)
+		}
+		h.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, max(every, 10*time.Second))
+		valid, err := db.New(h.pool).LiveStreamsStillValid(qctx, ids)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn().Err(err).Msg("check live streams' sessions")
+			}
+			continue
+		}
+		ok := make(map[uuid.UUID]bool, len(valid))
+		for _, id := range valid {
+			ok[id] = true
+		}
+		h.mu.Lock()
+		for _, id := range ids {
+			if st := h.streams[id]; st != nil && !ok[id] {
+				st.end()
+			}
+		}
+		h.mu.Unlock()
 	}
 }
 
@@ -134,9 +237,18 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	st, err := s.hub.open(r.Context(), u.ID, s.sessions.Token(r.Context()), u.PasswordChangedAt, s.cfg.LiveMaxStreamsPerUser)
+	if errors.Is(err, errSessionGone) {
+		// 204 tells an EventSource not to reconnect.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	defer s.hub.close(st)
 	w.WriteHeader(http.StatusOK)
-	events, done := s.hub.subscribe(u.ID)
-	defer done()
 	send := func(text string) bool {
 		if _, err := fmt.Fprint(w, text); err != nil {
 			return false
@@ -163,10 +275,17 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 			if !send(": ping\n\n") {
 				return
 			}
-		case ev := <-events:
+		case ev := <-st.events:
 			if !send(sse(s.turboStream(ev))) {
 				return
 			}
+		case <-st.ended:
+			// The session ended or newer streams pushed this one out: tell
+			// the EventSource to wait an hour before it reconnects (a new
+			// page opens a new one at once), so an old tab does not push
+			// out a newer one in turn.
+			send("retry: 3600000\n\n")
+			return
 		}
 	}
 }

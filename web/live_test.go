@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/internal/ledger"
 )
@@ -111,4 +113,110 @@ func TestLiveNeedsASignedInUser(t *testing.T) {
 	if r := a.browser().get("/live"); r.status != http.StatusSeeOther {
 		t.Fatalf("signed-out /live: %d", r.status)
 	}
+}
+
+// expectClosed waits for the stream to end.
+func expectClosed(t *testing.T, lines <-chan string, what string, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: the stream is still open after %s", what, within)
+		}
+	}
+}
+
+// liveVars makes the session check quick, so tests do not wait on it.
+func liveVars(more map[string]string) map[string]string {
+	vars := map[string]string{"LIVE_SESSION_CHECK_INTERVAL": "500ms"}
+	for k, v := range more {
+		vars[k] = v
+	}
+	return vars
+}
+
+// A user's streams are capped; a new one closes the oldest, and the
+// others carry on.
+func TestLiveStreamsPerUserAreCappedOldestFirst(t *testing.T) {
+	a := newApp(t, liveVars(map[string]string{"LIVE_MAX_STREAMS_PER_USER": "2"}))
+	b := a.browser()
+	b.signUp("many.tabs@example.com", "correct horse", "Tabs")
+	first := b.stream(t)
+	expectLine(t, first, `$0.00`, 5*time.Second)
+	second := b.stream(t)
+	expectLine(t, second, `$0.00`, 5*time.Second)
+	third := b.stream(t)
+	expectLine(t, third, `$0.00`, 5*time.Second)
+	expectClosed(t, first, "the oldest of three streams with a limit of two", 10*time.Second)
+	if n := a.count(`SELECT count(*) FROM live_streams`); n != 2 {
+		t.Fatalf("%d streams registered, want 2", n)
+	}
+	if _, err := ledger.New(a.pool).Post(context.Background(), ledger.Entry{Key: "bonus:tabs", AccountID: a.accountOf(t, "many.tabs@example.com"), Kind: ledger.Bonus, AmountCents: 77}); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, second, `$0.77`, 5*time.Second)
+	expectLine(t, third, `$0.77`, 5*time.Second)
+}
+
+// A stream ends within seconds of its session: signed out on another web
+// instance, the user disabled by an admin, or the password changed on
+// another device.
+func TestLiveStreamEndsWithItsSession(t *testing.T) {
+	a := newApp(t, liveVars(nil))
+	// A second web instance on the same database, with its own pool.
+	pool, err := pgxpool.New(context.Background(), a.pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	other := startAppWith(t, liveVars(nil), a.mailbox, pool, nil)
+
+	t.Run("sign-out on another instance", func(t *testing.T) {
+		b := a.browser()
+		b.signUp("leaver@example.com", "correct horse", "Leaver")
+		lines := b.stream(t)
+		expectLine(t, lines, `$0.00`, 5*time.Second)
+		elsewhere := other.browser()
+		elsewhere.http.Jar = b.http.Jar // the same browser, its request landing on the other instance
+		if r := elsewhere.post("/signout", nil); r.status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", r.status)
+		}
+		expectClosed(t, lines, "after sign-out on another instance", 10*time.Second)
+	})
+
+	t.Run("disabled by an admin", func(t *testing.T) {
+		b := a.browser()
+		b.signUp("abuser@example.com", "correct horse", "Abuser")
+		lines := b.stream(t)
+		expectLine(t, lines, `$0.00`, 5*time.Second)
+		admin := signUpConsoleAdmin(other, "live.admin@example.com")
+		page := "/admin/users/" + userIDByEmail(a, "abuser@example.com").String()
+		key := consoleFormKey(admin, page, accessKeyPattern)
+		if r := admin.post(page+"/disable", url.Values{"access_key": {key}, "access_reason": {"Abuse"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("disable: %d", r.status)
+		}
+		expectClosed(t, lines, "after the admin disabled the user", 10*time.Second)
+	})
+
+	t.Run("password changed on another device", func(t *testing.T) {
+		phone := a.browser()
+		phone.signUp("changer@example.com", "correct horse", "Changer")
+		laptop := a.browser()
+		if r := laptop.signIn("changer@example.com", "correct horse"); r.status != http.StatusSeeOther {
+			t.Fatalf("laptop sign-in: %d", r.status)
+		}
+		lines := phone.stream(t)
+		expectLine(t, lines, `$0.00`, 5*time.Second)
+		if r := laptop.post("/settings/password", url.Values{"current_password": {"correct horse"}, "new_password": {"another secret"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("change password: %d", r.status)
+		}
+		expectClosed(t, lines, "after a password change on another device", 10*time.Second)
+		// The device that changed it opens a stream again.
+		expectLine(t, laptop.stream(t), `$0.00`, 5*time.Second)
+	})
 }

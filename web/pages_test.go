@@ -34,12 +34,13 @@ func TestEveryPageRenders(t *testing.T) {
 	s := &Server{templates: templates, assets: assets}
 	user := &sessionUser{User: db.User{ID: uuid.New(), Email: "ama@example.com", DisplayName: "Ama <b>O.</b>", HomeCountry: "GH", Role: "user"}, BalanceCents: -1234}
 	samples := map[string]pageData{
-		"home":   {},
-		"signup": {Form: url.Values{"email": {"x"}, "home_country": {"NG"}}, Errors: map[string]string{"email": "Enter an email address.", "home_country": "Choose your country."}},
-		"signin": {Form: url.Values{"next": {"/history"}}, Errors: map[string]string{"form": "That email and password do not match an account."}},
-		"forgot": {Form: url.Values{}},
-		"reset":  {Form: url.Values{"token": {"abc"}}, Data: true},
-		"call":   {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []string{"+2348031234567"}}},
+		"home":    {},
+		"signup":  {Form: url.Values{"email": {"x"}, "home_country": {"NG"}}, Errors: map[string]string{"email": "Enter an email address.", "home_country": "Choose your country."}},
+		"signin":  {Form: url.Values{"next": {"/history"}}, Errors: map[string]string{"form": "That email and password do not match an account."}},
+		"forgot":  {Form: url.Values{}},
+		"reset":   {Form: url.Values{"token": {"abc"}}, Data: true},
+		"confirm": {Form: url.Values{"token": {"abc"}}, Data: true},
+		"call":    {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []string{"+2348031234567"}}},
 		"history": {Tab: "history", Data: historyData{Older: "/history?before=x", Days: []historyDay{{Label: "Today", Calls: []callRow{
 			{ID: "c1", Number: "+2348031234567", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
 			{ID: "c2", Number: "+233<b>", Country: "Ghana", Status: "busy", At: time.Now()}}}}}},

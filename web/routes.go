@@ -12,7 +12,7 @@ import (
 // Handler is the whole URL map, grouped by middleware.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
+	r.Use(requestID)
 	r.Use(s.logRequests)
 	r.Use(s.recoverPanics)
 	r.Use(s.secureHeaders)
@@ -81,6 +81,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/rates", s.showRates)
 		r.Get("/rates/calculate", s.calculate)
 		r.Post("/password/reset", s.resetPassword)
+		// The sign-up bonus's confirmation link (issue 16).
+		r.Get("/email/confirm", s.showConfirmEmail)
+		r.Post("/email/confirm", s.confirmEmail)
 		if s.mailbox != nil && s.cfg.Env != config.Production {
 			r.Get("/dev/mail", s.showDevMail)
 		}

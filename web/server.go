@@ -109,6 +109,13 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	acc.WithLimits(accounts.Limits{
+		SignInFailuresPerAddress: d.Config.SignInMaxFailuresPerAddress,
+		SignUpsPerAddress:        d.Config.SignUpMaxPerAddressPerHour,
+		ResetsPerEmail:           d.Config.ResetMaxPerEmailPerHour,
+		ResetsPerAddress:         d.Config.ResetMaxPerAddressPerHour,
+		TopUpsPerUser:            d.Config.TopUpMaxPerHour,
+	})
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
@@ -141,6 +148,7 @@ func New(d Deps) (*Server, error) {
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	s.hub, s.stopHub = newHub(d.Pool, d.Log), stopHub
 	go s.hub.run(hubCtx)
+	go s.hub.watch(hubCtx, d.Config.LiveSessionCheckInterval)
 	if s.deliverer == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)

@@ -1,9 +1,28 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/mobayilo/mobayilo/internal/accounts"
 )
+
+// settingsThrottled answers 429 when err says the current-password check
+// is throttled (counted with sign-in's, per email and per address), and
+// reports whether it did.
+func (s *Server) settingsThrottled(w http.ResponseWriter, r *http.Request, err error, field string, form url.Values) bool {
+	var throttled *accounts.ThrottledError
+	if !errors.As(err, &throttled) {
+		return false
+	}
+	setRetryAfter(w, throttled)
+	s.render(w, r, http.StatusTooManyRequests, "settings", pageData{Tab: "settings", Form: form, Errors: map[string]string{
+		field: fmt.Sprintf("Too many wrong passwords. For your safety, wait %d minutes and try again.", throttled.RetryMinutes()),
+	}})
+	return true
+}
 
 func (s *Server) showSettings(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "settings", pageData{Tab: "settings", Form: url.Values{}})
@@ -13,7 +32,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	user, err := s.accounts.ChangePassword(r.Context(), currentUser(r).ID, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+	user, err := s.accounts.ChangePassword(r.Context(), currentUser(r).ID, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), s.clientIP(r))
+	if s.settingsThrottled(w, r, err, "current_password", url.Values{}) {
+		return
+	}
 	if fe := formErrors(err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{}, Errors: fe})
 		return
@@ -34,7 +56,10 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	_, err := s.accounts.ChangeEmail(r.Context(), currentUser(r).ID, r.PostForm.Get("password"), r.PostForm.Get("email"))
+	_, err := s.accounts.ChangeEmail(r.Context(), currentUser(r).ID, r.PostForm.Get("password"), r.PostForm.Get("email"), s.clientIP(r))
+	if s.settingsThrottled(w, r, err, "password", url.Values{"email": {r.PostForm.Get("email")}}) {
+		return
+	}
 	if fe := formErrors(err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{"email": {r.PostForm.Get("email")}}, Errors: fe})
 		return

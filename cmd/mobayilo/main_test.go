@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -400,6 +402,26 @@ func placeSimulatedCall(t *testing.T, base, dbURL string) {
 	form := url.Values{"email": {"dev@example.com"}, "password": {"correct horse"}, "display_name": {"Dev"}, "home_country": {"NG"}}
 	if resp := post("/signup", "application/x-www-form-urlencoded", form.Encode()); resp.StatusCode != 200 { // redirects followed to /call
 		t.Fatalf("sign up on dev: %s", resp.Status)
+	}
+	// The sign-up bonus is credited once the email is confirmed, by the
+	// link in the development mailbox.
+	token := ""
+	for deadline := time.Now().Add(10 * time.Second); token == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := c.Get(base + "/dev/mail")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := regexp.MustCompile(`/email/confirm\?token=([A-Za-z0-9_-]+)`).FindSubmatch(body); m != nil {
+			token = string(m[1])
+		}
+	}
+	if token == "" {
+		t.Fatal("no confirmation email in /dev/mail")
+	}
+	if resp := post("/email/confirm", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode()); resp.StatusCode != 200 {
+		t.Fatalf("confirm the email on dev: %s", resp.Status)
 	}
 	resp := post("/calls", "application/json", `{"phone_number": "+234 803 123 4567"}`)
 	var call struct {

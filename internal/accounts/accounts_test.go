@@ -21,7 +21,7 @@ func signUp(t *testing.T, s *accounts.Service, email string) db.User {
 	return u
 }
 
-func TestSignUpCreatesWalletAndPostsBonusOnce(t *testing.T) {
+func TestSignUpBonusWaitsForTheConfirmedEmailAndIsCreditedOnce(t *testing.T) {
 	pool := testdb.New(t)
 	s, err := accounts.New(pool, 50)
 	if err != nil {
@@ -33,8 +33,27 @@ func TestSignUpCreatesWalletAndPostsBonusOnce(t *testing.T) {
 		t.Fatalf("user %+v", u)
 	}
 	row, err := db.New(pool).GetUserWithBalance(ctx, u.ID)
-	if err != nil || row.CachedBalanceCents != 50 {
-		t.Fatalf("wallet balance %d, %v; want the 50 cent bonus", row.CachedBalanceCents, err)
+	if err != nil || row.CachedBalanceCents != 0 {
+		t.Fatalf("wallet balance %d, %v before the email is confirmed; want 0", row.CachedBalanceCents, err)
+	}
+	token, ok, err := s.StartEmailConfirmation(ctx, u)
+	if err != nil || !ok || token == "" {
+		t.Fatalf("start confirmation: %q %v %v", token, ok, err)
+	}
+	if _, bonus, err := s.ConfirmEmail(ctx, token); err != nil || bonus != 50 {
+		t.Fatalf("confirm: %d %v", bonus, err)
+	}
+	if _, _, err := s.ConfirmEmail(ctx, token); !errors.Is(err, accounts.ErrConfirmInvalid) {
+		t.Fatalf("second confirmation: %v", err)
+	}
+	// A second link, however it came about, credits nothing more.
+	again, _, _ := s.StartEmailConfirmation(ctx, u)
+	if _, _, err := s.ConfirmEmail(ctx, again); err != nil {
+		t.Fatalf("second link: %v", err)
+	}
+	row, _ = db.New(pool).GetUserWithBalance(ctx, u.ID)
+	if row.CachedBalanceCents != 50 {
+		t.Fatalf("wallet balance %d after confirming; want the 50 cent bonus once", row.CachedBalanceCents)
 	}
 	var key string
 	if err := pool.QueryRow(ctx, `SELECT idempotency_key FROM transactions WHERE account_id = $1`, row.AccountID).Scan(&key); err != nil || key != "bonus:signup:"+u.ID.String() {
@@ -49,6 +68,23 @@ func TestSignUpCreatesWalletAndPostsBonusOnce(t *testing.T) {
 	var fe accounts.FieldErrors
 	if !errors.As(err, &fe) || fe["email"] == "" {
 		t.Fatalf("duplicate email: %v", err)
+	}
+}
+
+func TestConfirmationLinkForAnOldEmailCreditsNothing(t *testing.T) {
+	pool := testdb.New(t)
+	s, _ := accounts.New(pool, 50)
+	ctx := context.Background()
+	u := signUp(t, s, "old.addr@example.com")
+	token, _, _ := s.StartEmailConfirmation(ctx, u)
+	if _, err := s.ChangeEmail(ctx, u.ID, "correct horse", "new.addr@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ConfirmEmail(ctx, token); !errors.Is(err, accounts.ErrConfirmInvalid) {
+		t.Fatalf("a link to the old address: %v", err)
+	}
+	if row, _ := db.New(pool).GetUserWithBalance(ctx, u.ID); row.CachedBalanceCents != 0 {
+		t.Fatalf("balance %d", row.CachedBalanceCents)
 	}
 }
 
@@ -138,10 +174,10 @@ func TestPasswordResetWorksOnceAndExpires(t *testing.T) {
 	ctx := context.Background()
 	u := signUp(t, s, "di@example.com")
 
-	if _, _, ok, err := s.StartPasswordReset(ctx, "nobody@example.com"); ok || err != nil {
+	if _, _, ok, err := s.StartPasswordReset(ctx, "nobody@example.com", ""); ok || err != nil {
 		t.Fatalf("unknown email: ok=%v err=%v", ok, err)
 	}
-	token, _, ok, err := s.StartPasswordReset(ctx, "DI@example.com")
+	token, _, ok, err := s.StartPasswordReset(ctx, "DI@example.com", "")
 	if !ok || err != nil || len(token) < 40 {
 		t.Fatalf("start: %q %v %v", token, ok, err)
 	}
@@ -163,7 +199,7 @@ func TestPasswordResetWorksOnceAndExpires(t *testing.T) {
 		t.Fatalf("second use: %v", err)
 	}
 
-	expired, _, _, _ := s.StartPasswordReset(ctx, "di@example.com")
+	expired, _, _, _ := s.StartPasswordReset(ctx, "di@example.com", "")
 	if _, err := pool.Exec(ctx, `UPDATE password_resets SET expires_at = now() - interval '1 second' WHERE used_at IS NULL`); err != nil {
 		t.Fatal(err)
 	}
@@ -186,20 +222,20 @@ func TestChangePasswordAndEmail(t *testing.T) {
 	signUp(t, s, "taken@example.com")
 
 	var fe accounts.FieldErrors
-	if _, err := s.ChangePassword(ctx, u.ID, "wrong", "new password 1"); !errors.As(err, &fe) || fe["current_password"] == "" {
+	if _, err := s.ChangePassword(ctx, u.ID, "wrong", "new password 1", ""); !errors.As(err, &fe) || fe["current_password"] == "" {
 		t.Fatalf("wrong current password: %v", err)
 	}
-	got, err := s.ChangePassword(ctx, u.ID, "correct horse", "new password 1")
+	got, err := s.ChangePassword(ctx, u.ID, "correct horse", "new password 1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if accounts.SessionValid(got, u.PasswordChangedAt) || !accounts.SessionValid(got, got.PasswordChangedAt) {
 		t.Fatal("password change must end old sessions and keep the new one")
 	}
-	if _, err := s.ChangeEmail(ctx, u.ID, "new password 1", "TAKEN@example.com"); !errors.As(err, &fe) || fe["email"] == "" {
+	if _, err := s.ChangeEmail(ctx, u.ID, "new password 1", "TAKEN@example.com", ""); !errors.As(err, &fe) || fe["email"] == "" {
 		t.Fatalf("taken email: %v", err)
 	}
-	got, err = s.ChangeEmail(ctx, u.ID, "new password 1", "Ed.New@example.com")
+	got, err = s.ChangeEmail(ctx, u.ID, "new password 1", "Ed.New@example.com", "")
 	if err != nil || got.Email != "ed.new@example.com" {
 		t.Fatalf("change email: %+v %v", got, err)
 	}
@@ -260,8 +296,8 @@ func TestResetLiftsTheLockoutAndVoidsOtherLinks(t *testing.T) {
 	if _, err := s.SignIn(ctx, "lock@example.com", "correct horse", "192.0.2.61"); !errors.As(err, &th) {
 		t.Fatalf("not locked: %v", err)
 	}
-	first, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
-	second, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
+	first, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com", "")
+	second, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com", "")
 	if _, err := s.ResetPassword(ctx, first, "fresh password"); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +308,8 @@ func TestResetLiftsTheLockoutAndVoidsOtherLinks(t *testing.T) {
 		t.Fatalf("an older link still works: %v", err)
 	}
 	// An email change voids links sent to the old address.
-	third, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com")
-	if _, err := s.ChangeEmail(ctx, u.ID, "fresh password", "new.lock@example.com"); err != nil {
+	third, _, _, _ := s.StartPasswordReset(ctx, "lock@example.com", "")
+	if _, err := s.ChangeEmail(ctx, u.ID, "fresh password", "new.lock@example.com", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ResetPassword(ctx, third, "attacker password"); !errors.Is(err, accounts.ErrResetInvalid) {

@@ -310,17 +310,19 @@ func TestSimulatorFailsWithoutRinging(t *testing.T) {
 
 func TestSimulatorRefusesBadTokens(t *testing.T) {
 	a := newFakeApp(t, "completed", "+2348031234567")
-	good := *a.sim
+	// Credentials like the simulator's, with one part changed (a copy of
+	// the simulator itself would copy its mutex).
+	creds := func(change func(*carrier.Simulator)) *carrier.Simulator {
+		s := &carrier.Simulator{AccountSID: a.sim.AccountSID, APIKey: a.sim.APIKey, APISecret: a.sim.APISecret}
+		change(s)
+		return s
+	}
 	for name, tok := range map[string]string{
-		"expired":        token(t, a.sim, "uabc", -time.Second),
-		"another secret": func() string { s := good; s.APISecret = "anotherSecret0000"; return token(t, &s, "uabc", time.Minute) }(),
-		"another key":    func() string { s := good; s.APIKey = "SKother"; return token(t, &s, "uabc", time.Minute) }(),
-		"another account": func() string {
-			s := good
-			s.AccountSID = "ACother"
-			return token(t, &s, "uabc", time.Minute)
-		}(),
-		"not a token": "abc.def.ghi",
+		"expired":         token(t, a.sim, "uabc", -time.Second),
+		"another secret":  token(t, creds(func(s *carrier.Simulator) { s.APISecret = "anotherSecret0000" }), "uabc", time.Minute),
+		"another key":     token(t, creds(func(s *carrier.Simulator) { s.APIKey = "SKother" }), "uabc", time.Minute),
+		"another account": token(t, creds(func(s *carrier.Simulator) { s.AccountSID = "ACother" }), "uabc", time.Minute),
+		"not a token":     "abc.def.ghi",
 	} {
 		_, err := a.sim.PlaceCall(context.Background(), tok, "2b9c6f0e-6a0e-4c3e-9d4c-0f3c5b0a9e11", time.Second, carrier.Faults{})
 		if !errors.Is(err, carrier.ErrBadToken) {

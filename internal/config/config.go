@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -134,6 +135,30 @@ type Config struct {
 	// Production refuses to start with either switched on.
 	CarrierSimulator bool
 	PaymentSimulator bool
+
+	// TrustedProxies are the networks of our own reverse proxies and load
+	// balancers (TRUSTED_PROXIES, comma-separated CIDRs or addresses). Only
+	// a request whose direct peer is in one has its X-Forwarded-For
+	// believed; empty believes no one, and the client is the peer.
+	TrustedProxies []netip.Prefix
+	// SignInMaxFailuresPerAddress: failed password checks from one client
+	// address (an IPv6 /64) in 15 minutes before that address is refused.
+	SignInMaxFailuresPerAddress int
+	// Abuse limits, each per hour (a fixed window): sign-ups from one
+	// address, password-reset requests for one email and from one address,
+	// and top-ups one user starts (each is a PaymentIntent a card tester
+	// could try cards on).
+	SignUpMaxPerAddressPerHour int
+	ResetMaxPerEmailPerHour    int
+	ResetMaxPerAddressPerHour  int
+	TopUpMaxPerHour            int
+
+	// LiveMaxStreamsPerUser: open /live streams one user may have, on all
+	// instances together; a new one closes the oldest beyond it.
+	// LiveSessionCheckInterval: how often each instance checks that its
+	// streams' sessions still stand (sign-out, disable, password change).
+	LiveMaxStreamsPerUser    int
+	LiveSessionCheckInterval time.Duration
 }
 
 // Development defaults for secrets. They are public (they are in this
@@ -240,6 +265,14 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.TemporalCodecKeys = keys
 	}
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.SignInMaxFailuresPerAddress = r.integer("SIGNIN_MAX_FAILURES_PER_ADDRESS", 100)
+	c.SignUpMaxPerAddressPerHour = r.integer("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", 10)
+	c.ResetMaxPerEmailPerHour = r.integer("RESET_MAX_PER_EMAIL_PER_HOUR", 3)
+	c.ResetMaxPerAddressPerHour = r.integer("RESET_MAX_PER_ADDRESS_PER_HOUR", 20)
+	c.TopUpMaxPerHour = r.integer("TOPUP_MAX_PER_HOUR", 10)
+	c.LiveMaxStreamsPerUser = r.integer("LIVE_MAX_STREAMS_PER_USER", 3)
+	c.LiveSessionCheckInterval = r.duration("LIVE_SESSION_CHECK_INTERVAL", 5*time.Second)
 	c.DataRetention = r.duration("DATA_RETENTION", 30*24*time.Hour)
 	c.AdminIdleTimeout = r.duration("ADMIN_IDLE_TIMEOUT", 30*time.Minute)
 	if c.PaymentSimulator && c.StripeAPIBase == "" {
@@ -393,6 +426,26 @@ func (c Config) validate() []error {
 	}
 	if c.TwilioAPIBase != "" {
 		checkURL("TWILIO_API_BASE", c.TwilioAPIBase, "http", "https")
+	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{
+		{"SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress},
+		{"SIGNUP_MAX_PER_ADDRESS_PER_HOUR", c.SignUpMaxPerAddressPerHour},
+		{"RESET_MAX_PER_EMAIL_PER_HOUR", c.ResetMaxPerEmailPerHour},
+		{"RESET_MAX_PER_ADDRESS_PER_HOUR", c.ResetMaxPerAddressPerHour},
+		{"TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour},
+	} {
+		if l.v < 1 || l.v > 1_000_000 {
+			bad(l.key, "%d is not between 1 and 1000000", l.v)
+		}
+	}
+	if c.LiveMaxStreamsPerUser < 1 || c.LiveMaxStreamsPerUser > 50 {
+		bad("LIVE_MAX_STREAMS_PER_USER", "%d is not between 1 and 50", c.LiveMaxStreamsPerUser)
+	}
+	if c.LiveSessionCheckInterval < 500*time.Millisecond || c.LiveSessionCheckInterval > time.Minute {
+		bad("LIVE_SESSION_CHECK_INTERVAL", "%s is not between 500ms and 1m", c.LiveSessionCheckInterval)
 	}
 	// Stripe retries a webhook for three days; a shorter retention could
 	// forget a delivery that is still being retried.
@@ -606,6 +659,18 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Dur("ADMIN_IDLE_TIMEOUT", c.AdminIdleTimeout).
 		Bool("CARRIER_SIMULATOR", c.CarrierSimulator).
 		Bool("PAYMENT_SIMULATOR", c.PaymentSimulator)
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	e.Strs("TRUSTED_PROXIES", proxies).
+		Int("SIGNIN_MAX_FAILURES_PER_ADDRESS", c.SignInMaxFailuresPerAddress).
+		Int("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", c.SignUpMaxPerAddressPerHour).
+		Int("RESET_MAX_PER_EMAIL_PER_HOUR", c.ResetMaxPerEmailPerHour).
+		Int("RESET_MAX_PER_ADDRESS_PER_HOUR", c.ResetMaxPerAddressPerHour).
+		Int("TOPUP_MAX_PER_HOUR", c.TopUpMaxPerHour).
+		Int("LIVE_MAX_STREAMS_PER_USER", c.LiveMaxStreamsPerUser).
+		Dur("LIVE_SESSION_CHECK_INTERVAL", c.LiveSessionCheckInterval)
 	for _, s := range c.secrets() {
 		switch {
 		case s.value == "":
@@ -715,6 +780,25 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// prefixes reads a list of CIDRs; a bare address is its own network (/32
+// or /128).
+func (r *reader) prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range r.list(key, "") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				r.errs = append(r.errs, fmt.Errorf("%s: %q is not a CIDR like 10.0.0.0/8 or an address", key, v))
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // dollars reads a list of whole-dollar amounts as cents.

@@ -202,3 +202,42 @@ func TestTemporalCodecKeys(t *testing.T) {
 		t.Fatalf("a bad key must be refused without being quoted: %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,fd00::/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.7/32 fd00::/8" {
+		t.Fatalf("TRUSTED_PROXIES read as %v", got)
+	}
+	if c, _ := Load(env(nil)); len(c.TrustedProxies) != 0 {
+		t.Fatalf("default trusts %v; want no one", c.TrustedProxies)
+	}
+	if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"})); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+		t.Fatalf("a bad CIDR: %v", err)
+	}
+}
+
+func TestAbuseLimitsHaveDefaultsAndBounds(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInMaxFailuresPerAddress != 100 || c.SignUpMaxPerAddressPerHour != 10 || c.ResetMaxPerEmailPerHour != 3 ||
+		c.ResetMaxPerAddressPerHour != 20 || c.TopUpMaxPerHour != 10 || c.LiveMaxStreamsPerUser != 3 || c.LiveSessionCheckInterval.Seconds() != 5 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for key, v := range map[string]string{
+		"SIGNIN_MAX_FAILURES_PER_ADDRESS": "0", "SIGNUP_MAX_PER_ADDRESS_PER_HOUR": "-1", "RESET_MAX_PER_EMAIL_PER_HOUR": "0",
+		"RESET_MAX_PER_ADDRESS_PER_HOUR": "0", "TOPUP_MAX_PER_HOUR": "0", "LIVE_MAX_STREAMS_PER_USER": "0", "LIVE_SESSION_CHECK_INTERVAL": "10m",
+	} {
+		if _, err := Load(env(map[string]string{key: v})); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%s: %v", key, v, err)
+		}
+	}
+}

@@ -117,6 +117,8 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
 		// Payloads encrypted as in production, with a key of this run's.
 		"TEMPORAL_CODEC_KEYS": "load:" + base64.StdEncoding.EncodeToString(codecKey[:]),
+		// Every simulated user signs up and tops up from loopback.
+		"SIGNUP_MAX_PER_ADDRESS_PER_HOUR": "1000000", "TOPUP_MAX_PER_HOUR": "1000",
 	}
 	if s.cfg, err = config.Load(func(k string) string { return vars[k] }); err != nil {
 		return s, err
