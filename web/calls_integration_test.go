@@ -25,6 +25,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/payments"
@@ -52,6 +53,13 @@ type callEnv struct {
 
 func newCallEnv(t testing.TB) *callEnv {
 	t.Helper()
+	return newCallEnvWithCodec(t, "")
+}
+
+// newCallEnvWithCodec is newCallEnv with TEMPORAL_CODEC_KEYS set to keys
+// ("" for none) for the web server, the worker and the test's client.
+func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
+	t.Helper()
 	pool := testdb.New(t)
 	// Cleanups run last-registered first: the goroutines on this context
 	// (the rate deck's listener) let go of their connections before the
@@ -77,13 +85,17 @@ func newCallEnv(t testing.TB) *callEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.srv.Stop() })
-	e.tc, err = temporalx.Dial(ctx, temporalx.Options{Address: e.srv.Address, Namespace: "default", Logger: zerolog.Nop()})
+	parsed, err := codec.ParseKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tc, err = temporalx.Dial(ctx, temporalx.Options{Address: e.srv.Address, Namespace: "default", Logger: zerolog.Nop(), Codec: codec.New(parsed)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.tc.Close)
 
-	e.app = startAppWith(t, map[string]string{"TEMPORAL_TASK_QUEUE": e.queue}, nil, pool, e.tc)
+	e.app = startAppWith(t, map[string]string{"TEMPORAL_TASK_QUEUE": e.queue, "TEMPORAL_CODEC_KEYS": keys}, nil, pool, e.tc)
 	e.sim = &carrier.Simulator{BaseURL: e.cfg.PublicBaseURL, AuthToken: e.cfg.TwilioAuthToken, AccountSID: e.cfg.TwilioAccountSID,
 		APIKey: e.cfg.TwilioAPIKey, APISecret: e.cfg.TwilioAPISecret}
 

@@ -49,6 +49,19 @@ func (s *Server) Handler() http.Handler {
 		r.Mount("/dev/twilio", http.StripPrefix("/dev/twilio", s.sim.RESTHandler()))
 	}
 
+	// The Temporal UI's codec endpoint (temporal_codec.go): admins only, as
+	// the console, but called from the UI's origin, so CORS and a
+	// cross-origin check trusting that one origin, in a group of its own.
+	if s.codec != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.temporalCodecCORS)
+			r.Use(s.temporalCodecOriginCheck)
+			r.Use(s.withSession)
+			r.Use(s.requireAdmin)
+			r.Handle("/admin/temporal-codec/*", s.temporalCodec())
+		})
+	}
+
 	// Pages: a session, and no unsafe request from another site.
 	r.Group(func(r chi.Router) {
 		r.Use(middleware.Compress(5, "text/html"))

@@ -18,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/mail"
@@ -84,7 +85,10 @@ type Server struct {
 	ender     callEnder
 	hub       *hub
 	stopHub   context.CancelFunc
-	now       func() time.Time
+	// codec opens Temporal payloads for the UI's codec endpoint; nil
+	// without TEMPORAL_CODEC_KEYS (the endpoint is then absent).
+	codec *codec.Codec
+	now   func() time.Time
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -117,6 +121,7 @@ func New(d Deps) (*Server, error) {
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
 		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
 	}
+	s.codec = codec.New(d.Config.TemporalCodecKeys)
 	if s.now = d.Now; s.now == nil {
 		s.now = time.Now
 	}

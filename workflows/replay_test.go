@@ -1,11 +1,20 @@
 package workflows_test
 
 import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -23,5 +32,66 @@ func TestReplayRecordedHistories(t *testing.T) {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// TestReplayWithTheCodec replays, with the payload codec configured as the
+// worker has it (TEMPORAL_CODEC_KEYS), the histories recorded before the
+// codec existed (plain JSON payloads pass through it) and one recorded with
+// it on (RECORD_HISTORY=1 go test -run TestCallWithTheCodec ./web/), whose
+// payloads only the key opens.
+func TestReplayWithTheCodec(t *testing.T) {
+	// The key the web test recorded call_answered_encrypted.json with.
+	keys, err := codec.ParseKeys("test-1:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec.New(keys)
+	replayer := func(o worker.WorkflowReplayerOptions) worker.WorkflowReplayer {
+		r, err := worker.NewWorkflowReplayerWithOptions(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
+		r.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
+		return r
+	}
+	r := replayer(worker.WorkflowReplayerOptions{DataConverter: c.DataConverter(), FailureConverter: c.FailureConverter()})
+	files, err := filepath.Glob("testdata/*.json") // every recorded history, plain or encrypted
+	if err != nil || len(files) < 3 {
+		t.Fatalf("recorded histories: %v, %v", files, err)
+	}
+	for _, f := range files {
+		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+			t.Errorf("%s with the codec: %v", f, err)
+		}
+	}
+
+	// The encrypted history really is: the number is in the plain one's
+	// payloads and not in its, and it does not replay without the key.
+	for f, want := range map[string]bool{"call_answered.json": true, "call_answered_encrypted.json": false} {
+		file, err := os.Open("testdata/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
+		file.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := proto.Marshal(h)
+		if got := bytes.Contains(raw, []byte("+2348031234567")); got != want {
+			t.Fatalf("%s holds the number in the clear: %v, want %v", f, got, want)
+		}
+		if sealed := bytes.Contains(raw, []byte(codec.Encoding)); sealed == want {
+			t.Fatalf("%s has encrypted payloads: %v, want %v", f, sealed, !want)
+		}
+	}
+	quiet := log.NewStructuredLogger(slog.New(slog.DiscardHandler)) // it panics, and would print the stack
+	if err := replayer(worker.WorkflowReplayerOptions{}).ReplayWorkflowHistoryFromJSONFile(quiet, "testdata/call_answered_encrypted.json"); err == nil {
+		t.Fatal("the encrypted history replayed without the key")
 	}
 }

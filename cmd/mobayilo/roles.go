@@ -15,6 +15,7 @@ import (
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
@@ -122,7 +123,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) error 
 func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log,
 		Security: temporalx.Security{CertFile: cfg.TemporalTLSCert, KeyFile: cfg.TemporalTLSKey, CAFile: cfg.TemporalTLSCA,
-			ServerName: cfg.TemporalTLSServerName, APIKey: cfg.TemporalAPIKey}}
+			ServerName: cfg.TemporalTLSServerName, APIKey: cfg.TemporalAPIKey},
+		// TEMPORAL_CODEC_KEYS: payloads encrypted (nil, plain, without keys).
+		Codec: codec.New(cfg.TemporalCodecKeys)}
 }
 
 // runWorker runs the worker until ctx ends. sim is the carrier simulator

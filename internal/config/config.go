@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/internal/codec"
 )
 
 // Env is the environment the process runs in.
@@ -42,6 +44,11 @@ type Config struct {
 	TemporalTaskQueue string
 	TemporalUIURL     string // base URL of the Temporal UI, for links
 
+	// TemporalCodecKeys (TEMPORAL_CODEC_KEYS, "id:base64,..."): the AES-256
+	// keys of the Temporal payload codec; the first encrypts, all decrypt.
+	// None in development means plain payloads; production requires one.
+	TemporalCodecKeys    codec.Keys
+	temporalCodecKeysRaw string
 	// Temporal transport security: mTLS (PEM files), an API key as Temporal
 	// Cloud issues (a secret, sent over TLS), or, off loopback in
 	// production, plaintext only with TemporalInsecure set on purpose.
@@ -251,6 +258,13 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentSimulator: r.boolean("PAYMENT_SIMULATOR", dev && getenv("STRIPE_SECRET_KEY") == ""),
 	}
 	c.TopUpPackages = r.dollars("TOPUP_PACKAGES", "5,10,20,50")
+	// The Temporal payload codec's keys (a secret; checked here, named on error).
+	c.temporalCodecKeysRaw = r.str("TEMPORAL_CODEC_KEYS", "")
+	if keys, err := codec.ParseKeys(c.temporalCodecKeysRaw); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("TEMPORAL_CODEC_KEYS: %w", err))
+	} else {
+		c.TemporalCodecKeys = keys
+	}
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.SignInMaxFailuresPerAddress = r.integer("SIGNIN_MAX_FAILURES_PER_ADDRESS", 100)
 	c.SignUpMaxPerAddressPerHour = r.integer("SIGNUP_MAX_PER_ADDRESS_PER_HOUR", 10)
@@ -287,6 +301,9 @@ func (c Config) secrets() []secret {
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey, devStripeSecretKey},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, devStripeWebhookSecret},
 		{"SMTP_PASSWORD", c.SMTPPassword, devSMTPPassword},
+		// Required in production (no development default): without it the
+		// Temporal UI shows every caller's numbers and emails.
+		{"TEMPORAL_CODEC_KEYS", c.temporalCodecKeysRaw, ""},
 		{"TEMPORAL_API_KEY", c.TemporalAPIKey, ""},
 	}
 }
@@ -664,6 +681,9 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 			e.Str(s.key, "(set, redacted)")
 		}
 	}
+	// The codec keys' ids are not secret: they show which key encrypts
+	// (the first) during a rotation.
+	e.Strs("TEMPORAL_CODEC_KEY_IDS", c.TemporalCodecKeys.IDs())
 }
 
 // RedactURL hides the password of a URL such as a DATABASE_URL.

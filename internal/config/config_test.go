@@ -42,8 +42,12 @@ func productionEnv() map[string]string {
 		"DAILY_CALL_LIMIT":        "100",
 		// temporal.internal is off loopback: TLS with an API key.
 		"TEMPORAL_API_KEY": "temporal-cloud-api-key",
+		// The Temporal payload codec: a 32-byte key, base64.
+		"TEMPORAL_CODEC_KEYS": "2026-12:" + testCodecKey,
 	}
 }
+
+const testCodecKey = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho="
 
 func TestDevelopmentStartsWithNoVariables(t *testing.T) {
 	c, err := Load(env(nil))
@@ -97,6 +101,7 @@ func TestProductionRefusesDevOnlySettings(t *testing.T) {
 		{"database tls without verification", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/m?sslmode=require"}, "DATABASE_URL"},
 		{"database sslmode unset", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/m"}, "DATABASE_URL"},
 		{"negative bonus", map[string]string{"SIGNUP_BONUS_CENTS": "-5"}, "SIGNUP_BONUS_CENTS"},
+		{"no temporal codec key", map[string]string{"TEMPORAL_CODEC_KEYS": ""}, "TEMPORAL_CODEC_KEYS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +146,8 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 		"ALLOWED_COUNTRIES": "NG,nigeria",
 		"BLOCKED_PREFIXES":  "1900,+44",
 		"MAX_CALL_SECONDS":  "20000",
+		// a 16-byte key
+		"TEMPORAL_CODEC_KEYS": "k1:c2l4dGVlbiBieXRlcyEhIQ==",
 	}
 	for key, value := range cases {
 		t.Run(key, func(t *testing.T) {
@@ -163,7 +170,7 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 	logger.Info().EmbedObject(c).Msg("config")
 	out := buf.String()
 	for _, key := range []string{"SESSION_SECRET", "TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET",
-		"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD", "TEMPORAL_API_KEY"} {
+		"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD", "TEMPORAL_API_KEY", "TEMPORAL_CODEC_KEYS"} {
 		if strings.Contains(out, m[key]) {
 			t.Errorf("printed config contains the value of %s: %s", key, out)
 		}
@@ -171,8 +178,28 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 			t.Errorf("printed config does not say %s is set: %s", key, out)
 		}
 	}
+	if !strings.Contains(out, `"TEMPORAL_CODEC_KEY_IDS":["2026-12"]`) {
+		t.Errorf("printed config does not list the codec key ids: %s", out)
+	}
 	if strings.Contains(out, "pg-password") {
 		t.Errorf("printed config contains the database password: %s", out)
+	}
+}
+
+// Development runs without a codec key; keys given are parsed in order,
+// the first one encrypting.
+func TestTemporalCodecKeys(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.TemporalCodecKeys.Len() != 0 {
+		t.Fatalf("development without a key: %v, %v", c.TemporalCodecKeys.IDs(), err)
+	}
+	c, err = Load(env(map[string]string{"TEMPORAL_CODEC_KEYS": "new:" + testCodecKey + ",old:" + testCodecKey}))
+	if err != nil || strings.Join(c.TemporalCodecKeys.IDs(), ",") != "new,old" {
+		t.Fatalf("two keys: %v, %v", c.TemporalCodecKeys.IDs(), err)
+	}
+	_, err = Load(env(map[string]string{"TEMPORAL_CODEC_KEYS": "k1:" + testCodecKey[:20]}))
+	if err == nil || strings.Contains(err.Error(), testCodecKey[:20]) {
+		t.Fatalf("a bad key must be refused without being quoted: %v", err)
 	}
 }
 

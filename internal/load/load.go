@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 )
 
@@ -135,7 +136,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: st.temporal.Address, Namespace: "default"})
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: st.temporal.Address, Namespace: "default",
+		Codec: codec.New(st.cfg.TemporalCodecKeys)})
 	if err != nil {
 		return nil, err
 	}

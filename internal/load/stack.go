@@ -3,6 +3,8 @@ package load
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -97,6 +99,10 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		return s, err
 	}
 	toolsURL := "http://" + toolsLn.Addr().String()
+	var codecKey [32]byte
+	if _, err := rand.Read(codecKey[:]); err != nil {
+		return s, err
+	}
 	vars := map[string]string{
 		"APP_ENV": "development", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
 		"HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(webPort), "PUBLIC_BASE_URL": s.webURL,
@@ -109,6 +115,8 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 		"CALL_RECONCILE_GRACE":      o.ReconcileGrace.String(),
 		"CALL_RING_ALLOWANCE":       "20s",
 		"TOPUP_PAYMENT_TIMEOUT":     o.PaymentTimeout.String(),
+		// Payloads encrypted as in production, with a key of this run's.
+		"TEMPORAL_CODEC_KEYS": "load:" + base64.StdEncoding.EncodeToString(codecKey[:]),
 		// Every simulated user signs up and tops up from loopback.
 		"SIGNUP_MAX_PER_ADDRESS_PER_HOUR": "1000000", "TOPUP_MAX_PER_HOUR": "1000",
 	}

@@ -16,12 +16,14 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/mobayilo/mobayilo/activities"
+	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -30,6 +32,9 @@ type Options struct {
 	Address   string
 	Namespace string
 	Logger    zerolog.Logger
+	// Codec encrypts every payload (and failure) the client and its
+	// workers send; nil sends plain JSON (development without a key).
+	Codec *codec.Codec
 	// Security: TLS, mTLS and the API key (security.go); zero is plaintext.
 	Security Security
 }
@@ -39,11 +44,28 @@ func (o Options) client() (client.Options, error) {
 		HostPort:  o.Address,
 		Namespace: o.Namespace,
 		Logger:    NewLogger(o.Logger),
+		// nil without a codec: the SDK's defaults.
+		DataConverter:    o.dataConverter(),
+		FailureConverter: o.failureConverter(),
 	}
 	if err := o.Security.apply(&opts); err != nil {
 		return client.Options{}, err
 	}
 	return opts, nil
+}
+
+func (o Options) dataConverter() converter.DataConverter {
+	if o.Codec == nil {
+		return nil
+	}
+	return o.Codec.DataConverter()
+}
+
+func (o Options) failureConverter() converter.FailureConverter {
+	if o.Codec == nil {
+		return nil
+	}
+	return o.Codec.FailureConverter()
 }
 
 // Dial connects to Temporal and fails if the frontend does not answer.
