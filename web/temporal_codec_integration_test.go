@@ -21,8 +21,9 @@ import (
 )
 
 // personalData matches what must never sit in Temporal in the clear: an
-// E.164 number's digits, or an email address.
-var personalData = regexp.MustCompile(`\+?[1-9][0-9]{7,14}|[^\s"@]+@[^\s"@]+\.[a-z]+`)
+// E.164 number's digits standing alone (not a UUID's eight-digit group),
+// or an email address.
+var personalData = regexp.MustCompile(`(^|[^0-9A-Za-z-])\+?[1-9][0-9]{7,14}($|[^0-9A-Za-z-])|[^\s"@]+@[^\s"@]+\.[a-z]+`)
 
 // TestCallWithTheCodecKeepsNumbersOutOfTemporal runs a whole call with
 // TEMPORAL_CODEC_KEYS set on the web server, the worker and the client,
@@ -31,13 +32,19 @@ var personalData = regexp.MustCompile(`\+?[1-9][0-9]{7,14}|[^\s"@]+@[^\s"@]+\.[a
 // search attributes (never encrypted) no personal data at all. The same
 // client with the key reads it all back.
 func TestCallWithTheCodecKeepsNumbersOutOfTemporal(t *testing.T) {
+	for v, want := range map[string]bool{"+2348031234567": true, "2348031234567": true, "ada@example.com": true,
+		"86552635-a5b1-453a-b336-dc2b3bfbf4a2": false, "NG": false, "charged": false} {
+		if personalData.MatchString(v) != want {
+			t.Fatalf("personalData matches %q: %v", v, !want)
+		}
+	}
 	e := newCallEnvWithCodec(t, testCodecKeys)
 	b := e.caller("private.caller@example.com", 500)
 	status, call := b.startCall("+234 803 123 4567")
 	if status != http.StatusCreated {
 		t.Fatalf("POST /calls: %d %+v", status, call)
 	}
-	if _, err := e.sim.PlaceCall(context.Background(), call.Identity, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	st := e.finish(call.CallID)
