@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -110,6 +111,7 @@ func TestStagingSaysStripeTestModeLoudly(t *testing.T) {
 		"SMTP_HOST": "smtp.example", "SMTP_FROM": "x@example.com",
 		"ALLOWED_COUNTRIES": "NG", "DAILY_SPEND_LIMIT_CENTS": "5000", "DAILY_CALL_LIMIT": "100",
 		"CARRIER_SIMULATOR": "false", "PAYMENT_SIMULATOR": "false",
+		"TEMPORAL_CODEC_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 	}
 	errOut := &lockedBuffer{}
 	e := env{stdout: errOut, stderr: errOut, getenv: func(k string) string { return vars[k] }}
@@ -426,13 +428,14 @@ func placeSimulatedCall(t *testing.T, base, dbURL string) {
 	resp := post("/calls", "application/json", `{"phone_number": "+234 803 123 4567"}`)
 	var call struct {
 		CallID string `json:"call_id"`
+		Token  string `json:"token"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&call)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || call.CallID == "" {
+	if resp.StatusCode != http.StatusCreated || call.CallID == "" || call.Token == "" {
 		t.Fatalf("POST /calls on dev: %s", resp.Status)
 	}
-	if resp := post("/dev/carrier/connect", "application/json", `{"call_id": "`+call.CallID+`", "talk_seconds": 2}`); resp.StatusCode != http.StatusAccepted {
+	if resp := post("/dev/carrier/connect", "application/json", `{"call_id": "`+call.CallID+`", "token": "`+call.Token+`", "talk_seconds": 2}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("simulated connect: %s", resp.Status)
 	}
 	conn, err := pgx.Connect(context.Background(), dbURL)
