@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
@@ -23,18 +22,6 @@ func (a *app) admin(email string) *browser {
 		a.t.Fatal(err)
 	}
 	return b
-}
-
-// postEntry posts a ledger entry to email's wallet.
-func (e *callEnv) postEntry(email, key string, kind ledger.Kind, cents int64) {
-	e.t.Helper()
-	var account uuid.UUID
-	if err := e.pool.QueryRow(context.Background(), `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, email).Scan(&account); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := ledger.New(e.pool).Post(context.Background(), ledger.Entry{Key: key, AccountID: account, Kind: kind, AmountCents: cents, Memo: "test"}); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
