@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/mobayilo/mobayilo/internal/carrier"
-	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
