@@ -65,7 +65,7 @@ build: assets
 soak: postgres bin/temporal build
 	@rm -rf test-output/soak && mkdir -p test-output
 	bin/mobayilo load -users 100 -calls 300 -topups 110 -concurrency 40 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+		-kill-worker 45s -billing-faults 2 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url $(SOAK_DATABASE_URL)
 
 ## ci: what .ci/run runs
