@@ -33,7 +33,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 type AuthorizeCallParams struct {
@@ -82,6 +82,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -91,7 +92,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -126,6 +127,7 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -136,7 +138,7 @@ SET status = 'dialing', parent_call_sid = $1, updated_at = now()
 WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
   AND authorized_until > now()
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 type ClaimCallParams struct {
@@ -178,6 +180,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -185,7 +188,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 type CreateCallParams struct {
@@ -232,6 +235,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -268,7 +272,7 @@ func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -301,12 +305,13 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getCallForUpdate = `-- name: GetCallForUpdate :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 FOR UPDATE
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -339,12 +344,13 @@ func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, err
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -382,12 +388,13 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -426,6 +433,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -526,7 +534,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -585,6 +593,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.CarrierStatus,
 			&i.BillingError,
 			&i.SlotReleasedAt,
+			&i.LiveVersion,
 		); err != nil {
 			return nil, err
 		}

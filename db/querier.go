@@ -29,6 +29,8 @@ type Querier interface {
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
+	// time_zone is the IANA name the browser reported, checked by the caller;
+	// none is UTC.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	// What needs attention, counted in Postgres: calls still open past their
@@ -55,6 +57,10 @@ type Querier interface {
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
+	// A wallet's balance with its live version, read together: a page shows
+	// the one and renders the other, so a live update can tell whether it is
+	// newer than what the page shows.
+	GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBalanceRow, error)
 	GetTopup(ctx context.Context, id uuid.UUID) (Topup, error)
 	GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error)
 	// A user sees only their own top-ups: another's is no row.
@@ -191,6 +197,7 @@ type Querier interface {
 	// sessions end on their next request, and they cannot place a call.
 	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
+	SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
 	// Refunded and disputed amounts are derived from the ledger, never counted
