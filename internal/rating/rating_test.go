@@ -42,7 +42,8 @@ func TestParseNumber(t *testing.T) {
 		{"911", "", "", "", "", "emergency"},
 		{"+1 911", "", "", "", "", "emergency"},
 		{"+44 999", "", "", "", "", "emergency"},
-		{"1234", "US", "", "", "", "emergency"},
+		{"1234", "US", "", "", "", "too_short"},
+		{"12345", "NG", "", "", "", "too_short"},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%q/%s", tc.input, tc.home), func(t *testing.T) {
