@@ -238,7 +238,7 @@ func TestDestinationRules(t *testing.T) {
 		}
 	}
 	open := Rules{}
-	if _, err := open.Price(must("+33 6 12 34 56 78"), d, "France"); err == nil || !strings.Contains(err.Error(), "no price for calls to France") {
+	if _, err := open.Price(must("+33 6 12 34 56 78"), d, "France"); err == nil || !strings.Contains(err.Error(), "We don't call France yet.") {
 		t.Errorf("an unpriced country: %v", err)
 	}
 }
