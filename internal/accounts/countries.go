@@ -108,3 +108,12 @@ func CountryFromLanguages(acceptLanguage string) string {
 	}
 	return ""
 }
+
+// MainCountryForCode is the country a calling code belongs to by default
+// (1 is US), or "".
+func MainCountryForCode(callingCode int) string {
+	if r := phonenumbers.GetRegionCodeForCountryCode(callingCode); r != "ZZ" {
+		return r
+	}
+	return ""
+}
