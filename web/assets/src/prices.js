@@ -126,17 +126,18 @@ export function minimumCents(rateMicros, feeMicros = 0) {
   return Math.ceil((rateMicros + feeMicros) / MICROS_PER_CENT)
 }
 
-// minutesText says what the balance buys, and the per-call cap only when
-// it is the lower: "your balance buys 250 min · a call lasts at most 120 min".
-export function minutesText(minutes, capSeconds) {
+// minutesText says what the balance buys: "your balance buys 250 min".
+export const minutesText = (minutes) => `your balance buys ${minutes} min`
+
+// capText is the per-call cap, said apart and only when it is the lower:
+// "A call lasts at most 120 min." ("" otherwise).
+export function capText(minutes, capSeconds) {
   const capMinutes = Math.floor((capSeconds || 0) / 60)
-  let text = `your balance buys ${minutes} min`
-  if (capMinutes > 0 && capMinutes < minutes) text += ` · a call lasts at most ${capMinutes} min`
-  return text
+  return capMinutes > 0 && capMinutes < minutes ? `A call lasts at most ${capMinutes} min.` : ""
 }
 
 // quoteOf is what the price line shows for a lookup before the server has
-// confirmed the number: { place, price, callable }. callable is false when
+// confirmed the number: { place, price, callable, note }. callable is false when
 // it surely cannot be called, true when the list says it can, null when
 // only the server can tell.
 export function quoteOf(result, balanceCents, capSeconds) {
@@ -149,5 +150,5 @@ export function quoteOf(result, balanceCents, capSeconds) {
   }
   const minutes = balanceMinutes(balanceCents, c.from, c.feeFrom)
   if (minutes === 0) return { place: c.name, price: `${perMinute(c.from)} · add credit to call`, callable: false }
-  return { place: c.name, price: `${perMinute(c.from)} · ${minutesText(minutes, capSeconds)}`, callable: true }
+  return { place: c.name, price: `${perMinute(c.from)} · ${minutesText(minutes)}`, callable: true, note: capText(minutes, capSeconds) }
 }

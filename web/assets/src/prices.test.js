@@ -3,7 +3,7 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 
-import { parseList, lookup, quoteOf, formatMicros, formatCents, balanceMinutes, minimumCents, minutesText } from "./prices.js"
+import { parseList, lookup, quoteOf, formatMicros, formatCents, balanceMinutes, minimumCents, minutesText, capText } from "./prices.js"
 
 const list = parseList({
   version: "v1",
@@ -61,8 +61,8 @@ test("complete and full numbers, and blocked ranges", () => {
 test("the price line before the server confirms", () => {
   const q = (input, balance = 500) => quoteOf(lookup(list, input, "NG"), balance, 7200)
   // $5 at $0.02/min buys 250 minutes; the 120-minute cap is said apart.
-  assert.deepEqual(q("+91 98"), { place: "India", price: "$0.02/min · your balance buys 250 min · a call lasts at most 120 min", callable: true })
-  assert.deepEqual(q("+234 803"), { place: "Nigeria", price: "$0.14/min · your balance buys 35 min", callable: true })
+  assert.deepEqual(q("+91 98"), { place: "India", price: "$0.02/min · your balance buys 250 min", callable: true, note: "A call lasts at most 120 min." })
+  assert.deepEqual(q("+234 803"), { place: "Nigeria", price: "$0.14/min · your balance buys 35 min", callable: true, note: "" })
   assert.deepEqual(q("+234 803", 10), { place: "Nigeria", price: "$0.14/min · add credit to call", callable: false })
   assert.equal(q("+44 207").price, "from $0.02/min")
   assert.equal(q("+44 207").callable, null) // which rate: only the server knows
@@ -86,6 +86,8 @@ test("money as internal/rating writes it", () => {
   assert.equal(balanceMinutes(-100, 20000), 0)
   assert.equal(minimumCents(140000), 14)
   assert.equal(minimumCents(135001), 14)
-  assert.equal(minutesText(35, 7200), "your balance buys 35 min")
-  assert.equal(minutesText(250, 7200), "your balance buys 250 min · a call lasts at most 120 min")
+  assert.equal(minutesText(250), "your balance buys 250 min")
+  assert.equal(capText(35, 7200), "")
+  assert.equal(capText(250, 7200), "A call lasts at most 120 min.")
+  assert.equal(capText(250, 0), "")
 })

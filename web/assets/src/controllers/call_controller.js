@@ -16,10 +16,16 @@ export default class extends Controller {
   connect() {
     this.onCall = (event) => this.start(event.detail)
     window.addEventListener("mobayilo:call", this.onCall)
+    // Pages leave room for the bar while it shows (main's bottom padding).
+    this.resized = new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--in-call", `${this.element.hidden ? 0 : this.element.offsetHeight}px`)
+    })
+    this.resized.observe(this.element)
   }
 
   disconnect() {
     window.removeEventListener("mobayilo:call", this.onCall)
+    this.resized?.disconnect()
   }
 
   async start(call) {

@@ -1,7 +1,7 @@
 import { Controller } from "@hotwired/stimulus"
 import { askMicrophone } from "../devices/microphone.js"
 import { loadDevices, loadVoiceSDK, prefetch } from "../devices/bundles.js"
-import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText } from "../prices.js"
+import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText } from "../prices.js"
 
 // One price list per deck version for the whole visit (the URL names it).
 const lists = new Map()
@@ -156,22 +156,22 @@ export default class extends Controller {
     const q = this.confirmed
     const listed = () => {
       const quote = quoteOf(this.lookup(), this.balance(), this.capValue)
-      return { ...quote, reason: quote.notServed ? quote.place : number ? "" : "Type a number to see its price." }
+      return { ...quote, reason: quote.notServed ? quote.place : number ? quote.note || "" : "Type a number to see its price." }
     }
     if (!q || q.number !== number) return listed()
     const b = q.body
     const error = b.error
     // The person may still be typing: the list's word stands.
     if (error && q.typing && unfinished(error.code)) return listed()
-    const view = { place: b.country_name ? `${b.country_name} · ${b.e164}` : "", price: "", callable: false, reason: error?.message || "" }
+    const view = { place: b.e164 ? `${b.description || b.country_name} · ${b.e164}` : "", price: "", callable: false, reason: error?.message || "" }
     if (b.rate_per_minute_micros) {
       // The balance may have changed since the server answered: its
       // arithmetic, on the balance shown now.
       const minutes = balanceMinutes(this.balance(), b.rate_per_minute_micros, b.connection_fee_micros || 0)
-      view.price = `${b.description}: ${perMinute(b.rate_per_minute_micros)} · ${minutesText(minutes, this.capValue)}`
+      view.price = `${perMinute(b.rate_per_minute_micros)} · ${minutesText(minutes)}`
       if (!error || error.code === "insufficient_balance") {
         view.callable = minutes > 0
-        view.reason = view.callable ? "" : error?.message || "Your balance does not cover a minute of this call. Add credit to call."
+        view.reason = view.callable ? capText(minutes, this.capValue) : error?.message || "Your balance does not cover a minute of this call. Add credit to call."
       }
     }
     return view
