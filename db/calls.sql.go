@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const abandonUnstartedCall = `-- name: AbandonUnstartedCall :exec
+const abandonUnstartedCall = `-- name: AbandonUnstartedCall :execrows
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'
 `
@@ -23,9 +23,12 @@ type AbandonUnstartedCallParams struct {
 }
 
 // A call whose workflow could not be started frees its user's active slot.
-func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error {
-	_, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
-	return err
+func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error) {
+	result, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const authorizeCall = `-- name: AuthorizeCall :one

@@ -12,7 +12,7 @@ import (
 
 type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
-	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error
+	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
 	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
 	// exactly one of the two updates the row.

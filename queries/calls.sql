@@ -9,7 +9,7 @@ SELECT * FROM calls WHERE id = $1;
 -- name: GetCallForUpdate :one
 SELECT * FROM calls WHERE id = $1 FOR UPDATE;
 
--- name: AbandonUnstartedCall :exec
+-- name: AbandonUnstartedCall :execrows
 -- A call whose workflow could not be started frees its user's active slot.
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';

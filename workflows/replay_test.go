@@ -31,7 +31,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"call_browser_hangup.json",
 		// Before the fast path (issue 14): a refused call, an authorization
 		// the browser abandoned, a call stuck in billing retried by support.
-		"call_refused.json", "call_abandoned.json", "call_stuck_retried.json"} {
+		"call_refused.json", "call_abandoned.json", "call_stuck_retried.json",
+		// After it (fast-path v1): the same runs, and an answered call.
+		"call_answered_fast.json", "call_refused_fast.json", "call_abandoned_fast.json", "call_stuck_retried_fast.json",
+		"call_browser_hangup_fast.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
