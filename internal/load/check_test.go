@@ -581,15 +581,19 @@ func TestHangUpFiguresWarn(t *testing.T) {
 	if r.HangUpChargesOverTarget != 1 || r.HangUpSlotsOverTarget != 2 || r.HangUpSlotsNotSeenFree != 1 || len(r.Warnings) != 1 {
 		t.Fatalf("over the target: %+v", r)
 	}
-	for _, s := range []string{"2 of 2 browser hang-ups over the 10 s target", w.answered.String() + " (18s)", w.busy.String() + " (slot not seen free in 60 s)", "not a failure"} {
+	for _, s := range []string{"2 of 2 browser hang-ups over the 10 s target", w.answered.String() + " (18.0 s)", w.busy.String() + " (slot not seen free in 60 s)", "not a failure"} {
 		if !strings.Contains(r.Warnings[0], s) {
 			t.Errorf("the warning lacks %q: %s", s, r.Warnings[0])
 		}
 	}
 	var out strings.Builder
 	r.Problems = []Problem{}
+	r.BillingFaults = []BillingFault{{CallID: w.answered.String(), UserEmail: w.aliceEmail, DrainedCents: 472, BillingState: "charged",
+		ChargeCents: -28, BalanceAfterCents: -28, NextCall: "negative_balance", CreditedBack: true}}
 	r.print(&out)
-	for _, line := range []string{`(?m)^check +PASSED`, `(?m)^warning +2 of 2 browser hang-ups`, `(?m)^hang-up target +10 s +charge committed: 0 of 1 within it.*slot free: 0 of 2 within it`} {
+	t.Logf("the summary:\n%s", out.String())
+	for _, line := range []string{`(?m)^check +PASSED`, `(?m)^warning +2 of 2 browser hang-ups`, `(?m)^hang-up target +10 s +charge committed: 0 of 1 within it.*slot free: 0 of 2 within it`,
+		`(?m)^billing fault +call ` + w.answered.String() + ` \(alice@example.com\): 472 cents drained.*call_charge -28 cents, the wallet at -28 cents after it; the next call: negative_balance`} {
 		if !regexp.MustCompile(line).MatchString(out.String()) {
 			t.Errorf("the summary lacks %s:\n%s", line, out.String())
 		}

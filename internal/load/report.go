@@ -265,7 +265,7 @@ func (d *driver) hangUpFigures(ctx context.Context, r *Report, calls []CallRecor
 	})
 	var names []string
 	for _, s := range slowest[:min(len(slowest), 3)] {
-		took := s.took.Round(100 * time.Millisecond).String()
+		took := msText(float64(s.took.Milliseconds()))
 		if s.took == 0 {
 			took = "slot not seen free in " + secText(hangUpWatch)
 		}
@@ -317,7 +317,7 @@ func (r *Report) print(w io.Writer) {
 		if next == "" {
 			next = "not tried"
 		}
-		fmt.Fprintf(tw, "billing fault\t%s\t%s: drained %d cents mid-call; %s, charged %s, wallet at %d cents after it; next call: %s; credited back: %v\n",
+		fmt.Fprintf(tw, "billing fault\tcall %s (%s): %d cents drained mid-call; billing_state %s, call_charge %s, the wallet at %d cents after it; the next call: %s; credited back: %v\n",
 			f.CallID, f.UserEmail, f.DrainedCents, f.BillingState, signedCents(f.ChargeCents), f.BalanceAfterCents, next, f.CreditedBack)
 	}
 	if len(r.Problems) == 0 {
