@@ -258,8 +258,13 @@ func (w *callWorkflow) run(ctx workflow.Context) error {
 // workflow's main line asks: on the fast path no timer is set then (the
 // safety timer is only for an update lost on the way).
 func (w *callWorkflow) awaitUpdate(ctx workflow.Context) (ok bool, err error) {
-	arrived := func() bool { return w.state.Status != StatusAuthorizing || w.updateStarted }
-	if !w.fast {
+	return awaitUpdate(ctx, w.fast, func() bool { return w.state.Status != StatusAuthorizing || w.updateStarted })
+}
+
+// awaitUpdate waits until arrived holds, for at most updateWait (see
+// callWorkflow.awaitUpdate); fast: versionFastPath is on.
+func awaitUpdate(ctx workflow.Context, fast bool, arrived func() bool) (ok bool, err error) {
+	if !fast {
 		return workflow.AwaitWithTimeout(ctx, updateWait, arrived)
 	}
 	if arrived() {
