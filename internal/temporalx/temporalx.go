@@ -229,6 +229,7 @@ func (a *activityLog) ExecuteActivity(ctx context.Context, in *interceptor.Execu
 		Str("workflow_id", info.WorkflowExecution.ID).
 		Str("run_id", info.WorkflowExecution.RunID).
 		Int32("attempt", info.Attempt).
+		Bool("local", info.IsLocalActivity).
 		Dur("duration", time.Since(start)).
 		Msg("activity")
 	return out, err
