@@ -112,7 +112,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity,
 		Timing: workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace,
 			RingAllowance: s.cfg.CallRingAllowance},
-		AuthorizeBy: s.now().Add(startCallBound - authorizeMargin)}
+		AuthorizeBy: time.Now().Add(startCallBound - authorizeMargin)}
 
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.CallWorkflowID(callID),
