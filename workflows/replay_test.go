@@ -28,7 +28,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 	r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
 	for _, f := range []string{"call_answered.json", "topup_declined_then_paid.json", "topup_forged_signal_then_paid.json",
 		// The browser's hang-up with the final callback lost (browser-ended v1).
-		"call_browser_hangup.json"} {
+		"call_browser_hangup.json",
+		// Before the fast path (issue 14): a refused call, an authorization
+		// the browser abandoned, a call stuck in billing retried by support.
+		"call_refused.json", "call_abandoned.json", "call_stuck_retried.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
