@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -248,25 +249,85 @@ func (a *app) purchase(ctx context.Context, u *user, cents int64) (time.Duration
 const activeCallSQL = `slot_released_at IS NULL AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 	OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))`
 
-// waitSlotFree waits until the user holds no call slot (their last call
-// was cancelled or billed), for at most limit.
+// slotFree reports whether the user holds no call slot (their last call
+// was cancelled or billed).
+func (a *app) slotFree(ctx context.Context, u *user) bool {
+	var busy bool
+	err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calls WHERE user_id = $1 AND `+activeCallSQL+`)`, u.id).Scan(&busy)
+	return err == nil && !busy
+}
+
+// waitSlotFree waits until the user's slot is free, for at most limit,
+// asking less often the longer it is held (many held slots must not load
+// the database the bench measures).
 func (a *app) waitSlotFree(ctx context.Context, u *user, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for {
-		var busy bool
-		err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calls WHERE user_id = $1 AND `+activeCallSQL+`)`, u.id).Scan(&busy)
-		if err == nil && !busy {
-			return nil
-		}
+	every := 20 * time.Millisecond
+	for !a.slotFree(ctx, u) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("bench: the call slot of %s still held after %s", u.email, limit)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(every):
+		}
+		every = min(2*every, time.Second)
+	}
+	return nil
+}
+
+// people hands out users whose call slot is free, one at a time each. A
+// user given back waits, apart, until their last call has freed the slot
+// (cancelled, or billed); one whose slot stays held (an authorization the
+// app granted after answering 503 holds it for the authorization window)
+// is left out meanwhile, so the bench never waits on one person.
+type people struct {
+	a    *app
+	ctx  context.Context
+	free chan *user
+	held atomic.Int64 // given back and not free again yet
+}
+
+// heldLimit: how long a given-back user is waited for.
+const heldLimit = 15 * time.Minute
+
+func (a *app) people(ctx context.Context, users []*user) *people {
+	p := &people{a: a, ctx: ctx, free: make(chan *user, len(users))}
+	for _, u := range users {
+		p.free <- u
+	}
+	return p
+}
+
+// get is a user whose slot is free now; an error after limit with none.
+func (p *people) get(ctx context.Context, limit time.Duration) (*user, error) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		select {
+		case u := <-p.free:
+			if p.a.slotFree(ctx, u) {
+				return u, nil
+			}
+			p.put(u)
+		case <-t.C:
+			return nil, fmt.Errorf("bench: no person with a free call slot for %s (%d held)", limit, p.held.Load())
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
+}
+
+// put gives u back, to be handed out again once their slot is free.
+func (p *people) put(u *user) {
+	p.held.Add(1)
+	go func() {
+		defer p.held.Add(-1)
+		if p.a.waitSlotFree(p.ctx, u, heldLimit) == nil {
+			p.free <- u
+		}
+	}()
 }
 
 // Numbers the carrier simulator plays (the last four digits decide): a

@@ -120,6 +120,10 @@ func (o Options) Validate() error {
 // authorized call per voice request.
 func (o Options) authBurst() int { return 2 * len(o.VoiceRates) * o.VoiceRequests }
 
+// burstPurchases bounds the purchases beside the burst (each needs a
+// package its person has not bought in the run).
+func (o Options) burstPurchases() int { return 5 * o.MixPurchases }
+
 func (o Options) maxLevel() int {
 	m := 1
 	for _, l := range o.Levels {
@@ -261,10 +265,13 @@ func (r *run) stack(ctx context.Context) (*app, string, func(), error) {
 // signUpEveryone creates the run's people through the sign-up form.
 func (r *run) signUpEveryone(ctx context.Context) error {
 	o := r.o
-	nCalls := max(o.ChargeCalls, o.Burst, 4*o.SustainConcurrency, o.authBurst())
+	// A tenth more than any phase needs at once: a person whose slot the
+	// app holds (an authorization it granted after answering 503) sits a
+	// phase out.
+	nCalls := max(o.ChargeCalls, o.Burst, 4*o.SustainConcurrency, o.authBurst()) * 11 / 10
 	nInteractive := 2 * max(o.maxLevel(), o.MixConcurrency)
 	pk := max(len(r.app.cfg.TopUpPackages), 1)
-	nPurchasers := (2*o.MixPurchases + pk - 1) / pk
+	nPurchasers := (o.MixPurchases + o.burstPurchases() + pk - 1) / pk
 	total := nCalls + nInteractive + nPurchasers
 	r.progress("signing up %d people", total)
 	users := make([]*user, total)
@@ -299,19 +306,23 @@ func (r *run) signUpEveryone(ctx context.Context) error {
 	return nil
 }
 
-// quiesce waits until no call workflow runs (the previous phase's work is
-// done), so one phase's tail does not land in the next one's figures.
+// quiesce waits until no call workflow is at work (the previous phase's
+// calls are billed or cancelled), so one phase's tail does not land in the
+// next one's figures. An authorized call waiting for its voice request is
+// idle (one timer) and not waited for.
 func (r *run) quiesce(ctx context.Context) {
 	limit := 3 * time.Minute
 	deadline := time.Now().Add(limit)
+	q := fmt.Sprintf(`WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s != '%s'`,
+		workflows.CallWorkflowName, workflows.SearchAttrCallStatus.GetName(), workflows.StatusAuthorized)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		n, err := r.countWorkflows(ctx, `WorkflowType = '`+workflows.CallWorkflowName+`' AND ExecutionStatus = 'Running'`)
+		n, err := r.countWorkflows(ctx, q)
 		if err == nil && n == 0 {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	r.rep.note("call workflows still running %s after a phase; the next phase began beside them", limit)
+	r.rep.note("call workflows still at work %s after a phase; the next phase began beside them", limit)
 }
 
 func (r *run) countWorkflows(ctx context.Context, query string) (int64, error) {
@@ -327,8 +338,9 @@ func (r *run) countWorkflows(ctx context.Context, query string) (int64, error) {
 func (r *run) levels(ctx context.Context) error {
 	// Warm-up: connections, caches, the workers' first tasks.
 	warm := newRecorder()
+	people := r.app.people(ctx, r.interactive)
 	r.floor(ctx, 1, 10, warm)
-	r.postCalls(ctx, 1, 10, r.interactive, warm, "warm-up")
+	r.postCalls(ctx, 1, 10, people, warm, "warm-up")
 	r.rep.setup(warm.row("warmup", "warm-up (10 floor requests, 10 POST /calls), not counted"))
 	r.quiesce(ctx)
 	for _, c := range r.o.Levels {
@@ -338,7 +350,7 @@ func (r *run) levels(ctx context.Context) error {
 		floor := fl.row(fmt.Sprintf("floor_c%d", c), fmt.Sprintf("(a) floor: update-with-start, no-op local activity, c=%d", c))
 		r.quiesce(ctx)
 		pc := newRecorder()
-		r.postCalls(ctx, c, r.o.Requests, r.interactive, pc, fmt.Sprintf("c=%d", c))
+		r.postCalls(ctx, c, r.o.Requests, people, pc, fmt.Sprintf("c=%d", c))
 		calls := pc.row(fmt.Sprintf("post_calls_c%d", c), fmt.Sprintf("(b) POST /calls, c=%d", c))
 		r.quiesce(ctx)
 		r.rep.add(floor, calls)
@@ -359,29 +371,24 @@ func (r *run) floor(ctx context.Context, c, n int, rec *recorder) {
 	})
 }
 
-// postCalls runs n authorizations, c at a time; each worker takes turns
-// among its own users, and each call is hung up before it is dialled, so
-// its slot frees for the user's next turn.
-func (r *run) postCalls(ctx context.Context, c, n int, users []*user, rec *recorder, label string) {
-	r.postCallsWhile(ctx, c, jobs(n), users, rec, nil, label)
+// postCalls runs n authorizations, c at a time, each for a person with a
+// free slot; each call is hung up before it is dialled, which frees the
+// slot for that person's next turn.
+func (r *run) postCalls(ctx context.Context, c, n int, people *people, rec *recorder, label string) {
+	r.postCallsWhile(ctx, c, jobs(n), people, rec, nil, label)
 }
 
 // postCallsWhile is postCalls for the jobs next hands out; started is told
 // of each request as it begins; label names the hang-ups' setup row.
-func (r *run) postCallsWhile(ctx context.Context, c int, next func() (int, bool), users []*user, rec *recorder, started func(), label string) {
-	turn := make([]int, c)
+func (r *run) postCallsWhile(ctx context.Context, c int, next func() (int, bool), people *people, rec *recorder, started func(), label string) {
 	hangups := newRecorder()
-	closedLoop(ctx, c, next, func(ctx context.Context, w, _ int) {
-		var mine []*user
-		for i := w; i < len(users); i += c {
-			mine = append(mine, users[i])
-		}
-		u := mine[turn[w]%len(mine)]
-		turn[w]++
-		if err := r.app.waitSlotFree(ctx, u, 2*time.Minute); err != nil {
-			hangups.fail("slot still held after 2m")
+	closedLoop(ctx, c, next, func(ctx context.Context, _, _ int) {
+		u, err := people.get(ctx, 2*time.Minute)
+		if err != nil {
+			hangups.fail("no person with a free slot for 2m")
 			return
 		}
+		defer people.put(u)
 		if started != nil {
 			started()
 		}
@@ -405,7 +412,7 @@ func (r *run) postCallsWhile(ctx context.Context, c int, next func() (int, bool)
 // open loop; each from the final callback taken to the charge committed.
 func (r *run) charges(ctx context.Context) error {
 	setup := newRecorder()
-	live := r.app.answerCalls(ctx, r.calls[:r.o.ChargeCalls], 20, setup)
+	live := r.app.answerCalls(ctx, r.app.people(ctx, r.calls), r.o.ChargeCalls, 20, setup)
 	r.rep.setup(setup.row("charge_setup", "POST /calls for (c)'s answered calls, not measured"))
 	for _, c := range live {
 		r.watch.add(c)
@@ -417,7 +424,7 @@ func (r *run) charges(ctx context.Context) error {
 		func(int, time.Duration, error) {})
 	rec := newRecorder()
 	for range r.o.ChargeCalls - len(live) {
-		rec.fail("call not set up")
+		rec.fail("call not set up") // see the setup rows
 	}
 	if err := tally(ctx, r.watch, out, rec); err != nil {
 		return err
@@ -430,18 +437,28 @@ func (r *run) charges(ctx context.Context) error {
 }
 
 // mix runs POST /calls and POST /credits/purchase side by side, closed
-// loop, each at its own concurrency, for their counts; started is told of
-// each request as it begins.
-func (r *run) mix(ctx context.Context, pairs []purchasePair, callsRec, buyRec *recorder, started func(), label string) {
+// loop, each at its own concurrency: for their counts (more nil), or while
+// more holds; started is told of each request as it begins.
+func (r *run) mix(ctx context.Context, calls int, pairs []purchasePair, more func() bool, callsRec, buyRec *recorder, started func(), label string) {
+	nextCall, nextBuy := jobs(calls), jobs(len(pairs))
+	if more != nil {
+		nextCall = jobsWhile(more)
+		buys := jobs(len(pairs))
+		nextBuy = func() (int, bool) {
+			i, ok := buys()
+			return i, ok && more()
+		}
+	}
+	people := r.app.people(ctx, r.interactive)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		r.postCallsWhile(ctx, r.o.MixConcurrency, jobs(r.o.MixCalls), r.interactive, callsRec, started, label)
+		r.postCallsWhile(ctx, r.o.MixConcurrency, nextCall, people, callsRec, started, label)
 	}()
 	go func() {
 		defer wg.Done()
-		closedLoop(ctx, r.o.PurchaseConcurency, jobs(len(pairs)), func(ctx context.Context, _, i int) {
+		closedLoop(ctx, r.o.PurchaseConcurency, nextBuy, func(ctx context.Context, _, i int) {
 			if started != nil {
 				started()
 			}
@@ -463,18 +480,19 @@ func (r *run) mixRows(suffix, label string, calls, buys *recorder) (Row, Row) {
 
 func (r *run) mixUnloaded(ctx context.Context) error {
 	calls, buys := newRecorder(), newRecorder()
-	r.mix(ctx, r.pairs[:min(r.o.MixPurchases, len(r.pairs))], calls, buys, nil, "interactive, unloaded")
+	r.mix(ctx, r.o.MixCalls, r.pairs[:min(r.o.MixPurchases, len(r.pairs))], nil, calls, buys, nil, "interactive, unloaded")
 	c, b := r.mixRows("unloaded", "side by side, unloaded", calls, buys)
 	r.rep.add(c, b)
 	r.quiesce(ctx)
 	return nil
 }
 
-// burst: Burst answered calls end at once; while they are billed, the
-// interactive requests run as unloaded.
+// burst: Burst answered calls end at once; while they are billed (until
+// the last charge is committed), the interactive requests run as they did
+// unloaded.
 func (r *run) burst(ctx context.Context) error {
 	setup := newRecorder()
-	live := r.app.answerCalls(ctx, r.calls[:r.o.Burst], 50, setup)
+	live := r.app.answerCalls(ctx, r.app.people(ctx, r.calls), r.o.Burst, 20, setup)
 	r.rep.setup(setup.row("burst_setup", fmt.Sprintf("POST /calls for the burst's %d answered calls, not measured", r.o.Burst)))
 	for _, c := range live {
 		r.watch.add(c)
@@ -510,13 +528,17 @@ func (r *run) burst(ctx context.Context) error {
 	}()
 	calls, buys := newRecorder(), newRecorder()
 	n := min(r.o.MixPurchases, len(r.pairs))
-	r.mix(ctx, r.pairs[n:min(2*n, len(r.pairs))], calls, buys, started, "interactive, beside the burst")
+	pairs := r.pairs[n:]
+	r.mix(ctx, 0, pairs, func() bool { return !billed.Load() }, calls, buys, started, "interactive, beside the burst")
 	mixEnd := time.Now()
 	<-burstDone
+	if buys.count() >= len(pairs) {
+		r.rep.note("the purchases beside the burst ran out of packages not yet bought (%d) before it was billed", len(pairs))
+	}
 
 	rec := newRecorder()
 	for range r.o.Burst - len(live) {
-		rec.fail("call not set up")
+		rec.fail("call not set up") // see the setup rows
 	}
 	if err := tally(ctx, r.watch, out, rec); err != nil {
 		return err
@@ -542,21 +564,20 @@ func (r *run) burst(ctx context.Context) error {
 // that window (Temporal's visibility).
 func (r *run) sustained(ctx context.Context) error {
 	c := r.o.SustainConcurrency
-	users := r.calls[:4*c]
-	turn := make([]int, c)
+	people := r.app.people(ctx, r.calls)
 	post, placeRec := newRecorder(), newRecorder()
 	var started atomic.Int64
 	t0 := time.Now()
 	t1 := t0.Add(r.o.Sustain)
 	dctx, cancel := context.WithDeadline(ctx, t1.Add(2*time.Minute))
 	defer cancel()
-	closedLoop(dctx, c, jobsWhile(func() bool { return time.Now().Before(t1) }), func(ctx context.Context, w, _ int) {
-		u := users[w+c*(turn[w]%4)]
-		turn[w]++
-		if err := r.app.waitSlotFree(ctx, u, time.Minute); err != nil {
-			placeRec.fail("slot still held after 1m")
+	closedLoop(dctx, c, jobsWhile(func() bool { return time.Now().Before(t1) }), func(ctx context.Context, _, _ int) {
+		u, err := people.get(ctx, time.Minute)
+		if err != nil {
+			placeRec.fail("no person with a free slot for 1m")
 			return
 		}
+		defer people.put(u)
 		sc, took, err := r.app.startCall(ctx, u, numberBusyAtOnce)
 		if err != nil {
 			post.fail(errorKind(err))
@@ -605,19 +626,22 @@ func (r *run) voice(ctx context.Context) error {
 	auth := newRecorder()
 	scs := make([]startedCall, n)
 	authStart := time.Now()
+	owners := make([]*user, n)
+	people := r.app.people(ctx, r.calls)
 	closedLoop(ctx, 50, jobs(n), func(ctx context.Context, _, i int) {
-		u := r.calls[i]
-		if err := r.app.waitSlotFree(ctx, u, 2*time.Minute); err != nil {
-			auth.fail("slot still held after 2m")
+		u, err := people.get(ctx, 2*time.Minute)
+		if err != nil {
+			auth.fail("no person with a free slot for 2m")
 			return
 		}
 		sc, took, err := r.app.startCall(ctx, u, numberAnswers)
 		if err != nil {
 			auth.fail(errorKind(err))
+			people.put(u)
 			return
 		}
 		auth.ok(took)
-		scs[i] = sc
+		scs[i], owners[i] = sc, u
 	})
 	ar := auth.row("auth_burst", fmt.Sprintf("POST /calls, a burst of %d authorizations, c=50", n))
 	ar.Note = fmt.Sprintf("%.1f s in all", time.Since(authStart).Seconds())
@@ -693,7 +717,7 @@ func (r *run) voice(ctx context.Context) error {
 		})
 		for i, sc := range scs {
 			if sc.CallID != "" && !contains(claimed, sc.CallID) {
-				_ = r.app.hangUp(ctx, r.calls[i], sc.CallID)
+				_ = r.app.hangUp(ctx, owners[i], sc.CallID)
 			}
 		}
 	}

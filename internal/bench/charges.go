@@ -35,14 +35,10 @@ type placed struct {
 	err error
 }
 
-// answerCall authorizes a call for u, connects it through the carrier
-// simulator (answered, talking), and waits until the app has recorded it
-// in progress.
+// answerCall authorizes a call for u (whose slot is free), connects it
+// through the carrier simulator (answered, talking), and waits until the
+// app has recorded it in progress.
 func (a *app) answerCall(ctx context.Context, u *user, setup *recorder) (*liveCall, error) {
-	if err := a.waitSlotFree(ctx, u, 2*time.Minute); err != nil {
-		setup.fail("slot still held")
-		return nil, err
-	}
 	sc, took, err := a.startCall(ctx, u, numberAnswers)
 	if err != nil {
 		setup.fail(errorKind(err))
@@ -64,9 +60,13 @@ func (a *app) answerCall(ctx context.Context, u *user, setup *recorder) (*liveCa
 			return c, nil
 		case "authorized", "dialing", "ringing":
 		default:
+			setup.fail("call " + status + ", not in progress")
+			a.carrier.HangUp(sc.CallID)
 			return nil, fmt.Errorf("bench: call %s is %s, not in progress", sc.CallID, status)
 		}
 		if time.Now().After(deadline) {
+			setup.fail("not in progress after 1m")
+			a.carrier.HangUp(sc.CallID)
 			return nil, fmt.Errorf("bench: call %s not in progress after a minute (%s)", sc.CallID, status)
 		}
 		select {
@@ -77,23 +77,41 @@ func (a *app) answerCall(ctx context.Context, u *user, setup *recorder) (*liveCa
 	}
 }
 
-// answerCalls brings one answered call in progress for each user, workers
-// at a time; the calls that could not be made are left out (and counted
-// in setup).
-func (a *app) answerCalls(ctx context.Context, users []*user, workers int, setup *recorder) []*liveCall {
-	out := make([]*liveCall, len(users))
-	closedLoop(ctx, workers, jobs(len(users)), func(ctx context.Context, _, i int) {
-		c, err := a.answerCall(ctx, users[i], setup)
-		if err == nil {
-			out[i] = c
-		}
-	})
+// answerCalls brings n answered calls in progress, each for a person of
+// people, workers at a time; a call that could not be made (counted in
+// setup) is tried again for another person, up to 3n attempts in all.
+func (a *app) answerCalls(ctx context.Context, people *people, n, workers int, setup *recorder) []*liveCall {
+	var mu sync.Mutex
 	var live []*liveCall
-	for _, c := range out {
-		if c != nil {
-			live = append(live, c)
+	reserved, attempts := 0, 0
+	next := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reserved >= n || attempts >= 3*n {
+			return 0, false
 		}
+		reserved++
+		attempts++
+		return attempts, true
 	}
+	closedLoop(ctx, workers, next, func(ctx context.Context, _, _ int) {
+		var c *liveCall
+		u, err := people.get(ctx, 2*time.Minute)
+		if err == nil {
+			if c, err = a.answerCall(ctx, u, setup); err != nil {
+				people.put(u)
+			}
+		} else {
+			setup.fail("no person with a free slot for 2m")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			reserved--
+			return
+		}
+		live = append(live, c)
+	})
 	return live
 }
 
