@@ -48,6 +48,7 @@ func commands() []command {
 		grantAdminCommand(),
 		ratesImportCommand(),
 		loadCommand(),
+		benchCommand(),
 	}
 }
 
