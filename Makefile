@@ -11,8 +11,10 @@ TOOL := $(GO) tool -modfile=tools/go.mod
 # The soak run's database (dropped and created): another name lets two
 # soak runs share one Postgres.
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
+# The bench run's database (dropped and created, as the soak's).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_bench?sslmode=disable
 
-.PHONY: dev test test-js bench fuzz lint generate check-generate build postgres chromium ci assets soak
+.PHONY: dev test test-js bench bench-go fuzz lint generate check-generate build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -26,8 +28,13 @@ test: postgres bin/temporal bin/stripe-mock assets chromium test-js
 test-js: web/assets/node_modules/.package-lock.json
 	cd web/assets && node --test src/
 
-## bench: the ledger benchmarks (postings per second)
-bench: postgres
+## bench: `mobayilo bench`, the app beside Temporal's floor in one run (about 15 minutes; see docs/OPERATIONS.md, Benchmarks), then the Go benchmarks; never part of CI
+bench: postgres bin/temporal build bench-go
+	@rm -rf test-output/bench && mkdir -p test-output
+	bin/mobayilo bench -dir test-output/bench -report test-output/bench-report.json -database-url $(BENCH_DATABASE_URL)
+
+## bench-go: the Go benchmarks: ledger postings per second, rate deck lookups
+bench-go: postgres
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/ledger/ ./internal/ratedeck/
 
 ## fuzz: a short run (a count of inputs per target, not a time: a -fuzztime duration races Go's fuzz coordinator on a loaded machine, golang/go#75804, and fails with "context deadline exceeded" having found nothing) of every fuzz test: number parsing, the calculate endpoint, and what strangers send (the Twilio and Stripe webhooks, the account forms, POST /calls; on a real database, POST /calls also on a Temporal dev server)
@@ -62,11 +69,11 @@ check-generate:
 build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
-## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills) that must end with the books exact; see docs/OPERATIONS.md for long runs
+## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, wallets drained mid-call, browser hang-ups with final callbacks lost) that must end with the books exact; see docs/OPERATIONS.md for long runs
 soak: postgres bin/temporal build
 	@rm -rf test-output/soak && mkdir -p test-output
 	bin/mobayilo load -users 100 -calls 300 -topups 110 -concurrency 40 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url $(SOAK_DATABASE_URL)
 
 ## ci: what .ci/run runs

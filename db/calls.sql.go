@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const abandonUnstartedCall = `-- name: AbandonUnstartedCall :exec
+const abandonUnstartedCall = `-- name: AbandonUnstartedCall :execrows
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'
 `
@@ -23,9 +23,12 @@ type AbandonUnstartedCallParams struct {
 }
 
 // A call whose workflow could not be started frees its user's active slot.
-func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error {
-	_, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
-	return err
+func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error) {
+	result, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const authorizeCall = `-- name: AuthorizeCall :one
@@ -132,55 +135,66 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 	return i, err
 }
 
-const claimCall = `-- name: ClaimCall :one
-UPDATE calls
-SET status = 'dialing', parent_call_sid = $1, updated_at = now()
-WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
-  AND authorized_until > now()
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
+const claimCallAndStoreDial = `-- name: ClaimCallAndStoreDial :one
+WITH claimed AS (
+    UPDATE calls
+    SET status = 'dialing', parent_call_sid = $1, updated_at = now()
+    WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
+      AND authorized_until > now()
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
+    RETURNING calls.id, calls.phone_number, calls.max_seconds
+), stored AS (
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
+    SELECT 'twilio', $4, 'voice', $5, $6, $7,
+           now() + $8::int * interval '1 millisecond'
+    FROM claimed
+    ON CONFLICT (source, dedup_key) DO NOTHING
+    RETURNING webhook_events.id
+)
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+FROM claimed
 `
 
-type ClaimCallParams struct {
+type ClaimCallAndStoreDialParams struct {
 	ParentCallSid  *string
 	ID             uuid.UUID
 	ClientIdentity string
+	DedupKey       string
+	Signal         string
+	WorkflowID     *string
+	Payload        []byte
+	LeaseMs        int32
+}
+
+type ClaimCallAndStoreDialRow struct {
+	ID          uuid.UUID
+	PhoneNumber string
+	MaxSeconds  *int32
+	EventID     int64
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
 // the call was authorized for, before the authorization expires, and never
-// for a user support has disabled.
-func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error) {
-	row := q.db.QueryRow(ctx, claimCall, arg.ParentCallSid, arg.ID, arg.ClientIdentity)
-	var i Call
+// for a user support has disabled; with the inbox row of its dialed signal
+// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+// webhook's one round trip. No row: nothing claimed, nothing stored.
+func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error) {
+	row := q.db.QueryRow(ctx, claimCallAndStoreDial,
+		arg.ParentCallSid,
+		arg.ID,
+		arg.ClientIdentity,
+		arg.DedupKey,
+		arg.Signal,
+		arg.WorkflowID,
+		arg.Payload,
+		arg.LeaseMs,
+	)
+	var i ClaimCallAndStoreDialRow
 	err := row.Scan(
 		&i.ID,
-		&i.UserID,
-		&i.AccountID,
-		&i.AccountKind,
 		&i.PhoneNumber,
-		&i.DestinationCountry,
-		&i.RatePrefix,
-		&i.PerMinuteMicros,
-		&i.ConnectionFeeMicros,
 		&i.MaxSeconds,
-		&i.ClientIdentity,
-		&i.AuthorizedUntil,
-		&i.Status,
-		&i.ParentCallSid,
-		&i.ChildCallSid,
-		&i.DurationSeconds,
-		&i.CostCents,
-		&i.BillingState,
-		&i.EndReason,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.AnsweredAt,
-		&i.EndedAt,
-		&i.CarrierStatus,
-		&i.BillingError,
-		&i.SlotReleasedAt,
-		&i.LiveVersion,
+		&i.EventID,
 	)
 	return i, err
 }

@@ -12,15 +12,17 @@ import (
 
 type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
-	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error
+	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
 	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
 	// exactly one of the two updates the row.
 	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The voice webhook's claim: authorized -> dialing, once, for the identity
 	// the call was authorized for, before the authorization expires, and never
-	// for a user support has disabled.
-	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
+	// for a user support has disabled; with the inbox row of its dialed signal
+	// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+	// webhook's one round trip. No row: nothing claimed, nothing stored.
+	ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
@@ -85,7 +87,9 @@ type Querier interface {
 	// returns nothing.
 	InsertStripeVersionEvent(ctx context.Context, arg InsertStripeVersionEventParams) (int64, error)
 	// Stores a delivery once per (source, dedup key); a repeat returns nothing.
-	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error)
+	// It is leased at birth to the instance that stored it, which sends it at
+	// once (inbox.Deliverer.Send); the sweep takes it only after the lease.
+	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (WebhookEvent, error)
 	// A password or email change voids every reset link still outstanding.
 	InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error
 	// Takes up to a batch of deliveries that are due, leasing each for a while

@@ -9,7 +9,7 @@ SELECT * FROM calls WHERE id = $1;
 -- name: GetCallForUpdate :one
 SELECT * FROM calls WHERE id = $1 FOR UPDATE;
 
--- name: AbandonUnstartedCall :exec
+-- name: AbandonUnstartedCall :execrows
 -- A call whose workflow could not be started frees its user's active slot.
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
@@ -25,16 +25,29 @@ RETURNING *;
 UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
 
--- name: ClaimCall :one
+-- name: ClaimCallAndStoreDial :one
 -- The voice webhook's claim: authorized -> dialing, once, for the identity
 -- the call was authorized for, before the authorization expires, and never
--- for a user support has disabled.
-UPDATE calls
-SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
-WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
-  AND authorized_until > now()
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING *;
+-- for a user support has disabled; with the inbox row of its dialed signal
+-- (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+-- webhook's one round trip. No row: nothing claimed, nothing stored.
+WITH claimed AS (
+    UPDATE calls
+    SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
+    WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
+      AND authorized_until > now()
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
+    RETURNING calls.id, calls.phone_number, calls.max_seconds
+), stored AS (
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
+    SELECT 'twilio', sqlc.arg(dedup_key), 'voice', sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload),
+           now() + sqlc.arg(lease_ms)::int * interval '1 millisecond'
+    FROM claimed
+    ON CONFLICT (source, dedup_key) DO NOTHING
+    RETURNING webhook_events.id
+)
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+FROM claimed;
 
 -- name: CancelUnclaimedCall :one
 -- The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;

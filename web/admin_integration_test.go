@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,10 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	}
 	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
 		t.Fatalf("charges %v", got)
+	}
+	if os.Getenv("RECORD_HISTORY") != "" {
+		e.finish(call.CallID)
+		recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_stuck_retried.json")
 	}
 	// The caller never sees the ledger's refusal, stuck or after.
 	if mine := b.get("/calls/" + call.CallID); mine.status != 200 || strings.Contains(mine.body, "test_refuse_charge") || strings.Contains(mine.body, "activity error") {

@@ -87,6 +87,7 @@ func TestBrowserHangUpCancelsACallThatNeverConnected(t *testing.T) {
 	if st.Status != workflows.StatusCanceled || st.BillingState != workflows.BillingNotBillable || !st.BrowserEnded {
 		t.Fatalf("state %+v", st)
 	}
+	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_abandoned.json")
 	if status, next := b.startCall("+234 803 123 4567"); status != http.StatusCreated {
 		t.Fatalf("the next call: %d %+v", status, next)
 	}

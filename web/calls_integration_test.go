@@ -316,6 +316,12 @@ func TestRefusals(t *testing.T) {
 	if status != http.StatusPaymentRequired || call.Error == nil || call.Error.Code != "insufficient_balance" || call.Error.NeededCents != 14 {
 		t.Fatalf("insufficient balance: %d %+v", status, call.Error)
 	}
+	if os.Getenv("RECORD_HISTORY") != "" {
+		var refused string
+		_ = e.pool.QueryRow(context.Background(), `SELECT id FROM calls WHERE status = 'refused'`).Scan(&refused)
+		e.finish(refused)
+		recordHistory(t, e.tc, workflows.CallWorkflowID(refused), "call_refused.json")
+	}
 	// The refused call frees the user's slot.
 	for number, code := range map[string]string{"911": "emergency", "+1 900 555 0199": "blocked_prefix", "+1 268 464 1234": "destination_disabled"} {
 		status, call = poor.startCall(number)
@@ -485,10 +491,17 @@ func TestMoneyLeavingMidCallIsChargedInFullAsDebt(t *testing.T) {
 }
 
 // recordHistory writes the workflow's history to workflows/testdata when
-// RECORD_HISTORY is set, for the replay test.
+// RECORD_HISTORY is set, for the replay test: as file when it is 1, else
+// with its value before the extension (RECORD_HISTORY=fast writes
+// call_answered_fast.json), so that histories of each workflow version
+// stay side by side.
 func recordHistory(t *testing.T, tc client.Client, workflowID, file string) {
-	if os.Getenv("RECORD_HISTORY") == "" {
+	suffix := os.Getenv("RECORD_HISTORY")
+	if suffix == "" {
 		return
+	}
+	if suffix != "1" {
+		file = strings.TrimSuffix(file, ".json") + "_" + suffix + ".json"
 	}
 	iter := tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
 	var h historypb.History

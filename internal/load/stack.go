@@ -54,10 +54,63 @@ type stack struct {
 	stopSupervise context.CancelFunc
 }
 
+// StackOptions start the stack for a tool other than the load run
+// (mobayilo bench): the same stack, with the app's timings and the carrier
+// simulator's pacing chosen by the caller.
+type StackOptions struct {
+	Binary, Dir, DatabaseURL string
+	MaxCallSeconds           int
+	AuthorizationWindow      time.Duration
+	ReconcileGrace           time.Duration
+	PaymentTimeout           time.Duration
+	// CarrierRealtime: the carrier simulator paces each call as a real one
+	// (ringing, then the talk time; carrier.Simulator.HangUp ends it).
+	CarrierRealtime bool
+}
+
+// Stack is a running stack, started by StartStack.
+type Stack struct{ s *stack }
+
+// StartStack starts the stack as `mobayilo load` does: a fresh database
+// (named mobayilo_load*, on loopback, dropped and created), a Temporal dev
+// server, the web and worker roles as processes of o.Binary, and the
+// carrier and payment simulators. Stop it with Stop, also after an error.
+func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
+	s, err := newStack(ctx, o)
+	return &Stack{s: s}, err
+}
+
+// WebURL is the web role's base URL (also its PUBLIC_BASE_URL).
+func (st *Stack) WebURL() string { return st.s.webURL }
+
+// Pool is a pool on the run's database.
+func (st *Stack) Pool() *pgxpool.Pool { return st.s.pool }
+
+// TemporalAddress is the dev server's frontend.
+func (st *Stack) TemporalAddress() string { return st.s.temporal.Address }
+
+// Config is the configuration the app's processes read.
+func (st *Stack) Config() config.Config { return st.s.cfg }
+
+// Carrier is the simulator playing Twilio for the web role.
+func (st *Stack) Carrier() *carrier.Simulator { return st.s.carrier }
+
+// Stop ends every process and server of the stack.
+func (st *Stack) Stop() {
+	if st.s != nil {
+		st.s.stop()
+	}
+}
+
 // startStack builds and starts everything. dbURL names the database to
 // create (it must not exist, or be a previous load run's, and must be on
 // loopback).
 func startStack(ctx context.Context, o Options) (*stack, error) {
+	return newStack(ctx, StackOptions{Binary: o.Binary, Dir: o.Dir, DatabaseURL: o.DatabaseURL, MaxCallSeconds: o.MaxCallSeconds,
+		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout})
+}
+
+func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return s, err
@@ -130,7 +183,7 @@ func startStack(ctx context.Context, o Options) (*stack, error) {
 
 	s.carrier = &carrier.Simulator{BaseURL: s.webURL, AuthToken: s.cfg.TwilioAuthToken, AccountSID: s.cfg.TwilioAccountSID,
 		APIKey: s.cfg.TwilioAPIKey, APISecret: s.cfg.TwilioAPISecret,
-		HTTP: &http.Client{Timeout: 20 * time.Second}}
+		HTTP: &http.Client{Timeout: 20 * time.Second}, Realtime: o.CarrierRealtime}
 	s.payments = &payments.Simulator{SecretKey: s.cfg.StripeSecretKey, WebhookSecret: s.cfg.StripeWebhookSecret,
 		WebhookURL: s.webURL + "/api/webhooks/stripe", HTTP: &http.Client{Timeout: 20 * time.Second},
 		// Stripe retries a delivery the app did not take for days; the run
