@@ -120,3 +120,24 @@ func TestARefusedChargeRecordsNoFinalStatusAndTheStuckMarkDoes(t *testing.T) {
 		t.Fatalf("after the stuck mark: %s %s, %d events", status, billing, events)
 	}
 }
+
+// A status record run again after a later one (a local activity re-run
+// when its workflow task's completion failed) never moves the row back:
+// a call that ended stays ended, and its slot stays free for the next call.
+func TestAStatusRecordNeverMovesTheCallBack(t *testing.T) {
+	f := newCallFixture(t, "busy")
+	ctx := context.Background()
+	if err := f.acts.RecordCallStatus(ctx, workflows.RecordStatus{CallID: f.call, UserID: f.user, Status: workflows.StatusDialing}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := f.row(t); status != workflows.StatusBusy {
+		t.Fatalf("a late dialing record moved a busy call to %s", status)
+	}
+	f2 := newCallFixture(t, "ringing")
+	if err := f2.acts.RecordCallStatus(ctx, workflows.RecordStatus{CallID: f2.call, UserID: f2.user, Status: workflows.StatusInProgress, ChildCallSid: "CAchild"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := f2.row(t); status != workflows.StatusInProgress {
+		t.Fatalf("ringing -> in_progress gave %s", status)
+	}
+}

@@ -192,6 +192,10 @@ type Querier interface {
 	// their balance.
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
+	// Moves a call forward only (by the workflow's status rank): a record run
+	// again after a later one (a local activity re-run after its workflow
+	// task's completion failed) never moves the row back, nor off a final
+	// status, so an ended call's slot stays free.
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
 	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
