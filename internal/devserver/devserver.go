@@ -21,6 +21,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -163,10 +167,20 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		close(s.exited)
 	}()
 
+	// Ready is healthy, not merely listening: the frontend accepts
+	// connections a moment before its health check (which a client's Dial
+	// asks) says SERVING, and on a loaded machine that moment is long.
+	conn, err := grpc.NewClient(s.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
 	for {
-		if Reachable(s.Address) {
+		if Reachable(s.Address) && serving(ctx, health) {
 			return s, nil
 		}
 		select {
@@ -222,6 +236,14 @@ func (g *gate) close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
+}
+
+// serving reports whether the frontend's health check says SERVING.
+func serving(ctx context.Context, health healthpb.HealthClient) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: "temporal.api.workflowservice.v1.WorkflowService"})
+	return err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING
 }
 
 // Reachable reports whether something accepts TCP connections at address.
