@@ -145,9 +145,6 @@ type run struct {
 	// interactive the users of (b), purchasers those who buy credit.
 	calls, interactive, purchasers []*user
 	pairs                          []purchasePair
-
-	mu    sync.Mutex
-	phase string
 }
 
 type purchasePair struct {
