@@ -69,11 +69,11 @@ check-generate:
 build: assets
 	$(GO) build -o bin/mobayilo ./cmd/mobayilo
 
-## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills) that must end with the books exact; see docs/OPERATIONS.md for long runs
+## soak: a short load and fault run (a few hundred calls and top-ups, duplicated and lost webhooks, worker kills, wallets drained mid-call, browser hang-ups with final callbacks lost) that must end with the books exact; see docs/OPERATIONS.md for long runs
 soak: postgres bin/temporal build
 	@rm -rf test-output/soak && mkdir -p test-output
 	bin/mobayilo load -users 100 -calls 300 -topups 110 -concurrency 40 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 45s -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
+		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url $(SOAK_DATABASE_URL)
 
 ## ci: what .ci/run runs

@@ -49,6 +49,11 @@ func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) 
 			refusal = &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}
 			return q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
 		}
+		// The browser has been told "unavailable" (or is about to be): an
+		// authorization now would hold a call nobody can place.
+		if !in.AuthorizeBy.IsZero() && !time.Now().Before(in.AuthorizeBy) {
+			return refuse(&rating.Refusal{Reason: workflows.RefusalAuthorizationTimeout, Message: "Calling is unavailable for a moment. Nothing was charged. Try again."})
+		}
 		user, err := q.GetUserByID(ctx, call.UserID)
 		if err != nil {
 			return err
@@ -172,15 +177,20 @@ func (a *Activities) RecordCallStatus(ctx context.Context, r workflows.RecordSta
 		return temporal.NewNonRetryableApplicationError("bad user id", "BadInput", err)
 	}
 	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		var child *string
-		if r.ChildCallSid != "" {
-			child = &r.ChildCallSid
-		}
-		if err := q.SetCallStatus(ctx, db.SetCallStatusParams{ID: callID, Status: r.Status, ChildCallSid: child}); err != nil {
-			return err
-		}
-		return recordEvent(ctx, q, callID, userID, r.Status)
+		return setStatus(ctx, q, callID, userID, r.Status, r.ChildCallSid)
 	})
+}
+
+// setStatus writes a transition to the calls row and its call event.
+func setStatus(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, status, childSid string) error {
+	var child *string
+	if childSid != "" {
+		child = &childSid
+	}
+	if err := q.SetCallStatus(ctx, db.SetCallStatusParams{ID: callID, Status: status, ChildCallSid: child}); err != nil {
+		return err
+	}
+	return recordEvent(ctx, q, callID, userID, status)
 }
 
 func recordEvent(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, status string) error {
@@ -209,6 +219,9 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 		return temporal.NewNonRetryableApplicationError("bad account id", "BadInput", err)
 	}
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		if err := recordFinal(ctx, q, r.Final); err != nil {
+			return err
+		}
 		_, err := ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "call:" + r.CallID + ":charge", AccountID: accountID, Kind: ledger.CallCharge,
 			AmountCents: -r.CostCents, CallID: &callID, Memo: fmt.Sprintf("call, %d s", r.DurationSeconds),
@@ -227,6 +240,23 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 	return err
 }
 
+// recordFinal stores the call's final status (as RecordCallStatus does)
+// inside a billing transaction, when the workflow sent it there.
+func recordFinal(ctx context.Context, q *db.Queries, r *workflows.RecordStatus) error {
+	if r == nil {
+		return nil
+	}
+	callID, err := uuid.Parse(r.CallID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+	}
+	userID, err := uuid.Parse(r.UserID)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("bad user id", "BadInput", err)
+	}
+	return setStatus(ctx, q, callID, userID, r.Status, r.ChildCallSid)
+}
+
 // MarkCallBilling records a billing state that is not a charge.
 func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMark) error {
 	callID, err := uuid.Parse(m.CallID)
@@ -238,7 +268,15 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 	if m.Reason != "" {
 		p.BillingError = &m.Reason
 	}
-	return db.New(a.Pool).SetCallBilling(ctx, p)
+	if m.Final == nil {
+		return db.New(a.Pool).SetCallBilling(ctx, p)
+	}
+	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		if err := recordFinal(ctx, q, m.Final); err != nil {
+			return err
+		}
+		return q.SetCallBilling(ctx, p)
+	})
 }
 
 // FindDialledLeg asks the carrier's REST API for the leg our Dial placed.

@@ -51,7 +51,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 }
 
 const getActiveCallForUser = `-- name: GetActiveCallForUser :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls
 WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 `
 
@@ -85,6 +85,7 @@ func (q *Queries) GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (C
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -241,7 +242,7 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 }
 
 const listCallsByIDs = `-- name: ListCallsByIDs :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = ANY($1::uuid[])
 ORDER BY c.created_at DESC
@@ -274,6 +275,7 @@ type ListCallsByIDsRow struct {
 	CarrierStatus       *string
 	BillingError        *string
 	SlotReleasedAt      *time.Time
+	LiveVersion         int64
 	Email               string
 }
 
@@ -313,6 +315,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 			&i.CarrierStatus,
 			&i.BillingError,
 			&i.SlotReleasedAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -326,7 +329,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 }
 
 const listOverdueCalls = `-- name: ListOverdueCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
   AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
@@ -361,6 +364,7 @@ type ListOverdueCallsRow struct {
 	CarrierStatus       *string
 	BillingError        *string
 	SlotReleasedAt      *time.Time
+	LiveVersion         int64
 	Email               string
 }
 
@@ -400,6 +404,7 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 			&i.CarrierStatus,
 			&i.BillingError,
 			&i.SlotReleasedAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -455,7 +460,7 @@ func (q *Queries) ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, err
 }
 
 const listStaleTopups = `-- name: ListStaleTopups :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
 ORDER BY t.created_at
@@ -482,6 +487,7 @@ type ListStaleTopupsRow struct {
 	ReceiptEmail    *string
 	StuckReason     *string
 	StuckAt         *time.Time
+	LiveVersion     int64
 	Email           string
 }
 
@@ -514,6 +520,7 @@ func (q *Queries) ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, er
 			&i.ReceiptEmail,
 			&i.StuckReason,
 			&i.StuckAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -574,7 +581,7 @@ func (q *Queries) ListStripeVersionProblems(ctx context.Context) ([]ListStripeVe
 }
 
 const listStuckTopups = `-- name: ListStuckTopups :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.stuck_reason IS NOT NULL
 ORDER BY t.stuck_at DESC
@@ -601,6 +608,7 @@ type ListStuckTopupsRow struct {
 	ReceiptEmail    *string
 	StuckReason     *string
 	StuckAt         *time.Time
+	LiveVersion     int64
 	Email           string
 }
 
@@ -634,6 +642,7 @@ func (q *Queries) ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, er
 			&i.ReceiptEmail,
 			&i.StuckReason,
 			&i.StuckAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -724,7 +733,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 }
 
 const searchCalls = `-- name: SearchCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = $1::uuid
    OR c.parent_call_sid = $2::text OR c.child_call_sid = $2::text
@@ -768,6 +777,7 @@ type SearchCallsRow struct {
 	CarrierStatus       *string
 	BillingError        *string
 	SlotReleasedAt      *time.Time
+	LiveVersion         int64
 	Email               string
 }
 
@@ -814,6 +824,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 			&i.CarrierStatus,
 			&i.BillingError,
 			&i.SlotReleasedAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -827,7 +838,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 }
 
 const searchTopups = `-- name: SearchTopups :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1::uuid
    OR t.payment_intent_id = $2::text
@@ -862,6 +873,7 @@ type SearchTopupsRow struct {
 	ReceiptEmail    *string
 	StuckReason     *string
 	StuckAt         *time.Time
+	LiveVersion     int64
 	Email           string
 }
 
@@ -895,6 +907,7 @@ func (q *Queries) SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]S
 			&i.ReceiptEmail,
 			&i.StuckReason,
 			&i.StuckAt,
+			&i.LiveVersion,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -908,7 +921,7 @@ func (q *Queries) SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]S
 }
 
 const searchUsers = `-- name: SearchUsers :many
-SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, a.id AS account_id, a.cached_balance_cents
+SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
 WHERE starts_with(u.email, $1::text) OR u.id = $2::uuid
 ORDER BY u.email
@@ -931,6 +944,7 @@ type SearchUsersRow struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	PasswordChangedAt  time.Time
+	TimeZone           string
 	AccountID          uuid.UUID
 	CachedBalanceCents int64
 }
@@ -957,6 +971,7 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PasswordChangedAt,
+			&i.TimeZone,
 			&i.AccountID,
 			&i.CachedBalanceCents,
 		); err != nil {
@@ -1001,7 +1016,7 @@ UPDATE users
 SET disabled_at = CASE WHEN $1::boolean THEN COALESCE(disabled_at, now()) ELSE NULL END,
     updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 `
 
 type SetUserDisabledParams struct {
@@ -1025,6 +1040,7 @@ func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const abandonUnstartedCall = `-- name: AbandonUnstartedCall :exec
+const abandonUnstartedCall = `-- name: AbandonUnstartedCall :execrows
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'
 `
@@ -23,9 +23,12 @@ type AbandonUnstartedCallParams struct {
 }
 
 // A call whose workflow could not be started frees its user's active slot.
-func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error {
-	_, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
-	return err
+func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error) {
+	result, err := q.db.Exec(ctx, abandonUnstartedCall, arg.ID, arg.EndReason)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const authorizeCall = `-- name: AuthorizeCall :one
@@ -33,7 +36,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 type AuthorizeCallParams struct {
@@ -82,6 +85,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -91,7 +95,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -126,58 +130,71 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
-const claimCall = `-- name: ClaimCall :one
-UPDATE calls
-SET status = 'dialing', parent_call_sid = $1, updated_at = now()
-WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
-  AND authorized_until > now()
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+const claimCallAndStoreDial = `-- name: ClaimCallAndStoreDial :one
+WITH claimed AS (
+    UPDATE calls
+    SET status = 'dialing', parent_call_sid = $1, updated_at = now()
+    WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
+      AND authorized_until > now()
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
+    RETURNING calls.id, calls.phone_number, calls.max_seconds
+), stored AS (
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
+    SELECT 'twilio', $4, 'voice', $5, $6, $7,
+           now() + $8::int * interval '1 millisecond'
+    FROM claimed
+    ON CONFLICT (source, dedup_key) DO NOTHING
+    RETURNING webhook_events.id
+)
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+FROM claimed
 `
 
-type ClaimCallParams struct {
+type ClaimCallAndStoreDialParams struct {
 	ParentCallSid  *string
 	ID             uuid.UUID
 	ClientIdentity string
+	DedupKey       string
+	Signal         string
+	WorkflowID     *string
+	Payload        []byte
+	LeaseMs        int32
+}
+
+type ClaimCallAndStoreDialRow struct {
+	ID          uuid.UUID
+	PhoneNumber string
+	MaxSeconds  *int32
+	EventID     int64
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
 // the call was authorized for, before the authorization expires, and never
-// for a user support has disabled.
-func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error) {
-	row := q.db.QueryRow(ctx, claimCall, arg.ParentCallSid, arg.ID, arg.ClientIdentity)
-	var i Call
+// for a user support has disabled; with the inbox row of its dialed signal
+// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+// webhook's one round trip. No row: nothing claimed, nothing stored.
+func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error) {
+	row := q.db.QueryRow(ctx, claimCallAndStoreDial,
+		arg.ParentCallSid,
+		arg.ID,
+		arg.ClientIdentity,
+		arg.DedupKey,
+		arg.Signal,
+		arg.WorkflowID,
+		arg.Payload,
+		arg.LeaseMs,
+	)
+	var i ClaimCallAndStoreDialRow
 	err := row.Scan(
 		&i.ID,
-		&i.UserID,
-		&i.AccountID,
-		&i.AccountKind,
 		&i.PhoneNumber,
-		&i.DestinationCountry,
-		&i.RatePrefix,
-		&i.PerMinuteMicros,
-		&i.ConnectionFeeMicros,
 		&i.MaxSeconds,
-		&i.ClientIdentity,
-		&i.AuthorizedUntil,
-		&i.Status,
-		&i.ParentCallSid,
-		&i.ChildCallSid,
-		&i.DurationSeconds,
-		&i.CostCents,
-		&i.BillingState,
-		&i.EndReason,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.AnsweredAt,
-		&i.EndedAt,
-		&i.CarrierStatus,
-		&i.BillingError,
-		&i.SlotReleasedAt,
+		&i.EventID,
 	)
 	return i, err
 }
@@ -185,7 +202,7 @@ func (q *Queries) ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, err
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 `
 
 type CreateCallParams struct {
@@ -232,6 +249,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -268,7 +286,7 @@ func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -301,12 +319,13 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getCallForUpdate = `-- name: GetCallForUpdate :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 FOR UPDATE
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -339,12 +358,13 @@ func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, err
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -382,12 +402,13 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -426,6 +447,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.CarrierStatus,
 		&i.BillingError,
 		&i.SlotReleasedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -526,7 +548,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -585,6 +607,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.CarrierStatus,
 			&i.BillingError,
 			&i.SlotReleasedAt,
+			&i.LiveVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -725,6 +748,10 @@ SET status = $1,
     ended_at = CASE WHEN $1 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
     updated_at = now()
 WHERE id = $3
+  AND (CASE status WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
+                   WHEN 'in_progress' THEN 4 ELSE 5 END)
+    < (CASE $1::text WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
+                   WHEN 'in_progress' THEN 4 ELSE 5 END)
 `
 
 type SetCallStatusParams struct {
@@ -733,6 +760,10 @@ type SetCallStatusParams struct {
 	ID           uuid.UUID
 }
 
+// Moves a call forward only (by the workflow's status rank): a record run
+// again after a later one (a local activity re-run after its workflow
+// task's completion failed) never moves the row back, nor off a final
+// status, so an ended call's slot stays free.
 func (q *Queries) SetCallStatus(ctx context.Context, arg SetCallStatusParams) error {
 	_, err := q.db.Exec(ctx, setCallStatus, arg.Status, arg.ChildCallSid, arg.ID)
 	return err

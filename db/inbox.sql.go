@@ -55,10 +55,10 @@ func (q *Queries) InsertStripeVersionEvent(ctx context.Context, arg InsertStripe
 }
 
 const insertWebhookEvent = `-- name: InsertWebhookEvent :one
-INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::int * interval '1 millisecond')
 ON CONFLICT (source, dedup_key) DO NOTHING
-RETURNING id
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input
 `
 
 type InsertWebhookEventParams struct {
@@ -70,10 +70,13 @@ type InsertWebhookEventParams struct {
 	Payload       []byte
 	StartWorkflow *string
 	StartInput    []byte
+	LeaseMs       int32
 }
 
 // Stores a delivery once per (source, dedup key); a repeat returns nothing.
-func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error) {
+// It is leased at birth to the instance that stored it, which sends it at
+// once (inbox.Deliverer.Send); the sweep takes it only after the lease.
+func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (WebhookEvent, error) {
 	row := q.db.QueryRow(ctx, insertWebhookEvent,
 		arg.Source,
 		arg.DedupKey,
@@ -83,10 +86,26 @@ func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEvent
 		arg.Payload,
 		arg.StartWorkflow,
 		arg.StartInput,
+		arg.LeaseMs,
 	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i WebhookEvent
+	err := row.Scan(
+		&i.ID,
+		&i.Source,
+		&i.DedupKey,
+		&i.EventType,
+		&i.WorkflowID,
+		&i.Payload,
+		&i.ReceivedAt,
+		&i.DeliveredAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LastError,
+		&i.Signal,
+		&i.StartWorkflow,
+		&i.StartInput,
+	)
+	return i, err
 }
 
 const leaseDueWebhookEvents = `-- name: LeaseDueWebhookEvents :many

@@ -19,6 +19,7 @@ type Account struct {
 	CachedBalanceCents int64
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	LiveVersion        int64
 }
 
 type AdminAction struct {
@@ -60,6 +61,7 @@ type Call struct {
 	CarrierStatus       *string
 	BillingError        *string
 	SlotReleasedAt      *time.Time
+	LiveVersion         int64
 }
 
 type CallEvent struct {
@@ -155,6 +157,7 @@ type Topup struct {
 	ReceiptEmail    *string
 	StuckReason     *string
 	StuckAt         *time.Time
+	LiveVersion     int64
 }
 
 type Transaction struct {
@@ -184,6 +187,7 @@ type User struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
+	TimeZone          string
 }
 
 type WebhookEvent struct {

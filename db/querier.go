@@ -12,15 +12,17 @@ import (
 
 type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
-	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) error
+	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
 	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
 	// exactly one of the two updates the row.
 	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The voice webhook's claim: authorized -> dialing, once, for the identity
 	// the call was authorized for, before the authorization expires, and never
-	// for a user support has disabled.
-	ClaimCall(ctx context.Context, arg ClaimCallParams) (Call, error)
+	// for a user support has disabled; with the inbox row of its dialed signal
+	// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+	// webhook's one round trip. No row: nothing claimed, nothing stored.
+	ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error)
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
@@ -29,6 +31,8 @@ type Querier interface {
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
+	// time_zone is the IANA name the browser reported, checked by the caller;
+	// none is UTC.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	// What needs attention, counted in Postgres: calls still open past their
@@ -55,6 +59,10 @@ type Querier interface {
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
+	// A wallet's balance with its live version, read together: a page shows
+	// the one and renders the other, so a live update can tell whether it is
+	// newer than what the page shows.
+	GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBalanceRow, error)
 	GetTopup(ctx context.Context, id uuid.UUID) (Topup, error)
 	GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error)
 	// A user sees only their own top-ups: another's is no row.
@@ -79,7 +87,9 @@ type Querier interface {
 	// returns nothing.
 	InsertStripeVersionEvent(ctx context.Context, arg InsertStripeVersionEventParams) (int64, error)
 	// Stores a delivery once per (source, dedup key); a repeat returns nothing.
-	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (int64, error)
+	// It is leased at birth to the instance that stored it, which sends it at
+	// once (inbox.Deliverer.Send); the sweep takes it only after the lease.
+	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (WebhookEvent, error)
 	// A password or email change voids every reset link still outstanding.
 	InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error
 	// Takes up to a batch of deliveries that are due, leasing each for a while
@@ -182,6 +192,10 @@ type Querier interface {
 	// their balance.
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
+	// Moves a call forward only (by the workflow's status rank): a record run
+	// again after a later one (a local activity re-run after its workflow
+	// task's completion failed) never moves the row back, nor off a final
+	// status, so an ended call's slot stays free.
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
 	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
@@ -191,6 +205,7 @@ type Querier interface {
 	// sessions end on their next request, and they cannot place a call.
 	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
+	SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
 	// Refunded and disputed amounts are derived from the ledger, never counted

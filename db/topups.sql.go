@@ -14,7 +14,7 @@ import (
 const createTopup = `-- name: CreateTopup :one
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 type CreateTopupParams struct {
@@ -54,12 +54,13 @@ func (q *Queries) CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const findOpenTopup = `-- name: FindOpenTopup :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups
 WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
   AND created_at > now() - $3::bigint * interval '1 millisecond'
 ORDER BY created_at DESC
@@ -97,6 +98,7 @@ func (q *Queries) FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (T
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -114,7 +116,7 @@ func (q *Queries) GetEntryAmountByKey(ctx context.Context, idempotencyKey string
 }
 
 const getTopup = `-- name: GetTopup :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1
 `
 
 func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
@@ -140,12 +142,13 @@ func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getTopupByPaymentIntent = `-- name: GetTopupByPaymentIntent :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE payment_intent_id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE payment_intent_id = $1
 `
 
 func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error) {
@@ -171,12 +174,13 @@ func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const getTopupForUser = `-- name: GetTopupForUser :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1 AND user_id = $2
 `
 
 type GetTopupForUserParams struct {
@@ -208,12 +212,13 @@ func (q *Queries) GetTopupForUser(ctx context.Context, arg GetTopupForUserParams
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
 const listTopupsForUser = `-- name: ListTopupsForUser :many
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
 type ListTopupsForUserParams struct {
@@ -250,6 +255,7 @@ func (q *Queries) ListTopupsForUser(ctx context.Context, arg ListTopupsForUserPa
 			&i.ReceiptEmail,
 			&i.StuckReason,
 			&i.StuckAt,
+			&i.LiveVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -266,7 +272,7 @@ UPDATE topups
 SET status = 'canceled', failure_code = $1, failure_message = COALESCE($2, failure_message),
     updated_at = now()
 WHERE id = $3 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 type MarkTopupCanceledParams struct {
@@ -298,6 +304,7 @@ func (q *Queries) MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledPa
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -306,7 +313,7 @@ const markTopupFailed = `-- name: MarkTopupFailed :one
 UPDATE topups
 SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 type MarkTopupFailedParams struct {
@@ -339,6 +346,7 @@ func (q *Queries) MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -347,7 +355,7 @@ const markTopupStuck = `-- name: MarkTopupStuck :one
 UPDATE topups
 SET stuck_reason = COALESCE(stuck_reason, $1::text), stuck_at = COALESCE(stuck_at, now()), updated_at = now()
 WHERE id = $2
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 type MarkTopupStuckParams struct {
@@ -380,6 +388,7 @@ func (q *Queries) MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) 
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -389,7 +398,7 @@ UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
     stuck_reason = NULL, stuck_at = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 // Money received is shown as such, even on a top-up given up for lost; a
@@ -417,6 +426,7 @@ func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, 
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -426,7 +436,7 @@ UPDATE topups
 SET payment_intent_id = $1, status = CASE WHEN status = 'created' THEN 'processing' ELSE status END,
     updated_at = now()
 WHERE id = $2 AND (payment_intent_id IS NULL OR payment_intent_id = $1)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
 type SetTopupPaymentIntentParams struct {
@@ -459,6 +469,7 @@ func (q *Queries) SetTopupPaymentIntent(ctx context.Context, arg SetTopupPayment
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -477,7 +488,7 @@ FROM (
     FROM transactions WHERE topup_id = $1
 ) r
 WHERE t.id = $1
-RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at
+RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version
 `
 
 // Refunded and disputed amounts are derived from the ledger, never counted
@@ -507,6 +518,7 @@ func (q *Queries) SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, 
 		&i.ReceiptEmail,
 		&i.StuckReason,
 		&i.StuckAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }

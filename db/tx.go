@@ -41,9 +41,18 @@ func UniqueViolation(err error) (constraint string, ok bool) {
 
 // Open connects a pool to url and checks that the server answers.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return OpenSized(ctx, url, 0)
+}
+
+// OpenSized is Open with a pool of at most maxConns connections (0: pgx's
+// default, the larger of 4 and the CPU count).
+func OpenSized(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db: parse DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = int32(maxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

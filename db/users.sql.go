@@ -12,9 +12,10 @@ import (
 )
 
 const createUser = `-- name: CreateUser :one
-INSERT INTO users (email, display_name, password_hash, home_country)
-VALUES (lower($1::text), $2, $3, $4)
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+INSERT INTO users (email, display_name, password_hash, home_country, time_zone)
+VALUES (lower($1::text), $2, $3, $4,
+        COALESCE($5::text, 'UTC'))
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 `
 
 type CreateUserParams struct {
@@ -22,14 +23,18 @@ type CreateUserParams struct {
 	DisplayName  string
 	PasswordHash string
 	HomeCountry  string
+	TimeZone     *string
 }
 
+// time_zone is the IANA name the browser reported, checked by the caller;
+// none is UTC.
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
 	row := q.db.QueryRow(ctx, createUser,
 		arg.Email,
 		arg.DisplayName,
 		arg.PasswordHash,
 		arg.HomeCountry,
+		arg.TimeZone,
 	)
 	var i User
 	err := row.Scan(
@@ -43,6 +48,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }
@@ -50,7 +56,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 const createWallet = `-- name: CreateWallet :one
 INSERT INTO accounts (kind, user_id)
 VALUES ('wallet', $1)
-RETURNING id, kind, user_id, house_name, currency, cached_balance_cents, created_at, updated_at
+RETURNING id, kind, user_id, house_name, currency, cached_balance_cents, created_at, updated_at, live_version
 `
 
 func (q *Queries) CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error) {
@@ -65,12 +71,34 @@ func (q *Queries) CreateWallet(ctx context.Context, userID *uuid.UUID) (Account,
 		&i.CachedBalanceCents,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
 
+const getLiveBalance = `-- name: GetLiveBalance :one
+SELECT cached_balance_cents, live_version
+FROM accounts
+WHERE id = $1 AND kind = 'wallet'
+`
+
+type GetLiveBalanceRow struct {
+	CachedBalanceCents int64
+	LiveVersion        int64
+}
+
+// A wallet's balance with its live version, read together: a page shows
+// the one and renders the other, so a live update can tell whether it is
+// newer than what the page shows.
+func (q *Queries) GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBalanceRow, error) {
+	row := q.db.QueryRow(ctx, getLiveBalance, id)
+	var i GetLiveBalanceRow
+	err := row.Scan(&i.CachedBalanceCents, &i.LiveVersion)
+	return i, err
+}
+
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 FROM users
 WHERE email = lower($1::text)
 `
@@ -89,12 +117,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 FROM users
 WHERE id = $1
 `
@@ -113,12 +142,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }
 
 const getUserWithBalance = `-- name: GetUserWithBalance :one
-SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, a.id AS account_id, a.cached_balance_cents
+SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, a.id AS account_id, a.cached_balance_cents
 FROM users
 JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
 WHERE users.id = $1::uuid
@@ -144,6 +174,7 @@ func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUser
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.PasswordChangedAt,
+		&i.User.TimeZone,
 		&i.AccountID,
 		&i.CachedBalanceCents,
 	)
@@ -151,7 +182,7 @@ func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUser
 }
 
 const getWalletByUserID = `-- name: GetWalletByUserID :one
-SELECT id, kind, user_id, house_name, currency, cached_balance_cents, created_at, updated_at
+SELECT id, kind, user_id, house_name, currency, cached_balance_cents, created_at, updated_at, live_version
 FROM accounts
 WHERE user_id = $1 AND kind = 'wallet'
 `
@@ -168,6 +199,7 @@ func (q *Queries) GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Acc
 		&i.CachedBalanceCents,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LiveVersion,
 	)
 	return i, err
 }
@@ -176,7 +208,7 @@ const setUserRole = `-- name: SetUserRole :one
 UPDATE users
 SET role = $1, updated_at = now()
 WHERE email = lower($2::text)
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 `
 
 type SetUserRoleParams struct {
@@ -198,6 +230,38 @@ func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) (User,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
+	)
+	return i, err
+}
+
+const setUserTimeZone = `-- name: SetUserTimeZone :one
+UPDATE users
+SET time_zone = $1, updated_at = now()
+WHERE id = $2
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+`
+
+type SetUserTimeZoneParams struct {
+	TimeZone string
+	ID       uuid.UUID
+}
+
+func (q *Queries) SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserTimeZone, arg.TimeZone, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }
@@ -206,7 +270,7 @@ const updateEmail = `-- name: UpdateEmail :one
 UPDATE users
 SET email = lower($1::text), updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
 `
 
 type UpdateEmailParams struct {
@@ -228,6 +292,7 @@ func (q *Queries) UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
+		&i.TimeZone,
 	)
 	return i, err
 }

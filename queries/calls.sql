@@ -9,7 +9,7 @@ SELECT * FROM calls WHERE id = $1;
 -- name: GetCallForUpdate :one
 SELECT * FROM calls WHERE id = $1 FOR UPDATE;
 
--- name: AbandonUnstartedCall :exec
+-- name: AbandonUnstartedCall :execrows
 -- A call whose workflow could not be started frees its user's active slot.
 UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
@@ -25,16 +25,29 @@ RETURNING *;
 UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
 
--- name: ClaimCall :one
+-- name: ClaimCallAndStoreDial :one
 -- The voice webhook's claim: authorized -> dialing, once, for the identity
 -- the call was authorized for, before the authorization expires, and never
--- for a user support has disabled.
-UPDATE calls
-SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
-WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
-  AND authorized_until > now()
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-RETURNING *;
+-- for a user support has disabled; with the inbox row of its dialed signal
+-- (as InsertWebhookEvent stores it, leased at birth), in one statement: the
+-- webhook's one round trip. No row: nothing claimed, nothing stored.
+WITH claimed AS (
+    UPDATE calls
+    SET status = 'dialing', parent_call_sid = sqlc.arg(parent_call_sid), updated_at = now()
+    WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
+      AND authorized_until > now()
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
+    RETURNING calls.id, calls.phone_number, calls.max_seconds
+), stored AS (
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
+    SELECT 'twilio', sqlc.arg(dedup_key), 'voice', sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload),
+           now() + sqlc.arg(lease_ms)::int * interval '1 millisecond'
+    FROM claimed
+    ON CONFLICT (source, dedup_key) DO NOTHING
+    RETURNING webhook_events.id
+)
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+FROM claimed;
 
 -- name: CancelUnclaimedCall :one
 -- The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -46,13 +59,21 @@ WHERE id = $1 AND status = 'authorized'
 RETURNING *;
 
 -- name: SetCallStatus :exec
+-- Moves a call forward only (by the workflow's status rank): a record run
+-- again after a later one (a local activity re-run after its workflow
+-- task's completion failed) never moves the row back, nor off a final
+-- status, so an ended call's slot stays free.
 UPDATE calls
 SET status = sqlc.arg(status),
     child_call_sid = COALESCE(sqlc.narg(child_call_sid), child_call_sid),
     answered_at = CASE WHEN sqlc.arg(status) = 'in_progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
     ended_at = CASE WHEN sqlc.arg(status) IN ('completed', 'busy', 'no_answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
     updated_at = now()
-WHERE id = sqlc.arg(id);
+WHERE id = sqlc.arg(id)
+  AND (CASE status WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
+                   WHEN 'in_progress' THEN 4 ELSE 5 END)
+    < (CASE sqlc.arg(status)::text WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
+                   WHEN 'in_progress' THEN 4 ELSE 5 END);
 
 -- name: SetCallBilling :exec
 UPDATE calls

@@ -1,9 +1,11 @@
 -- name: InsertWebhookEvent :one
 -- Stores a delivery once per (source, dedup key); a repeat returns nothing.
-INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+-- It is leased at birth to the instance that stored it, which sends it at
+-- once (inbox.Deliverer.Send); the sweep takes it only after the lease.
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + sqlc.arg(lease_ms)::int * interval '1 millisecond')
 ON CONFLICT (source, dedup_key) DO NOTHING
-RETURNING id;
+RETURNING *;
 
 -- name: LeaseDueWebhookEvents :many
 -- Takes up to a batch of deliveries that are due, leasing each for a while

@@ -1,6 +1,9 @@
 -- name: CreateUser :one
-INSERT INTO users (email, display_name, password_hash, home_country)
-VALUES (lower(sqlc.arg(email)::text), sqlc.arg(display_name), sqlc.arg(password_hash), sqlc.arg(home_country))
+-- time_zone is the IANA name the browser reported, checked by the caller;
+-- none is UTC.
+INSERT INTO users (email, display_name, password_hash, home_country, time_zone)
+VALUES (lower(sqlc.arg(email)::text), sqlc.arg(display_name), sqlc.arg(password_hash), sqlc.arg(home_country),
+        COALESCE(sqlc.narg(time_zone)::text, 'UTC'))
 RETURNING *;
 
 -- name: CreateWallet :one
@@ -45,3 +48,17 @@ SELECT sqlc.embed(users), a.id AS account_id, a.cached_balance_cents
 FROM users
 JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
 WHERE users.id = sqlc.arg(id)::uuid;
+
+-- name: SetUserTimeZone :one
+UPDATE users
+SET time_zone = sqlc.arg(time_zone), updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- name: GetLiveBalance :one
+-- A wallet's balance with its live version, read together: a page shows
+-- the one and renders the other, so a live update can tell whether it is
+-- newer than what the page shows.
+SELECT cached_balance_cents, live_version
+FROM accounts
+WHERE id = $1 AND kind = 'wallet';

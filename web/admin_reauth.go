@@ -21,16 +21,15 @@ import (
 // adminReauthAfter: how long an entered password vouches for an admin.
 const adminReauthAfter = 15 * time.Minute
 
-// adminActive records an admin's request and reports whether the session
-// was idle for no longer than ADMIN_IDLE_TIMEOUT.
+// adminActive records an admin's request (at most every adminTouchEvery)
+// and reports whether the session was idle for no longer than
+// ADMIN_IDLE_TIMEOUT.
 func (s *Server) adminActive(ctx context.Context) bool {
-	now := s.now()
-	if last := s.sessions.GetInt64(ctx, sessLastSeen); last != 0 && now.Sub(time.Unix(0, last)) > s.cfg.AdminIdleTimeout {
-		return false
-	}
-	s.sessions.Put(ctx, sessLastSeen, now.UnixNano())
-	return true
+	return s.touchSession(ctx, s.cfg.AdminIdleTimeout, min(adminTouchEvery, s.cfg.AdminIdleTimeout/10))
 }
+
+// adminTouchEvery bounds how often an admin's use is written to the session.
+const adminTouchEvery = 30 * time.Second
 
 // endIdleAdminSession signs out an admin whose session sat idle and sends
 // them to sign in again (and back, for a page).

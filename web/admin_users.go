@@ -143,7 +143,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 	}
 	calls, err := q.ListCallsPage(ctx, db.ListCallsPageParams{UserID: id, PageSize: adminUserCalls})
 	for _, c := range calls {
-		d.Calls = append(d.Calls, adminCallRow{callRow: toCallRow(c), BillingState: c.BillingState})
+		d.Calls = append(d.Calls, adminCallRow{callRow: toCallRow(c, time.UTC), BillingState: c.BillingState})
 	}
 	if err == nil {
 		if d.Topups, err = q.ListTopupsForUser(ctx, db.ListTopupsForUserParams{UserID: id, Limit: adminUserTopups}); err == nil {

@@ -8,15 +8,17 @@ import (
 
 // The Dial tab. History is in history.go, Credits in credits.go.
 
+// dialKey is a key of the keypad. Its accessible name is its visible text
+// ("2 ABC", "0 +"); holding 0 for + is said in a description.
 type dialKey struct {
-	Digit, Hint, Long, Label string
+	Digit, Hint, Long string
 }
 
 var dialKeys = []dialKey{
-	{"1", "", "", "1"}, {"2", "ABC", "", "2"}, {"3", "DEF", "", "3"},
-	{"4", "GHI", "", "4"}, {"5", "JKL", "", "5"}, {"6", "MNO", "", "6"},
-	{"7", "PQRS", "", "7"}, {"8", "TUV", "", "8"}, {"9", "WXYZ", "", "9"},
-	{"*", "", "", "star"}, {"0", "+", "+", "0, hold for plus"}, {"#", "", "", "hash"},
+	{"1", "", ""}, {"2", "ABC", ""}, {"3", "DEF", ""},
+	{"4", "GHI", ""}, {"5", "JKL", ""}, {"6", "MNO", ""},
+	{"7", "PQRS", ""}, {"8", "TUV", ""}, {"9", "WXYZ", ""},
+	{"*", "", ""}, {"0", "+", "+"}, {"#", "", ""},
 }
 
 type dialData struct {
@@ -24,6 +26,12 @@ type dialData struct {
 	Number string
 	Keys   []dialKey
 	Recent []string
+	// Prices is the URL of the deck's country prices (rates.go), named by
+	// the deck's version, so the dialer prices a number as it is typed
+	// without the network and refetches only when the deck changed.
+	Prices string
+	// CapSeconds is how long one call may last (MAX_CALL_SECONDS).
+	CapSeconds int64
 }
 
 // showCall is the dialer: the number, a keypad, the price line, recent
@@ -34,7 +42,8 @@ func (s *Server) showCall(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	data := dialData{Keys: dialKeys, Number: r.URL.Query().Get("number"), Device: "twilio"}
+	data := dialData{Keys: dialKeys, Number: r.URL.Query().Get("number"), Device: "twilio",
+		Prices: s.priceListURL(), CapSeconds: s.rules.MaxCallSeconds}
 	if s.sim != nil {
 		data.Device = "simulator"
 	}

@@ -32,8 +32,15 @@ func (s *Server) showHome(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "home", pageData{})
 }
 
+// showSignUp is the sign-up form, its country chosen from the browser's
+// languages when they name one (the page's script tries navigator.languages
+// too, and sends the browser's time zone).
 func (s *Server) showSignUp(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "signup", pageData{Form: url.Values{}})
+	form := url.Values{}
+	if c := accounts.CountryFromLanguages(r.Header.Get("Accept-Language")); c != "" {
+		form.Set("home_country", c)
+	}
+	s.render(w, r, http.StatusOK, "signup", pageData{Form: form})
 }
 
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +50,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 	user, err := s.accounts.SignUp(r.Context(), accounts.SignUpInput{
 		Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password"),
 		DisplayName: r.PostForm.Get("display_name"), HomeCountry: r.PostForm.Get("home_country"),
-		ClientIP: s.clientIP(r),
+		TimeZone: r.PostForm.Get("time_zone"), ClientIP: s.clientIP(r),
 	})
 	if fe := formErrors(err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", pageData{Form: r.PostForm, Errors: fe})

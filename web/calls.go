@@ -104,10 +104,15 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callID := call.ID.String()
+	// Bounded: a browser waits on this, and a stuck Temporal must not hang
+	// it. The authorization is never committed after the bound's margin.
+	tctx, cancel := context.WithTimeout(r.Context(), startCallBound)
+	defer cancel()
 	in := workflows.CallInput{CallID: callID, UserID: u.ID.String(), AccountID: u.AccountID.String(),
 		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity,
 		Timing: workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace,
-			RingAllowance: s.cfg.CallRingAllowance}}
+			RingAllowance: s.cfg.CallRingAllowance},
+		AuthorizeBy: time.Now().Add(startCallBound - authorizeMargin)}
 
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.CallWorkflowID(callID),
@@ -122,9 +127,6 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		),
 		Memo: map[string]any{"number": n.E164, "country": n.Country},
 	}, workflows.CallWorkflowName, in)
-	// Bounded: a browser waits on this, and a stuck Temporal must not hang it.
-	tctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
 	handle, err := s.temporal.UpdateWithStartWorkflow(tctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
@@ -143,17 +145,18 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		var refusal workflows.CallRefusal
 		_ = appErr.Details(&refusal)
 		status := http.StatusUnprocessableEntity
-		if refusal.Reason == "insufficient_balance" || refusal.Reason == "negative_balance" {
+		switch refusal.Reason {
+		case "insufficient_balance", "negative_balance":
 			status = http.StatusPaymentRequired
+		case workflows.RefusalAuthorizationTimeout:
+			s.log.Error().Str("call_id", callID).Msg("authorize call: too slow, refused at its deadline")
+			s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
+			return
 		}
 		s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)
 		return
 	case err != nil:
-		reason := "could not start the call workflow"
-		// Not r.Context(): it may be the very thing that failed.
-		if aerr := db.New(s.pool).AbandonUnstartedCall(context.WithoutCancel(r.Context()), db.AbandonUnstartedCallParams{ID: call.ID, EndReason: &reason}); aerr != nil {
-			s.log.Warn().Err(aerr).Str("call_id", callID).Msg("free the call's slot")
-		}
+		s.abandonStart(r, call.ID)
 		s.log.Error().Err(err).Str("call_id", callID).Msg("authorize call")
 		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
 		return
@@ -173,6 +176,38 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		Rate: callRate{Prefix: terms.RatePrefix, Description: terms.Description,
 			PerMinute: rating.FormatPerMinute(terms.PerMinuteMicros), PerMinuteMicros: terms.PerMinuteMicros},
 	})
+}
+
+// startCallBound is how long POST /calls waits for its authorization;
+// authorizeMargin, how long before that the authorization must have been
+// committed (CallInput.AuthorizeBy), so that none lands after a 503.
+const (
+	startCallBound  = 15 * time.Second
+	authorizeMargin = time.Second
+)
+
+// abandonStart frees the slot of a call whose authorization the browser
+// will not get (the workflow could not be started, or answered too late).
+// A row still created is failed; one authorized after all (its answer
+// lost) is ended through its workflow, as a browser's hang-up would.
+func (s *Server) abandonStart(r *http.Request, id uuid.UUID) {
+	// Not r.Context(): it may be the very thing that failed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	reason := "could not start the call workflow"
+	n, err := db.New(s.pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: id, EndReason: &reason})
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", id.String()).Msg("free the call's slot")
+		return
+	}
+	if n > 0 {
+		return
+	}
+	err = s.temporal.SignalWorkflow(ctx, workflows.CallWorkflowID(id.String()), "", workflows.SignalBrowserEnded,
+		workflows.BrowserEndedSignal{Reason: "the web request stopped waiting for the authorization"})
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", id.String()).Msg("end a call authorized after its request gave up")
+	}
 }
 
 // clientIdentity is the opaque Twilio Client identity of a user: stable,

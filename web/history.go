@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,19 +13,44 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 const historyPageSize = 20
 
-// callRow is one call as the history shows it.
+// callRow is one call as the history, the in-call bar and the call's page
+// show it.
 type callRow struct {
 	ID, Number, Country, Status string
+	BillingState                string
 	DurationSeconds             int64
 	CostCents                   int64
 	Billed                      bool
-	Pending                     bool // final, not yet billed (or stuck)
-	At                          time.Time
+	Pending                     bool      // final, not yet billed (or stuck)
+	At                          time.Time // in the user's time zone
+	Version                     int64     // the row's live_version
+}
+
+// Final reports whether the call is over (whatever its billing).
+func (c callRow) Final() bool { return workflows.IsFinal(c.Status) }
+
+// Outcome says how a call that is over ended, and what it cost: "Busy —
+// nothing charged", "3 min · $0.06". "" while it goes on.
+func (c callRow) Outcome() string {
+	if !c.Final() {
+		return ""
+	}
+	switch {
+	case c.Billed:
+		return fmt.Sprintf("%d min · %s", rating.BilledMinutes(c.DurationSeconds), Money(c.CostCents))
+	case c.Status == workflows.StatusCompleted && c.Pending:
+		return "Ended · working out the cost…"
+	case c.Status == workflows.StatusCompleted:
+		return "Ended — nothing charged"
+	}
+	return statusLabel(c.Status) + " — nothing charged"
 }
 
 type historyDay struct {
@@ -61,20 +87,25 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 		data.Older = "/history?before=" + url.QueryEscape(cursor(last.CreatedAt, last.ID))
 		calls = calls[:historyPageSize]
 	}
-	now := time.Now().UTC()
+	// Days and times are the person's own (their time zone, Settings).
+	loc := accounts.Location(u.User)
+	now := time.Now().In(loc)
 	for _, c := range calls {
-		label := dayLabel(c.CreatedAt.UTC(), now)
+		row := toCallRow(c, loc)
+		label := dayLabel(row.At, now)
 		if len(data.Days) == 0 || data.Days[len(data.Days)-1].Label != label {
 			data.Days = append(data.Days, historyDay{Label: label})
 		}
 		day := &data.Days[len(data.Days)-1]
-		day.Calls = append(day.Calls, toCallRow(c))
+		day.Calls = append(day.Calls, row)
 	}
 	s.render(w, r, http.StatusOK, "history", pageData{Tab: "history", Data: data})
 }
 
-func toCallRow(c db.Call) callRow {
-	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: countryName(c.DestinationCountry), Status: c.Status, At: c.CreatedAt}
+// toCallRow is c as a person sees it, its time in loc.
+func toCallRow(c db.Call, loc *time.Location) callRow {
+	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: countryName(c.DestinationCountry), Status: c.Status,
+		BillingState: c.BillingState, At: c.CreatedAt.In(loc), Version: c.LiveVersion}
 	if c.DurationSeconds != nil {
 		row.DurationSeconds = int64(*c.DurationSeconds)
 	}
@@ -103,13 +134,15 @@ func parseCursor(s string) (time.Time, uuid.UUID, bool) {
 	return t, id, err == nil
 }
 
+// dayLabel names t's day as seen from now (both in the user's zone).
 func dayLabel(t, now time.Time) string {
 	y1, m1, d1 := t.Date()
 	y2, m2, d2 := now.Date()
+	yy, ym, yd := now.AddDate(0, 0, -1).Date()
 	switch {
 	case y1 == y2 && m1 == m2 && d1 == d2:
 		return "Today"
-	case now.Sub(t) < 48*time.Hour && now.AddDate(0, 0, -1).Day() == d1:
+	case y1 == yy && m1 == ym && d1 == yd:
 		return "Yesterday"
 	case y1 == y2:
 		return t.Format("Monday 2 January")
@@ -119,14 +152,53 @@ func dayLabel(t, now time.Time) string {
 
 type callDetail struct {
 	Call          callRow
+	Zone          string // the user's time zone, named
 	RatePerMinute string
 	RateName      string
 	BilledMinutes int64
 	MaxSeconds    int64
 	BillingState  string
 	EndReason     string
-	Entries       []db.Transaction
-	Events        []db.CallEvent
+	Entries       []callEntry
+	Events        []callStep
+}
+
+// callEntry is a ledger entry of a call, in words.
+type callEntry struct {
+	Label                          string
+	At                             time.Time
+	AmountCents, BalanceAfterCents int64
+}
+
+// callStep is one status of a call's timeline.
+type callStep struct {
+	Status string
+	At     time.Time
+}
+
+// entryKindLabel says a ledger entry's kind in words ("Call charge", not
+// call_charge). The transactions list titles its entries with more
+// (describeEntry: "Call to +234..."); a call's page names the kind only.
+func entryKindLabel(kind string) string {
+	switch kind {
+	case "call_charge":
+		return "Call charge"
+	case "purchase":
+		return "Top-up"
+	case "refund":
+		return "Refund"
+	case "refund_failure":
+		return "Refund failed"
+	case "dispute":
+		return "Dispute"
+	case "dispute_reversal":
+		return "Dispute won"
+	case "bonus":
+		return "Bonus"
+	case "adjustment":
+		return "Adjustment"
+	}
+	return kind
 }
 
 // showCallDetail shows one of the user's calls; another user's is a 404.
@@ -147,7 +219,8 @@ func (s *Server) showCallDetail(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	d := callDetail{Call: toCallRow(c), BillingState: c.BillingState}
+	loc := accounts.Location(u.User)
+	d := callDetail{Call: toCallRow(c, loc), BillingState: c.BillingState, Zone: loc.String()}
 	if c.PerMinuteMicros != nil {
 		d.RatePerMinute = rating.FormatPerMinute(*c.PerMinuteMicros)
 	}
@@ -166,13 +239,21 @@ func (s *Server) showCallDetail(w http.ResponseWriter, r *http.Request) {
 	if !d.Call.Billed {
 		d.BilledMinutes = 0
 	}
-	if d.Entries, err = q.ListCallEntries(r.Context(), &c.ID); err != nil {
+	entries, err := q.ListCallEntries(r.Context(), &c.ID)
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if d.Events, err = q.ListCallEvents(r.Context(), c.ID); err != nil {
+	for _, e := range entries {
+		d.Entries = append(d.Entries, callEntry{Label: entryKindLabel(e.Kind), At: e.CreatedAt.In(loc), AmountCents: e.AmountCents, BalanceAfterCents: e.BalanceAfterCents})
+	}
+	events, err := q.ListCallEvents(r.Context(), c.ID)
+	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	for _, e := range events {
+		d.Events = append(d.Events, callStep{Status: e.Status, At: e.OccurredAt.In(loc)})
 	}
 	s.render(w, r, http.StatusOK, "call_detail", pageData{Tab: "history", Data: d})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,14 +18,26 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 )
 
-// liveEvent is one thing a user's open pages should show at once.
+// liveEvent is one thing a user's open pages should show at once: a row
+// that changed (a wallet's balance, a call, a top-up) at its version.
 type liveEvent struct {
-	UserID       uuid.UUID `json:"user_id"`
-	BalanceCents *int64    `json:"balance_cents,omitempty"` // balance_changed
-	CallID       string    `json:"call_id,omitempty"`       // call_events
-	Status       string    `json:"status,omitempty"`
+	kind    string    // the NOTIFY channel: balance_changed, call_changed, topup_changed
+	UserID  uuid.UUID `json:"user_id"`
+	Version int64     `json:"version"` // the row's live_version (migration 0012)
+	// balance_changed
+	BalanceCents *int64 `json:"balance_cents,omitempty"`
+	// call_changed
+	CallID          string    `json:"call_id,omitempty"`
+	Status          string    `json:"status,omitempty"`
+	BillingState    string    `json:"billing_state,omitempty"`
+	CostCents       *int64    `json:"cost_cents,omitempty"`
+	DurationSeconds *int32    `json:"duration_seconds,omitempty"`
+	Number          string    `json:"number,omitempty"`
+	Country         string    `json:"country,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
 	// topup_changed
 	TopupID        string  `json:"topup_id,omitempty"`
 	TopupStatus    string  `json:"topup_status,omitempty"`
@@ -32,10 +45,16 @@ type liveEvent struct {
 	FailureMessage *string `json:"failure_message,omitempty"`
 }
 
-// hub listens to Postgres (LISTEN balance_changed, call_events,
-// topup_changed: NOTIFY
-// fans them out across web instances) and passes each event to the
-// streams of its user, here. It also keeps the register of open streams
+// The channels the hub listens to.
+const (
+	liveBalance = "balance_changed"
+	liveCall    = "call_changed"
+	liveTopup   = "topup_changed"
+)
+
+// hub listens to Postgres (LISTEN balance_changed, call_changed,
+// topup_changed: NOTIFY fans them out across web instances) and passes
+// each event to the streams of its user, here. It also keeps the register of open streams
 // (table live_streams) and ends those whose session has ended (watch).
 type hub struct {
 	pool    *pgxpool.Pool
@@ -199,7 +218,7 @@ func (h *hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	for _, ch := range []string{"balance_changed", "call_events", "topup_changed"} {
+	for _, ch := range []string{liveBalance, liveCall, liveTopup} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -210,7 +229,7 @@ func (h *hub) listen(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var ev liveEvent
+		ev := liveEvent{kind: n.Channel}
 		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
 			h.log.Warn().Err(err).Str("channel", n.Channel).Msg("bad live event")
 			continue
@@ -224,7 +243,11 @@ func (h *hub) listen(ctx context.Context) error {
 const heartbeat = 20 * time.Second
 
 // streamLive is the signed-in user's Server-Sent Events stream of Turbo
-// Stream actions: their balance and their calls' statuses, as they change.
+// Stream actions: their balance, their calls and their top-ups, each at its
+// version, as they change. A page opens it once and keeps it across Turbo
+// visits (app.js), so it opens again only on a full load or after the
+// network dropped it; it then starts with the current state, which the page
+// ignores where it already shows as new or newer.
 func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
 	rc := http.NewResponseController(w)
@@ -258,10 +281,12 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	if !send(": live\n\n") {
 		return
 	}
-	// What changed before this stream opened (a Turbo visit reopens it, a
-	// phone drops it): the current balance and the latest call's status.
-	for _, ev := range s.currentState(r, u.ID) {
-		if !send(sse(s.turboStream(ev))) {
+	loc := accounts.Location(u.User)
+	// What changed while no stream was open (a phone dropping the
+	// connection): the current state. Versions make it harmless where the
+	// page is as new.
+	for _, ev := range s.currentState(r, u) {
+		if !send(sse(s.turboStream(ev, loc))) {
 			return
 		}
 	}
@@ -276,14 +301,14 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-st.events:
-			if !send(sse(s.turboStream(ev))) {
+			if !send(sse(s.turboStream(ev, loc))) {
 				return
 			}
 		case <-st.ended:
 			// The session ended or newer streams pushed this one out: tell
-			// the EventSource to wait an hour before it reconnects (a new
-			// page opens a new one at once), so an old tab does not push
-			// out a newer one in turn.
+			// the EventSource to wait an hour before it reconnects (a full
+			// page load opens a new one at once), so an old tab does not
+			// push out a newer one in turn.
 			send("retry: 3600000\n\n")
 			return
 		}
@@ -291,42 +316,101 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 }
 
 // currentState is the user's balance and, for a call and a top-up of the
-// last two hours, their status, as events.
-func (s *Server) currentState(r *http.Request, user uuid.UUID) []liveEvent {
+// last two hours, their state, as events at their versions.
+func (s *Server) currentState(r *http.Request, u *sessionUser) []liveEvent {
 	q := db.New(s.pool)
 	var out []liveEvent
-	if row, err := q.GetUserWithBalance(r.Context(), user); err == nil {
-		b := row.CachedBalanceCents
-		out = append(out, liveEvent{UserID: user, BalanceCents: &b})
+	if b, err := q.GetLiveBalance(r.Context(), u.AccountID); err == nil {
+		out = append(out, liveEvent{kind: liveBalance, UserID: u.ID, BalanceCents: &b.CachedBalanceCents, Version: b.LiveVersion})
 	}
-	calls, err := q.ListCallsPage(r.Context(), db.ListCallsPageParams{UserID: user, PageSize: 1})
+	calls, err := q.ListCallsPage(r.Context(), db.ListCallsPageParams{UserID: u.ID, PageSize: 1})
 	if err == nil && len(calls) == 1 && time.Since(calls[0].CreatedAt) < 2*time.Hour {
-		out = append(out, liveEvent{UserID: user, CallID: calls[0].ID.String(), Status: calls[0].Status})
+		out = append(out, callEvent(calls[0]))
 	}
-	topups, err := q.ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: user, Limit: 1})
-	// Only an outcome: a page shows "awaiting payment" by itself.
-	if err == nil && len(topups) == 1 && time.Since(topups[0].UpdatedAt) < 2*time.Hour &&
-		topups[0].Status != "created" && topups[0].Status != "processing" {
+	topups, err := q.ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: u.ID, Limit: 1})
+	if err == nil && len(topups) == 1 && time.Since(topups[0].UpdatedAt) < 2*time.Hour {
 		t := topups[0]
-		out = append(out, liveEvent{UserID: user, TopupID: t.ID.String(), TopupStatus: t.Status, AmountCents: t.AmountCents, FailureMessage: t.FailureMessage})
+		out = append(out, liveEvent{kind: liveTopup, UserID: u.ID, Version: t.LiveVersion, TopupID: t.ID.String(), TopupStatus: t.Status,
+			AmountCents: t.AmountCents, FailureMessage: t.FailureMessage})
 	}
 	return out
 }
 
-// turboStream renders an event as the Turbo Stream actions the page applies.
-func (s *Server) turboStream(ev liveEvent) string {
-	if ev.TopupID != "" {
+// callEvent is a call row as its call_changed NOTIFY carries it.
+func callEvent(c db.Call) liveEvent {
+	return liveEvent{kind: liveCall, UserID: c.UserID, Version: c.LiveVersion, CallID: c.ID.String(), Status: c.Status,
+		BillingState: c.BillingState, CostCents: c.CostCents, DurationSeconds: c.DurationSeconds, Number: c.PhoneNumber,
+		Country: c.DestinationCountry, CreatedAt: c.CreatedAt}
+}
+
+// turboStream renders an event as the Turbo Stream actions the page
+// applies: live-update, live-replace, live-remove and live-refresh (app's
+// live.js), each carrying the row's version, so a page element that shows
+// that version or a later one is left alone. Times are in loc, the user's
+// zone. "" when there is nothing to send.
+func (s *Server) turboStream(ev liveEvent, loc *time.Location) string {
+	var out strings.Builder
+	action := func(name, targets, template string) {
+		fmt.Fprintf(&out, `<turbo-stream action="%s" targets="%s" version="%d">`, name, attrEscaper.Replace(targets), ev.Version)
+		if template != "" || name == "live-update" || name == "live-replace" {
+			out.WriteString("<template>" + strings.TrimSpace(template) + "</template>")
+		}
+		out.WriteString("</turbo-stream>")
+	}
+	render := func(name string, data any) (string, bool) {
+		text, err := s.partial(name, data)
+		if err != nil {
+			s.log.Warn().Err(err).Str("partial", name).Msg("render a live update")
+		}
+		return text, err == nil
+	}
+	switch ev.kind {
+	case liveBalance:
+		if ev.BalanceCents == nil {
+			return ""
+		}
+		if text, ok := render("balance_value", *ev.BalanceCents); ok {
+			action("live-update", "[data-balance]", text)
+		}
+	case liveCall:
+		id, err := uuid.Parse(ev.CallID)
+		if err != nil {
+			return ""
+		}
+		row := toCallRow(db.Call{ID: id, PhoneNumber: ev.Number, DestinationCountry: ev.Country, Status: ev.Status,
+			BillingState: ev.BillingState, CostCents: ev.CostCents, DurationSeconds: ev.DurationSeconds, CreatedAt: ev.CreatedAt,
+			LiveVersion: ev.Version}, loc)
+		if text, ok := render("call_status", row); ok {
+			action("live-replace", "[data-call-status='"+row.ID+"']", text)
+		}
+		if text, ok := render("history_row", row); ok {
+			action("live-replace", "#call-row-"+row.ID, text)
+		}
+		// A call's own page shows its ledger and timeline too: it reloads
+		// itself (a Turbo visit; this stream stays open).
+		action("live-refresh", "[data-call-detail='"+row.ID+"']", "")
+	case liveTopup:
 		return s.topupStream(ev)
 	}
-	if ev.BalanceCents != nil {
-		return `<turbo-stream action="update" targets="[data-balance]"><template>` + html.EscapeString(Money(*ev.BalanceCents)) + `</template></turbo-stream>`
-	}
-	return `<turbo-stream action="update" targets="[data-call-status='` + html.EscapeString(ev.CallID) + `']"><template>` +
-		html.EscapeString(statusLabel(ev.Status)) + `</template></turbo-stream>`
+	return out.String()
+}
+
+// attrEscaper escapes a double-quoted attribute's value (a CSS selector
+// keeps its single quotes readable).
+var attrEscaper = strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;")
+
+// partial renders one of the templates/partials.
+func (s *Server) partial(name string, data any) (string, error) {
+	var buf bytes.Buffer
+	err := s.templates["home"].ExecuteTemplate(&buf, name, data)
+	return buf.String(), err
 }
 
 // sse frames text as one Server-Sent Event (a data line per line).
 func sse(text string) string {
+	if text == "" {
+		return ""
+	}
 	var b strings.Builder
 	for _, line := range strings.Split(text, "\n") {
 		b.WriteString("data: " + line + "\n")
@@ -343,16 +427,17 @@ func (s *Server) topupStream(ev liveEvent) string {
 	if err != nil {
 		return ""
 	}
-	out := `<turbo-stream action="update" targets="[data-topup-status='` + html.EscapeString(ev.TopupID) + `']"><template>` +
+	version := fmt.Sprintf(` version="%d"`, ev.Version)
+	out := `<turbo-stream action="live-update" targets="[data-topup-status='` + id.String() + `']"` + version + `><template>` +
 		html.EscapeString(topupLabel(ev.TopupStatus)) + `</template></turbo-stream>`
-	block, err := s.topupStatusHTML(db.Topup{ID: id, Status: ev.TopupStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage})
+	block, err := s.topupStatusHTML(db.Topup{ID: id, Status: ev.TopupStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
 	if err != nil {
 		s.log.Warn().Err(err).Msg("render top-up status")
 		return out
 	}
-	out += `<turbo-stream action="replace" target="topup-status-` + ev.TopupID + `"><template>` + strings.TrimSpace(block) + `</template></turbo-stream>`
+	out += `<turbo-stream action="live-replace" targets="#topup-status-` + id.String() + `"` + version + `><template>` + strings.TrimSpace(block) + `</template></turbo-stream>`
 	if ev.TopupStatus != "processing" && ev.TopupStatus != "failed" && ev.TopupStatus != "created" {
-		out += `<turbo-stream action="remove" target="topup-pay-` + ev.TopupID + `"></turbo-stream>`
+		out += `<turbo-stream action="live-remove" targets="#topup-pay-` + id.String() + `"` + version + `></turbo-stream>`
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func (b *browser) stream(t *testing.T) <-chan string {
 	return lines
 }
 
-func expectLine(t *testing.T, lines <-chan string, want string, within time.Duration) {
+// expectLine waits for a data line containing want, and returns it.
+func expectLine(t *testing.T, lines <-chan string, want string, within time.Duration) string {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -51,8 +53,11 @@ func expectLine(t *testing.T, lines <-chan string, want string, within time.Dura
 			if !ok {
 				t.Fatalf("the stream closed before %q", want)
 			}
+			if os.Getenv("LIVE_DEBUG") != "" {
+				t.Log(l)
+			}
 			if strings.Contains(l, want) {
-				return
+				return l
 			}
 		case <-deadline:
 			t.Fatalf("no %q within %s", want, within)
@@ -75,36 +80,92 @@ func TestLiveBalanceAndCallStatusReachOnlyTheirUser(t *testing.T) {
 	ann.signUp("ann.live@example.com", "correct horse", "Ann")
 	ben.signUp("ben.live@example.com", "correct horse", "Ben")
 	annLines, benLines := ann.stream(t), ben.stream(t)
-	// A stream opens with the current state: here, a zero balance.
-	expectLine(t, annLines, `<template>$0.00</template>`, 5*time.Second)
-	expectLine(t, benLines, `<template>$0.00</template>`, 5*time.Second)
+	// A stream opens with the current state: here, a zero balance at the
+	// wallet's first version.
+	zero := `<turbo-stream action="live-update" targets="[data-balance]" version="0"><template><span data-cents="0">$0.00</span></template></turbo-stream>`
+	expectLine(t, annLines, zero, 5*time.Second)
+	expectLine(t, benLines, zero, 5*time.Second)
 
 	// Outlive the server's write timeout before anything happens.
 	time.Sleep(4 * time.Second)
 	if _, err := ledger.New(a.pool).Post(context.Background(), ledger.Entry{Key: "bonus:live", AccountID: a.accountOf(t, "ann.live@example.com"), Kind: ledger.Bonus, AmountCents: 123}); err != nil {
 		t.Fatal(err)
 	}
-	expectLine(t, annLines, `<turbo-stream action="update" targets="[data-balance]"><template>$1.23</template></turbo-stream>`, 5*time.Second)
+	expectLine(t, annLines, `<turbo-stream action="live-update" targets="[data-balance]" version="1"><template><span data-cents="123">$1.23</span></template></turbo-stream>`, 5*time.Second)
 
-	var annID uuid.UUID
-	_ = a.pool.QueryRow(context.Background(), `SELECT id FROM users WHERE email = 'ann.live@example.com'`).Scan(&annID)
-	if _, err := a.pool.Exec(context.Background(), `SELECT pg_notify('call_events', $1)`,
-		`{"call_id":"c-1","user_id":"`+annID.String()+`","status":"ringing"}`); err != nil {
-		t.Fatal(err)
+	// A call row that changes reaches its user's streams at its version,
+	// whoever changed it: the in-call bar's status, the History row, and
+	// the call's own page.
+	call := a.insertCall(t, "ann.live@example.com", "+2348031234567")
+	a.exec(t, `UPDATE calls SET status = 'ringing', per_minute_micros = 140000, max_seconds = 60, authorized_until = now() + interval '3 minutes' WHERE id = $1`, call)
+	l := expectLine(t, annLines, `<turbo-stream action="live-replace" targets="[data-call-status='`+call.String()+`']" version="1"><template><span data-call-status="`+call.String()+`" data-status="ringing" data-billing="pending" data-version="1" data-outcome="">Ringing</span></template></turbo-stream>`, 5*time.Second)
+	if row := `<turbo-stream action="live-replace" targets="#call-row-` + call.String() + `" version="1"><template><li id="call-row-` + call.String() + `" data-version="1"`; !strings.Contains(l, row) {
+		t.Errorf("the History row does not follow the status: %s", l)
 	}
-	expectLine(t, annLines, `targets="[data-call-status='c-1']"><template>Ringing</template>`, 5*time.Second)
+	expectLine(t, annLines, `<turbo-stream action="live-refresh" targets="[data-call-detail='`+call.String()+`']" version="1"></turbo-stream>`, 5*time.Second)
 
 	// Ben's stream saw none of Ann's events.
 	for quiet := time.After(500 * time.Millisecond); ; {
 		select {
 		case l := <-benLines:
-			if strings.Contains(l, "$1.23") || strings.Contains(l, "c-1") {
+			if strings.Contains(l, "$1.23") || strings.Contains(l, call.String()) {
 				t.Fatalf("ben received %q", l)
 			}
 			continue
 		case <-quiet:
 		}
 		break
+	}
+}
+
+// A call that ends is announced with its outcome, and again once it is
+// charged (the charge follows the final status); every change of the row
+// has a newer version than the one before, and a stream opened later
+// starts from the row's current version, so a page that shows it ignores
+// the replay.
+func TestLiveCallEndsWithItsOutcomeAndCharge(t *testing.T) {
+	a := newApp(t, nil)
+	b := a.browser()
+	b.signUp("ender@example.com", "correct horse", "Ender")
+	lines := b.stream(t)
+	expectLine(t, lines, `$0.00`, 5*time.Second)
+	call := a.insertCall(t, "ender@example.com", "+2348031234567")
+	id := call.String()
+	a.exec(t, `UPDATE calls SET status = 'in_progress', per_minute_micros = 140000, max_seconds = 600, authorized_until = now() + interval '3 minutes' WHERE id = $1`, call)
+	expectLine(t, lines, `data-status="in_progress" data-billing="pending" data-version="1" data-outcome="">In call</span>`, 5*time.Second)
+	a.exec(t, `UPDATE calls SET status = 'completed', duration_seconds = 130 WHERE id = $1`, call)
+	expectLine(t, lines, `data-status="completed" data-billing="pending" data-version="2" data-outcome="Ended · working out the cost…">Completed</span>`, 5*time.Second)
+	a.exec(t, `UPDATE calls SET billing_state = 'charged', cost_cents = 42 WHERE id = $1`, call)
+	expectLine(t, lines, `data-status="completed" data-billing="charged" data-version="3" data-outcome="3 min · $0.42">Completed</span>`, 5*time.Second)
+	// The History row says it too.
+	expectLine(t, lines, `<span class="whitespace-nowrap font-semibold">$0.42</span>`, 5*time.Second)
+	// A change no page shows (the row's updated_at) moves the version
+	// without a NOTIFY; a stream opened now starts from it.
+	a.exec(t, `UPDATE calls SET updated_at = now() WHERE id = $1`, call)
+	again := b.stream(t)
+	expectLine(t, again, `<turbo-stream action="live-replace" targets="[data-call-status='`+id+`']" version="4">`, 5*time.Second)
+
+	busy := a.insertCall(t, "ender@example.com", "+2348031230001")
+	a.exec(t, `UPDATE calls SET status = 'busy', billing_state = 'not_billable', per_minute_micros = 140000, max_seconds = 600, authorized_until = now() WHERE id = $1`, busy)
+	expectLine(t, lines, `data-status="busy" data-billing="not_billable" data-version="1" data-outcome="Busy — nothing charged">Busy</span>`, 5*time.Second)
+}
+
+// insertCall adds a created call of the user's, as POST /calls does.
+func (a *app) insertCall(t *testing.T, email, number string) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	err := a.pool.QueryRow(context.Background(), `INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity)
+		SELECT u.id, w.id, $2, 'NG', 'test' FROM users u JOIN accounts w ON w.user_id = u.id WHERE u.email = $1 RETURNING id`, email, number).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (a *app) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := a.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -9,10 +9,11 @@ import (
 	"text/template"
 )
 
-// The PWA: a manifest, and a small service worker whose only job is to show
-// the offline page when the network is gone. It never caches pages or
-// balances: navigations always go to the network, and only the offline page
-// and the content-hashed assets are kept.
+// The PWA: a manifest, and a small service worker whose jobs are to show
+// the offline page when the network is gone and to keep the Voice SDK once
+// the dialer asks (so a call starts without waiting for it). It never
+// caches pages or balances: navigations always go to the network, and only
+// the offline page and content-hashed assets are kept.
 
 func (s *Server) showManifest(w http.ResponseWriter, r *http.Request) {
 	icon := func(name, size, purpose string) map[string]string {
@@ -44,11 +45,19 @@ func (s *Server) showManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/manifest+json")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Add("Vary", "Accept-Encoding")
+	// Every page's first load fetches it: gzipped, as the assets are.
+	if gz := gzipBytes(body); gz != nil && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		body = gz
+	}
 	_, _ = w.Write(body)
 }
 
-var serviceWorker = template.Must(template.New("sw").Parse(`// Mobayilo's service worker: the offline page, nothing else. Signed-in
-// pages, balances and API answers are never cached.
+var serviceWorker = template.Must(template.New("sw").Parse(`// Mobayilo's service worker: the offline page, and the content-hashed
+// assets the page asks it to keep (the Voice SDK, once the dialer shows a
+// number that can be called). Signed-in pages, balances and API answers
+// are never cached.
 const CACHE = "mobayilo-{{.Version}}";
 const OFFLINE_URL = "/offline";
 const PRECACHE = {{.Precache}};
@@ -63,6 +72,15 @@ self.addEventListener("activate", (event) => {
       .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
+});
+
+// The dialer asks for the Voice SDK to be kept: only /assets/ (hashed,
+// immutable) URLs are taken.
+self.addEventListener("message", (event) => {
+  const urls = ((event.data && event.data.precache) || []).filter((u) => typeof u === "string" && u.startsWith("/assets/"));
+  if (urls.length > 0) {
+    event.waitUntil(caches.open(CACHE).then((c) => c.addAll(urls)));
+  }
 });
 
 self.addEventListener("fetch", (event) => {
@@ -110,4 +128,15 @@ func (s *Server) showOffline(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showDevMail(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "devmail", pageData{Data: s.mailbox.Messages()})
+}
+
+// voiceSDK is the URL of the Voice SDK's bundle (voice-sdk.js), which the
+// page imports to call and the dialer prefetches once it shows a number
+// that can be called; "" when the build has none.
+func (a *Assets) voiceSDK() string {
+	p, err := a.Path("voice-sdk.js")
+	if err != nil {
+		return ""
+	}
+	return p
 }

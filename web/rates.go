@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mobayilo/mobayilo/internal/accounts"
@@ -22,6 +23,9 @@ type ratesData struct {
 	Query     string
 	Countries []countryRates
 	Total     int // countries before filtering
+	// NotServed names the countries the query finds that we do not call
+	// (no rate, or not allowed), when it finds no country we do.
+	NotServed []string
 }
 
 // showRates lists the enabled destinations by country, filtered by name,
@@ -34,9 +38,19 @@ func (s *Server) showRates(w http.ResponseWriter, r *http.Request) {
 	}
 	all := s.countryRates()
 	data := ratesData{Query: q, Total: len(all)}
+	served := map[string]bool{}
 	for _, c := range all {
+		served[c.Code] = true
 		if matchesCountry(c, q) {
 			data.Countries = append(data.Countries, c)
+		}
+	}
+	if len(data.Countries) == 0 && q != "" {
+		for _, c := range accounts.Countries() {
+			place := countryRates{Code: c.Code, Name: c.Name, DialCode: c.DialCode, Rates: []rating.Rate{{Prefix: strings.TrimPrefix(c.DialCode, "+")}}}
+			if !served[c.Code] && matchesCountry(place, q) && len(data.NotServed) < 3 {
+				data.NotServed = append(data.NotServed, c.Name)
+			}
 		}
 	}
 	s.render(w, r, http.StatusOK, "rates", pageData{Tab: "dial", Data: data})
@@ -45,7 +59,7 @@ func (s *Server) showRates(w http.ResponseWriter, r *http.Request) {
 func (s *Server) countryRates() []countryRates {
 	byCountry := map[string]*countryRates{}
 	for _, r := range s.rates.Deck().Rates() {
-		if !r.Enabled {
+		if !r.Enabled || len(s.rules.AllowedCountries) > 0 && !s.rules.AllowedCountries[r.Country] {
 			continue
 		}
 		c := byCountry[r.Country]
@@ -59,7 +73,12 @@ func (s *Server) countryRates() []countryRates {
 	}
 	out := make([]countryRates, 0, len(byCountry))
 	for _, c := range byCountry {
-		sort.Slice(c.Rates, func(i, j int) bool { return c.Rates[i].Prefix < c.Rates[j].Prefix })
+		// By number, as a person reads them: +44 7 before +44 20.
+		sort.Slice(c.Rates, func(i, j int) bool {
+			a, _ := strconv.ParseUint(c.Rates[i].Prefix, 10, 64)
+			b, _ := strconv.ParseUint(c.Rates[j].Prefix, 10, 64)
+			return a < b
+		})
 		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -122,19 +141,25 @@ func dialCode(code string) string {
 
 // quote is the answer of /rates/calculate.
 type quote struct {
-	E164                string      `json:"e164,omitempty"`
-	Country             string      `json:"country,omitempty"`
-	CountryName         string      `json:"country_name,omitempty"`
-	NumberType          string      `json:"number_type,omitempty"`
-	Description         string      `json:"description,omitempty"`
-	RatePerMinuteMicros int64       `json:"rate_per_minute_micros,omitempty"`
-	RatePerMinute       string      `json:"rate_per_minute,omitempty"`
-	ConnectionFeeMicros int64       `json:"connection_fee_micros,omitempty"`
-	MinimumCents        int64       `json:"minimum_cents,omitempty"`
-	BalanceCents        *int64      `json:"balance_cents,omitempty"`
-	MaxMinutes          *int64      `json:"max_minutes,omitempty"`
-	CanCall             bool        `json:"can_call"`
-	Error               *quoteError `json:"error,omitempty"`
+	E164                string `json:"e164,omitempty"`
+	Country             string `json:"country,omitempty"`
+	CountryName         string `json:"country_name,omitempty"`
+	NumberType          string `json:"number_type,omitempty"`
+	Description         string `json:"description,omitempty"`
+	RatePerMinuteMicros int64  `json:"rate_per_minute_micros,omitempty"`
+	RatePerMinute       string `json:"rate_per_minute,omitempty"`
+	ConnectionFeeMicros int64  `json:"connection_fee_micros,omitempty"`
+	MinimumCents        int64  `json:"minimum_cents,omitempty"`
+	BalanceCents        *int64 `json:"balance_cents,omitempty"`
+	// MaxMinutes is how long a call may last: what the balance buys, or
+	// the per-call cap when that is lower.
+	MaxMinutes *int64 `json:"max_minutes,omitempty"`
+	// BalanceMinutes is what the balance buys at this rate, whatever the
+	// cap; CallCapMinutes is the per-call cap, only when it is the lower.
+	BalanceMinutes *int64      `json:"balance_minutes,omitempty"`
+	CallCapMinutes *int64      `json:"call_cap_minutes,omitempty"`
+	CanCall        bool        `json:"can_call"`
+	Error          *quoteError `json:"error,omitempty"`
 }
 
 type quoteError struct {
@@ -202,7 +227,11 @@ func (s *Server) quote(r *http.Request, input string) quote {
 	}
 	balance := u.BalanceCents
 	minutes := rating.MaxSeconds(balance, rate, s.rules.MaxCallSeconds) / 60
-	out.BalanceCents, out.MaxMinutes = &balance, &minutes
+	buys := rating.MaxSeconds(balance, rate, 0) / 60
+	out.BalanceCents, out.MaxMinutes, out.BalanceMinutes = &balance, &minutes, &buys
+	if capMinutes := s.rules.MaxCallSeconds / 60; s.rules.MaxCallSeconds > 0 && capMinutes < buys {
+		out.CallCapMinutes = &capMinutes
+	}
 	out.CanCall = minutes > 0
 	if !out.CanCall {
 		need := out.MinimumCents

@@ -26,6 +26,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/manifest.webmanifest", s.showManifest)
 	r.Get("/sw.js", s.showServiceWorker)
 	r.Get("/offline", s.showOffline)
+	r.Get("/rates/prices.json", s.showPriceList) // the dialer's price list: public, no session
 
 	// Twilio's webhooks: authenticated by signature, no session, no
 	// cross-origin check (Twilio is another origin by nature).
@@ -114,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/settings", s.showSettings)
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
+			r.Post("/settings/time-zone", s.changeTimeZone)
 		})
 
 		// The support console: admins only; to anyone else it does not

@@ -186,7 +186,8 @@ func New(d Deps) (*Server, error) {
 	s.sweepDone = make(chan struct{})
 	go s.sweep(time.Minute)
 	s.sessions.Lifetime = 30 * 24 * time.Hour
-	s.sessions.IdleTimeout = 14 * 24 * time.Hour
+	// No scs IdleTimeout: it rewrites the session row on every request.
+	// The idle limit is ours (sessionActive), with a write at most hourly.
 	s.sessions.Cookie.Name = "mobayilo_session"
 	s.sessions.Cookie.HttpOnly = true
 	s.sessions.Cookie.SameSite = http.SameSiteLaxMode

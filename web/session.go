@@ -64,6 +64,13 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 					s.endIdleAdminSession(w, r.WithContext(ctx))
 					return
 				}
+				if row.User.Role != "admin" && !s.sessionActive(ctx) {
+					if err := s.endSession(ctx); err != nil {
+						s.serverError(w, r, err)
+						return
+					}
+					break
+				}
 				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
 			case err == nil || errors.Is(err, pgx.ErrNoRows):
 				if err := s.endSession(ctx); err != nil {
@@ -77,6 +84,36 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	}))
+}
+
+// A session unused for sessionIdleTimeout is signed out; its use is
+// recorded at most every sessionTouchEvery, so that an ordinary request
+// writes no session row.
+const (
+	sessionIdleTimeout = 14 * 24 * time.Hour
+	sessionTouchEvery  = time.Hour
+)
+
+// sessionActive records the session's use (at most every
+// sessionTouchEvery) and reports whether it sat idle no longer than
+// sessionIdleTimeout.
+func (s *Server) sessionActive(ctx context.Context) bool {
+	return s.touchSession(ctx, sessionIdleTimeout, sessionTouchEvery)
+}
+
+// touchSession records now as the session's last use when the last record
+// is older than every, and reports whether the session was idle no longer
+// than idle.
+func (s *Server) touchSession(ctx context.Context, idle, every time.Duration) bool {
+	now := s.now()
+	last := s.sessions.GetInt64(ctx, sessLastSeen)
+	if last != 0 && now.Sub(time.Unix(0, last)) > idle {
+		return false
+	}
+	if last == 0 || now.Sub(time.Unix(0, last)) >= every {
+		s.sessions.Put(ctx, sessLastSeen, now.UnixNano())
+	}
+	return true
 }
 
 // requireUser sends a signed-out visitor to sign in, then back.

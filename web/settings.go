@@ -71,3 +71,22 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 	s.setFlash(r, "Your email is changed.")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
+
+// changeTimeZone sets the zone the person's times are shown in (History,
+// a call's page, Credits, Transactions).
+func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	u, err := s.accounts.SetTimeZone(r.Context(), currentUser(r).ID, r.PostForm.Get("time_zone"))
+	if fe := formErrors(err); fe != nil {
+		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{"time_zone": {r.PostForm.Get("time_zone")}}, Errors: fe})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setFlash(r, "Times now show in "+u.TimeZone+".")
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}

@@ -55,8 +55,10 @@ func TestServiceWorkerNeverCachesPages(t *testing.T) {
 		t.Fatalf("sw.js: %d %v", r.status, r.header)
 	}
 	// Navigations go to the network, falling back to the offline page only;
-	// the only cache writes are the precache of the offline page and assets.
-	for _, want := range []string{`request.mode === "navigate"`, `fetch(request).catch(() => caches.match(OFFLINE_URL))`, `"/offline"`} {
+	// the only cache writes are the precache of the offline page and assets,
+	// and the hashed assets the page asks for (the Voice SDK).
+	for _, want := range []string{`request.mode === "navigate"`, `fetch(request).catch(() => caches.match(OFFLINE_URL))`, `"/offline"`,
+		`u.startsWith("/assets/")`} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("sw.js lacks %s", want)
 		}
@@ -138,24 +140,32 @@ func TestNoDevMailInProductionShape(t *testing.T) {
 	}
 }
 
-func TestVoiceSDKIsAChunkLoadedOnlyToCall(t *testing.T) {
+// The Voice SDK is a bundle of its own, named to signed-in pages (which
+// import it to call, and prefetch it once a number can be called), never
+// part of the first load.
+func TestVoiceSDKIsABundleLoadedOnlyToCall(t *testing.T) {
 	a := newApp(t, nil)
 	b := a.browser()
-	page := b.get("/signin")
-	js := regexp.MustCompile(`src="(/assets/app\.[0-9a-f]{12}\.js)"`).FindStringSubmatch(page.body)
+	signedOut := b.get("/signin")
+	if strings.Contains(signedOut.body, `name="voice-sdk"`) {
+		t.Error("a signed-out page names the Voice SDK")
+	}
+	js := regexp.MustCompile(`src="(/assets/app\.[0-9a-f]{12}\.js)"`).FindStringSubmatch(signedOut.body)
 	if js == nil {
 		t.Fatal("no app.js")
 	}
 	app := b.get(js[1])
-	chunk := regexp.MustCompile(`chunks/twilio-[A-Z0-9]+\.js`).FindString(app.body)
-	if chunk == "" {
-		t.Fatal("the bundle has no lazily loaded Twilio chunk")
+	if strings.Contains(app.body, "twilio.com/voice-sdk") || strings.Contains(app.body, "./chunks/") || len(app.body) > 200_000 {
+		t.Fatalf("the first bundle carries the Voice SDK or loads chunks (%d bytes)", len(app.body))
 	}
-	if strings.Contains(app.body, "twilio.com/voice-sdk") || len(app.body) > 200_000 {
-		t.Fatalf("the Voice SDK seems to be in the first bundle (%d bytes)", len(app.body))
+	b.signUp("sdk@example.com", "correct horse", "Sdk")
+	page := b.get("/call")
+	sdk := regexp.MustCompile(`<meta name="voice-sdk" content="(/assets/voice-sdk\.[0-9a-f]{12}\.js)">`).FindStringSubmatch(page.body)
+	if sdk == nil {
+		t.Fatal("the dialer does not name the Voice SDK's bundle")
 	}
-	r := b.get("/assets/" + chunk)
+	r := b.get(sdk[1])
 	if r.status != 200 || r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.Contains(r.body, "Device") {
-		t.Fatalf("chunk %s: %d %v", chunk, r.status, r.header)
+		t.Fatalf("voice SDK %s: %d %v", sdk[1], r.status, r.header)
 	}
 }

@@ -110,7 +110,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wid := workflows.TopUpWorkflowID(topupID)
-	_, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
+	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
 		Source: "stripe", DedupKey: ev.ID, Type: string(ev.Type), Signal: workflows.SignalStripeEvent, WorkflowID: wid, Payload: sig,
 		Start: &inbox.Start{Workflow: workflows.TopUpWorkflowName, Input: workflows.TopUpInput{TopUpID: topupID, Resumed: true}},
 	})
@@ -120,7 +120,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if stored {
-		s.kick()
+		s.send(row)
 	}
 	log.Info().Str("topup_id", topupID).Str("workflow_id", wid).Bool("duplicate", !stored).Msg("stripe webhook stored")
 	w.WriteHeader(http.StatusOK)

@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -28,14 +29,20 @@ var templateFiles embed.FS
 type pageData struct {
 	User         *db.User // nil when signed out
 	BalanceCents int64
-	Tab          string // the active bottom-nav tab
-	Flash        string
-	Form         url.Values        // submitted values, to refill a form shown again
-	Errors       map[string]string // per field, plus "form" for the whole form
-	Data         any               // the page's own data
-	CSPNonce     string            // for Turbo's progress-bar style
-	Device       string            // the in-call bar's device: "simulator" (development) or "twilio"
-	Reauth       bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
+	// BalanceVersion is the wallet's live version, read with BalanceCents:
+	// a live update of the balance older than it is ignored.
+	BalanceVersion int64
+	// Zone is the user's time zone (UTC when signed out): every time a
+	// page shows is in it.
+	Zone     *time.Location
+	Tab      string // the active bottom-nav tab
+	Flash    string
+	Form     url.Values        // submitted values, to refill a form shown again
+	Errors   map[string]string // per field, plus "form" for the whole form
+	Data     any               // the page's own data
+	CSPNonce string            // for Turbo's progress-bar style
+	Device   string            // the in-call bar's device: "simulator" (development) or "twilio"
+	Reauth   bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -155,6 +162,8 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,
 		"reauthField": reauthField,
+		"local":       func(loc *time.Location, t time.Time) time.Time { return t.In(loc) },
+		"voiceSDK":    assets.voiceSDK,
 	}
 	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
 	if err != nil {
@@ -180,9 +189,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		s.serverError(w, r, fmt.Errorf("web: no page template %q", page))
 		return
 	}
+	data.Zone = time.UTC
 	if u := currentUser(r); u != nil {
 		data.User = &u.User
 		data.BalanceCents = u.BalanceCents
+		if s.pool != nil {
+			// The balance again, with its version: the two must come from
+			// one read for a live update to know which is newer.
+			if b, err := db.New(s.pool).GetLiveBalance(r.Context(), u.AccountID); err == nil {
+				data.BalanceCents, data.BalanceVersion = b.CachedBalanceCents, b.LiveVersion
+			}
+		}
+		data.Zone = accounts.Location(u.User)
 		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
 	if data.Flash == "" {

@@ -132,8 +132,10 @@ func TestTransactionsPageNewestFirstWithBalances(t *testing.T) {
 		if w.link == "" && strings.Contains(s.html, "href=") {
 			t.Errorf("entry #%d links somewhere", s.id)
 		}
-		if !strings.Contains(s.html, " UTC</time>") {
-			t.Errorf("entry #%d has no UTC time", s.id)
+		// The person's zone (UTC for an account made without one), with
+		// the instant in UTC for machines.
+		if !regexp.MustCompile(`<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d</time>`).MatchString(s.html) {
+			t.Errorf("entry #%d has no time:\n%s", s.id, s.html)
 		}
 	}
 	if !strings.Contains(r.body, "=HYPERLINK(&#34;http://evil.example/&#34;,&#34;Click&#34;)") || !strings.Contains(shown[0].html, "@SUM(A1:A9)") {

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -81,19 +83,13 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 		s.refuseVoice(w, r, "token of another call")
 		return
 	}
-	var call db.Call
-	err := db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
-		var err error
-		call, err = q.ClaimCall(r.Context(), db.ClaimCallParams{ID: callID, ClientIdentity: userIdentity, ParentCallSid: &parentSid})
-		if err != nil {
-			return err
-		}
-		_, _, err = inbox.Store(r.Context(), q, inbox.Event{
-			Source: "twilio", DedupKey: "voice:" + parentSid, Type: "voice", Signal: workflows.SignalDialed,
-			WorkflowID: workflows.CallWorkflowID(callID.String()),
-			Payload:    workflows.DialedSignal{DedupKey: "voice:" + parentSid, ParentCallSid: parentSid},
-		})
-		return err
+	// The claim and the inbox row of its dialed signal: one statement, one
+	// round trip.
+	dedup, wid := "voice:"+parentSid, workflows.CallWorkflowID(callID.String())
+	payload, _ := json.Marshal(workflows.DialedSignal{DedupKey: dedup, ParentCallSid: parentSid})
+	call, err := db.New(s.pool).ClaimCallAndStoreDial(r.Context(), db.ClaimCallAndStoreDialParams{
+		ID: callID, ClientIdentity: userIdentity, ParentCallSid: &parentSid,
+		DedupKey: dedup, Signal: workflows.SignalDialed, WorkflowID: &wid, Payload: payload, LeaseMs: int32(inbox.Lease / time.Millisecond),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.refuseVoice(w, r, "no authorized call to claim")
@@ -104,7 +100,10 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 		s.refuseVoice(w, r, "claim failed")
 		return
 	}
-	s.kick()
+	if call.EventID != 0 {
+		s.send(db.WebhookEvent{ID: call.EventID, Source: "twilio", DedupKey: dedup, EventType: "voice", Signal: workflows.SignalDialed,
+			WorkflowID: &wid, Payload: payload})
+	}
 
 	statusURL := s.cfg.PublicBaseURL + "/api/webhooks/twilio/status?call_id=" + callID.String()
 	xml, err := twiml.Voice([]twiml.Element{
@@ -180,7 +179,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed CallSid or status", http.StatusBadRequest)
 		return
 	}
-	_, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
+	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
 		Source: "twilio", DedupKey: sig.DedupKey, Type: map[bool]string{true: "dial-action", false: "status"}[action],
 		Signal: workflows.SignalTwilioStatus, WorkflowID: workflows.CallWorkflowID(callID.String()), Payload: sig,
 	})
@@ -190,7 +189,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if stored {
-		s.kick()
+		s.send(row)
 	}
 	if action {
 		// The Dial verb's action wants instructions: the call is over.
@@ -201,9 +200,10 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// kick asks the inbox deliverer for a pass, when there is one.
-func (s *Server) kick() {
+// send hands a delivery just stored to the inbox deliverer, when there is
+// one (else the sweep of another instance delivers it after its lease).
+func (s *Server) send(e db.WebhookEvent) {
 	if s.deliverer != nil {
-		s.deliverer.Kick()
+		s.deliverer.Send(e)
 	}
 }

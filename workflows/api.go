@@ -119,6 +119,10 @@ const (
 
 	// ErrTypeCallRefused: authorization refused the call (details: CallRefusal).
 	ErrTypeCallRefused = "CallRefused"
+	// RefusalAuthorizationTimeout: a CallRefusal's reason when the call's
+	// web request stopped waiting (CallInput.AuthorizeBy) before the
+	// authorization could be committed; the browser hears "unavailable".
+	RefusalAuthorizationTimeout = "authorization_timeout"
 	// ErrTypeBillingFailed: a charge no retry can post (e.g. the balance fell
 	// below the cost through a refund); the call waits, stuck, for support.
 	ErrTypeBillingFailed = "BillingFailed"
@@ -197,6 +201,11 @@ type CallInput struct {
 	// Timing overrides the defaults (zero values keep them): shorter
 	// windows for load runs, never needed in production.
 	Timing CallTiming
+	// AuthorizeBy is when the web request that started the call stops
+	// waiting (and tells the browser 503): an authorization is never
+	// committed after it. Zero (workflows started before it existed): no
+	// bound but the activity's own timeout.
+	AuthorizeBy time.Time `json:",omitempty"`
 }
 
 // CallTiming tunes a call's timers.
@@ -287,6 +296,10 @@ type ChargeRequest struct {
 	DurationSeconds   int64
 	CostCents         int64
 	CarrierStatus     string
+	// Final, when set, is the call's final status, recorded in the same
+	// transaction as the charge (the fast path: one activity from the
+	// final callback to the committed charge).
+	Final *RecordStatus `json:",omitempty"`
 }
 
 // BillingMark records a billing state that is not a charge.
@@ -296,6 +309,8 @@ type BillingMark struct {
 	DurationSeconds int64
 	CarrierStatus   string
 	Reason          string
+	// Final: as ChargeRequest's.
+	Final *RecordStatus `json:",omitempty"`
 }
 
 // CallState is the whole state of a call workflow (the state query).

@@ -35,6 +35,10 @@ const (
 	// hangUpRecheck: after hanging up an overdue call at the carrier, how
 	// long before asking for its final state.
 	hangUpRecheck = 10 * time.Second
+	// authorizeTimeout bounds the authorize local activity, retries
+	// included, below the web request's own bound (CallInput.AuthorizeBy
+	// bounds it further).
+	authorizeTimeout = 8 * time.Second
 )
 
 // Change IDs of workflow.GetVersion (issue 15). Each is asked where its
@@ -53,6 +57,14 @@ const (
 	// the carrier's REST API, then billed (before, it was asked again until
 	// declared stuck).
 	versionHangUpOverdue = "hang-up-overdue"
+	// versionFastPath (issue 14), asked once as the workflow starts: the
+	// authorization runs as a local activity inside the update handler (one
+	// workflow task from POST /calls to its answer), the wait for the
+	// update sets no timer that outlives it, the call's Postgres activities
+	// run as local activities, the final status is recorded in the billing
+	// activity's transaction, and status and billing state are upserted
+	// together. Before, each was a task-queue round trip of its own.
+	versionFastPath = "fast-path"
 )
 
 // statusRank orders call statuses; a status of lower rank than the current
@@ -104,6 +116,10 @@ type callWorkflow struct {
 	updateStarted bool
 	// hungUpNow: reconcile just hung the call up at the carrier.
 	hungUpNow bool
+	// fast: versionFastPath is on for this run.
+	fast bool
+	// final: the final status, recorded by the billing activity (fast path).
+	final *RecordStatus
 }
 
 // Call follows one call attempt from authorization to its charge. It is
@@ -117,6 +133,8 @@ func Call(ctx workflow.Context, in CallInput) (CallState, error) {
 		state: CallState{CallID: in.CallID, Status: StatusAuthorizing, BillingState: BillingPending},
 		seen:  map[string]bool{},
 	}
+	// Before anything can yield: the update handler reads it.
+	w.fast = workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, 1) == 1
 	if err := w.setup(ctx); err != nil {
 		return w.state, err
 	}
@@ -149,20 +167,35 @@ func (w *callWorkflow) setup(ctx workflow.Context) error {
 // refusal as an error the web layer shows the person.
 func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 	w.updateStarted = true
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
-			MaximumInterval: 2 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: []string{ErrTypeCallRefused}},
-	})
+	retry := &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
+		MaximumInterval: 2 * time.Second, MaximumAttempts: 4, NonRetryableErrorTypes: []string{ErrTypeCallRefused}}
 	var terms CallTerms
-	err := workflow.ExecuteActivity(actx, ActivityAuthorizeCall, w.in).Get(ctx, &terms)
+	var err error
+	if w.fast {
+		// In this workflow task, on this worker: no task queue between the
+		// update and the balance check. Never past the web request's bound.
+		timeout := authorizeTimeout
+		if !w.in.AuthorizeBy.IsZero() {
+			timeout = min(timeout, w.in.AuthorizeBy.Sub(workflow.Now(ctx)))
+		}
+		if timeout > 0 {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				ScheduleToCloseTimeout: timeout, StartToCloseTimeout: min(timeout, 5*time.Second), RetryPolicy: retry,
+			})
+			err = workflow.ExecuteLocalActivity(lctx, ActivityAuthorizeCall, w.in).Get(ctx, &terms)
+		} else {
+			err = temporal.NewNonRetryableApplicationError("the web request stopped waiting before authorization began", "AuthorizationTimeout", nil)
+		}
+	} else {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+		err = workflow.ExecuteActivity(actx, ActivityAuthorizeCall, w.in).Get(ctx, &terms)
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrTypeCallRefused {
 		var refusal CallRefusal
 		_ = appErr.Details(&refusal)
 		w.state.Refusal = &refusal
-		w.setStatus(ctx, StatusRefused)
-		w.setBilling(ctx, BillingNotBillable)
+		w.settle(ctx, StatusRefused, BillingNotBillable)
 		return CallTerms{}, temporal.NewApplicationError(refusal.Message, ErrTypeCallRefused, refusal)
 	}
 	if err != nil {
@@ -170,8 +203,7 @@ func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 		// lost: fail it, so no claim can dial a call nobody follows.
 		w.state.LastError = err.Error()
 		_ = w.activity(ctx, ActivityAbandonCall, w.in.CallID).Get(ctx, nil)
-		w.setStatus(ctx, StatusFailed)
-		w.setBilling(ctx, BillingNotBillable)
+		w.settle(ctx, StatusFailed, BillingNotBillable)
 		return CallTerms{}, err
 	}
 	w.state.Terms = &terms
@@ -186,7 +218,7 @@ func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 func (w *callWorkflow) run(ctx workflow.Context) error {
 	// 1. Authorization, by the update that started us. Only a request that
 	// never came is given up; an accepted one is waited for.
-	ok, err := workflow.AwaitWithTimeout(ctx, updateWait, func() bool { return w.state.Status != StatusAuthorizing || w.updateStarted })
+	ok, err := w.awaitUpdate(ctx)
 	if err != nil {
 		return err
 	}
@@ -199,8 +231,7 @@ func (w *callWorkflow) run(ctx workflow.Context) error {
 		// The web request that started us never sent the update.
 		w.state.LastError = "no authorization request arrived"
 		_ = w.activity(ctx, ActivityAbandonCall, w.in.CallID).Get(ctx, nil)
-		w.setStatus(ctx, StatusFailed)
-		w.setBilling(ctx, BillingNotBillable)
+		w.settle(ctx, StatusFailed, BillingNotBillable)
 		return nil
 	}
 	if w.state.Status != StatusAuthorized {
@@ -219,6 +250,33 @@ func (w *callWorkflow) run(ctx workflow.Context) error {
 		return err
 	}
 	return w.bill(ctx)
+}
+
+// awaitUpdate waits for the authorize update to be accepted, for at most
+// updateWait; ok is false when it never came. Update-with-start delivers
+// it in the first workflow task, whose handler has started by the time the
+// workflow's main line asks: on the fast path no timer is set then (the
+// safety timer is only for an update lost on the way).
+func (w *callWorkflow) awaitUpdate(ctx workflow.Context) (ok bool, err error) {
+	return awaitUpdate(ctx, w.fast, func() bool { return w.state.Status != StatusAuthorizing || w.updateStarted })
+}
+
+// awaitUpdate waits until arrived holds, for at most updateWait (see
+// callWorkflow.awaitUpdate); fast: versionFastPath is on.
+func awaitUpdate(ctx workflow.Context, fast bool, arrived func() bool) (ok bool, err error) {
+	if !fast {
+		return workflow.AwaitWithTimeout(ctx, updateWait, arrived)
+	}
+	if arrived() {
+		return true, nil
+	}
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimer(timerCtx, updateWait)
+	if err := workflow.Await(ctx, func() bool { return arrived() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	return arrived(), nil
 }
 
 // awaitDial waits until the call leaves authorized; canceled reports that
@@ -253,8 +311,7 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 			if userEnded {
 				w.endRequested, w.state.BrowserEnded = false, true
 			}
-			w.setStatus(ctx, StatusCanceled)
-			w.setBilling(ctx, BillingNotBillable)
+			w.settle(ctx, StatusCanceled, BillingNotBillable)
 			return true, nil
 		}
 		// The voice webhook claimed it first: its dialed signal is on the
@@ -560,16 +617,22 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 		w.setBilling(ctx, BillingNotBillable)
 		return nil
 	}
-	charge := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		// Retryable failures (Postgres away) are retried until they pass;
-		// only a charge the ledger refuses makes the call stuck.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: []string{ErrTypeBillingFailed}},
-	})
-	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost, CarrierStatus: w.state.Status}
+	// Retryable failures (Postgres away) are retried until they pass;
+	// only a charge the ledger refuses makes the call stuck.
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		NonRetryableErrorTypes: []string{ErrTypeBillingFailed}}
+	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost,
+		CarrierStatus: w.state.Status, Final: w.final}
+	charge := func() workflow.Future {
+		if w.fast {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+			return workflow.ExecuteLocalActivity(lctx, ActivityChargeCall, req)
+		}
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+		return workflow.ExecuteActivity(actx, ActivityChargeCall, req)
+	}
 	for {
-		err := workflow.ExecuteActivity(charge, ActivityChargeCall, req).Get(ctx, nil)
+		err := charge().Get(ctx, nil)
 		w.state.BillingAttempts++ // after the outcome, which LastError then tells
 		if err == nil {
 			w.state.LastError = ""
@@ -587,36 +650,52 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 }
 
 // activity runs one of the call's idempotent Postgres activities, retried
-// until it passes (a call must not be left half-recorded by an outage).
+// until it passes (a call must not be left half-recorded by an outage): on
+// the fast path as a local activity, in the workflow task that needs it.
 func (w *callWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput"}},
-	})
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput"}}
+	if w.fast {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+		return workflow.ExecuteLocalActivity(lctx, name, args...)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
 	return workflow.ExecuteActivity(actx, name, args...)
 }
 
 // record stores a transition (the calls row, a call event for the live
 // screen). A failure is logged, not fatal: billing follows the workflow's
-// state, not the row.
+// state, not the row. On the fast path a final status is recorded by the
+// billing activity that follows it, in its transaction.
 func (w *callWorkflow) record(ctx workflow.Context, status, childSid string) {
-	err := w.activity(ctx, ActivityRecordCallStatus, RecordStatus{CallID: w.in.CallID, UserID: w.in.UserID, Status: status, ChildCallSid: childSid}).Get(ctx, nil)
-	if err != nil {
+	r := RecordStatus{CallID: w.in.CallID, UserID: w.in.UserID, Status: status, ChildCallSid: childSid}
+	if w.fast && IsFinal(status) {
+		w.final = &r
+		return
+	}
+	if err := w.activity(ctx, ActivityRecordCallStatus, r).Get(ctx, nil); err != nil {
 		w.log.Warn("record call status failed", "status", status, "error", err)
 	}
 }
 
 func (w *callWorkflow) markBilling(ctx workflow.Context, state, reason string) {
 	err := w.activity(ctx, ActivityMarkCallBilling, BillingMark{CallID: w.in.CallID, State: state,
-		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason}).Get(ctx, nil)
+		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason, Final: w.final}).Get(ctx, nil)
 	if err != nil {
 		w.log.Warn("mark billing failed", "state", state, "error", err)
 	}
 }
 
+// setStatus moves the call to status. On the fast path a final status is
+// made visible with the billing state that follows it (one upsert).
 func (w *callWorkflow) setStatus(ctx workflow.Context, status string) {
 	w.state.Status = status
+	if w.fast {
+		if !IsFinal(status) {
+			w.upsert(ctx)
+		}
+		return
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrCallStatus.ValueSet(status)); err != nil {
 		w.log.Warn("upsert CallStatus", "error", err)
 	}
@@ -624,7 +703,25 @@ func (w *callWorkflow) setStatus(ctx workflow.Context, status string) {
 
 func (w *callWorkflow) setBilling(ctx workflow.Context, state string) {
 	w.state.BillingState = state
+	if w.fast {
+		w.upsert(ctx)
+		return
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrBillingState.ValueSet(state)); err != nil {
 		w.log.Warn("upsert BillingState", "error", err)
+	}
+}
+
+// settle moves the call to a final status and billing state at once.
+func (w *callWorkflow) settle(ctx workflow.Context, status, billing string) {
+	w.setStatus(ctx, status)
+	w.setBilling(ctx, billing)
+}
+
+// upsert makes status and billing state visible together (fast path).
+func (w *callWorkflow) upsert(ctx workflow.Context) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrCallStatus.ValueSet(w.state.Status),
+		SearchAttrBillingState.ValueSet(w.state.BillingState)); err != nil {
+		w.log.Warn("upsert CallStatus and BillingState", "error", err)
 	}
 }

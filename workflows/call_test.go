@@ -22,6 +22,8 @@ type fakeCarrierDB struct {
 	refuse        *workflows.CallRefusal
 	claimed       bool // the voice webhook claimed the call before the timer
 	canceled      bool
+	abandoned     int
+	authorized    int // AuthorizeCall runs
 	charges       []workflows.ChargeRequest
 	chargeFailing int // fail this many charges with BillingFailed
 	carrierCall   workflows.CarrierCall
@@ -45,6 +47,20 @@ type fakeCarrierDB struct {
 	now func() time.Time
 }
 
+// recordFinal records a final status sent with a billing activity, once,
+// as the call event's uniqueness does in Postgres.
+func (f *fakeCarrierDB) recordFinal(r *workflows.RecordStatus) {
+	if r == nil {
+		return
+	}
+	for _, s := range f.recorded {
+		if s == r.Status {
+			return
+		}
+	}
+	f.recorded = append(f.recorded, r.Status)
+}
+
 var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1"}
 
 func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
@@ -53,6 +69,9 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	f.now = env.Now
 	reg := func(name string, fn any) { env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(workflows.ActivityAuthorizeCall, func(ctx context.Context, in workflows.CallInput) (workflows.CallTerms, error) {
+		f.mu.Lock()
+		f.authorized++
+		f.mu.Unlock()
 		if f.refuse != nil {
 			return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError(f.refuse.Message, workflows.ErrTypeCallRefused, nil, *f.refuse)
 		}
@@ -66,7 +85,12 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.canceled = !f.claimed
 		return f.canceled, nil
 	})
-	reg(workflows.ActivityAbandonCall, func(context.Context, string) error { return nil })
+	reg(workflows.ActivityAbandonCall, func(context.Context, string) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.abandoned++
+		return nil
+	})
 	reg(workflows.ActivityRecordCallStatus, func(_ context.Context, r workflows.RecordStatus) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -82,12 +106,14 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 			return temporal.NewNonRetryableApplicationError("insufficient funds", workflows.ErrTypeBillingFailed, nil)
 		}
 		f.charges = append(f.charges, r)
+		f.recordFinal(r.Final)
 		return nil
 	})
 	reg(workflows.ActivityMarkCallBilling, func(_ context.Context, m workflows.BillingMark) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.marks = append(f.marks, m.State)
+		f.recordFinal(m.Final)
 		return nil
 	})
 	reg(workflows.ActivityLoadCallSids, func(context.Context, string) (workflows.CallSids, error) {
@@ -562,5 +588,33 @@ func TestCallStillGoingPastItsLimitIsHungUpAndBilled(t *testing.T) {
 	// 600 s authorized: ten minutes at $0.14.
 	if len(f.charges) != 1 || f.charges[0].CostCents != 140 || f.charges[0].DurationSeconds != 600 || st.BillingState != workflows.BillingCharged {
 		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+// A workflow started without its authorize update (the update lost on the
+// way) gives the call up after a minute instead of waiting forever.
+func TestAStartWithoutItsUpdateIsGivenUp(t *testing.T) {
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if st.Status != workflows.StatusFailed || st.BillingState != workflows.BillingNotBillable || f.abandoned != 1 || f.authorized != 0 {
+		t.Fatalf("state %+v, abandoned %d, authorized %d", st, f.abandoned, f.authorized)
+	}
+}
+
+// An update that reaches the workflow after its web request stopped
+// waiting (CallInput.AuthorizeBy) authorizes nothing: the browser was told
+// "unavailable", so the call is failed and its row abandoned.
+func TestAnAuthorizationPastItsRequestsBoundIsNotRun(t *testing.T) {
+	f := &fakeCarrierDB{}
+	env := f.env(t)
+	in := callInput
+	in.AuthorizeBy = env.Now().Add(-time.Second)
+	authorize(t, env, true)
+	env.ExecuteWorkflow(workflows.Call, in)
+	st := result(t, env)
+	if st.Status != workflows.StatusFailed || f.authorized != 0 || f.abandoned != 1 {
+		t.Fatalf("state %+v, authorized %d, abandoned %d", st, f.authorized, f.abandoned)
 	}
 }

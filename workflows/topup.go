@@ -36,6 +36,10 @@ type topUpWorkflow struct {
 	// activity is running; createErr: it failed.
 	updateStarted, creating bool
 	createErr               error
+	// fast: versionFastPath is on for this run (see call.go): the
+	// PaymentIntent is created by a local activity inside the update, no
+	// update timer outlives the update, and Postgres activities are local.
+	fast bool
 }
 
 // TopUp follows one purchase of a credit package: it creates the
@@ -53,6 +57,8 @@ func TopUp(ctx workflow.Context, in TopUpInput) (TopUpState, error) {
 		seen:  map[string]bool{},
 		log:   log.With(workflow.GetLogger(ctx), "TopUpID", in.TopUpID),
 	}
+	// Before anything can yield: the update handler reads it.
+	w.fast = workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, 1) == 1
 	w.events = workflow.GetSignalChannel(ctx, SignalStripeEvent)
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (TopUpState, error) { return w.state, nil }); err != nil {
@@ -105,13 +111,22 @@ func (w *topUpWorkflow) createPayment(ctx workflow.Context) (PaymentCreated, err
 	}
 	w.creating = true
 	defer func() { w.creating = false }()
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
-			MaximumInterval: 5 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, "BadInput"}},
-	})
+	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
+		MaximumInterval: 5 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, "BadInput"}}
+	var create workflow.Future
+	if w.fast {
+		// In this workflow task, below POST /credits/purchase's 20 s bound
+		// (the PaymentIntent's idempotency key is the top-up's id: an
+		// attempt that outlives the request creates nothing twice).
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			ScheduleToCloseTimeout: createPaymentTimeout, StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+		create = workflow.ExecuteLocalActivity(lctx, ActivityCreatePayment, w.in)
+	} else {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
+		create = workflow.ExecuteActivity(actx, ActivityCreatePayment, w.in)
+	}
 	var pc PaymentCreated
-	if err := workflow.ExecuteActivity(actx, ActivityCreatePayment, w.in).Get(ctx, &pc); err != nil {
+	if err := create.Get(ctx, &pc); err != nil {
 		w.createErr = err
 		w.state.LastError = err.Error()
 		return PaymentCreated{}, err
@@ -126,7 +141,7 @@ func (w *topUpWorkflow) createPayment(ctx workflow.Context) (PaymentCreated, err
 
 func (w *topUpWorkflow) run(ctx workflow.Context) error {
 	// 1. The PaymentIntent, by the update that started us.
-	ok, err := workflow.AwaitWithTimeout(ctx, updateWait, func() bool { return w.updateStarted })
+	ok, err := awaitUpdate(ctx, w.fast, func() bool { return w.updateStarted })
 	if err != nil {
 		return err
 	}
@@ -432,14 +447,20 @@ func (w *topUpWorkflow) cancel(ctx workflow.Context, code, message string) error
 	return nil
 }
 
+// createPaymentTimeout bounds the create-payment local activity, retries
+// included, below the web request's 20 s.
+const createPaymentTimeout = 15 * time.Second
+
 // activity runs an idempotent Postgres activity, retried until it passes
-// unless it is refused for good.
+// unless it is refused for good: on the fast path as a local activity.
 func (w *topUpWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput", ErrTypeTopUpMismatch}},
-	})
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput", ErrTypeTopUpMismatch}}
+	if w.fast {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+		return workflow.ExecuteLocalActivity(lctx, name, args...)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
 	return workflow.ExecuteActivity(actx, name, args...)
 }
 

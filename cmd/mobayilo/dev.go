@@ -54,7 +54,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
 			return err
 		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL)
+		pool, err := db.OpenSized(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 		if err != nil {
 			return err
 		}

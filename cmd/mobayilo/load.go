@@ -25,7 +25,9 @@ With fault flags it kills the worker, restarts Postgres (as root, with
 Debian's pg_ctlcluster) or the Temporal dev server mid-run, or drains wallets
 mid-call (the charge must post in full, a debt that refuses the next call).
 With -browser-hangup a share of callers hang up from the browser with their
-final callbacks lost: each call must be billed and its slot free within 10 s.
+final callbacks lost: each call must be billed and its slot freed; the time
+to both is reported against a 10 s target (a warning line when calls are
+over it, never a failure: a timing on a shared machine is no gate).
 
 At the end it checks the books against what it did: exactly one call charge,
 of the amount it works out from the rate deck and the talk time, for every
@@ -52,7 +54,7 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.BoolVar(&o.RestartPostgres, "restart-postgres", false, "restart PostgreSQL once, a third of the way in (root; Debian's pg_ctlcluster)")
 		fs.BoolVar(&o.RestartTemporal, "restart-temporal", false, "restart the Temporal dev server once, half way in")
 		fs.IntVar(&o.BillingFaults, "billing-faults", 0, "calls whose wallet is drained mid-call through the support console: each must be charged in full as a debt that refuses the next call, then the money is credited back")
-		fs.Float64Var(&o.BrowserHangUp, "browser-hangup", 0, "share of calls whose browser says they ended (POST /calls/{id}/hangup) with their final callbacks lost, or cancels them unconnected: each billed and its slot free within 10 s")
+		fs.Float64Var(&o.BrowserHangUp, "browser-hangup", 0, "share of calls whose browser says they ended (POST /calls/{id}/hangup) with their final callbacks lost, or cancels them unconnected: each must be billed and its slot freed (the time to both is reported against a 10 s target)")
 		fs.StringVar(&o.DatabaseURL, "database-url", o.DatabaseURL, "the database to create for the run (loopback, name starting mobayilo_load)")
 		fs.StringVar(&o.Dir, "dir", "", "where logs and the Temporal database go (default: a new temporary directory)")
 		fs.StringVar(&o.Report, "report", o.Report, "JSON report file (empty: none)")

@@ -184,7 +184,7 @@ func setupDB(ctx context.Context, e env, role string) (config.Config, zerolog.Lo
 	if err != nil {
 		return cfg, log, nil, err
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.OpenSized(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	return cfg, log, pool, err
 }
 

@@ -168,7 +168,7 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Carrier != nil); err != nil {
 		return err
 	}
-	w := temporalx.NewWorker(tc, cfg.TemporalTaskQueue, acts, log)
+	w := temporalx.NewWorkerTuned(tc, cfg.TemporalTaskQueue, acts, log, temporalx.Tuning{MaxPollers: cfg.TemporalMaxPollers})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("temporal: start worker: %w", err)
 	}

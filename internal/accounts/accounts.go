@@ -167,6 +167,9 @@ func New(pool *pgxpool.Pool, signupBonusCents int64) (*Service, error) {
 // SignUpInput is the sign-up form.
 type SignUpInput struct {
 	Email, Password, DisplayName, HomeCountry string
+	// TimeZone is the IANA name the browser reports; one that is not a
+	// known zone (or none) is UTC, changeable in Settings.
+	TimeZone string
 	// ClientIP is where the form came from: valid sign-ups count against
 	// it (SignUpsPerAddress an hour). Empty (the command line) counts
 	// nothing.
@@ -207,8 +210,12 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (db.User, error) {
 
 	var user db.User
 	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		var zone *string
+		if IsTimeZone(in.TimeZone) {
+			zone = &in.TimeZone
+		}
 		user, err = q.CreateUser(ctx, db.CreateUserParams{
-			Email: in.Email, DisplayName: in.DisplayName, PasswordHash: hash, HomeCountry: in.HomeCountry,
+			Email: in.Email, DisplayName: in.DisplayName, PasswordHash: hash, HomeCountry: in.HomeCountry, TimeZone: zone,
 		})
 		if err != nil {
 			return err

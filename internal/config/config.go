@@ -38,6 +38,14 @@ type Config struct {
 	LogFormat     string // "console" or "json"
 
 	DatabaseURL string
+	// DatabaseMaxConns (DATABASE_MAX_CONNS): the Postgres pool's size in
+	// each web and worker process: its request handlers, the inbox's
+	// senders, the LISTEN connections and the worker's activities share it.
+	DatabaseMaxConns int
+	// TemporalMaxPollers (TEMPORAL_MAX_POLLERS): the most task-queue
+	// pollers the worker opens per kind (workflow, activity); they scale
+	// between 1 and this on the server's feedback.
+	TemporalMaxPollers int
 
 	TemporalAddress   string
 	TemporalNamespace string
@@ -201,12 +209,14 @@ func Load(getenv func(string) string) (Config, error) {
 		PublicBaseURL: r.str("PUBLIC_BASE_URL", def("http://127.0.0.1:8080")),
 		LogFormat:     r.str("LOG_FORMAT", map[bool]string{true: "console", false: "json"}[dev]),
 
-		DatabaseURL: r.str("DATABASE_URL", def("postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable")),
+		DatabaseURL:      r.str("DATABASE_URL", def("postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable")),
+		DatabaseMaxConns: r.integer("DATABASE_MAX_CONNS", 32),
 
-		TemporalAddress:   r.str("TEMPORAL_ADDRESS", def("127.0.0.1:7233")),
-		TemporalNamespace: r.str("TEMPORAL_NAMESPACE", "default"),
-		TemporalTaskQueue: r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
-		TemporalUIURL:     r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
+		TemporalAddress:    r.str("TEMPORAL_ADDRESS", def("127.0.0.1:7233")),
+		TemporalNamespace:  r.str("TEMPORAL_NAMESPACE", "default"),
+		TemporalTaskQueue:  r.str("TEMPORAL_TASK_QUEUE", "mobayilo"),
+		TemporalMaxPollers: r.integer("TEMPORAL_MAX_POLLERS", 16),
+		TemporalUIURL:      r.str("TEMPORAL_UI_URL", def("http://127.0.0.1:8233")),
 
 		TemporalTLSCert:       r.str("TEMPORAL_TLS_CERT", ""),
 		TemporalTLSKey:        r.str("TEMPORAL_TLS_KEY", ""),
@@ -364,6 +374,12 @@ func (c Config) validate() []error {
 	}
 	if c.TemporalTaskQueue == "" {
 		bad("TEMPORAL_TASK_QUEUE", "must be set")
+	}
+	if c.DatabaseMaxConns < 4 || c.DatabaseMaxConns > 1000 {
+		bad("DATABASE_MAX_CONNS", "%d is not between 4 and 1000", c.DatabaseMaxConns)
+	}
+	if c.TemporalMaxPollers < 2 || c.TemporalMaxPollers > 200 {
+		bad("TEMPORAL_MAX_POLLERS", "%d is not between 2 and 200", c.TemporalMaxPollers)
 	}
 	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
 		bad("SMTP_PORT", "%d is not a port", c.SMTPPort)
@@ -619,6 +635,8 @@ func (c Config) MarshalZerologObject(e *zerolog.Event) {
 		Str("LOG_LEVEL", c.LogLevel.String()).
 		Str("LOG_FORMAT", c.LogFormat).
 		Str("DATABASE_URL", RedactURL(c.DatabaseURL)).
+		Int("DATABASE_MAX_CONNS", c.DatabaseMaxConns).
+		Int("TEMPORAL_MAX_POLLERS", c.TemporalMaxPollers).
 		Str("TEMPORAL_ADDRESS", c.TemporalAddress).
 		Str("TEMPORAL_NAMESPACE", c.TemporalNamespace).
 		Str("TEMPORAL_TASK_QUEUE", c.TemporalTaskQueue).

@@ -93,8 +93,15 @@ func Args(o Options) []string {
 		args = append(args, "--ui-ip", "127.0.0.1", "--ui-port", strconv.Itoa(o.UIPort))
 	}
 	if o.DBFile != "" {
-		args = append(args, "--db-filename", o.DBFile)
+		// WAL: readers do not wait for the writer, and a commit is one
+		// append; NORMAL syncs at checkpoints, not at every commit (a
+		// machine crash may lose the last commits; a process crash none).
+		args = append(args, "--db-filename", o.DBFile,
+			"--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL")
 	}
+	// An activity scheduled by a workflow task comes back in that task's
+	// answer to the worker that has a free slot, not through the queue.
+	args = append(args, "--dynamic-config-value", "system.enableActivityEagerExecution=true")
 	if o.Namespace != "" && o.Namespace != "default" {
 		args = append(args, "--namespace", o.Namespace)
 	}

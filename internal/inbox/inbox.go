@@ -1,9 +1,13 @@
 // Package inbox is the one path by which webhooks reach workflows. A
 // handler authenticates a delivery and stores it (Store, in the same
-// transaction as any claim it makes) before answering; the Deliverer then
-// signals it to its workflow at once and, should Temporal be down or slow,
-// again until Temporal takes it. A delivery once stored is never lost, and
-// one delivered twice is harmless: workflows deduplicate by DedupKey.
+// statement or transaction as any claim it makes) before answering, then
+// hands it to the Deliverer (Send), whose senders signal it to its
+// workflow at once, several at a time. A stored delivery is leased at
+// birth to the instance that stored it; should that instance die, or
+// Temporal be down or slow, the sweep (any instance) signals it again
+// after the lease, until Temporal takes it. A delivery once stored is never
+// lost, and one delivered twice is harmless: workflows deduplicate by
+// DedupKey.
 package inbox
 
 import (
@@ -11,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,32 +49,39 @@ type Start struct {
 	Input    any    // its argument, stored as JSON
 }
 
-// Store records e inside q's transaction. stored is false when the same
-// (source, dedup key) was stored before.
-func Store(ctx context.Context, q *db.Queries, e Event) (id int64, stored bool, err error) {
+// Lease is how long a delivery just stored is left to the instance that
+// stored it (Send) before the sweep takes it.
+const Lease = 10 * time.Second
+
+// Store records e inside q's transaction (or as a statement of its own),
+// leased for Lease: hand the returned row to Deliverer.Send once it is
+// committed. stored is false when the same (source, dedup key) was stored
+// before.
+func Store(ctx context.Context, q *db.Queries, e Event) (row db.WebhookEvent, stored bool, err error) {
 	payload, err := json.Marshal(e.Payload)
 	if err != nil {
-		return 0, false, fmt.Errorf("inbox: encode %s: %w", e.DedupKey, err)
+		return row, false, fmt.Errorf("inbox: encode %s: %w", e.DedupKey, err)
 	}
 	wid := e.WorkflowID
 	p := db.InsertWebhookEventParams{
 		Source: e.Source, DedupKey: e.DedupKey, EventType: e.Type, Signal: e.Signal, WorkflowID: &wid, Payload: payload,
+		LeaseMs: int32(Lease / time.Millisecond),
 	}
 	if e.Start != nil {
 		input, err := json.Marshal(e.Start.Input)
 		if err != nil {
-			return 0, false, fmt.Errorf("inbox: encode start input %s: %w", e.DedupKey, err)
+			return row, false, fmt.Errorf("inbox: encode start input %s: %w", e.DedupKey, err)
 		}
 		p.StartWorkflow, p.StartInput = &e.Start.Workflow, input
 	}
-	id, err = q.InsertWebhookEvent(ctx, p)
+	row, err = q.InsertWebhookEvent(ctx, p)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+		return row, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("inbox: store %s: %w", e.DedupKey, err)
+		return row, false, fmt.Errorf("inbox: store %s: %w", e.DedupKey, err)
 	}
-	return id, true, nil
+	return row, true, nil
 }
 
 // Signaler is the part of a Temporal client the Deliverer uses.
@@ -86,17 +99,20 @@ type Deliverer struct {
 	sig       Signaler
 	log       zerolog.Logger
 	kick      chan struct{}
+	sends     chan db.WebhookEvent
+	senders   int
 	batch     int32
 	lease     time.Duration
 }
 
-// NewDeliverer returns a deliverer; Run it, and Kick it after storing.
+// NewDeliverer returns a deliverer; Run it, Send it each delivery once
+// stored, and Kick it for a sweep.
 func NewDeliverer(pool *pgxpool.Pool, sig Signaler, log zerolog.Logger) *Deliverer {
 	return &Deliverer{pool: pool, sig: sig, log: log.With().Str("component", "inbox").Logger(),
-		kick: make(chan struct{}, 1), batch: 50, lease: 30 * time.Second}
+		kick: make(chan struct{}, 1), sends: make(chan db.WebhookEvent, 4096), senders: 16, batch: 50, lease: 30 * time.Second}
 }
 
-// Kick asks for a delivery pass now; it never blocks.
+// Kick asks for a sweep now; it never blocks.
 func (d *Deliverer) Kick() {
 	select {
 	case d.kick <- struct{}{}:
@@ -104,9 +120,37 @@ func (d *Deliverer) Kick() {
 	}
 }
 
-// Run delivers on every kick and at least every sweep interval, until ctx
-// ends.
+// Send hands a delivery just stored (and committed) to the senders; it
+// never blocks. A delivery that finds them all busy and the queue full is
+// left to the sweep, after its lease.
+func (d *Deliverer) Send(e db.WebhookEvent) {
+	select {
+	case d.sends <- e:
+	default:
+		d.log.Warn().Int64("event_id", e.ID).Str("dedup_key", e.DedupKey).Msg("send queue full: the sweep delivers it after its lease")
+	}
+}
+
+// Run runs the senders, and sweeps on every kick and at least every sweep
+// interval, until ctx ends.
 func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
+	q := db.New(d.pool)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range d.senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-d.sends:
+					d.deliver(ctx, q, e)
+				}
+			}
+		}()
+	}
 	t := time.NewTicker(sweep)
 	defer t.Stop()
 	for {
@@ -129,20 +173,35 @@ func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
 	}
 }
 
-// DeliverDue makes one pass over the deliveries that are due and returns
-// how many it tried.
+// DeliverDue makes one pass over the deliveries that are due, several at a
+// time, and returns how many it leased (0 when Temporal is not answering).
 func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	q := db.New(d.pool)
 	events, err := q.LeaseDueWebhookEvents(ctx, db.LeaseDueWebhookEventsParams{LeaseMs: int32(d.lease / time.Millisecond), Batch: d.batch})
 	if err != nil {
 		return 0, fmt.Errorf("inbox: lease: %w", err)
 	}
-	for i, e := range events {
-		if !d.deliver(ctx, q, e) {
+	var down atomic.Bool
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, d.senders)
+	for _, e := range events {
+		if down.Load() {
 			// Temporal is unreachable or hanging: the rest stay leased and
 			// are tried again after the lease, not one by one now.
-			return i + 1, nil
+			break
 		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if !down.Load() && !d.deliver(ctx, q, e) {
+				down.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	if down.Load() {
+		return 0, nil // no further pass until the next sweep
 	}
 	return len(events), nil
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -54,6 +56,17 @@ func store(t *testing.T, q *db.Queries, key, wid string) bool {
 	return stored
 }
 
+// expireLeases makes every stored delivery due for the sweep, as if the
+// instance that stored them had died before sending them.
+func expireLeases(t *testing.T, pool interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `UPDATE webhook_events SET next_attempt_at = now() WHERE delivered_at IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestStoreDedupsAndDeliveryOutcomes(t *testing.T) {
 	pool := testdb.New(t)
 	q := db.New(pool)
@@ -63,6 +76,7 @@ func TestStoreDedupsAndDeliveryOutcomes(t *testing.T) {
 	}
 	store(t, q, "b", "call-gone")
 	store(t, q, "c", "call-flaky")
+	expireLeases(t, pool)
 	sig := &signaler{fail: map[string]error{
 		"call-gone":  serviceerror.NewNotFound("workflow not found"),
 		"call-flaky": errors.New("transient"),
@@ -104,9 +118,10 @@ func TestUnavailableTemporalStopsThePass(t *testing.T) {
 	for _, k := range []string{"a", "b", "c"} {
 		store(t, q, k, "call-x")
 	}
+	expireLeases(t, pool)
 	sig := &signaler{fail: map[string]error{"call-x": serviceerror.NewUnavailable("connection refused")}}
-	if n, err := inbox.NewDeliverer(pool, sig, zerolog.Nop()).DeliverDue(context.Background()); err != nil || n != 1 {
-		t.Fatalf("a pass against an unavailable Temporal tried %d (%v), want 1", n, err)
+	if n, err := inbox.NewDeliverer(pool, sig, zerolog.Nop()).DeliverDue(context.Background()); err != nil || n != 0 {
+		t.Fatalf("a pass against an unavailable Temporal answered %d (%v), want 0: no further pass", n, err)
 	}
 	var undelivered int
 	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL`).Scan(&undelivered)
@@ -124,6 +139,7 @@ func TestDeliveryThatMayStartItsWorkflow(t *testing.T) {
 	if err != nil || !stored {
 		t.Fatal(stored, err)
 	}
+	expireLeases(t, pool)
 	sig := &signaler{}
 	d := inbox.NewDeliverer(pool, sig, zerolog.Nop())
 	d.TaskQueue = "q1"
@@ -133,5 +149,53 @@ func TestDeliveryThatMayStartItsWorkflow(t *testing.T) {
 	want := `topup-1/stripe-event+start TopUp on q1 with {"Resumed":true,"TopUpID":"1"}`
 	if len(sig.sent) != 1 || sig.sent[0] != want {
 		t.Fatalf("sent %q\nwant %q", sig.sent, want)
+	}
+}
+
+// A delivery handed to Send is signalled at once; until its lease ends the
+// sweep leaves it to the instance that stored it, and takes it after.
+func TestSendDeliversAtOnceAndTheSweepWaitsForTheLease(t *testing.T) {
+	pool := testdb.New(t)
+	q := db.New(pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := &signaler{}
+	d := inbox.NewDeliverer(pool, sig, zerolog.Nop())
+	row, stored, err := inbox.Store(ctx, q, inbox.Event{Source: "twilio", DedupKey: "sent", Type: "status", Signal: "twilio-status", WorkflowID: "call-1", Payload: map[string]string{}})
+	if err != nil || !stored {
+		t.Fatal(stored, err)
+	}
+	orphan := store(t, q, "orphan", "call-2") // stored, never sent: its instance died
+	if !orphan {
+		t.Fatal("not stored")
+	}
+	if n, err := d.DeliverDue(ctx); err != nil || n != 0 {
+		t.Fatalf("the sweep took %d leased deliveries (%v)", n, err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx, time.Hour) }()
+	d.Send(row)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var delivered bool
+		_ = pool.QueryRow(ctx, `SELECT delivered_at IS NOT NULL FROM webhook_events WHERE dedup_key = 'sent'`).Scan(&delivered)
+		if delivered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a sent delivery was not marked delivered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	expireLeases(t, pool)
+	if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
+		t.Fatalf("after the lease the sweep took %d (%v), want the orphan", n, err)
+	}
+	cancel()
+	<-done
+	sig.mu.Lock()
+	defer sig.mu.Unlock()
+	if fmt.Sprint(sig.sent) != "[call-1/twilio-status call-2/twilio-status]" {
+		t.Fatalf("sent %v", sig.sent)
 	}
 }

@@ -630,65 +630,76 @@ func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topu
 
 // ---- the browser's hang-ups ------------------------------------------------
 
-// ProblemSlowHangUp: a call the browser said had ended was not billed, or
-// its slot not free, within hangUpLimit of the hang-up.
-const ProblemSlowHangUp = "slow_hangup"
+// ProblemHangUp: a call the browser said had ended was never charged, or
+// still holds its user's call slot after the drain.
+const ProblemHangUp = "browser_hangup"
 
 // CheckHangUps checks every call the browser hung up (final callbacks
-// lost): a call that costs money has its charge committed, and the user's
-// slot was seen free, within hangUpLimit of the hang-up. The charge's
-// amount is Check's business. A hang-up within hangUpLimit after a fault
-// began (a worker killed and restarting) may take up to three times as
-// long; it is still checked against that.
-func CheckHangUps(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, faults []time.Time) []Problem {
-	var ids []string
+// lost), after the drain: a call that costs money has its charge (its
+// amount, and that there is one only, are Check's business), and the
+// user's slot is free. How long each took is a figure the report sets
+// against hangUpTarget; it is not checked here.
+func CheckHangUps(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord) []Problem {
+	var ids, billed []string
 	for _, c := range calls {
-		if c.BrowserHangUp && c.ExpectedCents > 0 {
+		if c.BrowserHangUp {
 			ids = append(ids, c.CallID)
+			if c.ExpectedCents > 0 {
+				billed = append(billed, c.CallID)
+			}
 		}
 	}
-	charged, err := chargeTimes(ctx, pool, ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	fail := func(err error) []Problem {
+		return []Problem{{Kind: ProblemHangUp, ID: "run", Message: "the browser's hang-ups could not be checked: " + err.Error()}}
+	}
+	charged, err := chargeTimes(ctx, pool, billed)
 	if err != nil {
-		return []Problem{{Kind: ProblemSlowHangUp, ID: "run", Message: "the charges of the browser's hang-ups could not be read: " + err.Error()}}
+		return fail(err)
+	}
+	free := make(map[string]bool, len(ids))
+	rows, err := pool.Query(ctx, `SELECT id::text, `+slotFree+` FROM calls WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return fail(err)
+	}
+	for rows.Next() {
+		var id string
+		var f bool
+		if err := rows.Scan(&id, &f); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		free[id] = f
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail(err)
 	}
 	var out []Problem
 	for _, c := range calls {
 		if !c.BrowserHangUp {
 			continue
 		}
-		limit := hangUpLimit
-		if nearFault(c.HungUpAt, faults) {
-			limit = 3 * hangUpLimit
-		}
 		who := fmt.Sprintf("call %s (%s, %s, %s)", c.CallID, c.UserEmail, c.Number, c.Outcome)
-		if c.SlotFreedAt.IsZero() || c.SlotFreedAt.Sub(c.HungUpAt) > limit {
-			took := "never, in 30 s"
-			if !c.SlotFreedAt.IsZero() {
-				took = c.SlotFreedAt.Sub(c.HungUpAt).Round(time.Millisecond).String()
-			}
-			out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
-				"%s: the browser hung up and the user's call slot was free %s later, not within %s.", who, took, limit)})
+		if !free[c.CallID] {
+			out = append(out, Problem{Kind: ProblemHangUp, ID: c.CallID, Message: fmt.Sprintf(
+				"%s: the browser hung up and the user's call slot is still held after the drain.", who)})
 		}
-		if c.ExpectedCents > 0 {
-			at, ok := charged[c.CallID]
-			switch {
-			case !ok:
-				out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
-					"%s: the browser hung up and the call was never charged.", who)})
-			case at.Sub(c.HungUpAt) > limit:
-				out = append(out, Problem{Kind: ProblemSlowHangUp, ID: c.CallID, Message: fmt.Sprintf(
-					"%s: the browser hung up and the charge was committed %s later, not within %s.", who, at.Sub(c.HungUpAt).Round(time.Millisecond), limit)})
-			}
+		if _, ok := charged[c.CallID]; c.ExpectedCents > 0 && !ok {
+			out = append(out, Problem{Kind: ProblemHangUp, ID: c.CallID, Message: fmt.Sprintf(
+				"%s: the browser hung up and the call was never charged.", who)})
 		}
 	}
 	return out
 }
 
-// nearFault reports whether a fault began within hangUpLimit of a hang-up
-// at t (before or after it).
+// nearFault reports whether a fault began within hangUpTarget of a
+// hang-up at t (before or after it).
 func nearFault(t time.Time, faults []time.Time) bool {
 	for _, f := range faults {
-		if !f.Before(t.Add(-hangUpLimit)) && f.Before(t.Add(hangUpLimit)) {
+		if !f.Before(t.Add(-hangUpTarget)) && f.Before(t.Add(hangUpTarget)) {
 			return true
 		}
 	}
@@ -716,4 +727,60 @@ func chargeTimes(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[str
 		out[id] = at
 	}
 	return out, rows.Err()
+}
+
+// ---- billing faults --------------------------------------------------------
+
+// debt is what the books say of a billing fault's call: the wallet was
+// drained during the call, so the charge must post in full and leave the
+// wallet below zero.
+type debt struct {
+	BillingState string
+	Charged      bool  // a call_charge references the call
+	ChargeCents  int64 // its amount (negative)
+	// BalanceAfterCents is the wallet's balance right after the charge, as
+	// the ledger row records it: the debt is judged there, not on the live
+	// balance, which a credit posted since (a top-up, support's money back)
+	// may have raised.
+	BalanceAfterCents int64
+	BalanceCents      int64 // the wallet now
+}
+
+// readDebt reads the billing state, the charge and the wallet of a call.
+func readDebt(ctx context.Context, pool *pgxpool.Pool, callID string) (debt, error) {
+	var d debt
+	var charge, after *int64
+	err := pool.QueryRow(ctx, `
+		SELECT c.billing_state, t.amount_cents, t.balance_after_cents, a.cached_balance_cents
+		FROM calls c
+		JOIN accounts a ON a.id = c.account_id
+		LEFT JOIN transactions t ON t.call_id = c.id AND t.kind = 'call_charge'
+		WHERE c.id = $1`, callID).Scan(&d.BillingState, &charge, &after, &d.BalanceCents)
+	if err != nil {
+		return debt{}, fmt.Errorf("read the debt of call %s: %w", callID, err)
+	}
+	if charge != nil && after != nil {
+		d.Charged, d.ChargeCents, d.BalanceAfterCents = true, *charge, *after
+	}
+	return d, nil
+}
+
+// problem says how the call falls short of being charged in full as a
+// debt, or "" when it was: billing state charged, one call_charge of
+// wantCents (the tool's own price of the call; 0: not known, not
+// compared), the wallet below zero right after it. A charge the app
+// refused (stuck, or none) or capped at the balance is a problem.
+func (d debt) problem(wantCents int64) string {
+	switch {
+	case d.BillingState != "charged" || !d.Charged:
+		return fmt.Sprintf("is %s with %s after its wallet was drained mid-call: a connected call must be charged in full",
+			d.BillingState, map[bool]string{true: "a charge", false: "no charge"}[d.Charged])
+	case wantCents > 0 && d.ChargeCents != -wantCents:
+		return fmt.Sprintf("was charged %s after its wallet was drained mid-call, not the call's price of -%d cents: the charge was capped",
+			signedCents(d.ChargeCents), wantCents)
+	case d.BalanceAfterCents >= 0:
+		return fmt.Sprintf("was charged %s, but the drained wallet held %d cents right after the charge, not a debt",
+			signedCents(d.ChargeCents), d.BalanceAfterCents)
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -500,10 +501,14 @@ func TestCheckSweepsEntriesTheRunNeverRecorded(t *testing.T) {
 	}
 }
 
+// CheckHangUps fails a hung-up call never charged or whose slot is still
+// held after the drain, however fast; and passes one billed and freed,
+// however slow: the time is a reported figure (TestHangUpFiguresWarn).
 func TestCheckHangUps(t *testing.T) {
 	w := newWorld(t)
+	ctx := context.Background()
 	var chargedAt time.Time
-	if err := w.pool.QueryRow(context.Background(), `SELECT created_at FROM transactions WHERE call_id = $1`, w.answered).Scan(&chargedAt); err != nil {
+	if err := w.pool.QueryRow(ctx, `SELECT created_at FROM transactions WHERE call_id = $1`, w.answered).Scan(&chargedAt); err != nil {
 		t.Fatal(err)
 	}
 	answered, busy := w.calls[0], w.calls[1]
@@ -514,22 +519,151 @@ func TestCheckHangUps(t *testing.T) {
 		}
 		return c
 	}
-	// Billed a second after the hang-up, slot free then: no problem.
-	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-time.Second), time.Second), hung(busy, chargedAt, 2*time.Second)}, nil); len(got) != 0 {
-		t.Fatalf("problems %v", got)
+	// Billed a second after the hang-up, or 40 s after it with the slot
+	// never seen free while the tool watched: both billed and freed now.
+	for _, late := range []time.Duration{time.Second, 40 * time.Second} {
+		if got := CheckHangUps(ctx, w.pool, []CallRecord{hung(answered, chargedAt.Add(-late), late), hung(busy, chargedAt, 0)}); len(got) != 0 {
+			t.Fatalf("billed %s after the hang-up: problems %v", late, got)
+		}
 	}
-	// Billed 20 s after the hang-up, a busy call's slot never free.
-	got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-20*time.Second), 20*time.Second), hung(busy, chargedAt, 0)}, nil)
-	if len(got) != 3 || got[0].Kind != ProblemSlowHangUp {
-		t.Fatalf("problems %v, want the answered call's slow slot and charge, and the busy call's slot", got)
+	// A call still in progress after the drain holds the slot.
+	held := w.newCall(w.bobEmail, "+2348031236666", "in_progress", "pending", nil)
+	heldRec := CallRecord{CallID: held.String(), UserEmail: w.bobEmail, Number: "+2348031236666", Outcome: OutcomeAnswered, ExpectedCents: 28}
+	got := CheckHangUps(ctx, w.pool, []CallRecord{hung(heldRec, chargedAt, 0)})
+	if len(got) != 2 || got[0].Kind != ProblemHangUp || !strings.Contains(got[0].Message, "still held") || !strings.Contains(got[1].Message, "never charged") {
+		t.Fatalf("problems %v, want the held slot and the missing charge", got)
 	}
-	// A worker killed just before the hang-up allows longer.
-	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(answered, chargedAt.Add(-20*time.Second), 20*time.Second)}, []time.Time{chargedAt.Add(-21 * time.Second)}); len(got) != 0 {
-		t.Fatalf("problems %v", got)
+	// A stuck charge holds the slot too; a released slot does not.
+	if _, err := w.pool.Exec(ctx, `UPDATE calls SET status = 'completed', billing_state = 'stuck' WHERE id = $1`, held); err != nil {
+		t.Fatal(err)
 	}
-	// A call that costs money and was never charged.
-	w.calls[0].CallID = uuid.NewString()
-	if got := CheckHangUps(context.Background(), w.pool, []CallRecord{hung(w.calls[0], chargedAt, time.Second)}, nil); len(got) != 1 || !strings.Contains(got[0].Message, "never charged") {
-		t.Fatalf("problems %v", got)
+	heldRec.ExpectedCents = 0
+	if got := CheckHangUps(ctx, w.pool, []CallRecord{hung(heldRec, chargedAt, 0)}); len(got) != 1 || !strings.Contains(got[0].Message, "still held") {
+		t.Fatalf("problems %v, want the stuck call's held slot", got)
+	}
+	if _, err := w.pool.Exec(ctx, `UPDATE calls SET slot_released_at = now() WHERE id = $1`, held); err != nil {
+		t.Fatal(err)
+	}
+	if got := CheckHangUps(ctx, w.pool, []CallRecord{hung(heldRec, chargedAt, 0)}); len(got) != 0 {
+		t.Fatalf("released slot: problems %v", got)
+	}
+}
+
+// The hang-up times are set against the 10 s target (30 s near a worker
+// kill) as a warning that names the slowest calls, never as a problem.
+func TestHangUpFiguresWarn(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var chargedAt time.Time
+	if err := w.pool.QueryRow(ctx, `SELECT created_at FROM transactions WHERE call_id = $1`, w.answered).Scan(&chargedAt); err != nil {
+		t.Fatal(err)
+	}
+	d := &driver{st: &stack{pool: w.pool}}
+	answered, busy := w.calls[0], w.calls[1]
+	answered.BrowserHangUp, answered.HungUpAt, answered.SlotFreedAt = true, chargedAt.Add(-time.Second), chargedAt
+	busy.BrowserHangUp, busy.HungUpAt, busy.SlotFreedAt = true, chargedAt, chargedAt.Add(2*time.Second)
+
+	r := &Report{}
+	if err := d.hangUpFigures(ctx, r, []CallRecord{answered, busy}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) != 0 || r.HangUpChargesOverTarget+r.HangUpSlotsOverTarget != 0 || r.HangUpToCharge.N != 1 || r.HangUpToSlotFree.N != 2 {
+		t.Fatalf("within the target: %+v", r)
+	}
+
+	// Charged 18 s after the hang-up, a busy call's slot never seen free.
+	answered.HungUpAt, answered.SlotFreedAt = chargedAt.Add(-18*time.Second), chargedAt
+	busy.SlotFreedAt = time.Time{}
+	r = &Report{}
+	if err := d.hangUpFigures(ctx, r, []CallRecord{answered, busy}); err != nil {
+		t.Fatal(err)
+	}
+	if r.HangUpChargesOverTarget != 1 || r.HangUpSlotsOverTarget != 2 || r.HangUpSlotsNotSeenFree != 1 || len(r.Warnings) != 1 {
+		t.Fatalf("over the target: %+v", r)
+	}
+	for _, s := range []string{"2 of 2 browser hang-ups over the 10 s target", w.answered.String() + " (18.0 s)", w.busy.String() + " (slot not seen free in 60 s)", "not a failure"} {
+		if !strings.Contains(r.Warnings[0], s) {
+			t.Errorf("the warning lacks %q: %s", s, r.Warnings[0])
+		}
+	}
+	var out strings.Builder
+	r.Problems = []Problem{}
+	r.BillingFaults = []BillingFault{{CallID: w.answered.String(), UserEmail: w.aliceEmail, DrainedCents: 472, BillingState: "charged",
+		ChargeCents: -28, BalanceAfterCents: -28, NextCall: "negative_balance", CreditedBack: true}}
+	r.print(&out)
+	t.Logf("the summary:\n%s", out.String())
+	for _, line := range []string{`(?m)^check +PASSED`, `(?m)^warning +2 of 2 browser hang-ups`, `(?m)^hang-up target +10 s +charge committed: 0 of 1 within it.*slot free: 0 of 2 within it`,
+		`(?m)^billing fault +call ` + w.answered.String() + ` \(alice@example.com\): 472 cents drained.*call_charge -28 cents, the wallet at -28 cents after it; the next call: negative_balance`} {
+		if !regexp.MustCompile(line).MatchString(out.String()) {
+			t.Errorf("the summary lacks %s:\n%s", line, out.String())
+		}
+	}
+
+	// A worker killed just before the hang-up: 30 s allowed for the charge.
+	d.faults = []time.Time{answered.HungUpAt.Add(-time.Second)}
+	busy.SlotFreedAt = busy.HungUpAt.Add(time.Second)
+	r = &Report{}
+	if err := d.hangUpFigures(ctx, r, []CallRecord{answered, busy}); err != nil {
+		t.Fatal(err)
+	}
+	if r.HangUpsNearFaults != 1 || len(r.Warnings) != 0 {
+		t.Fatalf("near a worker kill: %+v", r)
+	}
+}
+
+// A billing fault's call must be charged in full, the wallet below zero
+// right after the charge; a refused (stuck) or capped charge fails, and a
+// credit posted after the charge (a top-up, support's money back) does not
+// turn a debt into a failure.
+func TestDebtIsJudgedOnTheCharge(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	dave := "dave@example.com"
+	w.users[dave] = w.newWallet(dave)
+	acct := w.users[dave].account
+	top := w.newTopup(dave, 500, "succeeded")
+	w.post(ledger.Entry{Key: "stripe:pi_dave", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopupID: &top})
+	drain := func(key string, cents int64) {
+		w.post(ledger.Entry{Key: key, AccountID: acct, Kind: ledger.Adjustment, AmountCents: -cents, Memo: "drained"})
+	}
+	judge := func(id uuid.UUID, want int64) (debt, string) {
+		t.Helper()
+		b, err := readDebt(ctx, w.pool, id.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, b.problem(want)
+	}
+
+	// Refused: the charge never posted, the call stuck.
+	refused := w.newCall(dave, "+2348031235555", "completed", "stuck", nil)
+	if _, p := judge(refused, 28); !strings.Contains(p, "is stuck with no charge") {
+		t.Errorf("a refused charge passed: %q", p)
+	}
+
+	// Capped at what was left: the wallet drained to 10 cents, a 28-cent
+	// call charged 10, the wallet at zero.
+	drain("drain:1", 490)
+	capped := w.answeredCall(dave, "+2348031235556", 61, 10)
+	if _, p := judge(capped, 28); !strings.Contains(p, "capped") {
+		t.Errorf("a capped charge passed: %q", p)
+	}
+	// The same with the price unknown: a wallet at zero is no debt.
+	if _, p := judge(capped, 0); !strings.Contains(p, "not a debt") {
+		t.Errorf("a charge leaving zero passed: %q", p)
+	}
+
+	// Charged in full on the drained wallet: a debt of 28 cents.
+	full := w.answeredCall(dave, "+2348031235557", 61, 28)
+	b, p := judge(full, 28)
+	if p != "" || b.BalanceAfterCents != -28 || b.BalanceCents != -28 || b.ChargeCents != -28 {
+		t.Fatalf("a full charge into debt: %+v %q", b, p)
+	}
+	// A top-up credited after the charge: the live balance is positive,
+	// the charge still made a debt.
+	late := w.newTopup(dave, 500, "succeeded")
+	w.post(ledger.Entry{Key: "stripe:pi_dave_late", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopupID: &late})
+	if b, p := judge(full, 28); p != "" || b.BalanceCents != 472 || b.BalanceAfterCents != -28 {
+		t.Fatalf("a credit after the charge: %+v %q", b, p)
 	}
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,7 +133,9 @@ type driver struct {
 	voice      []time.Duration
 	status     []time.Duration
 	stuckCalls []stuckCall
-	faults     []time.Time // when a fault (a worker kill) began
+	// billingFaults: what settleDebts found of each, for the report.
+	billingFaults []BillingFault
+	faults        []time.Time // when a fault (a worker kill) began
 
 	callsDone, topupsDone atomic.Int64
 	adjustments           atomic.Int64
@@ -280,9 +283,14 @@ func (d *driver) plans() []plan {
 	}
 	// Billing faults: an answered call of as many users becomes the
 	// user's last, since its debt refuses the user's next call until
-	// support credits the money back, after the driving.
+	// support credits the money back, after the driving. The users are
+	// those whose money all arrives before the drain: every top-up paid
+	// with its webhooks delivered, the fewest first. A top-up paid with
+	// its webhooks lost is credited only at the payment timeout, maybe
+	// after the drain, and a wallet drained and then credited is not a
+	// debt.
 	faults := d.o.BillingFaults
-	for i := range plans {
+	for _, i := range billingFaultOrder(plans) {
 		if faults == 0 {
 			break
 		}
@@ -296,6 +304,36 @@ func (d *driver) plans() []plan {
 		}
 	}
 	return plans
+}
+
+// billingFaultOrder lists the users a billing fault may be played on, best
+// first: every top-up paid with its webhooks delivered (no credit left to
+// arrive late), the fewest top-ups first, then by index; users with a
+// declined or lost top-up come last, as a fallback.
+func billingFaultOrder(plans []plan) []int {
+	clean := func(p plan) bool {
+		for _, t := range p.topups {
+			if t != TopupPaid {
+				return false
+			}
+		}
+		return true
+	}
+	order := make([]int, len(plans))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ca, cb := clean(plans[a]), clean(plans[b])
+		switch {
+		case ca && !cb:
+			return -1
+		case cb && !ca:
+			return 1
+		}
+		return len(plans[a].topups) - len(plans[b].topups)
+	})
+	return order
 }
 
 // drive runs every user's plan, Concurrency users at a time.
@@ -511,6 +549,14 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		d.callRecs = append(d.callRecs, rec)
 		d.mu.Unlock()
 	}()
+	if stuck {
+		// Before the call is authorized (its window is short): the drain
+		// must leave a wallet nothing else will move but this call's charge.
+		if err := d.settleWallet(ctx, u); err != nil {
+			d.fail("billing fault for %s: %v", u.email, err)
+			stuck = false // played as an ordinary answered call
+		}
+	}
 
 	var sc startedCall
 	body, _ := json.Marshal(map[string]string{"phone_number": number})
@@ -627,9 +673,22 @@ func (d *driver) waitRowStatus(ctx context.Context, callID string, statuses ...s
 	}
 }
 
-// hangUpLimit: a call the browser says has ended is billed and its slot
-// free within this, final callbacks lost or not.
-const hangUpLimit = 10 * time.Second
+// hangUpTarget: a call the browser says has ended should be billed and its
+// slot free within this, final callbacks lost or not (3x within
+// hangUpTarget of a worker kill). It is a figure the report sets the
+// measured times against, with a warning for those over it; never a
+// failure: a timing on a shared machine is no CI gate. That each is billed
+// and its slot freed at all is checked (CheckHangUps).
+const hangUpTarget = 10 * time.Second
+
+// hangUpWatch bounds how long hangUp watches a slot for the figure; a slot
+// freed later is only checked after the drain.
+const hangUpWatch = 6 * hangUpTarget
+
+// slotFree is true for a calls row that no longer holds its user's one
+// call slot (the app's calls_one_active_per_user index, migration 0011).
+const slotFree = `slot_released_at IS NOT NULL OR NOT (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+	OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))`
 
 // hangUp plays the browser telling the app the call ended (the Voice SDK's
 // disconnect), then watches the user's call slot until it is free.
@@ -655,15 +714,49 @@ func (d *driver) hangUp(ctx context.Context, u *user, rec *CallRecord) {
 		return
 	}
 	rec.BrowserHangUp, rec.HungUpAt = true, start
-	for deadline := start.Add(3 * hangUpLimit); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(25 * time.Millisecond) {
+	for deadline := start.Add(hangUpWatch); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(25 * time.Millisecond) {
 		var free bool
-		err := d.st.pool.QueryRow(ctx, `SELECT slot_released_at IS NOT NULL OR NOT (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
-			OR (status = 'completed' AND billing_state IN ('pending', 'stuck'))) FROM calls WHERE id = $1`, rec.CallID).Scan(&free)
+		err := d.st.pool.QueryRow(ctx, `SELECT `+slotFree+` FROM calls WHERE id = $1`, rec.CallID).Scan(&free)
 		if err == nil && free {
 			rec.SlotFreedAt = time.Now()
 			return
 		}
 	}
+}
+
+// walletSettleLimit bounds the wait for a billing fault's wallet to settle:
+// a top-up credit and an earlier call's reconciliation (max_seconds, ring
+// allowance and grace: 90 s in a load run) fit in it.
+const walletSettleLimit = 3 * time.Minute
+
+// settleWallet waits, before a billing fault's call, until nothing but
+// that call will move the user's wallet: every paid top-up of the user is
+// credited (its webhook may still be in flight: waitBalance only waits for
+// a positive balance, which the first credit already gives) and every
+// earlier call of the user is settled (a charge reconciled late would make
+// the drain's debit an overdraft). The top-ups all come before the calls
+// in a user's plan, so none starts after this.
+func (d *driver) settleWallet(ctx context.Context, u *user) error {
+	var paid []string
+	for _, t := range d.topups() {
+		if t.UserEmail == u.email && t.Paid && t.TopupID != "" {
+			paid = append(paid, t.TopupID)
+		}
+	}
+	var credited, open int
+	err := waitUntil(ctx, walletSettleLimit, "the wallet of "+u.email+" to settle", func() bool {
+		err := d.st.pool.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM transactions WHERE kind = 'purchase' AND topup_id = ANY($1::uuid[])),
+			       (SELECT count(*) FROM calls c JOIN users u ON u.id = c.user_id WHERE u.email = $2
+			          AND (c.status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+			               OR (c.status = 'completed' AND c.billing_state = 'pending')))`,
+			paid, u.email).Scan(&credited, &open)
+		return err == nil && credited == len(paid) && open == 0
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %d of %d paid top-ups credited, %d earlier calls unsettled", err, credited, len(paid), open)
+	}
+	return nil
 }
 
 // drainWallet takes the user's whole balance through the support
@@ -700,8 +793,9 @@ func (d *driver) adjust(ctx context.Context, userID, direction string, cents int
 }
 
 // settleDebts checks the billing faults: each call whose wallet was
-// drained mid-call must be charged in full (never stuck), leaving the
-// wallet below zero; the debt must refuse the user's next call
+// drained mid-call must be charged in full (never stuck, never capped),
+// leaving the wallet below zero right after the charge (the ledger row's
+// balance_after, see debt); the debt must refuse the user's next call
 // (negative_balance); then support credits the drained money back.
 func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 	d.mu.Lock()
@@ -710,23 +804,31 @@ func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 	if len(debts) == 0 {
 		return nil
 	}
+	want := map[string]int64{}
+	for _, c := range d.calls() {
+		want[c.CallID] = c.ExpectedCents
+	}
 	d.setPhase("billing faults: debts")
 	var errs []error
 	for _, s := range debts {
-		var state string
-		var balance int64
+		var b debt
 		err := waitUntil(ctx, limit, "call "+s.callID+" to be billed", func() bool {
-			_ = d.st.pool.QueryRow(ctx, `SELECT c.billing_state, a.cached_balance_cents FROM calls c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1`, s.callID).Scan(&state, &balance)
-			return state == "stuck" || state == "charged"
+			var err error
+			b, err = readDebt(ctx, d.st.pool, s.callID)
+			return err == nil && (b.BillingState == "stuck" || b.BillingState == "charged")
 		})
+		f := BillingFault{CallID: s.callID, UserEmail: s.email, DrainedCents: s.drained, ChargeCents: b.ChargeCents,
+			BalanceAfterCents: b.BalanceAfterCents, BillingState: b.BillingState}
 		switch {
 		case err != nil:
 			errs = append(errs, err)
-			continue
-		case state != "charged":
-			errs = append(errs, fmt.Errorf("call %s is %s after its wallet was drained mid-call: a connected call must be charged in full", s.callID, state))
-		case balance >= 0:
-			errs = append(errs, fmt.Errorf("call %s was charged, but the drained wallet of %s holds %d cents, not a debt", s.callID, s.email, balance))
+		case b.problem(want[s.callID]) != "":
+			errs = append(errs, fmt.Errorf("call %s of %s %s", s.callID, s.email, b.problem(want[s.callID])))
+		case b.BalanceCents >= 0:
+			// Nothing should credit the wallet before support does: the
+			// user's top-ups were all credited before the drain.
+			errs = append(errs, fmt.Errorf("call %s left the wallet of %s at %d cents, but it holds %d now: a credit landed on the debt before support's, so the refusal of the next call could not be tried",
+				s.callID, s.email, b.BalanceAfterCents, b.BalanceCents))
 		default:
 			// The debt refuses a new call.
 			code, callID, err := d.tryCall(ctx, s.u, d.dests[0]+"4567")
@@ -735,13 +837,19 @@ func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 				d.callRecs = append(d.callRecs, CallRecord{CallID: callID, UserEmail: s.email, Number: d.dests[0] + "4567", Outcome: OutcomeRefused})
 				d.mu.Unlock()
 			}
+			f.NextCall = cmp.Or(code, "authorized")
 			if err != nil || code != "negative_balance" {
-				errs = append(errs, fmt.Errorf("a call on the debt of %s (%d cents) answered %q (%v), want negative_balance", s.email, balance, code, err))
+				errs = append(errs, fmt.Errorf("a call on the debt of %s (%d cents) answered %q (%v), want negative_balance", s.email, b.BalanceCents, code, err))
 			}
 		}
 		if err := d.adjust(ctx, s.userID, "credit", s.drained, "load run: money back after a billing fault"); err != nil {
 			errs = append(errs, err)
+		} else {
+			f.CreditedBack = true
 		}
+		d.mu.Lock()
+		d.billingFaults = append(d.billingFaults, f)
+		d.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

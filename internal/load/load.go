@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	problems = append(problems, CheckHangUps(ctx, st.pool, d.calls(), d.faultTimes())...)
+	problems = append(problems, CheckHangUps(ctx, st.pool, d.calls())...)
 	rep.Problems = append(problems, d.runProblems(rep)...)
 	if rep.Problems == nil {
 		rep.Problems = []Problem{} // "problems": [] in the JSON, not null

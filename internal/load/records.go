@@ -40,7 +40,7 @@ type CallRecord struct {
 	DebtOnPurpose bool
 	// BrowserHangUp: the browser told the app the call ended (POST
 	// /calls/{id}/hangup at HungUpAt), its final callbacks lost; the slot
-	// was seen free at SlotFreedAt (zero: not within 30 s).
+	// was seen free at SlotFreedAt (zero: not within hangUpWatch).
 	BrowserHangUp         bool
 	HungUpAt, SlotFreedAt time.Time
 }

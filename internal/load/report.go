@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -37,10 +38,24 @@ type Report struct {
 	// calls) and until the user's call slot was free (all of them).
 	BrowserHangUps int `json:"browser_hangups"`
 	// HangUpsNearFaults: of those, hung up within 10 s of a worker kill
-	// (allowed 30 s instead of 10).
+	// (a target of 30 s instead of 10).
 	HangUpsNearFaults int         `json:"browser_hangups_near_faults"`
 	HangUpToCharge    Percentiles `json:"browser_hangup_to_charge_ms"`
 	HangUpToSlotFree  Percentiles `json:"browser_hangup_to_slot_free_ms"`
+	// The target both are set against (hangUpTarget), and how many calls
+	// were over it: a warning in the summary, never a failure (a timing on
+	// a shared machine is not a gate). A slot not seen free while the tool
+	// watched (hangUpWatch) counts over; that it was freed by the drain's
+	// end is checked.
+	HangUpTargetSeconds     float64 `json:"browser_hangup_target_seconds"`
+	HangUpChargesOverTarget int     `json:"browser_hangup_charges_over_target"`
+	HangUpSlotsOverTarget   int     `json:"browser_hangup_slots_over_target"`
+	HangUpSlotsNotSeenFree  int     `json:"browser_hangup_slots_not_seen_free"`
+	// Warnings: figures outside their targets. They do not fail the run.
+	Warnings []string `json:"warnings,omitempty"`
+
+	// BillingFaults: the wallets drained mid-call, as settleDebts found them.
+	BillingFaults []BillingFault `json:"billing_faults,omitempty"`
 
 	ExpectedChargeCents int64          `json:"expected_charge_cents"`
 	Faults              map[string]int `json:"faults"`
@@ -48,6 +63,20 @@ type Report struct {
 	Problems            []Problem      `json:"problems"`
 
 	mu sync.Mutex
+}
+
+// BillingFault is one call whose wallet the run drained mid-call.
+type BillingFault struct {
+	CallID       string `json:"call_id"`
+	UserEmail    string `json:"user_email"`
+	DrainedCents int64  `json:"drained_cents"` // debited through the console during the call, credited back after
+	BillingState string `json:"billing_state"`
+	ChargeCents  int64  `json:"charge_cents"` // the call_charge (negative; 0: none)
+	// BalanceAfterCents: the wallet right after the charge (the ledger
+	// row's balance_after): below zero, a debt.
+	BalanceAfterCents int64  `json:"balance_after_cents"`
+	NextCall          string `json:"next_call"` // what POST /calls answered on the debt: negative_balance, or "" if not tried
+	CreditedBack      bool   `json:"credited_back"`
 }
 
 // Percentiles of a latency sample.
@@ -119,6 +148,7 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 	d.mu.Lock()
 	r.Authorize, r.Voice, r.Status = percentiles(d.authorize), percentiles(d.voice), percentiles(d.status)
 	r.Notes = append(r.Notes, d.notes...)
+	r.BillingFaults = append(r.BillingFaults, d.billingFaults...)
 	d.mu.Unlock()
 
 	// Final callback taken -> charge committed, from the ledger's own
@@ -159,25 +189,50 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 }
 
 // hangUpFigures measures the browser's hang-ups: to the charge committed
-// (the ledger's timestamp) and to the slot seen free (the tool's poll).
+// (the ledger's timestamp) and to the slot seen free (the tool's poll),
+// and counts those over hangUpTarget (three times that near a worker
+// kill), with a warning naming the slowest.
 func (d *driver) hangUpFigures(ctx context.Context, r *Report, calls []CallRecord) error {
+	r.HangUpTargetSeconds = hangUpTarget.Seconds()
+	faults := d.faultTimes()
 	var ids []string
-	hung := map[string]time.Time{}
+	hung := map[string]CallRecord{}
 	var free []time.Duration
+	type slow struct {
+		id   string
+		took time.Duration // 0: slot not seen free
+	}
+	var slowest []slow
+	over := map[string]bool{}
+	target := func(c CallRecord) time.Duration {
+		if nearFault(c.HungUpAt, faults) {
+			return 3 * hangUpTarget
+		}
+		return hangUpTarget
+	}
 	for _, c := range calls {
 		if !c.BrowserHangUp {
 			continue
 		}
 		r.BrowserHangUps++
-		if nearFault(c.HungUpAt, d.faultTimes()) {
+		if nearFault(c.HungUpAt, faults) {
 			r.HangUpsNearFaults++
 		}
-		if !c.SlotFreedAt.IsZero() {
-			free = append(free, max(c.SlotFreedAt.Sub(c.HungUpAt), 0))
+		if c.SlotFreedAt.IsZero() {
+			r.HangUpSlotsOverTarget++
+			r.HangUpSlotsNotSeenFree++
+			slowest, over[c.CallID] = append(slowest, slow{c.CallID, 0}), true
+		} else {
+			took := max(c.SlotFreedAt.Sub(c.HungUpAt), 0)
+			free = append(free, took)
+			if took > target(c) {
+				r.HangUpSlotsOverTarget++
+				slowest, over[c.CallID] = append(slowest, slow{c.CallID, took}), true
+			}
 		}
 		if c.ExpectedCents > 0 {
 			ids = append(ids, c.CallID)
-			hung[c.CallID] = c.HungUpAt
+			hung[c.CallID] = c
 		}
 	}
 	r.HangUpToSlotFree = percentiles(free)
@@ -187,11 +242,49 @@ func (d *driver) hangUpFigures(ctx context.Context, r *Report, calls []CallRecor
 	}
 	var lat []time.Duration
 	for id, at := range charged {
-		lat = append(lat, max(at.Sub(hung[id]), 0))
+		c := hung[id]
+		took := max(at.Sub(c.HungUpAt), 0)
+		lat = append(lat, took)
+		if took > target(c) {
+			r.HangUpChargesOverTarget++
+			if !over[id] {
+				slowest, over[id] = append(slowest, slow{id, took}), true
+			}
+		}
 	}
 	r.HangUpToCharge = percentiles(lat)
+	if len(over) == 0 {
+		return nil
+	}
+	sort.Slice(slowest, func(i, j int) bool {
+		a, b := slowest[i].took, slowest[j].took
+		if (a == 0) != (b == 0) {
+			return a == 0 // never seen free: the slowest
+		}
+		return a > b || (a == b && slowest[i].id < slowest[j].id)
+	})
+	var names []string
+	for _, s := range slowest[:min(len(slowest), 3)] {
+		took := msText(float64(s.took.Milliseconds()))
+		if s.took == 0 {
+			took = "slot not seen free in " + secText(hangUpWatch)
+		}
+		names = append(names, fmt.Sprintf("call %s (%s)", s.id, took))
+	}
+	r.Warnings = append(r.Warnings, fmt.Sprintf(
+		"%d of %d browser hang-ups over the %s target (%s within %s of a worker kill): charge committed %d over (p95 %s, max %s), slot free %d over (p95 %s, max %s; %d not seen free in %s); slowest %s. A timing on a shared machine: reported, not a failure.",
+		len(over), r.BrowserHangUps, secText(hangUpTarget), secText(3*hangUpTarget), secText(hangUpTarget),
+		r.HangUpChargesOverTarget, msText(r.HangUpToCharge.P95), msText(r.HangUpToCharge.Max),
+		r.HangUpSlotsOverTarget, msText(r.HangUpToSlotFree.P95), msText(r.HangUpToSlotFree.Max), r.HangUpSlotsNotSeenFree, secText(hangUpWatch),
+		strings.Join(names, ", ")))
 	return nil
 }
+
+// msText writes a figure in milliseconds as seconds, "1.2 s".
+func msText(ms float64) string { return fmt.Sprintf("%.1f s", ms/1000) }
+
+// secText writes a target in seconds, "10 s".
+func secText(d time.Duration) string { return fmt.Sprintf("%g s", d.Seconds()) }
 
 // print writes the summary table.
 func (r *Report) print(w io.Writer) {
@@ -211,8 +304,22 @@ func (r *Report) print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "\ncharges expected\t$%d.%02d\t(%d answered calls reconciled after a lost final callback)\n",
 		r.ExpectedChargeCents/100, r.ExpectedChargeCents%100, r.ReconciledCharges)
-	fmt.Fprintf(tw, "browser hang-ups\t%d\t(final callbacks lost; each billed and its slot free within %s, or %s for the %d within %s of a worker kill)\n",
-		r.BrowserHangUps, hangUpLimit, 3*hangUpLimit, r.HangUpsNearFaults, hangUpLimit)
+	if r.BrowserHangUps > 0 {
+		fmt.Fprintf(tw, "browser hang-ups\t%d\t(final callbacks lost; each billed and its slot freed by the drain's end: checked)\n", r.BrowserHangUps)
+		fmt.Fprintf(tw, "hang-up target\t%s\tcharge committed: %d of %d within it (p50 %s, p95 %s, max %s); slot free: %d of %d within it (p50 %s, p95 %s, max %s); %s for the %d within %s of a worker kill; a figure, not a gate\n",
+			secText(hangUpTarget),
+			r.HangUpToCharge.N-r.HangUpChargesOverTarget, r.HangUpToCharge.N, msText(r.HangUpToCharge.P50), msText(r.HangUpToCharge.P95), msText(r.HangUpToCharge.Max),
+			r.BrowserHangUps-r.HangUpSlotsOverTarget, r.BrowserHangUps, msText(r.HangUpToSlotFree.P50), msText(r.HangUpToSlotFree.P95), msText(r.HangUpToSlotFree.Max),
+			secText(3*hangUpTarget), r.HangUpsNearFaults, secText(hangUpTarget))
+	}
+	for _, f := range r.BillingFaults {
+		next := f.NextCall
+		if next == "" {
+			next = "not tried"
+		}
+		fmt.Fprintf(tw, "billing fault\tcall %s (%s): %d cents drained mid-call; billing_state %s, call_charge %s, the wallet at %d cents after it; the next call: %s; credited back: %v\n",
+			f.CallID, f.UserEmail, f.DrainedCents, f.BillingState, signedCents(f.ChargeCents), f.BalanceAfterCents, next, f.CreditedBack)
+	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintf(tw, "check\tPASSED\tevery answered call charged once at the right price, nothing for the others, every paid top-up credited once, ledger verify clean, no workflow left running\n")
 	} else {
@@ -225,8 +332,11 @@ func (r *Report) print(w io.Writer) {
 			fmt.Fprintf(tw, "\t%s\t%s\n", p.Kind, p.Message)
 		}
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(tw, "warning\t%s\n", w)
+	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(tw, "note\t%s\t\n", n)
+		fmt.Fprintf(tw, "note\t%s\n", n)
 	}
 	_ = tw.Flush()
 }

@@ -193,3 +193,36 @@ func BenchmarkLookup20k(b *testing.B) {
 	}
 	b.ReportMetric(float64(d.Len()), "prefixes")
 }
+
+// The store's version follows the deck's contents, not its refreshes.
+func TestStoreVersionFollowsTheContents(t *testing.T) {
+	rates := []rating.Rate{
+		{Prefix: "234", Country: "NG", Description: "Nigeria", PerMinuteMicros: 140_000, Enabled: true},
+		{Prefix: "44", Country: "GB", Description: "United Kingdom", PerMinuteMicros: 20_000, Enabled: true},
+	}
+	version := func(rs []rating.Rate) string {
+		d, err := rating.NewDeck(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ratedeck.NewFixedStore(d).Version()
+	}
+	v := version(rates)
+	if v == "" || version(rates) != v {
+		t.Fatalf("the same deck has versions %q and %q", v, version(rates))
+	}
+	for name, change := range map[string]func(r *rating.Rate){
+		"repriced": func(r *rating.Rate) { r.PerMinuteMicros++ },
+		"disabled": func(r *rating.Rate) { r.Enabled = false },
+		"fee":      func(r *rating.Rate) { r.ConnectionFeeMicros = 1 },
+	} {
+		changed := append([]rating.Rate(nil), rates...)
+		change(&changed[1])
+		if version(changed) == v {
+			t.Errorf("a %s rate leaves the version %q", name, v)
+		}
+	}
+	if version(rates[:1]) == v {
+		t.Error("a removed rate leaves the version")
+	}
+}

@@ -2,8 +2,11 @@ package ratedeck
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +23,13 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	log  zerolog.Logger
-	deck atomic.Pointer[rating.Deck]
+	cur  atomic.Pointer[indexed]
+}
+
+// indexed is one deck with its version, swapped together.
+type indexed struct {
+	deck    *rating.Deck
+	version string
 }
 
 // NewStore loads the deck once. Run Watch to keep it current.
@@ -33,7 +42,25 @@ func NewStore(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger) (*Sto
 }
 
 // Deck is the current index.
-func (s *Store) Deck() *rating.Deck { return s.deck.Load() }
+func (s *Store) Deck() *rating.Deck { return s.cur.Load().deck }
+
+// Version names the current deck's contents: it changes when a rate is
+// added, removed, repriced, enabled or disabled, and only then (a periodic
+// refresh of the same deck keeps it), so a client may cache what it built
+// from the deck under it (the dialer's price list).
+func (s *Store) Version() string { return s.cur.Load().version }
+
+func (s *Store) set(d *rating.Deck) {
+	h := sha256.New()
+	for _, r := range d.Rates() {
+		for _, f := range []string{r.Prefix, r.Country, r.Description, strconv.FormatInt(r.PerMinuteMicros, 10),
+			strconv.FormatInt(r.ConnectionFeeMicros, 10), strconv.FormatBool(r.Enabled)} {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
+		}
+	}
+	s.cur.Store(&indexed{deck: d, version: hex.EncodeToString(h.Sum(nil)[:8])})
+}
 
 // Refresh rebuilds the index from Postgres.
 func (s *Store) Refresh(ctx context.Context) error {
@@ -45,7 +72,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ratedeck: index: %w", err)
 	}
-	s.deck.Store(d)
+	s.set(d)
 	return nil
 }
 
@@ -100,6 +127,6 @@ func (s *Store) listen(ctx context.Context, interval time.Duration) error {
 // NewFixedStore holds deck and never refreshes (tests, tools).
 func NewFixedStore(deck *rating.Deck) *Store {
 	s := &Store{}
-	s.deck.Store(deck)
+	s.set(deck)
 	return s
 }

@@ -111,10 +111,12 @@ func ParseNumber(input, homeCountry string) (Number, error) {
 		region = "ZZ"
 	}
 	// A short number typed without a country code that is not a valid
-	// subscriber number (some small countries have 4- to 6-digit ones) is a
-	// service number: never a dial.
+	// subscriber number (some small countries have 4- to 6-digit ones) is
+	// never a dial. Emergency numbers were refused above; anything else
+	// short ("12345") is most likely a number not finished, and is told so,
+	// not warned about emergencies.
 	shortService := func() error {
-		return &EmergencyError{NumberError{"emergency", "Mobayilo cannot call short service numbers. " + emergencyMessage}}
+		return &NumberError{"too_short", "That number is too short. Type the whole number, with the area code."}
 	}
 	pn, err := phonenumbers.Parse(cleaned, region)
 	if err != nil && !international && len(digits) <= 6 {

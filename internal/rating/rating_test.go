@@ -42,7 +42,8 @@ func TestParseNumber(t *testing.T) {
 		{"911", "", "", "", "", "emergency"},
 		{"+1 911", "", "", "", "", "emergency"},
 		{"+44 999", "", "", "", "", "emergency"},
-		{"1234", "US", "", "", "", "emergency"},
+		{"1234", "US", "", "", "", "too_short"},
+		{"12345", "NG", "", "", "", "too_short"},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%q/%s", tc.input, tc.home), func(t *testing.T) {
@@ -237,7 +238,7 @@ func TestDestinationRules(t *testing.T) {
 		}
 	}
 	open := Rules{}
-	if _, err := open.Price(must("+33 6 12 34 56 78"), d, "France"); err == nil || !strings.Contains(err.Error(), "no price for calls to France") {
+	if _, err := open.Price(must("+33 6 12 34 56 78"), d, "France"); err == nil || !strings.Contains(err.Error(), "We don't call France yet.") {
 		t.Errorf("an unpriced country: %v", err)
 	}
 }

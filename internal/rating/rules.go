@@ -46,19 +46,25 @@ func (rules Rules) Price(n Number, deck *Deck, countryName string) (Rate, error)
 		return Rate{}, &Refusal{Reason: "blocked_prefix", Message: "Premium-rate, shared-cost, personal and pager numbers cannot be called."}
 	}
 	if len(rules.AllowedCountries) > 0 && !rules.AllowedCountries[n.Country] {
-		return Rate{}, &Refusal{Reason: "country_not_allowed", Message: fmt.Sprintf("Mobayilo does not call %s yet.", nameOr(countryName, n.Country))}
+		return Rate{}, &Refusal{Reason: "country_not_allowed", Message: notServed(countryName, n.Country)}
 	}
 	r, ok := deck.Lookup(n.Digits)
 	// A rate prices only its own country: numbers of one country code can
 	// belong to several countries (+1 is two dozen), and a place the deck
 	// does not list must never be sold at a neighbour's price.
 	if !ok || n.Country == "" || r.Country != n.Country {
-		return Rate{}, &Refusal{Reason: "no_rate", Message: fmt.Sprintf("We have no price for calls to %s, so we cannot connect them.", nameOr(countryName, n.Country))}
+		return Rate{}, &Refusal{Reason: "no_rate", Message: notServed(countryName, n.Country)}
 	}
 	if !r.Enabled {
 		return Rate{}, &Refusal{Reason: "destination_disabled", Message: fmt.Sprintf("Calls to %s are not available right now.", r.Description)}
 	}
 	return r, nil
+}
+
+// notServed is what a person reads about a place we do not call: the same
+// words whether the rules leave it out or the deck has no price for it.
+func notServed(countryName, code string) string {
+	return fmt.Sprintf("We don't call %s yet.", nameOr(countryName, code))
 }
 
 // Usage is what a user has spent and dialled today.

@@ -130,9 +130,26 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 // NewWorker returns a worker on taskQueue with every workflow and activity
 // registered, logging one line per activity execution.
 func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, log zerolog.Logger) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{
+	return NewWorkerTuned(c, taskQueue, acts, log, Tuning{})
+}
+
+// Tuning sizes a worker; zero values keep the SDK's defaults.
+type Tuning struct {
+	// MaxPollers: workflow and activity task pollers each scale between 1
+	// and this on the server's feedback (worker.NewPollerBehaviorAutoscaling).
+	MaxPollers int
+}
+
+// NewWorkerTuned is NewWorker sized by t.
+func NewWorkerTuned(c client.Client, taskQueue string, acts *activities.Activities, log zerolog.Logger, t Tuning) worker.Worker {
+	o := worker.Options{
 		Interceptors: []interceptor.WorkerInterceptor{&activityLogInterceptor{log: log}},
-	})
+	}
+	if t.MaxPollers > 0 {
+		o.WorkflowTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: t.MaxPollers})
+		o.ActivityTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: t.MaxPollers})
+	}
+	w := worker.New(c, taskQueue, o)
 	w.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
@@ -212,6 +229,7 @@ func (a *activityLog) ExecuteActivity(ctx context.Context, in *interceptor.Execu
 		Str("workflow_id", info.WorkflowExecution.ID).
 		Str("run_id", info.WorkflowExecution.RunID).
 		Int32("attempt", info.Attempt).
+		Bool("local", info.IsLocalActivity).
 		Dur("duration", time.Since(start)).
 		Msg("activity")
 	return out, err

@@ -30,8 +30,11 @@ import (
 // dialer, the carrier simulator playing Twilio in real time over signed
 // webhooks, a real Temporal dev server and worker, and Postgres. The person
 // types a number, sees its price, calls, sees ringing then in call, mutes
-// and unmutes, sends a digit, hangs up, and finds the call billed on its
-// page and in the history, the header balance lower by its cost.
+// and unmutes, sends a digit, opens History (the call's row says in call),
+// hangs up there and watches the row turn to completed and its charge by
+// itself; the in-call bar keeps the outcome on every tab, the call's page
+// says what was charged; then a busy number ends on the dialer with
+// "Busy — nothing charged".
 func TestCallThroughTheSimulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium, Temporal and Postgres; skipped with -short")
@@ -93,6 +96,14 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	t.Cleanup(httpSrv.Close)
 
 	b := startBrowser(t, ctx, execPath)
+	console := collectConsole(t, b.ctx)
+	defer func() {
+		for _, m := range console.stop() {
+			if m.IsException() {
+				t.Errorf("uncaught error in the page: %s (%s:%d)", m.Text, m.URL, m.Line+1)
+			}
+		}
+	}()
 	b.do(phone(viewportHeight))
 	out := filepath.Join(repoRoot(t), "test-output")
 	_ = os.MkdirAll(out, 0o755)
@@ -107,7 +118,7 @@ func TestCallThroughTheSimulator(t *testing.T) {
 		chromedp.Tap(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
 	)
 	b.waitForTab("dial", "/call")
-	b.waitFor("the live stream to connect", `document.querySelector("turbo-stream-source#live")?.streamSource?.readyState === 1`)
+	b.waitFor("the live stream to connect", liveOpen)
 	var account uuid.UUID
 	if err := pool.QueryRow(ctx, `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = 'tunde@example.com'`).Scan(&account); err != nil {
 		t.Fatal(err)
@@ -116,23 +127,26 @@ func TestCallThroughTheSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitFor("the balance to arrive", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$5.00"`)
+	b.eval(`(() => { document.querySelector('[data-controller="flash"]')?.remove(); return "" })()`)
 
 	// Type a national number (home country Nigeria) and see its price.
 	for _, ch := range "08031234567" {
 		b.do(chromedp.Tap(chromedp.CSS(fmt.Sprintf(`button[data-key=%q]`, string(ch)))))
 	}
 	b.waitFor("the price line", `document.querySelector("#rate-quote").textContent.includes("$0.14/min") && !document.querySelector("[data-dialer-target=call]").disabled`)
-	b.screenshot(filepath.Join(out, "call-dialer.png"))
+	b.screenshot(filepath.Join(out, "call-dialer-before.png"))
 
 	b.do(chromedp.Tap(chromedp.CSS("[data-dialer-target=call]")))
-	status := `document.querySelector("[data-call-target=status]").textContent.trim()`
-	b.waitFor("ringing", status+` === "Ringing" || `+status+` === "In call"`)
-	b.waitFor("in call", status+` === "In call"`)
+	status := `document.querySelector("#in-call [data-call-status]")?.dataset.status`
+	label := `document.querySelector("[data-call-target=status]").textContent.trim()`
+	b.waitFor("ringing", status+` === "ringing" || `+status+` === "in_progress"`)
+	b.waitFor("in call", status+` === "in_progress" && `+label+` === "In call"`)
+	callID := b.eval(`document.querySelector("#in-call [data-call-status]").dataset.callStatus`)
 
 	// The call goes on while the person looks at another tab.
 	b.do(chromedp.Tap(chromedp.CSS(navLink("credits"))))
 	b.waitForTab("credits", "/credits")
-	b.waitFor("the in-call bar on Credits", `!document.querySelector("#in-call").hidden && `+status+` === "In call" && document.querySelector("[data-call-target=timer]").textContent !== "0:00"`)
+	b.waitFor("the in-call bar on Credits", `!document.querySelector("#in-call").hidden && `+status+` === "in_progress" && document.querySelector("[data-call-target=timer]").textContent !== "0:00"`)
 	b.do(chromedp.Tap(chromedp.CSS(navLink("dial"))))
 	b.waitForTab("dial", "/call")
 
@@ -144,19 +158,63 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	b.do(chromedp.Tap(chromedp.CSS(`[data-call-target=keypad] button[data-key="5"]`)))
 	b.waitFor("the digit sent", `document.querySelector("[data-call-target=digits]").textContent === "5"`)
 	b.waitFor("the timer to run", `document.querySelector("[data-call-target=timer]").textContent !== "0:00"`)
-	b.screenshot(filepath.Join(out, "call-in-call.png"))
+	b.screenshot(filepath.Join(out, "call-dialer-during.png"))
+	b.do(chromedp.Tap(chromedp.CSS("[data-call-target=keypadToggle]")))
 
-	b.do(chromedp.Tap(chromedp.CSS("[data-call-target=hangUp]")))
-	b.waitFor("the call page", `location.pathname.startsWith("/calls/")`)
-	// Billed: one started minute at $0.14, and the header follows.
-	b.waitFor("the charge", `document.querySelector("main").textContent.includes("1 started minute") && document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$4.86"`)
+	// History while the call goes on: its row says so, and turns to the
+	// call's end and its charge by itself, with no reload or visit.
 	b.do(chromedp.Tap(chromedp.CSS(navLink("history"))))
 	b.waitForTab("history", "/history")
-	b.waitFor("the call in the history", `document.querySelector("main").textContent.includes("$0.14") && document.querySelector("main").textContent.includes("2348031234567")`)
-	b.screenshot(filepath.Join(out, "call-history.png"))
+	row := fmt.Sprintf(`(document.querySelector("#call-row-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, callID)
+	b.waitFor("the call's row in call", row+`.includes("In call")`)
+	b.eval(`(() => { window.sameHistory = true; document.body.dataset.sameHistory = "1"; return "" })()`)
+	b.tapInView("[data-call-target=hangUp]")
+	b.waitFor("the row to show the end and the charge", row+`.includes("Completed") && `+row+`.includes("$0.14")`)
+	if !b.evalBool(`window.sameHistory === true && document.body.dataset.sameHistory === "1" && location.pathname === "/history"`) {
+		t.Error("the History page was reloaded or visited again to show the call's end")
+	}
+	t.Logf("the row: %s", b.eval(row))
+	outcome := `document.querySelector("[data-call-target=outcome]").textContent.trim()`
+	b.waitFor("the outcome in the bar", outcome+` === "1 min · $0.14"`)
+	b.screenshot(filepath.Join(out, "call-history-live.png"))
 
-	var charges int
+	// Back on the dialer the bar still says how the call ended; Mute and
+	// Keypad are over; Call again and Details are there.
+	b.do(chromedp.Tap(chromedp.CSS(navLink("dial"))))
+	b.waitForTab("dial", "/call")
+	ended := `!document.querySelector("#in-call").hidden && document.querySelector("[data-call-target=mute]").disabled && document.querySelector("[data-call-target=keypadToggle]").disabled && document.querySelector("[data-call-target=hangUp]").hidden && !document.querySelector("[data-call-target=after]").hidden`
+	b.waitFor("the ended bar", ended+` && `+outcome+` === "1 min · $0.14"`)
+	b.waitFor("the header balance", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$4.86"`)
+	b.screenshot(filepath.Join(out, "call-dialer-after.png"))
+
+	// Details: the call's page, its charge in words, and Call again.
+	b.tapInView(`[data-call-target=details]`)
+	b.waitFor("the call page", fmt.Sprintf(`location.pathname === "/calls/%s" && `, callID)+settled)
+	b.waitFor("the charge", `document.querySelector("main").textContent.includes("1 started minute") && document.querySelector("main").textContent.includes("Call charge") && !!document.querySelector('main a[href^="/call?number="]')`)
+	b.screenshot(filepath.Join(out, "call-page.png"))
+
+	// A busy number: the bar says so on the dialer, nothing charged, and
+	// the person stays there.
+	b.do(chromedp.Tap(chromedp.CSS(navLink("dial"))))
+	b.waitForTab("dial", "/call")
+	b.tapInView("[data-call-target=close]")
+	b.eval(`(() => { document.querySelector("#phone_number").value = ""; return "" })()`)
+	for _, ch := range "08031230001" { // the simulator is busy on numbers ending 0001
+		b.do(chromedp.Tap(chromedp.CSS(fmt.Sprintf(`button[data-key=%q]`, string(ch)))))
+	}
+	b.waitFor("the busy number's price", `document.querySelector("#rate-quote").textContent.includes("+2348031230001") && !document.querySelector("[data-dialer-target=call]").disabled`)
+	b.do(chromedp.Tap(chromedp.CSS("[data-dialer-target=call]")))
+	b.waitFor("busy", status+` === "busy" && `+ended+` && `+outcome+` === "Busy — nothing charged"`)
+	if got := b.eval(`location.pathname`); got != "/call" {
+		t.Errorf("after a busy call the page is %s, want the dialer", got)
+	}
+	b.screenshot(filepath.Join(out, "call-dialer-busy.png"))
+
+	var charges, busyCharges int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transactions WHERE kind = 'call_charge' AND amount_cents = -14`).Scan(&charges); err != nil || charges != 1 {
 		t.Fatalf("%d charges of 14 cents (%v)", charges, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transactions t JOIN calls c ON c.id = t.call_id WHERE c.phone_number = '+2348031230001'`).Scan(&busyCharges); err != nil || busyCharges != 0 {
+		t.Fatalf("the busy call has %d ledger entries (%v)", busyCharges, err)
 	}
 }

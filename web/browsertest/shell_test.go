@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,6 +35,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
@@ -100,45 +104,103 @@ func TestMobileShell(t *testing.T) {
 		password = "correct horse battery"
 	)
 
+	// A phone in Lagos whose browser speaks Nigerian English: the sign-up
+	// form chooses Nigeria and sends the phone's time zone.
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Africa/Lagos"}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: "Mozilla/5.0 (Linux; Android 13) Chrome/156 Mobile", AcceptLanguage: "en-NG,en;q=0.9"})
+		return err
+	}))
+
 	// Sign up through the real form.
 	b.do(chromedp.Navigate(base + "/signup"))
 	b.waitFor("the sign-up form", `!!document.querySelector('form[action="/signup"] select#home_country')`)
+	if got := b.eval(`(() => { const s = document.querySelector("#home_country"); return s.value + " " + s.selectedOptions[0].textContent; })()`); !strings.HasPrefix(got, "NG Nigeria (+234)") {
+		t.Errorf("the country the browser's language names is not chosen: %q, want NG Nigeria (+234)", got)
+	}
+	b.waitFor("the time zone", `document.querySelector('input[name="time_zone"]').value === "Africa/Lagos"`)
 	b.do(
 		chromedp.SendKeys(chromedp.CSS("#display_name"), name),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.SetValue(chromedp.CSS("#home_country"), "NG"),
 	)
-	if got := b.eval(`(() => { const s = document.querySelector("#home_country"); s.dispatchEvent(new Event("change", {bubbles: true})); return s.value + " " + s.selectedOptions[0].textContent; })()`); !strings.HasPrefix(got, "NG Nigeria") {
-		t.Fatalf("country select: chose %q, want NG Nigeria", got)
-	}
 	b.do(chromedp.Tap(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)))
 	b.waitForTab("dial", "/call")
 	if !b.evalBool(fmt.Sprintf(`document.querySelector("main").textContent.includes(%q)`, "Welcome to Mobayilo, "+name)) {
 		t.Errorf("/call does not welcome %q after sign-up", name)
 	}
+	var zone string
+	if err := pool.QueryRow(context.Background(), `SELECT time_zone FROM users WHERE email = $1`, email).Scan(&zone); err != nil || zone != "Africa/Lagos" {
+		t.Errorf("the account's time zone is %q (%v), want the phone's Africa/Lagos", zone, err)
+	}
 
-	// The balance chip follows the ledger live, over the page's SSE stream
-	// (<turbo-stream-source src="/live">), without a reload.
+	// The balance chip follows the ledger live, over the page's one SSE
+	// stream (live.js), without a reload.
 	var account uuid.UUID
 	if err := pool.QueryRow(context.Background(), `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, email).Scan(&account); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor("the live stream to connect", `!!document.querySelector("turbo-stream-source#live") && document.querySelector("turbo-stream-source#live").streamSource?.readyState === 1`)
+	b.waitFor("the live stream to connect", liveOpen)
 	if _, err := ledger.New(pool).Post(context.Background(), ledger.Entry{Key: "bonus:browser", AccountID: account, Kind: ledger.Bonus, AmountCents: 250}); err != nil {
 		t.Fatal(err)
 	}
 	b.waitFor("the balance chip to show $2.50", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$2.50"`)
 
-	// Tap through the four tabs.
+	// Tap through the four tabs: one stream all along (a Turbo visit
+	// neither closes it nor opens another).
 	for _, tab := range tabs {
 		b.do(chromedp.Tap(chromedp.CSS(navLink(tab.name))))
 		b.waitForTab(tab.name, tab.path)
 		b.checkLayout(tab.name)
 		b.screenshot(filepath.Join(outDir, "shell-"+tab.name+".png"))
 	}
+	if opens := b.eval(`document.documentElement.dataset.liveOpens`); opens != "1" || !b.evalBool(liveOpen) {
+		t.Errorf("the live stream was opened %s times over four Turbo visits, want once (state %s)", opens, b.eval(`document.documentElement.dataset.live`))
+	}
+	var streams int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM live_streams`).Scan(&streams); err != nil || streams != 1 {
+		t.Errorf("%d live streams registered, want 1 (%v)", streams, err)
+	}
 
-	// Sign out from the Settings tab (the last one tapped), then back in.
+	// Settings (the last tab tapped): a wrong current password comes back
+	// with its error in view, under the header and above the nav, and the
+	// field focused.
+	b.tapInView(`form[action="/settings/password"] #current_password`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`form[action="/settings/password"] #current_password`), "not my password"),
+		chromedp.SendKeys(chromedp.CSS(`form[action="/settings/password"] #new_password`), "a new password 123"),
+	)
+	b.eval(`(() => { window.scrollTo(0, 0); return "" })()`)
+	b.tapInView(`form[action="/settings/password"] button[type="submit"]`)
+	b.waitFor("the error", `!!document.querySelector("#current_password-error") && `+settled)
+	b.waitFor("the error in view and focused", `(() => {
+		const e = document.querySelector("#current_password-error").getBoundingClientRect();
+		const top = document.querySelector("header").getBoundingClientRect().bottom;
+		const bottom = document.querySelector('nav[aria-label="Main"]').getBoundingClientRect().top;
+		return e.top >= top && e.bottom <= bottom && document.activeElement?.id === "current_password";
+	})()`)
+	t.Logf("the error: %s", b.eval(`(() => { const r = document.querySelector("#current_password-error").getBoundingClientRect(); return document.querySelector("#current_password-error").textContent + " at " + Math.round(r.top) + "-" + Math.round(r.bottom) + " px" })()`))
+	b.shot(filepath.Join(outDir, "settings-error.png"))
+
+	// Saved with no connection: it says so next to the button, with Retry,
+	// and goes by itself when the connection is back.
+	b.tapInView(`form[action="/settings/time-zone"] #time_zone`)
+	b.eval(`(() => { const i = document.querySelector("#time_zone"); i.value = "Europe/London"; return "" })()`)
+	b.network(true, 0)
+	b.tapInView(`form[action="/settings/time-zone"] button[type="submit"]`)
+	b.waitFor("the offline notice", `(() => {
+		const n = document.querySelector('form[action="/settings/time-zone"] [data-net-notice]');
+		if (!n) return false;
+		const r = n.getBoundingClientRect();
+		return n.textContent.includes("No connection") && n.querySelector("button")?.textContent === "Retry" && r.top >= 0 && r.bottom <= innerHeight;
+	})()`)
+	b.shot(filepath.Join(outDir, "settings-offline.png"))
+	b.network(false, 0)
+	b.waitFor("the form sent once online", `location.pathname === "/settings" && document.querySelector("main").textContent.includes("Times now show in Europe/London.") && `+settled)
+
+	// Sign out from the Settings tab, then back in.
 	if got := b.eval(`document.querySelector('form[action="/signout"] button[type="submit"]').textContent.trim()`); got != "Sign out" {
 		t.Fatalf("sign-out button says %q, want Sign out", got)
 	}
@@ -163,6 +225,20 @@ const settled = `!document.documentElement.hasAttribute("aria-busy") && document
 func phone(height int64) chromedp.Action[chromedp.Void] {
 	return chromedp.EmulateViewport(viewportWidth, height,
 		chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch)
+}
+
+// shot saves the screen as the person sees it (the viewport, not the whole
+// page), as a PNG.
+func (b *browser) shot(file string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", file, err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("%s: %s (the screen, %d bytes)", b.eval(`location.pathname`), file, len(png))
 }
 
 // screenshot saves the whole page as a PNG. Like Puppeteer's fullPage, it
@@ -248,6 +324,27 @@ func (b *browser) checkLayout(tab string) {
 		b.t.Errorf("%s: requests that left the test server: %v", tab, foreign)
 	}
 }
+
+// network sets the tab's connection: offline (every request fails, and
+// navigator.onLine and the online/offline events say so), or online with
+// latency ms of delay before each response.
+func (b *browser) network(offline bool, latency float64) {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Offline: offline, Latency: latency, DownloadThroughput: -1, UploadThroughput: -1}},
+		}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+			Offline: offline, Latency: latency, DownloadThroughput: -1, UploadThroughput: -1,
+		})
+		return err
+	}))
+}
+
+// liveOpen holds once the page's one live stream (app's live.js) is open.
+const liveOpen = `document.documentElement.dataset.live === "open"`
 
 // browser is one headless Chromium with one tab.
 type browser struct {
@@ -490,6 +587,9 @@ func startApp(t *testing.T) (string, *pgxpool.Pool) {
 		Temporal: lazyTemporal(t, closedAddress(t)),
 		Log:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Mailer:   mail.NewMailbox(zerolog.Nop()),
+		// The rules production runs with (cmd/mobayilo): the blocked
+		// ranges, the per-call cap.
+		Rules: rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -537,9 +637,17 @@ func TestDialerShowsWhyItWillNotCall(t *testing.T) {
 	if _, err := ratedeck.LoadSampleIfEmpty(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
 	t.Cleanup(cancel)
 	b := startBrowser(t, ctx, execPath)
+	console := collectConsole(t, b.ctx)
+	defer func() {
+		for _, m := range console.stop() {
+			if m.IsException() {
+				t.Errorf("uncaught error in the page: %s (%s:%d)", m.Text, m.URL, m.Line+1)
+			}
+		}
+	}()
 	b.do(phone(viewportHeight))
 
 	b.do(chromedp.Navigate(base + "/signup"))
@@ -600,11 +708,70 @@ func TestDialerShowsWhyItWillNotCall(t *testing.T) {
 	if _, err := ledger.New(pool).Post(context.Background(), ledger.Entry{Key: "bonus:kemi", AccountID: account, Kind: ledger.Bonus, AmountCents: 500}); err != nil {
 		t.Fatal(err)
 	}
+	b.waitFor("the balance", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$5.00"`)
 	b.do(chromedp.Tap(chromedp.CSS(key("7"))), chromedp.Tap(chromedp.CSS(`[data-action="dialer#backspace"]`)))
 	b.waitFor("the Call button", `!`+callDisabled+` && document.querySelector("#rate-quote").textContent.includes("35 min")`)
 	// The whole dialer fits a 360x740 screen above the bottom nav.
 	if !b.evalBool(`document.querySelector("[data-dialer-target=call]").getBoundingClientRect().bottom <= document.querySelector('nav[aria-label="Main"]').getBoundingClientRect().top`) {
 		t.Error("the Call button is hidden behind the bottom nav at 360x740")
 	}
+	// A number that can be called: the Voice SDK is fetched ahead of the
+	// tap, and the service worker keeps it.
+	b.waitFor("the Voice SDK prefetched", `!!document.querySelector('link[rel="modulepreload"][href^="/assets/voice-sdk."]') && !!document.querySelector('link[rel="modulepreload"][href^="/assets/devices."]')`)
+	b.waitFor("the Voice SDK kept by the service worker", `(() => {
+		const url = document.querySelector('meta[name="voice-sdk"]').content;
+		(async () => {
+			for (const name of await caches.keys()) if (await (await caches.open(name)).match(url)) window.sdkKept = true;
+		})();
+		return window.sdkKept === true;
+	})()`)
 	b.screenshot(filepath.Join(repoRoot(t), "test-output", "dialer-ready.png"))
+
+	// The price line has one height whatever it says: the keypad never
+	// moves under a finger.
+	keypadTop := `document.querySelector('button[data-key="1"]').getBoundingClientRect().top`
+	top := b.eval(keypadTop + `.toString()`)
+	for _, number := range []string{"", "+93 70 123 4567", "+19005550199", "+2348031234567"} {
+		b.eval(fmt.Sprintf(`(() => { const i = document.querySelector("#phone_number"); i.value = %q; i.dispatchEvent(new Event("input", {bubbles: true})); return "" })()`, number))
+		time.Sleep(600 * time.Millisecond) // the server's confirmation, when there is one
+		if got := b.eval(keypadTop + `.toString()`); got != top {
+			t.Errorf("with %q in the field the keypad moved from %s to %s px", number, top, got)
+		}
+	}
+
+	// A place we do not call, in words, as soon as its code is typed.
+	dial("+9370")
+	b.waitFor("the not-served words", `document.querySelector("#rate-quote").textContent.includes("We don't call Afghanistan yet.") && `+callDisabled)
+
+	// An unfinished number is not an emergency, and nothing says "too
+	// short" while it is typed; Call says so.
+	dial("12345")
+	time.Sleep(800 * time.Millisecond)
+	if got := b.eval(reason + ` + " | " + document.querySelector("#rate-quote").textContent`); strings.Contains(strings.ToLower(got), "emergency") || strings.Contains(got, "too short") {
+		t.Errorf("while typing 12345 the dialer says %q", got)
+	}
+	b.do(chromedp.Tap(chromedp.CSS("[data-dialer-target=call]")))
+	b.waitFor("too short, once Call is tapped", reason+`.includes("too short") && !`+reason+`.toLowerCase().includes("emergency")`)
+
+	// The price as the digits arrive, with the network cut: India's one
+	// price of $0.02 a minute, and what $5 buys at it, from the price list.
+	b.network(true, 0)
+	dial("+9198765")
+	b.waitFor("the price with no network", `document.querySelector("#rate-quote").textContent.includes("India") && document.querySelector("#rate-quote").textContent.includes("$0.02/min · your balance buys 250 min") && `+reason+` === "A call lasts at most 120 min."`)
+	for _, ch := range "43210" {
+		b.do(chromedp.Tap(chromedp.CSS(key(string(ch)))))
+	}
+	// The whole number cannot be confirmed: it says so, with Retry.
+	b.waitFor("the offline word", reason+`.includes("No connection") && !document.querySelector("[data-dialer-target=retry]").hidden`)
+	b.screenshot(filepath.Join(repoRoot(t), "test-output", "dialer-offline.png"))
+	b.network(false, 0)
+	// Confirmed by itself once the connection is back.
+	b.waitFor("the confirmed price", `document.querySelector("#rate-quote").textContent.includes("India · +919876543210") && document.querySelector("[data-dialer-target=retry]").hidden && !`+callDisabled+` && `+reason+` === "A call lasts at most 120 min."`)
+	if got := b.eval(`document.querySelector("#rate-quote").textContent.replace(/\s+/g, " ").trim()`); !strings.Contains(got, "your balance buys 250 min") {
+		t.Errorf("the confirmed price line says %q", got)
+	}
+	var posted2 int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM calls`).Scan(&posted2); err != nil || posted2 != 0 {
+		t.Fatalf("%d calls were posted (%v)", posted2, err)
+	}
 }

@@ -1,24 +1,62 @@
 import { Controller } from "@hotwired/stimulus"
-import { askMicrophone, loadVoiceSDK } from "../devices/twilio.js"
+import { askMicrophone } from "../devices/microphone.js"
+import { loadDevices, loadVoiceSDK, prefetch } from "../devices/bundles.js"
+import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText } from "../prices.js"
 
-// The dialer: a keypad (hold 0 for +), backspace and redial fill the number;
-// the price line (the rate-quote Turbo Frame, from /rates/calculate) says
-// whether the number can be called, and the Call button follows it: it is
-// disabled, with the reason, for an invalid, blocked or unaffordable number,
-// and never posts /calls then.
+// One price list per deck version for the whole visit (the URL names it).
+const lists = new Map()
+function priceList(url) {
+  if (!lists.has(url)) {
+    lists.set(url, fetch(url, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`price list: ${r.status}`))))
+      .then(parseList)
+      .catch((error) => {
+        lists.delete(url) // asked again on the next change
+        throw error
+      }))
+  }
+  return lists.get(url)
+}
+
+// The dialer: a keypad (hold 0 for +), backspace and redial fill the
+// number. The price line follows the digits from the deck's price list
+// (fetched once, cached), with no request per digit and none when the
+// network is gone; the server is asked to confirm (/rates/calculate) only
+// when the number is long enough to be whole, or when Call is tapped, and
+// its word on an unfinished number ("too short") waits until the person
+// stops or taps Call. The Call button follows: disabled, with the reason,
+// for a number that cannot be called, and it never posts /calls then.
 export default class extends Controller {
-  static targets = ["number", "form", "quote", "call", "reason"]
-  static values = { longPress: { type: Number, default: 500 } }
+  static targets = ["number", "place", "price", "call", "reason", "retry"]
+  static values = { longPress: { type: Number, default: 500 }, prices: String, home: String, cap: Number }
 
   connect() {
-    this.onQuote = () => this.readQuote()
-    this.quoteTarget.addEventListener("turbo:frame-load", this.onQuote)
-    this.numberTarget.addEventListener("input", () => this.pending())
+    this.confirmed = null // the server's quote of the number shown, or null
+    this.onLive = (event) => {
+      if (event.detail.targets === "[data-balance]") this.render()
+    }
+    this.onRedial = (event) => this.redialAndCall(event.detail.number)
+    this.onOnline = () => {
+      if (this.retryCall) this.reasonTarget.textContent = "Back online. Tap Retry to call."
+      else this.changed()
+    }
+    document.addEventListener("mobayilo:live", this.onLive)
+    window.addEventListener("mobayilo:redial", this.onRedial)
+    window.addEventListener("online", this.onOnline)
+    priceList(this.pricesValue).then((list) => {
+      this.list = list
+      this.changed()
+    }, () => this.changed())
+    this.changed()
   }
 
   disconnect() {
-    this.quoteTarget.removeEventListener("turbo:frame-load", this.onQuote)
+    document.removeEventListener("mobayilo:live", this.onLive)
+    window.removeEventListener("mobayilo:redial", this.onRedial)
+    window.removeEventListener("online", this.onOnline)
     clearTimeout(this.holdTimer)
+    clearTimeout(this.confirmTimer)
+    this.inFlightQuote?.abort()
   }
 
   // Keypad: a click types the key (so screen readers, switches and
@@ -58,6 +96,13 @@ export default class extends Controller {
     this.changed()
   }
 
+  // redialAndCall is the in-call bar's Call again.
+  redialAndCall(number) {
+    this.numberTarget.value = number
+    this.changed()
+    this.call()
+  }
+
   // insert types text; a + can only start a number, so elsewhere the key's
   // own digit is typed instead.
   insert(text, fallback = "") {
@@ -67,74 +112,200 @@ export default class extends Controller {
     this.changed()
   }
 
+  // changed: the number is not the one priced any more. The old price goes
+  // at once; the list prices the new one; the server confirms a whole one
+  // after a pause.
   changed() {
-    this.numberTarget.dispatchEvent(new Event("input", { bubbles: true }))
+    this.confirmed = null
+    this.inFlightQuote?.abort()
+    clearTimeout(this.confirmTimer)
+    this.showRetry(false)
+    const result = this.lookup()
+    this.render()
+    // A place we do not call needs no asking: the list says so.
+    const notServed = result.state === "country" && !served(result.country)
+    if ((result.complete || result.state === "invalid") && !notServed) {
+      this.confirmTimer = setTimeout(() => this.confirm({ typing: !result.full }), 400)
+    }
   }
 
-  // Until the new price arrives, the old one says nothing.
-  pending() {
-    this.callTarget.disabled = true
-    this.reasonTarget.textContent = this.numberTarget.value ? "Checking the price…" : "Type a number to see its price."
+  lookup() {
+    if (!this.list) return { state: this.numberTarget.value ? "partial" : "empty" }
+    return lookup(this.list, this.numberTarget.value, this.homeValue)
   }
 
-  readQuote() {
-    const quote = this.quoteTarget.querySelector("[data-quote]")
-    if (!quote) return
-    const canCall = quote.dataset.canCall === "true"
-    this.callTarget.disabled = !canCall || this.busy()
-    this.reasonTarget.textContent = canCall ? "" : (quote.dataset.reason || "This number cannot be called.")
+  balance() {
+    const cents = document.querySelector("[data-balance] [data-cents]")?.dataset.cents
+    return cents === undefined ? 0 : Number(cents)
+  }
+
+  // render shows the price line and the Call button from the server's
+  // quote of this number when there is one, else from the price list.
+  render() {
+    const number = this.numberTarget.value
+    const view = this.view(number)
+    this.placeTarget.textContent = view.place
+    this.priceTarget.textContent = view.price
+    if (this.busy()) return
+    this.callTarget.disabled = view.callable === false || !number
+    if (this.retryTarget.hidden) this.reasonTarget.textContent = view.reason
+    if (view.callable !== false && number) this.prefetchSDK()
+  }
+
+  view(number) {
+    const q = this.confirmed
+    const listed = () => {
+      const quote = quoteOf(this.lookup(), this.balance(), this.capValue)
+      return { ...quote, reason: quote.notServed ? quote.place : number ? quote.note || "" : "Type a number to see its price." }
+    }
+    if (!q || q.number !== number) return listed()
+    const b = q.body
+    const error = b.error
+    // The person may still be typing: the list's word stands.
+    if (error && q.typing && unfinished(error.code)) return listed()
+    const view = { place: b.e164 ? `${b.description || b.country_name} · ${b.e164}` : "", price: "", callable: false, reason: error?.message || "" }
+    if (b.rate_per_minute_micros) {
+      // The balance may have changed since the server answered: its
+      // arithmetic, on the balance shown now.
+      const minutes = balanceMinutes(this.balance(), b.rate_per_minute_micros, b.connection_fee_micros || 0)
+      view.price = `${perMinute(b.rate_per_minute_micros)} · ${minutesText(minutes)}`
+      if (!error || error.code === "insufficient_balance") {
+        view.callable = minutes > 0
+        view.reason = view.callable ? capText(minutes, this.capValue) : error?.message || "Your balance does not cover a minute of this call. Add credit to call."
+      }
+    }
+    return view
+  }
+
+  // confirm asks the server about the whole number. typing: the person may
+  // still be typing, so "too short" and "invalid" wait.
+  async confirm({ typing = false } = {}) {
+    const number = this.numberTarget.value
+    if (!number) return null
+    this.inFlightQuote?.abort()
+    const controller = new AbortController()
+    this.inFlightQuote = controller
+    try {
+      const response = await fetch(`/rates/calculate?phone_number=${encodeURIComponent(number)}`, {
+        headers: { Accept: "application/json" },
+        signal: controller.signal,
+      })
+      const body = await response.json()
+      if (this.numberTarget.value !== number) return null
+      this.confirmed = { number, body, typing }
+      this.showRetry(false)
+      this.render()
+      return this.confirmed
+    } catch (error) {
+      if (error.name === "AbortError") return null
+      this.offline(typing ? "No connection: the price is from our price list. Checked again when you are back online." :
+        "No connection. Check your data or Wi-Fi; the number is checked again when you are back online.")
+      return null
+    }
+  }
+
+  // confirmNow is the form's submit (the keyboard's Go key).
+  confirmNow(event) {
+    event.preventDefault()
+    this.call()
+  }
+
+  retry() {
+    this.showRetry(false)
+    this.reasonTarget.textContent = "Checking…"
+    if (this.retryCall) this.call()
+    else this.confirm()
+  }
+
+  offline(message) {
+    this.reasonTarget.textContent = message
+    this.showRetry(true)
+  }
+
+  showRetry(on) {
+    this.retryTarget.hidden = !on
+    if (!on) this.retryCall = false
   }
 
   // busy: a call is being placed, or one is in progress.
   busy() {
-    const bar = document.getElementById("in-call")
-    return this.inFlight || (bar && !bar.hidden)
+    return this.placing || document.getElementById("in-call")?.dataset.callActive === "true"
   }
 
   async call() {
-    if (this.callTarget.disabled || this.busy()) return
-    this.inFlight = true
+    if (this.busy() || !this.numberTarget.value) return
+    this.placing = true
     this.callTarget.disabled = true
+    this.callTarget.textContent = "Calling…"
+    this.reasonTarget.textContent = "Checking the number…"
     try {
-      await this.place()
+      const number = this.numberTarget.value
+      let q = this.confirmed?.number === number && !this.confirmed.typing ? this.confirmed : null
+      if (!q) q = await this.confirm()
+      if (!q) {
+        this.retryCall = true
+        return
+      }
+      if (this.view(number).callable !== true) return
+      await this.place(number)
     } finally {
-      this.inFlight = false
+      this.placing = false
+      this.callTarget.textContent = "Call"
+      this.render()
     }
   }
 
-  async place() {
-    if (document.getElementById("in-call")?.dataset.callDeviceValue === "twilio") {
-      // Microphone and SDK first: no call is authorized that could not
-      // be connected.
-      this.reasonTarget.textContent = "Allow the microphone to call…"
-      try {
+  async place(number) {
+    // Microphone, device and SDK first: no call is authorized that could
+    // not be connected.
+    try {
+      if (document.getElementById("in-call")?.dataset.callDeviceValue === "twilio") {
+        this.reasonTarget.textContent = "Allow the microphone to call…"
         await askMicrophone()
         await loadVoiceSDK()
-      } catch (error) {
-        this.reasonTarget.textContent = error.message || "The call could not start."
-        this.callTarget.disabled = false
-        return
       }
+      await loadDevices()
+    } catch (error) {
+      if (error instanceof TypeError) {
+        this.offline("No connection: the call did not start and nothing was charged. Try again when you are back online.")
+        this.retryCall = true
+      } else {
+        this.reasonTarget.textContent = error.message || "The call could not start."
+      }
+      return
     }
     this.reasonTarget.textContent = "Connecting…"
+    let response
     try {
-      const response = await fetch("/calls", {
+      response = await fetch("/calls", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ phone_number: this.numberTarget.value }),
+        body: JSON.stringify({ phone_number: number }),
       })
-      const body = await response.json()
-      if (!response.ok) {
-        this.reasonTarget.textContent = body.error?.message || "The call could not be placed."
-        this.callTarget.disabled = false
-        return
-      }
-      this.reasonTarget.textContent = ""
-      // The in-call bar takes it from here.
-      window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number: this.numberTarget.value } }))
     } catch {
-      this.reasonTarget.textContent = "No connection. Check your data or Wi-Fi and try again."
-      this.callTarget.disabled = false
+      this.offline("No connection: the call did not start and nothing was charged. Try again when you are back online.")
+      this.retryCall = true
+      return
     }
+    const body = await response.json().catch(() => ({}))
+    if (!response.ok) {
+      this.reasonTarget.textContent = body.error?.message || "The call could not be placed."
+      return
+    }
+    this.reasonTarget.textContent = ""
+    // The in-call bar takes it from here.
+    window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number } }))
   }
+
+  // prefetchSDK fetches what a call needs (the device adapters, Twilio's
+  // Voice SDK) as soon as a number could be called, so the first tap on
+  // Call does not wait for it.
+  prefetchSDK() {
+    prefetch(document.getElementById("in-call")?.dataset.callDeviceValue)
+  }
+}
+
+// unfinished: what the server says of a number still being typed.
+function unfinished(code) {
+  return code === "too_short" || code === "invalid"
 }

@@ -37,14 +37,22 @@ export default class extends Controller {
   async pay(event) {
     event.preventDefault()
     if (!this.stripe) return
+    const label = this.submitTarget.textContent
     this.submitTarget.disabled = true
+    this.submitTarget.textContent = "Paying…"
     this.errorTarget.hidden = true
-    const { error } = await this.stripe.confirmPayment({
-      elements: this.elements,
-      confirmParams: { return_url: this.returnValue },
-    })
+    let error
+    try {
+      ;({ error } = await this.stripe.confirmPayment({
+        elements: this.elements,
+        confirmParams: { return_url: this.returnValue },
+      }))
+    } catch {
+      error = { message: "No connection: the payment was not sent. Check your data or Wi-Fi and tap Pay again; nothing has been charged." }
+    }
     // Only an immediate error comes back here; success redirects.
-    this.show(error.message || "The payment did not go through.")
+    this.show(error?.message || "The payment did not go through.")
+    this.submitTarget.textContent = label
     this.submitTarget.disabled = false
   }
 

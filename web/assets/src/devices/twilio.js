@@ -1,24 +1,5 @@
 import { reportHangUp } from "./hangup.js"
-
-// The real device: Twilio's Voice SDK, loaded only when the person is about
-// to call (it is a separate chunk, not part of the dialer's first load).
-export async function loadVoiceSDK() {
-  return import("@twilio/voice-sdk")
-}
-
-// askMicrophone asks for the microphone in context, before a call is
-// authorized, and says plainly what to do when it is refused.
-export async function askMicrophone() {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new Error("This browser cannot use a microphone for calls. Try Chrome, Firefox or Safari.")
-  }
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true })
-    stream.getTracks().forEach((t) => t.stop())
-  } catch {
-    throw new Error("Mobayilo needs your microphone to call. Allow it in your browser's site settings, then try again.")
-  }
-}
+import { loadVoiceSDK } from "./bundles.js"
 
 // How the Voice SDK 2.x reports the end of an outgoing call, and what we
 // do with each (see @twilio/voice-sdk lib/twilio/call.ts and device.ts):

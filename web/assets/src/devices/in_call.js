@@ -1,0 +1,199 @@
+import { SimulatorDevice } from "./simulator.js"
+import { TwilioDevice } from "./twilio.js"
+import { reportHangUp } from "./hangup.js"
+
+// Call statuses after which nothing more happens (workflows.IsFinal).
+const FINAL = new Set(["completed", "busy", "no_answer", "failed", "canceled", "refused"])
+
+// The in-call bar's behaviour (controllers/call_controller.js is its
+// Stimulus shell, which loads this with the device adapters when a call
+// starts: the dialer's first load carries neither).
+//
+// It connects through a device adapter and follows the call as the server
+// pushes it: the live stream replaces the bar's [data-call-status="<call
+// id>"] element, and its data-status (the status value, never its words)
+// says ringing, in call (the timer and the time left start), over. Once
+// over, the bar stays on whatever page is shown with the outcome ("Busy —
+// nothing charged", "3 min · $0.06", from data-outcome), Mute and Keypad
+// disabled, and Call again and Details, until it is closed. Nothing is
+// charged for a call that never connects: that is the server's rule, the
+// bar only shows it.
+export class InCall {
+  // bar: the Stimulus controller (its element and targets); page: what the
+  // bar needs of the app ({ reapply, visit }).
+  constructor(bar, page) {
+    this.page = page
+    for (const name of bar.constructor.targets) {
+      Object.defineProperty(this, `${name}Target`, { get: () => bar[`${name}Target`] })
+    }
+    this.element = bar.element
+    this.deviceValue = bar.deviceValue
+  }
+
+  async start({ call_id, token, max_seconds, number }) {
+    if (this.active) return // one call at a time; the server enforces it too
+    this.active = true
+    this.element.dataset.callActive = "true"
+    clearInterval(this.tick)
+    this.tick = null
+    this.callId = call_id
+    this.number = number
+    this.maxSeconds = max_seconds
+    this.answeredAt = null
+    this.muted = false
+    this.element.hidden = false
+    this.numberTarget.textContent = number
+    const status = document.createElement("span")
+    status.dataset.callStatus = call_id
+    status.textContent = "Connecting"
+    this.statusTarget.replaceChildren(status)
+    this.timerTarget.textContent = "0:00"
+    this.leftTarget.textContent = `up to ${Math.floor(max_seconds / 60)} min`
+    this.showOutcome("")
+    this.warningTarget.classList.add("hidden")
+    this.digitsTarget.textContent = ""
+    this.keypadTarget.hidden = true
+    this.keypadToggleTarget.setAttribute("aria-expanded", "false")
+    this.muteTarget.setAttribute("aria-pressed", "false")
+    this.muteTarget.textContent = "Mute"
+    for (const b of [this.muteTarget, this.keypadToggleTarget, this.hangUpTarget]) b.disabled = false
+    this.hangUpTarget.hidden = false
+    this.closeTarget.hidden = true
+    this.afterTarget.hidden = true
+    this.detailsTarget.href = `/calls/${call_id}`
+    this.observer?.disconnect()
+    this.observer = new MutationObserver(() => this.onStatus())
+    this.observer.observe(this.statusTarget, { childList: true, subtree: true, attributes: true, characterData: true })
+    this.page.reapply() // a status that came before the bar named its call
+    try {
+      this.device = this.deviceValue === "simulator" ? new SimulatorDevice() : new TwilioDevice({
+        warning: (text) => this.warn(text),
+        cleared: () => this.warningTarget.classList.add("hidden"),
+        reconnecting: () => this.warn("Connection lost. Reconnecting…"),
+        reconnected: () => this.warningTarget.classList.add("hidden"),
+        ended: () => this.end(),
+      })
+      await this.device.connect(call_id, token)
+      this.showOutputs()
+    } catch {
+      // Without a device the server still hears the call is over, so its
+      // slot frees at once (a device reports this itself).
+      if (!this.device) reportHangUp(call_id)
+      this.warn("The connection dropped before the call started. Nothing was charged. Try again in a few minutes.")
+      this.end()
+    }
+  }
+
+  warn(text) {
+    this.warningTarget.textContent = text
+    this.warningTarget.classList.remove("hidden")
+  }
+
+  // Speaker or earpiece, where the browser lets a page choose.
+  showOutputs() {
+    const outputs = this.device.outputs?.() || []
+    this.outputTarget.hidden = outputs.length < 2
+    this.outputTarget.replaceChildren(...outputs.map((o) => new Option(o.label, o.id)))
+  }
+
+  output() {
+    this.device.setOutput?.(this.outputTarget.value)
+  }
+
+  // onStatus reads the status the live stream put in the bar.
+  onStatus() {
+    const el = this.statusTarget.querySelector("[data-call-status]")
+    const status = el?.dataset.status
+    if (!status) return
+    if (status === "in_progress" && !this.answeredAt && this.active) {
+      this.answeredAt = Date.now()
+      this.tick = setInterval(() => this.updateTimer(), 1000)
+      this.updateTimer()
+    }
+    if (FINAL.has(status)) {
+      this.end()
+      // The charge follows the final status: the outcome then says it.
+      this.showOutcome(el.dataset.outcome || el.textContent)
+    }
+  }
+
+  updateTimer() {
+    const elapsed = Math.floor((Date.now() - this.answeredAt) / 1000)
+    const left = Math.max(this.maxSeconds - elapsed, 0)
+    this.timerTarget.textContent = clock(elapsed)
+    this.leftTarget.textContent = `${clock(left)} left`
+    if (left <= 60) this.warn("Less than a minute left: your balance runs out.")
+  }
+
+  mute() {
+    this.muted = !this.muted
+    this.device?.mute(this.muted)
+    this.muteTarget.setAttribute("aria-pressed", String(this.muted))
+    this.muteTarget.textContent = this.muted ? "Unmute" : "Mute"
+  }
+
+  toggleKeypad() {
+    this.keypadTarget.hidden = !this.keypadTarget.hidden
+    this.keypadToggleTarget.setAttribute("aria-expanded", String(!this.keypadTarget.hidden))
+  }
+
+  digit(event) {
+    const key = event.currentTarget.dataset.key
+    this.device?.sendDigits(key)
+    this.digitsTarget.textContent += key
+  }
+
+  hangUp() {
+    this.hangUpTarget.disabled = true
+    this.showOutcome("Hanging up…")
+    this.device?.disconnect(this.callId)
+  }
+
+  // end: the call is over here (the device or the server says so). The bar
+  // stays with the outcome; the server's final status and charge fill it in.
+  end() {
+    if (!this.active) return
+    this.active = false
+    delete this.element.dataset.callActive
+    clearInterval(this.tick)
+    this.tick = null
+    this.warningTarget.classList.add("hidden")
+    this.keypadTarget.hidden = true
+    this.keypadToggleTarget.setAttribute("aria-expanded", "false")
+    this.muteTarget.disabled = true
+    this.keypadToggleTarget.disabled = true
+    this.hangUpTarget.hidden = true
+    this.closeTarget.hidden = false
+    this.afterTarget.hidden = false
+    if (!this.outcomeTarget.textContent || this.outcomeTarget.textContent === "Hanging up…") this.showOutcome("Ended")
+  }
+
+  showOutcome(text) {
+    this.outcomeTarget.textContent = text
+    this.outcomeTarget.hidden = !text
+    this.clockTarget.hidden = !!text
+  }
+
+  close() {
+    if (this.active) return
+    this.observer?.disconnect()
+    this.element.hidden = true
+  }
+
+  // again calls the same number: on the dialer at once, else there.
+  again() {
+    const number = this.number
+    this.close()
+    if (document.querySelector("[data-controller~=dialer]")) {
+      window.dispatchEvent(new CustomEvent("mobayilo:redial", { detail: { number } }))
+    } else {
+      this.page.visit(`/call?number=${encodeURIComponent(number)}`)
+    }
+  }
+}
+
+function clock(seconds) {
+  const m = Math.floor(seconds / 60)
+  const s = String(seconds % 60).padStart(2, "0")
+  return `${m}:${s}`
+}
