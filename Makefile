@@ -28,7 +28,7 @@ test: postgres bin/temporal bin/stripe-mock assets chromium test-js
 test-js: web/assets/node_modules/.package-lock.json
 	cd web/assets && node --test src/
 
-## bench: `mobayilo bench`, the app beside Temporal's floor in one run (about 15 minutes; see docs/OPERATIONS.md, Benchmarks), then the Go benchmarks; never part of CI
+## bench: `mobayilo bench`, the app beside Temporal's floor in one run (about 20 minutes on two cores; see docs/OPERATIONS.md, Benchmarks), then the Go benchmarks; never part of CI
 bench: postgres bin/temporal build bench-go
 	@rm -rf test-output/bench && mkdir -p test-output
 	bin/mobayilo bench -dir test-output/bench -report test-output/bench-report.json -database-url $(BENCH_DATABASE_URL)

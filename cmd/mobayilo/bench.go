@@ -45,7 +45,7 @@ measures in turn:
 It prints a table with n, errors (by kind: every non-2xx, 503 and refusal is
 counted) and p50/p95/p99/max of each, and the ratios to the floors; -report
 writes the same as JSON. The figures are measurements, not pass or fail; the
-bench is not part of CI. A default run takes about 10 to 20 minutes on two
+bench is not part of CI. A default run takes about 20 minutes on two
 cores.
 
 With -web-url, the running stack's settings come from this environment (as

@@ -179,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer r.tc.Close()
-	fw, err := startFloorWorker(r.tc)
+	fw, err := startFloorWorker(r.tc, a.cfg.TemporalMaxPollers)
 	if err != nil {
 		return nil, fmt.Errorf("bench: floor worker: %w", err)
 	}
@@ -618,6 +618,10 @@ func (r *run) voice(ctx context.Context) error {
 		return err
 	}
 	defer stopMinimal()
+	hc := &http.Client{Transport: newTransport(), Timeout: 10 * time.Second}
+	if err := warmMinimal(ctx, hc, minimalURL, r.app.cfg.TwilioAuthToken, 40); err != nil {
+		return err
+	}
 
 	n := r.o.authBurst()
 	auth := newRecorder()
@@ -659,7 +663,6 @@ func (r *run) voice(ctx context.Context) error {
 		}
 		voiceReqs, minimalReqs = append(voiceReqs, v), append(minimalReqs, m)
 	}
-	hc := &http.Client{Transport: newTransport(), Timeout: 10 * time.Second}
 	next := 0
 	var claimed []voiceRequest
 	for _, when := range []string{"after_burst", "settled"} {

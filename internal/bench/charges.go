@@ -226,7 +226,7 @@ func (w *chargeWatch) close() {
 
 // chargeLimit: a final callback whose charge is not committed by then is
 // counted an error.
-const chargeLimit = 2 * time.Minute
+const chargeLimit = 5 * time.Minute
 
 // ended is what became of one call the bench hung up.
 type ended struct {

@@ -25,15 +25,23 @@ const (
 	floorActivityName = "BenchNoop"
 )
 
-// floorWorkerOptions are the app worker's settings (temporalx.NewWorker:
-// the SDK's defaults, bar its logging interceptor, which is app work, not
-// Temporal's). Keep them equal to the app's when those change.
-func floorWorkerOptions() worker.Options { return worker.Options{} }
+// floorWorkerOptions are the app worker's settings for maxPollers
+// (TEMPORAL_MAX_POLLERS): temporalx.NewWorkerTuned's, bar its per-activity
+// log line, which is the app's work, not Temporal's. Keep them equal to the
+// app's when those change.
+func floorWorkerOptions(maxPollers int) worker.Options {
+	var o worker.Options
+	if maxPollers > 0 {
+		o.WorkflowTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: maxPollers})
+		o.ActivityTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: maxPollers})
+	}
+	return o
+}
 
 // startFloorWorker runs the floor's worker on its own task queue in this
 // process; the caller stops it.
-func startFloorWorker(c client.Client) (worker.Worker, error) {
-	w := worker.New(c, floorTaskQueue, floorWorkerOptions())
+func startFloorWorker(c client.Client, maxPollers int) (worker.Worker, error) {
+	w := worker.New(c, floorTaskQueue, floorWorkerOptions(maxPollers))
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: floorWorkflowName})
 	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: floorActivityName})
 	return w, w.Start()

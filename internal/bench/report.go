@@ -137,9 +137,9 @@ func (r *Report) print(w io.Writer) {
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "ratio\tp50\tp95\tp99\t\n")
+	fmt.Fprintf(tw, "ratio\tp50\tp95\tp99\terrors (row / floor)\t\n")
 	for _, x := range r.Ratios {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Name, times(x.P50), times(x.P95), times(x.P99))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d / %d\t\n", x.Name, times(x.P50), times(x.P95), times(x.P99), x.RowErrors, x.FloorErrors)
 	}
 	_ = tw.Flush()
 

@@ -100,6 +100,10 @@ type Ratio struct {
 	P50   float64 `json:"p50"`
 	P95   float64 `json:"p95"`
 	P99   float64 `json:"p99"`
+	// The errors of each side: a ratio of the answered requests says
+	// little when many were not.
+	RowErrors   int `json:"row_errors"`
+	FloorErrors int `json:"floor_errors"`
 }
 
 // ratio divides row's percentiles by floor's; a figure without both
@@ -112,5 +116,6 @@ func ratio(name string, row, floor Row) Ratio {
 		return a / b
 	}
 	return Ratio{Name: name, Row: row.Key, Floor: floor.Key,
-		P50: div(row.P50, floor.P50), P95: div(row.P95, floor.P95), P99: div(row.P99, floor.P99)}
+		P50: div(row.P50, floor.P50), P95: div(row.P95, floor.P95), P99: div(row.P99, floor.P99),
+		RowErrors: row.Errors, FloorErrors: floor.Errors}
 }

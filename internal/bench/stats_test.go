@@ -77,9 +77,9 @@ func TestRecorderCountsEveryErrorBesideTheLatencies(t *testing.T) {
 
 func TestRatioDividesEachPercentileAndLeavesMissingOnesOut(t *testing.T) {
 	floor := Row{Key: "floor", N: 10, P50: 100, P95: 200, P99: 400}
-	app := Row{Key: "app", N: 10, P50: 130, P95: 300, P99: 600}
+	app := Row{Key: "app", N: 10, P50: 130, P95: 300, P99: 600, Errors: 3}
 	x := ratio("app/floor", app, floor)
-	if x.P50 != 1.3 || x.P95 != 1.5 || x.P99 != 1.5 || x.Row != "app" || x.Floor != "floor" {
+	if x.P50 != 1.3 || x.P95 != 1.5 || x.P99 != 1.5 || x.Row != "app" || x.Floor != "floor" || x.RowErrors != 3 || x.FloorErrors != 0 {
 		t.Fatalf("ratio %+v", x)
 	}
 	if x := ratio("none", app, Row{}); x.P50 != 0 || x.P99 != 0 {
