@@ -729,7 +729,9 @@ func TestDialerShowsWhyItWillNotCall(t *testing.T) {
 
 	// The price line has one height whatever it says: the keypad never
 	// moves under a finger.
-	keypadTop := `document.querySelector('button[data-key="1"]').getBoundingClientRect().top`
+	// Measured from the number field above the price line, so that a scroll
+	// of the page (which moves both) is not taken for the line's height.
+	keypadTop := `(document.querySelector('button[data-key="1"]').getBoundingClientRect().top - document.querySelector("#phone_number").getBoundingClientRect().top)`
 	top := b.eval(keypadTop + `.toString()`)
 	for _, number := range []string{"", "+93 70 123 4567", "+19005550199", "+2348031234567"} {
 		b.eval(fmt.Sprintf(`(() => { const i = document.querySelector("#phone_number"); i.value = %q; i.dispatchEvent(new Event("input", {bubbles: true})); return "" })()`, number))
