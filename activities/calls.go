@@ -168,17 +168,7 @@ func (a *Activities) AbandonCall(ctx context.Context, callID string) error {
 // RecordCallStatus stores a transition: the calls row, a call event, and a
 // NOTIFY for the live call screen.
 func (a *Activities) RecordCallStatus(ctx context.Context, r workflows.RecordStatus) error {
-	callID, err := uuid.Parse(r.CallID)
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
-	}
-	userID, err := uuid.Parse(r.UserID)
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad user id", "BadInput", err)
-	}
-	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		return setStatus(ctx, q, callID, userID, r.Status, r.ChildCallSid)
-	})
+	return db.InTx(ctx, a.Pool, func(q *db.Queries) error { return recordStatus(ctx, q, &r) })
 }
 
 // setStatus writes a transition to the calls row and its call event.
@@ -219,7 +209,7 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 		return temporal.NewNonRetryableApplicationError("bad account id", "BadInput", err)
 	}
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		if err := recordFinal(ctx, q, r.Final); err != nil {
+		if err := recordStatus(ctx, q, r.Final); err != nil {
 			return err
 		}
 		_, err := ledger.New(q.DB()).Post(ctx, ledger.Entry{
@@ -240,9 +230,10 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 	return err
 }
 
-// recordFinal stores the call's final status (as RecordCallStatus does)
-// inside a billing transaction, when the workflow sent it there.
-func recordFinal(ctx context.Context, q *db.Queries, r *workflows.RecordStatus) error {
+// recordStatus stores a transition inside q's transaction: for
+// RecordCallStatus, and for a final status the workflow sent with a
+// billing activity (none: nothing to record).
+func recordStatus(ctx context.Context, q *db.Queries, r *workflows.RecordStatus) error {
 	if r == nil {
 		return nil
 	}
@@ -272,7 +263,7 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 		return db.New(a.Pool).SetCallBilling(ctx, p)
 	}
 	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		if err := recordFinal(ctx, q, m.Final); err != nil {
+		if err := recordStatus(ctx, q, m.Final); err != nil {
 			return err
 		}
 		return q.SetCallBilling(ctx, p)
