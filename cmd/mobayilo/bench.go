@@ -34,8 +34,9 @@ measures in turn:
      final callback to the charge's NOTIFY at commit;
      then POST /calls and POST /credits/purchase side by side, unloaded, and
      again while a -burst of completions is billed;
- (d) zero-length call workflows completed per second, driven as fast as the
-     stack takes them for -sustain (Temporal's visibility counts them);
+ (d) zero-length call workflows completed per second over -sustain, each of
+     -sustain-concurrency callers placing its next call when its last one's
+     workflow completed (Temporal's visibility counts them);
  and the voice webhook beside a minimal durable handler served here (checks
  X-Twilio-Signature, inserts one row, answers <Dial>), interleaved at each
  -voice-rates rate, open loop (latency from each request's scheduled time):

@@ -557,12 +557,15 @@ func (r *run) burst(ctx context.Context) error {
 }
 
 // sustained: (d) zero-length calls (busy at once) as fast as the stack
-// takes them, for Sustain; counts the call workflows that completed in
-// that window (Temporal's visibility).
+// takes them, for Sustain: each of SustainConcurrency callers places its
+// next call when its last call's workflow has completed (closed loop on
+// completion, so what is counted is what the stack finishes, not a backlog
+// it was handed); counts the call workflows that completed in the window
+// (Temporal's visibility).
 func (r *run) sustained(ctx context.Context) error {
 	c := r.o.SustainConcurrency
 	people := r.app.people(ctx, r.calls)
-	post, placeRec := newRecorder(), newRecorder()
+	post, placeRec, whole := newRecorder(), newRecorder(), newRecorder()
 	var started atomic.Int64
 	t0 := time.Now()
 	t1 := t0.Add(r.o.Sustain)
@@ -588,6 +591,13 @@ func (r *run) sustained(ctx context.Context) error {
 			return
 		}
 		placeRec.ok(time.Since(start))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		if err := r.tc.GetWorkflow(wctx, workflows.CallWorkflowID(sc.CallID), "").Get(wctx, nil); err != nil {
+			whole.fail(errorKind(err))
+			return
+		}
+		whole.ok(time.Since(start) + took)
 	})
 	// Visibility is written just after a workflow closes.
 	time.Sleep(2 * time.Second)
@@ -604,7 +614,8 @@ func (r *run) sustained(ctx context.Context) error {
 	r.rep.Sustained = &Sustained{Seconds: r.o.Sustain.Seconds(), CountedSeconds: window, Concurrency: c, Started: int(started.Load()),
 		Completed: int(n), PerSecond: float64(n) / window}
 	r.rep.add(post.row("sustained_post_calls", fmt.Sprintf("POST /calls during (d), c=%d", c)),
-		placeRec.row("sustained_callbacks", "(d) voice webhook + status callbacks of one zero-length call"))
+		placeRec.row("sustained_callbacks", "(d) voice webhook + status callbacks of one zero-length call"),
+		whole.row("sustained_call", "(d) one zero-length call: POST /calls to its workflow completed"))
 	r.quiesce(ctx)
 	return nil
 }
