@@ -623,16 +623,8 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 		NonRetryableErrorTypes: []string{ErrTypeBillingFailed}}
 	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost,
 		CarrierStatus: w.state.Status, Final: w.final}
-	charge := func() workflow.Future {
-		if w.fast {
-			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
-			return workflow.ExecuteLocalActivity(lctx, ActivityChargeCall, req)
-		}
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
-		return workflow.ExecuteActivity(actx, ActivityChargeCall, req)
-	}
 	for {
-		err := charge().Get(ctx, nil)
+		err := execute(ctx, w.fast, 15*time.Second, retry, ActivityChargeCall, req).Get(ctx, nil)
 		w.state.BillingAttempts++ // after the outcome, which LastError then tells
 		if err == nil {
 			w.state.LastError = ""
@@ -655,11 +647,18 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 func (w *callWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput"}}
-	if w.fast {
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+	return execute(ctx, w.fast, 15*time.Second, retry, name, args...)
+}
+
+// execute runs an activity with one start-to-close timeout and retry
+// policy: as a local activity when local (the fast path), else through the
+// activity task queue.
+func execute(ctx workflow.Context, local bool, startToClose time.Duration, retry *temporal.RetryPolicy, name string, args ...any) workflow.Future {
+	if local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: startToClose, RetryPolicy: retry})
 		return workflow.ExecuteLocalActivity(lctx, name, args...)
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: startToClose, RetryPolicy: retry})
 	return workflow.ExecuteActivity(actx, name, args...)
 }
 

@@ -456,12 +456,7 @@ const createPaymentTimeout = 15 * time.Second
 func (w *topUpWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput", ErrTypeTopUpMismatch}}
-	if w.fast {
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
-		return workflow.ExecuteLocalActivity(lctx, name, args...)
-	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Second, RetryPolicy: retry})
-	return workflow.ExecuteActivity(actx, name, args...)
+	return execute(ctx, w.fast, 15*time.Second, retry, name, args...)
 }
 
 // stripe runs a Stripe API activity, retried through Stripe's outages.
