@@ -29,77 +29,7 @@ func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) 
 	if err != nil {
 		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
 	}
-	var terms workflows.CallTerms
-	var refusal *workflows.CallRefusal
-	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		call, err := q.GetCallForUpdate(ctx, callID)
-		if err != nil {
-			return err
-		}
-		switch call.Status {
-		case workflows.StatusAuthorized:
-			terms, err = a.termsOf(call)
-			return err
-		case "created":
-		default:
-			refusal = &workflows.CallRefusal{Reason: "not_pending", Message: "This call can no longer be placed. Try again."}
-			return nil
-		}
-		refuse := func(r *rating.Refusal) error {
-			refusal = &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}
-			return q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
-		}
-		// The browser has been told "unavailable" (or is about to be): an
-		// authorization now would hold a call nobody can place.
-		if !in.AuthorizeBy.IsZero() && !time.Now().Before(in.AuthorizeBy) {
-			return refuse(&rating.Refusal{Reason: workflows.RefusalAuthorizationTimeout, Message: "Calling is unavailable for a moment. Nothing was charged. Try again."})
-		}
-		user, err := q.GetUserByID(ctx, call.UserID)
-		if err != nil {
-			return err
-		}
-		if user.DisabledAt != nil {
-			return refuse(&rating.Refusal{Reason: "account_disabled", Message: "This account is disabled. Contact support."})
-		}
-		n, err := rating.ParseNumber(call.PhoneNumber, "")
-		if err != nil {
-			return refuse(&rating.Refusal{Reason: "invalid", Message: "That number cannot be called."})
-		}
-		rate, err := a.Rules.Price(n, a.Rates.Deck(), accounts.CountryName(n.Country))
-		var r *rating.Refusal
-		if errors.As(err, &r) {
-			return refuse(r)
-		}
-		if err != nil {
-			return err
-		}
-		balance, err := q.GetWalletBalance(ctx, call.AccountID)
-		if err != nil {
-			return err
-		}
-		usage, err := q.UsageToday(ctx, db.UsageTodayParams{AccountID: call.AccountID, UserID: call.UserID})
-		if err != nil {
-			return err
-		}
-		seconds, err := a.Rules.Authorize(rate, balance, rating.Usage{SpentTodayCents: usage.SpentCents, CallsToday: int(usage.Calls)})
-		if errors.As(err, &r) {
-			return refuse(r)
-		}
-		if err != nil {
-			return err
-		}
-		until := time.Now().Add(in.Timing.Window())
-		maxSeconds := int32(seconds)
-		call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
-			ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
-			ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
-		})
-		if err != nil {
-			return err
-		}
-		terms, err = a.termsOf(call)
-		return err
-	})
+	terms, refusal, err := a.authorize(ctx, callID, in)
 	if err != nil {
 		return workflows.CallTerms{}, fmt.Errorf("authorize call %s: %w", in.CallID, err)
 	}
@@ -107,6 +37,97 @@ func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) 
 		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError(refusal.Message, workflows.ErrTypeCallRefused, nil, *refusal)
 	}
 	return terms, nil
+}
+
+// authorize reads everything it decides on in one statement and writes its
+// decision with one conditional update (created -> authorized or refused):
+// two round trips, no transaction held open while the deck and the rules
+// are consulted. An update that finds the call no longer created lost to an
+// earlier attempt of this activity, whose decision the row now holds.
+func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflows.CallInput) (workflows.CallTerms, *workflows.CallRefusal, error) {
+	q := db.New(a.Pool)
+	row, err := q.GetCallToAuthorize(ctx, callID)
+	if err != nil {
+		return workflows.CallTerms{}, nil, err
+	}
+	call := row.Call
+	if call.Status != "created" {
+		return a.decided(call)
+	}
+	refuse := func(r *rating.Refusal) (workflows.CallTerms, *workflows.CallRefusal, error) {
+		n, err := q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
+		if err != nil {
+			return workflows.CallTerms{}, nil, err
+		}
+		if n == 0 {
+			return a.reread(ctx, q, callID)
+		}
+		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}, nil
+	}
+	// The browser has been told "unavailable" (or is about to be): an
+	// authorization now would hold a call nobody can place.
+	if !in.AuthorizeBy.IsZero() && !time.Now().Before(in.AuthorizeBy) {
+		return refuse(&rating.Refusal{Reason: workflows.RefusalAuthorizationTimeout, Message: "Calling is unavailable for a moment. Nothing was charged. Try again."})
+	}
+	if row.UserDisabled {
+		return refuse(&rating.Refusal{Reason: "account_disabled", Message: "This account is disabled. Contact support."})
+	}
+	n, err := rating.ParseNumber(call.PhoneNumber, "")
+	if err != nil {
+		return refuse(&rating.Refusal{Reason: "invalid", Message: "That number cannot be called."})
+	}
+	rate, err := a.Rules.Price(n, a.Rates.Deck(), accounts.CountryName(n.Country))
+	var r *rating.Refusal
+	if errors.As(err, &r) {
+		return refuse(r)
+	}
+	if err != nil {
+		return workflows.CallTerms{}, nil, err
+	}
+	seconds, err := a.Rules.Authorize(rate, row.BalanceCents, rating.Usage{SpentTodayCents: row.SpentTodayCents, CallsToday: int(row.CallsToday)})
+	if errors.As(err, &r) {
+		return refuse(r)
+	}
+	if err != nil {
+		return workflows.CallTerms{}, nil, err
+	}
+	until := time.Now().Add(in.Timing.Window())
+	maxSeconds := int32(seconds)
+	call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
+		ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
+		ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a.reread(ctx, q, callID)
+	}
+	if err != nil {
+		return workflows.CallTerms{}, nil, err
+	}
+	terms, err := a.termsOf(call)
+	return terms, nil, err
+}
+
+// reread answers with the decision another attempt wrote.
+func (a *Activities) reread(ctx context.Context, q *db.Queries, callID uuid.UUID) (workflows.CallTerms, *workflows.CallRefusal, error) {
+	call, err := q.GetCall(ctx, callID)
+	if err != nil {
+		return workflows.CallTerms{}, nil, err
+	}
+	return a.decided(call)
+}
+
+// decided is the answer for a call that is no longer created: its terms if
+// it was authorized, else a refusal (the reason written when it was refused).
+func (a *Activities) decided(call db.Call) (workflows.CallTerms, *workflows.CallRefusal, error) {
+	switch {
+	case call.Status == workflows.StatusAuthorized:
+		terms, err := a.termsOf(call)
+		return terms, nil, err
+	case call.Status == workflows.StatusRefused && call.EndReason != nil:
+		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: *call.EndReason, Message: "This call can no longer be placed. Try again."}, nil
+	default:
+		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: "not_pending", Message: "This call can no longer be placed. Try again."}, nil
+	}
 }
 
 func (a *Activities) termsOf(c db.Call) (workflows.CallTerms, error) {

@@ -66,6 +66,27 @@ func TestAuthorizeCallAfterItsRequestsBoundIsRefused(t *testing.T) {
 	}
 }
 
+// An attempt that runs again after an earlier one refused (its answer lost,
+// or its timeout passed while it ran) answers with the reason the row holds,
+// not a generic one, and writes nothing more.
+func TestAuthorizeCallAgainAfterARefusalGivesTheSameReason(t *testing.T) {
+	f := newCallFixture(t, "created")
+	in := workflows.CallInput{CallID: f.call, UserID: f.user, AccountID: f.account, AuthorizeBy: time.Now().Add(-time.Millisecond)}
+	for attempt := 1; attempt <= 2; attempt++ {
+		_, err := f.acts.AuthorizeCall(context.Background(), in)
+		var appErr *temporal.ApplicationError
+		var refusal workflows.CallRefusal
+		if !errors.As(err, &appErr) || appErr.Details(&refusal) != nil || refusal.Reason != workflows.RefusalAuthorizationTimeout {
+			t.Fatalf("attempt %d: err %v, refusal %+v", attempt, err, refusal)
+		}
+		// The second attempt would be in time: the row's decision stands.
+		in.AuthorizeBy = time.Now().Add(time.Minute)
+	}
+	if status, billing, _ := f.row(t); status != workflows.StatusRefused || billing != "not_billable" {
+		t.Fatalf("row %s %s", status, billing)
+	}
+}
+
 // The fast path's charge records the final status in its transaction: the
 // row, its call event and the charge together; a charge refused by the
 // ledger leaves the status unrecorded too (the stuck mark records it).

@@ -324,45 +324,6 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 	return i, err
 }
 
-const getCallForUpdate = `-- name: GetCallForUpdate :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls WHERE id = $1 FOR UPDATE
-`
-
-func (q *Queries) GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error) {
-	row := q.db.QueryRow(ctx, getCallForUpdate, id)
-	var i Call
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.AccountID,
-		&i.AccountKind,
-		&i.PhoneNumber,
-		&i.DestinationCountry,
-		&i.RatePrefix,
-		&i.PerMinuteMicros,
-		&i.ConnectionFeeMicros,
-		&i.MaxSeconds,
-		&i.ClientIdentity,
-		&i.AuthorizedUntil,
-		&i.Status,
-		&i.ParentCallSid,
-		&i.ChildCallSid,
-		&i.DurationSeconds,
-		&i.CostCents,
-		&i.BillingState,
-		&i.EndReason,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.AnsweredAt,
-		&i.EndedAt,
-		&i.CarrierStatus,
-		&i.BillingError,
-		&i.SlotReleasedAt,
-		&i.LiveVersion,
-	)
-	return i, err
-}
-
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
 SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
@@ -403,6 +364,72 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.BillingError,
 		&i.SlotReleasedAt,
 		&i.LiveVersion,
+	)
+	return i, err
+}
+
+const getCallToAuthorize = `-- name: GetCallToAuthorize :one
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version,
+    (u.disabled_at IS NOT NULL)::bool AS user_disabled,
+    w.cached_balance_cents AS balance_cents,
+    COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
+              WHERE t.account_id = c.account_id AND t.kind = 'call_charge'
+                AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS spent_today_cents,
+    (SELECT count(*) FROM calls c2
+     WHERE c2.user_id = c.user_id AND c2.status NOT IN ('created', 'refused')
+       AND c2.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls_today
+FROM calls c
+JOIN users u ON u.id = c.user_id
+JOIN accounts w ON w.id = c.account_id AND w.kind = 'wallet'
+WHERE c.id = $1
+`
+
+type GetCallToAuthorizeRow struct {
+	Call            Call
+	UserDisabled    bool
+	BalanceCents    int64
+	SpentTodayCents int64
+	CallsToday      int32
+}
+
+// Everything AuthorizeCall decides on, in one round trip and one snapshot:
+// the call, whether support disabled its user, the wallet's balance, and what
+// the user spent on calls and how many calls they placed since midnight UTC.
+func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error) {
+	row := q.db.QueryRow(ctx, getCallToAuthorize, id)
+	var i GetCallToAuthorizeRow
+	err := row.Scan(
+		&i.Call.ID,
+		&i.Call.UserID,
+		&i.Call.AccountID,
+		&i.Call.AccountKind,
+		&i.Call.PhoneNumber,
+		&i.Call.DestinationCountry,
+		&i.Call.RatePrefix,
+		&i.Call.PerMinuteMicros,
+		&i.Call.ConnectionFeeMicros,
+		&i.Call.MaxSeconds,
+		&i.Call.ClientIdentity,
+		&i.Call.AuthorizedUntil,
+		&i.Call.Status,
+		&i.Call.ParentCallSid,
+		&i.Call.ChildCallSid,
+		&i.Call.DurationSeconds,
+		&i.Call.CostCents,
+		&i.Call.BillingState,
+		&i.Call.EndReason,
+		&i.Call.CreatedAt,
+		&i.Call.UpdatedAt,
+		&i.Call.AnsweredAt,
+		&i.Call.EndedAt,
+		&i.Call.CarrierStatus,
+		&i.Call.BillingError,
+		&i.Call.SlotReleasedAt,
+		&i.Call.LiveVersion,
+		&i.UserDisabled,
+		&i.BalanceCents,
+		&i.SpentTodayCents,
+		&i.CallsToday,
 	)
 	return i, err
 }
@@ -663,7 +690,7 @@ func (q *Queries) RecentNumbers(ctx context.Context, userID uuid.UUID) ([]Recent
 	return items, nil
 }
 
-const refuseCall = `-- name: RefuseCall :exec
+const refuseCall = `-- name: RefuseCall :execrows
 UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'
 `
@@ -673,9 +700,12 @@ type RefuseCallParams struct {
 	EndReason *string
 }
 
-func (q *Queries) RefuseCall(ctx context.Context, arg RefuseCallParams) error {
-	_, err := q.db.Exec(ctx, refuseCall, arg.ID, arg.EndReason)
-	return err
+func (q *Queries) RefuseCall(ctx context.Context, arg RefuseCallParams) (int64, error) {
+	result, err := q.db.Exec(ctx, refuseCall, arg.ID, arg.EndReason)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const releaseCallSlot = `-- name: ReleaseCallSlot :execrows
@@ -767,32 +797,4 @@ type SetCallStatusParams struct {
 func (q *Queries) SetCallStatus(ctx context.Context, arg SetCallStatusParams) error {
 	_, err := q.db.Exec(ctx, setCallStatus, arg.Status, arg.ChildCallSid, arg.ID)
 	return err
-}
-
-const usageToday = `-- name: UsageToday :one
-SELECT
-    COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
-              WHERE t.account_id = $1 AND t.kind = 'call_charge'
-                AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS spent_cents,
-    (SELECT count(*) FROM calls c
-     WHERE c.user_id = $2 AND c.status NOT IN ('created', 'refused')
-       AND c.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls
-`
-
-type UsageTodayParams struct {
-	AccountID uuid.UUID
-	UserID    uuid.UUID
-}
-
-type UsageTodayRow struct {
-	SpentCents int64
-	Calls      int32
-}
-
-// What a user spent on calls and how many calls they placed since midnight UTC.
-func (q *Queries) UsageToday(ctx context.Context, arg UsageTodayParams) (UsageTodayRow, error) {
-	row := q.db.QueryRow(ctx, usageToday, arg.AccountID, arg.UserID)
-	var i UsageTodayRow
-	err := row.Scan(&i.SpentCents, &i.Calls)
-	return i, err
 }

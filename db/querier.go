@@ -53,9 +53,12 @@ type Querier interface {
 	FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
-	GetCallForUpdate(ctx context.Context, id uuid.UUID) (Call, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).
 	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)
+	// Everything AuthorizeCall decides on, in one round trip and one snapshot:
+	// the call, whether support disabled its user, the wallet's balance, and what
+	// the user spent on calls and how many calls they placed since midnight UTC.
+	GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
@@ -174,7 +177,7 @@ type Querier interface {
 	RecordAttempt(ctx context.Context, arg RecordAttemptParams) (RecordAttemptRow, error)
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
-	RefuseCall(ctx context.Context, arg RefuseCallParams) error
+	RefuseCall(ctx context.Context, arg RefuseCallParams) (int64, error)
 	// Frees the slot of a call whose workflow has ended without freeing it (the
 	// 30-day execution timeout, a terminate): the row stops counting as active.
 	// A call that may have been connected and was never billed is marked stuck
@@ -216,8 +219,6 @@ type Querier interface {
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error
-	// What a user spent on calls and how many calls they placed since midnight UTC.
-	UsageToday(ctx context.Context, arg UsageTodayParams) (UsageTodayRow, error)
 	// Claims a confirmation: works once, and only before it expires.
 	UseEmailConfirmation(ctx context.Context, tokenHash []byte) (UseEmailConfirmationRow, error)
 	// Claims a reset: works once, and only before it expires.

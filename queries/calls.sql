@@ -6,8 +6,23 @@ RETURNING *;
 -- name: GetCall :one
 SELECT * FROM calls WHERE id = $1;
 
--- name: GetCallForUpdate :one
-SELECT * FROM calls WHERE id = $1 FOR UPDATE;
+-- name: GetCallToAuthorize :one
+-- Everything AuthorizeCall decides on, in one round trip and one snapshot:
+-- the call, whether support disabled its user, the wallet's balance, and what
+-- the user spent on calls and how many calls they placed since midnight UTC.
+SELECT sqlc.embed(c),
+    (u.disabled_at IS NOT NULL)::bool AS user_disabled,
+    w.cached_balance_cents AS balance_cents,
+    COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
+              WHERE t.account_id = c.account_id AND t.kind = 'call_charge'
+                AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS spent_today_cents,
+    (SELECT count(*) FROM calls c2
+     WHERE c2.user_id = c.user_id AND c2.status NOT IN ('created', 'refused')
+       AND c2.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls_today
+FROM calls c
+JOIN users u ON u.id = c.user_id
+JOIN accounts w ON w.id = c.account_id AND w.kind = 'wallet'
+WHERE c.id = $1;
 
 -- name: AbandonUnstartedCall :execrows
 -- A call whose workflow could not be started frees its user's active slot.
@@ -21,7 +36,7 @@ SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_
 WHERE id = $1 AND status = 'created'
 RETURNING *;
 
--- name: RefuseCall :exec
+-- name: RefuseCall :execrows
 UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
 
@@ -93,16 +108,6 @@ ON CONFLICT ON CONSTRAINT call_events_once DO NOTHING;
 
 -- name: NotifyCallEvent :exec
 SELECT pg_notify('call_events', sqlc.arg(payload)::text);
-
--- name: UsageToday :one
--- What a user spent on calls and how many calls they placed since midnight UTC.
-SELECT
-    COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
-              WHERE t.account_id = sqlc.arg(account_id) AND t.kind = 'call_charge'
-                AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS spent_cents,
-    (SELECT count(*) FROM calls c
-     WHERE c.user_id = sqlc.arg(user_id) AND c.status NOT IN ('created', 'refused')
-       AND c.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::int AS calls;
 
 -- name: FailUnclaimedCall :exec
 -- A call whose workflow gave up before Twilio claimed it: never dialled.
