@@ -64,8 +64,31 @@ const (
 	// run as local activities, the final status is recorded in the billing
 	// activity's transaction, and status and billing state are upserted
 	// together. Before, each was a task-queue round trip of its own.
+	//
+	// Version 2 (lean): every change before it is on without being asked
+	// (browser-ended, reconcile-from-row, hang-up-overdue,
+	// reconcile-on-retry, topup-stuck-for-support): each GetVersion asked
+	// for the first time records a marker and upserts TemporalChangeVersion,
+	// one more history event and visibility write per call; and the terms
+	// are not upserted as a memo (the authorize update's result holds them,
+	// and the start's memo the number). Workflows that began at version 1
+	// or before ask each change as they did.
 	versionFastPath = "fast-path"
+	// fastPathLean is versionFastPath's version 2.
+	fastPathLean workflow.Version = 2
 )
+
+// pathVersion asks versionFastPath once, as the workflow starts.
+func pathVersion(ctx workflow.Context) (fast, lean bool) {
+	v := workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, fastPathLean)
+	return v >= 1, v >= fastPathLean
+}
+
+// since reports whether a change given by its GetVersion change ID is on:
+// always in a lean workflow, else as its own GetVersion says (version 1).
+func since(ctx workflow.Context, lean bool, changeID string) bool {
+	return lean || workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) == 1
+}
 
 // statusRank orders call statuses; a status of lower rank than the current
 // one is an out-of-order regression and changes nothing.
@@ -118,6 +141,7 @@ type callWorkflow struct {
 	hungUpNow bool
 	// fast: versionFastPath is on for this run.
 	fast bool
+	lean bool // versionFastPath 2: see fastPathLean
 	// final: the final status, recorded by the billing activity (fast path).
 	final *RecordStatus
 }
@@ -134,7 +158,7 @@ func Call(ctx workflow.Context, in CallInput) (CallState, error) {
 		seen:  map[string]bool{},
 	}
 	// Before anything can yield: the update handler reads it.
-	w.fast = workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, 1) == 1
+	w.fast, w.lean = pathVersion(ctx)
 	if err := w.setup(ctx); err != nil {
 		return w.state, err
 	}
@@ -208,6 +232,9 @@ func (w *callWorkflow) authorize(ctx workflow.Context) (CallTerms, error) {
 	}
 	w.state.Terms = &terms
 	w.setStatus(ctx, StatusAuthorized)
+	if w.lean {
+		return terms, nil
+	}
 	_ = workflow.UpsertMemo(ctx, map[string]any{
 		"number": w.in.PhoneNumber, "country": w.in.Country, "rate": terms.Description,
 		"per_minute_micros": terms.PerMinuteMicros, "max_seconds": terms.MaxSeconds,
@@ -300,7 +327,7 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 		// The user gave up (the browser's connect failed, or they hung up
 		// before Twilio asked us): the same conditional update as the
 		// timer's, now, so the slot is free at once.
-		userEnded := w.endRequested && w.browserEndedVersion(ctx) == 1
+		userEnded := w.endRequested && w.browserEnded(ctx)
 		if !timedOut && !userEnded {
 			continue
 		}
@@ -323,10 +350,10 @@ func (w *callWorkflow) awaitDial(ctx workflow.Context) (canceled bool, err error
 	return false, nil
 }
 
-// browserEndedVersion is versionBrowserEnded's version; asked only once a
-// browser-ended signal has arrived.
-func (w *callWorkflow) browserEndedVersion(ctx workflow.Context) workflow.Version {
-	return workflow.GetVersion(ctx, versionBrowserEnded, workflow.DefaultVersion, 1)
+// browserEnded reports whether versionBrowserEnded is on; asked only once
+// a browser-ended signal has arrived.
+func (w *callWorkflow) browserEnded(ctx workflow.Context) bool {
+	return since(ctx, w.lean, versionBrowserEnded)
 }
 
 // followCall applies callbacks until the call is final; with none by
@@ -344,7 +371,7 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 		for !fired && !IsFinal(w.state.Status) {
 			// A browser-ended request (pending from awaitDial, or just
 			// received) asks the carrier now.
-			if w.endRequested && w.browserEndedVersion(ctx) == 1 {
+			if w.endRequested && w.browserEnded(ctx) {
 				w.endRequested, w.state.BrowserEnded = false, true
 				w.log.Info("the browser says the call ended: asking the carrier now")
 				rechecksLeft, recheckDue = browserRechecks, true
@@ -388,7 +415,7 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 			attempt = 0
 			// Support's retry asks the carrier at once, not after another
 			// grace period (v1; earlier runs waited).
-			if workflow.GetVersion(ctx, "reconcile-on-retry", workflow.DefaultVersion, 1) == 1 {
+			if since(ctx, w.lean, "reconcile-on-retry") {
 				w.drainRetries()
 				if done, err := w.reconcile(ctx, false); err != nil || done {
 					return err
@@ -414,7 +441,7 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 // or still going means "ask again", never "nothing to bill" or "hang up".
 func (w *callWorkflow) reconcile(ctx workflow.Context, early bool) (bool, error) {
 	if w.state.ChildCallSid == "" && w.state.ParentCallSid == "" &&
-		workflow.GetVersion(ctx, versionReconcileFromRow, workflow.DefaultVersion, 1) == 1 {
+		since(ctx, w.lean, versionReconcileFromRow) {
 		// No CallSid reached the workflow (the dialed signal lost, the
 		// timer having lost to the claim): the claim stored it in the row.
 		var sids CallSids
@@ -461,7 +488,7 @@ func (w *callWorkflow) reconcile(ctx workflow.Context, early bool) (bool, error)
 	}
 	status, known := fromTwilio(cc.Status)
 	if known && !IsFinal(status) && !early && !w.state.HungUp &&
-		workflow.GetVersion(ctx, versionHangUpOverdue, workflow.DefaultVersion, 1) == 1 {
+		since(ctx, w.lean, versionHangUpOverdue) {
 		// Still going long past max_seconds (Twilio's timeLimit should have
 		// ended it): end it at the carrier, then bill it from there.
 		w.log.Warn("call still in progress past max_seconds: hanging up at the carrier", "status", cc.Status)

@@ -20,7 +20,7 @@ import (
 
 // TestReplayRecordedHistories replays histories recorded from real runs
 // (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp' ./web/
-// writes them; RECORD_HISTORY=fast writes *_fast.json): a change to a workflow that would break running ones fails
+// writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
@@ -34,7 +34,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"call_refused.json", "call_abandoned.json", "call_stuck_retried.json",
 		// After it (fast-path v1): the same runs, and an answered call.
 		"call_answered_fast.json", "call_refused_fast.json", "call_abandoned_fast.json", "call_stuck_retried_fast.json",
-		"call_browser_hangup_fast.json", "topup_declined_then_paid_fast.json", "topup_forged_signal_then_paid_fast.json"} {
+		"call_browser_hangup_fast.json", "topup_declined_then_paid_fast.json", "topup_forged_signal_then_paid_fast.json",
+		// fast-path v2 (lean): the later changes on unasked, no terms memo.
+		"call_answered_lean.json", "call_refused_lean.json", "call_abandoned_lean.json", "call_stuck_retried_lean.json",
+		"call_browser_hangup_lean.json", "topup_declined_then_paid_lean.json", "topup_forged_signal_then_paid_lean.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

@@ -40,6 +40,7 @@ type topUpWorkflow struct {
 	// PaymentIntent is created by a local activity inside the update, no
 	// update timer outlives the update, and Postgres activities are local.
 	fast bool
+	lean bool // versionFastPath 2: see fastPathLean
 }
 
 // TopUp follows one purchase of a credit package: it creates the
@@ -58,7 +59,7 @@ func TopUp(ctx workflow.Context, in TopUpInput) (TopUpState, error) {
 		log:   log.With(workflow.GetLogger(ctx), "TopUpID", in.TopUpID),
 	}
 	// Before anything can yield: the update handler reads it.
-	w.fast = workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, 1) == 1
+	w.fast, w.lean = pathVersion(ctx)
 	w.events = workflow.GetSignalChannel(ctx, SignalStripeEvent)
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (TopUpState, error) { return w.state, nil }); err != nil {
@@ -291,7 +292,7 @@ func (w *topUpWorkflow) refused(ctx workflow.Context, err error) error {
 	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeTopUpMismatch {
 		return err
 	}
-	if workflow.GetVersion(ctx, "topup-stuck-for-support", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !since(ctx, w.lean, "topup-stuck-for-support") {
 		return err
 	}
 	reason := appErr.Message()
