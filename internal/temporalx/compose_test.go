@@ -106,3 +106,34 @@ func TestComposePassesTrustedProxies(t *testing.T) {
 		t.Errorf("the x-app environment does not require TRUSTED_PROXIES (${TRUSTED_PROXIES:?...}):\n%s", app[1])
 	}
 }
+
+// The Temporal UI's codec endpoint is called by the staff member's browser,
+// with the Mobayilo session cookie (SameSite=Lax), so it decodes only when
+// the endpoint is on the same site as the UI. The compose file's UI is on
+// loopback (an SSH tunnel), so its default endpoint is web's loopback port
+// too, never PUBLIC_BASE_URL (another site: the cookie is not sent and
+// every payload stays encrypted).
+func TestComposeCodecEndpointIsOnTheUIsSite(t *testing.T) {
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^  temporal-ui:\n(.*?)\n  [a-z]`).FindSubmatch(compose)
+	if m == nil {
+		t.Fatal("docker-compose.yml has no temporal-ui service")
+	}
+	ui := string(m[1])
+	endpoint := regexp.MustCompile(`(?m)^\s+TEMPORAL_CODEC_ENDPOINT: (.*)$`).FindStringSubmatch(ui)
+	if endpoint == nil {
+		t.Fatalf("temporal-ui has no TEMPORAL_CODEC_ENDPOINT:\n%s", ui)
+	}
+	if !regexp.MustCompile(`^\$\{TEMPORAL_CODEC_ENDPOINT:-http://127\.0\.0\.1:8080/admin/temporal-codec\}$`).MatchString(endpoint[1]) {
+		t.Errorf("temporal-ui's codec endpoint %s: want ${TEMPORAL_CODEC_ENDPOINT:-http://127.0.0.1:8080/admin/temporal-codec}, on the UI's site (loopback)", endpoint[1])
+	}
+	if !strings.Contains(string(compose), `- "127.0.0.1:8080:8080"`) {
+		t.Error("web is not published on 127.0.0.1:8080, where the UI's codec endpoint points")
+	}
+	if !strings.Contains(string(compose), "TEMPORAL_UI_URL: ${TEMPORAL_UI_URL:-http://127.0.0.1:8233}") {
+		t.Error("TEMPORAL_UI_URL's default is not the UI's loopback address (the one origin the codec endpoint answers CORS for)")
+	}
+}
