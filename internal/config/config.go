@@ -196,7 +196,7 @@ func Load(getenv func(string) string) (Config, error) {
 		if text == "" {
 			text = s.def(env, getenv)
 		}
-		if err := s.bind(&c).set(s.key, text); err != nil {
+		if err := s.bind(&c).set(text); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.key, err))
 			failed[s.key] = true
 		}

@@ -34,7 +34,7 @@ type setting struct {
 // value is a Config field of one kind: it parses the setting's text and
 // logs itself.
 type value interface {
-	set(key, text string) error
+	set(text string) error
 	log(e *zerolog.Event, key string)
 	raw() string // the text, for a secret's redaction
 }
@@ -227,13 +227,13 @@ type (
 	codecValue    Config
 )
 
-func (v *strValue) set(_, s string) error               { *v = strValue(s); return nil }
+func (v *strValue) set(s string) error                  { *v = strValue(s); return nil }
 func (v *strValue) log(e *zerolog.Event, k string)      { e.Str(k, string(*v)) }
 func (v *strValue) raw() string                         { return string(*v) }
-func (v *urlValue) set(_, s string) error               { *v = urlValue(s); return nil }
+func (v *urlValue) set(s string) error                  { *v = urlValue(s); return nil }
 func (v *urlValue) log(e *zerolog.Event, k string)      { e.Str(k, RedactURL(string(*v))) }
 func (v *urlValue) raw() string                         { return string(*v) }
-func (v *envValue) set(_, s string) error               { *v = envValue(s); return nil }
+func (v *envValue) set(s string) error                  { *v = envValue(s); return nil }
 func (v *envValue) log(e *zerolog.Event, k string)      { e.Str(k, string(*v)) }
 func (v *envValue) raw() string                         { return string(*v) }
 func (v *boolValue) log(e *zerolog.Event, k string)     { e.Bool(k, bool(*v)) }
@@ -262,7 +262,7 @@ func (v *prefixesValue) log(e *zerolog.Event, k string) {
 }
 func (v *prefixesValue) raw() string { return fmt.Sprint([]netip.Prefix(*v)) }
 
-func (v *boolValue) set(_, s string) error {
+func (v *boolValue) set(s string) error {
 	b, err := strconv.ParseBool(s)
 	if err != nil {
 		return fmt.Errorf("%q is not true or false", s)
@@ -271,7 +271,7 @@ func (v *boolValue) set(_, s string) error {
 	return nil
 }
 
-func (v *intValue) set(_, s string) error {
+func (v *intValue) set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a whole number", s)
@@ -280,7 +280,7 @@ func (v *intValue) set(_, s string) error {
 	return nil
 }
 
-func (v *int64Value) set(_, s string) error {
+func (v *int64Value) set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a whole number", s)
@@ -289,7 +289,7 @@ func (v *int64Value) set(_, s string) error {
 	return nil
 }
 
-func (v *durationValue) set(_, s string) error {
+func (v *durationValue) set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a duration like 1h or 30m", s)
@@ -312,10 +312,10 @@ func splitList(s string) []string {
 	return out
 }
 
-func (v *listValue) set(_, s string) error { *v = splitList(s); return nil }
+func (v *listValue) set(s string) error { *v = splitList(s); return nil }
 
 // dollars are whole-dollar amounts, kept as cents.
-func (v *dollarsValue) set(key, s string) error {
+func (v *dollarsValue) set(s string) error {
 	var out []int64
 	var bad []string
 	for _, part := range splitList(s) {
@@ -334,7 +334,7 @@ func (v *dollarsValue) set(key, s string) error {
 }
 
 // prefixes are CIDRs; a bare address is its own network (/32 or /128).
-func (v *prefixesValue) set(_, s string) error {
+func (v *prefixesValue) set(s string) error {
 	var out []netip.Prefix
 	var bad []string
 	for _, part := range splitList(s) {
@@ -356,7 +356,7 @@ func (v *prefixesValue) set(_, s string) error {
 	return nil
 }
 
-func (v *levelValue) set(_, s string) error {
+func (v *levelValue) set(s string) error {
 	l, err := zerolog.ParseLevel(strings.ToLower(s))
 	if err != nil || s == "" {
 		*v = levelValue(zerolog.InfoLevel)
@@ -368,7 +368,7 @@ func (v *levelValue) set(_, s string) error {
 
 // codecValue: the Temporal payload codec's keys (a secret; checked here,
 // named on error without being quoted).
-func (v *codecValue) set(_, s string) error {
+func (v *codecValue) set(s string) error {
 	v.temporalCodecKeysRaw = s
 	keys, err := codec.ParseKeys(s)
 	if err != nil {
