@@ -1,6 +1,6 @@
 // Package config reads Mobayilo's settings from the environment into one
-// struct, validates them across fields, and prints them with secrets
-// redacted. Development and test have defaults for everything, so
+// struct, each as one row of the settings table (settings.go), validates
+// them across fields, and prints them with secrets redacted. Development and test have defaults for everything, so
 // `mobayilo dev` starts with no variables set; production has no defaults
 // for secrets and refuses every development-only switch.
 package config
