@@ -153,12 +153,16 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request, p db.CreateC
 	return call, true
 }
 
+// callsUnavailable is the 503's message: the call was not authorized and
+// nothing was charged.
+const callsUnavailable = "Calling is unavailable for a moment. Nothing was charged. Try again."
+
 // refuseCall answers a failed authorization: the workflow's refusal with
 // its reason (402 for money, 503 for its own deadline), anything else 503.
 func (s *Server) refuseCall(w http.ResponseWriter, r *http.Request, callID string, err error) {
 	var appErr *temporal.ApplicationError
 	if !isRefusal(err, workflows.ErrTypeCallRefused) || !errors.As(err, &appErr) {
-		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
+		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", callsUnavailable, 0)
 		return
 	}
 	var refusal workflows.CallRefusal
@@ -169,7 +173,7 @@ func (s *Server) refuseCall(w http.ResponseWriter, r *http.Request, callID strin
 		status = http.StatusPaymentRequired
 	case workflows.RefusalAuthorizationTimeout:
 		s.log.Error().Str("call_id", callID).Msg("authorize call: too slow, refused at its deadline")
-		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
+		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", callsUnavailable, 0)
 		return
 	}
 	s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)
