@@ -134,7 +134,7 @@ const stuckQuery = `WorkflowType = "` + workflows.CallWorkflowName + `" AND Bill
 // holds them (a visibility query), and counts and lists from Postgres.
 func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 	q := db.New(s.pool)
-	grace := (workflows.RingAllowance + overdueGrace).Milliseconds()
+	grace := (s.callTiming().Ring() + overdueGrace).Milliseconds()
 	var d dashboardData
 	var err error
 	if d.Counts, err = q.DashboardCounts(r.Context(), grace); err != nil {

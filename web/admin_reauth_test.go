@@ -17,6 +17,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // testClock is a clock the test moves forward.
@@ -54,12 +55,8 @@ func newAppWithClock(t *testing.T, vars map[string]string) (*app, *testClock) {
 	vars["PUBLIC_BASE_URL"] = "http://" + a.srv.Listener.Addr().String()
 	cfg := testConfig(t, vars)
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)),
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)),
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailbox, Rules: rules, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	a.cfg, a.web = cfg, s
 	a.srv.Config.Handler = s.Handler()
 	a.srv.Start()

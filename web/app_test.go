@@ -24,6 +24,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 func testConfig(t testing.TB, vars map[string]string) config.Config {
@@ -122,11 +123,7 @@ func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, p
 	}
 	cfg := testConfig(t, vars)
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
 	a.cfg, a.web = cfg, s
 	a.srv.Config.Handler = s.Handler()
 	// As in production, a write timeout: streams must clear it for themselves.

@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -56,112 +54,39 @@ func (s *Server) callError(w http.ResponseWriter, r *http.Request, status int, c
 // so that it never enters workflow history.
 func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	var req startCallRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
-		s.callError(w, r, http.StatusBadRequest, "bad_request", "Send {\"phone_number\": \"...\"}.", 0)
+	n, ok := s.callNumber(w, r, u)
+	if !ok {
 		return
 	}
-	n, err := rating.ParseNumber(req.PhoneNumber, u.HomeCountry)
-	var ne *rating.NumberError
-	var ee *rating.EmergencyError
-	switch {
-	case errors.As(err, &ee):
-		s.callError(w, r, http.StatusUnprocessableEntity, ee.Reason, ee.Message, 0)
-		return
-	case errors.As(err, &ne):
-		s.callError(w, r, http.StatusUnprocessableEntity, ne.Reason, ne.Message, 0)
-		return
-	case err != nil:
-		s.serverError(w, r, err)
-		return
-	}
-	if _, err := s.rules.Price(n, s.rates.Deck(), countryName(n.Country)); err != nil {
-		var refusal *rating.Refusal
-		if errors.As(err, &refusal) {
-			s.callError(w, r, http.StatusUnprocessableEntity, refusal.Reason, refusal.Message, 0)
-			return
-		}
-		s.serverError(w, r, err)
-		return
-	}
-
 	identity := s.clientIdentity(u.ID.String())
-	newCall := db.CreateCallParams{
+	call, ok := s.createCall(w, r, db.CreateCallParams{
 		UserID: u.ID, AccountID: u.AccountID, PhoneNumber: n.E164, DestinationCountry: n.Country, ClientIdentity: identity,
-	}
-	call, err := db.New(s.pool).CreateCall(r.Context(), newCall)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" && s.releaseEndedSlot(r.Context(), u.ID) {
-		// The slot's holder had no running workflow any more (calls_hangup.go).
-		call, err = db.New(s.pool).CreateCall(r.Context(), newCall)
-	}
-	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" {
-		s.callError(w, r, http.StatusConflict, "call_in_progress", "You already have a call in progress. Hang up first.", 0)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	})
+	if !ok {
 		return
 	}
 	callID := call.ID.String()
-	// Bounded: a browser waits on this, and a stuck Temporal must not hang
-	// it. The authorization is never committed after the bound's margin.
-	tctx, cancel := context.WithTimeout(r.Context(), startCallBound)
-	defer cancel()
+	// The authorization is never committed after the bound's margin.
 	in := workflows.CallInput{CallID: callID, UserID: u.ID.String(), AccountID: u.AccountID.String(),
-		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity,
-		Timing: workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace,
-			RingAllowance: s.cfg.CallRingAllowance},
+		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity, Timing: s.callTiming(),
 		AuthorizeBy: time.Now().Add(startCallBound - authorizeMargin)}
-
-	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.CallWorkflowID(callID),
-		TaskQueue:                s.cfg.TemporalTaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionTimeout: 24 * time.Hour * 30,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
+	var terms workflows.CallTerms
+	err := s.startWorkflow(r.Context(), workflowStart{
+		ID: workflows.CallWorkflowID(callID), Workflow: workflows.CallWorkflowName, Input: in,
+		SearchAttributes: []temporal.SearchAttributeUpdate{
 			workflows.SearchAttrUserID.ValueSet(u.ID.String()),
 			workflows.SearchAttrDestinationCountry.ValueSet(n.Country),
 			workflows.SearchAttrCallStatus.ValueSet(workflows.StatusAuthorizing),
 			workflows.SearchAttrBillingState.ValueSet(workflows.BillingPending),
-		),
-		Memo: map[string]any{"number": n.E164, "country": n.Country},
-	}, workflows.CallWorkflowName, in)
-	handle, err := s.temporal.UpdateWithStartWorkflow(tctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "authorize-" + callID,
-			UpdateName:   workflows.UpdateAuthorize,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
-	})
-	var terms workflows.CallTerms
-	if err == nil {
-		err = handle.Get(tctx, &terms)
-	}
-	var appErr *temporal.ApplicationError
-	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCallRefused:
-		var refusal workflows.CallRefusal
-		_ = appErr.Details(&refusal)
-		status := http.StatusUnprocessableEntity
-		switch refusal.Reason {
-		case "insufficient_balance", "negative_balance":
-			status = http.StatusPaymentRequired
-		case workflows.RefusalAuthorizationTimeout:
-			s.log.Error().Str("call_id", callID).Msg("authorize call: too slow, refused at its deadline")
-			s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
-			return
-		}
-		s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)
-		return
-	case err != nil:
-		s.abandonStart(r, call.ID)
-		s.log.Error().Err(err).Str("call_id", callID).Msg("authorize call")
-		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", "Calling is unavailable for a moment. Nothing was charged. Try again.", 0)
+		Memo: map[string]any{"number": n.E164, "country": n.Country}, ExecutionTimeout: 24 * time.Hour * 30,
+		Update: workflows.UpdateAuthorize, UpdateID: "authorize-" + callID, Bound: startCallBound,
+		Refusal: workflows.ErrTypeCallRefused, Abandon: func(ctx context.Context) { s.abandonStart(ctx, call.ID) },
+	}, &terms)
+	if err != nil {
+		s.refuseCall(w, r, callID, err)
 		return
 	}
-
 	// The token names this call (its identity carries the call id) and
 	// dies with the authorization: an older token of the same user cannot
 	// claim this call, nor this one a later call.
@@ -178,6 +103,82 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// callNumber reads POST /calls' number and checks it and the destination
+// rules, answering the refusal itself when not ok.
+func (s *Server) callNumber(w http.ResponseWriter, r *http.Request, u *sessionUser) (rating.Number, bool) {
+	var req startCallRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+		s.callError(w, r, http.StatusBadRequest, "bad_request", "Send {\"phone_number\": \"...\"}.", 0)
+		return rating.Number{}, false
+	}
+	n, err := rating.ParseNumber(req.PhoneNumber, u.HomeCountry)
+	if err == nil {
+		_, err = s.rules.Price(n, s.rates.Deck(), countryName(n.Country))
+	}
+	var ne *rating.NumberError
+	var ee *rating.EmergencyError
+	var refusal *rating.Refusal
+	switch {
+	case err == nil:
+		return n, true
+	case errors.As(err, &ee):
+		s.callError(w, r, http.StatusUnprocessableEntity, ee.Reason, ee.Message, 0)
+	case errors.As(err, &ne):
+		s.callError(w, r, http.StatusUnprocessableEntity, ne.Reason, ne.Message, 0)
+	case errors.As(err, &refusal):
+		s.callError(w, r, http.StatusUnprocessableEntity, refusal.Reason, refusal.Message, 0)
+	default:
+		s.serverError(w, r, err)
+	}
+	return rating.Number{}, false
+}
+
+// createCall inserts the call's row, holding the user's one call slot;
+// a slot held by a call whose workflow ended is freed first
+// (calls_hangup.go). A slot still held answers 409.
+func (s *Server) createCall(w http.ResponseWriter, r *http.Request, p db.CreateCallParams) (db.Call, bool) {
+	call, err := db.New(s.pool).CreateCall(r.Context(), p)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" && s.releaseEndedSlot(r.Context(), p.UserID) {
+		call, err = db.New(s.pool).CreateCall(r.Context(), p)
+	}
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "calls_one_active_per_user" {
+		s.callError(w, r, http.StatusConflict, "call_in_progress", "You already have a call in progress. Hang up first.", 0)
+		return call, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return call, false
+	}
+	return call, true
+}
+
+// callsUnavailable is the 503's message: the call was not authorized and
+// nothing was charged.
+const callsUnavailable = "Calling is unavailable for a moment. Nothing was charged. Try again."
+
+// refuseCall answers a failed authorization: the workflow's refusal with
+// its reason (402 for money, 503 for its own deadline), anything else 503.
+func (s *Server) refuseCall(w http.ResponseWriter, r *http.Request, callID string, err error) {
+	var appErr *temporal.ApplicationError
+	if !isRefusal(err, workflows.ErrTypeCallRefused) || !errors.As(err, &appErr) {
+		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", callsUnavailable, 0)
+		return
+	}
+	var refusal workflows.CallRefusal
+	_ = appErr.Details(&refusal)
+	status := http.StatusUnprocessableEntity
+	switch refusal.Reason {
+	case "insufficient_balance", "negative_balance":
+		status = http.StatusPaymentRequired
+	case workflows.RefusalAuthorizationTimeout:
+		s.log.Error().Str("call_id", callID).Msg("authorize call: too slow, refused at its deadline")
+		s.callError(w, r, http.StatusServiceUnavailable, "unavailable", callsUnavailable, 0)
+		return
+	}
+	s.callError(w, r, status, refusal.Reason, refusal.Message, refusal.NeededCents)
+}
+
 // startCallBound is how long POST /calls waits for its authorization;
 // authorizeMargin, how long before that the authorization must have been
 // committed (CallInput.AuthorizeBy), so that none lands after a 503.
@@ -190,9 +191,8 @@ const (
 // will not get (the workflow could not be started, or answered too late).
 // A row still created is failed; one authorized after all (its answer
 // lost) is ended through its workflow, as a browser's hang-up would.
-func (s *Server) abandonStart(r *http.Request, id uuid.UUID) {
-	// Not r.Context(): it may be the very thing that failed.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+func (s *Server) abandonStart(ctx context.Context, id uuid.UUID) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	reason := "could not start the call workflow"
 	n, err := db.New(s.pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: id, EndReason: &reason})
@@ -289,4 +289,12 @@ func (s *Server) ownsCall(w http.ResponseWriter, r *http.Request, callID string)
 		return false
 	}
 	return true
+}
+
+// callTiming is the timing every new call's workflow runs with, from the
+// configuration; whatever else reasons about a call's timers (the admin
+// dashboard's overdue calls) reads it here, as the workflow does.
+func (s *Server) callTiming() workflows.CallTiming {
+	return workflows.CallTiming{AuthorizationWindow: s.cfg.CallAuthorizationWindow, ReconcileGrace: s.cfg.CallReconcileGrace,
+		RingAllowance: s.cfg.CallRingAllowance}
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -99,34 +97,23 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 	id := t.ID.String()
 	in := workflows.TopUpInput{TopUpID: id, UserID: u.ID.String(), AccountID: u.AccountID.String(), AmountCents: amount,
 		PaymentTimeout: s.cfg.TopUpPaymentTimeout}
-	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.TopUpWorkflowID(id),
-		TaskQueue:                s.cfg.TemporalTaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
+	// A workflow that started cancels its own top-up; one that did not
+	// leaves the row to be cancelled here.
+	msg := "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."
+	var pc workflows.PaymentCreated
+	err = s.startWorkflow(r.Context(), workflowStart{
+		ID: workflows.TopUpWorkflowID(id), Workflow: workflows.TopUpWorkflowName, Input: in,
+		SearchAttributes: []temporal.SearchAttributeUpdate{
 			workflows.SearchAttrUserID.ValueSet(u.ID.String()),
 			workflows.SearchAttrTopUpStatus.ValueSet(workflows.TopUpCreated),
-		),
-		Memo: map[string]any{"amount_cents": amount},
-	}, workflows.TopUpWorkflowName, in)
-	tctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	handle, err := s.temporal.UpdateWithStartWorkflow(tctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID: "create-payment-" + id, UpdateName: workflows.UpdateCreatePayment, WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
-	})
-	var pc workflows.PaymentCreated
-	if err == nil {
-		err = handle.Get(tctx, &pc)
-	}
+		Memo:   map[string]any{"amount_cents": amount},
+		Update: workflows.UpdateCreatePayment, UpdateID: "create-payment-" + id, Bound: 20 * time.Second,
+		Abandon: func(ctx context.Context) {
+			_, _ = q.MarkTopupCanceled(ctx, db.MarkTopupCanceledParams{ID: t.ID, FailureCode: strPtr("unavailable"), FailureMessage: &msg})
+		},
+	}, &pc)
 	if err != nil {
-		s.log.Error().Err(err).Str("topup_id", id).Str("workflow_id", workflows.TopUpWorkflowID(id)).Msg("start top-up")
-		// A workflow that started cancels its own top-up; one that did
-		// not leaves the row to be cancelled here.
-		msg := "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."
-		_, _ = q.MarkTopupCanceled(context.WithoutCancel(r.Context()), db.MarkTopupCanceledParams{ID: t.ID, FailureCode: strPtr("unavailable"), FailureMessage: &msg})
 		s.renderCredits(w, r, http.StatusServiceUnavailable, msg)
 		return
 	}

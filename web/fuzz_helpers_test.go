@@ -20,6 +20,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // The fuzz targets here feed what strangers send (webhooks, forms, the
@@ -84,12 +85,8 @@ func newFuzzApp(f *testing.F, vars map[string]string, pool *pgxpool.Pool, tc cli
 	cfg := testConfig(f, vars)
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
 	log := zerolog.New(fa.logs).Level(zerolog.InfoLevel)
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Mailer: fa.mailbox, Rules: rules,
+	s := webtest.New(f, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Mailer: fa.mailbox, Rules: rules,
 		Deliverer: inbox.NewDeliverer(pool, tc, log)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(s.Close)
 	fa.cfg, fa.web = cfg, s
 	fa.h = s.Handler()
 	fa.srv.Config.Handler = fa.h

@@ -18,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 func getJSON(t *testing.T, h http.Handler, path string) (int, map[string]any) {
@@ -62,11 +63,7 @@ func TestReadinessFollowsPostgresAndTemporal(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			empty, _ := rating.NewDeck(nil)
-			s, err := web.New(web.Deps{Config: testConfig(t, nil), Pool: tc.pool, Temporal: tc.temporal, Log: zerolog.Nop(), Rates: ratedeck.NewFixedStore(empty)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := webtest.New(t, web.Deps{Config: testConfig(t, nil), Pool: tc.pool, Temporal: tc.temporal, Log: zerolog.Nop(), Rates: ratedeck.NewFixedStore(empty)})
 			h := s.Handler()
 			// The dev server may need a moment before its health check passes.
 			var code int

@@ -5,6 +5,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -21,40 +22,50 @@ import (
 	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/jobs"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
-// Deps are what the web layer is built from.
+// Deps are what the web layer is built from, every one built by the
+// caller (cmd/mobayilo wires them from the configuration; tests build
+// their own). New builds nothing that talks to the outside and starts
+// nothing: the caller runs Jobs.
 type Deps struct {
 	Config   config.Config
 	Pool     *pgxpool.Pool
 	Temporal client.Client
 	Log      zerolog.Logger
-	// Rates is the rate deck's index; when nil, New loads one from Pool and
-	// keeps it current until Close.
+	// Rates is the rate deck's index; the caller keeps it current (its
+	// Watch).
 	Rates *ratedeck.Store
 	// Rules are the destination rules and ceilings.
 	Rules rating.Rules
-	// Deliverer delivers the webhook inbox to workflows; when nil, New
-	// makes one and runs it until Close.
+	// Deliverer delivers the webhook inbox to workflows; the caller runs
+	// it. Nil: webhooks are stored, and delivered by another instance's
+	// sweep.
 	Deliverer *inbox.Deliverer
+	// Calls hangs up a call in progress (support disabling its caller):
+	// Twilio's REST API, or the carrier simulator.
+	Calls interface {
+		EndCall(ctx context.Context, callID, parentSid string) error
+	}
 	// Simulator is the carrier simulator `dev` runs; with it (and never in
 	// production) /dev/carrier/connect plays Twilio for a browser.
 	Simulator *carrier.Simulator
-	// Payments is the payment processor; when nil, Stripe's API (or the
-	// payment simulator's, STRIPE_API_BASE) with STRIPE_SECRET_KEY.
+	// Payments is the payment processor: Stripe's API (or the payment
+	// simulator's, STRIPE_API_BASE).
 	Payments payments.Gateway
 	// PaymentSimulator stands in for Stripe (never in production): its API
 	// is served at /dev/stripe/v1/ and its card form on the payment page.
-	// When nil and PAYMENT_SIMULATOR is on, New makes one.
 	PaymentSimulator *payments.Simulator
-	// Mailer sends email. When nil, it is SMTP from the configuration, or,
-	// outside production with no SMTP_HOST, a development mailbox shown at
-	// /dev/mail.
+	// Mailer sends email.
 	Mailer mail.Sender
+	// Mailbox is the development mailbox shown at /dev/mail (never in
+	// production); nil: no /dev/mail.
+	Mailbox *mail.Mailbox
 	// Now is the clock of admin idle timeouts and password re-entry; nil
 	// is time.Now (tests move it forward).
 	Now func() time.Time
@@ -68,23 +79,18 @@ type Server struct {
 	log       zerolog.Logger
 	accounts  *accounts.Service
 	sessions  *scs.SessionManager
-	stopSweep chan struct{}
-	sweepDone chan struct{}
 	mailer    mail.Sender
 	mailbox   *mail.Mailbox // development only; nil otherwise
 	assets    *Assets
 	templates map[string]*template.Template
 	rates     *ratedeck.Store
 	rules     rating.Rules
-	stopRates context.CancelFunc
 	deliverer *inbox.Deliverer
-	stopInbox context.CancelFunc
 	sim       *carrier.Simulator
 	payments  payments.Gateway
 	paySim    *payments.Simulator
 	ender     callEnder
 	hub       *hub
-	stopHub   context.CancelFunc
 	// codec opens Temporal payloads for the UI's codec endpoint; nil
 	// without TEMPORAL_CODEC_KEYS (the endpoint is then absent).
 	codec *codec.Codec
@@ -94,8 +100,8 @@ type Server struct {
 // New builds the server: assets and templates are loaded and parsed here,
 // so a missing bundle or a broken template fails start-up.
 func New(d Deps) (*Server, error) {
-	if d.Pool == nil || d.Temporal == nil {
-		return nil, errors.New("web: a Postgres pool and a Temporal client are required")
+	if d.Pool == nil || d.Temporal == nil || d.Rates == nil || d.Payments == nil || d.Mailer == nil || d.Calls == nil {
+		return nil, errors.New("web: a Postgres pool, a Temporal client, the rate deck, a payment gateway, a mailer and a carrier client are required")
 	}
 	assets, err := loadAssets()
 	if err != nil {
@@ -119,72 +125,21 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
-		rates: d.Rates, rules: d.Rules, stopRates: func() {}, deliverer: d.Deliverer, stopInbox: func() {},
+		rates: d.Rates, rules: d.Rules, deliverer: d.Deliverer, payments: d.Payments, ender: d.Calls,
+		hub: newHub(d.Pool, d.Log),
 	}
 	s.codec = codec.New(d.Config.TemporalCodecKeys)
 	if s.now = d.Now; s.now == nil {
 		s.now = time.Now
 	}
 	if d.Config.Env != config.Production {
-		s.sim = d.Simulator
-		s.paySim = d.PaymentSimulator
-		if s.paySim == nil && d.Config.PaymentSimulator {
-			s.paySim = NewPaymentSimulator(d.Config)
-		}
-	}
-	if s.sim != nil {
-		s.ender = s.sim
-	} else {
-		calls, err := carrier.NewTwilioCallsAt(d.Config.TwilioAccountSID, d.Config.TwilioAPIKey, d.Config.TwilioAPISecret, d.Config.TwilioAPIBase)
-		if err != nil {
-			return nil, err
-		}
-		s.ender = calls
-	}
-	s.payments = d.Payments
-	if s.payments == nil {
-		s.payments = payments.NewStripe(d.Config.StripeSecretKey, d.Config.StripeAPIBase, nil)
-	}
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	s.hub, s.stopHub = newHub(d.Pool, d.Log), stopHub
-	go s.hub.run(hubCtx)
-	go s.hub.watch(hubCtx, d.Config.LiveSessionCheckInterval)
-	if s.deliverer == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.deliverer = inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)
-		s.deliverer.TaskQueue = d.Config.TemporalTaskQueue
-		go s.deliverer.Run(ctx, 2*time.Second)
-		s.stopInbox = cancel
-	}
-	if s.rates == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.rates, err = ratedeck.NewStore(ctx, d.Pool, d.Log)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		go s.rates.Watch(ctx, 5*time.Minute)
-		s.stopRates = cancel
-	}
-	if s.mailer == nil {
-		if d.Config.SMTPHost != "" {
-			s.mailer = mail.SMTP{Host: d.Config.SMTPHost, Port: d.Config.SMTPPort, Username: d.Config.SMTPUsername,
-				Password: d.Config.SMTPPassword, From: d.Config.SMTPFrom}
-		} else if d.Config.Env != config.Production {
-			s.mailbox = mail.NewMailbox(d.Log)
-			s.mailer = s.mailbox
-		} else {
-			return nil, errors.New("web: SMTP_HOST is required in production")
-		}
+		s.sim, s.paySim, s.mailbox = d.Simulator, d.PaymentSimulator, d.Mailbox
 	}
 
 	// pgxstore's own cleanup goroutine races with its StopCleanup, so the
-	// store runs without one and we sweep expired sessions ourselves.
+	// store runs without one and Jobs sweeps expired sessions.
 	s.sessions = scs.New()
 	s.sessions.Store = pgxstore.NewWithCleanupInterval(d.Pool, 0)
-	s.stopSweep = make(chan struct{})
-	s.sweepDone = make(chan struct{})
-	go s.sweep(time.Minute)
 	s.sessions.Lifetime = 30 * 24 * time.Hour
 	// No scs IdleTimeout: it rewrites the session row on every request.
 	// The idle limit is ours (sessionActive), with a write at most hourly.
@@ -210,41 +165,43 @@ func NewPaymentSimulator(cfg config.Config) *payments.Simulator {
 // PaymentSimulator is the payment simulator the server runs, or nil.
 func (s *Server) PaymentSimulator() *payments.Simulator { return s.paySim }
 
-// Close stops the expired-session sweeper and the rate deck's watcher.
-func (s *Server) Close() {
-	s.stopHub()
-	s.stopRates()
-	s.stopInbox()
-	close(s.stopSweep)
-	<-s.sweepDone
+// Jobs are the web layer's own background loops, for the caller to run
+// (cmd/mobayilo runs them in one group with the rest of the role's): live
+// updates from Postgres, the check of live streams' sessions, the sweep of
+// expired sessions, and the reaper of calls whose workflow never started.
+func (s *Server) Jobs() []jobs.Job {
+	return []jobs.Job{
+		{Name: "live-events", Run: func(ctx context.Context) error { s.hub.run(ctx); return nil }},
+		{Name: "live-sessions", Run: func(ctx context.Context) error { s.hub.watch(ctx, s.cfg.LiveSessionCheckInterval); return nil }},
+		jobs.Every("expired-sessions", time.Minute, s.log, s.sweepSessions),
+		jobs.Every("unstarted-calls", time.Minute, s.log, s.reapUnstartedCalls),
+	}
 }
 
-// sweep deletes expired sessions and frees calls whose workflow never
-// started, every interval.
-func (s *Server) sweep(every time.Duration) {
-	defer close(s.sweepDone)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopSweep:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			q := db.New(s.pool)
-			if n, err := q.DeleteExpiredSessions(ctx); err != nil {
-				s.log.Warn().Err(err).Msg("sweep expired sessions")
-			} else if n > 0 {
-				s.log.Debug().Int64("deleted", n).Msg("swept expired sessions")
-			}
-			if n, err := q.FailStaleCreatedCalls(ctx); err != nil {
-				s.log.Warn().Err(err).Msg("sweep unstarted calls")
-			} else if n > 0 {
-				s.log.Warn().Int64("calls", n).Msg("failed calls whose workflow never started")
-			}
-			cancel()
-		}
+// sweepSessions deletes expired sessions.
+func (s *Server) sweepSessions(ctx context.Context) error {
+	n, err := db.New(s.pool).DeleteExpiredSessions(ctx)
+	if err != nil {
+		return fmt.Errorf("web: sweep expired sessions: %w", err)
 	}
+	if n > 0 {
+		s.log.Debug().Int64("deleted", n).Msg("swept expired sessions")
+	}
+	return nil
+}
+
+// reapUnstartedCalls fails calls whose workflow never started (the web
+// process died between the row and the update-with-start, so no
+// compensating update ran), freeing their caller's slot.
+func (s *Server) reapUnstartedCalls(ctx context.Context) error {
+	n, err := db.New(s.pool).FailStaleCreatedCalls(ctx)
+	if err != nil {
+		return fmt.Errorf("web: fail unstarted calls: %w", err)
+	}
+	if n > 0 {
+		s.log.Warn().Int64("calls", n).Msg("failed calls whose workflow never started")
+	}
+	return nil
 }
 
 // HTTPServer wraps h with the timeouts every listener of ours uses. Handlers

@@ -211,7 +211,7 @@ type CallInput struct {
 // CallTiming tunes a call's timers.
 type CallTiming struct {
 	AuthorizationWindow time.Duration // default AuthorizationWindow
-	ReconcileGrace      time.Duration // default 5 minutes
+	ReconcileGrace      time.Duration // default ReconcileGrace
 	RingAllowance       time.Duration // default RingAllowance
 }
 
@@ -236,7 +236,7 @@ func (t CallTiming) Grace() time.Duration {
 	if t.ReconcileGrace > 0 {
 		return t.ReconcileGrace
 	}
-	return reconcileGrace
+	return ReconcileGrace
 }
 
 // CallTerms are what authorization locked onto the call.

@@ -12,7 +12,10 @@ import (
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
-// Timing of a call.
+// Timing of a call. AuthorizationWindow, RingAllowance and ReconcileGrace
+// are the one source of their defaults: config's CALL_* settings default
+// to them, and a workflow whose input has no Timing (started before it
+// existed) runs with them.
 const (
 	// AuthorizationWindow: an authorized call must reach Twilio within it.
 	AuthorizationWindow = 3 * time.Minute
@@ -20,9 +23,9 @@ const (
 	updateWait = time.Minute
 	// RingAllowance: time to answer, added to max_seconds.
 	RingAllowance = 90 * time.Second
-	// reconcileGrace: after max_seconds plus ringing, how long to wait for
+	// ReconcileGrace: after max_seconds plus ringing, how long to wait for
 	// Twilio's final callback before asking its REST API.
-	reconcileGrace = 5 * time.Minute
+	ReconcileGrace = 5 * time.Minute
 	// reconcileAttempts: REST answers of "still in progress" before the call
 	// is declared stuck for support.
 	reconcileAttempts = 6

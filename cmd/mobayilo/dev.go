@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +18,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/jobs"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 )
@@ -69,6 +69,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		}
 
 		uiURL := cfg.TemporalUIURL
+		var front, loops []jobs.Job
 		if devserver.Reachable(cfg.TemporalAddress) {
 			log.Info().Str("address", cfg.TemporalAddress).Msg("reusing the Temporal server already running")
 		} else {
@@ -89,16 +90,16 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 			}()
 			uiURL = srv.UIURL
 			// Without its Temporal server the app is half alive: stop it all.
-			go func() {
+			loops = append(loops, jobs.Job{Name: "temporal-dev-server", Run: func(ctx context.Context) error {
 				select {
 				case <-srv.Exited():
 					if ctx.Err() == nil {
 						log.Error().Msg("the Temporal dev server exited; stopping")
-						cancel()
 					}
 				case <-ctx.Done():
 				}
-			}()
+				return nil
+			}})
 		}
 		tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
 		if err != nil {
@@ -121,23 +122,18 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 			sim.VoicePrices = carrier.CostsFromDeck(sample, 7000)
 		}
 
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			defer cancel()
-			errs[0] = runWorker(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger(), sim)
-		}()
-		go func() {
-			defer wg.Done()
-			defer cancel()
-			errs[1] = runWeb(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger(), sim)
-		}()
+		wf, wl, err := workerRole(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger(), sim)
+		if err != nil {
+			return err
+		}
+		hf, hl, err := webRole(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger(), sim)
+		if err != nil {
+			return err
+		}
+		front, loops = append(append(front, wf...), hf...), append(append(loops, wl...), hl...)
 		log.Info().Str("app", cfg.PublicBaseURL).Str("temporal_ui", uiURL).
 			Msg("Mobayilo is running: open the app, and the Temporal UI to watch its workflows (Ctrl-C stops)")
-		wg.Wait()
-		return errors.Join(errs...)
+		return jobs.Run(ctx, front, loops)
 	}
 	return c
 }

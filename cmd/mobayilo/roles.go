@@ -17,6 +17,9 @@ import (
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/jobs"
+	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -49,7 +52,11 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 			return err
 		}
 		defer tc.Close()
-		return runWeb(ctx, cfg, pool, tc, log, nil)
+		front, loops, err := webRole(ctx, cfg, pool, tc, log, nil)
+		if err != nil {
+			return err
+		}
+		return jobs.Run(ctx, front, loops)
 	}
 	return c
 }
@@ -79,7 +86,11 @@ run as many as you need.`,
 			return err
 		}
 		defer tc.Close()
-		return runWorker(ctx, cfg, pool, tc, log, nil)
+		front, loops, err := workerRole(ctx, cfg, pool, tc, log, nil)
+		if err != nil {
+			return err
+		}
+		return jobs.Run(ctx, front, loops)
 	}
 	return c
 }
@@ -128,15 +139,15 @@ func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 		Codec: codec.New(cfg.TemporalCodecKeys)}
 }
 
-// runWorker runs the worker until ctx ends. sim is the carrier simulator
-// that `dev` runs (it answers FetchCall for the calls it placed); nil
-// otherwise.
-func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) error {
+// workerRole wires the worker role: the Temporal worker in front (it
+// finishes its activities before the loops stop) and the rate deck's
+// watcher behind it. sim is the carrier simulator that `dev` runs (it
+// answers FetchCall for the calls it placed); nil otherwise.
+func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
 	rates, err := ratedeck.NewStore(ctx, pool, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	go rates.Watch(ctx, 5*time.Minute)
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
 	acts.Retention = cfg.DataRetention
@@ -158,7 +169,7 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 	case cfg.TwilioAPIBase != "":
 		calls, err := carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		acts.Calls = calls
 		log.Info().Str("twilio_api_base", cfg.TwilioAPIBase).Msg("calls reconciled against a carrier simulator's REST API; no pricing sync")
@@ -166,28 +177,79 @@ func runWorker(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc cl
 		log.Info().Msg("carrier simulator without `dev`: no pricing sync, and calls cannot be reconciled")
 	}
 	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Carrier != nil); err != nil {
-		return err
+		return nil, nil, err
 	}
 	w := temporalx.NewWorkerTuned(tc, cfg.TemporalTaskQueue, acts, log, temporalx.Tuning{MaxPollers: cfg.TemporalMaxPollers})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("temporal: start worker: %w", err)
-	}
-	log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("namespace", cfg.TemporalNamespace).Msg("worker polling")
-	<-ctx.Done()
-	w.Stop()
-	log.Info().Msg("worker stopped")
-	return nil
+	worker := jobs.Job{Name: "temporal-worker", Run: func(ctx context.Context) error {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("temporal: start worker: %w", err)
+		}
+		log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("namespace", cfg.TemporalNamespace).Msg("worker polling")
+		<-ctx.Done()
+		w.Stop()
+		log.Info().Msg("worker stopped")
+		return nil
+	}}
+	return []jobs.Job{worker}, []jobs.Job{rateDeckJob(rates)}, nil
 }
 
-// runWeb builds the web server and serves it until ctx ends; sim is the
-// carrier simulator under `dev`.
-func runWeb(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) error {
-	srv, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rules: rulesFrom(cfg), Simulator: sim})
+// rateDeckJob keeps a role's rate deck current.
+func rateDeckJob(rates *ratedeck.Store) jobs.Job {
+	return jobs.Job{Name: "rate-deck", Run: func(ctx context.Context) error { rates.Watch(ctx, 5*time.Minute); return nil }}
+}
+
+// webRole wires the web role: the server from dependencies built here
+// (the rate deck, the webhook inbox's deliverer, the Stripe gateway or the
+// payment simulator, Twilio's REST client or the carrier simulator, the
+// mailer), the HTTP listener in front (it drains its requests before the
+// loops stop), and behind it the server's own loops, the inbox's and the
+// rate deck's watcher. sim is the carrier simulator under `dev`.
+func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
+	rates, err := ratedeck.NewStore(ctx, pool, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer srv.Close()
-	return serveHTTP(ctx, cfg, srv.Handler(), log)
+	deliverer := inbox.NewDeliverer(pool, tc, log)
+	deliverer.TaskQueue = cfg.TemporalTaskQueue
+	d := web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rates: rates, Rules: rulesFrom(cfg), Deliverer: deliverer,
+		Payments: payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil)}
+	if cfg.Env != config.Production {
+		d.Simulator = sim
+		if cfg.PaymentSimulator {
+			d.PaymentSimulator = web.NewPaymentSimulator(cfg)
+		}
+	}
+	if d.Simulator != nil {
+		d.Calls = d.Simulator
+	} else if d.Calls, err = carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase); err != nil {
+		return nil, nil, err
+	}
+	if d.Mailer, d.Mailbox, err = mailerFrom(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	srv, err := web.New(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	serve := jobs.Job{Name: "http", Run: func(ctx context.Context) error { return serveHTTP(ctx, cfg, srv.Handler(), log) }}
+	loops = append(srv.Jobs(), rateDeckJob(rates),
+		jobs.Job{Name: "webhook-inbox", Run: func(ctx context.Context) error { deliverer.Run(ctx, 2*time.Second); return nil }})
+	return []jobs.Job{serve}, loops, nil
+}
+
+// mailerFrom is SMTP from the configuration, or, outside production with
+// no SMTP_HOST, a development mailbox (also returned, for /dev/mail).
+func mailerFrom(cfg config.Config, log zerolog.Logger) (mail.Sender, *mail.Mailbox, error) {
+	switch {
+	case cfg.SMTPHost != "":
+		return mail.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, From: cfg.SMTPFrom}, nil, nil
+	case cfg.Env != config.Production:
+		box := mail.NewMailbox(log)
+		return box, box, nil
+	default:
+		return nil, nil, errors.New("web: SMTP_HOST is required in production")
+	}
 }
 
 // serveHTTP serves h on cfg.HTTPAddr until ctx ends, then drains requests

@@ -24,6 +24,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // TestCallThroughTheSimulator is a whole call in Chromium at 360x740: the
@@ -85,12 +86,8 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	}
 	t.Cleanup(w.Stop)
 
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Mailer: mail.NewMailbox(zerolog.Nop()), Rules: rules, Simulator: sim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	httpSrv.Config.Handler = s.Handler()
 	httpSrv.Start()
 	t.Cleanup(httpSrv.Close)

@@ -39,6 +39,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 const (
@@ -581,7 +582,7 @@ func startApp(t *testing.T) (string, *pgxpool.Pool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{
+	s := webtest.New(t, web.Deps{
 		Config:   cfg,
 		Pool:     pool,
 		Temporal: lazyTemporal(t, closedAddress(t)),
@@ -591,10 +592,6 @@ func startApp(t *testing.T) (string, *pgxpool.Pool) {
 		// ranges, the per-call cap.
 		Rules: rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	srv.Config.Handler = s.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -23,6 +23,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // creditWait bounds the wait for a delayed payment (the simulator's card
@@ -282,12 +283,8 @@ func startTopUpApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool) {
 	}
 	t.Cleanup(w.Stop)
 
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Mailer: mail.NewMailbox(zerolog.Nop())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	if s.PaymentSimulator() == nil {
 		t.Fatal("the app runs no payment simulator")
 	}
