@@ -19,6 +19,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // TestTemporalUIDecodesInTheStaffBrowser is the Temporal UI's codec call as
@@ -72,13 +73,9 @@ fetch(%q, {method: "POST", credentials: "include", headers: {"Content-Type": "ap
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)),
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: lazyTemporal(t, closedAddress(t)),
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mail.NewMailbox(zerolog.Nop()),
 		Rules: rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	appSrv.Config.Handler = s.Handler()
 	appSrv.Start()
 	t.Cleanup(appSrv.Close)
