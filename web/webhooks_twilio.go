@@ -202,6 +202,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 
 // send hands a delivery just stored to the inbox deliverer, when there is
 // one (else the sweep of another instance delivers it after its lease).
+// Both senders' webhooks use it (webhooks_stripe.go too).
 func (s *Server) send(e db.WebhookEvent) {
 	if s.deliverer != nil {
 		s.deliverer.Send(e)
