@@ -209,7 +209,7 @@ func rateMatcher(query string) func(db.CallRate) bool {
 	return func(r db.CallRate) bool {
 		name, ok := names[r.Country]
 		if !ok {
-			name = strings.ToLower(countryName(r.Country))
+			name = strings.ToLower(accounts.CountryName(r.Country))
 			names[r.Country] = name
 		}
 		return strings.Contains(strings.ToLower(r.Description), text) || strings.Contains(name, text)

@@ -104,7 +104,7 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 
 // toCallRow is c as a person sees it, its time in loc.
 func toCallRow(c db.Call, loc *time.Location) callRow {
-	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: countryName(c.DestinationCountry), Status: c.Status,
+	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: accounts.CountryName(c.DestinationCountry), Status: c.Status,
 		BillingState: c.BillingState, At: c.CreatedAt.In(loc), Version: c.LiveVersion}
 	if c.DurationSeconds != nil {
 		row.DurationSeconds = int64(*c.DurationSeconds)

@@ -144,14 +144,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"perMinute": rating.FormatPerMinute,
 		"navTabs":   func() []navTab { return navTabs },
 		"countries": accounts.Countries,
-		"countryName": func(code string) string {
-			for _, c := range accounts.Countries() {
-				if c.Code == code {
-					return c.Name
-				}
-			}
-			return code
-		},
+		"countryName": accounts.CountryName,
 		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
 			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
 		},
