@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -53,7 +52,7 @@ type callEnder interface {
 // carrier, and its workflow bills it as usual from the final callback.
 func (s *Server) endActiveCall(ctx context.Context, userID uuid.UUID) (ended bool, err error) {
 	call, err := db.New(s.pool).GetActiveCallForUser(ctx, userID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -90,7 +89,7 @@ func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e au
 	}
 	_, err = q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
 		TargetID: e.TargetID, Reason: e.Reason, Details: details, IdempotencyKey: key})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -277,21 +276,11 @@ type adminCallData struct {
 // state query, the stored webhook deliveries, the ledger entries, the
 // staff actions, and a link into the Temporal UI.
 func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok {
 		return
 	}
-	q := db.New(s.pool)
-	call, err := q.GetCall(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	id, q := call.ID, db.New(s.pool)
 	wid := workflows.CallWorkflowID(id.String())
 	d := adminCallData{Call: call, Link: s.temporalLink(wid)}
 	if u, err := q.GetUserByID(r.Context(), call.UserID); err == nil {
@@ -303,6 +292,7 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.State, d.StateJSON = &st, raw
 	}
+	var err error
 	if d.Events, err = q.ListCallEvents(r.Context(), id); err == nil {
 		if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
 			if d.Entries, err = q.ListCallEntries(r.Context(), &id); err == nil {
@@ -342,21 +332,11 @@ func (s *Server) queryState(ctx context.Context, workflowID string, v any) (stri
 // charged, or still stuck with the error. The charge's idempotency key
 // (call:<id>:charge) makes a double click or two staff at once charge once.
 func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok {
 		return
 	}
-	q := db.New(s.pool)
-	call, err := q.GetCall(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	id, q := call.ID, db.New(s.pool)
 	back := "/admin/calls/" + id.String()
 	if call.BillingState != workflows.BillingStuck {
 		s.setFlash(r, "Nothing to retry: this call's billing is "+call.BillingState+".")
@@ -372,7 +352,7 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	}
 	admin := currentUser(r)
 	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	err = s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
+	err := s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
 	cancel()
 	if err != nil {
 		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
@@ -425,21 +405,11 @@ type adminTopupData struct {
 
 // showAdminTopup is everything about one top-up.
 func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	t, ok := loadByID(s, w, r, (*db.Queries).GetTopup)
+	if !ok {
 		return
 	}
-	q := db.New(s.pool)
-	t, err := q.GetTopup(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	id, q := t.ID, db.New(s.pool)
 	wid := workflows.TopUpWorkflowID(id.String())
 	d := adminTopupData{Topup: t, Link: s.temporalLink(wid)}
 	if u, err := q.GetUserByID(r.Context(), t.UserID); err == nil {
@@ -451,6 +421,7 @@ func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.State, d.StateJSON = &st, raw
 	}
+	var err error
 	if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
 		d.Entries, err = q.ListTopupEntries(r.Context(), &id)
 	}

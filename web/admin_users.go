@@ -11,9 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
@@ -106,19 +104,8 @@ func (s *Server) showAdminUser(w http.ResponseWriter, r *http.Request) {
 // adminTarget parses the user id in the URL and checks that the user
 // exists; an unknown or malformed id is answered 404.
 func (s *Server) adminTarget(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
-		return uuid.Nil, false
-	}
-	if _, err := db.New(s.pool).GetUserByID(r.Context(), id); errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return uuid.Nil, false
-	} else if err != nil {
-		s.serverError(w, r, err)
-		return uuid.Nil, false
-	}
-	return id, true
+	u, ok := loadByID(s, w, r, (*db.Queries).GetUserByID)
+	return u.ID, ok
 }
 
 // renderAdminUser renders the user's page with p's form values and
@@ -128,12 +115,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 	ctx := r.Context()
 	q := db.New(s.pool)
 	u, err := q.GetUserWithBalance(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if !s.found(w, r, err) {
 		return
 	}
 	d := adminUserData{User: u.User, BalanceCents: u.CachedBalanceCents, MaxAdjustment: maxAdjustmentCents,

@@ -139,11 +139,11 @@ func linkify(text string) template.HTML {
 // start. A broken template fails start-up.
 func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":     assets.Path,
-		"money":     Money,
-		"perMinute": rating.FormatPerMinute,
-		"navTabs":   func() []navTab { return navTabs },
-		"countries": accounts.Countries,
+		"asset":       assets.Path,
+		"money":       Money,
+		"perMinute":   rating.FormatPerMinute,
+		"navTabs":     func() []navTab { return navTabs },
+		"countries":   accounts.Countries,
 		"countryName": accounts.CountryName,
 		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
 			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
