@@ -259,6 +259,11 @@ func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, 
 	return calls, topups, users, err
 }
 
+// The console's call and top-up pages have one shape: the row, then what
+// adminWorkflow loads for either (whose it is, the workflow's state query,
+// its webhook deliveries, its ledger entries, the staff actions on it, a
+// link into the Temporal UI), shown by partials/admin_workflow.html.
+
 type adminCallData struct {
 	Call       db.Call
 	Email      string
@@ -272,33 +277,71 @@ type adminCallData struct {
 	Link       string
 }
 
-// showAdminCall is everything about one call: the row, the workflow's
-// state query, the stored webhook deliveries, the ledger entries, the
-// staff actions, and a link into the Temporal UI.
+type adminTopupData struct {
+	Topup      db.Topup
+	Email      string
+	State      *workflows.TopUpState
+	StateJSON  string
+	StateError string
+	Webhooks   []db.WebhookEvent
+	Entries    []db.Transaction
+	Audit      []db.ListAdminActionsForTargetRow
+	Link       string
+}
+
+// adminWorkflowParts is what adminWorkflow loads for either page.
+type adminWorkflowParts struct {
+	Email, StateJSON, StateError, Link string
+	StateOK                            bool // state was filled from the query
+	Webhooks                           []db.WebhookEvent
+	Entries                            []db.Transaction
+	Audit                              []db.ListAdminActionsForTargetRow
+}
+
+// adminWorkflow loads the parts the call and top-up pages share for the
+// workflow wid of userID's row targetType/targetID; the state query goes
+// into state, and entries lists the row's ledger entries. A state query
+// that fails is shown on the page; a database error is the error.
+func (s *Server) adminWorkflow(ctx context.Context, q *db.Queries, wid string, userID uuid.UUID, targetType, targetID string, state any,
+	entries func() ([]db.Transaction, error)) (adminWorkflowParts, error) {
+	p := adminWorkflowParts{Link: s.temporalLink(wid)}
+	if u, err := q.GetUserByID(ctx, userID); err == nil {
+		p.Email = u.Email
+	}
+	if raw, err := s.queryState(ctx, wid, state); err != nil {
+		p.StateError = err.Error()
+	} else {
+		p.StateJSON, p.StateOK = raw, true
+	}
+	var err error
+	if p.Webhooks, err = q.ListWebhookEventsForWorkflow(ctx, &wid); err != nil {
+		return p, err
+	}
+	if p.Entries, err = entries(); err != nil {
+		return p, err
+	}
+	p.Audit, err = q.ListAdminActionsForTarget(ctx, db.ListAdminActionsForTargetParams{TargetType: targetType, TargetID: targetID})
+	return p, err
+}
+
+// showAdminCall is everything about one call: the row and its status
+// timeline, and the shared parts (adminWorkflow).
 func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
 	if !ok {
 		return
 	}
 	id, q := call.ID, db.New(s.pool)
-	wid := workflows.CallWorkflowID(id.String())
-	d := adminCallData{Call: call, Link: s.temporalLink(wid)}
-	if u, err := q.GetUserByID(r.Context(), call.UserID); err == nil {
-		d.Email = u.Email
-	}
 	var st workflows.CallState
-	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
-		d.StateError = err.Error()
-	} else {
-		d.State, d.StateJSON = &st, raw
+	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
+		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
+	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
+		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+	if p.StateOK {
+		d.State = &st
 	}
-	var err error
-	if d.Events, err = q.ListCallEvents(r.Context(), id); err == nil {
-		if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
-			if d.Entries, err = q.ListCallEntries(r.Context(), &id); err == nil {
-				d.Audit, err = q.ListAdminActionsForTarget(r.Context(), db.ListAdminActionsForTargetParams{TargetType: "call", TargetID: id.String()})
-			}
-		}
+	if err == nil {
+		d.Events, err = q.ListCallEvents(r.Context(), id)
 	}
 	if err != nil {
 		s.serverError(w, r, err)
@@ -392,42 +435,25 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-type adminTopupData struct {
-	Topup      db.Topup
-	Email      string
-	State      *workflows.TopUpState
-	StateJSON  string
-	StateError string
-	Webhooks   []db.WebhookEvent
-	Entries    []db.Transaction
-	Link       string
-}
-
-// showAdminTopup is everything about one top-up.
+// showAdminTopup is everything about one top-up: the row, and the shared
+// parts (adminWorkflow).
 func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
 	t, ok := loadByID(s, w, r, (*db.Queries).GetTopup)
 	if !ok {
 		return
 	}
 	id, q := t.ID, db.New(s.pool)
-	wid := workflows.TopUpWorkflowID(id.String())
-	d := adminTopupData{Topup: t, Link: s.temporalLink(wid)}
-	if u, err := q.GetUserByID(r.Context(), t.UserID); err == nil {
-		d.Email = u.Email
-	}
 	var st workflows.TopUpState
-	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
-		d.StateError = err.Error()
-	} else {
-		d.State, d.StateJSON = &st, raw
-	}
-	var err error
-	if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
-		d.Entries, err = q.ListTopupEntries(r.Context(), &id)
-	}
+	p, err := s.adminWorkflow(r.Context(), q, workflows.TopUpWorkflowID(id.String()), t.UserID, "topup", id.String(), &st,
+		func() ([]db.Transaction, error) { return q.ListTopupEntries(r.Context(), &id) })
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	d := adminTopupData{Topup: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
+		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+	if p.StateOK {
+		d.State = &st
 	}
 	s.render(w, r, http.StatusOK, "admin_topup", pageData{Tab: "admin", Data: d})
 }
