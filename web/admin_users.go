@@ -429,3 +429,32 @@ func (s *Server) setUserAccess(w http.ResponseWriter, r *http.Request, disable b
 	s.setFlash(r, flash)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
+
+// callEnder hangs up a call in progress: Twilio's REST API, or the carrier
+// simulator.
+type callEnder interface {
+	EndCall(ctx context.Context, callID, parentSid string) error
+}
+
+// endActiveCall ends the user's call in progress, if any (support disabled
+// them). A call not yet connected cannot be claimed by a disabled user and
+// is cancelled by its workflow's timer; one connected is hung up at the
+// carrier, and its workflow bills it as usual from the final callback.
+func (s *Server) endActiveCall(ctx context.Context, userID uuid.UUID) (ended bool, err error) {
+	call, err := db.New(s.pool).GetActiveCallForUser(ctx, userID)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if call.ParentCallSid == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.ender.EndCall(ctx, call.ID.String(), *call.ParentCallSid); err != nil {
+		return false, err
+	}
+	return true, nil
+}
