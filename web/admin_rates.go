@@ -241,7 +241,7 @@ func (s *Server) disableRate(w http.ResponseWriter, r *http.Request) { s.setRate
 // back to the filtered deck.
 func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
 	prefix := chi.URLParam(r, "prefix")
-	if !validPrefix(prefix) {
+	if !ratedeck.ValidPrefix(prefix) {
 		s.notFound(w, r)
 		return
 	}
@@ -280,18 +280,6 @@ func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled 
 		s.setFlash(r, "+"+prefix+" "+row.Description+" is disabled: calls there are refused until it is enabled again.")
 	}
 	http.Redirect(w, r, adminRatesURL(query, state), http.StatusSeeOther)
-}
-
-func validPrefix(p string) bool {
-	if p == "" || len(p) > 15 || p[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < '0' || p[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // importRates checks or applies an uploaded deck file: every line is

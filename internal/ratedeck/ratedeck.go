@@ -120,7 +120,7 @@ func Parse(r io.Reader) ([]rating.Rate, error) {
 func parseRow(f []string) (rating.Rate, []string) {
 	var problems []string
 	r := rating.Rate{Prefix: f[0], Country: strings.ToUpper(f[1]), Description: f[2]}
-	if !isDigits(r.Prefix) || len(r.Prefix) > 15 || strings.HasPrefix(r.Prefix, "0") {
+	if !ValidPrefix(r.Prefix) {
 		problems = append(problems, fmt.Sprintf("prefix %q must be 1 to 15 digits, without + or a leading 0", f[0]))
 	}
 	if !accounts.IsCountry(r.Country) {
@@ -142,11 +142,14 @@ func parseRow(f []string) (rating.Rate, []string) {
 	return r, problems
 }
 
-func isDigits(s string) bool { return s != "" && isDigitsOrEmpty(s) }
-
-func isDigitsOrEmpty(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+// ValidPrefix reports whether p can be a rate's prefix: 1 to 15 digits,
+// without + or a leading 0.
+func ValidPrefix(p string) bool {
+	if p == "" || len(p) > 15 || p[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
 			return false
 		}
 	}
