@@ -35,60 +35,21 @@ func (a *Activities) FetchCarrierCosts(ctx context.Context, country string) ([]r
 	return costs, err
 }
 
-// ApplyCarrierCosts reprices one country's rates from the carrier's costs,
-// in one transaction (see rating.Pricing.Reprice), and tells every web
-// instance to reload the deck. Applying the same costs twice changes
-// nothing the second time.
+// ApplyCarrierCosts reprices one country's rates from the carrier's costs
+// (ratedeck.Reprice: one transaction, every instance told to reload).
+// Applying the same costs twice changes nothing the second time.
 func (a *Activities) ApplyCarrierCosts(ctx context.Context, country string, costs []rating.Cost) (workflows.PricingCountryResult, error) {
-	result := workflows.PricingCountryResult{Country: country}
-	err := db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		if _, err := q.DB().Exec(ctx, `LOCK TABLE call_rates IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		rows, err := q.ListRatesByCountry(ctx, country)
-		if err != nil {
-			return err
-		}
-		ours := make([]rating.Rate, len(rows))
-		for i, r := range rows {
-			ours[i] = rating.Rate{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
-				PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled}
-		}
-		rp := a.PricingPolicy.Reprice(ours, costs)
-		for _, list := range [][]rating.Rate{rp.Changed, rp.Disabled} {
-			for _, r := range list {
-				if err := ratedeck.Upsert(ctx, q, r); err != nil {
-					return err
-				}
-			}
-		}
-		// A carrier range is added only where no rate has its prefix, in any
-		// country: the sync never relabels or re-enables an operator's row.
-		added := 0
-		for _, r := range rp.Added {
-			n, err := q.InsertRateIfAbsent(ctx, db.InsertRateIfAbsentParams{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
-				PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled})
-			if err != nil {
-				return err
-			}
-			added += int(n)
-		}
-		result.Changed, result.Added, result.Disabled, result.Unchanged = len(rp.Changed), added, len(rp.Disabled), rp.Unchanged
-		for _, l := range rp.Losses {
-			result.Losses = append(result.Losses, fmt.Sprintf("+%s cost %s, above our %s; now %s",
-				l.Prefix, rating.FormatPerMinute(l.CostMicros), rating.FormatPerMinute(l.OldMicros), rating.FormatPerMinute(l.NewMicros)))
-		}
-		if len(rp.Changed)+added+len(rp.Disabled) == 0 {
-			return nil
-		}
-		return q.NotifyRatesChanged(ctx)
-	})
+	rp, err := ratedeck.Reprice(ctx, a.Pool, a.PricingPolicy, country, costs)
 	if err != nil {
-		return result, fmt.Errorf("apply carrier costs for %s: %w", country, err)
+		return workflows.PricingCountryResult{Country: country}, err
 	}
+	result := workflows.PricingCountryResult{Country: country, Changed: rp.Changed, Added: rp.Added, Disabled: rp.Disabled, Unchanged: rp.Unchanged}
 	log := activity.GetLogger(ctx)
-	for _, l := range result.Losses {
-		log.Warn("carrier cost had risen above our price; repriced so it is not sold at a loss", "country", country, "rate", l)
+	for _, l := range rp.Losses {
+		loss := fmt.Sprintf("+%s cost %s, above our %s; now %s",
+			l.Prefix, rating.FormatPerMinute(l.CostMicros), rating.FormatPerMinute(l.OldMicros), rating.FormatPerMinute(l.NewMicros))
+		result.Losses = append(result.Losses, loss)
+		log.Warn("carrier cost had risen above our price; repriced so it is not sold at a loss", "country", country, "rate", loss)
 	}
 	return result, nil
 }

@@ -10,8 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrNotFound is what callers see for pgx.ErrNoRows.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is what a query of one row returns when there is none. It is
+// pgx.ErrNoRows itself, not a mapping of it, so errors.Is(err, ErrNotFound)
+// holds however the error was wrapped on its way up, and code outside db
+// needs no pgx import to ask.
+var ErrNotFound = pgx.ErrNoRows
 
 // InTx runs fn in one Read Committed transaction: it commits when fn returns
 // nil and rolls back otherwise. Nothing else begins transactions by hand.
@@ -21,16 +24,9 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) er
 	})
 }
 
-// NotFound maps pgx.ErrNoRows to ErrNotFound and leaves other errors alone.
-func NotFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
-	}
-	return err
-}
-
 // UniqueViolation reports whether err is a unique-constraint violation and,
-// if so, the name of the constraint.
+// if so, the name of the constraint (a name alone does not tell: a foreign
+// key or a CHECK has one too).
 func UniqueViolation(err error) (constraint string, ok bool) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

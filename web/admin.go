@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -41,35 +40,6 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// callEnder hangs up a call in progress: Twilio's REST API, or the carrier
-// simulator.
-type callEnder interface {
-	EndCall(ctx context.Context, callID, parentSid string) error
-}
-
-// endActiveCall ends the user's call in progress, if any (support disabled
-// them). A call not yet connected cannot be claimed by a disabled user and
-// is cancelled by its workflow's timer; one connected is hung up at the
-// carrier, and its workflow bills it as usual from the final callback.
-func (s *Server) endActiveCall(ctx context.Context, userID uuid.UUID) (ended bool, err error) {
-	call, err := db.New(s.pool).GetActiveCallForUser(ctx, userID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if call.ParentCallSid == nil {
-		return false, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.ender.EndCall(ctx, call.ID.String(), *call.ParentCallSid); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
 // auditEntry is one staff action to record.
 type auditEntry struct {
 	Action, TargetType, TargetID, Reason string
@@ -90,7 +60,7 @@ func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e au
 	}
 	_, err = q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
 		TargetID: e.TargetID, Reason: e.Reason, Details: details, IdempotencyKey: key})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -260,6 +230,11 @@ func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, 
 	return calls, topups, users, err
 }
 
+// The console's call and top-up pages have one shape: the row, then what
+// adminWorkflow loads for either (whose it is, the workflow's state query,
+// its webhook deliveries, its ledger entries, the staff actions on it, a
+// link into the Temporal UI), shown by partials/admin_workflow.html.
+
 type adminCallData struct {
 	Call       db.Call
 	Email      string
@@ -273,42 +248,71 @@ type adminCallData struct {
 	Link       string
 }
 
-// showAdminCall is everything about one call: the row, the workflow's
-// state query, the stored webhook deliveries, the ledger entries, the
-// staff actions, and a link into the Temporal UI.
-func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
-		return
+type adminTopupData struct {
+	Topup      db.Topup
+	Email      string
+	State      *workflows.TopUpState
+	StateJSON  string
+	StateError string
+	Webhooks   []db.WebhookEvent
+	Entries    []db.Transaction
+	Audit      []db.ListAdminActionsForTargetRow
+	Link       string
+}
+
+// adminWorkflowParts is what adminWorkflow loads for either page.
+type adminWorkflowParts struct {
+	Email, StateJSON, StateError, Link string
+	StateOK                            bool // state was filled from the query
+	Webhooks                           []db.WebhookEvent
+	Entries                            []db.Transaction
+	Audit                              []db.ListAdminActionsForTargetRow
+}
+
+// adminWorkflow loads the parts the call and top-up pages share for the
+// workflow wid of userID's row targetType/targetID; the state query goes
+// into state, and entries lists the row's ledger entries. A state query
+// that fails is shown on the page; a database error is the error.
+func (s *Server) adminWorkflow(ctx context.Context, q *db.Queries, wid string, userID uuid.UUID, targetType, targetID string, state any,
+	entries func() ([]db.Transaction, error)) (adminWorkflowParts, error) {
+	p := adminWorkflowParts{Link: s.temporalLink(wid)}
+	if u, err := q.GetUserByID(ctx, userID); err == nil {
+		p.Email = u.Email
 	}
-	q := db.New(s.pool)
-	call, err := q.GetCall(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	wid := workflows.CallWorkflowID(id.String())
-	d := adminCallData{Call: call, Link: s.temporalLink(wid)}
-	if u, err := q.GetUserByID(r.Context(), call.UserID); err == nil {
-		d.Email = u.Email
-	}
-	var st workflows.CallState
-	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
-		d.StateError = err.Error()
+	if raw, err := s.queryState(ctx, wid, state); err != nil {
+		p.StateError = err.Error()
 	} else {
-		d.State, d.StateJSON = &st, raw
+		p.StateJSON, p.StateOK = raw, true
 	}
-	if d.Events, err = q.ListCallEvents(r.Context(), id); err == nil {
-		if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
-			if d.Entries, err = q.ListCallEntries(r.Context(), &id); err == nil {
-				d.Audit, err = q.ListAdminActionsForTarget(r.Context(), db.ListAdminActionsForTargetParams{TargetType: "call", TargetID: id.String()})
-			}
-		}
+	var err error
+	if p.Webhooks, err = q.ListWebhookEventsForWorkflow(ctx, &wid); err != nil {
+		return p, err
+	}
+	if p.Entries, err = entries(); err != nil {
+		return p, err
+	}
+	p.Audit, err = q.ListAdminActionsForTarget(ctx, db.ListAdminActionsForTargetParams{TargetType: targetType, TargetID: targetID})
+	return p, err
+}
+
+// showAdminCall is everything about one call: the row and its status
+// timeline, and the shared parts (adminWorkflow).
+func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok {
+		return
+	}
+	id, q := call.ID, db.New(s.pool)
+	var st workflows.CallState
+	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
+		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
+	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
+		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+	if p.StateOK {
+		d.State = &st
+	}
+	if err == nil {
+		d.Events, err = q.ListCallEvents(r.Context(), id)
 	}
 	if err != nil {
 		s.serverError(w, r, err)
@@ -342,21 +346,11 @@ func (s *Server) queryState(ctx context.Context, workflowID string, v any) (stri
 // charged, or still stuck with the error. The charge's idempotency key
 // (call:<id>:charge) makes a double click or two staff at once charge once.
 func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok {
 		return
 	}
-	q := db.New(s.pool)
-	call, err := q.GetCall(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	id, q := call.ID, db.New(s.pool)
 	back := "/admin/calls/" + id.String()
 	if call.BillingState != workflows.BillingStuck {
 		s.setFlash(r, "Nothing to retry: this call's billing is "+call.BillingState+".")
@@ -372,7 +366,7 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	}
 	admin := currentUser(r)
 	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	err = s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
+	err := s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
 	cancel()
 	if err != nil {
 		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
@@ -412,51 +406,25 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-type adminTopupData struct {
-	Topup      db.Topup
-	Email      string
-	State      *workflows.TopUpState
-	StateJSON  string
-	StateError string
-	Webhooks   []db.WebhookEvent
-	Entries    []db.Transaction
-	Link       string
-}
-
-// showAdminTopup is everything about one top-up.
+// showAdminTopup is everything about one top-up: the row, and the shared
+// parts (adminWorkflow).
 func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	t, ok := loadByID(s, w, r, (*db.Queries).GetTopup)
+	if !ok {
 		return
 	}
-	q := db.New(s.pool)
-	t, err := q.GetTopup(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	wid := workflows.TopUpWorkflowID(id.String())
-	d := adminTopupData{Topup: t, Link: s.temporalLink(wid)}
-	if u, err := q.GetUserByID(r.Context(), t.UserID); err == nil {
-		d.Email = u.Email
-	}
+	id, q := t.ID, db.New(s.pool)
 	var st workflows.TopUpState
-	if raw, err := s.queryState(r.Context(), wid, &st); err != nil {
-		d.StateError = err.Error()
-	} else {
-		d.State, d.StateJSON = &st, raw
-	}
-	if d.Webhooks, err = q.ListWebhookEventsForWorkflow(r.Context(), &wid); err == nil {
-		d.Entries, err = q.ListTopupEntries(r.Context(), &id)
-	}
+	p, err := s.adminWorkflow(r.Context(), q, workflows.TopUpWorkflowID(id.String()), t.UserID, "topup", id.String(), &st,
+		func() ([]db.Transaction, error) { return q.ListTopupEntries(r.Context(), &id) })
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	d := adminTopupData{Topup: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
+		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+	if p.StateOK {
+		d.State = &st
 	}
 	s.render(w, r, http.StatusOK, "admin_topup", pageData{Tab: "admin", Data: d})
 }

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
@@ -210,7 +209,7 @@ func rateMatcher(query string) func(db.CallRate) bool {
 	return func(r db.CallRate) bool {
 		name, ok := names[r.Country]
 		if !ok {
-			name = strings.ToLower(countryName(r.Country))
+			name = strings.ToLower(accounts.CountryName(r.Country))
 			names[r.Country] = name
 		}
 		return strings.Contains(strings.ToLower(r.Description), text) || strings.Contains(name, text)
@@ -237,11 +236,12 @@ func adminRatesURL(query, state string) string {
 func (s *Server) enableRate(w http.ResponseWriter, r *http.Request)  { s.setRateEnabled(w, r, true) }
 func (s *Server) disableRate(w http.ResponseWriter, r *http.Request) { s.setRateEnabled(w, r, false) }
 
-// setRateEnabled enables or disables one prefix, records it, and tells
-// every instance, all in one transaction; then back to the filtered deck.
+// setRateEnabled enables or disables one prefix and records it in the audit
+// log, in one transaction (ratedeck.SetEnabled tells every instance); then
+// back to the filtered deck.
 func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
 	prefix := chi.URLParam(r, "prefix")
-	if !validPrefix(prefix) {
+	if !ratedeck.ValidPrefix(prefix) {
 		s.notFound(w, r)
 		return
 	}
@@ -260,20 +260,12 @@ func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled 
 		action = "rate_enable"
 	}
 	admin := currentUser(r)
-	var row db.CallRate
-	err := db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
-		var err error
-		if row, err = q.SetRateEnabled(r.Context(), db.SetRateEnabledParams{Prefix: prefix, Enabled: enabled}); err != nil {
-			return err
-		}
-		if _, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: action, TargetType: "rate", TargetID: prefix, Reason: reason,
-			Details: map[string]any{"country": row.Country, "description": row.Description}}); err != nil {
-			return err
-		}
-		// Delivered at commit: every instance reloads its index.
-		return q.NotifyRatesChanged(r.Context())
+	row, err := ratedeck.SetEnabled(r.Context(), s.pool, prefix, enabled, func(q *db.Queries, rate rating.Rate) error {
+		_, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: action, TargetType: "rate", TargetID: prefix, Reason: reason,
+			Details: map[string]any{"country": rate.Country, "description": rate.Description}})
+		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		s.notFound(w, r)
 		return
 	}
@@ -288,18 +280,6 @@ func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled 
 		s.setFlash(r, "+"+prefix+" "+row.Description+" is disabled: calls there are refused until it is enabled again.")
 	}
 	http.Redirect(w, r, adminRatesURL(query, state), http.StatusSeeOther)
-}
-
-func validPrefix(p string) bool {
-	if p == "" || len(p) > 15 || p[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < '0' || p[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // importRates checks or applies an uploaded deck file: every line is

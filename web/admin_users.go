@@ -11,9 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
@@ -106,19 +104,8 @@ func (s *Server) showAdminUser(w http.ResponseWriter, r *http.Request) {
 // adminTarget parses the user id in the URL and checks that the user
 // exists; an unknown or malformed id is answered 404.
 func (s *Server) adminTarget(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
-		return uuid.Nil, false
-	}
-	if _, err := db.New(s.pool).GetUserByID(r.Context(), id); errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return uuid.Nil, false
-	} else if err != nil {
-		s.serverError(w, r, err)
-		return uuid.Nil, false
-	}
-	return id, true
+	u, ok := loadByID(s, w, r, (*db.Queries).GetUserByID)
+	return u.ID, ok
 }
 
 // renderAdminUser renders the user's page with p's form values and
@@ -128,12 +115,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 	ctx := r.Context()
 	q := db.New(s.pool)
 	u, err := q.GetUserWithBalance(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if !s.found(w, r, err) {
 		return
 	}
 	d := adminUserData{User: u.User, BalanceCents: u.CachedBalanceCents, MaxAdjustment: maxAdjustmentCents,
@@ -446,4 +428,33 @@ func (s *Server) setUserAccess(w http.ResponseWriter, r *http.Request, disable b
 	}
 	s.setFlash(r, flash)
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// callEnder hangs up a call in progress: Twilio's REST API, or the carrier
+// simulator.
+type callEnder interface {
+	EndCall(ctx context.Context, callID, parentSid string) error
+}
+
+// endActiveCall ends the user's call in progress, if any (support disabled
+// them). A call not yet connected cannot be claimed by a disabled user and
+// is cancelled by its workflow's timer; one connected is hung up at the
+// carrier, and its workflow bills it as usual from the final callback.
+func (s *Server) endActiveCall(ctx context.Context, userID uuid.UUID) (ended bool, err error) {
+	call, err := db.New(s.pool).GetActiveCallForUser(ctx, userID)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if call.ParentCallSid == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.ender.EndCall(ctx, call.ID.String(), *call.ParentCallSid); err != nil {
+		return false, err
+	}
+	return true, nil
 }

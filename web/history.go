@@ -1,16 +1,14 @@
 package web
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
@@ -68,13 +66,12 @@ type historyData struct {
 func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
 	p := db.ListCallsPageParams{UserID: u.ID, PageSize: historyPageSize + 1}
-	if before := r.URL.Query().Get("before"); before != "" {
-		at, id, ok := parseCursor(before)
-		if !ok {
-			s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of your history does not exist.")
-			return
-		}
-		p.BeforeAt, p.BeforeID = &at, &id
+	before, set, ok := readCursor(s, w, r, "your history", parseCallCursor)
+	if !ok {
+		return
+	}
+	if set {
+		p.BeforeAt, p.BeforeID = &before.at, &before.id
 	}
 	calls, err := db.New(s.pool).ListCallsPage(r.Context(), p)
 	if err != nil {
@@ -82,10 +79,10 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var data historyData
-	if len(calls) > historyPageSize {
-		last := calls[historyPageSize-1]
-		data.Older = "/history?before=" + url.QueryEscape(cursor(last.CreatedAt, last.ID))
-		calls = calls[:historyPageSize]
+	calls, more := pageOf(calls, historyPageSize)
+	if more {
+		last := calls[len(calls)-1]
+		data.Older = olderURL("/history", callCursor{last.CreatedAt, last.ID}.String())
 	}
 	// Days and times are the person's own (their time zone, Settings).
 	loc := accounts.Location(u.User)
@@ -104,7 +101,7 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 
 // toCallRow is c as a person sees it, its time in loc.
 func toCallRow(c db.Call, loc *time.Location) callRow {
-	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: countryName(c.DestinationCountry), Status: c.Status,
+	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: accounts.CountryName(c.DestinationCountry), Status: c.Status,
 		BillingState: c.BillingState, At: c.CreatedAt.In(loc), Version: c.LiveVersion}
 	if c.DurationSeconds != nil {
 		row.DurationSeconds = int64(*c.DurationSeconds)
@@ -117,21 +114,56 @@ func toCallRow(c db.Call, loc *time.Location) callRow {
 	return row
 }
 
-func cursor(at time.Time, id uuid.UUID) string {
-	return at.UTC().Format(time.RFC3339Nano) + "_" + id.String()
+// Keyset pages, History's and Transactions': the query asks for one row
+// more than a page, ?before= names the last row shown, and a cursor that
+// does not parse is a 400 page.
+
+// readCursor reads ?before= with parse: set is false when there is none;
+// ok is false when it does not parse, and the 400 page (naming what,
+// "your history") is written.
+func readCursor[C any](s *Server, w http.ResponseWriter, r *http.Request, what string, parse func(string) (C, bool)) (c C, set, ok bool) {
+	before := r.URL.Query().Get("before")
+	if before == "" {
+		return c, false, true
+	}
+	if c, ok = parse(before); !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of "+what+" does not exist.")
+		return c, false, false
+	}
+	return c, true, true
 }
 
-func parseCursor(s string) (time.Time, uuid.UUID, bool) {
+// pageOf keeps the first size of rows (asked for size+1) and says whether
+// there are older ones.
+func pageOf[T any](rows []T, size int) ([]T, bool) {
+	if len(rows) > size {
+		return rows[:size], true
+	}
+	return rows, false
+}
+
+// olderURL is the next page's address after the row cursor names.
+func olderURL(path, cursor string) string { return path + "?before=" + url.QueryEscape(cursor) }
+
+// callCursor is History's: a call's creation time and id.
+type callCursor struct {
+	at time.Time
+	id uuid.UUID
+}
+
+func (c callCursor) String() string { return c.at.UTC().Format(time.RFC3339Nano) + "_" + c.id.String() }
+
+func parseCallCursor(s string) (callCursor, bool) {
 	at, idText, ok := strings.Cut(s, "_")
 	if !ok {
-		return time.Time{}, uuid.Nil, false
+		return callCursor{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)
 	if err != nil {
-		return time.Time{}, uuid.Nil, false
+		return callCursor{}, false
 	}
 	id, err := uuid.Parse(idText)
-	return t, id, err == nil
+	return callCursor{t, id}, err == nil
 }
 
 // dayLabel names t's day as seen from now (both in the user's zone).
@@ -204,21 +236,13 @@ func entryKindLabel(kind string) string {
 // showCallDetail shows one of the user's calls; another user's is a 404.
 func (s *Server) showCallDetail(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
+	c, ok := loadByID(s, w, r, func(q *db.Queries, ctx context.Context, id uuid.UUID) (db.Call, error) {
+		return q.GetUserCall(ctx, db.GetUserCallParams{ID: id, UserID: u.ID})
+	})
+	if !ok {
 		return
 	}
 	q := db.New(s.pool)
-	c, err := q.GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: u.ID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	loc := accounts.Location(u.User)
 	d := callDetail{Call: toCallRow(c, loc), BillingState: c.BillingState, Zone: loc.String()}
 	if c.PerMinuteMicros != nil {

@@ -1,10 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
 )
 
 // writeJSON answers v as JSON with status.
@@ -54,4 +60,33 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// found answers a load's error: nil is true; no row is the 404 page and
+// any other error the 500 page, and false says the answer is written.
+func (s *Server) found(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, db.ErrNotFound):
+		s.notFound(w, r)
+	default:
+		s.serverError(w, r, err)
+	}
+	return false
+}
+
+// loadByID parses the URL's {id} and loads what it names: a malformed id
+// or no row is the 404 page, any other error the 500 page (false: the
+// answer is written). load is a query method ((*db.Queries).GetCall) or a
+// closure that scopes it to the signed-in user, whose other rows are 404s.
+func loadByID[T any](s *Server, w http.ResponseWriter, r *http.Request, load func(*db.Queries, context.Context, uuid.UUID) (T, error)) (T, bool) {
+	var v T
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.notFound(w, r)
+		return v, false
+	}
+	v, err = load(db.New(s.pool), r.Context(), id)
+	return v, s.found(w, r, err)
 }

@@ -139,19 +139,12 @@ func linkify(text string) template.HTML {
 // start. A broken template fails start-up.
 func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":     assets.Path,
-		"money":     Money,
-		"perMinute": rating.FormatPerMinute,
-		"navTabs":   func() []navTab { return navTabs },
-		"countries": accounts.Countries,
-		"countryName": func(code string) string {
-			for _, c := range accounts.Countries() {
-				if c.Code == code {
-					return c.Name
-				}
-			}
-			return code
-		},
+		"asset":       assets.Path,
+		"money":       Money,
+		"perMinute":   rating.FormatPerMinute,
+		"navTabs":     func() []navTab { return navTabs },
+		"countries":   accounts.Countries,
+		"countryName": accounts.CountryName,
 		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
 			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
 		},

@@ -47,13 +47,12 @@ type transactionsData struct {
 func (s *Server) showTransactions(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
 	p := db.ListWalletEntriesParams{AccountID: u.AccountID, PageSize: transactionsPageSize + 1}
-	if before := r.URL.Query().Get("before"); before != "" {
-		id, err := strconv.ParseInt(before, 10, 64)
-		if err != nil || id <= 0 {
-			s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of your transactions does not exist.")
-			return
-		}
-		p.BeforeID = &id
+	before, set, ok := readCursor(s, w, r, "your transactions", parseEntryCursor)
+	if !ok {
+		return
+	}
+	if set {
+		p.BeforeID = &before
 	}
 	rows, err := db.New(s.pool).ListWalletEntries(r.Context(), p)
 	if err != nil {
@@ -61,15 +60,21 @@ func (s *Server) showTransactions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var data transactionsData
-	if len(rows) > transactionsPageSize {
-		rows = rows[:transactionsPageSize]
-		data.Older = "/transactions?before=" + strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	rows, more := pageOf(rows, transactionsPageSize)
+	if more {
+		data.Older = olderURL("/transactions", strconv.FormatInt(rows[len(rows)-1].ID, 10))
 	}
 	data.Entries = make([]entryRow, len(rows))
 	for i, e := range rows {
 		data.Entries[i] = toEntryRow(e)
 	}
 	s.render(w, r, http.StatusOK, "transactions", pageData{Tab: "credits", Data: data})
+}
+
+// parseEntryCursor reads Transactions' cursor: an entry id.
+func parseEntryCursor(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
 }
 
 func toEntryRow(e db.ListWalletEntriesRow) entryRow {

@@ -35,25 +35,34 @@ var countries = sync.OnceValue(func() []Country {
 	return out
 })
 
+var countryByCode = sync.OnceValue(func() map[string]Country {
+	out := map[string]Country{}
+	for _, c := range countries() {
+		out[c.Code] = c
+	}
+	return out
+})
+
 // Countries lists every country with a phone numbering plan, by name.
 func Countries() []Country { return countries() }
 
-// IsCountry reports whether code is one of Countries.
-func IsCountry(code string) bool {
-	for _, c := range countries() {
-		if c.Code == code {
-			return true
-		}
-	}
-	return false
+// LookupCountry is the country of an ISO code, if it is one of Countries.
+func LookupCountry(code string) (Country, bool) {
+	c, ok := countryByCode()[code]
+	return c, ok
 }
 
-// CountryName is the English name of an ISO code, or the code itself.
+// IsCountry reports whether code is one of Countries.
+func IsCountry(code string) bool {
+	_, ok := LookupCountry(code)
+	return ok
+}
+
+// CountryName is the English name of an ISO code, or the code itself: the
+// one name of a country every page, refusal and log shows.
 func CountryName(code string) string {
-	for _, c := range countries() {
-		if c.Code == code {
-			return c.Name
-		}
+	if c, ok := LookupCountry(code); ok {
+		return c.Name
 	}
 	return code
 }

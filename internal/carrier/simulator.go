@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mobayilo/mobayilo/internal/fault"
 	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
@@ -350,11 +350,7 @@ type dispatch struct {
 }
 
 func (d *dispatch) send(target string, form url.Values, final bool) {
-	copies := max(d.f.Copies, 1)
-	if d.f.RandomCopies {
-		copies = 1 + mathrand.IntN(copies)
-	}
-	for range copies {
+	for range fault.Copies(d.f.Copies, d.f.RandomCopies) {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -364,11 +360,9 @@ func (d *dispatch) send(target string, form url.Values, final bool) {
 				if wait == 0 {
 					wait = 5 * time.Millisecond
 				}
-				select {
-				case <-d.ctx.Done():
-					d.fail(d.ctx.Err())
+				if err := fault.Pause(d.ctx, wait); err != nil {
+					d.fail(err)
 					return
-				case <-time.After(mathrand.N(wait)):
 				}
 			}
 			if _, err := d.s.post(d.ctx, target, form); err != nil {

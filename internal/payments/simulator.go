@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mathrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/mobayilo/mobayilo/internal/fault"
 )
 
 // The payment simulator stands in for Stripe in development and tests
@@ -645,27 +646,10 @@ func (s *Simulator) deliver(ctx context.Context, events []simEvent, f Faults) er
 	if f.Lose {
 		return nil
 	}
-	var all []simEvent
-	for _, e := range events {
-		copies := max(f.Copies, 1)
-		if f.RandomCopies {
-			copies = 1 + mathrand.IntN(copies)
-		}
-		for range copies {
-			all = append(all, e)
-		}
-	}
-	if f.Shuffle {
-		mathrand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	}
 	var errs []error
-	for _, e := range all {
-		if f.Delay > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(mathrand.N(f.Delay)):
-			}
+	for _, e := range fault.Repeat(events, f.Copies, f.RandomCopies, f.Shuffle) {
+		if err := fault.Pause(ctx, f.Delay); err != nil {
+			return err
 		}
 		errs = append(errs, s.post(ctx, e))
 	}

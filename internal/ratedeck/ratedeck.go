@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -121,7 +120,7 @@ func Parse(r io.Reader) ([]rating.Rate, error) {
 func parseRow(f []string) (rating.Rate, []string) {
 	var problems []string
 	r := rating.Rate{Prefix: f[0], Country: strings.ToUpper(f[1]), Description: f[2]}
-	if !isDigits(r.Prefix) || len(r.Prefix) > 15 || strings.HasPrefix(r.Prefix, "0") {
+	if !ValidPrefix(r.Prefix) {
 		problems = append(problems, fmt.Sprintf("prefix %q must be 1 to 15 digits, without + or a leading 0", f[0]))
 	}
 	if !accounts.IsCountry(r.Country) {
@@ -143,11 +142,14 @@ func parseRow(f []string) (rating.Rate, []string) {
 	return r, problems
 }
 
-func isDigits(s string) bool { return s != "" && isDigitsOrEmpty(s) }
-
-func isDigitsOrEmpty(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+// ValidPrefix reports whether p can be a rate's prefix: 1 to 15 digits,
+// without + or a leading 0.
+func ValidPrefix(p string) bool {
+	if p == "" || len(p) > 15 || p[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
 			return false
 		}
 	}
@@ -192,6 +194,12 @@ func enabledNote(r rating.Rate) string {
 	return " (disabled)"
 }
 
+// The deck's writes. Every change to call_rates goes through Replace,
+// Reprice or SetEnabled: each takes the same table lock (an import, the
+// pricing sync and an operator's click are serialised) and NOTIFYs
+// rates_changed in its own transaction, so every instance rebuilds its index
+// at commit.
+
 // Replace makes rates the whole deck, in one transaction, and tells every
 // instance to rebuild its index. The file was validated by Parse.
 func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff, error) {
@@ -202,14 +210,10 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff
 		return Diff{}, errors.New("ratedeck: refusing to replace the deck with no rates")
 	}
 	var diff Diff
-	err := db.InTx(ctx, pool, func(q *db.Queries) error {
-		// Serialise replacements (an import racing the pricing sync).
-		if _, err := q.DB().Exec(ctx, `LOCK TABLE call_rates IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return err
-		}
+	err := write(ctx, pool, func(q *db.Queries) (bool, error) {
 		current, err := q.ListRates(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		diff = diffRates(fromRows(current), rates)
 		prefixes := make([]string, len(rates))
@@ -217,14 +221,14 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff
 			prefixes[i] = r.Prefix
 		}
 		if _, err := q.DeleteRatesNotIn(ctx, prefixes); err != nil {
-			return err
+			return false, err
 		}
 		for _, c := range append(append([]Change{}, diff.Added...), diff.Changed...) {
-			if err := Upsert(ctx, q, c.After); err != nil {
-				return err
+			if err := upsert(ctx, q, c.After); err != nil {
+				return false, err
 			}
 		}
-		return q.NotifyRatesChanged(ctx)
+		return true, nil
 	})
 	if err != nil {
 		return Diff{}, fmt.Errorf("ratedeck: replace: %w", err)
@@ -232,8 +236,92 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, rates []rating.Rate) (Diff
 	return diff, nil
 }
 
-// Upsert writes one rate inside a caller's transaction.
-func Upsert(ctx context.Context, q *db.Queries, r rating.Rate) error {
+// Repriced is what Reprice wrote for one country.
+type Repriced struct {
+	Changed, Added, Disabled, Unchanged int
+	Losses                              []rating.Loss // where the carrier's cost had risen above our price
+}
+
+// Reprice sets one country's prices from the carrier's costs under policy
+// (see rating.Pricing.Reprice), in one transaction. A carrier range is added
+// only where no rate has its prefix, in any country: the sync never relabels
+// or re-enables an operator's row. Repricing with the same costs twice
+// changes nothing the second time, and notifies only when something changed.
+func Reprice(ctx context.Context, pool *pgxpool.Pool, policy rating.Pricing, country string, costs []rating.Cost) (Repriced, error) {
+	var out Repriced
+	err := write(ctx, pool, func(q *db.Queries) (bool, error) {
+		rows, err := q.ListRatesByCountry(ctx, country)
+		if err != nil {
+			return false, err
+		}
+		rp := policy.Reprice(fromRows(rows), costs)
+		for _, list := range [][]rating.Rate{rp.Changed, rp.Disabled} {
+			for _, r := range list {
+				if err := upsert(ctx, q, r); err != nil {
+					return false, err
+				}
+			}
+		}
+		added := 0
+		for _, r := range rp.Added {
+			n, err := q.InsertRateIfAbsent(ctx, db.InsertRateIfAbsentParams{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
+				PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled})
+			if err != nil {
+				return false, err
+			}
+			added += int(n)
+		}
+		out = Repriced{Changed: len(rp.Changed), Added: added, Disabled: len(rp.Disabled), Unchanged: rp.Unchanged, Losses: rp.Losses}
+		return out.Changed+out.Added+out.Disabled > 0, nil
+	})
+	if err != nil {
+		return Repriced{}, fmt.Errorf("ratedeck: reprice %s: %w", country, err)
+	}
+	return out, nil
+}
+
+// SetEnabled enables or disables one prefix and runs also (the caller's
+// record of it, such as the audit log) in the same transaction. A prefix
+// the deck does not hold is db.ErrNotFound, and nothing is written.
+func SetEnabled(ctx context.Context, pool *pgxpool.Pool, prefix string, enabled bool, also func(q *db.Queries, r rating.Rate) error) (rating.Rate, error) {
+	var rate rating.Rate
+	err := write(ctx, pool, func(q *db.Queries) (bool, error) {
+		row, err := q.SetRateEnabled(ctx, db.SetRateEnabledParams{Prefix: prefix, Enabled: enabled})
+		if err != nil {
+			return false, err
+		}
+		rate = fromRow(row)
+		if also != nil {
+			if err := also(q, rate); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return rating.Rate{}, fmt.Errorf("ratedeck: set +%s enabled=%t: %w", prefix, enabled, err)
+	}
+	return rate, nil
+}
+
+// write runs fn in one transaction holding the deck's write lock, and
+// NOTIFYs rates_changed (delivered at commit) when fn says it changed
+// something.
+func write(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) (changed bool, err error)) error {
+	return db.InTx(ctx, pool, func(q *db.Queries) error {
+		if _, err := q.DB().Exec(ctx, `LOCK TABLE call_rates IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		changed, err := fn(q)
+		if err != nil || !changed {
+			return err
+		}
+		return q.NotifyRatesChanged(ctx)
+	})
+}
+
+// upsert writes one rate inside a write's transaction.
+func upsert(ctx context.Context, q *db.Queries, r rating.Rate) error {
 	return q.UpsertRate(ctx, db.UpsertRateParams{
 		Prefix: r.Prefix, Country: r.Country, Description: r.Description,
 		PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled,
@@ -258,7 +346,7 @@ func LoadSampleIfEmpty(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 // Load reads the deck from Postgres.
 func Load(ctx context.Context, q *db.Queries) ([]rating.Rate, error) {
 	rows, err := q.ListRates(ctx)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil {
 		return nil, fmt.Errorf("ratedeck: load: %w", err)
 	}
 	return fromRows(rows), nil
@@ -267,10 +355,14 @@ func Load(ctx context.Context, q *db.Queries) ([]rating.Rate, error) {
 func fromRows(rows []db.CallRate) []rating.Rate {
 	out := make([]rating.Rate, len(rows))
 	for i, r := range rows {
-		out[i] = rating.Rate{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
-			PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled}
+		out[i] = fromRow(r)
 	}
 	return out
+}
+
+func fromRow(r db.CallRate) rating.Rate {
+	return rating.Rate{Prefix: r.Prefix, Country: r.Country, Description: r.Description,
+		PerMinuteMicros: r.PerMinuteMicros, ConnectionFeeMicros: r.ConnectionFeeMicros, Enabled: r.Enabled}
 }
 
 // DiffOf is what replacing before with after would change.

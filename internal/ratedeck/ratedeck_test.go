@@ -226,3 +226,71 @@ func TestStoreVersionFollowsTheContents(t *testing.T) {
 		t.Error("a removed rate leaves the version")
 	}
 }
+
+// SetEnabled writes the flag and the caller's record together: a record that
+// fails leaves the rate as it was, and an unknown prefix is db.ErrNotFound.
+func TestSetEnabledWritesWithItsRecordOrNotAtAll(t *testing.T) {
+	pool := testdb.New(t)
+	ctx := context.Background()
+	rates, _ := ratedeck.Parse(strings.NewReader("prefix,country,description,per_minute_usd,connection_fee_usd,enabled\n234,NG,Nigeria,0.13,0,true\n"))
+	if _, err := ratedeck.Replace(ctx, pool, rates); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("no audit")
+	if _, err := ratedeck.SetEnabled(ctx, pool, "234", false, func(*db.Queries, rating.Rate) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("a failed record: %v", err)
+	}
+	if got, _ := ratedeck.Load(ctx, db.New(pool)); !got[0].Enabled {
+		t.Fatal("disabled although its record failed")
+	}
+	recorded := ""
+	r, err := ratedeck.SetEnabled(ctx, pool, "234", false, func(_ *db.Queries, r rating.Rate) error { recorded = r.Description; return nil })
+	if err != nil || r.Enabled || recorded != "Nigeria" {
+		t.Fatalf("disable: %+v %v, recorded %q", r, err, recorded)
+	}
+	if got, _ := ratedeck.Load(ctx, db.New(pool)); got[0].Enabled {
+		t.Fatal("still enabled")
+	}
+	called := false
+	if _, err := ratedeck.SetEnabled(ctx, pool, "999", true, func(*db.Queries, rating.Rate) error { called = true; return nil }); !errors.Is(err, db.ErrNotFound) || called {
+		t.Fatalf("unknown prefix: %v, record called %t", err, called)
+	}
+}
+
+// Reprice follows the carrier's costs, adds a dearer range inside one of our
+// prefixes, disables what the carrier no longer prices, and changes nothing
+// when it is run again with the same costs.
+func TestRepriceFollowsCostsOnce(t *testing.T) {
+	pool := testdb.New(t)
+	ctx := context.Background()
+	rates, _ := ratedeck.Parse(strings.NewReader("prefix,country,description,per_minute_usd,connection_fee_usd,enabled\n" +
+		"234,NG,Nigeria,0.13,0,true\n23480,NG,Nigeria mobile,0.15,0,true\n44,GB,UK,0.02,0,true\n"))
+	if _, err := ratedeck.Replace(ctx, pool, rates); err != nil {
+		t.Fatal(err)
+	}
+	policy := rating.Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 10_000}
+	costs := []rating.Cost{{Prefix: "234", Micros: 100_000}, {Prefix: "2349", Micros: 200_000}}
+	got, err := ratedeck.Reprice(ctx, pool, policy, "NG", costs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Changed != 1 || got.Added != 1 || got.Disabled != 0 {
+		t.Fatalf("first reprice: %+v", got)
+	}
+	deck, _ := ratedeck.Load(ctx, db.New(pool))
+	byPrefix := map[string]rating.Rate{}
+	for _, r := range deck {
+		byPrefix[r.Prefix] = r
+	}
+	if byPrefix["234"].PerMinuteMicros != policy.Sell(100_000) || byPrefix["23480"].PerMinuteMicros != policy.Sell(100_000) || byPrefix["2349"].PerMinuteMicros != policy.Sell(200_000) || byPrefix["44"].PerMinuteMicros != 20_000 {
+		t.Fatalf("deck after reprice: %+v", byPrefix)
+	}
+	again, err := ratedeck.Reprice(ctx, pool, policy, "NG", costs)
+	if err != nil || again.Changed+again.Added+again.Disabled != 0 {
+		t.Fatalf("second reprice changed %+v (%v)", again, err)
+	}
+	gone, err := ratedeck.Reprice(ctx, pool, policy, "GB", nil)
+	if err != nil || gone.Disabled != 1 {
+		t.Fatalf("GB without costs: %+v %v", gone, err)
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 )
 
-// The Dial tab. History is in history.go, Credits in credits.go.
+// The Dial tab (GET /call). History is in history.go, Credits in credits.go.
 
 // dialKey is a key of the keypad. Its accessible name is its visible text
 // ("2 ABC", "0 +"); holding 0 for + is said in a description.

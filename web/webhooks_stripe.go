@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -96,7 +95,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		// Readable with the pinned version: kept all the same, and handled.
 		if _, err := db.New(s.pool).InsertStripeVersionEvent(r.Context(), db.InsertStripeVersionEventParams{
 			EventID: ev.ID, EventType: string(ev.Type), ApiVersion: ev.APIVersion, Livemode: ev.Livemode, RawBody: body, Handled: true,
-		}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		}); err != nil && !errors.Is(err, db.ErrNotFound) {
 			log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
@@ -133,7 +132,7 @@ func (s *Server) holdStripeEvent(w http.ResponseWriter, r *http.Request, log zer
 	_, err := db.New(s.pool).InsertStripeVersionEvent(r.Context(), db.InsertStripeVersionEventParams{
 		EventID: id, EventType: typ, ApiVersion: version, Livemode: livemode, RawBody: body, Handled: false, Problem: &problem,
 	})
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
@@ -231,7 +230,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		if err == nil {
 			return sig, t.ID.String(), nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, db.ErrNotFound) {
 			return sig, "", err
 		}
 	}
@@ -243,7 +242,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		return sig, "", nil
 	}
 	t, err := q.GetTopup(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return sig, "", nil
 	}
 	if err != nil {

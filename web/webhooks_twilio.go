@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	tclient "github.com/twilio/twilio-go/client"
 	"github.com/twilio/twilio-go/twiml"
 
@@ -91,7 +90,7 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 		ID: callID, ClientIdentity: userIdentity, ParentCallSid: &parentSid,
 		DedupKey: dedup, Signal: workflows.SignalDialed, WorkflowID: &wid, Payload: payload, LeaseMs: int32(inbox.Lease / time.Millisecond),
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		s.refuseVoice(w, r, "no authorized call to claim")
 		return
 	}
@@ -202,6 +201,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 
 // send hands a delivery just stored to the inbox deliverer, when there is
 // one (else the sweep of another instance delivers it after its lease).
+// Both senders' webhooks use it (webhooks_stripe.go too).
 func (s *Server) send(e db.WebhookEvent) {
 	if s.deliverer != nil {
 		s.deliverer.Send(e)
