@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -97,7 +96,7 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 		ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
 		ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return a.reread(ctx, q, callID)
 	}
 	if err != nil {
@@ -153,7 +152,7 @@ func (a *Activities) CancelUnclaimedCall(ctx context.Context, callID string) (bo
 	var canceled bool
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		call, err := q.CancelUnclaimedCall(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			// Lost or claimed: an earlier attempt of ours may have won and
 			// lost its answer, so read what the row says.
 			row, err := q.GetCall(ctx, id)

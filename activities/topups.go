@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -69,7 +68,7 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 			fmt.Sprintf("payment intent %s is for %d cents, the top-up for %d", pi.ID, pi.AmountCents, in.AmountCents), workflows.ErrTypeTopUpMismatch, nil)
 	}
 	row, err := db.New(a.Pool).SetTopupPaymentIntent(ctx, db.SetTopupPaymentIntentParams{ID: id, PaymentIntentID: &pi.ID})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return workflows.PaymentCreated{}, temporal.NewNonRetryableApplicationError(
 			"top-up "+in.TopUpID+" already has another payment intent", workflows.ErrTypeTopUpMismatch, nil)
 	}
@@ -122,7 +121,7 @@ func (a *Activities) LoadTopUp(ctx context.Context, topupID string) (workflows.T
 		return workflows.TopUpRecord{}, badInput("top-up id", err)
 	}
 	t, err := db.New(a.Pool).GetTopup(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return workflows.TopUpRecord{}, badInput("top-up "+topupID, err)
 	}
 	if err != nil {
@@ -151,7 +150,7 @@ func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUp
 		msg = "The payment was declined."
 	}
 	_, err = db.New(a.Pool).MarkTopupFailed(ctx, db.MarkTopupFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil // already settled: a late failure of an earlier attempt
 	}
 	return err
@@ -164,7 +163,7 @@ func (a *Activities) CancelTopUp(ctx context.Context, f workflows.TopUpFailure) 
 		return badInput("top-up id", err)
 	}
 	_, err = db.New(a.Pool).MarkTopupCanceled(ctx, db.MarkTopupCanceledParams{ID: id, FailureCode: &f.Code, FailureMessage: &f.Message})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil
 	}
 	return err
@@ -189,7 +188,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		return err
 	}
 	t, err := db.New(a.Pool).GetTopup(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return badInput("top-up "+c.TopUpID, err)
 	}
 	if err != nil {
@@ -221,12 +220,12 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 			return err
 		}
 		_, err = q.MarkTopupSucceeded(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return nil // refunded or disputed since: the credit stands, the status too
 		}
 		return err
 	})
-	if errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) || errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) || errors.Is(err, db.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTopUpMismatch, err)
 	}
 	return err
@@ -276,7 +275,7 @@ func (a *Activities) MarkTopUpStuck(ctx context.Context, st workflows.TopUpStuck
 		reason = reason[:1000]
 	}
 	_, err = db.New(a.Pool).MarkTopupStuck(ctx, db.MarkTopupStuckParams{ID: id, Reason: reason})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return badInput("top-up "+st.TopUpID, err)
 	}
 	return err
@@ -385,7 +384,7 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		}
 		for _, rv := range reversals {
 			amount, err := q.GetEntryAmountByKey(ctx, rv.of)
-			if errors.Is(err, pgx.ErrNoRows) {
+			if errors.Is(err, db.ErrNotFound) {
 				continue // never posted: nothing to give back
 			}
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
@@ -113,7 +114,7 @@ func (s *Server) callNumber(w http.ResponseWriter, r *http.Request, u *sessionUs
 	}
 	n, err := rating.ParseNumber(req.PhoneNumber, u.HomeCountry)
 	if err == nil {
-		_, err = s.rules.Price(n, s.rates.Deck(), countryName(n.Country))
+		_, err = s.rules.Price(n, s.rates.Deck(), accounts.CountryName(n.Country))
 	}
 	var ne *rating.NumberError
 	var ee *rating.EmergencyError

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
@@ -56,7 +55,7 @@ func (s *Server) hangUpCall(w http.ResponseWriter, r *http.Request) {
 		req.Reason = req.Reason[:64]
 	}
 	call, err := db.New(s.pool).GetUserCall(r.Context(), db.GetUserCallParams{ID: id, UserID: currentUser(r).ID})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		s.callError(w, r, http.StatusNotFound, "not_found", "There is no such call.", 0)
 		return
 	}
@@ -106,7 +105,7 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 	q := db.New(s.pool)
 	holder, err := q.GetCallSlotHolder(ctx, userID)
 	if err != nil {
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, db.ErrNotFound) {
 			s.log.Warn().Err(err).Str("user_id", userID.String()).Msg("call slot: read its holder")
 		}
 		return false

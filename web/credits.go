@@ -9,9 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -69,7 +67,7 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
 		return
 	}
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		s.serverError(w, r, err)
 		return
 	}
@@ -189,21 +187,9 @@ func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
 // userTopup loads the signed-in user's top-up named in the URL; another's
 // is a 404.
 func (s *Server) userTopup(w http.ResponseWriter, r *http.Request) (db.Topup, bool) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		s.notFound(w, r)
-		return db.Topup{}, false
-	}
-	t, err := db.New(s.pool).GetTopupForUser(r.Context(), db.GetTopupForUserParams{ID: id, UserID: currentUser(r).ID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		s.notFound(w, r)
-		return db.Topup{}, false
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return db.Topup{}, false
-	}
-	return t, true
+	return loadByID(s, w, r, func(q *db.Queries, ctx context.Context, id uuid.UUID) (db.Topup, error) {
+		return q.GetTopupForUser(ctx, db.GetTopupForUserParams{ID: id, UserID: currentUser(r).ID})
+	})
 }
 
 // topupStatusHTML renders a top-up's state block, for the page and for the

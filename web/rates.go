@@ -121,10 +121,6 @@ func matchesCountry(c countryRates, q string) bool {
 	return false
 }
 
-// countryName is accounts.CountryName, kept under this name only for
-// calls.go's one use (its owner renames it; then this goes).
-var countryName = accounts.CountryName
-
 func dialCode(code string) string {
 	c, _ := accounts.LookupCountry(code)
 	return c.DialCode

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
@@ -72,7 +71,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 					break
 				}
 				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
-			case err == nil || errors.Is(err, pgx.ErrNoRows):
+			case err == nil || errors.Is(err, db.ErrNotFound):
 				if err := s.endSession(ctx); err != nil {
 					s.serverError(w, r, err)
 					return

@@ -20,7 +20,6 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -256,7 +255,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 
 	user, err := q.GetUserByEmail(ctx, email)
 	found := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return db.User{}, fmt.Errorf("accounts: sign in: %w", err)
 	}
 	hash := s.dummyHash
@@ -374,7 +373,7 @@ func (s *Service) StartPasswordReset(ctx context.Context, email, clientIP string
 		return "", db.User{}, false, err
 	}
 	user, err = q.GetUserByEmail(ctx, email)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return "", db.User{}, false, nil
 	}
 	if err != nil {
@@ -399,7 +398,7 @@ func (s *Service) StartPasswordReset(ctx context.Context, email, clientIP string
 func (s *Service) CheckResetToken(ctx context.Context, token string) error {
 	sum := sha256.Sum256([]byte(token))
 	_, err := db.New(s.pool).PeekPasswordReset(ctx, sum[:])
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return ErrResetInvalid
 	}
 	return err
@@ -437,7 +436,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (db
 		// Whoever proved they own the inbox gets in again at once.
 		return q.ClearSignInFailures(ctx, db.ClearSignInFailuresParams{Scope: "email", Key: user.Email})
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return db.User{}, ErrResetInvalid
 	}
 	if err != nil {
@@ -542,7 +541,7 @@ func (s *Service) StartEmailConfirmation(ctx context.Context, user db.User) (tok
 func (s *Service) CheckConfirmToken(ctx context.Context, token string) error {
 	sum := sha256.Sum256([]byte(token))
 	_, err := db.New(s.pool).PeekEmailConfirmation(ctx, sum[:])
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return ErrConfirmInvalid
 	}
 	return err
@@ -565,7 +564,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (db.User, int6
 			return err
 		}
 		if user.Email != c.Email {
-			return pgx.ErrNoRows
+			return db.ErrNotFound
 		}
 		wallet, err := q.GetWalletByUserID(ctx, &user.ID)
 		if err != nil {
@@ -578,7 +577,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string) (db.User, int6
 		})
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return db.User{}, 0, ErrConfirmInvalid
 	}
 	if err != nil {
@@ -602,7 +601,7 @@ func newToken() (string, []byte, error) {
 // GrantAdmin gives the account with that email the admin role.
 func (s *Service) GrantAdmin(ctx context.Context, email string) (db.User, error) {
 	u, err := db.New(s.pool).SetUserRole(ctx, db.SetUserRoleParams{Email: normalizeEmail(email), Role: "admin"})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return db.User{}, fmt.Errorf("accounts: no account has the email %q", email)
 	}
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -75,7 +74,7 @@ func Store(ctx context.Context, q *db.Queries, e Event) (row db.WebhookEvent, st
 		p.StartWorkflow, p.StartInput = &e.Start.Workflow, input
 	}
 	row, err = q.InsertWebhookEvent(ctx, p)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return row, false, nil
 	}
 	if err != nil {

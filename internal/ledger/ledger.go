@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -184,7 +183,7 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 		// A CHECK of the schema refused it: no retry of the same entry passes.
 		return Posted{}, fmt.Errorf("%w: %s: the database refused it (%s)", ErrInvalidEntry, e.Key, pgErr.ConstraintName)
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	if !errors.Is(err, db.ErrNotFound) {
 		return Posted{}, fmt.Errorf("ledger: post %s: %w", e.Key, err)
 	}
 
@@ -196,11 +195,11 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 			return Posted{}, fmt.Errorf("%w: %s", ErrIdempotencyConflict, e.Key)
 		}
 		return posted(prev, true), nil
-	case !errors.Is(err, pgx.ErrNoRows):
+	case !errors.Is(err, db.ErrNotFound):
 		return Posted{}, fmt.Errorf("ledger: post %s: read existing entry: %w", e.Key, err)
 	}
 	balance, err := l.q.GetWalletBalance(ctx, e.AccountID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return Posted{}, fmt.Errorf("%w: %s", ErrAccountNotFound, e.AccountID)
 	}
 	if err != nil {
@@ -212,7 +211,7 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 // Balance returns a wallet's cached balance in cents.
 func (l *Ledger) Balance(ctx context.Context, accountID uuid.UUID) (int64, error) {
 	b, err := l.q.GetWalletBalance(ctx, accountID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return 0, fmt.Errorf("%w: %s", ErrAccountNotFound, accountID)
 	}
 	if err != nil {
