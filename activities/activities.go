@@ -19,13 +19,13 @@ import (
 type Activities struct {
 	Pool   *pgxpool.Pool
 	Ledger *ledger.Ledger
-	// Carrier reads Twilio's prices; nil when the carrier simulator stands
-	// in for Twilio.
-	Carrier       carrier.Pricing
+	// Pricing reads the carrier's (Twilio's) prices; nil when nothing can
+	// be read.
+	Pricing       carrier.Pricing
 	PricingPolicy rating.Pricing
-	// Calls reads calls from the carrier's REST API (the simulator in
-	// development).
-	Calls carrier.Calls
+	// Carrier reads and ends calls through the carrier's REST API (the
+	// simulator in development).
+	Carrier carrier.Calls
 	// Rates and Rules price and authorize calls.
 	Rates *ratedeck.Store
 	Rules rating.Rules

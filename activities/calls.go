@@ -292,10 +292,10 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 
 // FindDialledLeg asks the carrier's REST API for the leg our Dial placed.
 func (a *Activities) FindDialledLeg(ctx context.Context, parentSid string) (workflows.CarrierCall, error) {
-	if a.Calls == nil {
+	if a.Carrier == nil {
 		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
 	}
-	info, found, err := a.Calls.DialledLeg(ctx, parentSid)
+	info, found, err := a.Carrier.DialledLeg(ctx, parentSid)
 	if err != nil {
 		return workflows.CarrierCall{}, err
 	}
@@ -304,10 +304,10 @@ func (a *Activities) FindDialledLeg(ctx context.Context, parentSid string) (work
 
 // FetchCarrierCall asks the carrier's REST API about a call.
 func (a *Activities) FetchCarrierCall(ctx context.Context, sid string) (workflows.CarrierCall, error) {
-	if a.Calls == nil {
+	if a.Carrier == nil {
 		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
 	}
-	info, err := a.Calls.FetchCall(ctx, sid)
+	info, err := a.Carrier.FetchCall(ctx, sid)
 	if errors.Is(err, carrier.ErrCallNotFound) {
 		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError(err.Error(), "CarrierCallNotFound", err)
 	}
@@ -350,7 +350,7 @@ type callEnder interface {
 // known (which ends the dialled leg too), else the dialled leg. A call
 // already over is not an error.
 func (a *Activities) HangUpCarrierCall(ctx context.Context, r workflows.HangUpRequest) error {
-	ender, ok := a.Calls.(callEnder)
+	ender, ok := a.Carrier.(callEnder)
 	if !ok {
 		return temporal.NewNonRetryableApplicationError("no carrier calls API that can hang up is configured", "NoCarrier", nil)
 	}

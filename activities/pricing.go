@@ -22,10 +22,10 @@ func (a *Activities) ListPricedCountries(ctx context.Context) ([]string, error) 
 
 // FetchCarrierCosts reads Twilio's voice prices for one country.
 func (a *Activities) FetchCarrierCosts(ctx context.Context, country string) ([]rating.Cost, error) {
-	if a.Carrier == nil {
+	if a.Pricing == nil {
 		return nil, temporal.NewNonRetryableApplicationError("no carrier pricing API is configured (carrier simulator)", workflows.ErrTypeCarrierUnauthorized, nil)
 	}
-	costs, err := a.Carrier.VoiceCosts(ctx, country)
+	costs, err := a.Pricing.VoiceCosts(ctx, country)
 	switch {
 	case errors.Is(err, carrier.ErrUnknownCountry):
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeCarrierUnknownCountry, nil)

@@ -107,7 +107,7 @@ func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
 	e.acts = activities.New(pool)
 	e.acts.Rates = rates
 	e.acts.Rules = rating.NewRules(e.cfg.AllowedCountries, e.cfg.BlockedPrefixes, e.cfg.MaxCallSeconds, e.cfg.DailySpendLimitCents, e.cfg.DailyCallLimit)
-	e.acts.Calls = e.sim
+	e.acts.Carrier = e.sim
 	// The payment simulator the web server runs, through stripe-go.
 	e.acts.Payments = payments.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, nil)
 	e.startWorker()

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"google.golang.org/protobuf/proto"
 
@@ -24,8 +23,7 @@ import (
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
+	workflows.Register(r)
 	for _, f := range []string{"call_answered.json", "topup_declined_then_paid.json", "topup_forged_signal_then_paid.json",
 		// The browser's hang-up with the final callback lost (browser-ended v1).
 		"call_browser_hangup.json",
@@ -61,11 +59,7 @@ func TestReplayWithTheCodec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.RegisterWorkflowWithOptions(workflows.Call, workflow.RegisterOptions{Name: workflows.CallWorkflowName})
-		r.RegisterWorkflowWithOptions(workflows.TopUp, workflow.RegisterOptions{Name: workflows.TopUpWorkflowName})
-		r.RegisterWorkflowWithOptions(workflows.LedgerAudit, workflow.RegisterOptions{Name: workflows.LedgerAuditWorkflowName})
-		r.RegisterWorkflowWithOptions(workflows.PricingSync, workflow.RegisterOptions{Name: workflows.PricingSyncWorkflowName})
-		r.RegisterWorkflowWithOptions(workflows.Housekeeping, workflow.RegisterOptions{Name: workflows.HousekeepingWorkflowName})
+		workflows.Register(r)
 		return r
 	}
 	r := replayer(worker.WorkflowReplayerOptions{DataConverter: c.DataConverter(), FailureConverter: c.FailureConverter()})

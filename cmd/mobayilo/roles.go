@@ -157,26 +157,26 @@ func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc c
 	acts.Payments = payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil)
 	switch {
 	case !cfg.CarrierSimulator:
-		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, carrier.PricingBaseURL, nil)
-		acts.Calls = carrier.NewTwilioCalls(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, nil)
+		acts.Pricing = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, carrier.PricingBaseURL, nil)
+		acts.Carrier = carrier.NewTwilioCalls(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, nil)
 	case sim != nil:
-		acts.Calls = sim
+		acts.Carrier = sim
 		// The simulator's Pricing API, served by the web role at
 		// /dev/twilio, through the same client as Twilio's: the pricing
 		// sync is scheduled and runs as in production.
-		acts.Carrier = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.PublicBaseURL+"/dev/twilio", nil)
+		acts.Pricing = carrier.NewTwilioPricing(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.PublicBaseURL+"/dev/twilio", nil)
 		log.Info().Msg("pricing sync against the carrier simulator's Pricing API")
 	case cfg.TwilioAPIBase != "":
 		calls, err := carrier.NewTwilioCallsAt(cfg.TwilioAccountSID, cfg.TwilioAPIKey, cfg.TwilioAPISecret, cfg.TwilioAPIBase)
 		if err != nil {
 			return nil, nil, err
 		}
-		acts.Calls = calls
+		acts.Carrier = calls
 		log.Info().Str("twilio_api_base", cfg.TwilioAPIBase).Msg("calls reconciled against a carrier simulator's REST API; no pricing sync")
 	default:
 		log.Info().Msg("carrier simulator without `dev`: no pricing sync, and calls cannot be reconciled")
 	}
-	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Carrier != nil); err != nil {
+	if err := temporalx.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, acts.Pricing != nil); err != nil {
 		return nil, nil, err
 	}
 	w := temporalx.NewWorkerTuned(tc, cfg.TemporalTaskQueue, acts, log, temporalx.Tuning{MaxPollers: cfg.TemporalMaxPollers})

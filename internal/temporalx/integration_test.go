@@ -249,7 +249,7 @@ func TestPricingSyncRepricesTheDeckFromTwilio(t *testing.T) {
 	defer twilioAPI.Close()
 
 	acts := activities.New(pool)
-	acts.Carrier = carrier.NewTwilioPricing("ACsid", "SKkey", "secret", twilioAPI.URL, twilioAPI.Client())
+	acts.Pricing = carrier.NewTwilioPricing("ACsid", "SKkey", "secret", twilioAPI.URL, twilioAPI.Client())
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
 	queue := "pricing-" + uuid.NewString()
 	w := temporalx.NewWorker(c, queue, acts, zerolog.Nop())
@@ -324,7 +324,7 @@ func TestPricingSyncRunsAgainstTheCarrierSimulator(t *testing.T) {
 	defer api.Close()
 
 	acts := activities.New(pool)
-	acts.Carrier = carrier.NewTwilioPricing("ACsim", "SKkey", "secret0000", api.URL, api.Client())
+	acts.Pricing = carrier.NewTwilioPricing("ACsim", "SKkey", "secret0000", api.URL, api.Client())
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: 3000, MinMarginMicros: 5000}
 	queue := "pricing-sim-" + uuid.NewString()
 	w := temporalx.NewWorker(c, queue, acts, zerolog.Nop())

@@ -336,7 +336,7 @@ func startAdminApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, *c
 	}
 	go rates.Watch(watchCtx, time.Minute)
 	acts := activities.New(pool)
-	acts.Rates, acts.Rules, acts.Calls = rates, rules, sim
+	acts.Rates, acts.Rules, acts.Carrier = rates, rules, sim
 	w := temporalx.NewWorker(tc, queue, acts, zerolog.Nop())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	}
 	go rates.Watch(watchCtx, time.Minute)
 	acts := activities.New(pool)
-	acts.Rates, acts.Rules, acts.Calls = rates, rules, sim
+	acts.Rates, acts.Rules, acts.Carrier = rates, rules, sim
 	w := temporalx.NewWorker(tc, queue, acts, zerolog.Nop())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
