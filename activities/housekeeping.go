@@ -14,8 +14,9 @@ import (
 // pruneBatch rows are deleted per statement: each is a short transaction.
 const pruneBatch = 1000
 
-// PruneExpiredData deletes sign-in failure counts, password-reset tokens
-// and delivered webhook events older than a.Retention, and sessions past
+// PruneExpiredData deletes sign-in failure counts, password-reset tokens,
+// email-confirmation links and delivered webhook events older than
+// a.Retention, and sessions past
 // their expiry. Deleting again deletes nothing more, so a retry is safe.
 func (a *Activities) PruneExpiredData(ctx context.Context) (workflows.HousekeepingResult, error) {
 	if a.Retention <= 0 {
@@ -38,6 +39,9 @@ func (a *Activities) PruneExpiredData(ctx context.Context) (workflows.Housekeepi
 		}},
 		{"sessions", &r.Sessions, func() (int64, error) {
 			return q.PruneExpiredSessions(ctx, db.PruneExpiredSessionsParams{Before: now, Batch: pruneBatch})
+		}},
+		{"email_confirmations", &r.EmailConfirmations, func() (int64, error) {
+			return q.PruneEmailConfirmations(ctx, db.PruneEmailConfirmationsParams{Before: cutoff, Batch: pruneBatch})
 		}},
 		{"webhook_events", &r.WebhookEvents, func() (int64, error) {
 			return q.PruneDeliveredWebhookEvents(ctx, db.PruneDeliveredWebhookEventsParams{Before: cutoff, Batch: pruneBatch})

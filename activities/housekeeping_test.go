@@ -101,3 +101,34 @@ func joinSpace(s []string) string {
 	}
 	return out
 }
+
+// Confirmation links expired longer ago than the retention go, used or not;
+// a live one and one expired yesterday stay.
+func TestPruneExpiredDataDeletesOldEmailConfirmations(t *testing.T) {
+	pool := testdb.New(t)
+	ctx := context.Background()
+	u, err := db.New(pool).CreateUser(ctx, db.CreateUserParams{Email: "confirm@example.com", DisplayName: "C", PasswordHash: "x", HomeCountry: "NG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO email_confirmations (token_hash, user_id, email, bonus_cents, expires_at, used_at, created_at) VALUES
+		(sha256('old'), $1, 'confirm@example.com', 100, now() - interval '40 days', NULL, now() - interval '41 days'),
+		(sha256('old-used'), $1, 'confirm@example.com', 100, now() - interval '40 days', now() - interval '40 days', now() - interval '41 days'),
+		(sha256('expired-yesterday'), $1, 'confirm@example.com', 100, now() - interval '1 day', NULL, now() - interval '2 days'),
+		(sha256('live'), $1, 'confirm@example.com', 100, now() + interval '1 day', NULL, now())`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	a := activities.New(pool)
+	a.Retention = 30 * 24 * time.Hour
+	r, err := a.PruneExpiredData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.EmailConfirmations != 2 {
+		t.Fatalf("pruned %d confirmations, want 2", r.EmailConfirmations)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM email_confirmations`).Scan(&left); err != nil || left != 2 {
+		t.Fatalf("%d confirmations left (%v), want 2", left, err)
+	}
+}

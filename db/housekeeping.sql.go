@@ -35,6 +35,29 @@ func (q *Queries) PruneDeliveredWebhookEvents(ctx context.Context, arg PruneDeli
 	return result.RowsAffected(), nil
 }
 
+const pruneEmailConfirmations = `-- name: PruneEmailConfirmations :execrows
+DELETE FROM email_confirmations
+WHERE token_hash IN (
+    SELECT c.token_hash FROM email_confirmations c
+    WHERE c.expires_at < $1
+    LIMIT $2
+)
+`
+
+type PruneEmailConfirmationsParams struct {
+	Before time.Time
+	Batch  int32
+}
+
+// Confirmation links, used or not, that expired before the cutoff.
+func (q *Queries) PruneEmailConfirmations(ctx context.Context, arg PruneEmailConfirmationsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneEmailConfirmations, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const pruneExpiredSessions = `-- name: PruneExpiredSessions :execrows
 DELETE FROM sessions
 WHERE token IN (

@@ -160,6 +160,8 @@ type Querier interface {
 	// Webhook deliveries handed to their workflow before the cutoff. An
 	// undelivered one is kept whatever its age: it is still owed.
 	PruneDeliveredWebhookEvents(ctx context.Context, arg PruneDeliveredWebhookEventsParams) (int64, error)
+	// Confirmation links, used or not, that expired before the cutoff.
+	PruneEmailConfirmations(ctx context.Context, arg PruneEmailConfirmationsParams) (int64, error)
 	// Sessions past their expiry: scs refuses them already.
 	PruneExpiredSessions(ctx context.Context, arg PruneExpiredSessionsParams) (int64, error)
 	// Reset tokens, used or not, that expired before the cutoff.

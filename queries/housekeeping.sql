@@ -38,3 +38,12 @@ WHERE id IN (
     ORDER BY e.id
     LIMIT sqlc.arg(batch)
 );
+
+-- name: PruneEmailConfirmations :execrows
+-- Confirmation links, used or not, that expired before the cutoff.
+DELETE FROM email_confirmations
+WHERE token_hash IN (
+    SELECT c.token_hash FROM email_confirmations c
+    WHERE c.expires_at < sqlc.arg(before)
+    LIMIT sqlc.arg(batch)
+);

@@ -523,4 +523,6 @@ type HousekeepingResult struct {
 	PasswordResets int64
 	Sessions       int64
 	WebhookEvents  int64
+	// EmailConfirmations: sign-up confirmation links expired before the cutoff.
+	EmailConfirmations int64
 }
