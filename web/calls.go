@@ -108,7 +108,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 // rules, answering the refusal itself when not ok.
 func (s *Server) callNumber(w http.ResponseWriter, r *http.Request, u *sessionUser) (rating.Number, bool) {
 	var req startCallRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+	if err := decodeJSON(w, r, 4<<10, &req); err != nil {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", "Send {\"phone_number\": \"...\"}.", 0)
 		return rating.Number{}, false
 	}
@@ -239,7 +239,7 @@ func (s *Server) simulateConnect(w http.ResponseWriter, r *http.Request) {
 		Token       string `json:"token"`
 		TalkSeconds int64  `json:"talk_seconds"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10)).Decode(&req); err != nil || req.CallID == "" || req.Token == "" {
+	if err := decodeJSON(w, r, 8<<10, &req); err != nil || req.CallID == "" || req.Token == "" {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "...", "token": "...", "talk_seconds": 30}.`, 0)
 		return
 	}
@@ -264,7 +264,7 @@ func (s *Server) simulateHangUp(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		CallID string `json:"call_id"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+	if err := decodeJSON(w, r, 4<<10, &req); err != nil {
 		s.callError(w, r, http.StatusBadRequest, "bad_request", `Send {"call_id": "..."}.`, 0)
 		return
 	}

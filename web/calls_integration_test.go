@@ -162,7 +162,13 @@ type startedCall struct {
 func (b *browser) startCall(number string) (int, startedCall) {
 	b.t.Helper()
 	body, _ := json.Marshal(map[string]string{"phone_number": number})
-	req, _ := http.NewRequest(http.MethodPost, b.a.srv.URL+"/calls", strings.NewReader(string(body)))
+	return b.postCalls(string(body))
+}
+
+// postCalls sends POST /calls with body as it is.
+func (b *browser) postCalls(body string) (int, startedCall) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.a.srv.URL+"/calls", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", b.a.srv.URL)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
@@ -306,6 +312,31 @@ func TestTwoConcurrentCallsAuthorizeOne(t *testing.T) {
 	}
 	if created != 1 || conflict != 1 {
 		t.Fatalf("statuses %v, want one 201 and one 409", statuses)
+	}
+}
+
+// A body that is more than one JSON object (a second value, or anything
+// after the object) is refused as a bad request, and no call is created.
+func TestPostCallsRefusesTrailingData(t *testing.T) {
+	e := newCallEnv(t)
+	b := e.caller("trailing@example.com", 500)
+	for _, body := range []string{
+		`{"phone_number": "+234 803 123 4567"} {"phone_number": "+1 900 555 0199"}`,
+		`{"phone_number": "+234 803 123 4567"}]`,
+		`{"phone_number": "+234 803 123 4567"} x`,
+	} {
+		status, call := b.postCalls(body)
+		if status != http.StatusBadRequest || call.Error == nil || call.Error.Code != "bad_request" {
+			t.Errorf("%s: %d %+v", body, status, call.Error)
+		}
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM calls`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d calls created (%v)", n, err)
+	}
+	// One object, with trailing white space, is still a call.
+	if status, _ := b.postCalls(`{"phone_number": "+234 803 123 4567"}` + "\n"); status != http.StatusCreated {
+		t.Fatalf("one object: %d", status)
 	}
 }
 
