@@ -298,7 +298,7 @@ func (d *driver) plans() []plan {
 		for j, c := range plans[i].calls {
 			if c == OutcomeAnswered {
 				calls := append(append([]string(nil), plans[i].calls[:j]...), plans[i].calls[j+1:]...)
-				plans[i].calls = append(calls, "stuck")
+				plans[i].calls = append(calls, planStuck)
 				faults--
 				break
 			}
@@ -528,9 +528,14 @@ type startedCall struct {
 	} `json:"error"`
 }
 
+// planStuck is a planned call answered and left stuck in billing (a
+// billing fault): a plan's word, not an Outcome; it is played as
+// OutcomeAnswered.
+const planStuck = "stuck"
+
 // call places one call and plays its outcome.
 func (d *driver) call(ctx context.Context, u *user, outcome string) {
-	stuck := outcome == "stuck"
+	stuck := outcome == planStuck
 	if stuck {
 		outcome = OutcomeAnswered
 	}
