@@ -26,7 +26,7 @@ import (
 func (a *Activities) AuthorizeCall(ctx context.Context, in workflows.CallInput) (workflows.CallTerms, error) {
 	callID, err := uuid.Parse(in.CallID)
 	if err != nil {
-		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	terms, refusal, err := a.authorize(ctx, callID, in)
 	if err != nil {
@@ -50,7 +50,7 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 		return workflows.CallTerms{}, nil, err
 	}
 	call := row.Call
-	if call.Status != "created" {
+	if call.Status != workflows.StatusCreated {
 		return a.decided(call)
 	}
 	refuse := func(r *rating.Refusal) (workflows.CallTerms, *workflows.CallRefusal, error) {
@@ -69,11 +69,11 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 		return refuse(&rating.Refusal{Reason: workflows.RefusalAuthorizationTimeout, Message: "Calling is unavailable for a moment. Nothing was charged. Try again."})
 	}
 	if row.UserDisabled {
-		return refuse(&rating.Refusal{Reason: "account_disabled", Message: "This account is disabled. Contact support."})
+		return refuse(&rating.Refusal{Reason: workflows.RefusalAccountDisabled, Message: "This account is disabled. Contact support."})
 	}
 	n, err := rating.ParseNumber(call.PhoneNumber, "")
 	if err != nil {
-		return refuse(&rating.Refusal{Reason: "invalid", Message: "That number cannot be called."})
+		return refuse(&rating.Refusal{Reason: workflows.RefusalInvalidNumber, Message: "That number cannot be called."})
 	}
 	rate, err := a.Rules.Price(n, a.Rates.Deck(), accounts.CountryName(n.Country))
 	var r *rating.Refusal
@@ -125,7 +125,7 @@ func (a *Activities) decided(call db.Call) (workflows.CallTerms, *workflows.Call
 	case call.Status == workflows.StatusRefused && call.EndReason != nil:
 		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: *call.EndReason, Message: "This call can no longer be placed. Try again."}, nil
 	default:
-		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: "not_pending", Message: "This call can no longer be placed. Try again."}, nil
+		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: workflows.RefusalNotPending, Message: "This call can no longer be placed. Try again."}, nil
 	}
 }
 
@@ -147,7 +147,7 @@ func (a *Activities) termsOf(c db.Call) (workflows.CallTerms, error) {
 func (a *Activities) CancelUnclaimedCall(ctx context.Context, callID string) (bool, error) {
 	id, err := uuid.Parse(callID)
 	if err != nil {
-		return false, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return false, temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	var canceled bool
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
@@ -179,7 +179,7 @@ const cancelReason = "never reached the carrier"
 func (a *Activities) AbandonCall(ctx context.Context, callID string) error {
 	id, err := uuid.Parse(callID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	reason := "authorization did not complete"
 	return db.New(a.Pool).FailUnclaimedCall(ctx, db.FailUnclaimedCallParams{ID: id, EndReason: &reason})
@@ -197,7 +197,7 @@ func setStatus(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, sta
 	if childSid != "" {
 		child = &childSid
 	}
-	if err := q.SetCallStatus(ctx, db.SetCallStatusParams{ID: callID, Status: status, ChildCallSid: child}); err != nil {
+	if err := q.SetCallStatus(ctx, db.SetCallStatusParams{ID: callID, Status: status, ChildCallSid: child, FromStatuses: workflows.StatusesBelow(status)}); err != nil {
 		return err
 	}
 	return recordEvent(ctx, q, callID, userID, status)
@@ -222,11 +222,11 @@ func recordEvent(ctx context.Context, q *db.Queries, callID, userID uuid.UUID, s
 func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) error {
 	callID, err := uuid.Parse(r.CallID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	accountID, err := uuid.Parse(r.AccountID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad account id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad account id", workflows.ErrTypeBadInput, err)
 	}
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		if err := recordStatus(ctx, q, r.Final); err != nil {
@@ -259,11 +259,11 @@ func recordStatus(ctx context.Context, q *db.Queries, r *workflows.RecordStatus)
 	}
 	callID, err := uuid.Parse(r.CallID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	userID, err := uuid.Parse(r.UserID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad user id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad user id", workflows.ErrTypeBadInput, err)
 	}
 	return setStatus(ctx, q, callID, userID, r.Status, r.ChildCallSid)
 }
@@ -272,7 +272,7 @@ func recordStatus(ctx context.Context, q *db.Queries, r *workflows.RecordStatus)
 func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMark) error {
 	callID, err := uuid.Parse(m.CallID)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	duration := int32(m.DurationSeconds)
 	p := db.SetCallBillingParams{ID: callID, BillingState: m.State, DurationSeconds: &duration, CarrierStatus: &m.CarrierStatus}
@@ -293,7 +293,7 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 // FindDialledLeg asks the carrier's REST API for the leg our Dial placed.
 func (a *Activities) FindDialledLeg(ctx context.Context, parentSid string) (workflows.CarrierCall, error) {
 	if a.Carrier == nil {
-		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", workflows.ErrTypeNoCarrier, nil)
 	}
 	info, found, err := a.Carrier.DialledLeg(ctx, parentSid)
 	if err != nil {
@@ -305,11 +305,11 @@ func (a *Activities) FindDialledLeg(ctx context.Context, parentSid string) (work
 // FetchCarrierCall asks the carrier's REST API about a call.
 func (a *Activities) FetchCarrierCall(ctx context.Context, sid string) (workflows.CarrierCall, error) {
 	if a.Carrier == nil {
-		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", "NoCarrier", nil)
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError("no carrier calls API is configured", workflows.ErrTypeNoCarrier, nil)
 	}
 	info, err := a.Carrier.FetchCall(ctx, sid)
 	if errors.Is(err, carrier.ErrCallNotFound) {
-		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError(err.Error(), "CarrierCallNotFound", err)
+		return workflows.CarrierCall{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeCarrierCallNotFound, err)
 	}
 	if err != nil {
 		return workflows.CarrierCall{}, err
@@ -323,7 +323,7 @@ func (a *Activities) FetchCarrierCall(ctx context.Context, sid string) (workflow
 func (a *Activities) LoadCallSids(ctx context.Context, callID string) (workflows.CallSids, error) {
 	id, err := uuid.Parse(callID)
 	if err != nil {
-		return workflows.CallSids{}, temporal.NewNonRetryableApplicationError("bad call id", "BadInput", err)
+		return workflows.CallSids{}, temporal.NewNonRetryableApplicationError("bad call id", workflows.ErrTypeBadInput, err)
 	}
 	call, err := db.New(a.Pool).GetCall(ctx, id)
 	if err != nil {
@@ -352,14 +352,14 @@ type callEnder interface {
 func (a *Activities) HangUpCarrierCall(ctx context.Context, r workflows.HangUpRequest) error {
 	ender, ok := a.Carrier.(callEnder)
 	if !ok {
-		return temporal.NewNonRetryableApplicationError("no carrier calls API that can hang up is configured", "NoCarrier", nil)
+		return temporal.NewNonRetryableApplicationError("no carrier calls API that can hang up is configured", workflows.ErrTypeNoCarrier, nil)
 	}
 	sid := r.ParentCallSid
 	if sid == "" {
 		sid = r.ChildCallSid
 	}
 	if sid == "" {
-		return temporal.NewNonRetryableApplicationError("no CallSid to hang up", "BadInput", nil)
+		return temporal.NewNonRetryableApplicationError("no CallSid to hang up", workflows.ErrTypeBadInput, nil)
 	}
 	return ender.EndCall(ctx, r.CallID, sid)
 }

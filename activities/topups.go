@@ -17,7 +17,7 @@ import (
 )
 
 func badInput(what string, err error) error {
-	return temporal.NewNonRetryableApplicationError("bad "+what, "BadInput", err)
+	return temporal.NewNonRetryableApplicationError("bad "+what, workflows.ErrTypeBadInput, err)
 }
 
 // paymentsErr makes a refusal by the processor non-retryable; outages stay

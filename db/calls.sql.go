@@ -778,23 +778,27 @@ SET status = $1,
     ended_at = CASE WHEN $1 IN ('completed', 'busy', 'no_answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
     updated_at = now()
 WHERE id = $3
-  AND (CASE status WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
-                   WHEN 'in_progress' THEN 4 ELSE 5 END)
-    < (CASE $1::text WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
-                   WHEN 'in_progress' THEN 4 ELSE 5 END)
+  AND status = ANY($4::text[])
 `
 
 type SetCallStatusParams struct {
 	Status       string
 	ChildCallSid *string
 	ID           uuid.UUID
+	FromStatuses []string
 }
 
-// Moves a call forward only (by the workflow's status rank): a record run
+// Moves a call forward only, from_statuses being the statuses of lower
+// rank (workflows.StatusesBelow: the rank's one owner): a record run
 // again after a later one (a local activity re-run after its workflow
 // task's completion failed) never moves the row back, nor off a final
 // status, so an ended call's slot stays free.
 func (q *Queries) SetCallStatus(ctx context.Context, arg SetCallStatusParams) error {
-	_, err := q.db.Exec(ctx, setCallStatus, arg.Status, arg.ChildCallSid, arg.ID)
+	_, err := q.db.Exec(ctx, setCallStatus,
+		arg.Status,
+		arg.ChildCallSid,
+		arg.ID,
+		arg.FromStatuses,
+	)
 	return err
 }

@@ -197,7 +197,8 @@ type Querier interface {
 	// their balance.
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
-	// Moves a call forward only (by the workflow's status rank): a record run
+	// Moves a call forward only, from_statuses being the statuses of lower
+	// rank (workflows.StatusesBelow: the rank's one owner): a record run
 	// again after a later one (a local activity re-run after its workflow
 	// task's completion failed) never moves the row back, nor off a final
 	// status, so an ended call's slot stays free.

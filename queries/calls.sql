@@ -74,7 +74,8 @@ WHERE id = $1 AND status = 'authorized'
 RETURNING *;
 
 -- name: SetCallStatus :exec
--- Moves a call forward only (by the workflow's status rank): a record run
+-- Moves a call forward only, from_statuses being the statuses of lower
+-- rank (workflows.StatusesBelow: the rank's one owner): a record run
 -- again after a later one (a local activity re-run after its workflow
 -- task's completion failed) never moves the row back, nor off a final
 -- status, so an ended call's slot stays free.
@@ -85,10 +86,7 @@ SET status = sqlc.arg(status),
     ended_at = CASE WHEN sqlc.arg(status) IN ('completed', 'busy', 'no_answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
     updated_at = now()
 WHERE id = sqlc.arg(id)
-  AND (CASE status WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
-                   WHEN 'in_progress' THEN 4 ELSE 5 END)
-    < (CASE sqlc.arg(status)::text WHEN 'created' THEN 0 WHEN 'authorized' THEN 1 WHEN 'dialing' THEN 2 WHEN 'ringing' THEN 3
-                   WHEN 'in_progress' THEN 4 ELSE 5 END);
+  AND status = ANY(sqlc.arg(from_statuses)::text[]);
 
 -- name: SetCallBilling :exec
 UPDATE calls

@@ -169,7 +169,7 @@ func (s *Server) refuseCall(w http.ResponseWriter, r *http.Request, callID strin
 	_ = appErr.Details(&refusal)
 	status := http.StatusUnprocessableEntity
 	switch refusal.Reason {
-	case "insufficient_balance", "negative_balance":
+	case workflows.RefusalInsufficientBalance, workflows.RefusalNegativeBalance:
 		status = http.StatusPaymentRequired
 	case workflows.RefusalAuthorizationTimeout:
 		s.log.Error().Str("call_id", callID).Msg("authorize call: too slow, refused at its deadline")

@@ -118,7 +118,7 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 	var how string
 	switch {
 	case errors.As(err, &notFound):
-		if holder.Status == "created" {
+		if holder.Status == workflows.StatusCreated {
 			return false
 		}
 		how = "not found"

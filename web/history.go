@@ -48,7 +48,7 @@ func (c callRow) Outcome() string {
 	case c.Status == workflows.StatusCompleted:
 		return "Ended — nothing charged"
 	}
-	return statusLabel(c.Status) + " — nothing charged"
+	return workflows.StatusLabel(c.Status) + " — nothing charged"
 }
 
 type historyDay struct {
@@ -108,9 +108,9 @@ func toCallRow(c db.Call, loc *time.Location) callRow {
 	}
 	if c.CostCents != nil {
 		row.CostCents = *c.CostCents
-		row.Billed = c.BillingState == "charged"
+		row.Billed = c.BillingState == workflows.BillingCharged
 	}
-	row.Pending = c.BillingState == "pending" || c.BillingState == "stuck"
+	row.Pending = c.BillingState == workflows.BillingPending || c.BillingState == workflows.BillingStuck
 	return row
 }
 

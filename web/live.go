@@ -19,6 +19,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // liveEvent is one thing a user's open pages should show at once: a row
@@ -429,14 +430,14 @@ func (s *Server) topupStream(ev liveEvent) string {
 	}
 	version := fmt.Sprintf(` version="%d"`, ev.Version)
 	out := `<turbo-stream action="live-update" targets="[data-topup-status='` + id.String() + `']"` + version + `><template>` +
-		html.EscapeString(topupLabel(ev.TopupStatus)) + `</template></turbo-stream>`
+		html.EscapeString(workflows.TopUpLabel(ev.TopupStatus)) + `</template></turbo-stream>`
 	block, err := s.topupStatusHTML(db.Topup{ID: id, Status: ev.TopupStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
 	if err != nil {
 		s.log.Warn().Err(err).Msg("render top-up status")
 		return out
 	}
 	out += `<turbo-stream action="live-replace" targets="#topup-status-` + id.String() + `"` + version + `><template>` + strings.TrimSpace(block) + `</template></turbo-stream>`
-	if ev.TopupStatus != "processing" && ev.TopupStatus != "failed" && ev.TopupStatus != "created" {
+	if workflows.IsSettled(ev.TopupStatus) {
 		out += `<turbo-stream action="live-remove" targets="#topup-pay-` + id.String() + `"` + version + `></turbo-stream>`
 	}
 	return out

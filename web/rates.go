@@ -10,6 +10,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // countryRates is one country of the public rate list.
@@ -161,7 +162,7 @@ type quoteError struct {
 func (s *Server) calculate(w http.ResponseWriter, r *http.Request) {
 	q := s.quote(r, r.URL.Query().Get("phone_number"))
 	status := http.StatusOK
-	if q.Error != nil && q.Error.Code != "insufficient_balance" {
+	if q.Error != nil && q.Error.Code != workflows.RefusalInsufficientBalance {
 		status = http.StatusUnprocessableEntity
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
@@ -222,7 +223,7 @@ func (s *Server) quote(r *http.Request, input string) quote {
 	out.CanCall = minutes > 0
 	if !out.CanCall {
 		need := out.MinimumCents
-		out.Error = &quoteError{Code: "insufficient_balance", NeededCents: need,
+		out.Error = &quoteError{Code: workflows.RefusalInsufficientBalance, NeededCents: need,
 			Message: "A call to " + rate.Description + " needs at least " + Money(need) + " for the first minute. Add credit to call."}
 	}
 	return out

@@ -65,50 +65,19 @@ var navTabs = []navTab{
 // Money formats cents as dollars without floats: 1234 -> "$12.34".
 func Money(cents int64) string { return rating.FormatCents(cents) }
 
-// statusLabel says a call status in words.
-func statusLabel(status string) string {
-	switch status {
-	case "authorized":
-		return "Connecting"
-	case "dialing":
-		return "Dialling"
-	case "ringing":
-		return "Ringing"
-	case "in_progress":
-		return "In call"
-	case "completed":
-		return "Completed"
-	case "busy":
-		return "Busy"
-	case "no_answer":
-		return "No answer"
-	case "failed":
-		return "Failed"
-	case "canceled":
-		return "Canceled"
-	case "refused":
-		return "Refused"
-	}
-	return status
-}
-
-// topupLabel says a top-up status in words.
-func topupLabel(status string) string {
-	switch status {
-	case "created", "processing":
-		return "Awaiting payment"
-	case "failed":
-		return "Declined"
-	case "succeeded":
-		return "Credited"
-	case "canceled":
-		return "Cancelled"
-	case "refunded":
-		return "Refunded"
-	case "disputed":
-		return "Disputed"
-	}
-	return status
+// statusNames are the status constants templates compare with, each a
+// template function of no argument ({{if eq .Status topUpSucceeded}}): a
+// template never spells a status, and a misspelt name fails at start.
+var statusNames = map[string]string{
+	"callCreated": workflows.StatusCreated, "callAuthorized": workflows.StatusAuthorized, "callDialing": workflows.StatusDialing,
+	"callRinging": workflows.StatusRinging, "callInProgress": workflows.StatusInProgress, "callCompleted": workflows.StatusCompleted,
+	"callBusy": workflows.StatusBusy, "callNoAnswer": workflows.StatusNoAnswer, "callFailed": workflows.StatusFailed,
+	"callCanceled": workflows.StatusCanceled, "callRefused": workflows.StatusRefused,
+	"billingPending": workflows.BillingPending, "billingCharged": workflows.BillingCharged,
+	"billingNotBillable": workflows.BillingNotBillable, "billingStuck": workflows.BillingStuck,
+	"topUpCreated": workflows.TopUpCreated, "topUpProcessing": workflows.TopUpProcessing, "topUpFailed": workflows.TopUpFailed,
+	"topUpSucceeded": workflows.TopUpSucceeded, "topUpCanceled": workflows.TopUpCanceled, "topUpRefunded": workflows.TopUpRefunded,
+	"topUpDisputed": workflows.TopUpDisputed,
 }
 
 // formatDuration writes seconds as "1 min 05 s" or "42 s".
@@ -149,14 +118,17 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
 		},
 		"linkify":     linkify,
-		"statusLabel": statusLabel,
-		"topupLabel":  topupLabel,
+		"statusLabel": workflows.StatusLabel,
+		"topupLabel":  workflows.TopUpLabel,
 		"isFinal":     func(status string) bool { return workflows.IsFinal(status) },
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,
 		"reauthField": reauthField,
 		"local":       func(loc *time.Location, t time.Time) time.Time { return t.In(loc) },
 		"voiceSDK":    assets.voiceSDK,
+	}
+	for name, v := range statusNames {
+		funcs[name] = func() string { return v }
 	}
 	pages, err := fs.Glob(templateFiles, "templates/pages/*.html")
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/mobayilo/mobayilo/internal/rating"
 )
 
 // Search attributes operators filter on in the Temporal UI. Every one is a
@@ -165,6 +167,10 @@ type HangUpRequest struct {
 
 // Call statuses, as stored in calls.status and the CallStatus search attribute.
 const (
+	// StatusCreated: the calls row POST /calls inserts, before the call
+	// workflow authorizes it (the workflow's own state starts at
+	// StatusAuthorizing and is never "created").
+	StatusCreated     = "created"
 	StatusAuthorizing = "authorizing"
 	StatusAuthorized  = "authorized"
 	StatusDialing     = "dialing"
@@ -178,6 +184,34 @@ const (
 	StatusRefused     = "refused"
 )
 
+// callStatuses lists the call statuses in rank order.
+var callStatuses = []string{StatusCreated, StatusAuthorizing, StatusAuthorized, StatusDialing, StatusRinging, StatusInProgress,
+	StatusCompleted, StatusBusy, StatusNoAnswer, StatusFailed, StatusCanceled, StatusRefused}
+
+// statusRank orders call statuses; a status of lower rank than the current
+// one is an out-of-order regression and changes nothing. It is the one
+// rank: SetCallStatus moves a calls row only from StatusesBelow(status).
+var statusRank = map[string]int{
+	StatusCreated: 0, StatusAuthorizing: 0, StatusAuthorized: 1, StatusDialing: 2, StatusRinging: 3, StatusInProgress: 4,
+	StatusCompleted: 5, StatusBusy: 5, StatusNoAnswer: 5, StatusFailed: 5, StatusCanceled: 5, StatusRefused: 5,
+}
+
+// IsFinal reports whether a call status is final.
+func IsFinal(status string) bool { return statusRank[status] == 5 }
+
+// StatusesBelow lists the stored call statuses of lower rank than status:
+// those a calls row may move from to status (SetCallStatus's parameter).
+// StatusAuthorizing is never stored and is left out.
+func StatusesBelow(status string) []string {
+	var out []string
+	for _, s := range callStatuses {
+		if s != StatusAuthorizing && statusRank[s] < statusRank[status] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Billing states, as stored in calls.billing_state and the BillingState
 // search attribute.
 const (
@@ -186,6 +220,57 @@ const (
 	BillingNotBillable = "not_billable"
 	BillingStuck       = "stuck"
 )
+
+// Refusal codes: a CallRefusal's Reason, stored as the refused call's
+// end_reason and sent to the browser as the error code. Those rating's
+// rules give are rating's (it cannot import this package); the names here
+// are the ones the rest of the code uses.
+const (
+	RefusalInsufficientBalance = rating.RefusalInsufficientBalance
+	RefusalNegativeBalance     = rating.RefusalNegativeBalance
+	RefusalBlockedPrefix       = rating.RefusalBlockedPrefix
+	RefusalCountryNotAllowed   = rating.RefusalCountryNotAllowed
+	RefusalNoRate              = rating.RefusalNoRate
+	RefusalDestinationDisabled = rating.RefusalDestinationDisabled
+	RefusalDailySpend          = rating.RefusalDailySpend
+	RefusalDailyCalls          = rating.RefusalDailyCalls
+	// RefusalAccountDisabled: the caller's account is disabled.
+	RefusalAccountDisabled = "account_disabled"
+	// RefusalInvalidNumber: the stored number no longer parses.
+	RefusalInvalidNumber = "invalid"
+	// RefusalNotPending: the call was decided before (abandoned, failed)
+	// and cannot be authorized now.
+	RefusalNotPending = "not_pending"
+)
+
+// Application error types every activity may return, besides each
+// workflow's own (ErrTypeCallRefused, ErrTypePaymentRefused, ...).
+const (
+	// ErrTypeBadInput: an activity's input does not parse (a bad id); no
+	// retry fixes it.
+	ErrTypeBadInput = "BadInput"
+	// ErrTypeNoCarrier: no carrier REST API (or none that can hang up) is
+	// configured.
+	ErrTypeNoCarrier = "NoCarrier"
+	// ErrTypeCarrierCallNotFound: the carrier does not know the CallSid.
+	ErrTypeCarrierCallNotFound = "CarrierCallNotFound"
+)
+
+// statusLabels say call statuses in words, for people; a status not here
+// is shown as stored.
+var statusLabels = map[string]string{
+	StatusAuthorized: "Connecting", StatusDialing: "Dialling", StatusRinging: "Ringing", StatusInProgress: "In call",
+	StatusCompleted: "Completed", StatusBusy: "Busy", StatusNoAnswer: "No answer", StatusFailed: "Failed",
+	StatusCanceled: "Canceled", StatusRefused: "Refused",
+}
+
+// StatusLabel says a call status in words.
+func StatusLabel(status string) string {
+	if l, ok := statusLabels[status]; ok {
+		return l
+	}
+	return status
+}
 
 // CallWorkflowID is the workflow ID of a call.
 func CallWorkflowID(callID string) string { return "call-" + callID }
@@ -380,6 +465,32 @@ const (
 	TopUpRefunded   = "refunded" // wholly refunded (a partial refund leaves it succeeded)
 	TopUpDisputed   = "disputed"
 )
+
+// IsSettled reports whether a top-up status is settled: the payment has an
+// outcome no webhook can undo by itself (credited, cancelled, refunded or
+// disputed). A top-up not settled still awaits its payment.
+func IsSettled(topUpStatus string) bool {
+	switch topUpStatus {
+	case TopUpSucceeded, TopUpCanceled, TopUpRefunded, TopUpDisputed:
+		return true
+	}
+	return false
+}
+
+// topUpLabels say top-up statuses in words, for people; a status not here
+// is shown as stored.
+var topUpLabels = map[string]string{
+	TopUpCreated: "Awaiting payment", TopUpProcessing: "Awaiting payment", TopUpFailed: "Declined", TopUpSucceeded: "Credited",
+	TopUpCanceled: "Cancelled", TopUpRefunded: "Refunded", TopUpDisputed: "Disputed",
+}
+
+// TopUpLabel says a top-up status in words.
+func TopUpLabel(status string) string {
+	if l, ok := topUpLabels[status]; ok {
+		return l
+	}
+	return status
+}
 
 // Stripe event types the top-up workflow acts on; the webhook acknowledges
 // every other type and does nothing.

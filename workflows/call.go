@@ -93,16 +93,6 @@ func since(ctx workflow.Context, lean bool, changeID string) bool {
 	return lean || workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) == 1
 }
 
-// statusRank orders call statuses; a status of lower rank than the current
-// one is an out-of-order regression and changes nothing.
-var statusRank = map[string]int{
-	StatusAuthorizing: 0, StatusAuthorized: 1, StatusDialing: 2, StatusRinging: 3, StatusInProgress: 4,
-	StatusCompleted: 5, StatusBusy: 5, StatusNoAnswer: 5, StatusFailed: 5, StatusCanceled: 5, StatusRefused: 5,
-}
-
-// IsFinal reports whether a call status is final.
-func IsFinal(status string) bool { return statusRank[status] == 5 }
-
 // fromTwilio maps Twilio's call status words to ours.
 func fromTwilio(s string) (string, bool) {
 	switch s {
@@ -676,7 +666,7 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 // the fast path as a local activity, in the workflow task that needs it.
 func (w *callWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput"}}
+		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{ErrTypeBadInput}}
 	return execute(ctx, w.fast, 15*time.Second, retry, name, args...)
 }
 

@@ -113,7 +113,7 @@ func (w *topUpWorkflow) createPayment(ctx workflow.Context) (PaymentCreated, err
 	w.creating = true
 	defer func() { w.creating = false }()
 	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
-		MaximumInterval: 5 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, "BadInput"}}
+		MaximumInterval: 5 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, ErrTypeBadInput}}
 	var create workflow.Future
 	if w.fast {
 		// In this workflow task, below POST /credits/purchase's 20 s bound
@@ -234,13 +234,7 @@ func (w *topUpWorkflow) linger(ctx workflow.Context) error {
 }
 
 // settled: the payment has an outcome no webhook can undo by itself.
-func (w *topUpWorkflow) settled() bool {
-	switch w.state.Status {
-	case TopUpSucceeded, TopUpCanceled, TopUpRefunded, TopUpDisputed:
-		return true
-	}
-	return false
-}
+func (w *topUpWorkflow) settled() bool { return IsSettled(w.state.Status) }
 
 // awaitEvents applies events until stop holds or d passes.
 func (w *topUpWorkflow) awaitEvents(ctx workflow.Context, d time.Duration, stop func() bool) error {
@@ -456,7 +450,7 @@ const createPaymentTimeout = 15 * time.Second
 // unless it is refused for good: on the fast path as a local activity.
 func (w *topUpWorkflow) activity(ctx workflow.Context, name string, args ...any) workflow.Future {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{"BadInput", ErrTypeTopUpMismatch}}
+		MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{ErrTypeBadInput, ErrTypeTopUpMismatch}}
 	return execute(ctx, w.fast, 15*time.Second, retry, name, args...)
 }
 
@@ -465,7 +459,7 @@ func (w *topUpWorkflow) stripe(ctx workflow.Context, name string, args ...any) w
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 45 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 5 * time.Minute, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, "BadInput"}},
+			MaximumInterval: 5 * time.Minute, NonRetryableErrorTypes: []string{ErrTypePaymentRefused, ErrTypeBadInput}},
 	})
 	return workflow.ExecuteActivity(actx, name, args...)
 }

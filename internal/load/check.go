@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // Problem kinds Check reports, besides the ledger's own.
@@ -279,7 +280,7 @@ func (c *checker) checkCall(id uuid.UUID, es []entry) {
 			who, rec.Outcome)
 		return
 	}
-	stuckExcused := c.opts.AllowStuck && row.billingState == "stuck"
+	stuckExcused := c.opts.AllowStuck && row.billingState == workflows.BillingStuck
 
 	// The money: every entry that references the call, of any kind.
 	want := rec.ExpectedCents
@@ -313,10 +314,10 @@ func (c *checker) checkCall(id uuid.UUID, es []entry) {
 		}
 	}
 	switch {
-	case row.billingState == "charged" && charge == nil:
+	case row.billingState == workflows.BillingCharged && charge == nil:
 		c.add(ProblemBillingState, id.String(), "%s: its row says billing_state charged (cost %s), but the ledger has no call_charge for it.",
 			who, costText(row.costCents))
-	case row.billingState != "charged" && charge != nil:
+	case row.billingState != workflows.BillingCharged && charge != nil:
 		c.add(ProblemBillingState, id.String(), "%s: the ledger has %s, but its row says billing_state %s.",
 			who, charge, row.billingState)
 	case charge != nil && (row.costCents == nil || *row.costCents != -charge.amount):
@@ -324,7 +325,7 @@ func (c *checker) checkCall(id uuid.UUID, es []entry) {
 			who, costText(row.costCents), signedCents(charge.amount))
 	}
 
-	if row.billingState == "stuck" && !c.opts.AllowStuck {
+	if row.billingState == workflows.BillingStuck && !c.opts.AllowStuck {
 		why := "no reason recorded"
 		if row.billingError != nil && *row.billingError != "" {
 			why = *row.billingError
@@ -346,16 +347,6 @@ func costText(cents *int64) string {
 type topupRow struct {
 	status string
 	email  string
-}
-
-// settled top-ups have their outcome; their workflow only lingers for late
-// events.
-func settled(status string) bool {
-	switch status {
-	case "succeeded", "canceled", "refunded", "disputed":
-		return true
-	}
-	return false
 }
 
 func (c *checker) topupWho(id uuid.UUID) string {
@@ -465,9 +456,9 @@ func (c *checker) checkTopup(id uuid.UUID, es []entry) {
 	// The row: succeeded when paid; canceled, or failed when the run ended
 	// before the payment timeout cancelled a declined one, when not.
 	switch {
-	case rec.Paid && row.status != "succeeded":
+	case rec.Paid && row.status != workflows.TopUpSucceeded:
 		c.add(ProblemTopupState, id.String(), "%s%s was paid, but its row says %s, not succeeded.", who, pi, row.status)
-	case !rec.Paid && row.status != "canceled" && row.status != "failed":
+	case !rec.Paid && row.status != workflows.TopUpCanceled && row.status != workflows.TopUpFailed:
 		c.add(ProblemTopupState, id.String(), "%s%s was never paid (%s), but its row says %s, not canceled or failed.", who, pi, rec.Outcome, row.status)
 	}
 }
@@ -539,7 +530,7 @@ func (c *checker) checkWorkflows(running []string) {
 				continue
 			}
 			row, stored := c.callRows[id]
-			if stored && c.opts.AllowStuck && row.billingState == "stuck" {
+			if stored && c.opts.AllowStuck && row.billingState == workflows.BillingStuck {
 				continue // waits for support's retry-billing, on purpose
 			}
 			state := "not in the calls table"
@@ -557,7 +548,7 @@ func (c *checker) checkWorkflows(running []string) {
 				continue
 			}
 			row, stored := c.topupRows[id]
-			if stored && settled(row.status) {
+			if stored && workflows.IsSettled(row.status) {
 				continue // lingers ~10 minutes for late events, on purpose
 			}
 			state := "not in the topups table"
@@ -772,7 +763,7 @@ func readDebt(ctx context.Context, pool *pgxpool.Pool, callID string) (debt, err
 // refused (stuck, or none) or capped at the balance is a problem.
 func (d debt) problem(wantCents int64) string {
 	switch {
-	case d.BillingState != "charged" || !d.Charged:
+	case d.BillingState != workflows.BillingCharged || !d.Charged:
 		return fmt.Sprintf("is %s with %s after its wallet was drained mid-call: a connected call must be charged in full",
 			d.BillingState, map[bool]string{true: "a charge", false: "no charge"}[d.Charged])
 	case wantCents > 0 && d.ChargeCents != -wantCents:

@@ -26,6 +26,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // destinations the tool calls: numbers of several countries the sample
@@ -297,7 +298,7 @@ func (d *driver) plans() []plan {
 		for j, c := range plans[i].calls {
 			if c == OutcomeAnswered {
 				calls := append(append([]string(nil), plans[i].calls[:j]...), plans[i].calls[j+1:]...)
-				plans[i].calls = append(calls, "stuck")
+				plans[i].calls = append(calls, planStuck)
 				faults--
 				break
 			}
@@ -527,9 +528,14 @@ type startedCall struct {
 	} `json:"error"`
 }
 
+// planStuck is a planned call answered and left stuck in billing (a
+// billing fault): a plan's word, not an Outcome; it is played as
+// OutcomeAnswered.
+const planStuck = "stuck"
+
 // call places one call and plays its outcome.
 func (d *driver) call(ctx context.Context, u *user, outcome string) {
-	stuck := outcome == "stuck"
+	stuck := outcome == planStuck
 	if stuck {
 		outcome = OutcomeAnswered
 	}
@@ -654,11 +660,11 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 	if browserHangUp {
 		// The person talks (or listens to it ring) before hanging up: the
 		// browser's SDK reports the answer once the app has seen it.
-		seen := []string{"ringing", "in_progress"}
+		seen := []string{workflows.StatusRinging, workflows.StatusInProgress}
 		if outcome == OutcomeAnswered {
-			seen = []string{"in_progress"}
+			seen = []string{workflows.StatusInProgress}
 		}
-		d.waitRowStatus(ctx, rec.CallID, append(seen, "completed", "busy", "no_answer", "failed", "canceled")...)
+		d.waitRowStatus(ctx, rec.CallID, append(seen, workflows.StatusCompleted, workflows.StatusBusy, workflows.StatusNoAnswer, workflows.StatusFailed, workflows.StatusCanceled)...)
 		d.hangUp(ctx, u, &rec)
 	}
 }
@@ -815,7 +821,7 @@ func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 		err := waitUntil(ctx, limit, "call "+s.callID+" to be billed", func() bool {
 			var err error
 			b, err = readDebt(ctx, d.st.pool, s.callID)
-			return err == nil && (b.BillingState == "stuck" || b.BillingState == "charged")
+			return err == nil && (b.BillingState == workflows.BillingStuck || b.BillingState == workflows.BillingCharged)
 		})
 		f := BillingFault{CallID: s.callID, UserEmail: s.email, DrainedCents: s.drained, ChargeCents: b.ChargeCents,
 			BalanceAfterCents: b.BalanceAfterCents, BillingState: b.BillingState}
@@ -837,8 +843,8 @@ func (d *driver) settleDebts(ctx context.Context, limit time.Duration) error {
 				d.callRecs = append(d.callRecs, CallRecord{CallID: callID, UserEmail: s.email, Number: d.dests[0] + "4567", Outcome: OutcomeRefused})
 				d.mu.Unlock()
 			}
-			f.NextCall = cmp.Or(code, "authorized")
-			if err != nil || code != "negative_balance" {
+			f.NextCall = cmp.Or(code, workflows.StatusAuthorized)
+			if err != nil || code != workflows.RefusalNegativeBalance {
 				errs = append(errs, fmt.Errorf("a call on the debt of %s (%d cents) answered %q (%v), want negative_balance", s.email, b.BalanceCents, code, err))
 			}
 		}

@@ -23,9 +23,23 @@ type Rules struct {
 // (882, 883) and international premium rate (979).
 var DefaultBlockedPrefixes = []string{"1900", "1976", "449", "4487", "870", "881", "882", "883", "979"}
 
+// Refusal reasons the rules give. workflows/api.go names them (as
+// workflows.Refusal...) with the call's other refusal codes; code outside
+// this package uses those names.
+const (
+	RefusalBlockedPrefix       = "blocked_prefix"
+	RefusalCountryNotAllowed   = "country_not_allowed"
+	RefusalNoRate              = "no_rate"
+	RefusalDestinationDisabled = "destination_disabled"
+	RefusalDailySpend          = "daily_spend"
+	RefusalDailyCalls          = "daily_calls"
+	RefusalInsufficientBalance = "insufficient_balance"
+	RefusalNegativeBalance     = "negative_balance"
+)
+
 // Refusal is why a destination or a call is refused, for the person.
 type Refusal struct {
-	Reason      string // blocked_prefix, country_not_allowed, no_rate, destination_disabled, daily_spend, daily_calls, insufficient_balance, negative_balance
+	Reason      string // one of the Refusal... reasons above
 	Message     string
 	NeededCents int64 // for insufficient_balance and negative_balance: the least balance that allows a call
 }
@@ -37,26 +51,26 @@ func (r *Refusal) Error() string { return "rating: " + r.Reason + ": " + r.Messa
 func (rules Rules) Price(n Number, deck *Deck, countryName string) (Rate, error) {
 	for _, p := range rules.BlockedPrefixes {
 		if strings.HasPrefix(n.Digits, p) {
-			return Rate{}, &Refusal{Reason: "blocked_prefix", Message: fmt.Sprintf(
+			return Rate{}, &Refusal{Reason: RefusalBlockedPrefix, Message: fmt.Sprintf(
 				"Numbers starting with +%s cannot be called: premium-rate and high-risk ranges are blocked.", p)}
 		}
 	}
 	switch n.Type {
 	case Premium, Shared, UAN, Personal, Pager:
-		return Rate{}, &Refusal{Reason: "blocked_prefix", Message: "Premium-rate, shared-cost, personal and pager numbers cannot be called."}
+		return Rate{}, &Refusal{Reason: RefusalBlockedPrefix, Message: "Premium-rate, shared-cost, personal and pager numbers cannot be called."}
 	}
 	if len(rules.AllowedCountries) > 0 && !rules.AllowedCountries[n.Country] {
-		return Rate{}, &Refusal{Reason: "country_not_allowed", Message: notServed(countryName, n.Country)}
+		return Rate{}, &Refusal{Reason: RefusalCountryNotAllowed, Message: notServed(countryName, n.Country)}
 	}
 	r, ok := deck.Lookup(n.Digits)
 	// A rate prices only its own country: numbers of one country code can
 	// belong to several countries (+1 is two dozen), and a place the deck
 	// does not list must never be sold at a neighbour's price.
 	if !ok || n.Country == "" || r.Country != n.Country {
-		return Rate{}, &Refusal{Reason: "no_rate", Message: notServed(countryName, n.Country)}
+		return Rate{}, &Refusal{Reason: RefusalNoRate, Message: notServed(countryName, n.Country)}
 	}
 	if !r.Enabled {
-		return Rate{}, &Refusal{Reason: "destination_disabled", Message: fmt.Sprintf("Calls to %s are not available right now.", r.Description)}
+		return Rate{}, &Refusal{Reason: RefusalDestinationDisabled, Message: fmt.Sprintf("Calls to %s are not available right now.", r.Description)}
 	}
 	return r, nil
 }
@@ -78,25 +92,25 @@ type Usage struct {
 // left and the per-call ceiling.
 func (rules Rules) Authorize(r Rate, balanceCents int64, u Usage) (maxSeconds int64, err error) {
 	if rules.DailyCalls > 0 && u.CallsToday >= rules.DailyCalls {
-		return 0, &Refusal{Reason: "daily_calls", Message: fmt.Sprintf("You have placed %d calls today, the most allowed in a day. Try again tomorrow.", u.CallsToday)}
+		return 0, &Refusal{Reason: RefusalDailyCalls, Message: fmt.Sprintf("You have placed %d calls today, the most allowed in a day. Try again tomorrow.", u.CallsToday)}
 	}
 	if balanceCents < 0 {
 		// A refunded or disputed top-up took back credit already spent.
-		return 0, &Refusal{Reason: "negative_balance", NeededCents: MinimumCents(r), Message: fmt.Sprintf(
+		return 0, &Refusal{Reason: RefusalNegativeBalance, NeededCents: MinimumCents(r), Message: fmt.Sprintf(
 			"Your balance is %s because a top-up was refunded or disputed. Add credit to call again.", FormatCents(balanceCents))}
 	}
 	spendable := balanceCents
 	if rules.DailySpendCents > 0 {
 		left := rules.DailySpendCents - u.SpentTodayCents
 		if left < MinimumCents(r) {
-			return 0, &Refusal{Reason: "daily_spend", Message: "You have reached today's spending limit. Try again tomorrow."}
+			return 0, &Refusal{Reason: RefusalDailySpend, Message: "You have reached today's spending limit. Try again tomorrow."}
 		}
 		spendable = min(spendable, left)
 	}
 	seconds := MaxSeconds(spendable, r, rules.MaxCallSeconds)
 	if seconds == 0 {
 		need := MinimumCents(r)
-		return 0, &Refusal{Reason: "insufficient_balance", NeededCents: need, Message: fmt.Sprintf(
+		return 0, &Refusal{Reason: RefusalInsufficientBalance, NeededCents: need, Message: fmt.Sprintf(
 			"A call to %s needs at least %s for the first minute. Add credit to call.", r.Description, FormatCents(need))}
 	}
 	return seconds, nil
