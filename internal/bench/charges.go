@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // Answered calls, held in progress until the bench ends them: the carrier
@@ -56,9 +57,9 @@ func (a *app) answerCall(ctx context.Context, u *user, setup *recorder) (*liveCa
 		var status string
 		_ = a.pool.QueryRow(ctx, `SELECT status FROM calls WHERE id = $1`, sc.CallID).Scan(&status)
 		switch status {
-		case "in_progress":
+		case workflows.StatusInProgress:
 			return c, nil
-		case "authorized", "dialing", "ringing":
+		case workflows.StatusAuthorized, workflows.StatusDialing, workflows.StatusRinging:
 		default:
 			setup.fail("call " + status + ", not in progress")
 			a.carrier.HangUp(sc.CallID)
