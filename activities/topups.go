@@ -50,7 +50,7 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 		return workflows.PaymentCreated{}, err
 	}
 	// The receipt email is read here, not carried in workflow history.
-	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	t, err := db.New(a.Pool).GetTopUp(ctx, id)
 	if err != nil {
 		return workflows.PaymentCreated{}, err
 	}
@@ -67,7 +67,7 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 		return workflows.PaymentCreated{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("payment intent %s is for %d cents, the top-up for %d", pi.ID, pi.AmountCents, in.AmountCents), workflows.ErrTypeTopUpMismatch, nil)
 	}
-	row, err := db.New(a.Pool).SetTopupPaymentIntent(ctx, db.SetTopupPaymentIntentParams{ID: id, PaymentIntentID: &pi.ID})
+	row, err := db.New(a.Pool).SetTopUpPaymentIntent(ctx, db.SetTopUpPaymentIntentParams{ID: id, PaymentIntentID: &pi.ID})
 	if errors.Is(err, db.ErrNotFound) {
 		return workflows.PaymentCreated{}, temporal.NewNonRetryableApplicationError(
 			"top-up "+in.TopUpID+" already has another payment intent", workflows.ErrTypeTopUpMismatch, nil)
@@ -115,14 +115,14 @@ func paymentState(pi payments.Intent) workflows.PaymentState {
 
 // LoadTopUp reads a top-up as stored, for a workflow started again by a
 // late event.
-func (a *Activities) LoadTopUp(ctx context.Context, topupID string) (workflows.TopUpRecord, error) {
-	id, err := uuid.Parse(topupID)
+func (a *Activities) LoadTopUp(ctx context.Context, topUpID string) (workflows.TopUpRecord, error) {
+	id, err := uuid.Parse(topUpID)
 	if err != nil {
 		return workflows.TopUpRecord{}, badInput("top-up id", err)
 	}
-	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	t, err := db.New(a.Pool).GetTopUp(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
-		return workflows.TopUpRecord{}, badInput("top-up "+topupID, err)
+		return workflows.TopUpRecord{}, badInput("top-up "+topUpID, err)
 	}
 	if err != nil {
 		return workflows.TopUpRecord{}, err
@@ -130,7 +130,7 @@ func (a *Activities) LoadTopUp(ctx context.Context, topupID string) (workflows.T
 	return record(t), nil
 }
 
-func record(t db.Topup) workflows.TopUpRecord {
+func record(t db.TopUp) workflows.TopUpRecord {
 	r := workflows.TopUpRecord{UserID: t.UserID.String(), AccountID: t.AccountID.String(), Status: t.Status,
 		AmountCents: t.AmountCents, RefundedCents: t.RefundedCents, DisputedCents: t.DisputedCents}
 	if t.PaymentIntentID != nil {
@@ -149,7 +149,7 @@ func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUp
 	if msg == "" {
 		msg = "The payment was declined."
 	}
-	_, err = db.New(a.Pool).MarkTopupFailed(ctx, db.MarkTopupFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
+	_, err = db.New(a.Pool).MarkTopUpFailed(ctx, db.MarkTopUpFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
 	if errors.Is(err, db.ErrNotFound) {
 		return nil // already settled: a late failure of an earlier attempt
 	}
@@ -162,7 +162,7 @@ func (a *Activities) CancelTopUp(ctx context.Context, f workflows.TopUpFailure) 
 	if err != nil {
 		return badInput("top-up id", err)
 	}
-	_, err = db.New(a.Pool).MarkTopupCanceled(ctx, db.MarkTopupCanceledParams{ID: id, FailureCode: &f.Code, FailureMessage: &f.Message})
+	_, err = db.New(a.Pool).MarkTopUpCanceled(ctx, db.MarkTopUpCanceledParams{ID: id, FailureCode: &f.Code, FailureMessage: &f.Message})
 	if errors.Is(err, db.ErrNotFound) {
 		return nil
 	}
@@ -187,7 +187,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 	if err != nil {
 		return err
 	}
-	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	t, err := db.New(a.Pool).GetTopUp(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return badInput("top-up "+c.TopUpID, err)
 	}
@@ -205,7 +205,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		return mismatch("Stripe does not confirm payment %s of top-up %s: %s; nothing credited", c.PaymentIntentID, c.TopUpID, why)
 	}
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		t, err := q.GetTopup(ctx, id)
+		t, err := q.GetTopUp(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -214,12 +214,12 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		}
 		_, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "stripe:" + c.PaymentIntentID, AccountID: t.AccountID, Kind: ledger.Purchase,
-			AmountCents: t.AmountCents, TopupID: &t.ID, Memo: "top-up " + rating.FormatCents(t.AmountCents),
+			AmountCents: t.AmountCents, TopUpID: &t.ID, Memo: "top-up " + rating.FormatCents(t.AmountCents),
 		})
 		if err != nil {
 			return err
 		}
-		_, err = q.MarkTopupSucceeded(ctx, id)
+		_, err = q.MarkTopUpSucceeded(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil // refunded or disputed since: the credit stands, the status too
 		}
@@ -233,7 +233,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 
 // unconfirmed says why Stripe's PaymentIntent does not confirm the
 // top-up's payment ("" when it does).
-func unconfirmed(pi payments.Intent, t db.Topup, livemode bool) string {
+func unconfirmed(pi payments.Intent, t db.TopUp, livemode bool) string {
 	var why []string
 	if pi.Status != payments.StatusSucceeded {
 		why = append(why, "its status is "+pi.Status)
@@ -274,7 +274,7 @@ func (a *Activities) MarkTopUpStuck(ctx context.Context, st workflows.TopUpStuck
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
-	_, err = db.New(a.Pool).MarkTopupStuck(ctx, db.MarkTopupStuckParams{ID: id, Reason: reason})
+	_, err = db.New(a.Pool).MarkTopUpStuck(ctx, db.MarkTopUpStuckParams{ID: id, Reason: reason})
 	if errors.Is(err, db.ErrNotFound) {
 		return badInput("top-up "+st.TopUpID, err)
 	}
@@ -309,7 +309,7 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		entry ledger.Entry
 	}
 	var reversals []reversal
-	t, err := db.New(a.Pool).GetTopup(ctx, id)
+	t, err := db.New(a.Pool).GetTopUp(ctx, id)
 	if err != nil {
 		return workflows.TopUpRecord{}, err
 	}
@@ -334,12 +334,12 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 				// A pending refund is on its way back to the card: the
 				// credit goes now.
 				entries = append(entries, ledger.Entry{Key: key, AccountID: t.AccountID, Kind: ledger.Refund,
-					AmountCents: -rf.AmountCents, TopupID: &t.ID, Memo: "refund " + rf.ID})
+					AmountCents: -rf.AmountCents, TopUpID: &t.ID, Memo: "refund " + rf.ID})
 			case "failed", "canceled":
 				// It never reached the card: if it was posted, the money
 				// comes back, once.
 				reversals = append(reversals, reversal{of: key, entry: ledger.Entry{Key: key + ":failed", AccountID: t.AccountID,
-					Kind: ledger.RefundFailure, TopupID: &t.ID, Memo: "refund " + rf.ID + " " + rf.Status}})
+					Kind: ledger.RefundFailure, TopUpID: &t.ID, Memo: "refund " + rf.ID + " " + rf.Status}})
 			}
 		}
 	case "dispute":
@@ -365,16 +365,16 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		key := "stripe:dispute:" + d.ID
 		if d.FundsWithdrawn() {
 			entries = append(entries, ledger.Entry{Key: key, AccountID: t.AccountID, Kind: ledger.Dispute,
-				AmountCents: -d.AmountCents, TopupID: &t.ID, Memo: "dispute " + d.ID})
+				AmountCents: -d.AmountCents, TopUpID: &t.ID, Memo: "dispute " + d.ID})
 		}
 		if d.Status == payments.DisputeWon {
 			reversals = append(reversals, reversal{of: key, entry: ledger.Entry{Key: key + ":won", AccountID: t.AccountID,
-				Kind: ledger.DisputeReversal, TopupID: &t.ID, Memo: "dispute " + d.ID + " won"}})
+				Kind: ledger.DisputeReversal, TopUpID: &t.ID, Memo: "dispute " + d.ID + " won"}})
 		}
 	default:
 		return workflows.TopUpRecord{}, badInput("reversal kind "+r.Kind, nil)
 	}
-	var out db.Topup
+	var out db.TopUp
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		l := ledger.New(q.DB())
 		for _, e := range entries {
@@ -396,7 +396,7 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 			}
 		}
 		var err error
-		out, err = q.SyncTopupReversals(ctx, id)
+		out, err = q.SyncTopUpReversals(ctx, id)
 		return err
 	})
 	if errors.Is(err, ledger.ErrIdempotencyConflict) {

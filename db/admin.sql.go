@@ -29,7 +29,7 @@ SELECT
 type DashboardCountsRow struct {
 	OverdueCalls        int64
 	StuckCalls          int64
-	StaleTopups         int64
+	StaleTopUps         int64
 	RetryingWebhooks    int64
 	UndeliveredWebhooks int64
 }
@@ -43,7 +43,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 	err := row.Scan(
 		&i.OverdueCalls,
 		&i.StuckCalls,
-		&i.StaleTopups,
+		&i.StaleTopUps,
 		&i.RetryingWebhooks,
 		&i.UndeliveredWebhooks,
 	)
@@ -459,7 +459,7 @@ func (q *Queries) ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, err
 	return items, nil
 }
 
-const listStaleTopups = `-- name: ListStaleTopups :many
+const listStaleTopUps = `-- name: ListStaleTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
@@ -467,7 +467,7 @@ ORDER BY t.created_at
 LIMIT 50
 `
 
-type ListStaleTopupsRow struct {
+type ListStaleTopUpsRow struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
 	AccountID       uuid.UUID
@@ -491,15 +491,15 @@ type ListStaleTopupsRow struct {
 	Email           string
 }
 
-func (q *Queries) ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, error) {
-	rows, err := q.db.Query(ctx, listStaleTopups)
+func (q *Queries) ListStaleTopUps(ctx context.Context) ([]ListStaleTopUpsRow, error) {
+	rows, err := q.db.Query(ctx, listStaleTopUps)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListStaleTopupsRow{}
+	items := []ListStaleTopUpsRow{}
 	for rows.Next() {
-		var i ListStaleTopupsRow
+		var i ListStaleTopUpsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.UserID,
@@ -580,7 +580,7 @@ func (q *Queries) ListStripeVersionProblems(ctx context.Context) ([]ListStripeVe
 	return items, nil
 }
 
-const listStuckTopups = `-- name: ListStuckTopups :many
+const listStuckTopUps = `-- name: ListStuckTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.stuck_reason IS NOT NULL
@@ -588,7 +588,7 @@ ORDER BY t.stuck_at DESC
 LIMIT 50
 `
 
-type ListStuckTopupsRow struct {
+type ListStuckTopUpsRow struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
 	AccountID       uuid.UUID
@@ -613,15 +613,15 @@ type ListStuckTopupsRow struct {
 }
 
 // Top-ups Stripe did not confirm a credit or reversal for: support looks.
-func (q *Queries) ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, error) {
-	rows, err := q.db.Query(ctx, listStuckTopups)
+func (q *Queries) ListStuckTopUps(ctx context.Context) ([]ListStuckTopUpsRow, error) {
+	rows, err := q.db.Query(ctx, listStuckTopUps)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListStuckTopupsRow{}
+	items := []ListStuckTopUpsRow{}
 	for rows.Next() {
-		var i ListStuckTopupsRow
+		var i ListStuckTopUpsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.UserID,
@@ -655,12 +655,12 @@ func (q *Queries) ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, er
 	return items, nil
 }
 
-const listTopupEntries = `-- name: ListTopupEntries :many
+const listTopUpEntries = `-- name: ListTopUpEntries :many
 SELECT id, account_id, account_kind, counterparty, kind, amount_cents, balance_after_cents, idempotency_key, request_hash, call_id, topup_id, memo, created_at FROM transactions WHERE topup_id = $1 ORDER BY id
 `
 
-func (q *Queries) ListTopupEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error) {
-	rows, err := q.db.Query(ctx, listTopupEntries, topupID)
+func (q *Queries) ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error) {
+	rows, err := q.db.Query(ctx, listTopUpEntries, topupID)
 	if err != nil {
 		return nil, err
 	}
@@ -679,7 +679,7 @@ func (q *Queries) ListTopupEntries(ctx context.Context, topupID *uuid.UUID) ([]T
 			&i.IdempotencyKey,
 			&i.RequestHash,
 			&i.CallID,
-			&i.TopupID,
+			&i.TopUpID,
 			&i.Memo,
 			&i.CreatedAt,
 		); err != nil {
@@ -837,7 +837,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 	return items, nil
 }
 
-const searchTopups = `-- name: SearchTopups :many
+const searchTopUps = `-- name: SearchTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id = $1::uuid
@@ -847,13 +847,13 @@ ORDER BY t.created_at DESC
 LIMIT 50
 `
 
-type SearchTopupsParams struct {
+type SearchTopUpsParams struct {
 	ID            *uuid.UUID
 	PaymentIntent *string
 	Email         *string
 }
 
-type SearchTopupsRow struct {
+type SearchTopUpsRow struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
 	AccountID       uuid.UUID
@@ -878,15 +878,15 @@ type SearchTopupsRow struct {
 }
 
 // A top-up by its id, its PaymentIntent id, or the email of its user.
-func (q *Queries) SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]SearchTopupsRow, error) {
-	rows, err := q.db.Query(ctx, searchTopups, arg.ID, arg.PaymentIntent, arg.Email)
+func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error) {
+	rows, err := q.db.Query(ctx, searchTopUps, arg.ID, arg.PaymentIntent, arg.Email)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []SearchTopupsRow{}
+	items := []SearchTopUpsRow{}
 	for rows.Next() {
-		var i SearchTopupsRow
+		var i SearchTopUpsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.UserID,

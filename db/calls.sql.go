@@ -529,7 +529,7 @@ func (q *Queries) ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Tra
 			&i.IdempotencyKey,
 			&i.RequestHash,
 			&i.CallID,
-			&i.TopupID,
+			&i.TopUpID,
 			&i.Memo,
 			&i.CreatedAt,
 		); err != nil {

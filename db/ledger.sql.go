@@ -32,7 +32,7 @@ func (q *Queries) GetEntryByKey(ctx context.Context, idempotencyKey string) (Tra
 		&i.IdempotencyKey,
 		&i.RequestHash,
 		&i.CallID,
-		&i.TopupID,
+		&i.TopUpID,
 		&i.Memo,
 		&i.CreatedAt,
 	)
@@ -122,7 +122,7 @@ func (q *Queries) ListEntriesByAccount(ctx context.Context, arg ListEntriesByAcc
 			&i.IdempotencyKey,
 			&i.RequestHash,
 			&i.CallID,
-			&i.TopupID,
+			&i.TopUpID,
 			&i.Memo,
 			&i.CreatedAt,
 		); err != nil {
@@ -175,7 +175,7 @@ type PostEntryParams struct {
 	IdempotencyKey string
 	RequestHash    []byte
 	CallID         *uuid.UUID
-	TopupID        *uuid.UUID
+	TopUpID        *uuid.UUID
 	Memo           string
 	AllowNegative  bool
 }
@@ -191,7 +191,7 @@ type PostEntryRow struct {
 	IdempotencyKey    string
 	RequestHash       []byte
 	CallID            *uuid.UUID
-	TopupID           *uuid.UUID
+	TopUpID           *uuid.UUID
 	Memo              string
 	CreatedAt         time.Time
 }
@@ -210,7 +210,7 @@ func (q *Queries) PostEntry(ctx context.Context, arg PostEntryParams) (PostEntry
 		arg.IdempotencyKey,
 		arg.RequestHash,
 		arg.CallID,
-		arg.TopupID,
+		arg.TopUpID,
 		arg.Memo,
 		arg.AllowNegative,
 	)
@@ -226,7 +226,7 @@ func (q *Queries) PostEntry(ctx context.Context, arg PostEntryParams) (PostEntry
 		&i.IdempotencyKey,
 		&i.RequestHash,
 		&i.CallID,
-		&i.TopupID,
+		&i.TopUpID,
 		&i.Memo,
 		&i.CreatedAt,
 	)

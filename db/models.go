@@ -137,7 +137,7 @@ type StripeVersionEvent struct {
 	ReceivedAt time.Time
 }
 
-type Topup struct {
+type TopUp struct {
 	ID              uuid.UUID
 	UserID          uuid.UUID
 	AccountID       uuid.UUID
@@ -171,7 +171,7 @@ type Transaction struct {
 	IdempotencyKey    string
 	RequestHash       []byte
 	CallID            *uuid.UUID
-	TopupID           *uuid.UUID
+	TopUpID           *uuid.UUID
 	Memo              string
 	CreatedAt         time.Time
 }

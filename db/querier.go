@@ -30,7 +30,7 @@ type Querier interface {
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
-	CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error)
+	CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error)
 	// time_zone is the IANA name the browser reported, checked by the caller;
 	// none is UTC.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -50,7 +50,7 @@ type Querier interface {
 	FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallParams) error
 	// A top-up of this amount the user started recently and has not paid: a
 	// second tap on the same package goes back to it rather than opening another.
-	FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error)
+	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).
@@ -66,10 +66,10 @@ type Querier interface {
 	// the one and renders the other, so a live update can tell whether it is
 	// newer than what the page shows.
 	GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBalanceRow, error)
-	GetTopup(ctx context.Context, id uuid.UUID) (Topup, error)
-	GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error)
+	GetTopUp(ctx context.Context, id uuid.UUID) (TopUp, error)
+	GetTopUpByPaymentIntent(ctx context.Context, paymentIntentID *string) (TopUp, error)
 	// A user sees only their own top-ups: another's is no row.
-	GetTopupForUser(ctx context.Context, arg GetTopupForUserParams) (Topup, error)
+	GetTopUpForUser(ctx context.Context, arg GetTopUpForUserParams) (TopUp, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
 	// A call, only for its own user.
@@ -113,13 +113,13 @@ type Querier interface {
 	ListRates(ctx context.Context) ([]CallRate, error)
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
 	ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, error)
-	ListStaleTopups(ctx context.Context) ([]ListStaleTopupsRow, error)
+	ListStaleTopUps(ctx context.Context) ([]ListStaleTopUpsRow, error)
 	// Stripe events of another API version this build could not read.
 	ListStripeVersionProblems(ctx context.Context) ([]ListStripeVersionProblemsRow, error)
 	// Top-ups Stripe did not confirm a credit or reversal for: support looks.
-	ListStuckTopups(ctx context.Context) ([]ListStuckTopupsRow, error)
-	ListTopupEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)
-	ListTopupsForUser(ctx context.Context, arg ListTopupsForUserParams) ([]Topup, error)
+	ListStuckTopUps(ctx context.Context) ([]ListStuckTopUpsRow, error)
+	ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)
+	ListTopUpsForUser(ctx context.Context, arg ListTopUpsForUserParams) ([]TopUp, error)
 	// One page of a wallet's ledger, newest first, with what each entry is
 	// about (the call's number, the top-up's package). Keyset-paginated on the
 	// id: pass the last id of the previous page as before_id (NULL for the
@@ -134,15 +134,15 @@ type Querier interface {
 	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
 	// Serialises the openings of one user's streams (until commit).
 	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
-	MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error)
+	MarkTopUpCanceled(ctx context.Context, arg MarkTopUpCanceledParams) (TopUp, error)
 	// A declined attempt: the user may try again on the same payment.
-	MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error)
+	MarkTopUpFailed(ctx context.Context, arg MarkTopUpFailedParams) (TopUp, error)
 	// Stripe did not confirm what the workflow was asked to post: nothing was
 	// posted, and support must look. The first reason stays until cleared.
-	MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) (Topup, error)
+	MarkTopUpStuck(ctx context.Context, arg MarkTopUpStuckParams) (TopUp, error)
 	// Money received is shown as such, even on a top-up given up for lost; a
 	// payment Stripe confirmed clears a mark for support.
-	MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error)
+	MarkTopUpSucceeded(ctx context.Context, id uuid.UUID) (TopUp, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	NotifyCallEvent(ctx context.Context, payload string) error
@@ -192,7 +192,7 @@ type Querier interface {
 	// number called, or the email of its user.
 	SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error)
 	// A top-up by its id, its PaymentIntent id, or the email of its user.
-	SearchTopups(ctx context.Context, arg SearchTopupsParams) ([]SearchTopupsRow, error)
+	SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error)
 	// Users whose email starts with the text typed (or whose id it is), with
 	// their balance.
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
@@ -206,7 +206,7 @@ type Querier interface {
 	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
 	// the top-up id), so a repeat names the same one; another is refused.
-	SetTopupPaymentIntent(ctx context.Context, arg SetTopupPaymentIntentParams) (Topup, error)
+	SetTopUpPaymentIntent(ctx context.Context, arg SetTopUpPaymentIntentParams) (TopUp, error)
 	// Disables (or re-enables) a user: a disabled user cannot sign in, their
 	// sessions end on their next request, and they cannot place a call.
 	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
@@ -218,7 +218,7 @@ type Querier interface {
 	// separately (net of failed refunds and won disputes); a top-up wholly
 	// refunded is refunded, one disputed disputed, and one whose dispute was
 	// won or whose refund failed is succeeded again.
-	SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, error)
+	SyncTopUpReversals(ctx context.Context, id uuid.UUID) (TopUp, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error

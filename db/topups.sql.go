@@ -11,13 +11,13 @@ import (
 	"github.com/google/uuid"
 )
 
-const createTopup = `-- name: CreateTopup :one
+const createTopUp = `-- name: CreateTopUp :one
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
 VALUES ($1, $2, $3, $4, $5)
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
-type CreateTopupParams struct {
+type CreateTopUpParams struct {
 	UserID       uuid.UUID
 	AccountID    uuid.UUID
 	PackageCode  string
@@ -25,15 +25,15 @@ type CreateTopupParams struct {
 	ReceiptEmail *string
 }
 
-func (q *Queries) CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, createTopup,
+func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, createTopUp,
 		arg.UserID,
 		arg.AccountID,
 		arg.PackageCode,
 		arg.AmountCents,
 		arg.ReceiptEmail,
 	)
-	var i Topup
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -59,7 +59,7 @@ func (q *Queries) CreateTopup(ctx context.Context, arg CreateTopupParams) (Topup
 	return i, err
 }
 
-const findOpenTopup = `-- name: FindOpenTopup :one
+const findOpenTopUp = `-- name: FindOpenTopUp :one
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups
 WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
   AND created_at > now() - $3::bigint * interval '1 millisecond'
@@ -67,7 +67,7 @@ ORDER BY created_at DESC
 LIMIT 1
 `
 
-type FindOpenTopupParams struct {
+type FindOpenTopUpParams struct {
 	UserID      uuid.UUID
 	AmountCents int64
 	WithinMs    int64
@@ -75,9 +75,9 @@ type FindOpenTopupParams struct {
 
 // A top-up of this amount the user started recently and has not paid: a
 // second tap on the same package goes back to it rather than opening another.
-func (q *Queries) FindOpenTopup(ctx context.Context, arg FindOpenTopupParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, findOpenTopup, arg.UserID, arg.AmountCents, arg.WithinMs)
-	var i Topup
+func (q *Queries) FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, findOpenTopUp, arg.UserID, arg.AmountCents, arg.WithinMs)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -115,13 +115,13 @@ func (q *Queries) GetEntryAmountByKey(ctx context.Context, idempotencyKey string
 	return amount_cents, err
 }
 
-const getTopup = `-- name: GetTopup :one
+const getTopUp = `-- name: GetTopUp :one
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1
 `
 
-func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
-	row := q.db.QueryRow(ctx, getTopup, id)
-	var i Topup
+func (q *Queries) GetTopUp(ctx context.Context, id uuid.UUID) (TopUp, error) {
+	row := q.db.QueryRow(ctx, getTopUp, id)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -147,13 +147,13 @@ func (q *Queries) GetTopup(ctx context.Context, id uuid.UUID) (Topup, error) {
 	return i, err
 }
 
-const getTopupByPaymentIntent = `-- name: GetTopupByPaymentIntent :one
+const getTopUpByPaymentIntent = `-- name: GetTopUpByPaymentIntent :one
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE payment_intent_id = $1
 `
 
-func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *string) (Topup, error) {
-	row := q.db.QueryRow(ctx, getTopupByPaymentIntent, paymentIntentID)
-	var i Topup
+func (q *Queries) GetTopUpByPaymentIntent(ctx context.Context, paymentIntentID *string) (TopUp, error) {
+	row := q.db.QueryRow(ctx, getTopUpByPaymentIntent, paymentIntentID)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -179,19 +179,19 @@ func (q *Queries) GetTopupByPaymentIntent(ctx context.Context, paymentIntentID *
 	return i, err
 }
 
-const getTopupForUser = `-- name: GetTopupForUser :one
+const getTopUpForUser = `-- name: GetTopUpForUser :one
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1 AND user_id = $2
 `
 
-type GetTopupForUserParams struct {
+type GetTopUpForUserParams struct {
 	ID     uuid.UUID
 	UserID uuid.UUID
 }
 
 // A user sees only their own top-ups: another's is no row.
-func (q *Queries) GetTopupForUser(ctx context.Context, arg GetTopupForUserParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, getTopupForUser, arg.ID, arg.UserID)
-	var i Topup
+func (q *Queries) GetTopUpForUser(ctx context.Context, arg GetTopUpForUserParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, getTopUpForUser, arg.ID, arg.UserID)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -217,24 +217,24 @@ func (q *Queries) GetTopupForUser(ctx context.Context, arg GetTopupForUserParams
 	return i, err
 }
 
-const listTopupsForUser = `-- name: ListTopupsForUser :many
+const listTopUpsForUser = `-- name: ListTopUpsForUser :many
 SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
-type ListTopupsForUserParams struct {
+type ListTopUpsForUserParams struct {
 	UserID uuid.UUID
 	Limit  int32
 }
 
-func (q *Queries) ListTopupsForUser(ctx context.Context, arg ListTopupsForUserParams) ([]Topup, error) {
-	rows, err := q.db.Query(ctx, listTopupsForUser, arg.UserID, arg.Limit)
+func (q *Queries) ListTopUpsForUser(ctx context.Context, arg ListTopUpsForUserParams) ([]TopUp, error) {
+	rows, err := q.db.Query(ctx, listTopUpsForUser, arg.UserID, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Topup{}
+	items := []TopUp{}
 	for rows.Next() {
-		var i Topup
+		var i TopUp
 		if err := rows.Scan(
 			&i.ID,
 			&i.UserID,
@@ -267,7 +267,7 @@ func (q *Queries) ListTopupsForUser(ctx context.Context, arg ListTopupsForUserPa
 	return items, nil
 }
 
-const markTopupCanceled = `-- name: MarkTopupCanceled :one
+const markTopUpCanceled = `-- name: MarkTopUpCanceled :one
 UPDATE topups
 SET status = 'canceled', failure_code = $1, failure_message = COALESCE($2, failure_message),
     updated_at = now()
@@ -275,15 +275,15 @@ WHERE id = $3 AND status IN ('created', 'processing', 'failed')
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
-type MarkTopupCanceledParams struct {
+type MarkTopUpCanceledParams struct {
 	FailureCode    *string
 	FailureMessage *string
 	ID             uuid.UUID
 }
 
-func (q *Queries) MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, markTopupCanceled, arg.FailureCode, arg.FailureMessage, arg.ID)
-	var i Topup
+func (q *Queries) MarkTopUpCanceled(ctx context.Context, arg MarkTopUpCanceledParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, markTopUpCanceled, arg.FailureCode, arg.FailureMessage, arg.ID)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -309,23 +309,23 @@ func (q *Queries) MarkTopupCanceled(ctx context.Context, arg MarkTopupCanceledPa
 	return i, err
 }
 
-const markTopupFailed = `-- name: MarkTopupFailed :one
+const markTopUpFailed = `-- name: MarkTopUpFailed :one
 UPDATE topups
 SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed')
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
-type MarkTopupFailedParams struct {
+type MarkTopUpFailedParams struct {
 	ID             uuid.UUID
 	FailureCode    *string
 	FailureMessage *string
 }
 
 // A declined attempt: the user may try again on the same payment.
-func (q *Queries) MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, markTopupFailed, arg.ID, arg.FailureCode, arg.FailureMessage)
-	var i Topup
+func (q *Queries) MarkTopUpFailed(ctx context.Context, arg MarkTopUpFailedParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, markTopUpFailed, arg.ID, arg.FailureCode, arg.FailureMessage)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -351,23 +351,23 @@ func (q *Queries) MarkTopupFailed(ctx context.Context, arg MarkTopupFailedParams
 	return i, err
 }
 
-const markTopupStuck = `-- name: MarkTopupStuck :one
+const markTopUpStuck = `-- name: MarkTopUpStuck :one
 UPDATE topups
 SET stuck_reason = COALESCE(stuck_reason, $1::text), stuck_at = COALESCE(stuck_at, now()), updated_at = now()
 WHERE id = $2
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
-type MarkTopupStuckParams struct {
+type MarkTopUpStuckParams struct {
 	Reason string
 	ID     uuid.UUID
 }
 
 // Stripe did not confirm what the workflow was asked to post: nothing was
 // posted, and support must look. The first reason stays until cleared.
-func (q *Queries) MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, markTopupStuck, arg.Reason, arg.ID)
-	var i Topup
+func (q *Queries) MarkTopUpStuck(ctx context.Context, arg MarkTopUpStuckParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, markTopUpStuck, arg.Reason, arg.ID)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -393,7 +393,7 @@ func (q *Queries) MarkTopupStuck(ctx context.Context, arg MarkTopupStuckParams) 
 	return i, err
 }
 
-const markTopupSucceeded = `-- name: MarkTopupSucceeded :one
+const markTopUpSucceeded = `-- name: MarkTopUpSucceeded :one
 UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
     stuck_reason = NULL, stuck_at = NULL, updated_at = now()
@@ -403,9 +403,9 @@ RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, cur
 
 // Money received is shown as such, even on a top-up given up for lost; a
 // payment Stripe confirmed clears a mark for support.
-func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, error) {
-	row := q.db.QueryRow(ctx, markTopupSucceeded, id)
-	var i Topup
+func (q *Queries) MarkTopUpSucceeded(ctx context.Context, id uuid.UUID) (TopUp, error) {
+	row := q.db.QueryRow(ctx, markTopUpSucceeded, id)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -431,7 +431,7 @@ func (q *Queries) MarkTopupSucceeded(ctx context.Context, id uuid.UUID) (Topup, 
 	return i, err
 }
 
-const setTopupPaymentIntent = `-- name: SetTopupPaymentIntent :one
+const setTopUpPaymentIntent = `-- name: SetTopUpPaymentIntent :one
 UPDATE topups
 SET payment_intent_id = $1, status = CASE WHEN status = 'created' THEN 'processing' ELSE status END,
     updated_at = now()
@@ -439,16 +439,16 @@ WHERE id = $2 AND (payment_intent_id IS NULL OR payment_intent_id = $1)
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
 `
 
-type SetTopupPaymentIntentParams struct {
+type SetTopUpPaymentIntentParams struct {
 	PaymentIntentID *string
 	ID              uuid.UUID
 }
 
 // The PaymentIntent is created once per top-up (Stripe's idempotency key is
 // the top-up id), so a repeat names the same one; another is refused.
-func (q *Queries) SetTopupPaymentIntent(ctx context.Context, arg SetTopupPaymentIntentParams) (Topup, error) {
-	row := q.db.QueryRow(ctx, setTopupPaymentIntent, arg.PaymentIntentID, arg.ID)
-	var i Topup
+func (q *Queries) SetTopUpPaymentIntent(ctx context.Context, arg SetTopUpPaymentIntentParams) (TopUp, error) {
+	row := q.db.QueryRow(ctx, setTopUpPaymentIntent, arg.PaymentIntentID, arg.ID)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -474,7 +474,7 @@ func (q *Queries) SetTopupPaymentIntent(ctx context.Context, arg SetTopupPayment
 	return i, err
 }
 
-const syncTopupReversals = `-- name: SyncTopupReversals :one
+const syncTopUpReversals = `-- name: SyncTopUpReversals :one
 UPDATE topups t
 SET refunded_cents = r.refunded, disputed_cents = r.disputed,
     status = CASE WHEN r.disputed > 0 THEN 'disputed'
@@ -495,9 +495,9 @@ RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amoun
 // separately (net of failed refunds and won disputes); a top-up wholly
 // refunded is refunded, one disputed disputed, and one whose dispute was
 // won or whose refund failed is succeeded again.
-func (q *Queries) SyncTopupReversals(ctx context.Context, id uuid.UUID) (Topup, error) {
-	row := q.db.QueryRow(ctx, syncTopupReversals, id)
-	var i Topup
+func (q *Queries) SyncTopUpReversals(ctx context.Context, id uuid.UUID) (TopUp, error) {
+	row := q.db.QueryRow(ctx, syncTopUpReversals, id)
+	var i TopUp
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,

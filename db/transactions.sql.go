@@ -38,12 +38,12 @@ type ListWalletEntriesRow struct {
 	AmountCents       int64
 	BalanceAfterCents int64
 	CallID            *uuid.UUID
-	TopupID           *uuid.UUID
+	TopUpID           *uuid.UUID
 	Memo              string
 	CreatedAt         time.Time
 	CallPhoneNumber   *string
-	TopupPackageCode  *string
-	TopupAmountCents  *int64
+	TopUpPackageCode  *string
+	TopUpAmountCents  *int64
 }
 
 // One page of a wallet's ledger, newest first, with what each entry is
@@ -67,12 +67,12 @@ func (q *Queries) ListWalletEntries(ctx context.Context, arg ListWalletEntriesPa
 			&i.AmountCents,
 			&i.BalanceAfterCents,
 			&i.CallID,
-			&i.TopupID,
+			&i.TopUpID,
 			&i.Memo,
 			&i.CreatedAt,
 			&i.CallPhoneNumber,
-			&i.TopupPackageCode,
-			&i.TopupAmountCents,
+			&i.TopUpPackageCode,
+			&i.TopUpAmountCents,
 		); err != nil {
 			return nil, err
 		}

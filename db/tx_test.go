@@ -22,7 +22,7 @@ func TestNoRowIsErrNotFound(t *testing.T) {
 		t.Fatalf("a missing call: %v, want db.ErrNotFound", err)
 	}
 	err = db.InTx(ctx, pool, func(q *db.Queries) error {
-		_, err := q.GetTopup(ctx, uuid.New())
+		_, err := q.GetTopUp(ctx, uuid.New())
 		return err
 	})
 	if !errors.Is(err, db.ErrNotFound) {

@@ -47,7 +47,7 @@ WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
 ORDER BY c.created_at
 LIMIT 50;
 
--- name: ListStaleTopups :many
+-- name: ListStaleTopUps :many
 SELECT t.*, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
@@ -78,7 +78,7 @@ WHERE c.id = sqlc.narg(id)::uuid
 ORDER BY c.created_at DESC
 LIMIT 50;
 
--- name: SearchTopups :many
+-- name: SearchTopUps :many
 -- A top-up by its id, its PaymentIntent id, or the email of its user.
 SELECT t.*, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
@@ -100,7 +100,7 @@ LIMIT 50;
 -- name: ListWebhookEventsForWorkflow :many
 SELECT * FROM webhook_events WHERE workflow_id = $1 ORDER BY id;
 
--- name: ListTopupEntries :many
+-- name: ListTopUpEntries :many
 SELECT * FROM transactions WHERE topup_id = $1 ORDER BY id;
 
 -- name: SetUserDisabled :one
@@ -119,7 +119,7 @@ WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing',
 -- name: SetRateEnabled :one
 UPDATE call_rates SET enabled = $2, updated_at = now() WHERE prefix = $1 RETURNING *;
 
--- name: ListStuckTopups :many
+-- name: ListStuckTopUps :many
 -- Top-ups Stripe did not confirm a credit or reversal for: support looks.
 SELECT t.*, u.email
 FROM topups t JOIN users u ON u.id = t.user_id

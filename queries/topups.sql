@@ -1,19 +1,19 @@
--- name: CreateTopup :one
+-- name: CreateTopUp :one
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
 VALUES ($1, $2, $3, $4, $5)
 RETURNING *;
 
--- name: GetTopup :one
+-- name: GetTopUp :one
 SELECT * FROM topups WHERE id = $1;
 
--- name: GetTopupForUser :one
+-- name: GetTopUpForUser :one
 -- A user sees only their own top-ups: another's is no row.
 SELECT * FROM topups WHERE id = $1 AND user_id = $2;
 
--- name: GetTopupByPaymentIntent :one
+-- name: GetTopUpByPaymentIntent :one
 SELECT * FROM topups WHERE payment_intent_id = $1;
 
--- name: SetTopupPaymentIntent :one
+-- name: SetTopUpPaymentIntent :one
 -- The PaymentIntent is created once per top-up (Stripe's idempotency key is
 -- the top-up id), so a repeat names the same one; another is refused.
 UPDATE topups
@@ -22,14 +22,14 @@ SET payment_intent_id = sqlc.arg(payment_intent_id), status = CASE WHEN status =
 WHERE id = sqlc.arg(id) AND (payment_intent_id IS NULL OR payment_intent_id = sqlc.arg(payment_intent_id))
 RETURNING *;
 
--- name: MarkTopupFailed :one
+-- name: MarkTopUpFailed :one
 -- A declined attempt: the user may try again on the same payment.
 UPDATE topups
 SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed')
 RETURNING *;
 
--- name: MarkTopupSucceeded :one
+-- name: MarkTopUpSucceeded :one
 -- Money received is shown as such, even on a top-up given up for lost; a
 -- payment Stripe confirmed clears a mark for support.
 UPDATE topups
@@ -38,14 +38,14 @@ SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_co
 WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
 RETURNING *;
 
--- name: MarkTopupCanceled :one
+-- name: MarkTopUpCanceled :one
 UPDATE topups
 SET status = 'canceled', failure_code = sqlc.narg(failure_code), failure_message = COALESCE(sqlc.narg(failure_message), failure_message),
     updated_at = now()
 WHERE id = sqlc.arg(id) AND status IN ('created', 'processing', 'failed')
 RETURNING *;
 
--- name: SyncTopupReversals :one
+-- name: SyncTopUpReversals :one
 -- Refunded and disputed amounts are derived from the ledger, never counted
 -- separately (net of failed refunds and won disputes); a top-up wholly
 -- refunded is refunded, one disputed disputed, and one whose dispute was
@@ -65,10 +65,10 @@ FROM (
 WHERE t.id = sqlc.arg(id)
 RETURNING t.*;
 
--- name: ListTopupsForUser :many
+-- name: ListTopUpsForUser :many
 SELECT * FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
 
--- name: FindOpenTopup :one
+-- name: FindOpenTopUp :one
 -- A top-up of this amount the user started recently and has not paid: a
 -- second tap on the same package goes back to it rather than opening another.
 SELECT * FROM topups
@@ -77,7 +77,7 @@ WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing',
 ORDER BY created_at DESC
 LIMIT 1;
 
--- name: MarkTopupStuck :one
+-- name: MarkTopUpStuck :one
 -- Stripe did not confirm what the workflow was asked to post: nothing was
 -- posted, and support must look. The first reason stays until cleared.
 UPDATE topups

@@ -89,11 +89,11 @@ type dashboardData struct {
 	Stuck      []stuckCall
 	StuckError string // Temporal could not be asked
 	Overdue    []db.ListOverdueCallsRow
-	Topups     []db.ListStaleTopupsRow
+	TopUps     []db.ListStaleTopUpsRow
 	Webhooks   []db.WebhookEvent
 	// Stripe: top-ups whose credit or reversal Stripe did not confirm, and
 	// events of another API version this build could not read.
-	StuckTopups   []db.ListStuckTopupsRow
+	StuckTopUps   []db.ListStuckTopUpsRow
 	StripeVersion []db.ListStripeVersionProblemsRow
 }
 
@@ -115,7 +115,7 @@ func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if d.Topups, err = q.ListStaleTopups(r.Context()); err != nil {
+	if d.TopUps, err = q.ListStaleTopUps(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -123,7 +123,7 @@ func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if d.StuckTopups, err = q.ListStuckTopups(r.Context()); err != nil {
+	if d.StuckTopUps, err = q.ListStuckTopUps(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -166,7 +166,7 @@ func (s *Server) stuckCalls(ctx context.Context) ([]stuckCall, error) {
 type searchData struct {
 	Query  string
 	Calls  []db.SearchCallsRow
-	Topups []db.SearchTopupsRow
+	TopUps []db.SearchTopUpsRow
 	Users  []db.SearchUsersRow
 }
 
@@ -178,7 +178,7 @@ func (s *Server) showAdminSearch(w http.ResponseWriter, r *http.Request) {
 	d := searchData{Query: term}
 	if term != "" && len(term) <= 200 {
 		var err error
-		if d.Calls, d.Topups, d.Users, err = s.search(r.Context(), term); err != nil {
+		if d.Calls, d.TopUps, d.Users, err = s.search(r.Context(), term); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
@@ -186,10 +186,10 @@ func (s *Server) showAdminSearch(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "admin_search", pageData{Tab: "admin", Data: d})
 }
 
-func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, []db.SearchTopupsRow, []db.SearchUsersRow, error) {
+func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, []db.SearchTopUpsRow, []db.SearchUsersRow, error) {
 	q := db.New(s.pool)
 	var cp db.SearchCallsParams
-	var tp db.SearchTopupsParams
+	var tp db.SearchTopUpsParams
 	var up db.SearchUsersParams
 	switch {
 	case strings.Contains(term, "@"):
@@ -222,7 +222,7 @@ func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	topups, err := q.SearchTopups(ctx, tp)
+	topups, err := q.SearchTopUps(ctx, tp)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -248,8 +248,8 @@ type adminCallData struct {
 	Link       string
 }
 
-type adminTopupData struct {
-	Topup      db.Topup
+type adminTopUpData struct {
+	TopUp      db.TopUp
 	Email      string
 	State      *workflows.TopUpState
 	StateJSON  string
@@ -406,22 +406,22 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// showAdminTopup is everything about one top-up: the row, and the shared
+// showAdminTopUp is everything about one top-up: the row, and the shared
 // parts (adminWorkflow).
-func (s *Server) showAdminTopup(w http.ResponseWriter, r *http.Request) {
-	t, ok := loadByID(s, w, r, (*db.Queries).GetTopup)
+func (s *Server) showAdminTopUp(w http.ResponseWriter, r *http.Request) {
+	t, ok := loadByID(s, w, r, (*db.Queries).GetTopUp)
 	if !ok {
 		return
 	}
 	id, q := t.ID, db.New(s.pool)
 	var st workflows.TopUpState
 	p, err := s.adminWorkflow(r.Context(), q, workflows.TopUpWorkflowID(id.String()), t.UserID, "topup", id.String(), &st,
-		func() ([]db.Transaction, error) { return q.ListTopupEntries(r.Context(), &id) })
+		func() ([]db.Transaction, error) { return q.ListTopUpEntries(r.Context(), &id) })
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	d := adminTopupData{Topup: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
+	d := adminTopUpData{TopUp: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
 		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
 	if p.StateOK {
 		d.State = &st

@@ -28,7 +28,7 @@ const (
 	// maxAdjustmentCents bounds one manual adjustment, either way.
 	maxAdjustmentCents = 50_000
 	adminUserCalls     = 10
-	adminUserTopups    = 10
+	adminUserTopUps    = 10
 	adminUserEntries   = 50
 )
 
@@ -80,7 +80,7 @@ type adminUserData struct {
 	User         db.User
 	BalanceCents int64
 	Calls        []adminCallRow
-	Topups       []db.Topup
+	TopUps       []db.TopUp
 	Entries      []db.ListWalletEntriesRow
 	Actions      []db.ListAdminActionsForTargetRow
 	// Self: the admin is looking at their own account (they cannot
@@ -128,7 +128,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 		d.Calls = append(d.Calls, adminCallRow{callRow: toCallRow(c, time.UTC), BillingState: c.BillingState})
 	}
 	if err == nil {
-		if d.Topups, err = q.ListTopupsForUser(ctx, db.ListTopupsForUserParams{UserID: id, Limit: adminUserTopups}); err == nil {
+		if d.TopUps, err = q.ListTopUpsForUser(ctx, db.ListTopUpsForUserParams{UserID: id, Limit: adminUserTopUps}); err == nil {
 			if d.Entries, err = q.ListWalletEntries(ctx, db.ListWalletEntriesParams{AccountID: u.AccountID, PageSize: adminUserEntries}); err == nil {
 				d.Actions, err = q.ListAdminActionsForTarget(ctx, db.ListAdminActionsForTargetParams{TargetType: "user", TargetID: id.String()})
 			}

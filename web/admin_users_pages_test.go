@@ -27,11 +27,11 @@ func init() {
 			{callRow: callRow{ID: uuid.NewString(), Number: "+233<b>", Country: "Ghana", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: now}, BillingState: "charged"},
 			{callRow: callRow{ID: uuid.NewString(), Number: "+2348031234567", Country: "Nigeria", Status: "busy", At: now}, BillingState: "none"},
 		},
-		Topups: []db.Topup{{ID: uuid.New(), AmountCents: 1000, Status: "refunded", RefundedCents: 500, PaymentIntentID: &pi, CreatedAt: now}},
+		TopUps: []db.TopUp{{ID: uuid.New(), AmountCents: 1000, Status: "refunded", RefundedCents: 500, PaymentIntentID: &pi, CreatedAt: now}},
 		Entries: []db.ListWalletEntriesRow{
 			{ID: 3, Kind: "adjustment", AmountCents: -250, BalanceAfterCents: 1250, Memo: "Refund of a double charge <y>", CreatedAt: now},
 			{ID: 2, Kind: "call_charge", AmountCents: -28, BalanceAfterCents: 1500, CallID: &uuid.UUID{1}, CreatedAt: now},
-			{ID: 1, Kind: "purchase", AmountCents: 1528, BalanceAfterCents: 1528, TopupID: &uuid.UUID{2}, CreatedAt: now},
+			{ID: 1, Kind: "purchase", AmountCents: 1528, BalanceAfterCents: 1528, TopUpID: &uuid.UUID{2}, CreatedAt: now},
 		},
 		Actions: []db.ListAdminActionsForTargetRow{
 			{ID: 1, Action: "adjustment", TargetType: "user", TargetID: user.ID.String(), Reason: "Goodwill <y>", Details: []byte(`{"amount_cents": -250, "note": "<y>"}`),

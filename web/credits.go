@@ -20,7 +20,7 @@ import (
 
 type creditsData struct {
 	Packages []int64
-	Topups   []db.Topup
+	TopUps   []db.TopUp
 }
 
 // showCredits is the Credits tab: the balance, the packages on sale and
@@ -30,12 +30,12 @@ func (s *Server) showCredits(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderCredits(w http.ResponseWriter, r *http.Request, status int, formErr string) {
-	topups, err := db.New(s.pool).ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: currentUser(r).ID, Limit: 10})
+	topups, err := db.New(s.pool).ListTopUpsForUser(r.Context(), db.ListTopUpsForUserParams{UserID: currentUser(r).ID, Limit: 10})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	data := pageData{Tab: "credits", Data: creditsData{Packages: s.cfg.TopUpPackages, Topups: topups}}
+	data := pageData{Tab: "credits", Data: creditsData{Packages: s.cfg.TopUpPackages, TopUps: topups}}
 	if formErr != "" {
 		data.Errors = map[string]string{"form": formErr}
 	}
@@ -61,7 +61,7 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := db.New(s.pool)
-	open, err := q.FindOpenTopup(r.Context(), db.FindOpenTopupParams{UserID: u.ID, AmountCents: amount,
+	open, err := q.FindOpenTopUp(r.Context(), db.FindOpenTopUpParams{UserID: u.ID, AmountCents: amount,
 		WithinMs: s.cfg.TopUpPaymentTimeout.Milliseconds() / 2})
 	if err == nil && open.PaymentIntentID != nil {
 		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
@@ -86,7 +86,7 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	t, err := q.CreateTopup(r.Context(), db.CreateTopupParams{UserID: u.ID, AccountID: u.AccountID,
+	t, err := q.CreateTopUp(r.Context(), db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
 		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email})
 	if err != nil {
 		s.serverError(w, r, err)
@@ -108,7 +108,7 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		Memo:   map[string]any{"amount_cents": amount},
 		Update: workflows.UpdateCreatePayment, UpdateID: "create-payment-" + id, Bound: 20 * time.Second,
 		Abandon: func(ctx context.Context) {
-			_, _ = q.MarkTopupCanceled(ctx, db.MarkTopupCanceledParams{ID: t.ID, FailureCode: strPtr("unavailable"), FailureMessage: &msg})
+			_, _ = q.MarkTopUpCanceled(ctx, db.MarkTopUpCanceledParams{ID: t.ID, FailureCode: strPtr("unavailable"), FailureMessage: &msg})
 		},
 	}, &pc)
 	if err != nil {
@@ -120,8 +120,8 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/credits/topups/"+id, http.StatusSeeOther)
 }
 
-type topupData struct {
-	T db.Topup
+type topUpData struct {
+	T db.TopUp
 	// Pay: the payment form is shown (the top-up awaits its payment).
 	Pay bool
 	// Processing: the processor has the payment and its outcome is on its
@@ -145,12 +145,12 @@ var simCards = []simCard{
 	{payments.CardDelayed, "Card that pays after 10 seconds", "processing first"},
 }
 
-// showTopup is a top-up's page: the payment form while it awaits payment
+// showTopUp is a top-up's page: the payment form while it awaits payment
 // (Stripe's Payment Element, or the simulator's card form), and its state,
 // which turns to credited live when the workflow posts the credit. It is
 // also the page Stripe returns to after a redirect.
-func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.userTopup(w, r)
+func (s *Server) showTopUp(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.userTopUp(w, r)
 	if !ok {
 		return
 	}
@@ -161,7 +161,7 @@ func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
 		return
 	}
-	d := topupData{T: t, Cards: simCards, Simulated: s.paySim != nil}
+	d := topUpData{T: t, Cards: simCards, Simulated: s.paySim != nil}
 	if t.PaymentIntentID != nil && (t.Status == workflows.TopUpProcessing || t.Status == workflows.TopUpFailed) {
 		// The row says unpaid; the processor knows whether a payment is
 		// under way (its webhook not here yet) or the form is wanted.
@@ -184,17 +184,17 @@ func (s *Server) showTopup(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "topup", pageData{Tab: "credits", Data: d})
 }
 
-// userTopup loads the signed-in user's top-up named in the URL; another's
+// userTopUp loads the signed-in user's top-up named in the URL; another's
 // is a 404.
-func (s *Server) userTopup(w http.ResponseWriter, r *http.Request) (db.Topup, bool) {
-	return loadByID(s, w, r, func(q *db.Queries, ctx context.Context, id uuid.UUID) (db.Topup, error) {
-		return q.GetTopupForUser(ctx, db.GetTopupForUserParams{ID: id, UserID: currentUser(r).ID})
+func (s *Server) userTopUp(w http.ResponseWriter, r *http.Request) (db.TopUp, bool) {
+	return loadByID(s, w, r, func(q *db.Queries, ctx context.Context, id uuid.UUID) (db.TopUp, error) {
+		return q.GetTopUpForUser(ctx, db.GetTopUpForUserParams{ID: id, UserID: currentUser(r).ID})
 	})
 }
 
-// topupStatusHTML renders a top-up's state block, for the page and for the
+// topUpStatusHTML renders a top-up's state block, for the page and for the
 // live stream.
-func (s *Server) topupStatusHTML(t db.Topup) (string, error) {
+func (s *Server) topUpStatusHTML(t db.TopUp) (string, error) {
 	var buf bytes.Buffer
 	err := s.templates["topup"].ExecuteTemplate(&buf, "topup_status", t)
 	return buf.String(), err
@@ -204,7 +204,7 @@ func (s *Server) topupStatusHTML(t db.Topup) (string, error) {
 // with a simulated card, refund, dispute.
 
 func (s *Server) simulatePayment(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.userTopup(w, r)
+	t, ok := s.userTopUp(w, r)
 	if !ok || !s.parseForm(w, r) {
 		return
 	}
@@ -236,7 +236,7 @@ func (s *Server) simulateDispute(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) simulateReversal(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, pi string) error) {
-	t, ok := s.userTopup(w, r)
+	t, ok := s.userTopUp(w, r)
 	if !ok {
 		return
 	}

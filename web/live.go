@@ -40,8 +40,8 @@ type liveEvent struct {
 	Country         string    `json:"country,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	// topup_changed
-	TopupID        string  `json:"topup_id,omitempty"`
-	TopupStatus    string  `json:"topup_status,omitempty"`
+	TopUpID        string  `json:"topup_id,omitempty"`
+	TopUpStatus    string  `json:"topup_status,omitempty"`
 	AmountCents    int64   `json:"amount_cents,omitempty"`
 	FailureMessage *string `json:"failure_message,omitempty"`
 }
@@ -50,7 +50,7 @@ type liveEvent struct {
 const (
 	liveBalance = "balance_changed"
 	liveCall    = "call_changed"
-	liveTopup   = "topup_changed"
+	liveTopUp   = "topup_changed"
 )
 
 // hub listens to Postgres (LISTEN balance_changed, call_changed,
@@ -219,7 +219,7 @@ func (h *hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	for _, ch := range []string{liveBalance, liveCall, liveTopup} {
+	for _, ch := range []string{liveBalance, liveCall, liveTopUp} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -328,10 +328,10 @@ func (s *Server) currentState(r *http.Request, u *sessionUser) []liveEvent {
 	if err == nil && len(calls) == 1 && time.Since(calls[0].CreatedAt) < 2*time.Hour {
 		out = append(out, callEvent(calls[0]))
 	}
-	topups, err := q.ListTopupsForUser(r.Context(), db.ListTopupsForUserParams{UserID: u.ID, Limit: 1})
+	topups, err := q.ListTopUpsForUser(r.Context(), db.ListTopUpsForUserParams{UserID: u.ID, Limit: 1})
 	if err == nil && len(topups) == 1 && time.Since(topups[0].UpdatedAt) < 2*time.Hour {
 		t := topups[0]
-		out = append(out, liveEvent{kind: liveTopup, UserID: u.ID, Version: t.LiveVersion, TopupID: t.ID.String(), TopupStatus: t.Status,
+		out = append(out, liveEvent{kind: liveTopUp, UserID: u.ID, Version: t.LiveVersion, TopUpID: t.ID.String(), TopUpStatus: t.Status,
 			AmountCents: t.AmountCents, FailureMessage: t.FailureMessage})
 	}
 	return out
@@ -390,8 +390,8 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location) string {
 		// A call's own page shows its ledger and timeline too: it reloads
 		// itself (a Turbo visit; this stream stays open).
 		action("live-refresh", "[data-call-detail='"+row.ID+"']", "")
-	case liveTopup:
-		return s.topupStream(ev)
+	case liveTopUp:
+		return s.topUpStream(ev)
 	}
 	return out.String()
 }
@@ -420,24 +420,24 @@ func sse(text string) string {
 	return b.String()
 }
 
-// topupStream updates a top-up's label wherever it is listed and, on its
+// topUpStream updates a top-up's label wherever it is listed and, on its
 // own page, its state block; once the top-up is settled the payment form
 // goes.
-func (s *Server) topupStream(ev liveEvent) string {
-	id, err := uuid.Parse(ev.TopupID)
+func (s *Server) topUpStream(ev liveEvent) string {
+	id, err := uuid.Parse(ev.TopUpID)
 	if err != nil {
 		return ""
 	}
 	version := fmt.Sprintf(` version="%d"`, ev.Version)
 	out := `<turbo-stream action="live-update" targets="[data-topup-status='` + id.String() + `']"` + version + `><template>` +
-		html.EscapeString(workflows.TopUpLabel(ev.TopupStatus)) + `</template></turbo-stream>`
-	block, err := s.topupStatusHTML(db.Topup{ID: id, Status: ev.TopupStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
+		html.EscapeString(workflows.TopUpLabel(ev.TopUpStatus)) + `</template></turbo-stream>`
+	block, err := s.topUpStatusHTML(db.TopUp{ID: id, Status: ev.TopUpStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
 	if err != nil {
 		s.log.Warn().Err(err).Msg("render top-up status")
 		return out
 	}
 	out += `<turbo-stream action="live-replace" targets="#topup-status-` + id.String() + `"` + version + `><template>` + strings.TrimSpace(block) + `</template></turbo-stream>`
-	if workflows.IsSettled(ev.TopupStatus) {
+	if workflows.IsSettled(ev.TopUpStatus) {
 		out += `<turbo-stream action="live-remove" targets="#topup-pay-` + id.String() + `"` + version + `></turbo-stream>`
 	}
 	return out

@@ -104,7 +104,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/history", s.showHistory)
 			r.Get("/credits", s.showCredits)
 			r.Post("/credits/purchase", s.purchaseCredits)
-			r.Get("/credits/topups/{id}", s.showTopup)
+			r.Get("/credits/topups/{id}", s.showTopUp)
 			if s.paySim != nil && s.cfg.Env != config.Production {
 				r.Post("/dev/payments/{id}/confirm", s.simulatePayment)
 				r.Post("/dev/payments/{id}/refund", s.simulateRefund)
@@ -126,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/search", s.showAdminSearch)
 			r.Get("/calls/{id}", s.showAdminCall)
 			r.Post("/calls/{id}/retry", s.retryBilling)
-			r.Get("/topups/{id}", s.showAdminTopup)
+			r.Get("/topups/{id}", s.showAdminTopUp)
 			r.Get("/audit", s.showAdminAudit)
 			r.Get("/users", s.showAdminUsers)
 			r.Get("/users/{id}", s.showAdminUser)

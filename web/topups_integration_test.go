@@ -17,27 +17,27 @@ import (
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
-var topupPath = regexp.MustCompile(`^/credits/topups/([0-9a-f-]{36})$`)
+var topUpPath = regexp.MustCompile(`^/credits/topups/([0-9a-f-]{36})$`)
 
 // buy starts a top-up of cents through the Credits page and returns its id.
 func (b *browser) buy(cents int64) string {
 	b.t.Helper()
 	r := b.post("/credits/purchase", url.Values{"package": {fmt.Sprint(cents)}})
-	m := topupPath.FindStringSubmatch(r.location)
+	m := topUpPath.FindStringSubmatch(r.location)
 	if r.status != http.StatusSeeOther || m == nil {
 		b.t.Fatalf("purchase: %d %q\n%s", r.status, r.location, r.body)
 	}
 	return m[1]
 }
 
-type topupRow struct {
+type topUpRow struct {
 	Status, PaymentIntent, Failure string
 	Refunded, Disputed             int64
 }
 
-func (e *callEnv) topup(id string) topupRow {
+func (e *callEnv) topup(id string) topUpRow {
 	e.t.Helper()
-	var r topupRow
+	var r topUpRow
 	var pi, failure *string
 	if err := e.pool.QueryRow(context.Background(), `SELECT status, payment_intent_id, failure_message, refunded_cents, disputed_cents FROM topups WHERE id = $1`, id).
 		Scan(&r.Status, &pi, &failure, &r.Refunded, &r.Disputed); err != nil {
@@ -52,10 +52,10 @@ func (e *callEnv) topup(id string) topupRow {
 	return r
 }
 
-// awaitTopup waits until the top-up's row has status.
-func (e *callEnv) awaitTopup(id, status string) topupRow {
+// awaitTopUp waits until the top-up's row has status.
+func (e *callEnv) awaitTopUp(id, status string) topUpRow {
 	e.t.Helper()
-	var r topupRow
+	var r topUpRow
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if r = e.topup(id); r.Status == status {
 			return r
@@ -66,9 +66,9 @@ func (e *callEnv) awaitTopup(id, status string) topupRow {
 }
 
 // entries lists a top-up's ledger entries as kind:amount.
-func (e *callEnv) entries(topupID string) []string {
+func (e *callEnv) entries(topUpID string) []string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT kind, amount_cents FROM transactions WHERE topup_id = $1 ORDER BY id`, topupID)
+	rows, err := e.pool.Query(context.Background(), `SELECT kind, amount_cents FROM transactions WHERE topup_id = $1 ORDER BY id`, topUpID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestTopUpEndToEndThroughTheSimulator(t *testing.T) {
 	if r := b.post("/dev/payments/"+id+"/confirm", url.Values{"card": {payments.CardDeclined}}); r.status != http.StatusSeeOther {
 		t.Fatalf("confirm: %d", r.status)
 	}
-	if row := e.awaitTopup(id, workflows.TopUpFailed); row.Failure != "Your card was declined." {
+	if row := e.awaitTopUp(id, workflows.TopUpFailed); row.Failure != "Your card was declined." {
 		t.Fatalf("declined: %+v", row)
 	}
 	if page := b.get("/credits/topups/" + id); !strings.Contains(page.body, "Payment declined") || !strings.Contains(page.body, "Your card was declined.") ||
@@ -132,7 +132,7 @@ func TestTopUpEndToEndThroughTheSimulator(t *testing.T) {
 	if err := sim.Confirm(context.Background(), row.PaymentIntent, payments.CardSucceeds, 0, payments.Faults{Copies: 3, Shuffle: true, Unrelated: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.awaitTopup(id, workflows.TopUpSucceeded)
+	e.awaitTopUp(id, workflows.TopUpSucceeded)
 	if got := e.entries(id); len(got) != 1 || got[0] != "purchase:1000" {
 		t.Fatalf("entries %v, want one purchase of 1000", got)
 	}
@@ -171,7 +171,7 @@ func TestRefundAndDisputeReverseOnceEvenAfterTheWorkflowEnded(t *testing.T) {
 	if err := sim.Confirm(context.Background(), pi, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	e.awaitTopup(id, workflows.TopUpSucceeded)
+	e.awaitTopUp(id, workflows.TopUpSucceeded)
 
 	// The user spends most of it (a call's charge, here posted directly).
 	var account string
@@ -200,7 +200,7 @@ func TestRefundAndDisputeReverseOnceEvenAfterTheWorkflowEnded(t *testing.T) {
 	if _, err := sim.Dispute(context.Background(), pi, payments.Faults{Copies: 2}); err != nil {
 		t.Fatal(err)
 	}
-	row := e.awaitTopup(id, workflows.TopUpDisputed)
+	row := e.awaitTopUp(id, workflows.TopUpDisputed)
 	if row.Disputed != 1500 {
 		t.Fatalf("disputed %d", row.Disputed)
 	}

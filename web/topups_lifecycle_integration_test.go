@@ -13,15 +13,15 @@ import (
 )
 
 // awaitEntries waits until a top-up's ledger entries are want.
-func (e *callEnv) awaitEntries(topupID, want string) {
+func (e *callEnv) awaitEntries(topUpID, want string) {
 	e.t.Helper()
 	var got string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if got = strings.Join(e.entries(topupID), " "); got == want {
+		if got = strings.Join(e.entries(topUpID), " "); got == want {
 			return
 		}
 	}
-	e.t.Fatalf("top-up %s entries %q, want %q", topupID, got, want)
+	e.t.Fatalf("top-up %s entries %q, want %q", topUpID, got, want)
 }
 
 func TestForgedSignalForAnUnpaidPaymentCreditsNothing(t *testing.T) {
@@ -78,7 +78,7 @@ func TestForgedSignalForAnUnpaidPaymentCreditsNothing(t *testing.T) {
 	if err := sim.Confirm(context.Background(), row.PaymentIntent, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	e.awaitTopup(id, workflows.TopUpSucceeded)
+	e.awaitTopUp(id, workflows.TopUpSucceeded)
 	e.awaitEntries(id, "purchase:1000")
 	_ = e.pool.QueryRow(context.Background(), `SELECT stuck_reason FROM topups WHERE id = $1`, id).Scan(&reason)
 	if reason != nil {
@@ -101,7 +101,7 @@ func TestDisputeWonAndRefundFailedGiveTheMoneyBackOnce(t *testing.T) {
 	if err := sim.Confirm(ctx, pi, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	e.awaitTopup(id, workflows.TopUpSucceeded)
+	e.awaitTopUp(id, workflows.TopUpSucceeded)
 
 	// A refund, then its failure days later (delivered twice): the
 	// reversal is reversed, once.
@@ -128,7 +128,7 @@ func TestDisputeWonAndRefundFailedGiveTheMoneyBackOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.awaitEntries(id, "purchase:2000 refund:-500 refund_failure:500 dispute:-2000")
-	if row := e.awaitTopup(id, workflows.TopUpDisputed); row.Disputed != 2000 {
+	if row := e.awaitTopUp(id, workflows.TopUpDisputed); row.Disputed != 2000 {
 		t.Fatalf("disputed %d", row.Disputed)
 	}
 	if bal := e.balance("lifecycle@example.com"); bal != 0 {
@@ -143,7 +143,7 @@ func TestDisputeWonAndRefundFailedGiveTheMoneyBackOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.awaitEntries(id, "purchase:2000 refund:-500 refund_failure:500 dispute:-2000 dispute_reversal:2000")
-	if row := e.awaitTopup(id, workflows.TopUpSucceeded); row.Disputed != 0 || row.Refunded != 0 {
+	if row := e.awaitTopUp(id, workflows.TopUpSucceeded); row.Disputed != 0 || row.Refunded != 0 {
 		t.Fatalf("after the dispute was won: %+v", row)
 	}
 	if bal := e.balance("lifecycle@example.com"); bal != 2000 {
@@ -174,7 +174,7 @@ func TestDisputeLostKeepsTheDebitAndAnInquiryMovesNothing(t *testing.T) {
 	if err := sim.Confirm(ctx, pi, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	e.awaitTopup(id, workflows.TopUpSucceeded)
+	e.awaitTopUp(id, workflows.TopUpSucceeded)
 	inquiry, err := sim.Inquiry(ctx, pi, payments.Faults{})
 	if err != nil {
 		t.Fatal(err)

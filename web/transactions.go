@@ -83,8 +83,8 @@ func toEntryRow(e db.ListWalletEntriesRow) entryRow {
 	switch {
 	case e.CallID != nil:
 		row.Link = "/calls/" + e.CallID.String()
-	case e.TopupID != nil:
-		row.Link = "/credits/topups/" + e.TopupID.String()
+	case e.TopUpID != nil:
+		row.Link = "/credits/topups/" + e.TopUpID.String()
 	}
 	return row
 }
@@ -154,8 +154,8 @@ func (s *Server) exportTransactions(w http.ResponseWriter, r *http.Request) {
 			if e.CallID != nil {
 				rec[6] = e.CallID.String()
 			}
-			if e.TopupID != nil {
-				rec[7] = e.TopupID.String()
+			if e.TopUpID != nil {
+				rec[7] = e.TopUpID.String()
 			}
 			_ = cw.Write(rec)
 		}

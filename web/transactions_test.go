@@ -38,8 +38,8 @@ func post(t *testing.T, a *app, e ledger.Entry) ledger.Posted {
 	return p
 }
 
-// insertTopup gives the user a paid top-up of cents.
-func insertTopup(t *testing.T, a *app, user, account uuid.UUID, cents int64) uuid.UUID {
+// insertTopUp gives the user a paid top-up of cents.
+func insertTopUp(t *testing.T, a *app, user, account uuid.UUID, cents int64) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	if err := a.pool.QueryRow(context.Background(), `
@@ -73,22 +73,22 @@ func shownEntries(t *testing.T, body string) []shownEntry {
 
 // ledgerFixture posts one entry of every kind the page describes and
 // returns them oldest first, with the call's and the top-up's ids.
-func ledgerFixture(t *testing.T, a *app, email string) (posted []ledger.Posted, callID, topupID uuid.UUID) {
+func ledgerFixture(t *testing.T, a *app, email string) (posted []ledger.Posted, callID, topUpID uuid.UUID) {
 	t.Helper()
 	user, account := wallet(t, a, email)
 	callID = uuid.MustParse(insertCalls(t, a, email, 1)[0]) // +2348031200000
-	topupID = insertTopup(t, a, user, account, 1000)
+	topUpID = insertTopUp(t, a, user, account, 1000)
 	for _, e := range []ledger.Entry{
 		{Key: "t:bonus:" + email, AccountID: account, Kind: ledger.Bonus, AmountCents: 500, Memo: "Welcome bonus"},
-		{Key: "t:purchase:" + email, AccountID: account, Kind: ledger.Purchase, AmountCents: 1000, TopupID: &topupID},
+		{Key: "t:purchase:" + email, AccountID: account, Kind: ledger.Purchase, AmountCents: 1000, TopUpID: &topUpID},
 		{Key: "t:call:" + email, AccountID: account, Kind: ledger.CallCharge, AmountCents: -28, CallID: &callID},
 		{Key: "t:adj1:" + email, AccountID: account, Kind: ledger.Adjustment, AmountCents: -1000, Memo: `=HYPERLINK("http://evil.example/","Click")`},
-		{Key: "t:refund:" + email, AccountID: account, Kind: ledger.Refund, AmountCents: -500, TopupID: &topupID},
+		{Key: "t:refund:" + email, AccountID: account, Kind: ledger.Refund, AmountCents: -500, TopUpID: &topUpID},
 		{Key: "t:adj2:" + email, AccountID: account, Kind: ledger.Adjustment, AmountCents: 5, Memo: "@SUM(A1:A9)"},
 	} {
 		posted = append(posted, post(t, a, e))
 	}
-	return posted, callID, topupID
+	return posted, callID, topUpID
 }
 
 func TestTransactionsPageNewestFirstWithBalances(t *testing.T) {
@@ -98,7 +98,7 @@ func TestTransactionsPageNewestFirstWithBalances(t *testing.T) {
 	if r := b.get("/transactions"); r.status != 200 || !strings.Contains(r.body, "No transactions yet") || strings.Contains(r.body, "/transactions.csv") {
 		t.Fatalf("empty ledger: %d\n%s", r.status, r.body)
 	}
-	posted, callID, topupID := ledgerFixture(t, a, "ledger@example.com")
+	posted, callID, topUpID := ledgerFixture(t, a, "ledger@example.com")
 
 	r := b.get("/transactions")
 	shown := shownEntries(t, r.body)
@@ -107,10 +107,10 @@ func TestTransactionsPageNewestFirstWithBalances(t *testing.T) {
 	}
 	want := []struct{ label, amount, balance, link string }{
 		{"Adjustment</span>", "+$0.05", "balance -$0.23", ""},
-		{"Refund", "-$5.00", "balance -$0.28", "/credits/topups/" + topupID.String()},
+		{"Refund", "-$5.00", "balance -$0.28", "/credits/topups/" + topUpID.String()},
 		{"Adjustment</span>", "-$10.00", "balance $4.72", ""},
 		{"Call to +2348031200000", "-$0.28", "balance $14.72", "/calls/" + callID.String()},
-		{"Top-up", "+$10.00", "balance $15.00", "/credits/topups/" + topupID.String()},
+		{"Top-up", "+$10.00", "balance $15.00", "/credits/topups/" + topUpID.String()},
 		{"Welcome bonus", "+$5.00", "balance $5.00", ""},
 	}
 	for i, w := range want {
@@ -262,8 +262,8 @@ func TestTransactionsExportCSV(t *testing.T) {
 	if rows := readCSV(t, b.get("/transactions.csv")); len(rows) != 1 {
 		t.Fatalf("empty ledger's export: %v", rows)
 	}
-	posted, callID, topupID := ledgerFixture(t, a, "csv@example.com")
-	call, topup := callID.String(), topupID.String()
+	posted, callID, topUpID := ledgerFixture(t, a, "csv@example.com")
+	call, topup := callID.String(), topUpID.String()
 
 	dayBefore := time.Now().UTC().Format(time.DateOnly)
 	r := b.get("/transactions.csv")

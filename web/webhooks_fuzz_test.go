@@ -19,7 +19,7 @@ import (
 const (
 	fuzzCallID     = "5f0c6a3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f"
 	fuzzIdentity   = "ufuzz0123456789abcdef0123"
-	fuzzTopupID    = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	fuzzTopUpID    = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 	fuzzPaymentInt = "pi_3OfuzzPaymentIntent01"
 )
 
@@ -239,17 +239,17 @@ func FuzzStripeWebhook(f *testing.F) {
 	fa.browser().signUp("payer@example.com", "correct horse", "Payer")
 	if _, err := fa.pool.Exec(context.Background(), `INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, status, payment_intent_id)
 		SELECT $1, u.id, a.id, 'usd-10', 1000, 'processing', $2 FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.email = 'payer@example.com'`,
-		fuzzTopupID, fuzzPaymentInt); err != nil {
+		fuzzTopUpID, fuzzPaymentInt); err != nil {
 		f.Fatal(err)
 	}
 	pi := func(status, extra string) string {
 		return fmt.Sprintf(`{"id":%q,"object":"payment_intent","amount":1000,"amount_received":1000,"currency":"usd","status":%q,`+
-			`"livemode":false,"metadata":{"topup_id":%q,"user_id":"u"}%s}`, fuzzPaymentInt, status, fuzzTopupID, extra)
+			`"livemode":false,"metadata":{"topup_id":%q,"user_id":"u"}%s}`, fuzzPaymentInt, status, fuzzTopUpID, extra)
 	}
 	failed := `,"last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}`
 	charge := fmt.Sprintf(`{"id":"ch_3Ofuzz","object":"charge","amount":1000,"amount_refunded":500,"currency":"usd","refunded":false,`+
 		`"payment_intent":%q,"metadata":{"topup_id":%q},"refunds":{"object":"list","data":[{"id":"re_1","object":"refund","amount":500,"status":"succeeded"}]}}`,
-		fuzzPaymentInt, fuzzTopupID)
+		fuzzPaymentInt, fuzzTopUpID)
 	dispute := fmt.Sprintf(`{"id":"dp_1Ofuzz","object":"dispute","amount":1000,"currency":"usd","status":"needs_response","reason":"fraudulent",`+
 		`"charge":"ch_3Ofuzz","payment_intent":%q}`, fuzzPaymentInt)
 	for _, body := range []string{

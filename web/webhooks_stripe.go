@@ -75,7 +75,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
-	sig, topupID, err := s.stripeSignal(r, ev)
+	sig, topUpID, err := s.stripeSignal(r, ev)
 	if err != nil {
 		var bad *badEvent
 		if errors.As(err, &bad) {
@@ -103,25 +103,25 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		log.Warn().Str("event_api_version", ev.APIVersion).Str("expected_api_version", stripe.APIVersion).
 			Msg("stripe webhook: event of another API version, read with the pinned one; recreate the webhook endpoint with api_version " + stripe.APIVersion)
 	}
-	if topupID == "" {
+	if topUpID == "" {
 		log.Debug().Msg("stripe webhook: not a top-up event; acknowledged")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	wid := workflows.TopUpWorkflowID(topupID)
+	wid := workflows.TopUpWorkflowID(topUpID)
 	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
 		Source: "stripe", DedupKey: ev.ID, Type: string(ev.Type), Signal: workflows.SignalStripeEvent, WorkflowID: wid, Payload: sig,
-		Start: &inbox.Start{Workflow: workflows.TopUpWorkflowName, Input: workflows.TopUpInput{TopUpID: topupID, Resumed: true}},
+		Start: &inbox.Start{Workflow: workflows.TopUpWorkflowName, Input: workflows.TopUpInput{TopUpID: topUpID, Resumed: true}},
 	})
 	if err != nil {
-		log.Error().Err(err).Str("topup_id", topupID).Msg("stripe webhook: store")
+		log.Error().Err(err).Str("topup_id", topUpID).Msg("stripe webhook: store")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
 	if stored {
 		s.send(row)
 	}
-	log.Info().Str("topup_id", topupID).Str("workflow_id", wid).Bool("duplicate", !stored).Msg("stripe webhook stored")
+	log.Info().Str("topup_id", topUpID).Str("workflow_id", wid).Bool("duplicate", !stored).Msg("stripe webhook stored")
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -148,9 +148,9 @@ func (e *badEvent) Error() string { return e.msg }
 
 // stripeSignal reads the parts of an event a top-up needs and finds the
 // top-up: by the PaymentIntent's metadata, checked against our row, or by
-// the PaymentIntent id for charges and disputes. topupID is "" for an event
+// the PaymentIntent id for charges and disputes. topUpID is "" for an event
 // that is not about one of our top-ups.
-func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.StripeSignal, topupID string, err error) {
+func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.StripeSignal, topUpID string, err error) {
 	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type)}
 	if ev.Data == nil {
 		return sig, "", &badEvent{"event without data"}
@@ -158,7 +158,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	if missing := missingFields(sig.Type, ev.Data.Raw); len(missing) > 0 {
 		return sig, "", &badEvent{"event " + sig.Type + " lacks " + strings.Join(missing, ", ")}
 	}
-	var metaTopup string
+	var metaTopUp string
 	switch sig.Type {
 	case workflows.EventPaymentSucceeded, workflows.EventPaymentFailed, workflows.EventPaymentCanceled:
 		var pi stripe.PaymentIntent
@@ -172,7 +172,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 				sig.FailureCode = string(e.DeclineCode)
 			}
 		}
-		metaTopup = pi.Metadata["topup_id"]
+		metaTopUp = pi.Metadata["topup_id"]
 	case workflows.EventRefundUpdated:
 		var rf stripe.Refund
 		if err := json.Unmarshal(ev.Data.Raw, &rf); err != nil || rf.ID == "" {
@@ -185,7 +185,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		if rf.Charge != nil {
 			sig.ChargeID = rf.Charge.ID
 		}
-		metaTopup = rf.Metadata["topup_id"]
+		metaTopUp = rf.Metadata["topup_id"]
 	case workflows.EventChargeRefunded:
 		var ch stripe.Charge
 		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil || ch.ID == "" {
@@ -195,7 +195,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		if ch.PaymentIntent != nil {
 			sig.PaymentIntentID = ch.PaymentIntent.ID
 		}
-		metaTopup = ch.Metadata["topup_id"]
+		metaTopUp = ch.Metadata["topup_id"]
 	case workflows.EventDisputeCreated, workflows.EventDisputeFundsWithdrawn, workflows.EventDisputeUpdated,
 		workflows.EventDisputeClosed, workflows.EventDisputeFundsReinstated:
 		var dp stripe.Dispute
@@ -220,13 +220,13 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	}
 	// Stripe's ids are short; NUL and long ids cannot be stored (a 5xx
 	// would have Stripe retry for days).
-	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.FailureMessage, metaTopup) ||
+	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.FailureMessage, metaTopUp) ||
 		len(sig.EventID) > 255 || len(sig.PaymentIntentID) > 255 || len(sig.ChargeID) > 255 || len(sig.DisputeID) > 255 {
 		return sig, "", &badEvent{"event with malformed ids or text"}
 	}
 	q := db.New(s.pool)
 	if sig.PaymentIntentID != "" {
-		t, err := q.GetTopupByPaymentIntent(r.Context(), &sig.PaymentIntentID)
+		t, err := q.GetTopUpByPaymentIntent(r.Context(), &sig.PaymentIntentID)
 		if err == nil {
 			return sig, t.ID.String(), nil
 		}
@@ -237,11 +237,11 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	// Not recorded yet (the activity that created it has not saved it):
 	// the metadata names the top-up, which must exist and not be paid by
 	// another PaymentIntent.
-	id, err := uuid.Parse(metaTopup)
+	id, err := uuid.Parse(metaTopUp)
 	if err != nil {
 		return sig, "", nil
 	}
-	t, err := q.GetTopup(r.Context(), id)
+	t, err := q.GetTopUp(r.Context(), id)
 	if errors.Is(err, db.ErrNotFound) {
 		return sig, "", nil
 	}

@@ -20,9 +20,9 @@ func signStripe(body []byte, secret string) string {
 	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: time.Now()}).Header
 }
 
-// stripeTopup makes a processing top-up paid by paymentIntent and returns
+// stripeTopUp makes a processing top-up paid by paymentIntent and returns
 // its id.
-func (a *app) stripeTopup(email, paymentIntent string) string {
+func (a *app) stripeTopUp(email, paymentIntent string) string {
 	a.t.Helper()
 	b := a.browser()
 	b.signUp(email, "correct horse", "Hook")
@@ -37,7 +37,7 @@ func (a *app) stripeTopup(email, paymentIntent string) string {
 
 func TestStripeWebhookRefusesAnEventOfTheOtherMode(t *testing.T) {
 	a := newApp(t, nil) // a test key (sk_test_…): events must say livemode=false
-	topup := a.stripeTopup("mode@example.com", "pi_test")
+	topup := a.stripeTopUp("mode@example.com", "pi_test")
 	live := []byte(strings.Replace(string(stripeEventBody("evt_live", "payment_intent.succeeded", stripe.APIVersion,
 		map[string]string{"topup_id": topup})), `"livemode":false`, `"livemode":true`, 1))
 	if got := a.postStripe(live, signStripe(live, a.cfg.StripeWebhookSecret)); got != http.StatusBadRequest {
@@ -57,7 +57,7 @@ func TestStripeWebhookRefusesAnEventOfTheOtherMode(t *testing.T) {
 
 	// And the reverse: a deployment with a live key refuses test events.
 	l := newApp(t, map[string]string{"STRIPE_SECRET_KEY": "sk_live_not_a_real_key"})
-	topup = l.stripeTopup("live@example.com", "pi_test")
+	topup = l.stripeTopUp("live@example.com", "pi_test")
 	test = stripeEventBody("evt_test", "payment_intent.succeeded", stripe.APIVersion, map[string]string{"topup_id": topup})
 	if got := l.postStripe(test, signStripe(test, l.cfg.StripeWebhookSecret)); got != http.StatusBadRequest {
 		t.Fatalf("a test event on a live key: %d, want 400", got)
@@ -69,7 +69,7 @@ func TestStripeWebhookRefusesAnEventOfTheOtherMode(t *testing.T) {
 
 func TestStripeWebhookKeepsEventsOfAnotherAPIVersion(t *testing.T) {
 	a := newApp(t, nil)
-	topup := a.stripeTopup("version@example.com", "pi_test")
+	topup := a.stripeTopUp("version@example.com", "pi_test")
 	secret := a.cfg.StripeWebhookSecret
 
 	// Readable with the pinned version: kept, answered 200, and on its way
@@ -130,7 +130,7 @@ func TestStripeWebhookKeepsEventsOfAnotherAPIVersion(t *testing.T) {
 func TestStripeWebhookReadsStripesFixtures(t *testing.T) {
 	a := newApp(t, nil)
 	const pi = "pi_1O8RSWF2YyVaukgl8256gQPv" // the fixtures' PaymentIntent
-	topup := a.stripeTopup("fixtures@example.com", pi)
+	topup := a.stripeTopUp("fixtures@example.com", pi)
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "stripe", "*.json"))
 	handled := map[string]bool{}
 	for _, typ := range workflows.StripeEventTypes() {

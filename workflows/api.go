@@ -518,7 +518,7 @@ func StripeEventTypes() []string {
 }
 
 // TopUpWorkflowID is the workflow ID of a top-up.
-func TopUpWorkflowID(topupID string) string { return "topup-" + topupID }
+func TopUpWorkflowID(topUpID string) string { return "topup-" + topUpID }
 
 // TopUpInput starts a top-up workflow.
 type TopUpInput struct {

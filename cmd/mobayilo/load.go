@@ -43,7 +43,7 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs := flags(c, e)
 		fs.IntVar(&o.Users, "users", o.Users, "simulated users (each signs up through the real form)")
 		fs.IntVar(&o.Calls, "calls", o.Calls, "calls to place in all")
-		fs.IntVar(&o.Topups, "topups", o.Topups, "top-ups in all (at least -users: each user pays once before calling)")
+		fs.IntVar(&o.TopUps, "topups", o.TopUps, "top-ups in all (at least -users: each user pays once before calling)")
 		fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "users active at once")
 		fs.IntVar(&o.MaxCopies, "dup", o.MaxCopies, "each webhook is delivered 1 to this many times")
 		fs.Float64Var(&o.Loss, "loss", o.Loss, "share of calls whose final status callback is never delivered")

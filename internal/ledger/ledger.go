@@ -52,7 +52,7 @@ type kindRule struct {
 	sign          int // +1 credit only, -1 debit only, 0 either
 	allowNegative bool
 	needsCall     bool
-	needsTopup    bool
+	needsTopUp    bool
 }
 
 // A call charge may go below zero: a connected call is charged in full
@@ -60,15 +60,15 @@ type kindRule struct {
 // staff debit), since the carrier has been paid and the user owes it. The
 // debt refuses new calls (rating.Rules.Authorize), never the bill.
 var kindRules = map[Kind]kindRule{
-	Purchase:   {house: HouseStripe, sign: +1, needsTopup: true},
+	Purchase:   {house: HouseStripe, sign: +1, needsTopUp: true},
 	CallCharge: {house: HouseCallRevenue, sign: -1, allowNegative: true, needsCall: true},
-	Refund:     {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
-	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopup: true},
+	Refund:     {house: HouseStripe, sign: -1, allowNegative: true, needsTopUp: true},
+	Dispute:    {house: HouseStripe, sign: -1, allowNegative: true, needsTopUp: true},
 	Bonus:      {house: HousePromotions, sign: +1},
 	Adjustment: {house: HouseAdjustments, sign: 0},
 
-	DisputeReversal: {house: HouseStripe, sign: +1, needsTopup: true},
-	RefundFailure:   {house: HouseStripe, sign: +1, needsTopup: true},
+	DisputeReversal: {house: HouseStripe, sign: +1, needsTopUp: true},
+	RefundFailure:   {house: HouseStripe, sign: +1, needsTopUp: true},
 }
 
 // Counterparty is the house account on the other side of an entry of kind k.
@@ -115,7 +115,7 @@ type Entry struct {
 	Kind        Kind
 	AmountCents int64
 	CallID      *uuid.UUID
-	TopupID     *uuid.UUID
+	TopUpID     *uuid.UUID
 	Memo        string
 }
 
@@ -129,7 +129,7 @@ type Posted struct {
 	AmountCents       int64
 	BalanceAfterCents int64
 	CallID            *uuid.UUID
-	TopupID           *uuid.UUID
+	TopUpID           *uuid.UUID
 	Memo              string
 	CreatedAt         time.Time
 	// Replayed is true when the key had been posted before and this call
@@ -167,7 +167,7 @@ func (l *Ledger) Post(ctx context.Context, e Entry) (Posted, error) {
 		IdempotencyKey: e.Key,
 		RequestHash:    hash[:],
 		CallID:         e.CallID,
-		TopupID:        e.TopupID,
+		TopUpID:        e.TopUpID,
 		Memo:           e.Memo,
 		AllowNegative:  e.Kind.AllowsNegative(),
 	})
@@ -235,7 +235,7 @@ func (e Entry) validate() error {
 		return fmt.Errorf("%w: %s: %s amount has the wrong sign", ErrInvalidEntry, e.Key, e.Kind)
 	case rule.needsCall && e.CallID == nil:
 		return fmt.Errorf("%w: %s: %s needs a call", ErrInvalidEntry, e.Key, e.Kind)
-	case rule.needsTopup && e.TopupID == nil:
+	case rule.needsTopUp && e.TopUpID == nil:
 		return fmt.Errorf("%w: %s: %s needs a top-up", ErrInvalidEntry, e.Key, e.Kind)
 	}
 	return nil
@@ -265,7 +265,7 @@ func (e Entry) hash() [32]byte {
 	field([]byte(e.Kind))
 	field(amount[:])
 	optional(e.CallID)
-	optional(e.TopupID)
+	optional(e.TopUpID)
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
@@ -281,7 +281,7 @@ func posted(t db.Transaction, replayed bool) Posted {
 		AmountCents:       t.AmountCents,
 		BalanceAfterCents: t.BalanceAfterCents,
 		CallID:            t.CallID,
-		TopupID:           t.TopupID,
+		TopUpID:           t.TopUpID,
 		Memo:              t.Memo,
 		CreatedAt:         t.CreatedAt,
 		Replayed:          replayed,

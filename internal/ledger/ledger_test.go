@@ -64,8 +64,8 @@ func newCall(t testing.TB, pool *pgxpool.Pool, f fixture) uuid.UUID {
 	return id
 }
 
-// newTopup inserts a top-up row for f, for purchase and refund entries.
-func newTopup(t testing.TB, pool *pgxpool.Pool, f fixture, cents int64) uuid.UUID {
+// newTopUp inserts a top-up row for f, for purchase and refund entries.
+func newTopUp(t testing.TB, pool *pgxpool.Pool, f fixture, cents int64) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
 	err := pool.QueryRow(context.Background(), `
@@ -110,8 +110,8 @@ func TestPostTwiceMovesBalanceOnce(t *testing.T) {
 	pool := testdb.New(t)
 	l := ledger.New(pool)
 	f := newWallet(t, pool)
-	topup := newTopup(t, pool, f, 500)
-	e := ledger.Entry{Key: "stripe:pi_123", AccountID: f.accountID, Kind: ledger.Purchase, AmountCents: 500, TopupID: &topup}
+	topup := newTopUp(t, pool, f, 500)
+	e := ledger.Entry{Key: "stripe:pi_123", AccountID: f.accountID, Kind: ledger.Purchase, AmountCents: 500, TopUpID: &topup}
 
 	first, err := l.Post(context.Background(), e)
 	if err != nil {
@@ -359,18 +359,18 @@ func TestRefundMayGoNegativeAndThenDebitsAreRefused(t *testing.T) {
 	pool := testdb.New(t)
 	l := ledger.New(pool)
 	f := newWallet(t, pool)
-	topup := newTopup(t, pool, f, 1000)
+	topup := newTopUp(t, pool, f, 1000)
 	call := newCall(t, pool, f)
 	ctx := context.Background()
 
 	post := func(e ledger.Entry) (ledger.Posted, error) { return l.Post(ctx, e) }
-	if _, err := post(ledger.Entry{Key: "stripe:pi_1", AccountID: f.accountID, Kind: ledger.Purchase, AmountCents: 1000, TopupID: &topup}); err != nil {
+	if _, err := post(ledger.Entry{Key: "stripe:pi_1", AccountID: f.accountID, Kind: ledger.Purchase, AmountCents: 1000, TopUpID: &topup}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := post(ledger.Entry{Key: "call:1:charge", AccountID: f.accountID, Kind: ledger.CallCharge, AmountCents: -700, CallID: &call}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := post(ledger.Entry{Key: "stripe:refund:re_1", AccountID: f.accountID, Kind: ledger.Refund, AmountCents: -1000, TopupID: &topup})
+	p, err := post(ledger.Entry{Key: "stripe:refund:re_1", AccountID: f.accountID, Kind: ledger.Refund, AmountCents: -1000, TopUpID: &topup})
 	if err != nil {
 		t.Fatalf("refund refused: %v", err)
 	}

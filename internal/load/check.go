@@ -29,8 +29,8 @@ const (
 	ProblemDoubleCredit     = "double_credit"     // a paid top-up has more than one entry
 	ProblemWrongCredit      = "wrong_credit"      // one entry, of another amount or kind
 	ProblemUnexpectedCredit = "unexpected_credit" // an unpaid top-up has an entry
-	ProblemMissingTopup     = "missing_topup"     // the top-up is not in the topups table
-	ProblemTopupState       = "topup_state"       // the topups row disagrees with what was paid
+	ProblemMissingTopUp     = "missing_topup"     // the top-up is not in the topups table
+	ProblemTopUpState       = "topup_state"       // the topups row disagrees with what was paid
 	ProblemLedger           = "ledger"            // ledger.Verify: the books do not add up
 	ProblemStuck            = "stuck"             // a call's billing is stuck
 	ProblemWorkflowRunning  = "workflow_running"  // a workflow of the run has not finished
@@ -63,7 +63,7 @@ type CheckOptions struct {
 // a charge committed while Check runs never looks half-done. Each table is
 // read once for all the run's ids (= ANY($1::uuid[])), so 10,000 calls cost a
 // few queries, not 10,000.
-func Check(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, topups []TopupRecord, opts CheckOptions) ([]Problem, error) {
+func Check(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, topups []TopUpRecord, opts CheckOptions) ([]Problem, error) {
 	var running []string
 	if opts.Running != nil {
 		var err error
@@ -82,7 +82,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool, calls []CallRecord, topups [
 	if err := c.checkCalls(ctx, tx, calls); err != nil {
 		return nil, err
 	}
-	if err := c.checkTopups(ctx, tx, topups); err != nil {
+	if err := c.checkTopUps(ctx, tx, topups); err != nil {
 		return nil, err
 	}
 	if err := c.checkLedger(ctx, tx); err != nil {
@@ -108,8 +108,8 @@ type checker struct {
 	// What the workflow checks need from the books.
 	callRows  map[uuid.UUID]callRow
 	callRecs  map[uuid.UUID]CallRecord
-	topupRows map[uuid.UUID]topupRow
-	topupRecs map[uuid.UUID]TopupRecord
+	topUpRows map[uuid.UUID]topUpRow
+	topUpRecs map[uuid.UUID]TopUpRecord
 }
 
 func (c *checker) add(kind, id, format string, args ...any) {
@@ -344,34 +344,34 @@ func costText(cents *int64) string {
 
 // ---- top-ups ---------------------------------------------------------------
 
-type topupRow struct {
+type topUpRow struct {
 	status string
 	email  string
 }
 
-func (c *checker) topupWho(id uuid.UUID) string {
-	if email := cmp.Or(c.topupRecs[id].UserEmail, c.topupRows[id].email); email != "" {
+func (c *checker) topUpWho(id uuid.UUID) string {
+	if email := cmp.Or(c.topUpRecs[id].UserEmail, c.topUpRows[id].email); email != "" {
 		return fmt.Sprintf("top-up %s (%s)", id, email)
 	}
 	return "top-up " + id.String()
 }
 
-func (c *checker) checkTopups(ctx context.Context, tx pgx.Tx, records []TopupRecord) error {
-	c.topupRecs = make(map[uuid.UUID]TopupRecord, len(records))
+func (c *checker) checkTopUps(ctx context.Context, tx pgx.Tx, records []TopUpRecord) error {
+	c.topUpRecs = make(map[uuid.UUID]TopUpRecord, len(records))
 	ids := make([]uuid.UUID, 0, len(records))
 	for _, r := range records {
-		if r.TopupID == "" {
+		if r.TopUpID == "" {
 			continue
 		}
-		id, err := uuid.Parse(r.TopupID)
+		id, err := uuid.Parse(r.TopUpID)
 		if err != nil {
-			c.add(ProblemMissingTopup, r.TopupID, "top-up %q (%s, %d cents, %s) is not a top-up id the app could have given: the tool recorded something else.",
-				r.TopupID, r.UserEmail, r.AmountCents, r.Outcome)
+			c.add(ProblemMissingTopUp, r.TopUpID, "top-up %q (%s, %d cents, %s) is not a top-up id the app could have given: the tool recorded something else.",
+				r.TopUpID, r.UserEmail, r.AmountCents, r.Outcome)
 			continue
 		}
-		prev, ok := c.topupRecs[id]
+		prev, ok := c.topUpRecs[id]
 		if !ok {
-			c.topupRecs[id] = r
+			c.topUpRecs[id] = r
 			ids = append(ids, id)
 			continue
 		}
@@ -384,11 +384,11 @@ func (c *checker) checkTopups(ctx context.Context, tx pgx.Tx, records []TopupRec
 		}
 		if r.Paid && !prev.Paid {
 			prev.Paid, prev.Outcome, prev.PaymentIntentID = true, r.Outcome, cmp.Or(r.PaymentIntentID, prev.PaymentIntentID)
-			c.topupRecs[id] = prev
+			c.topUpRecs[id] = prev
 		}
 	}
 
-	c.topupRows = make(map[uuid.UUID]topupRow, len(ids))
+	c.topUpRows = make(map[uuid.UUID]topUpRow, len(ids))
 	rows, err := tx.Query(ctx, `
 		SELECT t.id, t.status, u.email
 		FROM topups t JOIN users u ON u.id = t.user_id
@@ -398,12 +398,12 @@ func (c *checker) checkTopups(ctx context.Context, tx pgx.Tx, records []TopupRec
 	}
 	for rows.Next() {
 		var id pgtype.UUID
-		var r topupRow
+		var r topUpRow
 		if err := rows.Scan(&id, &r.status, &r.email); err != nil {
 			rows.Close()
 			return fmt.Errorf("check: read topups: %w", err)
 		}
-		c.topupRows[id.Bytes] = r
+		c.topUpRows[id.Bytes] = r
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -415,21 +415,21 @@ func (c *checker) checkTopups(ctx context.Context, tx pgx.Tx, records []TopupRec
 		return err
 	}
 	for _, id := range ids {
-		c.checkTopup(id, entries[id])
+		c.checkTopUp(id, entries[id])
 	}
 	return nil
 }
 
-func (c *checker) checkTopup(id uuid.UUID, es []entry) {
-	rec := c.topupRecs[id]
-	row, ok := c.topupRows[id]
-	who := c.topupWho(id)
+func (c *checker) checkTopUp(id uuid.UUID, es []entry) {
+	rec := c.topUpRecs[id]
+	row, ok := c.topUpRows[id]
+	who := c.topUpWho(id)
 	pi := ""
 	if rec.PaymentIntentID != "" {
 		pi = ", PaymentIntent " + rec.PaymentIntentID
 	}
 	if !ok {
-		c.add(ProblemMissingTopup, id.String(), "%s%s, played as %s, is not in the topups table: POST /credits/purchase returned an id the app never stored.",
+		c.add(ProblemMissingTopUp, id.String(), "%s%s, played as %s, is not in the topups table: POST /credits/purchase returned an id the app never stored.",
 			who, pi, rec.Outcome)
 		return
 	}
@@ -457,9 +457,9 @@ func (c *checker) checkTopup(id uuid.UUID, es []entry) {
 	// before the payment timeout cancelled a declined one, when not.
 	switch {
 	case rec.Paid && row.status != workflows.TopUpSucceeded:
-		c.add(ProblemTopupState, id.String(), "%s%s was paid, but its row says %s, not succeeded.", who, pi, row.status)
+		c.add(ProblemTopUpState, id.String(), "%s%s was paid, but its row says %s, not succeeded.", who, pi, row.status)
 	case !rec.Paid && row.status != workflows.TopUpCanceled && row.status != workflows.TopUpFailed:
-		c.add(ProblemTopupState, id.String(), "%s%s was never paid (%s), but its row says %s, not canceled or failed.", who, pi, rec.Outcome, row.status)
+		c.add(ProblemTopUpState, id.String(), "%s%s was never paid (%s), but its row says %s, not canceled or failed.", who, pi, rec.Outcome, row.status)
 	}
 }
 
@@ -544,10 +544,10 @@ func (c *checker) checkWorkflows(running []string) {
 			if err != nil {
 				continue
 			}
-			if _, ours := c.topupRecs[id]; !ours {
+			if _, ours := c.topUpRecs[id]; !ours {
 				continue
 			}
-			row, stored := c.topupRows[id]
+			row, stored := c.topUpRows[id]
 			if stored && workflows.IsSettled(row.status) {
 				continue // lingers ~10 minutes for late events, on purpose
 			}
@@ -556,7 +556,7 @@ func (c *checker) checkWorkflows(running []string) {
 				state = "status " + row.status
 			}
 			c.add(ProblemWorkflowRunning, id.String(), "%s: its workflow %s is still running and the top-up is not settled (%s).",
-				c.topupWho(id), wf, state)
+				c.topUpWho(id), wf, state)
 		}
 	}
 }
@@ -566,7 +566,7 @@ func (c *checker) checkWorkflows(running []string) {
 // the tool did not record (a call refused without an id, one whose start
 // failed half-way), an entry posted to another wallet than its call's or
 // top-up's, or an adjustment the tool did not post, is a problem too.
-func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topups []TopupRecord, adjustments int) error {
+func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topups []TopUpRecord, adjustments int) error {
 	known := map[string]bool{}
 	for _, r := range calls {
 		if r.CallID != "" {
@@ -574,8 +574,8 @@ func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topu
 		}
 	}
 	for _, r := range topups {
-		if r.TopupID != "" {
-			known["topup:"+r.TopupID] = true
+		if r.TopUpID != "" {
+			known["topup:"+r.TopUpID] = true
 		}
 	}
 	rows, err := tx.Query(ctx, `
@@ -592,9 +592,9 @@ func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topu
 	seenAdjustments := 0
 	for rows.Next() {
 		var id, amount int64
-		var kind, callID, topupID string
+		var kind, callID, topUpID string
 		var sameWallet bool
-		if err := rows.Scan(&id, &kind, &amount, &callID, &topupID, &sameWallet); err != nil {
+		if err := rows.Scan(&id, &kind, &amount, &callID, &topUpID, &sameWallet); err != nil {
 			return err
 		}
 		switch {
@@ -602,11 +602,11 @@ func (c *checker) sweep(ctx context.Context, tx pgx.Tx, calls []CallRecord, topu
 			c.add(ProblemLedger, fmt.Sprint(id), "ledger entry %d (%s %s) is posted to another wallet than its call's or top-up's", id, kind, signedCents(amount))
 		case callID != "" && !known["call:"+callID]:
 			c.add(ProblemUnexpectedCharge, callID, "ledger entry %d (%s %s) is for call %s, which the run never recorded (a call refused or failed at start must cost nothing)", id, kind, signedCents(amount), callID)
-		case topupID != "" && !known["topup:"+topupID]:
-			c.add(ProblemUnexpectedCredit, topupID, "ledger entry %d (%s %s) is for top-up %s, which the run never recorded", id, kind, signedCents(amount), topupID)
-		case kind == "adjustment" && callID == "" && topupID == "":
+		case topUpID != "" && !known["topup:"+topUpID]:
+			c.add(ProblemUnexpectedCredit, topUpID, "ledger entry %d (%s %s) is for top-up %s, which the run never recorded", id, kind, signedCents(amount), topUpID)
+		case kind == "adjustment" && callID == "" && topUpID == "":
 			seenAdjustments++
-		case callID == "" && topupID == "":
+		case callID == "" && topUpID == "":
 			c.add(ProblemLedger, fmt.Sprint(id), "ledger entry %d (%s %s) names no call or top-up, and the run posted no such entry", id, kind, signedCents(amount))
 		}
 	}

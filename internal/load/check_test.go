@@ -28,7 +28,7 @@ type world struct {
 	users map[string]walletOf // by email
 
 	calls  []CallRecord
-	topups []TopupRecord
+	topups []TopUpRecord
 
 	answered, busy uuid.UUID // alice's calls
 	paid, declined uuid.UUID // alice's and bob's top-ups
@@ -51,14 +51,14 @@ func newWorld(t *testing.T) *world {
 		w.users[email] = w.newWallet(email)
 	}
 
-	w.paid = w.newTopup(w.aliceEmail, 500, "succeeded")
-	w.post(ledger.Entry{Key: "stripe:pi_alice", AccountID: w.users[w.aliceEmail].account, Kind: ledger.Purchase, AmountCents: 500, TopupID: &w.paid})
-	w.topups = append(w.topups, TopupRecord{TopupID: w.paid.String(), PaymentIntentID: "pi_alice", UserEmail: w.aliceEmail,
-		AmountCents: 500, Outcome: TopupPaid, Paid: true})
+	w.paid = w.newTopUp(w.aliceEmail, 500, "succeeded")
+	w.post(ledger.Entry{Key: "stripe:pi_alice", AccountID: w.users[w.aliceEmail].account, Kind: ledger.Purchase, AmountCents: 500, TopUpID: &w.paid})
+	w.topups = append(w.topups, TopUpRecord{TopUpID: w.paid.String(), PaymentIntentID: "pi_alice", UserEmail: w.aliceEmail,
+		AmountCents: 500, Outcome: TopUpPaid, Paid: true})
 
-	w.declined = w.newTopup(w.bobEmail, 500, "failed")
-	w.topups = append(w.topups, TopupRecord{TopupID: w.declined.String(), PaymentIntentID: "pi_bob", UserEmail: w.bobEmail,
-		AmountCents: 500, Outcome: TopupDeclined})
+	w.declined = w.newTopUp(w.bobEmail, 500, "failed")
+	w.topups = append(w.topups, TopUpRecord{TopUpID: w.declined.String(), PaymentIntentID: "pi_bob", UserEmail: w.bobEmail,
+		AmountCents: 500, Outcome: TopUpDeclined})
 
 	w.answered = w.answeredCall(w.aliceEmail, w.answeredNumber, 61, 28)
 	w.calls = append(w.calls, CallRecord{CallID: w.answered.String(), UserEmail: w.aliceEmail, Number: w.answeredNumber,
@@ -71,7 +71,7 @@ func newWorld(t *testing.T) *world {
 	// A call POST /calls refused before creating anything, and a top-up
 	// that never started: records without ids, nothing to find.
 	w.calls = append(w.calls, CallRecord{UserEmail: "carol@example.com", Number: "+2348031234567", Outcome: OutcomeRefused})
-	w.topups = append(w.topups, TopupRecord{UserEmail: "carol@example.com", AmountCents: 500, Outcome: TopupStartFailed})
+	w.topups = append(w.topups, TopUpRecord{UserEmail: "carol@example.com", AmountCents: 500, Outcome: TopUpStartFailed})
 	return w
 }
 
@@ -94,7 +94,7 @@ func (w *world) newWallet(email string) walletOf {
 	return f
 }
 
-func (w *world) newTopup(email string, cents int64, status string) uuid.UUID {
+func (w *world) newTopUp(email string, cents int64, status string) uuid.UUID {
 	w.t.Helper()
 	f := w.users[email]
 	var id uuid.UUID
@@ -208,9 +208,9 @@ func TestCheckFindsPlantedFaults(t *testing.T) {
 	t.Run("missing credit", func(t *testing.T) {
 		w := newWorld(t)
 		// Paid, and the row even says succeeded, but no purchase was posted.
-		lost := w.newTopup(w.bobEmail, 1000, "succeeded")
-		w.topups = append(w.topups, TopupRecord{TopupID: lost.String(), PaymentIntentID: "pi_lost", UserEmail: w.bobEmail,
-			AmountCents: 1000, Outcome: TopupPaidLost, Paid: true})
+		lost := w.newTopUp(w.bobEmail, 1000, "succeeded")
+		w.topups = append(w.topups, TopUpRecord{TopUpID: lost.String(), PaymentIntentID: "pi_lost", UserEmail: w.bobEmail,
+			AmountCents: 1000, Outcome: TopUpPaidLost, Paid: true})
 		ps := w.check(CheckOptions{})
 		expect(t, ps, Problem{Kind: "missing_credit", ID: lost.String()})
 		if !strings.Contains(ps[0].Message, w.bobEmail) || !strings.Contains(ps[0].Message, "+1000 cents") {
@@ -223,7 +223,7 @@ func TestCheckFindsPlantedFaults(t *testing.T) {
 		// One purchase per top-up is all the database allows: the second
 		// credit is an adjustment naming the top-up.
 		w.post(ledger.Entry{Key: "plant:credit", AccountID: w.users[w.aliceEmail].account, Kind: ledger.Adjustment,
-			AmountCents: 500, TopupID: &w.paid})
+			AmountCents: 500, TopUpID: &w.paid})
 		expect(t, w.check(CheckOptions{}), Problem{Kind: "double_credit", ID: w.paid.String()})
 	})
 
@@ -260,7 +260,7 @@ func TestCheckFindsPlantedFaults(t *testing.T) {
 	t.Run("unexpected credit on a declined top-up", func(t *testing.T) {
 		w := newWorld(t)
 		w.post(ledger.Entry{Key: "stripe:pi_bob", AccountID: w.users[w.bobEmail].account, Kind: ledger.Purchase,
-			AmountCents: 500, TopupID: &w.declined})
+			AmountCents: 500, TopUpID: &w.declined})
 		expect(t, w.check(CheckOptions{}), Problem{Kind: "unexpected_credit", ID: w.declined.String()})
 	})
 
@@ -333,17 +333,17 @@ func TestCheckFindsPlantedFaults(t *testing.T) {
 
 	t.Run("missing rows and bad records", func(t *testing.T) {
 		w := newWorld(t)
-		ghostCall, ghostTopup := uuid.NewString(), uuid.NewString()
+		ghostCall, ghostTopUp := uuid.NewString(), uuid.NewString()
 		w.calls = append(w.calls,
 			CallRecord{CallID: ghostCall, UserEmail: w.bobEmail, Outcome: OutcomeBusy},
 			w.calls[0]) // the answered call, recorded twice
 		w.topups = append(w.topups,
-			TopupRecord{TopupID: ghostTopup, UserEmail: w.bobEmail, AmountCents: 500, Outcome: TopupDeclined},
-			TopupRecord{TopupID: w.declined.String(), UserEmail: w.bobEmail, AmountCents: 500, Outcome: TopupDeclined}) // a second tap: same top-up
+			TopUpRecord{TopUpID: ghostTopUp, UserEmail: w.bobEmail, AmountCents: 500, Outcome: TopUpDeclined},
+			TopUpRecord{TopUpID: w.declined.String(), UserEmail: w.bobEmail, AmountCents: 500, Outcome: TopUpDeclined}) // a second tap: same top-up
 		want := []Problem{
 			{Kind: "duplicate_record", ID: w.answered.String()},
 			{Kind: "missing_call", ID: ghostCall},
-			{Kind: "missing_topup", ID: ghostTopup},
+			{Kind: "missing_topup", ID: ghostTopUp},
 		}
 		expect(t, w.check(CheckOptions{}), want...)
 	})
@@ -387,9 +387,9 @@ func TestCheckTenThousandCalls(t *testing.T) {
 		email := fmt.Sprintf("big%02d@example.com", i)
 		accounts[i] = w.newWallet(email)
 		w.users[email] = accounts[i]
-		top := w.newTopup(email, 100_000, "succeeded")
-		w.post(ledger.Entry{Key: "stripe:big" + top.String(), AccountID: accounts[i].account, Kind: ledger.Purchase, AmountCents: 100_000, TopupID: &top})
-		w.topups = append(w.topups, TopupRecord{TopupID: top.String(), UserEmail: email, AmountCents: 100_000, Outcome: TopupPaid, Paid: true})
+		top := w.newTopUp(email, 100_000, "succeeded")
+		w.post(ledger.Entry{Key: "stripe:big" + top.String(), AccountID: accounts[i].account, Kind: ledger.Purchase, AmountCents: 100_000, TopUpID: &top})
+		w.topups = append(w.topups, TopUpRecord{TopUpID: top.String(), UserEmail: email, AmountCents: 100_000, Outcome: TopUpPaid, Paid: true})
 	}
 	// The rows in one statement: every other call answered (and charged
 	// 28 cents through Post below, a few wallets at a time), the others busy.
@@ -621,8 +621,8 @@ func TestDebtIsJudgedOnTheCharge(t *testing.T) {
 	dave := "dave@example.com"
 	w.users[dave] = w.newWallet(dave)
 	acct := w.users[dave].account
-	top := w.newTopup(dave, 500, "succeeded")
-	w.post(ledger.Entry{Key: "stripe:pi_dave", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopupID: &top})
+	top := w.newTopUp(dave, 500, "succeeded")
+	w.post(ledger.Entry{Key: "stripe:pi_dave", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopUpID: &top})
 	drain := func(key string, cents int64) {
 		w.post(ledger.Entry{Key: key, AccountID: acct, Kind: ledger.Adjustment, AmountCents: -cents, Memo: "drained"})
 	}
@@ -661,8 +661,8 @@ func TestDebtIsJudgedOnTheCharge(t *testing.T) {
 	}
 	// A top-up credited after the charge: the live balance is positive,
 	// the charge still made a debt.
-	late := w.newTopup(dave, 500, "succeeded")
-	w.post(ledger.Entry{Key: "stripe:pi_dave_late", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopupID: &late})
+	late := w.newTopUp(dave, 500, "succeeded")
+	w.post(ledger.Entry{Key: "stripe:pi_dave_late", AccountID: acct, Kind: ledger.Purchase, AmountCents: 500, TopUpID: &late})
 	if b, p := judge(full, 28); p != "" || b.BalanceCents != 472 || b.BalanceAfterCents != -28 {
 		t.Fatalf("a credit after the charge: %+v %q", b, p)
 	}

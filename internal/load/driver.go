@@ -128,7 +128,7 @@ type driver struct {
 
 	mu         sync.Mutex
 	callRecs   []CallRecord
-	topupRecs  []TopupRecord
+	topUpRecs  []TopUpRecord
 	notes      []string
 	authorize  []time.Duration // POST /calls that authorized
 	voice      []time.Duration
@@ -138,7 +138,7 @@ type driver struct {
 	billingFaults []BillingFault
 	faults        []time.Time // when a fault (a worker kill) began
 
-	callsDone, topupsDone atomic.Int64
+	callsDone, topUpsDone atomic.Int64
 	adjustments           atomic.Int64
 	// failures are things the run meant to do and could not (the app
 	// refused the tool, a fault did not happen): a run with any is not a
@@ -201,19 +201,19 @@ func (d *driver) calls() []CallRecord {
 	return append([]CallRecord(nil), d.callRecs...)
 }
 
-func (d *driver) topups() []TopupRecord {
+func (d *driver) topups() []TopUpRecord {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]TopupRecord(nil), d.topupRecs...)
+	return append([]TopUpRecord(nil), d.topUpRecs...)
 }
 
 // progressShare is how much of the planned work is done, 0 to 1.
 func (d *driver) progressShare() float64 {
-	total := d.o.Calls + d.o.Topups
+	total := d.o.Calls + d.o.TopUps
 	if total == 0 {
 		return 1
 	}
-	return float64(d.callsDone.Load()+d.topupsDone.Load()) / float64(total)
+	return float64(d.callsDone.Load()+d.topUpsDone.Load()) / float64(total)
 }
 
 // user is one simulated person with their own cookies.
@@ -234,15 +234,15 @@ type plan struct {
 // its authorization expires.
 func (d *driver) plans() []plan {
 	plans := make([]plan, d.o.Users)
-	for i := range d.o.Topups {
+	for i := range d.o.TopUps {
 		u := i % d.o.Users
-		outcome := TopupPaid
+		outcome := TopUpPaid
 		if i >= d.o.Users { // a user's first top-up always pays
 			switch n := d.intn(100); {
 			case n < 15:
-				outcome = TopupDeclined
+				outcome = TopUpDeclined
 			case n < 20:
-				outcome = TopupPaidLost
+				outcome = TopUpPaidLost
 			}
 		}
 		plans[u].topups = append(plans[u].topups, outcome)
@@ -314,7 +314,7 @@ func (d *driver) plans() []plan {
 func billingFaultOrder(plans []plan) []int {
 	clean := func(p plan) bool {
 		for _, t := range p.topups {
-			if t != TopupPaid {
+			if t != TopUpPaid {
 				return false
 			}
 		}
@@ -393,7 +393,7 @@ func (d *driver) runUser(ctx context.Context, i int, p plan) error {
 	}
 	for _, outcome := range p.topups {
 		d.topup(ctx, u, outcome)
-		d.topupsDone.Add(1)
+		d.topUpsDone.Add(1)
 	}
 	for _, outcome := range p.calls {
 		if ctx.Err() != nil {
@@ -405,7 +405,7 @@ func (d *driver) runUser(ctx context.Context, i int, p plan) error {
 	return nil
 }
 
-var topupLocation = regexp.MustCompile(`^/credits/topups/([0-9a-f-]{36})$`)
+var topUpLocation = regexp.MustCompile(`^/credits/topups/([0-9a-f-]{36})$`)
 
 // signUp creates a user through the real sign-up form.
 func (d *driver) signUp(ctx context.Context, name string) (*user, error) {
@@ -448,10 +448,10 @@ func (u *user) post(ctx context.Context, path string, form url.Values) (*http.Re
 // topup buys the smallest package and pays it as outcome says.
 func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 	amount := int64(500)
-	rec := TopupRecord{UserEmail: u.email, AmountCents: amount, Outcome: outcome}
+	rec := TopUpRecord{UserEmail: u.email, AmountCents: amount, Outcome: outcome}
 	defer func() {
 		d.mu.Lock()
-		d.topupRecs = append(d.topupRecs, rec)
+		d.topUpRecs = append(d.topUpRecs, rec)
 		d.mu.Unlock()
 	}()
 	var resp *http.Response
@@ -466,33 +466,33 @@ func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 		time.Sleep(2 * time.Second)
 	}
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		rec.Outcome = TopupStartFailed
+		rec.Outcome = TopUpStartFailed
 		return
 	}
-	m := topupLocation.FindStringSubmatch(resp.Header.Get("Location"))
+	m := topUpLocation.FindStringSubmatch(resp.Header.Get("Location"))
 	if m == nil {
-		rec.Outcome = TopupStartFailed
+		rec.Outcome = TopUpStartFailed
 		return
 	}
-	rec.TopupID = m[1]
-	pi, ok := d.st.payments.IntentFor(rec.TopupID)
+	rec.TopUpID = m[1]
+	pi, ok := d.st.payments.IntentFor(rec.TopUpID)
 	if !ok {
 		// A second tap went back to an open top-up of the same amount.
-		d.note("top-up %s: no PaymentIntent at the simulator", rec.TopupID)
-		rec.Outcome = TopupStartFailed
+		d.note("top-up %s: no PaymentIntent at the simulator", rec.TopUpID)
+		rec.Outcome = TopUpStartFailed
 		return
 	}
 	rec.PaymentIntentID = pi.ID
 	f := payments.Faults{Copies: d.o.MaxCopies, RandomCopies: true, Shuffle: true, Delay: d.o.Delay, Unrelated: d.chance(0.3)}
 	card := payments.CardSucceeds
 	switch outcome {
-	case TopupDeclined:
+	case TopUpDeclined:
 		card = payments.CardDeclined
-	case TopupPaidLost:
+	case TopUpPaidLost:
 		f.Lose = true
 	}
 	if err := d.st.payments.Confirm(ctx, pi.ID, card, 0, f); err != nil {
-		d.note("top-up %s: confirm: %v", rec.TopupID, err)
+		d.note("top-up %s: confirm: %v", rec.TopUpID, err)
 	}
 	// Paid is what the processor holds, whatever the deliveries did.
 	after, _ := d.st.payments.Intent(pi.ID)
@@ -745,8 +745,8 @@ const walletSettleLimit = 3 * time.Minute
 func (d *driver) settleWallet(ctx context.Context, u *user) error {
 	var paid []string
 	for _, t := range d.topups() {
-		if t.UserEmail == u.email && t.Paid && t.TopupID != "" {
-			paid = append(paid, t.TopupID)
+		if t.UserEmail == u.email && t.Paid && t.TopUpID != "" {
+			paid = append(paid, t.TopUpID)
 		}
 	}
 	var credited, open int
@@ -897,8 +897,8 @@ func (d *driver) drain(ctx context.Context, limit time.Duration, running func(co
 	}
 	var tids []string
 	for _, t := range d.topups() {
-		if t.TopupID != "" {
-			tids = append(tids, t.TopupID)
+		if t.TopUpID != "" {
+			tids = append(tids, t.TopUpID)
 		}
 	}
 	_ = waitUntil(ctx, time.Until(deadline), "the run's calls and top-ups to settle", func() bool {

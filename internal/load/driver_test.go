@@ -13,7 +13,7 @@ import (
 // one else is left.
 func TestBillingFaultsAvoidLateCredits(t *testing.T) {
 	for seed := range uint64(20) {
-		o := Options{Users: 100, Calls: 300, Topups: 110, BillingFaults: 2}
+		o := Options{Users: 100, Calls: 300, TopUps: 110, BillingFaults: 2}
 		d := &driver{o: o, rng: rand.New(rand.NewPCG(seed, seed))}
 		plans := d.plans()
 		var stuck []int
@@ -29,7 +29,7 @@ func TestBillingFaultsAvoidLateCredits(t *testing.T) {
 			t.Fatalf("seed %d: %d billing faults planned, want 2", seed, len(stuck))
 		}
 		for _, i := range stuck {
-			if !slices.Equal(plans[i].topups, []string{TopupPaid}) {
+			if !slices.Equal(plans[i].topups, []string{TopUpPaid}) {
 				t.Errorf("seed %d: the billing fault of user %d follows top-ups %v, want one paid", seed, i, plans[i].topups)
 			}
 		}
@@ -38,10 +38,10 @@ func TestBillingFaultsAvoidLateCredits(t *testing.T) {
 	// Only users with a late credit left: they are used after all, the
 	// cleaner first.
 	plans := []plan{
-		{topups: []string{TopupPaid, TopupPaidLost}, calls: []string{OutcomeAnswered}},
-		{topups: []string{TopupPaid, TopupDeclined}, calls: []string{OutcomeAnswered}},
-		{topups: []string{TopupPaid, TopupPaid}, calls: []string{OutcomeAnswered}},
-		{topups: []string{TopupPaid}, calls: []string{OutcomeAnswered}},
+		{topups: []string{TopUpPaid, TopUpPaidLost}, calls: []string{OutcomeAnswered}},
+		{topups: []string{TopUpPaid, TopUpDeclined}, calls: []string{OutcomeAnswered}},
+		{topups: []string{TopUpPaid, TopUpPaid}, calls: []string{OutcomeAnswered}},
+		{topups: []string{TopUpPaid}, calls: []string{OutcomeAnswered}},
 	}
 	if got := billingFaultOrder(plans); !slices.Equal(got, []int{3, 2, 0, 1}) {
 		t.Fatalf("order %v, want [3 2 0 1]", got)

@@ -27,7 +27,7 @@ type Options struct {
 
 	Users       int
 	Calls       int
-	Topups      int
+	TopUps      int
 	Concurrency int
 	// MaxCopies: every webhook is delivered 1 to MaxCopies times.
 	MaxCopies int
@@ -66,7 +66,7 @@ type Options struct {
 func Defaults() Options {
 	return Options{
 		DatabaseURL: "postgres://postgres@127.0.0.1:5432/mobayilo_load?sslmode=disable",
-		Users:       50, Calls: 300, Topups: 60, Concurrency: 25, MaxCopies: 3, Loss: 0.05, Delay: 50 * time.Millisecond,
+		Users:       50, Calls: 300, TopUps: 60, Concurrency: 25, MaxCopies: 3, Loss: 0.05, Delay: 50 * time.Millisecond,
 		Duration: 10 * time.Minute, Drain: 5 * time.Minute,
 		MaxCallSeconds: 60, AuthorizationWindow: 15 * time.Second, ReconcileGrace: 10 * time.Second, PaymentTimeout: time.Minute,
 		Seed: uint64(time.Now().UnixNano()), Report: "load-report.json",
@@ -79,10 +79,10 @@ func (o Options) Validate() error {
 	if o.Users < 1 || o.Users > 10_000 {
 		errs = append(errs, errors.New("-users must be 1 to 10000"))
 	}
-	if o.Calls < 0 || o.Calls > 100_000 || o.Topups < 0 || o.Topups > 100_000 {
+	if o.Calls < 0 || o.Calls > 100_000 || o.TopUps < 0 || o.TopUps > 100_000 {
 		errs = append(errs, errors.New("-calls and -topups must be 0 to 100000"))
 	}
-	if o.Topups < o.Users && o.Calls > 0 {
+	if o.TopUps < o.Users && o.Calls > 0 {
 		errs = append(errs, errors.New("-topups must be at least -users: every user buys credit before calling"))
 	}
 	if o.Concurrency < 1 || o.Concurrency > o.Users {
@@ -275,15 +275,15 @@ func (d *driver) progress(w io.Writer) func() {
 	}
 	start := time.Now()
 	draw := func(final bool) {
-		c, t := d.callsDone.Load(), d.topupsDone.Load()
-		total := int64(d.o.Calls + d.o.Topups)
+		c, t := d.callsDone.Load(), d.topUpsDone.Load()
+		total := int64(d.o.Calls + d.o.TopUps)
 		width := 30
 		filled := 0
 		if total > 0 {
 			filled = int(int64(width) * (c + t) / total)
 		}
 		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-		line := fmt.Sprintf("[%s] %d/%d calls  %d/%d top-ups  %s", bar, c, d.o.Calls, t, d.o.Topups, time.Since(start).Round(time.Second))
+		line := fmt.Sprintf("[%s] %d/%d calls  %d/%d top-ups  %s", bar, c, d.o.Calls, t, d.o.TopUps, time.Since(start).Round(time.Second))
 		if d.phase.Load() != nil {
 			line += "  " + *d.phase.Load()
 		}

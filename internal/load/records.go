@@ -47,15 +47,15 @@ type CallRecord struct {
 
 // Top-up outcomes the tool plays.
 const (
-	TopupPaid        = "paid"         // paid, its webhooks delivered
-	TopupPaidLost    = "paid_lost"    // paid, every webhook lost: the workflow's timeout must find it
-	TopupDeclined    = "declined"     // declined, never paid: cancelled at the timeout
-	TopupStartFailed = "start_failed" // POST /credits/purchase failed
+	TopUpPaid        = "paid"         // paid, its webhooks delivered
+	TopUpPaidLost    = "paid_lost"    // paid, every webhook lost: the workflow's timeout must find it
+	TopUpDeclined    = "declined"     // declined, never paid: cancelled at the timeout
+	TopUpStartFailed = "start_failed" // POST /credits/purchase failed
 )
 
-// TopupRecord is one top-up as the tool played it.
-type TopupRecord struct {
-	TopupID         string
+// TopUpRecord is one top-up as the tool played it.
+type TopUpRecord struct {
+	TopUpID         string
 	PaymentIntentID string
 	UserEmail       string
 	AmountCents     int64

@@ -22,9 +22,9 @@ type Report struct {
 	TimedOut     bool           `json:"timed_out"` // the driving phase hit -duration
 
 	Calls        map[string]int `json:"calls"`  // by outcome
-	Topups       map[string]int `json:"topups"` // by outcome
+	TopUps       map[string]int `json:"topups"` // by outcome
 	CallsPerSec  float64        `json:"calls_per_second"`
-	TopupsPerSec float64        `json:"topups_per_second"`
+	TopUpsPerSec float64        `json:"topups_per_second"`
 	// Latencies in milliseconds.
 	Authorize     Percentiles `json:"post_calls_ms"`
 	Voice         Percentiles `json:"voice_webhook_ms"`
@@ -112,7 +112,7 @@ func (r *Report) addFault(kind string) {
 
 func reportOptions(o Options) map[string]any {
 	return map[string]any{
-		"users": o.Users, "calls": o.Calls, "topups": o.Topups, "concurrency": o.Concurrency,
+		"users": o.Users, "calls": o.Calls, "topups": o.TopUps, "concurrency": o.Concurrency,
 		"max_copies": o.MaxCopies, "loss": o.Loss, "delay": o.Delay.String(), "duration": o.Duration.String(),
 		"kill_worker_every": o.KillWorkerEvery.String(), "restart_postgres": o.RestartPostgres,
 		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
@@ -124,7 +124,7 @@ func reportOptions(o Options) map[string]any {
 // figures fills the report from the records and the books.
 func (d *driver) figures(ctx context.Context, r *Report) error {
 	calls, topups := d.calls(), d.topups()
-	r.Calls, r.Topups = map[string]int{}, map[string]int{}
+	r.Calls, r.TopUps = map[string]int{}, map[string]int{}
 	placed := 0
 	for _, c := range calls {
 		r.Calls[c.Outcome]++
@@ -136,14 +136,14 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 	}
 	settled := 0
 	for _, t := range topups {
-		r.Topups[t.Outcome]++
-		if t.Outcome != TopupStartFailed {
+		r.TopUps[t.Outcome]++
+		if t.Outcome != TopUpStartFailed {
 			settled++
 		}
 	}
 	if r.DriveSeconds > 0 {
 		r.CallsPerSec = float64(placed) / r.DriveSeconds
-		r.TopupsPerSec = float64(settled) / r.DriveSeconds
+		r.TopUpsPerSec = float64(settled) / r.DriveSeconds
 	}
 	d.mu.Lock()
 	r.Authorize, r.Voice, r.Status = percentiles(d.authorize), percentiles(d.voice), percentiles(d.status)
@@ -292,7 +292,7 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(tw, "\nMobayilo load run (seed %d)\n", r.Seed)
 	fmt.Fprintf(tw, "driving\t%.1f s\t%s\n", r.DriveSeconds, map[bool]string{true: "(stopped at -duration)", false: ""}[r.TimedOut])
 	fmt.Fprintf(tw, "calls\t%s\t%.1f placed/s\n", counts(r.Calls), r.CallsPerSec)
-	fmt.Fprintf(tw, "top-ups\t%s\t%.1f/s\n", counts(r.Topups), r.TopupsPerSec)
+	fmt.Fprintf(tw, "top-ups\t%s\t%.1f/s\n", counts(r.TopUps), r.TopUpsPerSec)
 	fmt.Fprintf(tw, "faults\t%s\t\n", counts(r.Faults))
 	fmt.Fprintf(tw, "\nlatency (ms)\tn\tp50\tp95\tp99\tmax\n")
 	for _, row := range []struct {

@@ -428,11 +428,11 @@ func (s *Simulator) Intent(id string) (Intent, bool) {
 
 // IntentFor finds the PaymentIntent created for a top-up (its metadata's
 // topup_id).
-func (s *Simulator) IntentFor(topupID string) (Intent, bool) {
+func (s *Simulator) IntentFor(topUpID string) (Intent, bool) {
 	s.mu.Lock()
 	var id string
 	for _, pi := range s.intents {
-		if pi.metadata["topup_id"] == topupID {
+		if pi.metadata["topup_id"] == topUpID {
 			id = pi.id
 			break
 		}

@@ -150,11 +150,11 @@ func TestTopUpThroughThePaymentSimulator(t *testing.T) {
 	// until the page the payment redirects to replaces it, never after.
 	choose(payments.CardDelayed, "Card that pays after 10 seconds")
 	b.eval(fmt.Sprintf(`(() => {
-		window.topupStates = [];
+		window.topUpStates = [];
 		const read = () => {
 			const label = document.querySelector('[data-topup-status="%s"]')?.textContent.trim() ?? "";
 			const s = (label + " | " + (document.querySelector("#topup-status-%s")?.textContent ?? "")).replace(/\s+/g, " ").trim();
-			if (s && window.topupStates[window.topupStates.length - 1] !== s) window.topupStates.push(s);
+			if (s && window.topUpStates[window.topUpStates.length - 1] !== s) window.topUpStates.push(s);
 		};
 		new MutationObserver(read).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
 		return "";
@@ -162,7 +162,7 @@ func TestTopUpThroughThePaymentSimulator(t *testing.T) {
 	submit()
 	paid := time.Now()
 	// A reload or a Turbo visit would lose these.
-	b.eval(`(() => { window.topupNoReload = true; document.body.dataset.topupNoReload = "1"; return "" })()`)
+	b.eval(`(() => { window.topUpNoReload = true; document.body.dataset.topUpNoReload = "1"; return "" })()`)
 	credited := fmt.Sprintf(`%s.startsWith("Credited.") && %s.includes("$10.00 was added to your balance") && document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$10.00" && !document.querySelector(%q)`,
 		status, status, pay)
 	b.waitFor("the processing state", `/^(Waiting for your payment|Processing your payment)/.test(`+status+`)`)
@@ -178,7 +178,7 @@ func TestTopUpThroughThePaymentSimulator(t *testing.T) {
 			b.eval(status), b.eval(`document.querySelector("#balance-chip [data-balance]").textContent.trim()`), b.evalBool(`!!document.querySelector("`+pay+`")`), b.where())
 	}
 	t.Logf("credited on the open page %s after paying", time.Since(paid).Round(time.Millisecond))
-	states, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.topupStates`))
+	states, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.topUpStates`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestTopUpThroughThePaymentSimulator(t *testing.T) {
 	if len(states) == 0 || !strings.HasPrefix(states[len(states)-1], "Credited | Credited.") {
 		t.Errorf("the recorded states end with %q, want Credited.", states)
 	}
-	if !b.evalBool(fmt.Sprintf(`window.topupNoReload === true && document.body.dataset.topupNoReload === "1" && location.pathname === "/credits/topups/%s"`, id)) {
+	if !b.evalBool(fmt.Sprintf(`window.topUpNoReload === true && document.body.dataset.topUpNoReload === "1" && location.pathname === "/credits/topups/%s"`, id)) {
 		t.Error("the page was reloaded or visited again while it waited for the credit")
 	}
 	if got := b.eval(fmt.Sprintf(`document.querySelector('[data-topup-status=%q]').textContent.trim()`, id)); got != "Credited" {
