@@ -13,7 +13,7 @@ import (
 )
 
 const abandonUnstartedCall = `-- name: AbandonUnstartedCall :execrows
-UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
+UPDATE calls SET status = 'failed', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created'
 `
 

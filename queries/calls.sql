@@ -26,7 +26,7 @@ WHERE c.id = $1;
 
 -- name: AbandonUnstartedCall :execrows
 -- A call whose workflow could not be started frees its user's active slot.
-UPDATE calls SET status = 'failed', end_reason = $2, ended_at = now(), updated_at = now()
+UPDATE calls SET status = 'failed', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
 
 -- name: AuthorizeCall :one

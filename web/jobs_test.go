@@ -63,3 +63,40 @@ func TestUnstartedCallsAreReapedByTheirOwnJob(t *testing.T) {
 		}
 	}
 }
+
+// A call whose workflow could not be started is failed with nothing to
+// bill: no workflow will ever settle its billing state, so the row must say
+// not billable itself (else History and the call page show "pending"
+// forever).
+func TestAnAbandonedUnstartedCallIsNotBillable(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t)
+	acc, err := accounts.New(pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := acc.SignUp(ctx, accounts.SignUpInput{Email: "abandoned@example.com", Password: "correct horse", DisplayName: "A", HomeCountry: "NG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := db.New(pool).GetUserWithBalance(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.New(pool).CreateCall(ctx, db.CreateCallParams{UserID: u.ID, AccountID: row.AccountID,
+		PhoneNumber: "+2348031234567", DestinationCountry: "NG", ClientIdentity: "u-abandoned"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := "calling is unavailable"
+	if n, err := db.New(pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: c.ID, EndReason: &reason}); err != nil || n != 1 {
+		t.Fatalf("abandon: %d rows, %v", n, err)
+	}
+	got, err := db.New(pool).GetCall(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "failed" || got.BillingState != "not_billable" || got.EndedAt == nil {
+		t.Fatalf("abandoned call: %s, billing %s, ended %v", got.Status, got.BillingState, got.EndedAt)
+	}
+}
