@@ -54,7 +54,7 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 		return a.decided(call)
 	}
 	refuse := func(r *rating.Refusal) (workflows.CallTerms, *workflows.CallRefusal, error) {
-		n, err := q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason})
+		n, err := q.RefuseCall(ctx, db.RefuseCallParams{ID: callID, EndReason: &r.Reason, RefusalMessage: &r.Message, RefusalNeededCents: r.NeededCents})
 		if err != nil {
 			return workflows.CallTerms{}, nil, err
 		}
@@ -116,14 +116,19 @@ func (a *Activities) reread(ctx context.Context, q *db.Queries, callID uuid.UUID
 }
 
 // decided is the answer for a call that is no longer created: its terms if
-// it was authorized, else a refusal (the reason written when it was refused).
+// it was authorized, else a refusal (the reason, words and amount written
+// when it was refused).
 func (a *Activities) decided(call db.Call) (workflows.CallTerms, *workflows.CallRefusal, error) {
 	switch {
 	case call.Status == workflows.StatusAuthorized:
 		terms, err := a.termsOf(call)
 		return terms, nil, err
 	case call.Status == workflows.StatusRefused && call.EndReason != nil:
-		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: *call.EndReason, Message: "This call can no longer be placed. Try again."}, nil
+		msg := "This call can no longer be placed. Try again."
+		if call.RefusalMessage != nil && *call.RefusalMessage != "" {
+			msg = *call.RefusalMessage
+		}
+		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: *call.EndReason, Message: msg, NeededCents: call.RefusalNeededCents}, nil
 	default:
 		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: workflows.RefusalNotPending, Message: "This call can no longer be placed. Try again."}, nil
 	}

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/activities"
+	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -67,25 +69,54 @@ func TestAuthorizeCallAfterItsRequestsBoundIsRefused(t *testing.T) {
 }
 
 // An attempt that runs again after an earlier one refused (its answer lost,
-// or its timeout passed while it ran) answers with the reason the row holds,
-// not a generic one, and writes nothing more.
-func TestAuthorizeCallAgainAfterARefusalGivesTheSameReason(t *testing.T) {
-	f := newCallFixture(t, "created")
-	in := workflows.CallInput{CallID: f.call, UserID: f.user, AccountID: f.account, AuthorizeBy: time.Now().Add(-time.Millisecond)}
-	for attempt := 1; attempt <= 2; attempt++ {
-		_, err := f.acts.AuthorizeCall(context.Background(), in)
+// or its timeout passed while it ran) answers with the refusal the row
+// holds, reason, words and amount to add, not a generic one, and writes
+// nothing more.
+func TestAuthorizeCallAgainAfterARefusalGivesTheSameRefusal(t *testing.T) {
+	refusalOf := func(t *testing.T, err error) workflows.CallRefusal {
+		t.Helper()
 		var appErr *temporal.ApplicationError
 		var refusal workflows.CallRefusal
-		if !errors.As(err, &appErr) || appErr.Details(&refusal) != nil || refusal.Reason != workflows.RefusalAuthorizationTimeout {
-			t.Fatalf("attempt %d: err %v, refusal %+v", attempt, err, refusal)
+		if !errors.As(err, &appErr) || appErr.Type() != workflows.ErrTypeCallRefused || appErr.Details(&refusal) != nil {
+			t.Fatalf("not a refusal: %v", err)
+		}
+		return refusal
+	}
+	t.Run("too late", func(t *testing.T) {
+		f := newCallFixture(t, "created")
+		in := workflows.CallInput{CallID: f.call, UserID: f.user, AccountID: f.account, AuthorizeBy: time.Now().Add(-time.Millisecond)}
+		_, err := f.acts.AuthorizeCall(context.Background(), in)
+		first := refusalOf(t, err)
+		if first.Reason != workflows.RefusalAuthorizationTimeout {
+			t.Fatalf("first attempt: %+v", first)
 		}
 		// The second attempt would be in time: the row's decision stands.
 		in.AuthorizeBy = time.Now().Add(time.Minute)
-	}
-	if status, billing, _ := f.row(t); status != workflows.StatusRefused || billing != "not_billable" {
-		t.Fatalf("row %s %s", status, billing)
-	}
+		_, err = f.acts.AuthorizeCall(context.Background(), in)
+		if again := refusalOf(t, err); again != first {
+			t.Fatalf("again: %+v, first %+v", again, first)
+		}
+		if status, billing, _ := f.row(t); status != workflows.StatusRefused || billing != workflows.BillingNotBillable {
+			t.Fatalf("row %s %s", status, billing)
+		}
+	})
+	t.Run("short of credit", func(t *testing.T) {
+		// An earlier attempt refused for the balance; its answer was lost.
+		f := newCallFixture(t, "created")
+		n, err := db.New(f.acts.Pool).RefuseCall(context.Background(), db.RefuseCallParams{ID: uuid.MustParse(f.call),
+			EndReason: ptr(workflows.RefusalInsufficientBalance), RefusalMessage: ptr("Add $0.14 to call."), RefusalNeededCents: 14})
+		if err != nil || n != 1 {
+			t.Fatalf("refuse: %d, %v", n, err)
+		}
+		_, err = f.acts.AuthorizeCall(context.Background(), workflows.CallInput{CallID: f.call, UserID: f.user, AccountID: f.account})
+		want := workflows.CallRefusal{Reason: workflows.RefusalInsufficientBalance, Message: "Add $0.14 to call.", NeededCents: 14}
+		if got := refusalOf(t, err); got != want {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
+	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // The fast path's charge records the final status in its transaction: the
 // row, its call event and the charge together; a charge refused by the

@@ -51,7 +51,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 }
 
 const getActiveCallForUser = `-- name: GetActiveCallForUser :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls
 WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 `
 
@@ -86,6 +86,8 @@ func (q *Queries) GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (C
 		&i.BillingError,
 		&i.SlotReleasedAt,
 		&i.LiveVersion,
+		&i.RefusalMessage,
+		&i.RefusalNeededCents,
 	)
 	return i, err
 }
@@ -242,7 +244,7 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 }
 
 const listCallsByIDs = `-- name: ListCallsByIDs :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = ANY($1::uuid[])
 ORDER BY c.created_at DESC
@@ -276,6 +278,8 @@ type ListCallsByIDsRow struct {
 	BillingError        *string
 	SlotReleasedAt      *time.Time
 	LiveVersion         int64
+	RefusalMessage      *string
+	RefusalNeededCents  int64
 	Email               string
 }
 
@@ -316,6 +320,8 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 			&i.BillingError,
 			&i.SlotReleasedAt,
 			&i.LiveVersion,
+			&i.RefusalMessage,
+			&i.RefusalNeededCents,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -329,7 +335,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 }
 
 const listOverdueCalls = `-- name: ListOverdueCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
   AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
@@ -365,6 +371,8 @@ type ListOverdueCallsRow struct {
 	BillingError        *string
 	SlotReleasedAt      *time.Time
 	LiveVersion         int64
+	RefusalMessage      *string
+	RefusalNeededCents  int64
 	Email               string
 }
 
@@ -405,6 +413,8 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 			&i.BillingError,
 			&i.SlotReleasedAt,
 			&i.LiveVersion,
+			&i.RefusalMessage,
+			&i.RefusalNeededCents,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -733,7 +743,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 }
 
 const searchCalls = `-- name: SearchCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = $1::uuid
    OR c.parent_call_sid = $2::text OR c.child_call_sid = $2::text
@@ -778,6 +788,8 @@ type SearchCallsRow struct {
 	BillingError        *string
 	SlotReleasedAt      *time.Time
 	LiveVersion         int64
+	RefusalMessage      *string
+	RefusalNeededCents  int64
 	Email               string
 }
 
@@ -825,6 +837,8 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 			&i.BillingError,
 			&i.SlotReleasedAt,
 			&i.LiveVersion,
+			&i.RefusalMessage,
+			&i.RefusalNeededCents,
 			&i.Email,
 		); err != nil {
 			return nil, err

@@ -62,6 +62,8 @@ type Call struct {
 	BillingError        *string
 	SlotReleasedAt      *time.Time
 	LiveVersion         int64
+	RefusalMessage      *string
+	RefusalNeededCents  int64
 }
 
 type CallEvent struct {

@@ -37,7 +37,8 @@ WHERE id = $1 AND status = 'created'
 RETURNING *;
 
 -- name: RefuseCall :execrows
-UPDATE calls SET status = 'refused', end_reason = $2, billing_state = 'not_billable', ended_at = now(), updated_at = now()
+UPDATE calls SET status = 'refused', end_reason = $2, refusal_message = $3, refusal_needed_cents = $4,
+    billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'created';
 
 -- name: ClaimCallAndStoreDial :one
