@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -30,23 +31,7 @@ func TestUnstartedCallsAreReapedByTheirOwnJob(t *testing.T) {
 	if !names["unstarted-calls"] || !names["expired-sessions"] {
 		t.Fatalf("jobs %v: want unstarted-calls and expired-sessions apart", names)
 	}
-	var calls []db.Call
-	for _, email := range []string{"stale@example.com", "fresh@example.com"} {
-		u, err := acc.SignUp(ctx, accounts.SignUpInput{Email: email, Password: "correct horse", DisplayName: "A", HomeCountry: "NG"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		row, err := db.New(pool).GetUserWithBalance(ctx, u.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := db.New(pool).CreateCall(ctx, db.CreateCallParams{UserID: u.ID, AccountID: row.AccountID,
-			PhoneNumber: "+2348031234567", DestinationCountry: "NG", ClientIdentity: "u" + email})
-		if err != nil {
-			t.Fatal(err)
-		}
-		calls = append(calls, c)
-	}
+	calls := []db.Call{createdCall(t, pool, acc, "stale@example.com"), createdCall(t, pool, acc, "fresh@example.com")}
 	if _, err := pool.Exec(ctx, `UPDATE calls SET created_at = now() - interval '3 minutes' WHERE id = $1`, calls[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -75,19 +60,7 @@ func TestAnAbandonedUnstartedCallIsNotBillable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := acc.SignUp(ctx, accounts.SignUpInput{Email: "abandoned@example.com", Password: "correct horse", DisplayName: "A", HomeCountry: "NG"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	row, err := db.New(pool).GetUserWithBalance(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := db.New(pool).CreateCall(ctx, db.CreateCallParams{UserID: u.ID, AccountID: row.AccountID,
-		PhoneNumber: "+2348031234567", DestinationCountry: "NG", ClientIdentity: "u-abandoned"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := createdCall(t, pool, acc, "abandoned@example.com")
 	reason := "calling is unavailable"
 	if n, err := db.New(pool).AbandonUnstartedCall(ctx, db.AbandonUnstartedCallParams{ID: c.ID, EndReason: &reason}); err != nil || n != 1 {
 		t.Fatalf("abandon: %d rows, %v", n, err)
@@ -99,4 +72,25 @@ func TestAnAbandonedUnstartedCallIsNotBillable(t *testing.T) {
 	if got.Status != "failed" || got.BillingState != "not_billable" || got.EndedAt == nil {
 		t.Fatalf("abandoned call: %s, billing %s, ended %v", got.Status, got.BillingState, got.EndedAt)
 	}
+}
+
+// createdCall signs up a caller and creates a call of theirs, still
+// 'created' (its workflow not started).
+func createdCall(t *testing.T, pool *pgxpool.Pool, acc *accounts.Service, email string) db.Call {
+	t.Helper()
+	ctx := context.Background()
+	u, err := acc.SignUp(ctx, accounts.SignUpInput{Email: email, Password: "correct horse", DisplayName: "A", HomeCountry: "NG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := db.New(pool).GetUserWithBalance(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.New(pool).CreateCall(ctx, db.CreateCallParams{UserID: u.ID, AccountID: row.AccountID,
+		PhoneNumber: "+2348031234567", DestinationCountry: "NG", ClientIdentity: "u" + email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
