@@ -10,6 +10,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -35,6 +36,9 @@ type Activities struct {
 	// Retention is how long housekeeping keeps sign-in failures, reset
 	// tokens and delivered webhook events (DATA_RETENTION).
 	Retention time.Duration
+	// Metrics counts what the activities settle: authorizations, calls
+	// billed, top-ups, ledger postings, the ledger audit (nil: nothing).
+	Metrics *metrics.Metrics
 }
 
 // New returns the activities over a Postgres pool.

@@ -61,6 +61,7 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 		if n == 0 {
 			return a.reread(ctx, q, callID)
 		}
+		a.Metrics.Authorized(r.Reason)
 		return workflows.CallTerms{}, &workflows.CallRefusal{Reason: r.Reason, Message: r.Message, NeededCents: r.NeededCents}, nil
 	}
 	// The browser has been told "unavailable" (or is about to be): an
@@ -102,6 +103,7 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 	if err != nil {
 		return workflows.CallTerms{}, nil, err
 	}
+	a.Metrics.Authorized("")
 	terms, err := a.termsOf(call)
 	return terms, nil, err
 }
@@ -233,11 +235,14 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("bad account id", workflows.ErrTypeBadInput, err)
 	}
+	var posted ledger.Posted
+	var billed db.SetCallBillingRow
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		if err := recordStatus(ctx, q, r.Final); err != nil {
 			return err
 		}
-		_, err := ledger.New(q.DB()).Post(ctx, ledger.Entry{
+		var err error
+		posted, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "call:" + r.CallID + ":charge", AccountID: accountID, Kind: ledger.CallCharge,
 			AmountCents: -r.CostCents, CallID: &callID, Memo: fmt.Sprintf("call, %d s", r.DurationSeconds),
 		})
@@ -245,9 +250,14 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 			return err
 		}
 		duration := int32(r.DurationSeconds)
-		return q.SetCallBilling(ctx, db.SetCallBillingParams{ID: callID, BillingState: workflows.BillingCharged,
+		billed, err = q.SetCallBilling(ctx, db.SetCallBillingParams{ID: callID, BillingState: workflows.BillingCharged,
 			DurationSeconds: &duration, CostCents: &r.CostCents, CarrierStatus: &r.CarrierStatus})
+		return noRow(err)
 	})
+	if err == nil && !posted.Replayed {
+		a.Metrics.LedgerPosted(string(ledger.CallCharge))
+		a.callFinished(billed, r.FinalReceivedAt)
+	}
 	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) ||
 		errors.Is(err, ledger.ErrInvalidEntry) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBillingFailed, err)
@@ -284,15 +294,51 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 	if m.Reason != "" {
 		p.BillingError = &m.Reason
 	}
+	var billed db.SetCallBillingRow
 	if m.Final == nil {
-		return db.New(a.Pool).SetCallBilling(ctx, p)
+		billed, err = db.New(a.Pool).SetCallBilling(ctx, p)
+		err = noRow(err)
+	} else {
+		err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+			if err := recordStatus(ctx, q, m.Final); err != nil {
+				return err
+			}
+			var err error
+			billed, err = q.SetCallBilling(ctx, p)
+			return noRow(err)
+		})
 	}
-	return db.InTx(ctx, a.Pool, func(q *db.Queries) error {
-		if err := recordStatus(ctx, q, m.Final); err != nil {
-			return err
-		}
-		return q.SetCallBilling(ctx, p)
-	})
+	if err == nil && m.State == workflows.BillingNotBillable && billed.PreviousBillingState != m.State {
+		a.callFinished(billed, time.Time{})
+	}
+	return err
+}
+
+// noRow is nil for a billing update that found no call row, as an update
+// of no rows always was: nothing to bill, and nothing to retry.
+func noRow(err error) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// callFinished counts a call whose billing settled, by its final status and
+// destination country; receivedAt (the final callback's arrival, zero when
+// not known) starts its billing lag.
+func (a *Activities) callFinished(c db.SetCallBillingRow, receivedAt time.Time) {
+	if a.Metrics == nil {
+		return
+	}
+	country := ""
+	if n, err := rating.ParseNumber(c.PhoneNumber, ""); err == nil {
+		country = n.Country
+	}
+	var lag time.Duration
+	if !receivedAt.IsZero() {
+		lag = time.Since(receivedAt)
+	}
+	a.Metrics.CallFinished(c.Status, country, lag)
 }
 
 // FindDialledLeg asks the carrier's REST API for the leg our Dial placed.

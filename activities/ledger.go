@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -24,5 +25,6 @@ func (a *Activities) VerifyLedger(ctx context.Context) (workflows.LedgerAuditRes
 	for _, p := range r.Problems {
 		out.Problems = append(out.Problems, p.String())
 	}
+	a.Metrics.LedgerAudited(out.OK, len(out.Problems), time.Now())
 	return out, nil
 }

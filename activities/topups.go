@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
@@ -153,6 +154,9 @@ func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUp
 	if errors.Is(err, db.ErrNotFound) {
 		return nil // already settled: a late failure of an earlier attempt
 	}
+	if err == nil {
+		a.Metrics.TopUp("failed", 0)
+	}
 	return err
 }
 
@@ -165,6 +169,9 @@ func (a *Activities) CancelTopUp(ctx context.Context, f workflows.TopUpFailure) 
 	_, err = db.New(a.Pool).MarkTopUpCanceled(ctx, db.MarkTopUpCanceledParams{ID: id, FailureCode: &f.Code, FailureMessage: &f.Message})
 	if errors.Is(err, db.ErrNotFound) {
 		return nil
+	}
+	if err == nil {
+		a.Metrics.TopUp("canceled", 0)
 	}
 	return err
 }
@@ -204,6 +211,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 	if why := unconfirmed(pi, t, g.Livemode()); why != "" {
 		return mismatch("Stripe does not confirm payment %s of top-up %s: %s; nothing credited", c.PaymentIntentID, c.TopUpID, why)
 	}
+	var posted ledger.Posted
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		t, err := q.GetTopUp(ctx, id)
 		if err != nil {
@@ -212,7 +220,7 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		if t.PaymentIntentID == nil || *t.PaymentIntentID != c.PaymentIntentID {
 			return mismatch("top-up %s is paid by %v, not %s", c.TopUpID, deref(t.PaymentIntentID), c.PaymentIntentID)
 		}
-		_, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
+		posted, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{
 			Key: "stripe:" + c.PaymentIntentID, AccountID: t.AccountID, Kind: ledger.Purchase,
 			AmountCents: t.AmountCents, TopUpID: &t.ID, Memo: "top-up " + rating.FormatCents(t.AmountCents),
 		})
@@ -225,6 +233,14 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		}
 		return err
 	})
+	if err == nil && !posted.Replayed {
+		a.Metrics.LedgerPosted(string(ledger.Purchase))
+		var lag time.Duration
+		if !c.ConfirmedAt.IsZero() {
+			lag = time.Since(c.ConfirmedAt)
+		}
+		a.Metrics.TopUp("credited", lag)
+	}
 	if errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) || errors.Is(err, db.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTopUpMismatch, err)
 	}
@@ -277,6 +293,9 @@ func (a *Activities) MarkTopUpStuck(ctx context.Context, st workflows.TopUpStuck
 	_, err = db.New(a.Pool).MarkTopUpStuck(ctx, db.MarkTopUpStuckParams{ID: id, Reason: reason})
 	if errors.Is(err, db.ErrNotFound) {
 		return badInput("top-up "+st.TopUpID, err)
+	}
+	if err == nil {
+		a.Metrics.TopUp("stuck", 0)
 	}
 	return err
 }
@@ -375,11 +394,17 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 		return workflows.TopUpRecord{}, badInput("reversal kind "+r.Kind, nil)
 	}
 	var out db.TopUp
+	var newKinds []ledger.Kind
 	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
 		l := ledger.New(q.DB())
+		newKinds = newKinds[:0] // a transaction run again starts over
 		for _, e := range entries {
-			if _, err := l.Post(ctx, e); err != nil {
+			p, err := l.Post(ctx, e)
+			if err != nil {
 				return err
+			}
+			if !p.Replayed {
+				newKinds = append(newKinds, e.Kind)
 			}
 		}
 		for _, rv := range reversals {
@@ -391,8 +416,12 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 				return err
 			}
 			rv.entry.AmountCents = -amount
-			if _, err := l.Post(ctx, rv.entry); err != nil {
+			p, err := l.Post(ctx, rv.entry)
+			if err != nil {
 				return err
+			}
+			if !p.Replayed {
+				newKinds = append(newKinds, rv.entry.Kind)
 			}
 		}
 		var err error
@@ -404,6 +433,12 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 	}
 	if err != nil {
 		return workflows.TopUpRecord{}, err
+	}
+	for _, k := range newKinds {
+		a.Metrics.LedgerPosted(string(k))
+	}
+	if len(newKinds) > 0 {
+		a.Metrics.TopUp("reversed", 0)
 	}
 	return record(out), nil
 }

@@ -761,16 +761,18 @@ func (q *Queries) ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams
 	return result.RowsAffected(), nil
 }
 
-const setCallBilling = `-- name: SetCallBilling :exec
-UPDATE calls
+const setCallBilling = `-- name: SetCallBilling :one
+UPDATE calls c
 SET billing_state = $1,
-    duration_seconds = COALESCE($2, duration_seconds),
-    cost_cents = COALESCE($3, cost_cents),
-    carrier_status = COALESCE($4, carrier_status),
+    duration_seconds = COALESCE($2, c.duration_seconds),
+    cost_cents = COALESCE($3, c.cost_cents),
+    carrier_status = COALESCE($4, c.carrier_status),
     -- Why billing is stuck, for support; cleared once it is not.
     billing_error = CASE WHEN $1 = 'stuck' THEN $5 ELSE NULL END,
     updated_at = now()
-WHERE id = $6
+FROM (SELECT b.id, b.billing_state FROM calls b WHERE b.id = $6 FOR UPDATE) AS before
+WHERE c.id = before.id
+RETURNING c.status, c.phone_number, before.billing_state AS previous_billing_state
 `
 
 type SetCallBillingParams struct {
@@ -782,8 +784,16 @@ type SetCallBillingParams struct {
 	ID              uuid.UUID
 }
 
-func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) error {
-	_, err := q.db.Exec(ctx, setCallBilling,
+type SetCallBillingRow struct {
+	Status               string
+	PhoneNumber          string
+	PreviousBillingState string
+}
+
+// Returns the call's status and number, and its billing state before this
+// update (a retried activity sees its own earlier write: not counted twice).
+func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) (SetCallBillingRow, error) {
+	row := q.db.QueryRow(ctx, setCallBilling,
 		arg.BillingState,
 		arg.DurationSeconds,
 		arg.CostCents,
@@ -791,7 +801,9 @@ func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) 
 		arg.BillingError,
 		arg.ID,
 	)
-	return err
+	var i SetCallBillingRow
+	err := row.Scan(&i.Status, &i.PhoneNumber, &i.PreviousBillingState)
+	return i, err
 }
 
 const setCallStatus = `-- name: SetCallStatus :exec

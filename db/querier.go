@@ -14,6 +14,11 @@ type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
 	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
+	// Calls over but not billed (pending, or marked stuck for support): all of
+	// them, those that ended more than sqlc.arg(stuck_after) seconds ago or are
+	// marked stuck, and the age of the oldest. The rows are those of the partial
+	// index calls_one_active_per_user.
+	CallsAwaitingBilling(ctx context.Context, stuckAfter float64) (CallsAwaitingBillingRow, error)
 	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
 	// exactly one of the two updates the row.
 	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
@@ -80,6 +85,10 @@ type Querier interface {
 	// House balances are derived, never cached: each is minus the sum of the
 	// entries that name it as counter-party.
 	HouseBalances(ctx context.Context) ([]HouseBalancesRow, error)
+	// Read at each scrape of the metrics endpoint (as CallsAwaitingBilling):
+	// Stored webhooks not yet delivered to their workflow, and the age of the
+	// oldest (0 when none), from the partial index on undelivered rows.
+	InboxBacklog(ctx context.Context) (InboxBacklogRow, error)
 	// Records a staff action once per idempotency key (a resubmitted form
 	// records nothing more: no row).
 	InsertAdminAction(ctx context.Context, arg InsertAdminActionParams) (int64, error)
@@ -196,7 +205,9 @@ type Querier interface {
 	// Users whose email starts with the text typed (or whose id it is), with
 	// their balance.
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
-	SetCallBilling(ctx context.Context, arg SetCallBillingParams) error
+	// Returns the call's status and number, and its billing state before this
+	// update (a retried activity sees its own earlier write: not counted twice).
+	SetCallBilling(ctx context.Context, arg SetCallBillingParams) (SetCallBillingRow, error)
 	// Moves a call forward only, from_statuses being the statuses of lower
 	// rank (workflows.StatusesBelow: the rank's one owner): a record run
 	// again after a later one (a local activity re-run after its workflow

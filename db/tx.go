@@ -43,12 +43,20 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // OpenSized is Open with a pool of at most maxConns connections (0: pgx's
 // default, the larger of 4 and the CPU count).
 func OpenSized(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	return OpenTraced(ctx, url, maxConns, nil)
+}
+
+// OpenTraced is OpenSized with every query reported to tracer (nil: none).
+func OpenTraced(ctx context.Context, url string, maxConns int, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db: parse DATABASE_URL: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)
+	}
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

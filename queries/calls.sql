@@ -89,16 +89,20 @@ SET status = sqlc.arg(status),
 WHERE id = sqlc.arg(id)
   AND status = ANY(sqlc.arg(from_statuses)::text[]);
 
--- name: SetCallBilling :exec
-UPDATE calls
+-- name: SetCallBilling :one
+-- Returns the call's status and number, and its billing state before this
+-- update (a retried activity sees its own earlier write: not counted twice).
+UPDATE calls c
 SET billing_state = sqlc.arg(billing_state),
-    duration_seconds = COALESCE(sqlc.narg(duration_seconds), duration_seconds),
-    cost_cents = COALESCE(sqlc.narg(cost_cents), cost_cents),
-    carrier_status = COALESCE(sqlc.narg(carrier_status), carrier_status),
+    duration_seconds = COALESCE(sqlc.narg(duration_seconds), c.duration_seconds),
+    cost_cents = COALESCE(sqlc.narg(cost_cents), c.cost_cents),
+    carrier_status = COALESCE(sqlc.narg(carrier_status), c.carrier_status),
     -- Why billing is stuck, for support; cleared once it is not.
     billing_error = CASE WHEN sqlc.arg(billing_state) = 'stuck' THEN sqlc.narg(billing_error) ELSE NULL END,
     updated_at = now()
-WHERE id = sqlc.arg(id);
+FROM (SELECT b.id, b.billing_state FROM calls b WHERE b.id = sqlc.arg(id) FOR UPDATE) AS before
+WHERE c.id = before.id
+RETURNING c.status, c.phone_number, before.billing_state AS previous_billing_state;
 
 -- name: InsertCallEvent :execrows
 INSERT INTO call_events (call_id, user_id, status, detail)

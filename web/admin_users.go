@@ -311,6 +311,7 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 	if posted.Replayed {
 		s.setFlash(r, "Already recorded: this form was sent before. "+what+" once (entry "+fmt.Sprint(posted.ID)+"); nothing more was done.")
 	} else {
+		s.metrics.LedgerPosted(string(ledger.Adjustment))
 		s.log.Info().Str("admin_id", admin.ID.String()).Str("user_id", id.String()).Int64("amount_cents", f.Cents).
 			Int64("entry_id", posted.ID).Msg("admin: balance adjusted")
 		s.setFlash(r, what+": the balance is now "+Money(posted.BalanceAfterCents)+".")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
@@ -97,6 +98,12 @@ func startApp(t testing.TB, vars map[string]string, mailbox *mail.Mailbox) *app 
 // a fresh database, and a client of a closed port).
 func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, pool *pgxpool.Pool, tc client.Client) *app {
 	t.Helper()
+	return startAppWithMetrics(t, vars, mailbox, pool, tc, nil)
+}
+
+// startAppWithMetrics is startAppWith with the web server counting into m.
+func startAppWithMetrics(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, pool *pgxpool.Pool, tc client.Client, m *metrics.Metrics) *app {
+	t.Helper()
 	if pool == nil {
 		pool = testdb.New(t)
 	}
@@ -123,7 +130,7 @@ func startAppWith(t testing.TB, vars map[string]string, mailbox *mail.Mailbox, p
 	}
 	cfg := testConfig(t, vars)
 	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
-	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules})
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Mailer: mailer, Rules: rules, Metrics: m})
 	a.cfg, a.web = cfg, s
 	a.srv.Config.Handler = s.Handler()
 	// As in production, a write timeout: streams must clear it for themselves.

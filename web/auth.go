@@ -11,6 +11,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
 )
 
@@ -150,6 +151,9 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Str("user_id", user.ID.String()).Int64("bonus_cents", bonus).Msg("email confirmed")
+	if bonus > 0 {
+		s.metrics.LedgerPosted(string(ledger.Bonus))
+	}
 	s.setFlash(r, "Your email is confirmed, and your "+Money(bonus)+" welcome bonus is in your balance.")
 	target := "/signin"
 	if u := currentUser(r); u != nil && u.ID == user.ID {

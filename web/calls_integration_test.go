@@ -28,6 +28,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/codec"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -49,6 +50,9 @@ type callEnv struct {
 	acts   *activities.Activities
 	worker worker.Worker
 	sim    *carrier.Simulator
+	// metrics: what the web server, the worker's activities and the
+	// Temporal SDK count, as one process running both roles (dev) does.
+	metrics *metrics.Metrics
 }
 
 func newCallEnv(t testing.TB) *callEnv {
@@ -89,13 +93,20 @@ func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.tc, err = temporalx.Dial(ctx, temporalx.Options{Address: e.srv.Address, Namespace: "default", Logger: zerolog.Nop(), Codec: codec.New(parsed)})
+	e.metrics = metrics.New()
+	e.metrics.WatchDatabase(pool)
+	sdkMetrics, err := e.metrics.TemporalHandler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tc, err = temporalx.Dial(ctx, temporalx.Options{Address: e.srv.Address, Namespace: "default", Logger: zerolog.Nop(), Codec: codec.New(parsed),
+		Metrics: sdkMetrics})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.tc.Close)
 
-	e.app = startAppWith(t, map[string]string{"TEMPORAL_TASK_QUEUE": e.queue, "TEMPORAL_CODEC_KEYS": keys}, nil, pool, e.tc)
+	e.app = startAppWithMetrics(t, map[string]string{"TEMPORAL_TASK_QUEUE": e.queue, "TEMPORAL_CODEC_KEYS": keys}, nil, pool, e.tc, e.metrics)
 	e.sim = &carrier.Simulator{BaseURL: e.cfg.PublicBaseURL, AuthToken: e.cfg.TwilioAuthToken, AccountSID: e.cfg.TwilioAccountSID,
 		APIKey: e.cfg.TwilioAPIKey, APISecret: e.cfg.TwilioAPISecret}
 
@@ -105,6 +116,7 @@ func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
 	}
 	go rates.Watch(ctx, time.Minute)
 	e.acts = activities.New(pool)
+	e.acts.Metrics = e.metrics
 	e.acts.Rates = rates
 	e.acts.Rules = rating.NewRules(e.cfg.AllowedCountries, e.cfg.BlockedPrefixes, e.cfg.MaxCallSeconds, e.cfg.DailySpendLimitCents, e.cfg.DailyCallLimit)
 	e.acts.Carrier = e.sim

@@ -14,6 +14,7 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID)
 	r.Use(s.logRequests)
+	r.Use(s.observe)
 	r.Use(s.recoverPanics)
 	r.Use(s.secureHeaders)
 	r.NotFound(s.notFound)
@@ -31,13 +32,14 @@ func (s *Server) Handler() http.Handler {
 	// Twilio's webhooks: authenticated by signature, no session, no
 	// cross-origin check (Twilio is another origin by nature).
 	r.Group(func(r chi.Router) {
+		r.Use(s.countWebhooks(twilioSource))
 		r.Use(s.verifyTwilio)
 		r.Post("/api/webhooks/twilio/voice", s.twilioVoice)
 		r.Post("/api/webhooks/twilio/status", s.twilioStatus)
 	})
 	// Stripe's webhook: authenticated by the Stripe-Signature over the raw
 	// body, checked in the handler before anything else.
-	r.Post("/api/webhooks/stripe", s.stripeWebhook)
+	r.With(s.countWebhooks(stripeSource)).Post("/api/webhooks/stripe", s.stripeWebhook)
 	if s.paySim != nil && s.cfg.Env != config.Production {
 		// The payment simulator's Stripe API, for stripe-go in the worker
 		// (STRIPE_API_BASE); it checks the secret key as Stripe does.

@@ -14,6 +14,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -24,6 +26,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/jobs"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -69,6 +72,10 @@ type Deps struct {
 	// Now is the clock of admin idle timeouts and password re-entry; nil
 	// is time.Now (tests move it forward).
 	Now func() time.Time
+	// Metrics counts requests, webhooks and the inbox (nil: nothing is
+	// counted); Tracer traces requests (nil: not traced).
+	Metrics *metrics.Metrics
+	Tracer  trace.Tracer
 }
 
 // Server holds the dependencies of every handler.
@@ -93,8 +100,10 @@ type Server struct {
 	hub       *hub
 	// codec opens Temporal payloads for the UI's codec endpoint; nil
 	// without TEMPORAL_CODEC_KEYS (the endpoint is then absent).
-	codec *codec.Codec
-	now   func() time.Time
+	codec   *codec.Codec
+	now     func() time.Time
+	metrics *metrics.Metrics
+	tracer  trace.Tracer
 }
 
 // New builds the server: assets and templates are loaded and parsed here,
@@ -126,7 +135,10 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, pool: d.Pool, temporal: d.Temporal, log: d.Log,
 		accounts: acc, assets: assets, templates: templates, mailer: d.Mailer,
 		rates: d.Rates, rules: d.Rules, deliverer: d.Deliverer, payments: d.Payments, ender: d.Calls,
-		hub: newHub(d.Pool, d.Log),
+		hub: newHub(d.Pool, d.Log), metrics: d.Metrics, tracer: d.Tracer,
+	}
+	if s.tracer == nil {
+		s.tracer = noop.NewTracerProvider().Tracer("web")
 	}
 	s.codec = codec.New(d.Config.TemporalCodecKeys)
 	if s.now = d.Now; s.now == nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
@@ -34,13 +35,13 @@ import (
 func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
 	if err != nil {
-		http.Error(w, "body too large or unreadable", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "body too large or unreadable")
 		return
 	}
 	header := r.Header.Get("Stripe-Signature")
 	if err := webhook.ValidatePayload(body, header, s.cfg.StripeWebhookSecret); err != nil {
 		s.log.Warn().Err(err).Bool("signature_present", header != "").Msg("stripe webhook refused: bad signature or stale timestamp")
-		http.Error(w, "invalid signature", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "bad_signature", "invalid signature")
 		return
 	}
 	var head struct {
@@ -51,7 +52,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.Unmarshal(body, &head); err != nil || head.ID == "" || head.Type == "" || head.Livemode == nil {
 		s.log.Warn().Bool("json_ok", err == nil).Msg("stripe webhook refused: a signed body that is not an event")
-		http.Error(w, "malformed event", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "malformed event")
 		return
 	}
 	log := s.log.With().Str("event_id", head.ID).Str("event_type", head.Type).Logger()
@@ -60,7 +61,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		// a live deployment, nor a live one reach a test deployment.
 		log.Error().Bool("event_livemode", *head.Livemode).Bool("key_livemode", want).
 			Msg("stripe webhook refused: the event's livemode is not the mode of STRIPE_SECRET_KEY")
-		http.Error(w, "livemode mismatch", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "livemode_mismatch", "livemode mismatch")
 		return
 	}
 	otherVersion := head.APIVersion != stripe.APIVersion
@@ -72,7 +73,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		log.Warn().Err(err).Msg("stripe webhook refused: malformed body")
-		http.Error(w, "malformed event", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "malformed event")
 		return
 	}
 	sig, topUpID, err := s.stripeSignal(r, ev)
@@ -84,11 +85,11 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			log.Warn().Err(err).Msg("stripe webhook: malformed event")
-			http.Error(w, bad.Error(), http.StatusBadRequest)
+			refuseWebhook(w, r, http.StatusBadRequest, "malformed", bad.Error())
 			return
 		}
 		log.Error().Err(err).Msg("stripe webhook: find top-up")
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
 		return
 	}
 	if otherVersion {
@@ -97,7 +98,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 			EventID: ev.ID, EventType: string(ev.Type), ApiVersion: ev.APIVersion, Livemode: ev.Livemode, RawBody: body, Handled: true,
 		}); err != nil && !errors.Is(err, db.ErrNotFound) {
 			log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
-			http.Error(w, "try again", http.StatusServiceUnavailable)
+			refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
 			return
 		}
 		log.Warn().Str("event_api_version", ev.APIVersion).Str("expected_api_version", stripe.APIVersion).
@@ -115,11 +116,11 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		log.Error().Err(err).Str("topup_id", topUpID).Msg("stripe webhook: store")
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
 		return
 	}
 	if stored {
-		s.send(row)
+		s.send(r, row)
 	}
 	log.Info().Str("topup_id", topUpID).Str("workflow_id", wid).Bool("duplicate", !stored).Msg("stripe webhook stored")
 	w.WriteHeader(http.StatusOK)
@@ -134,7 +135,7 @@ func (s *Server) holdStripeEvent(w http.ResponseWriter, r *http.Request, log zer
 	})
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		log.Error().Err(err).Msg("stripe webhook: keep an event of another API version")
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
 		return
 	}
 	log.Error().Str("event_api_version", version).Str("expected_api_version", stripe.APIVersion).Str("problem", problem).
@@ -151,7 +152,7 @@ func (e *badEvent) Error() string { return e.msg }
 // the PaymentIntent id for charges and disputes. topUpID is "" for an event
 // that is not about one of our top-ups.
 func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.StripeSignal, topUpID string, err error) {
-	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type)}
+	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type), ReceivedAt: time.Now().UTC()}
 	if ev.Data == nil {
 		return sig, "", &badEvent{"event without data"}
 	}

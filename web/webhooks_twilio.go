@@ -26,7 +26,7 @@ func (s *Server) verifyTwilio(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
+			refuseWebhook(w, r, http.StatusBadRequest, "bad_form", "bad form")
 			return
 		}
 		params := make(map[string]string, len(r.PostForm))
@@ -36,11 +36,11 @@ func (s *Server) verifyTwilio(next http.Handler) http.Handler {
 		sig := r.Header.Get("X-Twilio-Signature")
 		if sig == "" || !validator.Validate(s.cfg.PublicBaseURL+r.URL.RequestURI(), params, sig) {
 			s.log.Warn().Str("path", r.URL.Path).Bool("signature_present", sig != "").Msg("twilio webhook refused: bad signature")
-			http.Error(w, "invalid signature", http.StatusForbidden)
+			refuseWebhook(w, r, http.StatusForbidden, "bad_signature", "invalid signature")
 			return
 		}
 		if !storableValues(r.Form) {
-			http.Error(w, "malformed request: not UTF-8, or a NUL", http.StatusBadRequest)
+			refuseWebhook(w, r, http.StatusBadRequest, "malformed", "malformed request: not UTF-8, or a NUL")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -59,12 +59,12 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 	// App of ours is not a call of this app: nothing is claimed.
 	if f.Get("AccountSid") != s.cfg.TwilioAccountSID {
 		s.log.Warn().Str("call_sid", parentSid).Str("account_sid", f.Get("AccountSid")).Msg("voice webhook: request for another Twilio account")
-		s.refuseVoice(w, r, "not our Twilio account")
+		s.refuseVoice(w, r, "other_account", "not our Twilio account")
 		return
 	}
 	if f.Get("ApplicationSid") != s.cfg.TwilioTwiMLAppSID {
 		s.log.Warn().Str("call_sid", parentSid).Str("application_sid", f.Get("ApplicationSid")).Msg("voice webhook: request from another TwiML App")
-		s.refuseVoice(w, r, "not our TwiML App")
+		s.refuseVoice(w, r, "other_app", "not our TwiML App")
 		return
 	}
 	// The call is the one the token was issued for: Twilio sets From from
@@ -73,13 +73,13 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 	identity, fromClient := strings.CutPrefix(f.Get("From"), "client:")
 	userIdentity, callID, bound := carrier.ParseCallIdentity(identity)
 	if parentSid == "" || !fromClient || !bound {
-		s.refuseVoice(w, r, "malformed request")
+		s.refuseVoice(w, r, "malformed", "malformed request")
 		return
 	}
 	if f.Get("CallId") != callID.String() {
 		s.log.Warn().Str("call_sid", parentSid).Str("call_id", callID.String()).Str("asked_call_id", f.Get("CallId")).
 			Msg("voice webhook: the token was issued for another call")
-		s.refuseVoice(w, r, "token of another call")
+		s.refuseVoice(w, r, "other_call", "token of another call")
 		return
 	}
 	// The claim and the inbox row of its dialed signal: one statement, one
@@ -91,16 +91,16 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 		DedupKey: dedup, Signal: workflows.SignalDialed, WorkflowID: &wid, Payload: payload, LeaseMs: int32(inbox.Lease / time.Millisecond),
 	})
 	if errors.Is(err, db.ErrNotFound) {
-		s.refuseVoice(w, r, "no authorized call to claim")
+		s.refuseVoice(w, r, "no_authorized_call", "no authorized call to claim")
 		return
 	}
 	if err != nil {
 		s.log.Error().Err(err).Str("call_id", callID.String()).Msg("voice webhook: claim")
-		s.refuseVoice(w, r, "claim failed")
+		s.refuseVoice(w, r, "unavailable", "claim failed")
 		return
 	}
 	if call.EventID != 0 {
-		s.send(db.WebhookEvent{ID: call.EventID, Source: "twilio", DedupKey: dedup, EventType: "voice", Signal: workflows.SignalDialed,
+		s.send(r, db.WebhookEvent{ID: call.EventID, Source: "twilio", DedupKey: dedup, EventType: "voice", Signal: workflows.SignalDialed,
 			WorkflowID: &wid, Payload: payload})
 	}
 
@@ -122,7 +122,7 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.Error().Err(err).Msg("voice webhook: twiml")
-		s.refuseVoice(w, r, "twiml")
+		s.refuseVoice(w, r, "internal", "twiml")
 		return
 	}
 	s.log.Info().Str("call_id", callID.String()).Str("call_sid", parentSid).Msg("voice webhook: call claimed, dialling")
@@ -130,7 +130,9 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuseVoice says why no call is placed and hangs up: never a dial.
-func (s *Server) refuseVoice(w http.ResponseWriter, r *http.Request, why string) {
+// reason is the refusal's metrics label; why is for the log.
+func (s *Server) refuseVoice(w http.ResponseWriter, r *http.Request, reason, why string) {
+	noteRefusal(r, reason)
 	s.log.Info().Str("call_sid", r.PostForm.Get("CallSid")).Str("call_id", r.PostForm.Get("CallId")).Str("why", why).Msg("voice webhook: refused")
 	xml, _ := twiml.Voice([]twiml.Element{
 		&twiml.VoiceSay{Message: "Sorry, this call cannot be placed. Please try again from the app."},
@@ -152,7 +154,7 @@ func writeTwiML(w http.ResponseWriter, xml string) {
 func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	callID, err := uuid.Parse(r.URL.Query().Get("call_id"))
 	if err != nil {
-		http.Error(w, "unknown call", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "unknown_call", "unknown call")
 		return
 	}
 	f := r.PostForm
@@ -168,14 +170,16 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sig.DedupKey = "status:" + sig.CallSid + ":" + sig.Status + ":" + strconv.Itoa(sig.SequenceNumber)
 	}
+	// The real clock (s.now is the one tests move), for the billing lag.
+	sig.ReceivedAt = time.Now().UTC()
 	if sig.CallSid == "" || sig.Status == "" {
-		http.Error(w, "missing CallSid or status", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "missing CallSid or status")
 		return
 	}
 	// Twilio's sids are 34 characters and its statuses a word: bounded, so
 	// that the dedup key fits the inbox (a 5xx would have Twilio retry).
 	if len(sig.CallSid) > 64 || len(sig.Status) > 32 {
-		http.Error(w, "malformed CallSid or status", http.StatusBadRequest)
+		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "malformed CallSid or status")
 		return
 	}
 	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
@@ -184,11 +188,11 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.Error().Err(err).Str("call_id", callID.String()).Msg("status webhook: store")
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
 		return
 	}
 	if stored {
-		s.send(row)
+		s.send(r, row)
 	}
 	if action {
 		// The Dial verb's action wants instructions: the call is over.
@@ -202,8 +206,9 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 // send hands a delivery just stored to the inbox deliverer, when there is
 // one (else the sweep of another instance delivers it after its lease).
 // Both senders' webhooks use it (webhooks_stripe.go too).
-func (s *Server) send(e db.WebhookEvent) {
+// Its signal continues the trace of the request r.
+func (s *Server) send(r *http.Request, e db.WebhookEvent) {
 	if s.deliverer != nil {
-		s.deliverer.Send(e)
+		s.deliverer.Send(r.Context(), e)
 	}
 }

@@ -358,6 +358,9 @@ type StatusSignal struct {
 	DurationSeconds int64 // CallDuration (DialCallDuration), when Twilio gave one
 	FromDialAction  bool
 	DialCallSid     string // the dialled leg, named by the Dial action
+	// ReceivedAt is when the web role received the callback (zero in
+	// histories from before it was sent): the start of the billing lag.
+	ReceivedAt time.Time `json:",omitzero"`
 }
 
 // CarrierCall is a call as the carrier's REST API reports it.
@@ -385,6 +388,9 @@ type ChargeRequest struct {
 	// transaction as the charge (the fast path: one activity from the
 	// final callback to the committed charge).
 	Final *RecordStatus `json:",omitempty"`
+	// FinalReceivedAt is when the final callback arrived (zero when the
+	// final status came from the carrier's API), for the billing lag.
+	FinalReceivedAt time.Time `json:",omitzero"`
 }
 
 // BillingMark records a billing state that is not a charge.
@@ -394,8 +400,9 @@ type BillingMark struct {
 	DurationSeconds int64
 	CarrierStatus   string
 	Reason          string
-	// Final: as ChargeRequest's.
-	Final *RecordStatus `json:",omitempty"`
+	// Final and FinalReceivedAt: as ChargeRequest's.
+	Final           *RecordStatus `json:",omitempty"`
+	FinalReceivedAt time.Time     `json:",omitzero"`
 }
 
 // CallState is the whole state of a call workflow (the state query).
@@ -553,6 +560,9 @@ type StripeSignal struct {
 	Currency        string
 	FailureCode     string
 	FailureMessage  string
+	// ReceivedAt is when the web role received the event (zero in
+	// histories from before it was sent): the start of the credit lag.
+	ReceivedAt time.Time `json:",omitzero"`
 }
 
 // PaymentState is a PaymentIntent as the processor reports it.
@@ -570,6 +580,9 @@ type TopUpCredit struct {
 	TopUpID, AccountID, PaymentIntentID string
 	AmountCents                         int64 // as Stripe reported it; must match the top-up's
 	Currency                            string
+	// ConfirmedAt is when Stripe's confirming webhook arrived (zero when
+	// the workflow asked Stripe itself), for the credit lag.
+	ConfirmedAt time.Time `json:",omitzero"`
 }
 
 // TopUpReversal asks ReverseTopUp to post a refund or a dispute.

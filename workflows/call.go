@@ -137,6 +137,9 @@ type callWorkflow struct {
 	lean bool // versionFastPath 2: see fastPathLean
 	// final: the final status, recorded by the billing activity (fast path).
 	final *RecordStatus
+	// finalAt: when the callback that made the call final arrived (zero
+	// when the carrier's API told it), for the billing lag metric.
+	finalAt time.Time
 }
 
 // Call follows one call attempt from authorization to its charge. It is
@@ -611,6 +614,9 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 	if statusRank[status] <= statusRank[w.state.Status] || IsFinal(w.state.Status) {
 		return // a duplicate in other words, or an out-of-order regression
 	}
+	if IsFinal(status) {
+		w.finalAt = s.ReceivedAt
+	}
 	w.setStatus(ctx, status)
 	w.record(ctx, status, w.state.ChildCallSid)
 }
@@ -642,7 +648,7 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		NonRetryableErrorTypes: []string{ErrTypeBillingFailed}}
 	req := ChargeRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, DurationSeconds: duration, CostCents: cost,
-		CarrierStatus: w.state.Status, Final: w.final}
+		CarrierStatus: w.state.Status, Final: w.final, FinalReceivedAt: w.finalAt}
 	for {
 		err := execute(ctx, w.fast, 15*time.Second, retry, ActivityChargeCall, req).Get(ctx, nil)
 		w.state.BillingAttempts++ // after the outcome, which LastError then tells
@@ -699,7 +705,7 @@ func (w *callWorkflow) record(ctx workflow.Context, status, childSid string) {
 
 func (w *callWorkflow) markBilling(ctx workflow.Context, state, reason string) {
 	err := w.activity(ctx, ActivityMarkCallBilling, BillingMark{CallID: w.in.CallID, State: state,
-		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason, Final: w.final}).Get(ctx, nil)
+		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason, Final: w.final, FinalReceivedAt: w.finalAt}).Get(ctx, nil)
 	if err != nil {
 		w.log.Warn("mark billing failed", "state", state, "error", err)
 	}

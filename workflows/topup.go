@@ -28,6 +28,9 @@ type topUpWorkflow struct {
 	in     TopUpInput
 	state  TopUpState
 	seen   map[string]bool // Stripe event ids already applied
+	// confirmedAt: when the payment_intent.succeeded webhook being
+	// applied arrived (zero otherwise), for the credit lag metric.
+	confirmedAt time.Time
 	log    log.Logger
 	events workflow.ReceiveChannel
 	// retry: support asks a stuck top-up to ask Stripe again.
@@ -317,6 +320,7 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 	switch ev.Type {
 	case EventPaymentSucceeded:
 		// The signal asks; CreditTopUp asks Stripe before posting anything.
+		w.confirmedAt = ev.ReceivedAt
 		return w.refused(ctx, w.credit(ctx, PaymentState{PaymentIntentID: ev.PaymentIntentID, Status: "succeeded", AmountCents: ev.AmountCents, Currency: ev.Currency}))
 	case EventPaymentFailed:
 		if w.state.Status != TopUpProcessing && w.state.Status != TopUpFailed && w.state.Status != TopUpCreated {
@@ -384,7 +388,8 @@ func (w *topUpWorkflow) credit(ctx workflow.Context, ps PaymentState) error {
 	if pi == "" {
 		pi = w.state.PaymentIntentID
 	}
-	req := TopUpCredit{TopUpID: w.in.TopUpID, AccountID: w.in.AccountID, PaymentIntentID: pi, AmountCents: ps.AmountCents, Currency: ps.Currency}
+	req := TopUpCredit{TopUpID: w.in.TopUpID, AccountID: w.in.AccountID, PaymentIntentID: pi, AmountCents: ps.AmountCents, Currency: ps.Currency,
+		ConfirmedAt: w.confirmedAt}
 	if err := w.activity(ctx, ActivityCreditTopUp, req).Get(ctx, nil); err != nil {
 		w.state.LastError = err.Error()
 		w.log.Error("credit refused; the top-up needs an operator", "error", err)

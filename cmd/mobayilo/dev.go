@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
@@ -54,7 +53,12 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
 			return err
 		}
-		pool, err := db.OpenSized(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+		obs, err := observe(ctx, cfg, "dev")
+		if err != nil {
+			return err
+		}
+		defer obs.shutdown(log)
+		pool, err := obs.openDB(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -101,7 +105,11 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 				return nil
 			}})
 		}
-		tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+		topts, err := obs.temporal(temporalOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		tc, err := temporalx.Dial(ctx, topts)
 		if err != nil {
 			return err
 		}
@@ -122,15 +130,15 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 			sim.VoicePrices = carrier.CostsFromDeck(sample, 7000)
 		}
 
-		wf, wl, err := workerRole(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger(), sim)
+		wf, wl, err := workerRole(ctx, cfg, pool, tc, log.With().Str("role", "worker").Logger(), obs, sim)
 		if err != nil {
 			return err
 		}
-		hf, hl, err := webRole(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger(), sim)
+		hf, hl, err := webRole(ctx, cfg, pool, tc, log.With().Str("role", "web").Logger(), obs, sim)
 		if err != nil {
 			return err
 		}
-		front, loops = append(append(front, wf...), hf...), append(append(loops, wl...), hl...)
+		front, loops = append(append(front, wf...), hf...), append(append(append(loops, wl...), hl...), obs.job(log)...)
 		log.Info().Str("app", cfg.PublicBaseURL).Str("temporal_ui", uiURL).
 			Msg("Mobayilo is running: open the app, and the Temporal UI to watch its workflows (Ctrl-C stops)")
 		return jobs.Run(ctx, front, loops)

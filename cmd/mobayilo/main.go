@@ -188,6 +188,26 @@ func setupDB(ctx context.Context, e env, role string) (config.Config, zerolog.Lo
 	return cfg, log, pool, err
 }
 
+// setupRole is setup for a long-running role (web, worker): its metrics
+// and tracing, then its Postgres pool with queries traced; the caller
+// closes the pool and shuts the observability down.
+func setupRole(ctx context.Context, e env, role string) (config.Config, zerolog.Logger, *observability, *pgxpool.Pool, error) {
+	cfg, log, err := setup(e, role)
+	if err != nil {
+		return cfg, log, nil, nil, err
+	}
+	obs, err := observe(ctx, cfg, role)
+	if err != nil {
+		return cfg, log, nil, nil, err
+	}
+	pool, err := obs.openDB(ctx, cfg)
+	if err != nil {
+		obs.shutdown(log)
+		return cfg, log, nil, nil, err
+	}
+	return cfg, log, obs, pool, nil
+}
+
 func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 	if cfg.LogFormat == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}

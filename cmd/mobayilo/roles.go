@@ -42,21 +42,26 @@ Postgres and Temporal both answer. The web role starts while Temporal is down
 		if err := requireAppEnv(e, c.name); err != nil {
 			return err
 		}
-		cfg, log, pool, err := setupDB(ctx, e, "web")
+		cfg, log, obs, pool, err := setupRole(ctx, e, "web")
 		if err != nil {
 			return err
 		}
+		defer obs.shutdown(log)
 		defer pool.Close()
-		tc, err := temporalx.Lazy(temporalOptions(cfg, log))
+		topts, err := obs.temporal(temporalOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		tc, err := temporalx.Lazy(topts)
 		if err != nil {
 			return err
 		}
 		defer tc.Close()
-		front, loops, err := webRole(ctx, cfg, pool, tc, log, nil)
+		front, loops, err := webRole(ctx, cfg, pool, tc, log, obs, nil)
 		if err != nil {
 			return err
 		}
-		return jobs.Run(ctx, front, loops)
+		return jobs.Run(ctx, front, append(loops, obs.job(log)...))
 	}
 	return c
 }
@@ -76,21 +81,26 @@ run as many as you need.`,
 		if err := requireAppEnv(e, c.name); err != nil {
 			return err
 		}
-		cfg, log, pool, err := setupDB(ctx, e, "worker")
+		cfg, log, obs, pool, err := setupRole(ctx, e, "worker")
 		if err != nil {
 			return err
 		}
+		defer obs.shutdown(log)
 		defer pool.Close()
-		tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+		topts, err := obs.temporal(temporalOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		tc, err := temporalx.Dial(ctx, topts)
 		if err != nil {
 			return err
 		}
 		defer tc.Close()
-		front, loops, err := workerRole(ctx, cfg, pool, tc, log, nil)
+		front, loops, err := workerRole(ctx, cfg, pool, tc, log, obs, nil)
 		if err != nil {
 			return err
 		}
-		return jobs.Run(ctx, front, loops)
+		return jobs.Run(ctx, front, append(loops, obs.job(log)...))
 	}
 	return c
 }
@@ -143,7 +153,7 @@ func temporalOptions(cfg config.Config, log zerolog.Logger) temporalx.Options {
 // finishes its activities before the loops stop) and the rate deck's
 // watcher behind it. sim is the carrier simulator that `dev` runs (it
 // answers FetchCall for the calls it placed); nil otherwise.
-func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
+func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, obs *observability, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
 	rates, err := ratedeck.NewStore(ctx, pool, log)
 	if err != nil {
 		return nil, nil, err
@@ -151,6 +161,7 @@ func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc c
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
 	acts.Retention = cfg.DataRetention
+	acts.Metrics = obs.metrics
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
 	// Stripe, or in development the payment simulator served by the web
 	// role (STRIPE_API_BASE), through the same stripe-go client.
@@ -204,15 +215,20 @@ func rateDeckJob(rates *ratedeck.Store) jobs.Job {
 // mailer), the HTTP listener in front (it drains its requests before the
 // loops stop), and behind it the server's own loops, the inbox's and the
 // rate deck's watcher. sim is the carrier simulator under `dev`.
-func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
+func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc client.Client, log zerolog.Logger, obs *observability, sim *carrier.Simulator) (front, loops []jobs.Job, err error) {
 	rates, err := ratedeck.NewStore(ctx, pool, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	deliverer := inbox.NewDeliverer(pool, tc, log)
 	deliverer.TaskQueue = cfg.TemporalTaskQueue
+	deliverer.Metrics = obs.metrics
+	// The database's gauges (inbox backlog, calls awaiting billing) are
+	// read by the web role's scrapes.
+	obs.metrics.WatchDatabase(pool)
 	d := web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rates: rates, Rules: rulesFrom(cfg), Deliverer: deliverer,
-		Payments: payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil)}
+		Payments: payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil),
+		Metrics: obs.metrics, Tracer: obs.tracing.Tracer()}
 	if cfg.Env != config.Production {
 		d.Simulator = sim
 		if cfg.PaymentSimulator {

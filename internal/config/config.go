@@ -36,6 +36,12 @@ type Config struct {
 	PublicBaseURL string
 	LogLevel      zerolog.Level
 	LogFormat     string // "console" or "json"
+	// MetricsAddr (METRICS_ADDR): the Prometheus listener, never the
+	// public port; "" is the role's default, "off" none.
+	MetricsAddr string
+	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) and TraceFile
+	// (TRACE_FILE): where traces go; neither set, tracing is off.
+	OTLPEndpoint, TraceFile string
 
 	DatabaseURL string
 	// DatabaseMaxConns (DATABASE_MAX_CONNS): the Postgres pool's size in

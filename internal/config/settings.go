@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -91,6 +92,23 @@ func perHour(get func(Config) int) func(Config) string { return between(get, 1, 
 var settings = []setting{
 	{key: "APP_ENV", def: both(string(Development)), bind: func(c *Config) value { return (*envValue)(&c.Env) }},
 	{key: "HTTP_ADDR", def: both("127.0.0.1:8080"), bind: func(c *Config) value { return (*strValue)(&c.HTTPAddr) }},
+	// The metrics listener: empty is each role's own loopback port (web
+	// and dev 127.0.0.1:9464, worker 127.0.0.1:9465), "off" none.
+	{key: "METRICS_ADDR", def: both(""), bind: func(c *Config) value { return (*strValue)(&c.MetricsAddr) },
+		check: func(c Config) string {
+			if c.MetricsAddr == "" || c.MetricsAddr == "off" {
+				return ""
+			}
+			if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+				return fmt.Sprintf("%q is not host:port (or off)", c.MetricsAddr)
+			}
+			return ""
+		}},
+	// Traces: exported by OTLP over HTTP when an endpoint is set (the
+	// exporter also reads the other OTEL_EXPORTER_OTLP_* variables), and
+	// written as JSON lines to TRACE_FILE when that is set; off otherwise.
+	{key: "OTEL_EXPORTER_OTLP_ENDPOINT", def: both(""), bind: func(c *Config) value { return (*strValue)(&c.OTLPEndpoint) }},
+	{key: "TRACE_FILE", def: both(""), bind: func(c *Config) value { return (*strValue)(&c.TraceFile) }},
 	{key: "PUBLIC_BASE_URL", def: dev("http://127.0.0.1:8080"), bind: func(c *Config) value { return (*strValue)(&c.PublicBaseURL) }},
 	{key: "LOG_LEVEL", def: devProd("debug", "info"), bind: func(c *Config) value { return (*levelValue)(&c.LogLevel) }},
 	{key: "LOG_FORMAT", def: devProd("console", "json"), bind: func(c *Config) value { return (*strValue)(&c.LogFormat) }},

@@ -21,11 +21,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 )
 
 // Event is one authenticated webhook delivery.
@@ -98,17 +100,26 @@ type Deliverer struct {
 	sig       Signaler
 	log       zerolog.Logger
 	kick      chan struct{}
-	sends     chan db.WebhookEvent
+	sends     chan queued
 	senders   int
 	batch     int32
 	lease     time.Duration
+	// Metrics counts delivery attempts by result (nil: not counted).
+	Metrics *metrics.Metrics
+}
+
+// queued is a delivery handed to the senders, with the span of the
+// request that stored it: its signal continues that trace.
+type queued struct {
+	e    db.WebhookEvent
+	link trace.SpanContext
 }
 
 // NewDeliverer returns a deliverer; Run it, Send it each delivery once
 // stored, and Kick it for a sweep.
 func NewDeliverer(pool *pgxpool.Pool, sig Signaler, log zerolog.Logger) *Deliverer {
 	return &Deliverer{pool: pool, sig: sig, log: log.With().Str("component", "inbox").Logger(),
-		kick: make(chan struct{}, 1), sends: make(chan db.WebhookEvent, 4096), senders: 16, batch: 50, lease: 30 * time.Second}
+		kick: make(chan struct{}, 1), sends: make(chan queued, 4096), senders: 16, batch: 50, lease: 30 * time.Second}
 }
 
 // Kick asks for a sweep now; it never blocks.
@@ -121,10 +132,11 @@ func (d *Deliverer) Kick() {
 
 // Send hands a delivery just stored (and committed) to the senders; it
 // never blocks. A delivery that finds them all busy and the queue full is
-// left to the sweep, after its lease.
-func (d *Deliverer) Send(e db.WebhookEvent) {
+// left to the sweep, after its lease. The signal is traced as a child of
+// ctx's span (the request that stored it); ctx is not waited on.
+func (d *Deliverer) Send(ctx context.Context, e db.WebhookEvent) {
 	select {
-	case d.sends <- e:
+	case d.sends <- queued{e: e, link: trace.SpanContextFromContext(ctx)}:
 	default:
 		d.log.Warn().Int64("event_id", e.ID).Str("dedup_key", e.DedupKey).Msg("send queue full: the sweep delivers it after its lease")
 	}
@@ -144,8 +156,8 @@ func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
 				select {
 				case <-ctx.Done():
 					return
-				case e := <-d.sends:
-					d.deliver(ctx, q, e)
+				case s := <-d.sends:
+					d.deliver(trace.ContextWithSpanContext(ctx, s.link), q, s.e)
 				}
 			}
 		}()
@@ -229,14 +241,17 @@ func (d *Deliverer) deliver(ctx context.Context, q *db.Queries, e db.WebhookEven
 	switch {
 	case err == nil:
 		err = q.MarkWebhookEventDelivered(ctx, db.MarkWebhookEventDeliveredParams{ID: e.ID})
+		d.Metrics.InboxDelivery("delivered")
 		log.Debug().Int32("attempt", e.Attempts+1).Msg("delivered")
 	case errors.As(err, &notFound):
 		// The workflow has finished (a late duplicate) or never existed.
 		note := "workflow not running: " + err.Error()
 		err = q.MarkWebhookEventDelivered(ctx, db.MarkWebhookEventDeliveredParams{ID: e.ID, Note: &note})
+		d.Metrics.InboxDelivery("dropped")
 		log.Warn().Msg("delivery dropped: its workflow is not running (a late duplicate, or a call that ended early)")
 	default:
 		retryIn := min(time.Second<<min(e.Attempts, 6), time.Minute)
+		d.Metrics.InboxDelivery("failed")
 		log.Warn().Err(err).Int32("attempt", e.Attempts+1).Dur("retry_in", retryIn).Msg("delivery failed; will retry")
 		var unavailable *serviceerror.Unavailable
 		down := errors.As(err, &unavailable) || errors.Is(err, context.DeadlineExceeded) || sctxTimedOut(err)

@@ -174,7 +174,7 @@ func TestSendDeliversAtOnceAndTheSweepWaitsForTheLease(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx, time.Hour) }()
-	d.Send(row)
+	d.Send(ctx, row)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var delivered bool

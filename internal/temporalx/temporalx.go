@@ -36,6 +36,10 @@ type Options struct {
 	Codec *codec.Codec
 	// Security: TLS, mTLS and the API key (security.go); zero is plaintext.
 	Security Security
+	// Metrics receives the SDK's own metrics (nil: none); Tracing, when
+	// set, is the tracing interceptor of the client and its workers.
+	Metrics client.MetricsHandler
+	Tracing interceptor.ClientInterceptor
 }
 
 func (o Options) client() (client.Options, error) {
@@ -46,6 +50,10 @@ func (o Options) client() (client.Options, error) {
 		// nil without a codec: the SDK's defaults.
 		DataConverter:    o.dataConverter(),
 		FailureConverter: o.failureConverter(),
+		MetricsHandler:   o.Metrics,
+	}
+	if o.Tracing != nil {
+		opts.Interceptors = []interceptor.ClientInterceptor{o.Tracing}
 	}
 	if err := o.Security.apply(&opts); err != nil {
 		return client.Options{}, err

@@ -19,7 +19,7 @@ import (
 
 // New is web.New(d) with what d leaves nil built as the web role builds
 // it (cmd/mobayilo's webRole): the rate deck from d.Pool, kept current; a
-// webhook deliverer, run; the Stripe gateway at STRIPE_API_BASE and, with
+// webhook deliverer counting into d.Metrics, run; the Stripe gateway at STRIPE_API_BASE and, with
 // PAYMENT_SIMULATOR, the payment simulator; Twilio's REST client (or the
 // carrier simulator d.Simulator); a development mailbox, at /dev/mail. A
 // d.Deliverer or d.Rates given is used as it is, and not run. The
@@ -38,6 +38,7 @@ func New(t testing.TB, d web.Deps) *web.Server {
 	if d.Deliverer == nil {
 		dl := inbox.NewDeliverer(d.Pool, d.Temporal, d.Log)
 		dl.TaskQueue = d.Config.TemporalTaskQueue
+		dl.Metrics = d.Metrics
 		d.Deliverer = dl
 		loops = append(loops, jobs.Job{Name: "webhook-inbox", Run: func(ctx context.Context) error { dl.Run(ctx, 2*time.Second); return nil }})
 	}

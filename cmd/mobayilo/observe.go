@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/jobs"
+	"github.com/mobayilo/mobayilo/internal/metrics"
+	"github.com/mobayilo/mobayilo/internal/temporalx"
+	"github.com/mobayilo/mobayilo/internal/tracing"
+)
+
+// Each role's metrics port on loopback when METRICS_ADDR is unset: web
+// (and dev, both roles in one process) and worker apart, so both run on
+// one host as they are.
+var defaultMetricsAddr = map[string]string{"web": "127.0.0.1:9464", "dev": "127.0.0.1:9464", "worker": "127.0.0.1:9465"}
+
+// observability is a role's metrics and tracing.
+type observability struct {
+	metrics *metrics.Metrics
+	tracing *tracing.Tracing
+	addr    string // the metrics listener's; "" none
+}
+
+// observe sets up the role's metrics (served on METRICS_ADDR by job) and
+// its tracing (OTEL_EXPORTER_OTLP_ENDPOINT, TRACE_FILE); shut it down
+// after the role stops, to export the spans still buffered.
+func observe(ctx context.Context, cfg config.Config, role string) (*observability, error) {
+	t, err := tracing.New(ctx, tracing.Options{Service: "mobayilo-" + role, OTLPEndpoint: cfg.OTLPEndpoint, File: cfg.TraceFile})
+	if err != nil {
+		return nil, err
+	}
+	o := &observability{metrics: metrics.New(), tracing: t, addr: cfg.MetricsAddr}
+	switch o.addr {
+	case "":
+		o.addr = defaultMetricsAddr[role]
+	case "off":
+		o.addr = ""
+	}
+	return o, nil
+}
+
+// openDB is the role's Postgres pool, its queries traced.
+func (o *observability) openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	return db.OpenTraced(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, o.tracing.QueryTracer())
+}
+
+// temporal adds the SDK's metrics handler and tracing interceptor to opts.
+func (o *observability) temporal(opts temporalx.Options) (temporalx.Options, error) {
+	h, err := o.metrics.TemporalHandler()
+	if err != nil {
+		return opts, err
+	}
+	opts.Metrics = h
+	if opts.Tracing, err = o.tracing.TemporalInterceptor(); err != nil {
+		return opts, fmt.Errorf("tracing: temporal interceptor: %w", err)
+	}
+	return opts, nil
+}
+
+// job serves /metrics on the metrics address until ctx ends; none when
+// metrics are off.
+func (o *observability) job(log zerolog.Logger) []jobs.Job {
+	if o.addr == "" {
+		return nil
+	}
+	return []jobs.Job{{Name: "metrics", Run: func(ctx context.Context) error {
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s (METRICS_ADDR; off for none): %w", o.addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", o.metrics.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(l) }()
+		log.Info().Str("addr", l.Addr().String()).Msg("metrics listening")
+		select {
+		case err := <-errc:
+			return fmt.Errorf("metrics: %w", err)
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}}}
+}
+
+// shutdown exports the spans still buffered.
+func (o *observability) shutdown(log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.tracing.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("tracing: shutdown")
+	}
+}
