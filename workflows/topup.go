@@ -25,14 +25,14 @@ const (
 )
 
 type topUpWorkflow struct {
-	in     TopUpInput
-	state  TopUpState
-	seen   map[string]bool // Stripe event ids already applied
+	in    TopUpInput
+	state TopUpState
+	seen  map[string]bool // Stripe event ids already applied
 	// confirmedAt: when the payment_intent.succeeded webhook being
 	// applied arrived (zero otherwise), for the credit lag metric.
 	confirmedAt time.Time
-	log    log.Logger
-	events workflow.ReceiveChannel
+	log         log.Logger
+	events      workflow.ReceiveChannel
 	// retry: support asks a stuck top-up to ask Stripe again.
 	retry workflow.ReceiveChannel
 	// updateStarted: the create-payment update was accepted; creating: its

@@ -24,6 +24,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 )
 
@@ -317,8 +318,9 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 		}
 	})
 
-	httpAddr, temporalAddr, uiAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	httpAddr, temporalAddr, uiAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	vars := map[string]string{
+		"METRICS_ADDR":     metricsAddr,
 		"DATABASE_URL":     dbURL,
 		"HTTP_ADDR":        httpAddr,
 		"PUBLIC_BASE_URL":  "http://" + httpAddr,
@@ -364,6 +366,23 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 	}
 
 	placeSimulatedCall(t, "http://"+httpAddr, dbURL)
+
+	// Both roles' metrics on the metrics listener, never on the app's port.
+	snap, err := metrics.Scrape(context.Background(), http.DefaultClient, "http://"+metricsAddr+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Value("mobayilo_calls_finished_total", "status", "completed") != 1 || snap.Value("mobayilo_http_request_duration_seconds", "route", "/calls") < 1 ||
+		snap.Value("temporal_workflow_task_execution_latency_seconds") < 1 {
+		t.Errorf("dev's metrics after one call: finished %v, POST /calls %v, workflow tasks %v",
+			snap.Value("mobayilo_calls_finished_total", "status", "completed"), snap.Value("mobayilo_http_request_duration_seconds", "route", "/calls"),
+			snap.Value("temporal_workflow_task_execution_latency_seconds"))
+	}
+	if resp, err := http.Get("http://" + httpAddr + "/metrics"); err != nil {
+		t.Error(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the app's port answers /metrics with %s, not 404", resp.Status)
+	}
 
 	cancel()
 	select {

@@ -228,7 +228,7 @@ func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc clie
 	obs.metrics.WatchDatabase(pool)
 	d := web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: log, Rates: rates, Rules: rulesFrom(cfg), Deliverer: deliverer,
 		Payments: payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil),
-		Metrics: obs.metrics, Tracer: obs.tracing.Tracer()}
+		Metrics:  obs.metrics, Tracer: obs.tracing.Tracer()}
 	if cfg.Env != config.Production {
 		d.Simulator = sim
 		if cfg.PaymentSimulator {

@@ -237,8 +237,15 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 	if err != nil {
 		return nil, nil, err
 	}
+	// Each process's metrics on a port of its own (never the roles'
+	// defaults, which a `mobayilo dev` on this machine may hold).
+	mport, err := freePort()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	cmd := exec.Command(s.bin, role)
-	cmd.Env = s.env
+	cmd.Env = append(append([]string(nil), s.env...), "METRICS_ADDR=127.0.0.1:"+strconv.Itoa(mport))
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
