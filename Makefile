@@ -14,7 +14,7 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmo
 # The bench run's database (dropped and created, as the soak's).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_bench?sslmode=disable
 
-.PHONY: dev test test-js bench bench-go fuzz lint generate check-generate build postgres chromium ci assets soak
+.PHONY: dev test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -64,6 +64,12 @@ generate:
 ## check-generate: fail when the committed sqlc code is stale
 check-generate:
 	@$(TOOL) sqlc diff || { echo "db/ is stale: run 'make generate' and commit the result"; exit 1; }
+
+## check-alerts: the Prometheus alerting rules are valid and fire as their tests say (promtool, from Debian's prometheus package, installed when missing, as root)
+check-alerts:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	promtool check rules docs/alerts.yml
+	cd docs && promtool test rules alerts_test.yml
 
 ## build: the mobayilo binary in bin/ (always rebuilt; Go's cache makes that quick)
 build: assets

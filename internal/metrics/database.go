@@ -31,14 +31,16 @@ func (m *Metrics) WatchDatabase(conn db.DBTX) {
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, nil, nil)
 	}
-	m.reg.MustRegister(&database{q: db.New(conn), timeout: 3 * time.Second,
+	d := &database{q: db.New(conn), timeout: 3 * time.Second,
 		inboxWaiting:   desc("webhook_inbox_waiting", "Stored webhooks not yet delivered to their workflow."),
 		inboxOldest:    desc("webhook_inbox_oldest_age_seconds", "Age of the oldest stored webhook not yet delivered (0 when none)."),
 		awaiting:       desc("calls_awaiting_billing", "Calls over (completed) and not yet billed, including those marked stuck."),
 		stuck:          desc("calls_stuck_in_billing", "Calls over and unbilled for more than 15 minutes, or marked stuck for support."),
 		awaitingOldest: desc("calls_awaiting_billing_oldest_age_seconds", "How long the oldest call awaiting billing has been over (0 when none)."),
 		up:             desc("database_gauges_up", "1 when the last scrape read the database's gauges, 0 when the database did not answer."),
-	})
+	}
+	m.reg.MustRegister(d)
+	m.ours = append(m.ours, d)
 }
 
 func (d *database) Describe(ch chan<- *prometheus.Desc) {

@@ -12,6 +12,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,8 @@ var HTTPBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 // Metrics holds one role's instruments and the registry they are in.
 type Metrics struct {
 	reg *prometheus.Registry
+	// ours: every collector of ours, for Names.
+	ours []prometheus.Collector
 
 	httpRequests     *prometheus.HistogramVec
 	webhooksReceived *prometheus.CounterVec
@@ -57,22 +60,26 @@ func New() *Metrics {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 		m.reg.MustRegister(c)
+		m.ours = append(m.ours, c)
 		return c
 	}
 	histogram := func(name, help string, buckets []float64) prometheus.Histogram {
 		h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets})
 		m.reg.MustRegister(h)
+		m.ours = append(m.ours, h)
 		return h
 	}
 	gauge := func(name, help string) prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help})
 		m.reg.MustRegister(g)
+		m.ours = append(m.ours, g)
 		return g
 	}
 	m.httpRequests = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
 		Help: "HTTP requests by route pattern, method and status code, and how long they took.", Buckets: HTTPBuckets},
 		[]string{"route", "method", "code"})
 	m.reg.MustRegister(m.httpRequests)
+	m.ours = append(m.ours, m.httpRequests)
 	m.webhooksReceived = counter("webhooks_received_total", "Webhook deliveries received, before authentication, by source (twilio_voice, twilio_status, twilio_dial_action, stripe).", "source")
 	m.webhooksRefused = counter("webhooks_refused_total", "Webhook deliveries answered with a 4xx or 5xx, by source and reason.", "source", "reason")
 	m.inboxDeliveries = counter("webhook_inbox_deliveries_total", "Attempts to deliver a stored webhook to its workflow, by result (delivered; dropped: its workflow is not running; failed: retried later).", "result")
@@ -86,6 +93,29 @@ func New() *Metrics {
 	m.auditProblems = gauge("ledger_audit_problems", "Problems the last ledger audit this process ran found.")
 	m.auditRanAt = gauge("ledger_audit_last_run_timestamp_seconds", "When this process last ran the ledger audit (Unix time).")
 	return m
+}
+
+// Names are the names of every metric of ours in the registry (a
+// histogram's family name, without _bucket, _sum and _count), for the
+// checks of the alerts and the dashboard.
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range m.ours {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		// A Desc names itself only in its String: fqName: "…".
+		s := d.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			rest := s[i+len(`fqName: "`):]
+			out = append(out, rest[:strings.IndexByte(rest, '"')])
+		}
+	}
+	return out
 }
 
 // Registry is where the role's metrics are, for more collectors (the
