@@ -14,14 +14,18 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmo
 # The bench run's database (dropped and created, as the soak's).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_bench?sslmode=disable
 
-.PHONY: dev test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium ci assets soak
+.PHONY: dev dev-metrics test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium prometheus ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
 	bin/mobayilo dev
 
+## dev-metrics: the same, and a local Prometheus (Debian's) scraping the app, with the alerting rules loaded; its graph page's URL is logged
+dev-metrics: postgres bin/temporal assets build prometheus
+	bin/mobayilo dev -metrics
+
 ## test: everything the tests need (Postgres, the Temporal CLI, stripe-mock, Chromium, the assets), then every test with the race detector
-test: postgres bin/temporal bin/stripe-mock assets chromium test-js
+test: postgres bin/temporal bin/stripe-mock assets chromium prometheus test-js
 	$(GO) test -race -count=1 ./...
 
 ## test-js: the front end's unit tests (the Voice SDK and simulator device adapters), with Node's built-in test runner
@@ -66,8 +70,7 @@ check-generate:
 	@$(TOOL) sqlc diff || { echo "db/ is stale: run 'make generate' and commit the result"; exit 1; }
 
 ## check-alerts: the Prometheus alerting rules are valid and fire as their tests say (promtool, from Debian's prometheus package, installed when missing, as root)
-check-alerts:
-	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+check-alerts: prometheus
 	promtool check rules docs/alerts.yml
 	cd docs && promtool test rules alerts_test.yml
 
@@ -94,6 +97,11 @@ web/assets/node_modules/.package-lock.json: web/assets/package.json web/assets/p
 
 postgres:
 	@scripts/postgres.sh
+
+# Debian's Prometheus (server and promtool), for dev -metrics, its tests
+# and check-alerts (installed when missing, as root).
+prometheus:
+	@scripts/prometheus.sh
 
 # Debian's Chromium, for the browser test (installed when missing, as root).
 chromium:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/tracing"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -152,7 +153,7 @@ func (e *badEvent) Error() string { return e.msg }
 // the PaymentIntent id for charges and disputes. topUpID is "" for an event
 // that is not about one of our top-ups.
 func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.StripeSignal, topUpID string, err error) {
-	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type), ReceivedAt: time.Now().UTC()}
+	sig = workflows.StripeSignal{EventID: ev.ID, Type: string(ev.Type), ReceivedAt: time.Now().UTC(), Trace: tracing.Carrier(r.Context())}
 	if ev.Data == nil {
 		return sig, "", &badEvent{"event without data"}
 	}

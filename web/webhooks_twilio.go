@@ -15,6 +15,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/inbox"
+	"github.com/mobayilo/mobayilo/internal/tracing"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -170,8 +171,9 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sig.DedupKey = "status:" + sig.CallSid + ":" + sig.Status + ":" + strconv.Itoa(sig.SequenceNumber)
 	}
-	// The real clock (s.now is the one tests move), for the billing lag.
-	sig.ReceivedAt = time.Now().UTC()
+	// The real clock (s.now is the one tests move), for the billing lag;
+	// this request's trace, which the charge continues.
+	sig.ReceivedAt, sig.Trace = time.Now().UTC(), tracing.Carrier(r.Context())
 	if sig.CallSid == "" || sig.Status == "" {
 		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "missing CallSid or status")
 		return

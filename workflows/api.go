@@ -361,6 +361,9 @@ type StatusSignal struct {
 	// ReceivedAt is when the web role received the callback (zero in
 	// histories from before it was sent): the start of the billing lag.
 	ReceivedAt time.Time `json:",omitzero"`
+	// Trace is the W3C trace context of the request that carried it (none
+	// when tracing is off): the charge it settles continues that trace.
+	Trace map[string]string `json:",omitempty"`
 }
 
 // CarrierCall is a call as the carrier's REST API reports it.
@@ -563,6 +566,8 @@ type StripeSignal struct {
 	// ReceivedAt is when the web role received the event (zero in
 	// histories from before it was sent): the start of the credit lag.
 	ReceivedAt time.Time `json:",omitzero"`
+	// Trace: as StatusSignal's; the credit continues the event's trace.
+	Trace map[string]string `json:",omitempty"`
 }
 
 // PaymentState is a PaymentIntent as the processor reports it.

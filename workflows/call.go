@@ -140,6 +140,9 @@ type callWorkflow struct {
 	// finalAt: when the callback that made the call final arrived (zero
 	// when the carrier's API told it), for the billing lag metric.
 	finalAt time.Time
+	// finalTrace: that callback's trace context, which the billing
+	// activities continue.
+	finalTrace map[string]string
 }
 
 // Call follows one call attempt from authorization to its charge. It is
@@ -615,7 +618,7 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 		return // a duplicate in other words, or an out-of-order regression
 	}
 	if IsFinal(status) {
-		w.finalAt = s.ReceivedAt
+		w.finalAt, w.finalTrace = s.ReceivedAt, s.Trace
 	}
 	w.setStatus(ctx, status)
 	w.record(ctx, status, w.state.ChildCallSid)
@@ -625,6 +628,7 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 // billable. A charge that cannot be posted leaves the call stuck until a
 // retry-billing signal.
 func (w *callWorkflow) bill(ctx workflow.Context) error {
+	ctx = withTrace(ctx, w.finalTrace)
 	t := w.state.Terms
 	rate := rating.Rate{PerMinuteMicros: t.PerMinuteMicros, ConnectionFeeMicros: t.ConnectionFeeMicros}
 	duration := w.state.DurationSeconds

@@ -321,6 +321,7 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 	case EventPaymentSucceeded:
 		// The signal asks; CreditTopUp asks Stripe before posting anything.
 		w.confirmedAt = ev.ReceivedAt
+		ctx := withTrace(ctx, ev.Trace)
 		return w.refused(ctx, w.credit(ctx, PaymentState{PaymentIntentID: ev.PaymentIntentID, Status: "succeeded", AmountCents: ev.AmountCents, Currency: ev.Currency}))
 	case EventPaymentFailed:
 		if w.state.Status != TopUpProcessing && w.state.Status != TopUpFailed && w.state.Status != TopUpCreated {

@@ -17,7 +17,9 @@ import (
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/docs"
 	"github.com/mobayilo/mobayilo/internal/jobs"
+	"github.com/mobayilo/mobayilo/internal/promlocal"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 )
@@ -37,6 +39,9 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		fs := flags(c, e)
 		temporalDB := fs.String("temporal-db", ".dev/temporal.db", "SQLite file where the dev server keeps workflows across restarts (empty: in memory)")
 		temporalCLI := fs.String("temporal-cli", "", "path to the Temporal CLI (default: $TEMPORAL_CLI, bin/temporal, or PATH)")
+		withPrometheus := fs.Bool("metrics", false, "also start a local Prometheus (Debian's prometheus package) scraping the app's METRICS_ADDR every 5 s, with docs/alerts.yml loaded, and log its graph page's URL")
+		promAddr := fs.String("prometheus-addr", "127.0.0.1:9090", "with -metrics: where Prometheus serves its UI (loopback)")
+		promDir := fs.String("prometheus-dir", ".dev/prometheus", "with -metrics: Prometheus's configuration and time series")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -139,11 +144,47 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 			return err
 		}
 		front, loops = append(append(front, wf...), hf...), append(append(append(loops, wl...), hl...), obs.job(log)...)
+		if *withPrometheus {
+			prom, err := startPrometheus(ctx, obs, *promAddr, *promDir, e)
+			if err != nil {
+				return err
+			}
+			defer prom.Stop()
+			log.Info().Str("prometheus", prom.GraphURL("15m", devGraphs...)).Msg("Prometheus is scraping the app: open its graph page to watch calls, billing lag and the inbox")
+			loops = append(loops, jobs.Job{Name: "prometheus", Run: func(ctx context.Context) error {
+				select {
+				case <-prom.Exited():
+					if ctx.Err() == nil {
+						log.Warn().Msg("Prometheus exited; the app goes on without it")
+					}
+				case <-ctx.Done():
+				}
+				return nil
+			}})
+		}
 		log.Info().Str("app", cfg.PublicBaseURL).Str("temporal_ui", uiURL).
 			Msg("Mobayilo is running: open the app, and the Temporal UI to watch its workflows (Ctrl-C stops)")
 		return jobs.Run(ctx, front, loops)
 	}
 	return c
+}
+
+// devGraphs are what the graph page -metrics logs shows: what a person
+// calling sees move.
+var devGraphs = []string{
+	`sum by (route, code) (rate(mobayilo_http_request_duration_seconds_count{route=~"/calls|/api/webhooks/.*"}[1m]))`,
+	`sum by (status, country) (increase(mobayilo_calls_finished_total[5m]))`,
+	`histogram_quantile(0.99, sum by (le) (rate(mobayilo_call_billing_lag_seconds_bucket[5m])))`,
+	`max(mobayilo_webhook_inbox_waiting)`,
+}
+
+// startPrometheus starts Debian's Prometheus on addr, scraping the role's
+// metrics listener, with the alerting rules loaded.
+func startPrometheus(ctx context.Context, obs *observability, addr, dir string, e env) (*promlocal.Server, error) {
+	if obs.addr == "" {
+		return nil, errors.New("-metrics needs the metrics listener: METRICS_ADDR is off")
+	}
+	return promlocal.Start(ctx, promlocal.Options{Listen: addr, Dir: dir, Targets: []string{obs.addr}, Rules: docs.Alerts, Output: e.stderr})
 }
 
 // devServerOptions places the dev server on TEMPORAL_ADDRESS and its UI on

@@ -12,6 +12,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/testdb"
+	"github.com/mobayilo/mobayilo/internal/tracing"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a command's goroutines.
@@ -319,8 +322,10 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 	})
 
 	httpAddr, temporalAddr, uiAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	traceFile := filepath.Join(t.TempDir(), "traces.jsonl")
 	vars := map[string]string{
 		"METRICS_ADDR":     metricsAddr,
+		"TRACE_FILE":       traceFile,
 		"DATABASE_URL":     dbURL,
 		"HTTP_ADDR":        httpAddr,
 		"PUBLIC_BASE_URL":  "http://" + httpAddr,
@@ -330,12 +335,21 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 		// A new user can call at once, through the carrier simulator.
 		"SIGNUP_BONUS_CENTS": "100",
 	}
+	args := []string{"dev", "-temporal-db", t.TempDir() + "/temporal.db"}
+	// -metrics: Debian's Prometheus scraping it (make test installs it).
+	promAddr := ""
+	if _, err := exec.LookPath("prometheus"); err == nil || os.Getenv("CI") != "" {
+		promAddr = freeAddr(t)
+		args = append(args, "-metrics", "-prometheus-addr", promAddr, "-prometheus-dir", t.TempDir())
+	} else {
+		t.Log("prometheus is not installed: dev -metrics is not tried (scripts/prometheus.sh installs it)")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	var stderr string
 	go func() {
-		code, _, errOut := runCmd(ctx, vars, "dev", "-temporal-db", t.TempDir()+"/temporal.db")
+		code, _, errOut := runCmd(ctx, vars, args...)
 		stderr = errOut
 		done <- code
 	}()
@@ -383,6 +397,17 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("the app's port answers /metrics with %s, not 404", resp.Status)
 	}
+	if promAddr != "" {
+		// Prometheus scrapes every 5 s: the call shows within a few scrapes.
+		q := "http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(`sum(mobayilo_calls_finished_total{status="completed"})`)
+		got := ""
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && got != "1"; time.Sleep(500 * time.Millisecond) {
+			got = promValue(t, q)
+		}
+		if got != "1" {
+			t.Errorf("dev -metrics: Prometheus reads %q completed calls, want 1", got)
+		}
+	}
 
 	cancel()
 	select {
@@ -398,9 +423,47 @@ func TestDevRunsTheWholeApp(t *testing.T) {
 			t.Errorf("dev log lacks %s", want)
 		}
 	}
+	// One trace follows POST /calls through the update to the authorize
+	// activity's query, and one the final status callback through the
+	// inbox and the signal to the charge's ledger posting.
+	spans, err := tracing.ReadFiles(traceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := spans.Summary()
+	for _, p := range tracing.Paths {
+		r := sum.Root(p.Root)
+		for _, want := range p.Reach {
+			if r.Reached(want) == 0 {
+				t.Errorf("no trace from %s reaches %s: %s", p.Root, want, r.Line(p.Reach...))
+			}
+		}
+	}
 	if t.Failed() {
 		fmt.Println(stderr)
 	}
+}
+
+// promValue is a Prometheus instant query's single value ("" when none).
+func promValue(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value []any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || len(r.Data.Result) != 1 || len(r.Data.Result[0].Value) != 2 {
+		return ""
+	}
+	v, _ := r.Data.Result[0].Value[1].(string)
+	return v
 }
 
 // placeSimulatedCall signs up on a running `dev`, places a call, connects it

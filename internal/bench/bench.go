@@ -61,6 +61,9 @@ type Options struct {
 	VoiceRates         []float64     // requests per second, each of the voice webhook and its floor
 	VoiceRequests      int           // per rate, after the burst of authorizations and again settled
 	Settle             time.Duration // the pause before the voice webhook's settled blocks
+	ObserveRounds      int           // metrics and traces cost: rounds with them off, as many on, alternating
+	ObserveRequests    int           // calls per round (POST /calls and the voice webhook each)
+	ObserveConcurrency int           // their concurrency
 
 	Report   string    // JSON report path ("" for none)
 	Progress io.Writer // what it is doing (stderr)
@@ -76,6 +79,7 @@ func Defaults() Options {
 		MixCalls: 150, MixConcurrency: 10, MixPurchases: 40, PurchaseConcurency: 2,
 		Sustain: 60 * time.Second, SustainConcurrency: 50,
 		VoiceRates: []float64{50, 100}, VoiceRequests: 250, Settle: 15 * time.Second,
+		ObserveRounds: 3, ObserveRequests: 60, ObserveConcurrency: 4,
 	}
 }
 
@@ -110,6 +114,9 @@ func (o Options) Validate() error {
 			errs = append(errs, errors.New("-voice-rates: each above 0 and at most 2000"))
 		}
 	}
+	if o.ObserveRounds < 1 || o.ObserveRounds > 20 || o.ObserveRequests < 1 || o.ObserveRequests > 10_000 || o.ObserveConcurrency < 1 || o.ObserveConcurrency > 100 {
+		errs = append(errs, errors.New("-observe-rounds must be 1 to 20, -observe-requests 1 to 10000, -observe-concurrency 1 to 100"))
+	}
 	if o.Settle < 0 || o.Settle > 10*time.Minute {
 		errs = append(errs, errors.New("-settle must be 0 to 10m"))
 	}
@@ -136,6 +143,7 @@ func (o Options) maxLevel() int {
 type run struct {
 	o     Options
 	app   *app
+	st    *load.Stack // nil on a running stack
 	tc    client.Client
 	watch *chargeWatch
 	rep   *Report
@@ -202,6 +210,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"a burst of completions, interactive requests beside it", r.burst},
 		{"(d) sustained completed call workflows", r.sustained},
 		{"voice webhook beside the minimal durable handler", r.voice},
+		{"metrics and traces: on beside off", r.observability},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -251,10 +260,11 @@ func (r *run) stack(ctx context.Context) (*app, string, func(), error) {
 		// authorizations wait for their voice request, answered calls talk
 		// until hung up, open top-ups stay open.
 		MaxCallSeconds: 3600, AuthorizationWindow: 10 * time.Minute, ReconcileGrace: 10 * time.Second, PaymentTimeout: time.Hour,
-		CarrierRealtime: true})
+		CarrierRealtime: true, Traces: true})
 	if err != nil {
 		return nil, "", st.Stop, err
 	}
+	r.st = st
 	return &app{webURL: st.WebURL(), cfg: st.Config(), pool: st.Pool(), carrier: st.Carrier(), transport: newTransport(), runID: runID},
 		st.TemporalAddress(), st.Stop, nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mobayilo/mobayilo/internal/tracing"
 )
 
 // Report is a run's figures; the JSON file holds the same as the table.
@@ -25,6 +27,8 @@ type Report struct {
 	Ratios      []Ratio        `json:"ratios"`
 	Burst       *Burst         `json:"burst,omitempty"`
 	Sustained   *Sustained     `json:"sustained,omitempty"`
+	// Traces: what the spans the observed rounds wrote hold.
+	Traces *tracing.Summary `json:"traces,omitempty"`
 	// Setup are the requests that prepare a measurement (their errors are
 	// shown, their latencies are not the figures).
 	Setup []Row    `json:"setup"`
@@ -71,6 +75,7 @@ func newReport(o Options) *Report {
 			"burst": o.Burst, "mix_calls": o.MixCalls, "mix_concurrency": o.MixConcurrency, "mix_purchases": o.MixPurchases,
 			"purchase_concurrency": o.PurchaseConcurency, "sustain": o.Sustain.String(), "sustain_concurrency": o.SustainConcurrency,
 			"voice_rates": o.VoiceRates, "voice_requests": o.VoiceRequests, "auth_burst": o.authBurst(), "settle": o.Settle.String(),
+			"observe_rounds": o.ObserveRounds, "observe_requests": o.ObserveRequests, "observe_concurrency": o.ObserveConcurrency,
 			"running_stack": o.WebURL != "",
 		}}
 }
@@ -151,6 +156,12 @@ func (r *Report) print(w io.Writer) {
 	if s := r.Sustained; s != nil {
 		fmt.Fprintf(w, "(d) sustained: %d zero-length call workflows completed in the last %.0f s of %.0f s = %.1f/s (%d authorized, %d driven at once)\n",
 			s.Completed, s.CountedSeconds, s.Seconds, s.PerSecond, s.Started, s.Concurrency)
+	}
+	if r.Traces != nil {
+		fmt.Fprintf(w, "traces: %d spans in %d traces (the whole run, the unobserved rounds apart)\n", r.Traces.Spans, r.Traces.Traces)
+		for _, l := range r.Traces.Lines() {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

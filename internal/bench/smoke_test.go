@@ -35,6 +35,7 @@ func TestSmoke(t *testing.T) {
 	o.ChargeCalls, o.Burst, o.MixCalls, o.MixPurchases = 6, 6, 4, 4
 	o.Sustain, o.SustainConcurrency = 6*time.Second, 2
 	o.VoiceRequests, o.Settle = 3, time.Second
+	o.ObserveRounds, o.ObserveRequests = 1, 4
 	var out bytes.Buffer
 	o.Out, o.Progress = &out, os.Stderr
 	rep, err := Run(ctx, o)
@@ -44,13 +45,14 @@ func TestSmoke(t *testing.T) {
 	}
 	want := []string{"floor_c1", "post_calls_c1", "floor_c2", "post_calls_c2", "final_to_charge",
 		"mix_post_calls_unloaded", "mix_purchase_unloaded", "burst_final_to_charge", "mix_post_calls_burst", "mix_purchase_burst",
-		"sustained_post_calls", "auth_burst", "voice_r50_after_burst", "minimal_r50_after_burst", "voice_r100_settled", "minimal_r100_settled"}
+		"sustained_post_calls", "auth_burst", "voice_r50_after_burst", "minimal_r50_after_burst", "voice_r100_settled", "minimal_r100_settled",
+		"post_calls_observe_off", "post_calls_observe_on", "voice_observe_off", "voice_observe_on"}
 	for _, k := range want {
 		if r := rep.row(k); r.N == 0 {
 			t.Errorf("row %s measured nothing (%d errors: %v)", k, r.Errors, r.ErrorKinds)
 		}
 	}
-	if len(rep.Ratios) != len(o.Levels)+2+2*len(o.VoiceRates) {
+	if len(rep.Ratios) != len(o.Levels)+2+2*len(o.VoiceRates)+2 {
 		t.Errorf("%d ratios", len(rep.Ratios))
 	}
 	if rep.Sustained == nil || rep.Sustained.Started == 0 {

@@ -56,6 +56,9 @@ type Options struct {
 	ReconcileGrace      time.Duration
 	PaymentTimeout      time.Duration
 
+	// Traces: every process writes its spans to traces-<role>.jsonl in Dir.
+	Traces bool
+
 	Seed     uint64
 	Report   string    // JSON report path ("" for none)
 	Progress io.Writer // progress bar (stderr)
@@ -173,6 +176,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
 	d.drain(ctx, o.Drain, running)
 	stopProgress()
+	// The app's own figures, as they stand at the end (a killed worker's
+	// stand as last read before the kill).
+	st.metrics.scrapeAll(ctx)
 
 	problems, err := Check(ctx, st.pool, d.calls(), d.topups(), CheckOptions{Running: running, Adjustments: int(d.adjustments.Load())})
 	if err != nil {

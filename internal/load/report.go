@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mobayilo/mobayilo/internal/tracing"
 )
 
 // Report is a run's figures and the check's result; the JSON file holds
@@ -30,6 +33,12 @@ type Report struct {
 	Voice         Percentiles `json:"voice_webhook_ms"`
 	Status        Percentiles `json:"status_webhook_ms"`
 	FinalToCharge Percentiles `json:"final_callback_to_charge_ms"`
+	// Traces: what the run's spans hold (-traces).
+	Traces *tracing.Summary `json:"traces,omitempty"`
+	// AppBillingLag is the same lag from the app's own histogram
+	// (mobayilo_call_billing_lag_seconds, summed over every worker
+	// process), to check the metric against the tool's clock.
+	AppBillingLag AppLag `json:"app_billing_lag_ms"`
 	// ReconciledCharges: answered calls whose final callback was dropped,
 	// charged through reconciliation with the carrier's REST API.
 	ReconciledCharges int `json:"reconciled_charges"`
@@ -117,7 +126,7 @@ func reportOptions(o Options) map[string]any {
 		"kill_worker_every": o.KillWorkerEvery.String(), "restart_postgres": o.RestartPostgres,
 		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
 		"max_call_seconds": o.MaxCallSeconds, "authorization_window": o.AuthorizationWindow.String(),
-		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(),
+		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(), "traces": o.Traces,
 	}
 }
 
@@ -185,6 +194,24 @@ func (d *driver) figures(ctx context.Context, r *Report) error {
 		return err
 	}
 	r.FinalToCharge = percentiles(lat)
+	b, n := d.st.metrics.histogram("worker", "mobayilo_call_billing_lag_seconds")
+	r.AppBillingLag = appLag("mobayilo_call_billing_lag_seconds", b, n, r.FinalToCharge)
+	switch {
+	case r.AppBillingLag.N == 0 && r.FinalToCharge.N > 0:
+		// Charges the tool saw and the metric did not: the metric is broken.
+		r.Problems = append(r.Problems, Problem{Kind: "metrics", ID: "mobayilo_call_billing_lag_seconds",
+			Message: fmt.Sprintf("the tool timed %d charges after a final callback; the app's billing lag histogram holds none", r.FinalToCharge.N)})
+	case !r.AppBillingLag.Agrees:
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the app's billing lag histogram (%s) does not agree within a bucket with the tool's clock (p50 %.0f ms, p99 %.0f ms)",
+			r.AppBillingLag, r.FinalToCharge.P50, r.FinalToCharge.P99))
+	}
+	if d.o.Traces {
+		spans, err := tracing.ReadFiles(filepath.Join(d.o.Dir, "traces-web.jsonl"), filepath.Join(d.o.Dir, "traces-worker.jsonl"))
+		if err != nil {
+			return err
+		}
+		r.Traces = spans.Summary()
+	}
 	return d.hangUpFigures(ctx, r, calls)
 }
 
@@ -302,6 +329,9 @@ func (r *Report) print(w io.Writer) {
 		{"browser hang-up -> charge committed", r.HangUpToCharge}, {"browser hang-up -> call slot free", r.HangUpToSlotFree}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\n", row.name, row.p.N, row.p.P50, row.p.P95, row.p.P99, row.p.Max)
 	}
+	agree := map[bool]string{true: "agrees with the tool's clock within a bucket", false: "DOES NOT agree with the tool's clock within a bucket"}[r.AppBillingLag.Agrees]
+	fmt.Fprintf(tw, "  the same, app's histogram\t%d\t%.1f\t%.1f\t%.1f\t-\t%s (%d worker processes)\n",
+		r.AppBillingLag.N, r.AppBillingLag.P50, r.AppBillingLag.P95, r.AppBillingLag.P99, agree, r.AppBillingLag.Processes)
 	fmt.Fprintf(tw, "\ncharges expected\t$%d.%02d\t(%d answered calls reconciled after a lost final callback)\n",
 		r.ExpectedChargeCents/100, r.ExpectedChargeCents%100, r.ReconciledCharges)
 	if r.BrowserHangUps > 0 {
@@ -330,6 +360,12 @@ func (r *Report) print(w io.Writer) {
 				break
 			}
 			fmt.Fprintf(tw, "\t%s\t%s\n", p.Kind, p.Message)
+		}
+	}
+	if r.Traces != nil {
+		fmt.Fprintf(tw, "traces\t%d spans in %d traces\n", r.Traces.Spans, r.Traces.Traces)
+		for _, l := range r.Traces.Lines() {
+			fmt.Fprintf(tw, "\t%s\n", l)
 		}
 	}
 	for _, w := range r.Warnings {

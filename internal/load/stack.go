@@ -46,9 +46,21 @@ type stack struct {
 	carrier     *carrier.Simulator
 	payments    *payments.Simulator
 
-	mu     sync.Mutex
-	web    *exec.Cmd
-	worker *exec.Cmd
+	// traces: each process writes its spans to traces-<role>.jsonl in dir.
+	traces bool
+	// metrics: every process's last scrape; metricsURL the current
+	// process's of each role.
+	metrics     *appMetrics
+	stopMetrics context.CancelFunc
+
+	mu         sync.Mutex
+	web        *exec.Cmd
+	webDone    <-chan struct{}
+	worker     *exec.Cmd
+	metricsURL map[string]string
+	// unobserved: the processes started next run with metrics and traces
+	// off (METRICS_ADDR=off, no TRACE_FILE), to measure what they cost.
+	unobserved bool
 
 	superviseCtx  context.Context
 	stopSupervise context.CancelFunc
@@ -66,6 +78,9 @@ type StackOptions struct {
 	// CarrierRealtime: the carrier simulator paces each call as a real one
 	// (ringing, then the talk time; carrier.Simulator.HangUp ends it).
 	CarrierRealtime bool
+	// Traces: each process writes its spans to traces-<role>.jsonl in Dir
+	// (TRACE_FILE).
+	Traces bool
 }
 
 // Stack is a running stack, started by StartStack.
@@ -95,6 +110,12 @@ func (st *Stack) Config() config.Config { return st.s.cfg }
 // Carrier is the simulator playing Twilio for the web role.
 func (st *Stack) Carrier() *carrier.Simulator { return st.s.carrier }
 
+// RestartRoles restarts the web and worker roles gracefully, with their
+// metrics and traces on (observed) or off, and waits until both serve.
+func (st *Stack) RestartRoles(ctx context.Context, observed bool) error {
+	return st.s.restartRoles(ctx, !observed)
+}
+
 // Stop ends every process and server of the stack.
 func (st *Stack) Stop() {
 	if st.s != nil {
@@ -107,11 +128,11 @@ func (st *Stack) Stop() {
 // loopback).
 func startStack(ctx context.Context, o Options) (*stack, error) {
 	return newStack(ctx, StackOptions{Binary: o.Binary, Dir: o.Dir, DatabaseURL: o.DatabaseURL, MaxCallSeconds: o.MaxCallSeconds,
-		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout})
+		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout, Traces: o.Traces})
 }
 
 func newStack(ctx context.Context, o StackOptions) (*stack, error) {
-	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL}
+	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL, traces: o.Traces, metrics: newAppMetrics(), metricsURL: map[string]string{}}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return s, err
 	}
@@ -195,6 +216,10 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 	s.tools = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.tools.Serve(toolsLn) }()
 
+	var watchCtx context.Context
+	watchCtx, s.stopMetrics = context.WithCancel(context.WithoutCancel(ctx))
+	go s.metrics.watch(watchCtx, time.Second)
+
 	if err := s.startWeb(ctx); err != nil {
 		return s, err
 	}
@@ -244,14 +269,30 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 		f.Close()
 		return nil, nil, err
 	}
+	s.mu.Lock()
+	unobserved := s.unobserved
+	s.mu.Unlock()
 	cmd := exec.Command(s.bin, role)
 	cmd.Env = append(append([]string(nil), s.env...), "METRICS_ADDR=127.0.0.1:"+strconv.Itoa(mport))
+	switch {
+	case unobserved:
+		cmd.Env = append(cmd.Env, "METRICS_ADDR=off") // the later one counts
+	case s.traces:
+		cmd.Env = append(cmd.Env, "TRACE_FILE="+filepath.Join(s.dir, "traces-"+role+".jsonl"))
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("load: start %s: %w", role, err)
 	}
+	murl := "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
+	if !unobserved {
+		s.metrics.add(role, murl)
+	}
+	s.mu.Lock()
+	s.metricsURL[role] = murl
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -262,12 +303,12 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 }
 
 func (s *stack) startWeb(ctx context.Context) error {
-	cmd, _, err := s.start(ctx, "web")
+	cmd, done, err := s.start(ctx, "web")
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.web = cmd
+	s.web, s.webDone = cmd, done
 	s.mu.Unlock()
 	return waitUntil(ctx, 60*time.Second, "the web role to be ready", func() bool {
 		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(s.webURL + "/healthz")
@@ -313,17 +354,49 @@ func (s *stack) superviseWorker() {
 // killWorker kills the worker with SIGKILL, as a crash would; its
 // supervisor starts a new one, and this waits until it polls.
 func (s *stack) killWorker(ctx context.Context) error {
+	return s.signalWorker(ctx, syscall.SIGKILL)
+}
+
+// signalWorker sends the worker sig, and waits until the worker its
+// supervisor starts next polls.
+func (s *stack) signalWorker(ctx context.Context, sig syscall.Signal) error {
 	logPath := filepath.Join(s.dir, "worker.log")
 	before := countLines(logPath, "worker polling")
 	s.mu.Lock()
-	w := s.worker
+	w, murl := s.worker, s.metricsURL["worker"]
 	s.mu.Unlock()
+	// Its counters die with it: read them first.
+	_ = s.metrics.scrape(ctx, murl)
 	if w != nil && w.Process != nil {
-		_ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-w.Process.Pid, sig)
 	}
 	return waitUntil(ctx, 60*time.Second, "a new worker to poll", func() bool {
 		return countLines(logPath, "worker polling") > before
 	})
+}
+
+// restartRoles stops the web and worker roles gracefully (SIGTERM) and
+// starts them again, with metrics and traces off when unobserved.
+func (s *stack) restartRoles(ctx context.Context, unobserved bool) error {
+	s.mu.Lock()
+	s.unobserved = unobserved
+	web, done := s.web, s.webDone
+	s.mu.Unlock()
+	if web != nil && web.Process != nil {
+		_ = syscall.Kill(-web.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-web.Process.Pid, syscall.SIGKILL)
+			<-done
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := s.startWeb(ctx); err != nil {
+		return err
+	}
+	return s.signalWorker(ctx, syscall.SIGTERM)
 }
 
 // restartTemporal stops the dev server and starts it again on the same
@@ -368,6 +441,9 @@ func (s *stack) restartPostgres(ctx context.Context) error {
 func (s *stack) stop() {
 	if s.stopSupervise != nil {
 		s.stopSupervise()
+	}
+	if s.stopMetrics != nil {
+		s.stopMetrics()
 	}
 	s.mu.Lock()
 	for _, c := range []*exec.Cmd{s.web, s.worker} {

@@ -140,6 +140,39 @@ func Minus(b, a []Bucket) []Bucket {
 	return out
 }
 
+// Add is the histogram of the observations of a and b together: two
+// processes' histograms of one family, with the same bounds (a bound only
+// one of them has is counted as the other's next bound up, as cumulative
+// counts are).
+func Add(a, b []Bucket) []Bucket {
+	bounds := map[float64]bool{}
+	for _, x := range a {
+		bounds[x.UpperBound] = true
+	}
+	for _, x := range b {
+		bounds[x.UpperBound] = true
+	}
+	out := make([]Bucket, 0, len(bounds))
+	for ub := range bounds {
+		out = append(out, Bucket{UpperBound: ub, Count: cumulativeAt(a, ub) + cumulativeAt(b, ub)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpperBound < out[j].UpperBound })
+	return out
+}
+
+// cumulativeAt is how many of buckets' observations are at most ub: the
+// count of the highest bound not above it.
+func cumulativeAt(buckets []Bucket, ub float64) float64 {
+	c := 0.0
+	for _, x := range buckets {
+		if x.UpperBound > ub {
+			break
+		}
+		c = x.Count
+	}
+	return c
+}
+
 // Quantile estimates the q-quantile (0 < q < 1) of cumulative buckets as
 // Prometheus's histogram_quantile does: linearly within the bucket it
 // falls in (the lowest bucket from 0); the highest finite bound when it

@@ -27,6 +27,32 @@ func TestQuantileInterpolatesWithinTheBucket(t *testing.T) {
 	}
 }
 
+// Add sums two processes' histograms of one family, bucket by bucket,
+// also where one lacks a bound the other has.
+func TestAddSumsHistogramsBucketByBucket(t *testing.T) {
+	a := []Bucket{{0.1, 1}, {0.5, 3}, {math.Inf(1), 4}}
+	b := []Bucket{{0.1, 2}, {0.5, 2}, {math.Inf(1), 7}}
+	got := Add(a, b)
+	want := []Bucket{{0.1, 3}, {0.5, 5}, {math.Inf(1), 11}}
+	if len(got) != len(want) {
+		t.Fatalf("Add = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Add = %+v, want %+v", got, want)
+		}
+	}
+	// An empty side (a process never scraped) adds nothing.
+	if got := Add(nil, b); got[2].Count != 7 || got[0].Count != 2 {
+		t.Errorf("Add(nil, b) = %+v", got)
+	}
+	// A bound only a has: b's count there is its highest bound below it.
+	got = Add([]Bucket{{0.1, 1}, {0.2, 2}, {math.Inf(1), 2}}, []Bucket{{0.1, 5}, {math.Inf(1), 6}})
+	if got[1].UpperBound != 0.2 || got[1].Count != 7 || got[2].Count != 8 {
+		t.Errorf("Add with a bound one side lacks = %+v", got)
+	}
+}
+
 // A scrape of the handler reads back what was recorded, labels bounded.
 func TestHandlerServesWhatWasRecorded(t *testing.T) {
 	m := New()

@@ -121,7 +121,7 @@ func (t *Tracing) TemporalInterceptor() (interceptor.ClientInterceptor, error) {
 	if !t.Enabled() {
 		return nil, nil
 	}
-	return temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: t.tracer, TextMapPropagator: Propagator})
+	return newTemporalInterceptor(temporalotel.TracerOptions{Tracer: t.tracer, TextMapPropagator: Propagator})
 }
 
 // QueryTracer makes each Postgres query a child span of the context's span,
