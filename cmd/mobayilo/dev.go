@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mobayilo/mobayilo/docs"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
-	"github.com/mobayilo/mobayilo/docs"
 	"github.com/mobayilo/mobayilo/internal/jobs"
 	"github.com/mobayilo/mobayilo/internal/promlocal"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
