@@ -83,8 +83,12 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.StringVar(&o.Dir, "dir", "", "where logs and the Temporal database go (default: a new temporary directory)")
 		fs.StringVar(&o.WebURL, "web-url", "", "measure a running stack at this URL instead of starting one (its settings from the environment)")
 		fs.StringVar(&o.Report, "report", "", "JSON report file (empty: none)")
+		only := fs.String("only", "", "run only these phases, comma-separated: "+strings.Join(bench.StepKeys(), ", ")+" (default: all)")
 		if err := parse(fs, args); err != nil {
 			return err
+		}
+		if *only != "" {
+			o.Only = strings.Split(*only, ",")
 		}
 		var err error
 		if o.Levels, err = parseInts(*levels); err != nil {

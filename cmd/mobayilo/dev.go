@@ -150,7 +150,7 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 				return err
 			}
 			defer prom.Stop()
-			log.Info().Str("prometheus", prom.GraphURL("15m", devGraphs...)).Msg("Prometheus is scraping the app: open its graph page to watch calls, billing lag and the inbox")
+			log.Info().Str("prometheus", prom.GraphURL("15m", promlocal.Graphs...)).Msg("Prometheus is scraping the app: open its graph page to watch calls, billing lag and the inbox")
 			loops = append(loops, jobs.Job{Name: "prometheus", Run: func(ctx context.Context) error {
 				select {
 				case <-prom.Exited():
@@ -167,15 +167,6 @@ logs the URLs of the app and of the Temporal UI. Refuses APP_ENV=production.`,
 		return jobs.Run(ctx, front, loops)
 	}
 	return c
-}
-
-// devGraphs are what the graph page -metrics logs shows: what a person
-// calling sees move.
-var devGraphs = []string{
-	`sum by (route, code) (rate(mobayilo_http_request_duration_seconds_count{route=~"/calls|/api/webhooks/.*"}[1m]))`,
-	`sum by (status, country) (increase(mobayilo_calls_finished_total[5m]))`,
-	`histogram_quantile(0.99, sum by (le) (rate(mobayilo_call_billing_lag_seconds_bucket[5m])))`,
-	`max(mobayilo_webhook_inbox_waiting)`,
 }
 
 // startPrometheus starts Debian's Prometheus on addr, scraping the role's

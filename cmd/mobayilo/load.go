@@ -58,6 +58,7 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.StringVar(&o.DatabaseURL, "database-url", o.DatabaseURL, "the database to create for the run (loopback, name starting mobayilo_load)")
 		fs.StringVar(&o.Dir, "dir", "", "where logs and the Temporal database go (default: a new temporary directory)")
 		fs.StringVar(&o.Report, "report", o.Report, "JSON report file (empty: none)")
+		fs.StringVar(&o.Prometheus, "prometheus", "", "run a Prometheus (Debian's) on this loopback host:port, scraping every web and worker process as they come and go, with docs/alerts.yml loaded; its graph page's URL is printed")
 		fs.BoolVar(&o.Traces, "traces", false, "every web and worker process writes its OpenTelemetry spans to traces-<role>.jsonl in -dir (TRACE_FILE)")
 		fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed, to repeat a run's choices")
 		fs.IntVar(&o.MaxCallSeconds, "max-call-seconds", o.MaxCallSeconds, "the app's MAX_CALL_SECONDS for the run")

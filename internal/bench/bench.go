@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ type Options struct {
 	ObserveRounds      int           // metrics and traces cost: rounds with them off, as many on, alternating
 	ObserveRequests    int           // calls per round (POST /calls and the voice webhook each)
 	ObserveConcurrency int           // their concurrency
+	Only               []string      // run only these phases (StepKeys); all when empty
 
 	Report   string    // JSON report path ("" for none)
 	Progress io.Writer // what it is doing (stderr)
@@ -116,6 +118,11 @@ func (o Options) Validate() error {
 	}
 	if o.ObserveRounds < 1 || o.ObserveRounds > 20 || o.ObserveRequests < 1 || o.ObserveRequests > 10_000 || o.ObserveConcurrency < 1 || o.ObserveConcurrency > 100 {
 		errs = append(errs, errors.New("-observe-rounds must be 1 to 20, -observe-requests 1 to 10000, -observe-concurrency 1 to 100"))
+	}
+	for _, k := range o.Only {
+		if !slices.Contains(StepKeys(), k) {
+			errs = append(errs, fmt.Errorf("-only: %q is none of %s", k, strings.Join(StepKeys(), ", ")))
+		}
 	}
 	if o.Settle < 0 || o.Settle > 10*time.Minute {
 		errs = append(errs, errors.New("-settle must be 0 to 10m"))
@@ -200,19 +207,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := r.signUpEveryone(ctx); err != nil {
 		return nil, err
 	}
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"(a)/(b) floor and POST /calls at each concurrency", r.levels},
-		{"(c) final callback -> charge committed", r.charges},
-		{"interactive requests, unloaded", r.mixUnloaded},
-		{"a burst of completions, interactive requests beside it", r.burst},
-		{"(d) sustained completed call workflows", r.sustained},
-		{"voice webhook beside the minimal durable handler", r.voice},
-		{"metrics and traces: on beside off", r.observability},
-	}
-	for _, s := range steps {
+	for _, s := range r.steps() {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, s.key) {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -232,6 +230,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return r.rep, nil
+}
+
+type step struct {
+	key, name string
+	fn        func(context.Context) error
+}
+
+// steps are the run's phases, in order; -only picks some by key.
+func (r *run) steps() []step {
+	return []step{
+		{"levels", "(a)/(b) floor and POST /calls at each concurrency", r.levels},
+		{"charges", "(c) final callback -> charge committed", r.charges},
+		{"mix", "interactive requests, unloaded", r.mixUnloaded},
+		{"burst", "a burst of completions, interactive requests beside it", r.burst},
+		{"sustained", "(d) sustained completed call workflows", r.sustained},
+		{"voice", "voice webhook beside the minimal durable handler", r.voice},
+		{"observe", "metrics and traces: on beside off", r.observability},
+	}
+}
+
+// StepKeys are -only's choices.
+func StepKeys() []string {
+	var keys []string
+	for _, s := range (&run{}).steps() {
+		keys = append(keys, s.key)
+	}
+	return keys
 }
 
 func (r *run) progress(format string, args ...any) {

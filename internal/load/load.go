@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/internal/codec"
+	"github.com/mobayilo/mobayilo/internal/promlocal"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 )
 
@@ -58,6 +59,8 @@ type Options struct {
 
 	// Traces: every process writes its spans to traces-<role>.jsonl in Dir.
 	Traces bool
+	// Prometheus: run one on this loopback host:port, scraping the stack.
+	Prometheus string
 
 	Seed     uint64
 	Report   string    // JSON report path ("" for none)
@@ -138,6 +141,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if st.prom != nil {
+		fmt.Fprintf(o.Progress, "load: Prometheus is scraping the stack: %s\n", st.prom.GraphURL("15m", promlocal.Graphs...))
 	}
 	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: st.temporal.Address, Namespace: "default",
 		Codec: codec.New(st.cfg.TemporalCodecKeys)})

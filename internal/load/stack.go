@@ -22,10 +22,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/docs"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/payments"
+	"github.com/mobayilo/mobayilo/internal/promlocal"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 )
 
@@ -52,6 +54,8 @@ type stack struct {
 	// process's of each role.
 	metrics     *appMetrics
 	stopMetrics context.CancelFunc
+	prom        *promlocal.Server
+	promTargets string // its file-based discovery file
 
 	mu         sync.Mutex
 	web        *exec.Cmd
@@ -81,6 +85,10 @@ type StackOptions struct {
 	// Traces: each process writes its spans to traces-<role>.jsonl in Dir
 	// (TRACE_FILE).
 	Traces bool
+	// Prometheus: a host:port on loopback to run a Prometheus on (Debian's),
+	// scraping every process of the stack as they come and go, with the
+	// alerting rules loaded; "" for none.
+	Prometheus string
 }
 
 // Stack is a running stack, started by StartStack.
@@ -128,7 +136,8 @@ func (st *Stack) Stop() {
 // loopback).
 func startStack(ctx context.Context, o Options) (*stack, error) {
 	return newStack(ctx, StackOptions{Binary: o.Binary, Dir: o.Dir, DatabaseURL: o.DatabaseURL, MaxCallSeconds: o.MaxCallSeconds,
-		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout, Traces: o.Traces})
+		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout, Traces: o.Traces,
+		Prometheus: o.Prometheus})
 }
 
 func newStack(ctx context.Context, o StackOptions) (*stack, error) {
@@ -219,6 +228,24 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 	var watchCtx context.Context
 	watchCtx, s.stopMetrics = context.WithCancel(context.WithoutCancel(ctx))
 	go s.metrics.watch(watchCtx, time.Second)
+	if o.Prometheus != "" {
+		pdir := filepath.Join(s.dir, "prometheus")
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return s, err
+		}
+		s.promTargets = filepath.Join(pdir, "targets.json")
+		if err := promlocal.WriteTargets(s.promTargets, nil); err != nil {
+			return s, err
+		}
+		plog, err := os.Create(filepath.Join(s.dir, "prometheus.log"))
+		if err != nil {
+			return s, err
+		}
+		if s.prom, err = promlocal.Start(ctx, promlocal.Options{Listen: o.Prometheus, Dir: pdir, TargetsFile: s.promTargets,
+			Rules: docs.Alerts, Output: plog}); err != nil {
+			return s, err
+		}
+	}
 
 	if err := s.startWeb(ctx); err != nil {
 		return s, err
@@ -292,6 +319,13 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 	}
 	s.mu.Lock()
 	s.metricsURL[role] = murl
+	if s.prom != nil && !unobserved {
+		byRole := map[string]string{}
+		for r, u := range s.metricsURL {
+			byRole[r] = strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/metrics")
+		}
+		_ = promlocal.WriteTargets(s.promTargets, byRole)
+	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
@@ -444,6 +478,9 @@ func (s *stack) stop() {
 	}
 	if s.stopMetrics != nil {
 		s.stopMetrics()
+	}
+	if s.prom != nil {
+		s.prom.Stop()
 	}
 	s.mu.Lock()
 	for _, c := range []*exec.Cmd{s.web, s.worker} {

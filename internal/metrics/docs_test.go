@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/mobayilo/mobayilo/internal/promlocal"
+
 	"encoding/json"
 	"os"
 	"regexp"
@@ -52,7 +54,8 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 	if dash.Title == "" || len(dash.Panels) == 0 {
 		t.Fatal("the dashboard has no title or no panels")
 	}
-	exprs := []string{string(rules)}
+	// And the graphs dev -metrics and load -prometheus open.
+	exprs := append([]string{string(rules)}, promlocal.Graphs...)
 	for _, p := range dash.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)

@@ -7,6 +7,7 @@ package promlocal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,10 @@ type Options struct {
 	Listen  string   // host:port of its web UI and API (loopback)
 	Dir     string   // its configuration and time-series database
 	Targets []string // host:port of each /metrics listener
+	// TargetsFile, instead of Targets: a file of Prometheus's file-based
+	// discovery (WriteTargets), re-read as it changes, for processes that
+	// come and go on new ports (the load tool's workers).
+	TargetsFile string
 	// Rules is an alerting rules file's content (docs/alerts.yml); none
 	// when empty.
 	Rules  []byte
@@ -58,7 +63,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("promlocal: Prometheus only starts on loopback, not %s", host)
 	}
-	if len(o.Targets) == 0 {
+	if len(o.Targets) == 0 && o.TargetsFile == "" {
 		return nil, errors.New("promlocal: nothing to scrape (metrics are off)")
 	}
 	every := o.Every
@@ -81,9 +86,7 @@ global:
   evaluation_interval: %[1]s
 %[2]sscrape_configs:
   - job_name: mobayilo
-    static_configs:
-      - targets: [%[3]s]
-`, every, rules, quoteAll(o.Targets))
+%[3]s`, every, rules, targets(o))
 	cfgPath := filepath.Join(o.Dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -144,6 +147,16 @@ func (s *Server) Stop() {
 	}
 }
 
+// Graphs are what the graph page `dev -metrics` and `load -prometheus` log
+// shows: the requests a caller waits on, the billing lag, calls finishing
+// and the webhook inbox.
+var Graphs = []string{
+	`sum by (route) (rate(mobayilo_http_request_duration_seconds_count{route=~"/calls|/api/webhooks/.*"}[1m]))`,
+	`histogram_quantile(0.99, sum by (le) (rate(mobayilo_call_billing_lag_seconds_bucket[1m])))`,
+	`sum by (status) (rate(mobayilo_calls_finished_total[1m]))`,
+	`max(mobayilo_webhook_inbox_waiting)`,
+}
+
 // GraphURL is Prometheus's graph page showing exprs, over the last range.
 func (s *Server) GraphURL(rangeText string, exprs ...string) string {
 	var b strings.Builder
@@ -155,6 +168,33 @@ func (s *Server) GraphURL(rangeText string, exprs ...string) string {
 		fmt.Fprintf(&b, "g%d.expr=%s&g%d.tab=0&g%d.range_input=%s", i, url.QueryEscape(e), i, i, rangeText)
 	}
 	return b.String()
+}
+
+// targets is the scrape config's list of targets, static or from a file.
+func targets(o Options) string {
+	if o.TargetsFile != "" {
+		return fmt.Sprintf("    file_sd_configs:\n      - files: [%q]\n        refresh_interval: 5s\n", o.TargetsFile)
+	}
+	return "    static_configs:\n      - targets: [" + quoteAll(o.Targets) + "]\n"
+}
+
+// WriteTargets writes a file-based discovery file: each role's current
+// host:port, labelled role. It replaces the file whole (a rename), as
+// Prometheus asks.
+func WriteTargets(path string, byRole map[string]string) error {
+	var groups []map[string]any
+	for role, addr := range byRole {
+		groups = append(groups, map[string]any{"targets": []string{addr}, "labels": map[string]string{"role": role}})
+	}
+	b, err := json.Marshal(groups)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func quoteAll(xs []string) string {

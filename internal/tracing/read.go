@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -181,13 +182,14 @@ func (r RootTrace) Reached(prefix string) float64 {
 	return best
 }
 
-// Line describes these traces in a sentence: how many, and the share that
-// reached each of the given span name prefixes.
+// Line describes these traces in a sentence: how many, and how many of
+// them reached each of the given span name prefixes (a request refused
+// early, or a duplicate the inbox dropped, reaches fewer).
 func (r RootTrace) Line(prefixes ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d traces", r.Traces)
 	for _, p := range prefixes {
-		fmt.Fprintf(&b, "; %s in %.0f%%", p, 100*r.Reached(p))
+		fmt.Fprintf(&b, "; %d reach %s", int(math.Round(r.Reached(p)*float64(r.Traces))), p)
 	}
 	return b.String()
 }
