@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -106,19 +107,23 @@ type Server struct {
 // ($TEMPORAL_SERVER, $TEMPORAL_SQL_TOOL, $TEMPORAL_UI_SERVER), then bin/ in
 // the module root above the working directory, then PATH. The error names
 // every one missing and how to build it.
-func FindBinaries() (Binaries, error) {
+func FindBinaries() (Binaries, error) { return findBinaries(true) }
+
+// findBinaries is FindBinaries, not minding a missing UI unless withUI.
+func findBinaries(withUI bool) (Binaries, error) {
 	var b Binaries
 	var missing []string
 	for _, f := range []struct {
 		dst  *string
 		env  string
 		name string
+		need bool
 	}{
-		{&b.Server, "TEMPORAL_SERVER", "temporal-server"},
-		{&b.SQLTool, "TEMPORAL_SQL_TOOL", "temporal-sql-tool"},
-		{&b.UI, "TEMPORAL_UI_SERVER", "temporal-ui-server"},
+		{&b.Server, "TEMPORAL_SERVER", "temporal-server", true},
+		{&b.SQLTool, "TEMPORAL_SQL_TOOL", "temporal-sql-tool", true},
+		{&b.UI, "TEMPORAL_UI_SERVER", "temporal-ui-server", withUI},
 	} {
-		if *f.dst = find(f.env, f.name); *f.dst == "" {
+		if *f.dst = find(f.env, f.name); *f.dst == "" && f.need {
 			missing = append(missing, "bin/"+f.name)
 		}
 	}
@@ -161,7 +166,7 @@ func find(env, name string) string {
 // ctx bounds only the start. Stop it with Stop.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Binaries.Server == "" {
-		b, err := FindBinaries()
+		b, err := findBinaries(o.UIPort >= 0)
 		if err != nil {
 			return nil, err
 		}
@@ -504,17 +509,27 @@ func pickPorts(frontend, ui int) (ports, error) {
 			_ = l.Close()
 		}
 	}()
+	// Not the kernel's pick (port 0): that comes from the ephemeral range,
+	// above 32767, and the server records its membership ports in a
+	// smallint column (cluster_membership.rpc_port), failing at start with
+	// "out of range for type smallint". Below the ephemeral range, no
+	// outgoing connection takes the port between a Stop and a Restart
+	// either.
 	free := func(p *int) error {
 		if *p != 0 {
 			return nil
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("cluster: find a free port: %w", err)
+		for range 200 {
+			port := 20000 + mrand.IntN(12000)
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				continue
+			}
+			ls = append(ls, l)
+			*p = port
+			return nil
 		}
-		ls = append(ls, l)
-		*p = l.Addr().(*net.TCPAddr).Port
-		return nil
+		return errors.New("cluster: no free port found between 20000 and 32000")
 	}
 	p := ports{Frontend: frontend, UI: ui}
 	for _, f := range []*int{&p.Frontend, &p.FrontendHTTP, &p.FrontendMembership, &p.History, &p.HistoryMembership,
@@ -537,12 +552,12 @@ func (s *Server) writeConfig() error {
 	if s.ports.UI > 0 {
 		files[filepath.Join(s.o.Dir, "ui", "config", "base.yaml")] = uiConfig
 	}
+	type db struct{ Main, Visibility, Host, Port, User, Password string }
 	data := struct {
-		P        ports
-		DB       dbParams
-		Dir      string
-		Password string
-	}{s.ports, s.db, s.o.Dir, s.db.password}
+		P   ports
+		DB  db
+		Dir string
+	}{s.ports, db{s.db.main, s.db.visibility, s.db.host, s.db.port, s.db.user, s.db.password}, s.o.Dir}
 	for path, t := range files {
 		var b bytes.Buffer
 		if err := t.Execute(&b, data); err != nil {
@@ -578,22 +593,22 @@ persistence:
     postgres-default:
       sql:
         pluginName: "postgres12"
-        databaseName: {{q .DB.main}}
-        connectAddr: {{q (printf "%s:%s" .DB.host .DB.port)}}
+        databaseName: {{q .DB.Main}}
+        connectAddr: {{q (printf "%s:%s" .DB.Host .DB.Port)}}
         connectProtocol: "tcp"
-        user: {{q .DB.user}}
-        password: {{q .Password}}
+        user: {{q .DB.User}}
+        password: {{q .DB.Password}}
         maxConns: 20
         maxIdleConns: 20
         maxConnLifetime: "1h"
     postgres-visibility:
       sql:
         pluginName: "postgres12"
-        databaseName: {{q .DB.visibility}}
-        connectAddr: {{q (printf "%s:%s" .DB.host .DB.port)}}
+        databaseName: {{q .DB.Visibility}}
+        connectAddr: {{q (printf "%s:%s" .DB.Host .DB.Port)}}
         connectProtocol: "tcp"
-        user: {{q .DB.user}}
-        password: {{q .Password}}
+        user: {{q .DB.User}}
+        password: {{q .DB.Password}}
         maxConns: 4
         maxIdleConns: 4
         maxConnLifetime: "1h"
