@@ -128,7 +128,7 @@ func findBinaries(withUI bool) (Binaries, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return b, fmt.Errorf("cluster: %s not found: run `make %s` (about 8 minutes the first time) or set %s",
+		return b, fmt.Errorf("cluster: %s not found: run `make %s` (about 15 minutes the first time on two busy cores) or set %s",
 			strings.Join(missing, ", "), strings.Join(missing, " "), "TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_UI_SERVER")
 	}
 	return b, nil
