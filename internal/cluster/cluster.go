@@ -516,7 +516,18 @@ func pickPorts(frontend, ui int) (ports, error) {
 	// outgoing connection takes the port between a Stop and a Restart
 	// either.
 	free := func(p *int) error {
-		if *p != 0 {
+		if *p > 0 {
+			// A port asked for must be free now: a dev server already
+			// there would otherwise make the server exit at start with
+			// the reason only in its log.
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p)))
+			if err != nil {
+				return fmt.Errorf("cluster: port %d on 127.0.0.1 is taken (a Temporal dev server, or a cluster already running?): %w", *p, err)
+			}
+			ls = append(ls, l)
+			return nil
+		}
+		if *p < 0 {
 			return nil
 		}
 		for range 200 {
