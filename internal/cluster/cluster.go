@@ -96,7 +96,6 @@ type Server struct {
 	o       Options
 	ports   ports
 	db      dbParams
-	logs    io.Writer // the log file and Output
 	logFile *os.File
 	mu      sync.Mutex
 	server  *proc
@@ -211,7 +210,6 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	s.logs = io.MultiWriter(s.logFile, o.Output)
 
 	if err := s.setupSchema(ctx); err != nil {
 		_ = s.logFile.Close()
@@ -223,7 +221,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	if p.UI > 0 {
 		// The UI dials the frontend lazily, so it outlives a Restart.
-		ui, err := startProc(s.o.Binaries.UI, s.logs,
+		ui, err := startProc(s.o.Binaries.UI, s.logFile, s.o.Output,
 			"--root", filepath.Join(o.Dir, "ui"), "--config", "config", "--env", "development", "start")
 		if err != nil {
 			_ = s.Stop()
@@ -247,8 +245,9 @@ func (s *Server) Exited() <-chan struct{} {
 }
 
 // Stop ends the server and the UI and waits for them. The server's own
-// complaints while it shuts down are dropped from Output (not from the log
-// file).
+// complaints while it shuts down (its internal workers lose their
+// connections) are dropped from Output, not from the log file. A stopped
+// Server is not restarted.
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	srv, ui := s.server, s.ui
@@ -290,7 +289,7 @@ func (s *Server) Restart(ctx context.Context) error {
 }
 
 func (s *Server) startServer(ctx context.Context) error {
-	srv, err := startProc(s.o.Binaries.Server, s.logs,
+	srv, err := startProc(s.o.Binaries.Server, s.logFile, s.o.Output,
 		"--root", s.o.Dir, "--config", "config", "--env", "development", "--allow-no-auth", "start")
 	if err != nil {
 		return err
@@ -302,14 +301,7 @@ func (s *Server) startServer(ctx context.Context) error {
 	defer cancel()
 	fail := func(err error) error {
 		_ = srv.stop()
-		select {
-		case <-srv.exited:
-			if srv.err != nil {
-				return fmt.Errorf("%w (the server exited: %v; its log: %s)", err, srv.err, filepath.Join(s.o.Dir, "logs", "temporal.log"))
-			}
-		default:
-		}
-		return err
+		return fmt.Errorf("%w; its log: %s", err, s.logFile.Name())
 	}
 	if err := waitHealthy(ctx, srv, s.Address); err != nil {
 		return fail(err)
@@ -728,10 +720,12 @@ type proc struct {
 	exited chan struct{}
 }
 
-func startProc(binary string, out io.Writer, args ...string) (*proc, error) {
+// Its output goes to log, and to out until it is stopped.
+func startProc(binary string, log, out io.Writer, args ...string) (*proc, error) {
 	g := &gate{w: out}
+	w := io.MultiWriter(log, g)
 	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = g, g
+	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cluster: start %s: %w", binary, err)
