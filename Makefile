@@ -4,6 +4,11 @@ SHELL := /bin/bash
 GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 STRIPE_MOCK_VERSION := v0.203.0
+# The real Temporal server, its SQL schema tool and the standalone Web UI
+# server, for `mobayilo cluster` (internal/cluster): production's shape on
+# our Postgres.
+TEMPORAL_SERVER_VERSION := v1.29.1
+TEMPORAL_UI_SERVER_VERSION := v2.42.1
 # Code generators and linters are pinned in tools/go.mod, apart from the
 # app's own dependencies.
 TOOL := $(GO) tool -modfile=tools/go.mod
@@ -111,6 +116,23 @@ chromium:
 # reused. Later CLI versions cannot be `go install`ed.
 bin/temporal:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# The Temporal server and its SQL schema tool (about 15 minutes and 15 s to
+# build the first time on two busy cores). `go install` names both after their
+# directories (server, sql), so each is built in a scratch GOBIN and renamed.
+bin/temporal-server:
+	@d=$$(mktemp -d) && GOBIN=$$d $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) && \
+		mkdir -p bin && mv $$d/server $@ && rmdir $$d
+
+bin/temporal-sql-tool:
+	@d=$$(mktemp -d) && GOBIN=$$d $(GO) install go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION) && \
+		mkdir -p bin && mv $$d/sql $@ && rmdir $$d
+
+# The Temporal Web UI as its own server (about a minute to build): the CLI's
+# bundled UI only serves its own dev server, not a remote frontend.
+bin/temporal-ui-server:
+	@d=$$(mktemp -d) && GOBIN=$$d $(GO) install github.com/temporalio/ui-server/v2/cmd/server@$(TEMPORAL_UI_SERVER_VERSION) && \
+		mkdir -p bin && mv $$d/server $@ && rmdir $$d
 
 # Stripe's own API mock, for the tests of our Stripe client (the tests start
 # it on loopback ports).

@@ -49,6 +49,7 @@ func commands() []command {
 		ratesImportCommand(),
 		loadCommand(),
 		benchCommand(),
+		clusterCommand(),
 	}
 }
 
