@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mobayilo/mobayilo/internal/bench"
+	"github.com/mobayilo/mobayilo/internal/load"
 	"github.com/mobayilo/mobayilo/internal/config"
 )
 
@@ -83,6 +84,9 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.StringVar(&o.Dir, "dir", "", "where logs and the Temporal database go (default: a new temporary directory)")
 		fs.StringVar(&o.WebURL, "web-url", "", "measure a running stack at this URL instead of starting one (its settings from the environment)")
 		fs.StringVar(&o.Report, "report", "", "JSON report file (empty: none)")
+		fs.StringVar(&o.Shape, "shape", load.ShapeDev, "the started stack's Temporal: "+load.ShapeDev+" or "+load.ShapeCluster+" (as mobayilo load -shape)")
+		fs.IntVar(&o.Webs, "webs", 1, "the started stack's web instances (behind the tool's load balancer when more than one)")
+		fs.IntVar(&o.Workers, "workers", 1, "the started stack's worker instances")
 		only := fs.String("only", "", "run only these phases, comma-separated: "+strings.Join(bench.StepKeys(), ", ")+" (default: all)")
 		if err := parse(fs, args); err != nil {
 			return err

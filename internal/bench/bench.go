@@ -66,6 +66,9 @@ type Options struct {
 	ObserveRequests    int           // calls per round (POST /calls and the voice webhook each)
 	ObserveConcurrency int           // their concurrency
 	Only               []string      // run only these phases (StepKeys); all when empty
+	// Shape, Webs, Workers: the started stack's (load.StackOptions').
+	Shape         string
+	Webs, Workers int
 
 	Report   string    // JSON report path ("" for none)
 	Progress io.Writer // what it is doing (stderr)
@@ -285,7 +288,7 @@ func (r *run) stack(ctx context.Context) (*app, string, func(), error) {
 		// authorizations wait for their voice request, answered calls talk
 		// until hung up, open top-ups stay open.
 		MaxCallSeconds: 3600, AuthorizationWindow: 10 * time.Minute, ReconcileGrace: 10 * time.Second, PaymentTimeout: time.Hour,
-		CarrierRealtime: true, Traces: true})
+		CarrierRealtime: true, Traces: true, Shape: r.o.Shape, Webs: r.o.Webs, Workers: r.o.Workers})
 	if err != nil {
 		return nil, "", st.Stop, err
 	}

@@ -42,7 +42,8 @@ type Options struct {
 	Duration, Drain time.Duration
 
 	// Faults.
-	KillWorkerEvery time.Duration // SIGKILL the worker this often (0: never)
+	KillWorkerEvery time.Duration // SIGKILL a worker this often (0: never)
+	KillWebEvery    time.Duration // SIGKILL a web instance this often, and start it again 3 s later (0: never)
 	RestartPostgres bool          // once, a third of the way in
 	RestartTemporal bool          // once, half way in
 	BillingFaults   int           // calls whose wallet is drained mid-call: charged in full as a debt, then credited back through the support console
@@ -61,6 +62,9 @@ type Options struct {
 	Traces bool
 	// Prometheus: run one on this loopback host:port, scraping the stack.
 	Prometheus string
+	// Shape, Webs, Workers: as StackOptions'.
+	Shape         string
+	Webs, Workers int
 
 	Seed     uint64
 	Report   string    // JSON report path ("" for none)
@@ -106,6 +110,9 @@ func (o Options) Validate() error {
 	if o.Duration <= 0 || o.Duration > 2*time.Hour || o.Drain <= 0 || o.Drain > time.Hour {
 		errs = append(errs, errors.New("-duration must be up to 2h and -drain up to 1h"))
 	}
+	if err := (StackOptions{Shape: o.Shape, Webs: o.Webs, Workers: o.Workers}).validateShape(); err != nil {
+		errs = append(errs, err)
+	}
 	if o.BillingFaults < 0 || o.BillingFaults > o.Calls {
 		errs = append(errs, errors.New("-billing-faults must be 0 to -calls"))
 	}
@@ -134,7 +141,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Progress, "load: starting the app (database, Temporal dev server, web, worker) in %s\n", o.Dir)
+	fmt.Fprintf(o.Progress, "load: starting the app (database, Temporal %s, %d web, %d worker) in %s\n",
+		map[bool]string{true: "cluster on Postgres", false: "dev server"}[o.Shape == ShapeCluster], max(o.Webs, 1), max(o.Workers, 1), o.Dir)
 	st, err := startStack(ctx, o)
 	if st != nil {
 		defer st.stop()
@@ -145,7 +153,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if st.prom != nil {
 		fmt.Fprintf(o.Progress, "load: Prometheus is scraping the stack: %s\n", st.prom.GraphURL("15m", promlocal.Graphs...))
 	}
-	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: st.temporal.Address, Namespace: "default",
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: st.temporal.address(), Namespace: "default",
 		Codec: codec.New(st.cfg.TemporalCodecKeys)})
 	if err != nil {
 		return nil, err
@@ -229,11 +237,16 @@ func runningWorkflows(ctx context.Context, tc client.Client) ([]string, error) {
 // runFaults crashes and restarts parts of the stack as asked.
 func (d *driver) runFaults(ctx context.Context, rep *Report) {
 	start := time.Now()
-	var kill <-chan time.Time
+	var kill, killWeb <-chan time.Time
 	if d.o.KillWorkerEvery > 0 {
 		t := time.NewTicker(d.o.KillWorkerEvery)
 		defer t.Stop()
 		kill = t.C
+	}
+	if d.o.KillWebEvery > 0 {
+		t := time.NewTicker(d.o.KillWebEvery)
+		defer t.Stop()
+		killWeb = t.C
 	}
 	pgAt, temporalAt := d.o.Duration/3, d.o.Duration/2
 	// Restarts happen part-way through the expected driving time: a third
@@ -248,10 +261,19 @@ func (d *driver) runFaults(ctx context.Context, rep *Report) {
 		case <-kill:
 			d.faultAt(time.Now())
 			if err := d.st.killWorker(ctx); err != nil {
-				d.note("kill worker: %v", err)
+				if ctx.Err() == nil {
+					d.note("kill worker: %v", err)
+				}
 				continue
 			}
 			rep.addFault("worker_killed")
+		case <-killWeb:
+			d.faultAt(time.Now())
+			if err := d.st.killWeb(context.WithoutCancel(ctx), 3*time.Second); err != nil {
+				d.note("kill web: %v", err)
+				continue
+			}
+			rep.addFault("web_killed")
 		case <-check.C:
 			done := d.progressShare()
 			if !pgDone && (done >= 1.0/3 || time.Since(start) > pgAt) {
@@ -369,7 +391,8 @@ func (d *driver) runProblems(rep *Report) []Problem {
 	if stuck != d.o.BillingFaults {
 		out = append(out, Problem{Kind: "run", ID: "run", Message: fmt.Sprintf("%d billing faults were asked for, %d were made", d.o.BillingFaults, stuck)})
 	}
-	want := map[string]bool{"postgres_restarted": d.o.RestartPostgres, "temporal_restarted": d.o.RestartTemporal, "worker_killed": d.o.KillWorkerEvery > 0}
+	want := map[string]bool{"postgres_restarted": d.o.RestartPostgres, "temporal_restarted": d.o.RestartTemporal, "worker_killed": d.o.KillWorkerEvery > 0,
+		"web_killed": d.o.KillWebEvery > 0}
 	for kind, asked := range want {
 		if asked && rep.Faults[kind] == 0 {
 			out = append(out, Problem{Kind: "run", ID: kind, Message: "the fault " + kind + " was asked for and did not happen"})

@@ -119,6 +119,13 @@ func (r *Report) addFault(kind string) {
 	r.Faults[kind]++
 }
 
+func shapeName(s string) string {
+	if s == "" {
+		return ShapeDev
+	}
+	return s
+}
+
 func reportOptions(o Options) map[string]any {
 	return map[string]any{
 		"users": o.Users, "calls": o.Calls, "topups": o.TopUps, "concurrency": o.Concurrency,
@@ -127,6 +134,7 @@ func reportOptions(o Options) map[string]any {
 		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
 		"max_call_seconds": o.MaxCallSeconds, "authorization_window": o.AuthorizationWindow.String(),
 		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(), "traces": o.Traces,
+		"shape": shapeName(o.Shape), "webs": max(o.Webs, 1), "workers": max(o.Workers, 1), "kill_web_every": o.KillWebEvery.String(),
 	}
 }
 

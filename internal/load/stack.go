@@ -25,7 +25,6 @@ import (
 	"github.com/mobayilo/mobayilo/docs"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/config"
-	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/promlocal"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
@@ -39,8 +38,7 @@ type stack struct {
 	bin, dir    string
 	dbURL       string
 	pool        *pgxpool.Pool
-	temporal    *devserver.Server
-	temporalOpt devserver.Options
+	temporal    temporalServer
 	env         []string
 	cfg         config.Config // as the app's processes read it
 	webURL      string
@@ -57,11 +55,17 @@ type stack struct {
 	prom        *promlocal.Server
 	promTargets string // its file-based discovery file
 
+	// webs and workers: the instances of each role (one of each but in
+	// the cluster shape); lb spreads requests across the webs when there
+	// are several.
+	webs    []*instance
+	workers []*instance
+	lb      *balancer
+	// nextWeb, nextWorker: the instance the next kill takes.
+	nextWeb, nextWorker int
+
 	mu         sync.Mutex
-	web        *exec.Cmd
-	webDone    <-chan struct{}
-	worker     *exec.Cmd
-	metricsURL map[string]string
+	metricsURL map[string]string // by instance name
 	// unobserved: the processes started next run with metrics and traces
 	// off (METRICS_ADDR=off, no TRACE_FILE), to measure what they cost.
 	unobserved bool
@@ -89,6 +93,12 @@ type StackOptions struct {
 	// scraping every process of the stack as they come and go, with the
 	// alerting rules loaded; "" for none.
 	Prometheus string
+	// Shape: ShapeDev (the Temporal CLI's dev server on SQLite) or
+	// ShapeCluster (the Temporal server on Postgres, internal/cluster).
+	Shape string
+	// Webs and Workers: instances of each role (0: one). Several webs are
+	// reached through the tool's load balancer, each request to any one.
+	Webs, Workers int
 }
 
 // Stack is a running stack, started by StartStack.
@@ -110,7 +120,7 @@ func (st *Stack) WebURL() string { return st.s.webURL }
 func (st *Stack) Pool() *pgxpool.Pool { return st.s.pool }
 
 // TemporalAddress is the dev server's frontend.
-func (st *Stack) TemporalAddress() string { return st.s.temporal.Address }
+func (st *Stack) TemporalAddress() string { return st.s.temporal.address() }
 
 // Config is the configuration the app's processes read.
 func (st *Stack) Config() config.Config { return st.s.cfg }
@@ -137,11 +147,14 @@ func (st *Stack) Stop() {
 func startStack(ctx context.Context, o Options) (*stack, error) {
 	return newStack(ctx, StackOptions{Binary: o.Binary, Dir: o.Dir, DatabaseURL: o.DatabaseURL, MaxCallSeconds: o.MaxCallSeconds,
 		AuthorizationWindow: o.AuthorizationWindow, ReconcileGrace: o.ReconcileGrace, PaymentTimeout: o.PaymentTimeout, Traces: o.Traces,
-		Prometheus: o.Prometheus})
+		Prometheus: o.Prometheus, Shape: o.Shape, Webs: o.Webs, Workers: o.Workers})
 }
 
 func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 	s := &stack{bin: o.Binary, dir: o.Dir, dbURL: o.DatabaseURL, traces: o.Traces, metrics: newAppMetrics(), metricsURL: map[string]string{}}
+	if err := o.validateShape(); err != nil {
+		return s, err
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return s, err
 	}
@@ -159,24 +172,28 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 		return s, err
 	}
 
-	tport, err := freePort()
-	if err != nil {
-		return s, err
-	}
-	tlog, err := os.Create(filepath.Join(s.dir, "temporal.log"))
-	if err != nil {
-		return s, err
-	}
-	s.temporalOpt = devserver.Options{Port: tport, UIPort: -1, DBFile: filepath.Join(s.dir, "temporal.db"), Output: tlog}
-	if s.temporal, err = devserver.Start(ctx, s.temporalOpt); err != nil {
+	if s.temporal, err = s.startTemporal(ctx, o.Shape); err != nil {
 		return s, err
 	}
 
-	webPort, err := freePort()
-	if err != nil {
-		return s, err
+	for i := range max(o.Webs, 1) {
+		port, err := freePort()
+		if err != nil {
+			return s, err
+		}
+		s.webs = append(s.webs, &instance{role: "web", name: instanceName("web", i), addr: "127.0.0.1:" + strconv.Itoa(port)})
 	}
-	s.webURL = "http://127.0.0.1:" + strconv.Itoa(webPort)
+	for i := range max(o.Workers, 1) {
+		s.workers = append(s.workers, &instance{role: "worker", name: instanceName("worker", i)})
+	}
+	if len(s.webs) == 1 {
+		s.webURL = "http://" + s.webs[0].addr
+	} else {
+		if s.lb, err = startBalancer(s.webs); err != nil {
+			return s, err
+		}
+		s.webURL = s.lb.url
+	}
 	toolsLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return s, err
@@ -188,8 +205,8 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 	}
 	vars := map[string]string{
 		"APP_ENV": "development", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-		"HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(webPort), "PUBLIC_BASE_URL": s.webURL,
-		"DATABASE_URL": s.dbURL, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": "mobayilo-load",
+		"HTTP_ADDR": s.webs[0].addr, "PUBLIC_BASE_URL": s.webURL,
+		"DATABASE_URL": s.dbURL, "TEMPORAL_ADDRESS": s.temporal.address(), "TEMPORAL_TASK_QUEUE": "mobayilo-load",
 		"STRIPE_API_BASE": toolsURL + "/stripe", "TWILIO_API_BASE": toolsURL + "/twilio",
 		"PAYMENT_SIMULATOR": "false", "CARRIER_SIMULATOR": "true", "SIGNUP_BONUS_CENTS": "0",
 		"DAILY_SPEND_LIMIT_CENTS": "0", "DAILY_CALL_LIMIT": "0",
@@ -247,11 +264,16 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 		}
 	}
 
-	if err := s.startWeb(ctx); err != nil {
-		return s, err
+	for _, w := range s.webs {
+		if err := s.startWeb(ctx, w); err != nil {
+			return s, err
+		}
 	}
-	if err := s.startWorker(ctx); err != nil {
-		return s, err
+	s.superviseCtx, s.stopSupervise = context.WithCancel(context.WithoutCancel(ctx))
+	for _, w := range s.workers {
+		if err := s.startWorker(ctx, w); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }
@@ -284,8 +306,9 @@ func (s *stack) createDatabase(ctx context.Context) error {
 	return err
 }
 
-func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struct{}, error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, role+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+func (s *stack) start(ctx context.Context, in *instance) (*exec.Cmd, <-chan struct{}, error) {
+	role := in.role
+	f, err := os.OpenFile(in.logPath(s.dir), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,10 +324,14 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 	s.mu.Unlock()
 	cmd := exec.Command(s.bin, role)
 	cmd.Env = append(append([]string(nil), s.env...), "METRICS_ADDR=127.0.0.1:"+strconv.Itoa(mport))
+	if in.addr != "" {
+		cmd.Env = append(cmd.Env, "HTTP_ADDR="+in.addr) // the later one counts
+	}
 	switch {
 	case unobserved:
-		cmd.Env = append(cmd.Env, "METRICS_ADDR=off") // the later one counts
+		cmd.Env = append(cmd.Env, "METRICS_ADDR=off")
 	case s.traces:
+		// One file per role: every instance appends its own lines.
 		cmd.Env = append(cmd.Env, "TRACE_FILE="+filepath.Join(s.dir, "traces-"+role+".jsonl"))
 	}
 	cmd.Stdout, cmd.Stderr = f, f
@@ -318,13 +345,13 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 		s.metrics.add(role, murl)
 	}
 	s.mu.Lock()
-	s.metricsURL[role] = murl
+	s.metricsURL[in.name] = murl
 	if s.prom != nil && !unobserved {
-		byRole := map[string]string{}
+		byName := map[string]string{}
 		for r, u := range s.metricsURL {
-			byRole[r] = strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/metrics")
+			byName[r] = strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/metrics")
 		}
-		_ = promlocal.WriteTargets(s.promTargets, byRole)
+		_ = promlocal.WriteTargets(s.promTargets, byName)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -336,16 +363,16 @@ func (s *stack) start(ctx context.Context, role string) (*exec.Cmd, <-chan struc
 	return cmd, done, nil
 }
 
-func (s *stack) startWeb(ctx context.Context) error {
-	cmd, done, err := s.start(ctx, "web")
+func (s *stack) startWeb(ctx context.Context, in *instance) error {
+	cmd, done, err := s.start(ctx, in)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.web, s.webDone = cmd, done
+	in.cmd, in.done = cmd, done
 	s.mu.Unlock()
-	return waitUntil(ctx, 60*time.Second, "the web role to be ready", func() bool {
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(s.webURL + "/healthz")
+	return waitUntil(ctx, 60*time.Second, in.name+" to be ready", func() bool {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + in.addr + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -354,26 +381,24 @@ func (s *stack) startWeb(ctx context.Context) error {
 	})
 }
 
-// startWorker starts the worker under supervision: whenever it exits (a
-// crash, a kill, no Temporal to connect to) it is started again a second
-// later, as a service manager would, until the stack stops. It waits until
-// the first worker polls.
-func (s *stack) startWorker(ctx context.Context) error {
-	logPath := filepath.Join(s.dir, "worker.log")
-	before := countLines(logPath, "worker polling")
-	s.superviseCtx, s.stopSupervise = context.WithCancel(context.WithoutCancel(ctx))
-	go s.superviseWorker()
-	return waitUntil(ctx, 60*time.Second, "the worker to poll", func() bool {
-		return countLines(logPath, "worker polling") > before
+// startWorker starts a worker instance under supervision: whenever it
+// exits (a crash, a kill, no Temporal to connect to) it is started again a
+// second later, as a service manager would, until the stack stops. It
+// waits until the first process polls.
+func (s *stack) startWorker(ctx context.Context, in *instance) error {
+	before := countLines(in.logPath(s.dir), "worker polling")
+	go s.superviseWorker(in)
+	return waitUntil(ctx, 60*time.Second, in.name+" to poll", func() bool {
+		return countLines(in.logPath(s.dir), "worker polling") > before
 	})
 }
 
-func (s *stack) superviseWorker() {
+func (s *stack) superviseWorker(in *instance) {
 	for s.superviseCtx.Err() == nil {
-		cmd, done, err := s.start(s.superviseCtx, "worker")
+		cmd, done, err := s.start(s.superviseCtx, in)
 		if err == nil {
 			s.mu.Lock()
-			s.worker = cmd
+			in.cmd, in.done = cmd, done
 			s.mu.Unlock()
 			<-done
 		}
@@ -385,28 +410,54 @@ func (s *stack) superviseWorker() {
 	}
 }
 
-// killWorker kills the worker with SIGKILL, as a crash would; its
-// supervisor starts a new one, and this waits until it polls.
+// killWorker kills a worker with SIGKILL, as a crash would (each kill the
+// next instance); its supervisor starts a new one, and this waits until it
+// polls.
 func (s *stack) killWorker(ctx context.Context) error {
-	return s.signalWorker(ctx, syscall.SIGKILL)
+	s.mu.Lock()
+	in := s.workers[s.nextWorker%len(s.workers)]
+	s.nextWorker++
+	s.mu.Unlock()
+	return s.signalWorker(ctx, in, syscall.SIGKILL)
 }
 
-// signalWorker sends the worker sig, and waits until the worker its
-// supervisor starts next polls.
-func (s *stack) signalWorker(ctx context.Context, sig syscall.Signal) error {
-	logPath := filepath.Join(s.dir, "worker.log")
-	before := countLines(logPath, "worker polling")
+// signalWorker sends a worker instance sig, and waits until the process
+// its supervisor starts next polls.
+func (s *stack) signalWorker(ctx context.Context, in *instance, sig syscall.Signal) error {
+	before := countLines(in.logPath(s.dir), "worker polling")
 	s.mu.Lock()
-	w, murl := s.worker, s.metricsURL["worker"]
+	w, murl := in.cmd, s.metricsURL[in.name]
 	s.mu.Unlock()
 	// Its counters die with it: read them first.
 	_ = s.metrics.scrape(ctx, murl)
 	if w != nil && w.Process != nil {
 		_ = syscall.Kill(-w.Process.Pid, sig)
 	}
-	return waitUntil(ctx, 60*time.Second, "a new worker to poll", func() bool {
-		return countLines(logPath, "worker polling") > before
+	return waitUntil(ctx, 60*time.Second, "a new "+in.name+" to poll", func() bool {
+		return countLines(in.logPath(s.dir), "worker polling") > before
 	})
+}
+
+// killWeb kills a web instance with SIGKILL mid-traffic (each kill the
+// next one), leaves it down for down (the load balancer sends its share
+// to the others meanwhile), and starts it again on its port.
+func (s *stack) killWeb(ctx context.Context, down time.Duration) error {
+	s.mu.Lock()
+	in := s.webs[s.nextWeb%len(s.webs)]
+	s.nextWeb++
+	w, done, murl := in.cmd, in.done, s.metricsURL[in.name]
+	s.mu.Unlock()
+	_ = s.metrics.scrape(ctx, murl)
+	if w != nil && w.Process != nil {
+		_ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	return s.startWeb(ctx, in)
 }
 
 // restartRoles stops the web and worker roles gracefully (SIGTERM) and
@@ -414,35 +465,38 @@ func (s *stack) signalWorker(ctx context.Context, sig syscall.Signal) error {
 func (s *stack) restartRoles(ctx context.Context, unobserved bool) error {
 	s.mu.Lock()
 	s.unobserved = unobserved
-	web, done := s.web, s.webDone
 	s.mu.Unlock()
-	if web != nil && web.Process != nil {
-		_ = syscall.Kill(-web.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-web.Process.Pid, syscall.SIGKILL)
-			<-done
-		case <-ctx.Done():
-			return ctx.Err()
+	for _, in := range s.webs {
+		s.mu.Lock()
+		web, done := in.cmd, in.done
+		s.mu.Unlock()
+		if web != nil && web.Process != nil {
+			_ = syscall.Kill(-web.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = syscall.Kill(-web.Process.Pid, syscall.SIGKILL)
+				<-done
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := s.startWeb(ctx, in); err != nil {
+			return err
 		}
 	}
-	if err := s.startWeb(ctx); err != nil {
-		return err
+	for _, in := range s.workers {
+		if err := s.signalWorker(ctx, in, syscall.SIGTERM); err != nil {
+			return err
+		}
 	}
-	return s.signalWorker(ctx, syscall.SIGTERM)
+	return nil
 }
 
-// restartTemporal stops the dev server and starts it again on the same
-// port with the same database file.
+// restartTemporal stops the Temporal server and starts it again on the
+// same port with the same database.
 func (s *stack) restartTemporal(ctx context.Context, down time.Duration) error {
-	if err := s.temporal.Stop(); err != nil {
-		return err
-	}
-	time.Sleep(down)
-	var err error
-	s.temporal, err = devserver.Start(ctx, s.temporalOpt)
-	return err
+	return s.temporal.restart(ctx, down)
 }
 
 // restartPostgres restarts the local PostgreSQL cluster that serves the
@@ -483,17 +537,20 @@ func (s *stack) stop() {
 		s.prom.Stop()
 	}
 	s.mu.Lock()
-	for _, c := range []*exec.Cmd{s.web, s.worker} {
-		if c != nil && c.Process != nil {
+	for _, in := range append(append([]*instance(nil), s.webs...), s.workers...) {
+		if c := in.cmd; c != nil && c.Process != nil {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
 		}
 	}
 	s.mu.Unlock()
+	if s.lb != nil {
+		s.lb.close()
+	}
 	if s.tools != nil {
 		_ = s.tools.Close()
 	}
 	if s.temporal != nil {
-		_ = s.temporal.Stop()
+		_ = s.temporal.stop()
 	}
 	if s.pool != nil {
 		s.pool.Close()

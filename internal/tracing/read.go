@@ -198,13 +198,16 @@ func (r RootTrace) Line(prefixes ...string) string {
 // its traces reach: POST /calls through the update to the authorize
 // activity's query and back; a status callback through the inbox to the
 // workflow's signal handler; the voice webhook's claim and its signal.
+// Also are hops some of its traces reach (an unanswered call's billing).
 var Paths = []struct {
 	Root  string
 	Reach []string
+	Also  []string
 }{
-	{"POST /calls", []string{"UpdateWithStartWorkflow:authorize", "HandleUpdate:authorize", "RunActivity:AuthorizeCall", "db AuthorizeCall"}},
-	{"POST /api/webhooks/twilio/voice", []string{"db ClaimCallAndStoreDial", "SignalWorkflow:dialed", "HandleSignal:dialed"}},
-	{"POST /api/webhooks/twilio/status", []string{"db InsertWebhookEvent", "SignalWorkflow:twilio-status", "HandleSignal:twilio-status", "RunActivity:ChargeCall", "db PostEntry"}},
+	{"POST /calls", []string{"UpdateWithStartWorkflow:authorize", "HandleUpdate:authorize", "RunActivity:AuthorizeCall", "db AuthorizeCall"}, nil},
+	{"POST /api/webhooks/twilio/voice", []string{"db ClaimCallAndStoreDial", "SignalWorkflow:dialed", "HandleSignal:dialed"}, nil},
+	{"POST /api/webhooks/twilio/status", []string{"db InsertWebhookEvent", "SignalWorkflow:twilio-status", "HandleSignal:twilio-status", "RunActivity:ChargeCall", "db PostEntry"},
+		[]string{"RunActivity:MarkCallBilling"}},
 }
 
 // Lines describes the traces of every path in Paths that s holds.
@@ -212,7 +215,7 @@ func (s *Summary) Lines() []string {
 	var out []string
 	for _, p := range Paths {
 		if r := s.Root(p.Root); r.Traces > 0 {
-			out = append(out, p.Root+": "+r.Line(p.Reach...))
+			out = append(out, p.Root+": "+r.Line(append(p.Reach, p.Also...)...))
 		}
 	}
 	return out
