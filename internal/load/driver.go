@@ -147,6 +147,12 @@ type driver struct {
 	phase    atomic.Pointer[string]
 
 	admin *user
+
+	// live: the pages kept open (-watch-live), their streams open until
+	// stopLive.
+	live     []*liveWatch
+	liveCtx  context.Context
+	stopLive context.CancelFunc
 }
 
 type stuckCall struct {
@@ -390,6 +396,9 @@ func (d *driver) runUser(ctx context.Context, i int, p plan) error {
 	u, err := d.signUp(ctx, fmt.Sprintf("load-user-%d", i))
 	if err != nil {
 		return err
+	}
+	if d.o.WatchLive > 0 && d.chance(d.o.WatchLive) {
+		d.watchLive(d.liveCtx, u)
 	}
 	for _, outcome := range p.topups {
 		d.topup(ctx, u, outcome)

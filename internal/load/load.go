@@ -51,6 +51,9 @@ type Options struct {
 	// (POST /calls/{id}/hangup) with their final callbacks lost, or, for an
 	// authorized call never connected, cancels it.
 	BrowserHangUp float64
+	// WatchLive is the share of users whose page keeps the live stream
+	// open all along: each must show the wallet's last version by the end.
+	WatchLive float64
 
 	// The app's timings, shortened so a run's reconciliations finish in it.
 	MaxCallSeconds      int
@@ -103,6 +106,9 @@ func (o Options) Validate() error {
 	}
 	if o.Loss < 0 || o.Loss > 1 {
 		errs = append(errs, errors.New("-loss must be between 0 and 1"))
+	}
+	if o.WatchLive < 0 || o.WatchLive > 1 {
+		errs = append(errs, errors.New("-watch-live must be between 0 and 1"))
 	}
 	if o.BrowserHangUp < 0 || o.BrowserHangUp > 1 {
 		errs = append(errs, errors.New("-browser-hangup must be between 0 and 1"))
@@ -161,6 +167,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer tc.Close()
 
 	d := newDriver(o, st, deck, dests, rng)
+	d.liveCtx, d.stopLive = context.WithCancel(context.WithoutCancel(ctx))
+	defer d.stopLive()
 	rep := &Report{Options: reportOptions(o), Seed: o.Seed}
 	driveCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
@@ -199,6 +207,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	problems = append(problems, CheckHangUps(ctx, st.pool, d.calls())...)
+	if d.o.WatchLive > 0 {
+		d.mu.Lock()
+		pages := append([]*liveWatch(nil), d.live...)
+		d.mu.Unlock()
+		lf, lp := checkLive(ctx, st.pool, pages, 15*time.Second)
+		rep.Live = &lf
+		problems = append(problems, lp...)
+	}
+	d.stopLive()
 	rep.Problems = append(problems, d.runProblems(rep)...)
 	if rep.Problems == nil {
 		rep.Problems = []Problem{} // "problems": [] in the JSON, not null

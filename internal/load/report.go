@@ -33,6 +33,8 @@ type Report struct {
 	Voice         Percentiles `json:"voice_webhook_ms"`
 	Status        Percentiles `json:"status_webhook_ms"`
 	FinalToCharge Percentiles `json:"final_callback_to_charge_ms"`
+	// Live: what the open pages showed (-watch-live).
+	Live *LiveFigures `json:"live,omitempty"`
 	// Traces: what the run's spans hold (-traces).
 	Traces *tracing.Summary `json:"traces,omitempty"`
 	// AppBillingLag is the same lag from the app's own histogram
@@ -134,7 +136,7 @@ func reportOptions(o Options) map[string]any {
 		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
 		"max_call_seconds": o.MaxCallSeconds, "authorization_window": o.AuthorizationWindow.String(),
 		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(), "traces": o.Traces,
-		"shape": shapeName(o.Shape), "webs": max(o.Webs, 1), "workers": max(o.Workers, 1), "kill_web_every": o.KillWebEvery.String(),
+		"shape": shapeName(o.Shape), "webs": max(o.Webs, 1), "workers": max(o.Workers, 1), "kill_web_every": o.KillWebEvery.String(), "watch_live": o.WatchLive,
 	}
 }
 
@@ -369,6 +371,9 @@ func (r *Report) print(w io.Writer) {
 			}
 			fmt.Fprintf(tw, "\t%s\t%s\n", p.Kind, p.Message)
 		}
+	}
+	if l := r.Live; l != nil {
+		fmt.Fprintf(tw, "live pages\t%d of %d\tshowed their wallet's last version by the end (%d streams reopened after one dropped)\n", l.Current, l.Pages, l.Reconnects)
 	}
 	if r.Traces != nil {
 		fmt.Fprintf(tw, "traces\t%d spans in %d traces\n", r.Traces.Spans, r.Traces.Traces)
