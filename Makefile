@@ -16,10 +16,14 @@ TOOL := $(GO) tool -modfile=tools/go.mod
 # The soak run's database (dropped and created): another name lets two
 # soak runs share one Postgres.
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak?sslmode=disable
+# The cluster soak's (its Temporal's two databases are named after it).
+SOAK_CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_soak_cluster?sslmode=disable
 # The bench run's database (dropped and created, as the soak's).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_bench?sslmode=disable
 
-.PHONY: dev dev-metrics test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium prometheus ci assets soak
+CLUSTER_BINS := bin/temporal-server bin/temporal-sql-tool bin/temporal-ui-server
+
+.PHONY: soak-cluster dev dev-metrics test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium prometheus ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -30,7 +34,7 @@ dev-metrics: postgres bin/temporal assets build prometheus
 	bin/mobayilo dev -metrics
 
 ## test: everything the tests need (Postgres, the Temporal CLI, stripe-mock, Chromium, the assets), then every test with the race detector
-test: postgres bin/temporal bin/stripe-mock assets chromium prometheus test-js
+test: postgres bin/temporal bin/stripe-mock $(CLUSTER_BINS) assets chromium prometheus test-js
 	$(GO) test -race -count=1 ./...
 
 ## test-js: the front end's unit tests (the Voice SDK and simulator device adapters), with Node's built-in test runner
@@ -90,8 +94,16 @@ soak: postgres bin/temporal build
 		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url $(SOAK_DATABASE_URL)
 
+## soak-cluster: a shorter load and fault run in production's shape: the Temporal server on Postgres, two web instances behind the tool's load balancer and two workers, a web instance and a worker killed, Temporal and Postgres restarted, pages holding the live stream open; the same money check
+soak-cluster: postgres $(CLUSTER_BINS) build
+	@rm -rf test-output/soak-cluster && mkdir -p test-output
+	bin/mobayilo load -shape cluster -webs 2 -workers 2 -users 40 -calls 120 -topups 45 -concurrency 20 -dup 3 -loss 0.05 -delay 50ms \
+		-kill-worker 40s -kill-web 30s -restart-temporal -restart-postgres -billing-faults 1 -browser-hangup 0.25 -watch-live 0.5 \
+		-duration 4m -drain 2m -dir test-output/soak-cluster -report test-output/soak-cluster-report.json \
+		-database-url $(SOAK_CLUSTER_DATABASE_URL)
+
 ## ci: what .ci/run runs
-ci: test fuzz check-generate lint soak
+ci: test fuzz check-generate lint soak soak-cluster
 
 ## assets: bundle the front end (esbuild, Tailwind CLI) into web/assets/dist, embedded by the binary
 assets: web/assets/node_modules/.package-lock.json
