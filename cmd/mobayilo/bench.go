@@ -85,8 +85,8 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.StringVar(&o.WebURL, "web-url", "", "measure a running stack at this URL instead of starting one (its settings from the environment)")
 		fs.StringVar(&o.Report, "report", "", "JSON report file (empty: none)")
 		fs.StringVar(&o.Shape, "shape", load.ShapeDev, "the started stack's Temporal: "+load.ShapeDev+" or "+load.ShapeCluster+" (as mobayilo load -shape)")
-		fs.IntVar(&o.Webs, "webs", 1, "the started stack's web instances (behind the tool's load balancer when more than one)")
-		fs.IntVar(&o.Workers, "workers", 1, "the started stack's worker instances")
+		fs.IntVar(&o.Webs, "webs", 0, "the started stack's web instances (behind the tool's load balancer when more than one; 0: 2 with -shape cluster, 1 otherwise)")
+		fs.IntVar(&o.Workers, "workers", 0, "the started stack's worker instances (0: as -webs)")
 		only := fs.String("only", "", "run only these phases, comma-separated: "+strings.Join(bench.StepKeys(), ", ")+" (default: all)")
 		if err := parse(fs, args); err != nil {
 			return err

@@ -282,8 +282,9 @@ func (r *run) stack(ctx context.Context) (*app, string, func(), error) {
 		return &app{webURL: sim.AppURL, cfg: cfg, pool: pool, carrier: sim, transport: newTransport(), runID: runID},
 			cfg.TemporalAddress, pool.Close, nil
 	}
+	webs, workers := load.Instances(r.o.Shape, r.o.Webs, r.o.Workers)
 	r.progress("starting the app (database, Temporal %s, %d web, %d worker) in %s", map[bool]string{true: "cluster on Postgres", false: "dev server"}[r.o.Shape == load.ShapeCluster],
-		max(r.o.Webs, 1), max(r.o.Workers, 1), r.o.Dir)
+		webs, workers, r.o.Dir)
 	st, err := load.StartStack(ctx, load.StackOptions{Binary: r.o.Binary, Dir: r.o.Dir, DatabaseURL: r.o.DatabaseURL,
 		// Long enough that nothing the bench holds open expires under it:
 		// authorizations wait for their voice request, answered calls talk

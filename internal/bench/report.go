@@ -76,7 +76,7 @@ func newReport(o Options) *Report {
 			"purchase_concurrency": o.PurchaseConcurency, "sustain": o.Sustain.String(), "sustain_concurrency": o.SustainConcurrency,
 			"voice_rates": o.VoiceRates, "voice_requests": o.VoiceRequests, "auth_burst": o.authBurst(), "settle": o.Settle.String(),
 			"observe_rounds": o.ObserveRounds, "observe_requests": o.ObserveRequests, "observe_concurrency": o.ObserveConcurrency,
-			"running_stack": o.WebURL != "", "shape": o.Shape, "webs": max(o.Webs, 1), "workers": max(o.Workers, 1),
+			"running_stack": o.WebURL != "", "shape": o.Shape, "webs": o.Webs, "workers": o.Workers,
 		}}
 }
 

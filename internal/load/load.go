@@ -147,8 +147,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	webs, workers := Instances(o.Shape, o.Webs, o.Workers)
 	fmt.Fprintf(o.Progress, "load: starting the app (database, Temporal %s, %d web, %d worker) in %s\n",
-		map[bool]string{true: "cluster on Postgres", false: "dev server"}[o.Shape == ShapeCluster], max(o.Webs, 1), max(o.Workers, 1), o.Dir)
+		map[bool]string{true: "cluster on Postgres", false: "dev server"}[o.Shape == ShapeCluster], webs, workers, o.Dir)
 	st, err := startStack(ctx, o)
 	if st != nil {
 		defer st.stop()
@@ -211,7 +212,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		d.mu.Lock()
 		pages := append([]*liveWatch(nil), d.live...)
 		d.mu.Unlock()
-		lf, lp := checkLive(ctx, st.pool, pages, 15*time.Second)
+		lf, lp := checkLive(ctx, st.pool, pages, d.calls(), st.lb, 15*time.Second)
 		rep.Live = &lf
 		problems = append(problems, lp...)
 	}

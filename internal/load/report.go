@@ -129,6 +129,7 @@ func shapeName(s string) string {
 }
 
 func reportOptions(o Options) map[string]any {
+	webs, workers := Instances(o.Shape, o.Webs, o.Workers)
 	return map[string]any{
 		"users": o.Users, "calls": o.Calls, "topups": o.TopUps, "concurrency": o.Concurrency,
 		"max_copies": o.MaxCopies, "loss": o.Loss, "delay": o.Delay.String(), "duration": o.Duration.String(),
@@ -136,7 +137,7 @@ func reportOptions(o Options) map[string]any {
 		"restart_temporal": o.RestartTemporal, "billing_faults": o.BillingFaults, "browser_hangup": o.BrowserHangUp,
 		"max_call_seconds": o.MaxCallSeconds, "authorization_window": o.AuthorizationWindow.String(),
 		"reconcile_grace": o.ReconcileGrace.String(), "payment_timeout": o.PaymentTimeout.String(), "traces": o.Traces,
-		"shape": shapeName(o.Shape), "webs": max(o.Webs, 1), "workers": max(o.Workers, 1), "kill_web_every": o.KillWebEvery.String(), "watch_live": o.WatchLive,
+		"shape": shapeName(o.Shape), "webs": webs, "workers": workers, "kill_web_every": o.KillWebEvery.String(), "watch_live": o.WatchLive,
 	}
 }
 
@@ -373,7 +374,8 @@ func (r *Report) print(w io.Writer) {
 		}
 	}
 	if l := r.Live; l != nil {
-		fmt.Fprintf(tw, "live pages\t%d of %d\tshowed their wallet's last version by the end (%d streams reopened after one dropped)\n", l.Current, l.Pages, l.Reconnects)
+		fmt.Fprintf(tw, "live pages\t%d of %d\tshowed their wallet's last version by the end (%d streams reopened after one dropped); %d of %d calls whose final callback another instance took than the stream's showed it live\n",
+			l.Current, l.Pages, l.Reconnects, l.CrossShown, l.CrossInstance)
 	}
 	if r.Traces != nil {
 		fmt.Fprintf(tw, "traces\t%d spans in %d traces\n", r.Traces.Spans, r.Traces.Traces)

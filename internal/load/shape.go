@@ -45,6 +45,22 @@ func (o StackOptions) validateShape() error {
 	return nil
 }
 
+// Instances are how many webs and workers o starts: as asked, or when 0,
+// two of each in the cluster shape and one in the dev shape.
+func Instances(shape string, webs, workers int) (int, int) {
+	def := 1
+	if shape == ShapeCluster {
+		def = 2
+	}
+	if webs == 0 {
+		webs = def
+	}
+	if workers == 0 {
+		workers = def
+	}
+	return webs, workers
+}
+
 // instance is one web or worker process slot: a web's keeps its port
 // across restarts; a worker's is restarted by its supervisor.
 type instance struct {
@@ -181,14 +197,21 @@ type balancer struct {
 
 	mu        sync.Mutex
 	downUntil map[int]time.Time
+	// callbacks: for each call, the instances that took its final status
+	// callbacks (CallStatus final, or the Dial action).
+	callbacks map[string]map[string]bool
 }
+
+// instanceHeader names, on every answer through the balancer, the web
+// instance that gave it (as many balancers add one).
+const instanceHeader = "X-Load-Instance"
 
 func startBalancer(webs []*instance) (*balancer, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	b := &balancer{url: "http://" + l.Addr().String(), backends: webs, downUntil: map[int]time.Time{},
+	b := &balancer{url: "http://" + l.Addr().String(), backends: webs, downUntil: map[int]time.Time{}, callbacks: map[string]map[string]bool{},
 		http: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}}
 	b.srv = &http.Server{Handler: b, ReadHeaderTimeout: 5 * time.Second}
@@ -230,10 +253,40 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "load balancer: "+err.Error(), http.StatusBadGateway)
 			return
 		}
+		if r.URL.Path == "/api/webhooks/twilio/status" && resp.StatusCode < 300 {
+			b.noteCallback(r.URL.Query(), body, b.backends[i].name)
+		}
+		w.Header().Set(instanceHeader, b.backends[i].name)
 		copyResponse(w, resp)
 		return
 	}
 	http.Error(w, "load balancer: no web instance answers", http.StatusBadGateway)
+}
+
+// noteCallback records which instance took a call's final status callback.
+func (b *balancer) noteCallback(q url.Values, body []byte, instance string) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return
+	}
+	final := map[string]bool{"completed": true, "busy": true, "no-answer": true, "failed": true, "canceled": true}
+	if !final[form.Get("CallStatus")] && !(q.Get("event") == "dial-action" && form.Get("DialCallStatus") != "") {
+		return
+	}
+	id := q.Get("call_id")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.callbacks[id] == nil {
+		b.callbacks[id] = map[string]bool{}
+	}
+	b.callbacks[id][instance] = true
+}
+
+// finalCallbacks are the instances that took call id's final callbacks.
+func (b *balancer) finalCallbacks(id string) map[string]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.callbacks[id]
 }
 
 func (b *balancer) isDown(i int) bool {

@@ -176,14 +176,15 @@ func newStack(ctx context.Context, o StackOptions) (*stack, error) {
 		return s, err
 	}
 
-	for i := range max(o.Webs, 1) {
+	nWebs, nWorkers := Instances(o.Shape, o.Webs, o.Workers)
+	for i := range nWebs {
 		port, err := freePort()
 		if err != nil {
 			return s, err
 		}
 		s.webs = append(s.webs, &instance{role: "web", name: instanceName("web", i), addr: "127.0.0.1:" + strconv.Itoa(port)})
 	}
-	for i := range max(o.Workers, 1) {
+	for i := range nWorkers {
 		s.workers = append(s.workers, &instance{role: "worker", name: instanceName("worker", i)})
 	}
 	if len(s.webs) == 1 {
