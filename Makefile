@@ -23,7 +23,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mobayilo_load_bench?ssl
 
 CLUSTER_BINS := bin/temporal-server bin/temporal-sql-tool bin/temporal-ui-server
 
-.PHONY: soak-cluster dev dev-metrics test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium prometheus ci assets soak
+.PHONY: check-compose check-image soak-cluster dev dev-metrics test test-js bench bench-go fuzz lint generate check-generate check-alerts build postgres chromium prometheus ci assets soak
 
 ## dev: set up and run everything locally: Postgres, migrations, the Temporal dev server with its UI, web and worker
 dev: postgres bin/temporal assets build
@@ -94,6 +94,14 @@ soak: postgres bin/temporal build
 		-kill-worker 45s -billing-faults 2 -browser-hangup 0.33 -duration 4m -drain 2m -dir test-output/soak -report test-output/soak-report.json \
 		-database-url $(SOAK_DATABASE_URL)
 
+## check-compose: docker-compose.yml is valid without an engine, and refuses to start without each required setting (Debian's docker-compose, installed when missing)
+check-compose:
+	@scripts/check-compose.sh
+
+## check-image: the Dockerfile's stages replayed on a clean clone without Docker, and the binary they build started as the image runs it
+check-image: postgres
+	@scripts/check-image.sh
+
 ## soak-cluster: a shorter load and fault run in production's shape: the Temporal server on Postgres, two web instances behind the tool's load balancer and two workers, a web instance and a worker killed, Temporal and Postgres restarted, pages holding the live stream open; the same money check
 soak-cluster: postgres $(CLUSTER_BINS) build
 	@rm -rf test-output/soak-cluster && mkdir -p test-output
@@ -103,7 +111,7 @@ soak-cluster: postgres $(CLUSTER_BINS) build
 		-database-url $(SOAK_CLUSTER_DATABASE_URL)
 
 ## ci: what .ci/run runs
-ci: test fuzz check-generate lint soak soak-cluster
+ci: test fuzz check-generate lint check-alerts check-compose check-image soak soak-cluster
 
 ## assets: bundle the front end (esbuild, Tailwind CLI) into web/assets/dist, embedded by the binary
 assets: web/assets/node_modules/.package-lock.json

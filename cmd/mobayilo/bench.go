@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/mobayilo/mobayilo/internal/bench"
-	"github.com/mobayilo/mobayilo/internal/load"
 	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/load"
 )
 
 func benchCommand() command {

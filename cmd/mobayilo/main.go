@@ -50,6 +50,7 @@ func commands() []command {
 		loadCommand(),
 		benchCommand(),
 		clusterCommand(),
+		probeCommand(),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -538,4 +539,35 @@ func placeSimulatedCall(t *testing.T, base, dbURL string) {
 			t.Fatalf("the simulated call was not billed: %s", billing)
 		}
 	}
+}
+
+// probe, the image's health check, exits 0 only on a 2xx.
+func TestProbeExitsZeroOnlyWhenReady(t *testing.T) {
+	ready := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	if code, _, errOut := runCmd(context.Background(), nil, "probe", srv.URL+"/readyz"); code != 0 {
+		t.Errorf("ready: exit %d, %s", code, errOut)
+	}
+	ready = false
+	if code, _, _ := runCmd(context.Background(), nil, "probe", srv.URL+"/readyz"); code == 0 {
+		t.Error("unavailable: exit 0")
+	}
+	if code, _, _ := runCmd(context.Background(), nil, "probe", "http://"+closedAddr(t)+"/readyz"); code == 0 {
+		t.Error("nothing listening: exit 0")
+	}
+}
+
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().String()
+	l.Close()
+	return a
 }

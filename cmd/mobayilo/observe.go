@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/config"
@@ -29,6 +30,9 @@ type observability struct {
 	metrics *metrics.Metrics
 	tracing *tracing.Tracing
 	addr    string // the metrics listener's; "" none
+	// ready answers the listener's /readyz (the worker has no other HTTP
+	// port for a health check); nil: always ready.
+	ready func(context.Context) error
 }
 
 // observe sets up the role's metrics (served on METRICS_ADDR by job) and
@@ -67,6 +71,20 @@ func (o *observability) temporal(opts temporalx.Options) (temporalx.Options, err
 	return opts, nil
 }
 
+// readiness makes the listener's /readyz say whether Postgres and Temporal
+// answer, as the web role's own /readyz does.
+func (o *observability) readiness(pool *pgxpool.Pool, tc client.Client) {
+	o.ready = func(ctx context.Context) error {
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			return fmt.Errorf("temporal: %w", err)
+		}
+		return nil
+	}
+}
+
 // job serves /metrics on the metrics address until ctx ends; none when
 // metrics are off.
 func (o *observability) job(log zerolog.Logger) []jobs.Job {
@@ -80,6 +98,18 @@ func (o *observability) job(log zerolog.Logger) []jobs.Job {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", o.metrics.Handler())
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			if o.ready != nil {
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				if err := o.ready(ctx); err != nil {
+					log.Warn().Err(err).Msg("readiness: unavailable")
+					http.Error(w, "unavailable", http.StatusServiceUnavailable)
+					return
+				}
+			}
+			_, _ = w.Write([]byte("ok\n"))
+		})
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(l) }()

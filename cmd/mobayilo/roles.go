@@ -96,6 +96,7 @@ run as many as you need.`,
 			return err
 		}
 		defer tc.Close()
+		obs.readiness(pool, tc)
 		front, loops, err := workerRole(ctx, cfg, pool, tc, log, obs, nil)
 		if err != nil {
 			return err
