@@ -70,7 +70,11 @@ type liveStream struct {
 	id, user uuid.UUID
 	events   chan liveEvent
 	ended    chan struct{} // closed when the stream must end
-	once     sync.Once
+	// resync asks the stream to send the current state again: the hub
+	// listens anew after a lost connection, and NOTIFYs sent meanwhile
+	// never reached it.
+	resync chan struct{}
+	once   sync.Once
 }
 
 func (st *liveStream) end() { st.once.Do(func() { close(st.ended) }) }
@@ -88,7 +92,7 @@ var errSessionGone = errors.New("live: the session has ended")
 // instance they are (this one ends its own at once; others at their next
 // watch).
 func (h *hub) open(ctx context.Context, user uuid.UUID, sessionToken string, passwordChangedAt time.Time, keep int) (*liveStream, error) {
-	st := &liveStream{id: uuid.New(), user: user, events: make(chan liveEvent, 16), ended: make(chan struct{})}
+	st := &liveStream{id: uuid.New(), user: user, events: make(chan liveEvent, 16), ended: make(chan struct{}), resync: make(chan struct{}, 1)}
 	var evicted []uuid.UUID
 	err := db.InTx(ctx, h.pool, func(q *db.Queries) error {
 		if err := q.LockUserLiveStreams(ctx, user); err != nil {
@@ -139,6 +143,18 @@ func (h *hub) close(st *liveStream) {
 	defer cancel()
 	if err := db.New(h.pool).CloseLiveStream(ctx, st.id); err != nil {
 		h.log.Warn().Err(err).Msg("forget a closed live stream")
+	}
+}
+
+// resyncAll asks every stream on this instance to send the current state.
+func (h *hub) resyncAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range h.streams {
+		select {
+		case st.resync <- struct{}{}:
+		default: // one is pending already
+		}
 	}
 }
 
@@ -225,6 +241,10 @@ func (h *hub) listen(ctx context.Context) error {
 		}
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *") }()
+	// Listening again after a lost connection: what changed meanwhile sent
+	// NOTIFYs nobody here heard. Every open stream re-sends the current
+	// state (versions make that harmless where a page is as new).
+	h.resyncAll()
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
@@ -304,6 +324,12 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 		case ev := <-st.events:
 			if !send(sse(s.turboStream(ev, loc))) {
 				return
+			}
+		case <-st.resync:
+			for _, ev := range s.currentState(r, u) {
+				if !send(sse(s.turboStream(ev, loc))) {
+					return
+				}
 			}
 		case <-st.ended:
 			// The session ended or newer streams pushed this one out: tell

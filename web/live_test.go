@@ -281,3 +281,30 @@ func TestLiveStreamEndsWithItsSession(t *testing.T) {
 		expectLine(t, laptop.stream(t), `$0.00`, 5*time.Second)
 	})
 }
+
+// A change committed while the hub's LISTEN connection is down (Postgres
+// restarted, the connection killed) sends no NOTIFY this instance hears:
+// once the hub listens again, every open stream catches up with the
+// current state, without the page reconnecting.
+func TestLiveStreamCatchesUpAfterItsListenConnectionDrops(t *testing.T) {
+	a := newApp(t, nil)
+	ann := a.browser()
+	ann.signUp("ann.relisten@example.com", "correct horse", "Ann")
+	lines := ann.stream(t)
+	expectLine(t, lines, `targets="[data-balance]" version="0"`, 5*time.Second)
+
+	// Kill the hub's listening connection, and post a credit before it
+	// listens again (it waits 2 s before it retries).
+	var killed int
+	if err := a.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no listening connection found")
+	}
+	if _, err := ledger.New(a.pool).Post(context.Background(), ledger.Entry{Key: "bonus:relisten", AccountID: a.accountOf(t, "ann.relisten@example.com"), Kind: ledger.Bonus, AmountCents: 250}); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, lines, `targets="[data-balance]" version="1"><template><span data-cents="250">`, 10*time.Second)
+}
