@@ -35,16 +35,16 @@ import (
 // web and worker roles as their own processes of this binary, and the
 // tool's own servers playing Twilio's and Stripe's APIs.
 type stack struct {
-	bin, dir    string
-	dbURL       string
-	pool        *pgxpool.Pool
-	temporal    temporalServer
-	env         []string
-	cfg         config.Config // as the app's processes read it
-	webURL      string
-	tools       *http.Server
-	carrier     *carrier.Simulator
-	payments    *payments.Simulator
+	bin, dir string
+	dbURL    string
+	pool     *pgxpool.Pool
+	temporal temporalServer
+	env      []string
+	cfg      config.Config // as the app's processes read it
+	webURL   string
+	tools    *http.Server
+	carrier  *carrier.Simulator
+	payments *payments.Simulator
 
 	// traces: each process writes its spans to traces-<role>.jsonl in dir.
 	traces bool
