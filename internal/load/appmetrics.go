@@ -21,22 +21,27 @@ import (
 type appMetrics struct {
 	http *http.Client
 
-	mu   sync.Mutex
-	urls []string                    // every process's /metrics, in start order
-	last map[string]metrics.Snapshot // the last scrape of each
-	role map[string]string           // url -> role
+	mu      sync.Mutex
+	urls    []string                    // every process's /metrics, in start order
+	last    map[string]metrics.Snapshot // the last scrape of each
+	role    map[string]string           // url -> role
+	current map[string]string           // instance name -> its running process's url
 }
 
 func newAppMetrics() *appMetrics {
-	return &appMetrics{http: &http.Client{Timeout: 2 * time.Second}, last: map[string]metrics.Snapshot{}, role: map[string]string{}}
+	return &appMetrics{http: &http.Client{Timeout: 2 * time.Second}, last: map[string]metrics.Snapshot{}, role: map[string]string{},
+		current: map[string]string{}}
 }
 
-// add records a process's metrics endpoint.
-func (m *appMetrics) add(role, url string) {
+// add records the metrics endpoint of instance's new process: the one to
+// scrape from now on (its earlier processes are gone; their last scrapes
+// stay).
+func (m *appMetrics) add(role, instance, url string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.urls = append(m.urls, url)
 	m.role[url] = role
+	m.current[instance] = url
 }
 
 // scrape reads one process's metrics and keeps them; a failure (the
@@ -52,10 +57,13 @@ func (m *appMetrics) scrape(ctx context.Context, url string) error {
 	return nil
 }
 
-// scrapeAll scrapes every process still answering.
+// scrapeAll scrapes each instance's running process.
 func (m *appMetrics) scrapeAll(ctx context.Context) {
 	m.mu.Lock()
-	urls := append([]string(nil), m.urls...)
+	var urls []string
+	for _, u := range m.current {
+		urls = append(urls, u)
+	}
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, u := range urls {

@@ -145,7 +145,7 @@ func (s *stack) startTemporal(ctx context.Context, shape string) (temporalServer
 		return nil, err
 	}
 	prefix := strings.TrimPrefix(u.Path, "/") + "_temporal"
-	if err := dropDatabases(ctx, s.dbURL, prefix, prefix+"_visibility"); err != nil {
+	if err := resetDatabases(ctx, s.dbURL, []string{prefix, prefix + "_visibility"}, ""); err != nil {
 		return nil, err
 	}
 	admin := *u
@@ -160,8 +160,9 @@ func (s *stack) startTemporal(ctx context.Context, shape string) (temporalServer
 	return &clusterTemporal{srv: srv}, nil
 }
 
-// dropDatabases drops a previous run's databases.
-func dropDatabases(ctx context.Context, dbURL string, names ...string) error {
+// resetDatabases drops a previous run's databases (drop), on dbURL's
+// server, and creates create when it is not "".
+func resetDatabases(ctx context.Context, dbURL string, drop []string, create string) error {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return err
@@ -173,12 +174,16 @@ func dropDatabases(ctx context.Context, dbURL string, names ...string) error {
 		return fmt.Errorf("load: connect to Postgres: %w", err)
 	}
 	defer conn.Close(ctx)
-	for _, n := range names {
+	for _, n := range drop {
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)"); err != nil {
 			return err
 		}
 	}
-	return nil
+	if create == "" {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{create}.Sanitize())
+	return err
 }
 
 // balancer is the tool's load balancer in front of several web instances,

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -292,19 +291,7 @@ func (s *stack) createDatabase(ctx context.Context) error {
 	if !strings.HasPrefix(name, "mobayilo_load") {
 		return fmt.Errorf("load: the database name must start with mobayilo_load (it is dropped and created), not %q", name)
 	}
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
-	if err != nil {
-		return fmt.Errorf("load: connect to Postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
-	return err
+	return resetDatabases(ctx, s.dbURL, []string{name}, name)
 }
 
 func (s *stack) start(ctx context.Context, in *instance) (*exec.Cmd, <-chan struct{}, error) {
@@ -343,7 +330,7 @@ func (s *stack) start(ctx context.Context, in *instance) (*exec.Cmd, <-chan stru
 	}
 	murl := "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
 	if !unobserved {
-		s.metrics.add(role, murl)
+		s.metrics.add(role, in.name, murl)
 	}
 	s.mu.Lock()
 	s.metricsURL[in.name] = murl
