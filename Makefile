@@ -106,7 +106,7 @@ check-image: postgres
 soak-cluster: postgres $(CLUSTER_BINS) build
 	@rm -rf test-output/soak-cluster && mkdir -p test-output
 	bin/mobayilo load -shape cluster -webs 2 -workers 2 -users 40 -calls 120 -topups 45 -concurrency 20 -dup 3 -loss 0.05 -delay 50ms \
-		-kill-worker 40s -kill-web 30s -restart-temporal -restart-postgres -browser-hangup 0.25 -watch-live 0.5 \
+		-kill-worker 40s -kill-web 60s -restart-temporal -restart-postgres -browser-hangup 0.25 -watch-live 0.5 \
 		-duration 4m -drain 2m -dir test-output/soak-cluster -report test-output/soak-cluster-report.json \
 		-database-url $(SOAK_CLUSTER_DATABASE_URL)
 

@@ -600,9 +600,12 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 			d.mu.Lock()
 			d.authorize = append(d.authorize, took)
 			d.mu.Unlock()
-		case resp.StatusCode == http.StatusConflict && attempt < 120:
+		case resp.StatusCode == http.StatusConflict && attempt < 360:
 			// The previous call still holds the slot (an abandoned one
-			// until its authorization expires): wait, as a person would.
+			// until its authorization expires; one whose web instance was
+			// killed before its workflow started until the web role's
+			// sweep of unstarted calls, after 2 to 3 minutes): wait, as a
+			// person would.
 			time.Sleep(time.Second)
 			continue
 		case resp.StatusCode == http.StatusPaymentRequired || resp.StatusCode == http.StatusUnprocessableEntity:
