@@ -291,6 +291,27 @@ func (q *Queries) FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallPa
 	return err
 }
 
+const failUnstartedCall = `-- name: FailUnstartedCall :execrows
+UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'created'
+  AND created_at < now() - $2::int * interval '1 second'
+`
+
+type FailUnstartedCallParams struct {
+	ID            uuid.UUID
+	MinAgeSeconds int32
+}
+
+// One call whose workflow was not found, failed as never started once its
+// row is older than any start could still be in flight (min_age_seconds).
+func (q *Queries) FailUnstartedCall(ctx context.Context, arg FailUnstartedCallParams) (int64, error) {
+	result, err := q.db.Exec(ctx, failUnstartedCall, arg.ID, arg.MinAgeSeconds)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getCall = `-- name: GetCall :one
 SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls WHERE id = $1
 `

@@ -53,6 +53,9 @@ type Querier interface {
 	FailStaleCreatedCalls(ctx context.Context) (int64, error)
 	// A call whose workflow gave up before Twilio claimed it: never dialled.
 	FailUnclaimedCall(ctx context.Context, arg FailUnclaimedCallParams) error
+	// One call whose workflow was not found, failed as never started once its
+	// row is older than any start could still be in flight (min_age_seconds).
+	FailUnstartedCall(ctx context.Context, arg FailUnstartedCallParams) (int64, error)
 	// A top-up of this amount the user started recently and has not paid: a
 	// second tap on the same package goes back to it rather than opening another.
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)

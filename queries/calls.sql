@@ -123,6 +123,13 @@ WHERE id = $1 AND status IN ('created', 'authorized');
 UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
 WHERE status = 'created' AND created_at < now() - interval '2 minutes';
 
+-- name: FailUnstartedCall :execrows
+-- One call whose workflow was not found, failed as never started once its
+-- row is older than any start could still be in flight (min_age_seconds).
+UPDATE calls SET status = 'failed', end_reason = 'never started', billing_state = 'not_billable', ended_at = now(), updated_at = now()
+WHERE id = sqlc.arg(id) AND status = 'created'
+  AND created_at < now() - sqlc.arg(min_age_seconds)::int * interval '1 second';
+
 -- name: ListCallsPage :many
 -- A user's calls, newest first, after a keyset cursor (created_at, id).
 SELECT *

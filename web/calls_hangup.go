@@ -97,10 +97,12 @@ func (s *Server) hangUpCall(w http.ResponseWriter, r *http.Request) {
 // whether a workflow is running, so the slot check asks it about the
 // holder rather than guessing from the row's age; the partial unique index
 // stays the rule, and a released row (slot_released_at) leaves it. A holder
-// whose workflow is not found is released only once its row is past
-// 'created' (a start in flight, or FailStaleCreatedCalls', is not ours to
-// judge). If Temporal cannot answer, the slot stays held: a 409 is safer
-// than two calls on one balance.
+// whose workflow is not found is released once its row is past 'created';
+// one still 'created' is a start in flight, or one that never happened (the
+// web instance that inserted it was killed before its update-with-start),
+// and is failed as never started once it is older than any start could
+// still be in flight (failNeverStarted). If Temporal cannot answer, the
+// slot stays held: a 409 is safer than two calls on one balance.
 func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 	q := db.New(s.pool)
 	holder, err := q.GetCallSlotHolder(ctx, userID)
@@ -119,7 +121,7 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 	switch {
 	case errors.As(err, &notFound):
 		if holder.Status == workflows.StatusCreated {
-			return false
+			return s.failNeverStarted(ctx, holder.ID)
 		}
 		how = "not found"
 	case err != nil:
@@ -142,6 +144,28 @@ func (s *Server) releaseEndedSlot(ctx context.Context, userID uuid.UUID) bool {
 		s.log.Error().Str("call_id", holder.ID.String()).Str("workflow_id", wid).Str("user_id", userID.String()).
 			Str("workflow_status", how).Str("call_status", holder.Status).Str("billing_state", holder.BillingState).
 			Msg("call slot released: its workflow had ended without freeing it; support should check the call's billing")
+	}
+	return n > 0
+}
+
+// unstartedAfter is the age past which a 'created' call whose workflow is
+// not found cannot have a start in flight: POST /calls gives up on its
+// update-with-start after startCallBound, and the request's deadline goes
+// with it to the server.
+const unstartedAfter = 2 * startCallBound
+
+// failNeverStarted fails the slot's holder, a 'created' call with no
+// workflow, when it is older than unstartedAfter (Postgres's clock, the one
+// that stamped it), and reports whether it did. Younger, it may still be
+// starting, and the caller gets 409 as before.
+func (s *Server) failNeverStarted(ctx context.Context, id uuid.UUID) bool {
+	n, err := db.New(s.pool).FailUnstartedCall(ctx, db.FailUnstartedCallParams{ID: id, MinAgeSeconds: int32(unstartedAfter / time.Second)})
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", id.String()).Msg("call slot: fail a call that never started")
+		return false
+	}
+	if n > 0 {
+		s.log.Warn().Str("call_id", id.String()).Msg("call slot: freed by a call whose workflow never started")
 	}
 	return n > 0
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -139,4 +142,44 @@ func (e *callEnv) state(callID string) workflows.CallState {
 		e.t.Fatal(err)
 	}
 	return st
+}
+
+// A web instance killed between the calls row and its update-with-start
+// leaves the row 'created' with no workflow, holding the slot. Once the
+// row is older than any start could still be in flight, the caller's next
+// call frees it at once (no wait for the reaper's minute pass and its
+// two-minute threshold), and the old row is failed as never started; a
+// row younger than that, its start perhaps in flight, still answers 409.
+func TestAStartThatNeverHappenedDoesNotHoldTheCallSlot(t *testing.T) {
+	e := newCallEnv(t)
+	b := e.caller("killed@example.com", 500)
+	ctx := context.Background()
+	var userID, accountID uuid.UUID
+	if err := e.pool.QueryRow(ctx, `SELECT u.id, a.id FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.email = $1`, "killed@example.com").
+		Scan(&userID, &accountID); err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := db.New(e.pool).CreateCall(ctx, db.CreateCallParams{UserID: userID, AccountID: accountID,
+		PhoneNumber: "+2348031234567", DestinationCountry: "NG", ClientIdentity: "orphan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := b.startCall("+234 803 123 4567"); status != http.StatusConflict {
+		t.Fatalf("a call beside a start perhaps in flight: %d, want 409", status)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE calls SET created_at = now() - interval '40 seconds' WHERE id = $1`, orphan.ID); err != nil {
+		t.Fatal(err)
+	}
+	status, next := b.startCall("+234 803 123 4567")
+	if status != http.StatusCreated {
+		t.Fatalf("the next call after a start that never happened: %d %+v", status, next)
+	}
+	got, err := db.New(e.pool).GetCall(ctx, orphan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "failed" || got.BillingState != "not_billable" || got.EndReason == nil || *got.EndReason != "never started" {
+		t.Fatalf("the orphan: %s, billing %s, reason %v", got.Status, got.BillingState, got.EndReason)
+	}
+	e.mustVerifyLedger()
 }

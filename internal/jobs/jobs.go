@@ -19,17 +19,21 @@ type Job struct {
 	Run  func(ctx context.Context) error
 }
 
-// Every is a job that runs pass once every interval, each pass bounded by
-// the interval; a failed pass is logged and the next one tried.
+// Every is a job that runs pass at once and then once every interval, each
+// pass bounded by the interval; a failed pass is logged and the next one
+// tried. The first pass is at start, not an interval later, so an instance
+// restarted more often than its interval still does its work.
 func Every(name string, interval time.Duration, log zerolog.Logger, pass func(ctx context.Context) error) Job {
 	return Job{Name: name, Run: func(ctx context.Context) error {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
+		for first := true; ; first = false {
+			if !first {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
 			}
 			pctx, cancel := context.WithTimeout(ctx, interval)
 			err := pass(pctx)

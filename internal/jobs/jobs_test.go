@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mobayilo/mobayilo/internal/jobs"
 )
@@ -48,5 +51,31 @@ func TestAJobThatEndsStopsTheRole(t *testing.T) {
 		[]jobs.Job{{Name: "idle", Run: wait}, {Name: "inbox", Run: func(context.Context) error { return errors.New("broken") }}})
 	if err == nil || !strings.Contains(err.Error(), "inbox: broken") {
 		t.Fatalf("Run: %v, want the inbox's error", err)
+	}
+}
+
+// TestEveryRunsItsFirstPassAtStart: a job of a long interval runs its pass
+// at once, so an instance restarted more often than the interval still
+// does its work; it then waits out the interval, and stops with its ctx.
+func TestEveryRunsItsFirstPassAtStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	passes := make(chan struct{}, 4)
+	j := jobs.Every("sweep", time.Hour, zerolog.Nop(), func(context.Context) error {
+		passes <- struct{}{}
+		return nil
+	})
+	done := make(chan error)
+	go func() { done <- j.Run(ctx) }()
+	select {
+	case <-passes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass at start of an hourly job")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(passes) != 0 {
+		t.Fatalf("%d more passes before the interval", len(passes))
 	}
 }

@@ -603,9 +603,8 @@ func (d *driver) call(ctx context.Context, u *user, outcome string) {
 		case resp.StatusCode == http.StatusConflict && attempt < 360:
 			// The previous call still holds the slot (an abandoned one
 			// until its authorization expires; one whose web instance was
-			// killed before its workflow started until the web role's
-			// sweep of unstarted calls, after 2 to 3 minutes): wait, as a
-			// person would.
+			// killed before its workflow started until it is 30 s old, when
+			// the next POST /calls frees it): wait, as a person would.
 			time.Sleep(time.Second)
 			continue
 		case resp.StatusCode == http.StatusPaymentRequired || resp.StatusCode == http.StatusUnprocessableEntity:
