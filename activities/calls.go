@@ -294,6 +294,9 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 	if m.Reason != "" {
 		p.BillingError = &m.Reason
 	}
+	if m.Waived != "" {
+		p.WaivedReason = &m.Waived
+	}
 	var billed db.SetCallBillingRow
 	if m.Final == nil {
 		billed, err = db.New(a.Pool).SetCallBilling(ctx, p)

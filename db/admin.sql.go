@@ -51,7 +51,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 }
 
 const getActiveCallForUser = `-- name: GetActiveCallForUser :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls
 WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 `
 
@@ -88,6 +88,7 @@ func (q *Queries) GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (C
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
@@ -126,36 +127,98 @@ func (q *Queries) InsertAdminAction(ctx context.Context, arg InsertAdminActionPa
 	return id, err
 }
 
+const insertAdminActionOutcome = `-- name: InsertAdminActionOutcome :exec
+INSERT INTO admin_action_outcomes (action_id, ok, outcome) VALUES ($1, $2, $3)
+ON CONFLICT (action_id) DO NOTHING
+`
+
+type InsertAdminActionOutcomeParams struct {
+	ActionID int64
+	Ok       bool
+	Outcome  string
+}
+
+// What a staff action came to, once (a second outcome for one action is
+// ignored: the first stands).
+func (q *Queries) InsertAdminActionOutcome(ctx context.Context, arg InsertAdminActionOutcomeParams) error {
+	_, err := q.db.Exec(ctx, insertAdminActionOutcome, arg.ActionID, arg.Ok, arg.Outcome)
+	return err
+}
+
 const listAdminActions = `-- name: ListAdminActions :many
-SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.idempotency_key, a.created_at, u.email AS actor_email
-FROM admin_actions a
-JOIN users u ON u.id = a.actor_id
-WHERE $1::bigint IS NULL OR a.id < $1::bigint
+WITH a AS (
+    SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.idempotency_key, a.created_at,
+           CASE a.target_type
+               WHEN 'user' THEN (SELECT tu.id FROM users tu WHERE tu.id::text = a.target_id)
+               WHEN 'call' THEN (SELECT c.user_id FROM calls c WHERE c.id::text = a.target_id)
+               WHEN 'topup' THEN (SELECT t.user_id FROM topups t WHERE t.id::text = a.target_id)
+           END AS target_user_id
+    FROM admin_actions a
+    WHERE ($4::bigint IS NULL OR a.id < $4::bigint)
+      AND ($5::text IS NULL OR a.action = $5::text)
+      AND ($6::timestamptz IS NULL OR a.created_at >= $6::timestamptz)
+      AND ($7::timestamptz IS NULL OR a.created_at < $7::timestamptz)
+)
+SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.created_at,
+       actor.email AS actor_email,
+       COALESCE(tu.email, '')::text AS target_email,
+       (CASE a.target_type
+            WHEN 'call' THEN COALESCE((SELECT c.phone_number FROM calls c WHERE c.id::text = a.target_id), a.target_id)
+            WHEN 'topup' THEN COALESCE((SELECT '$' || to_char(t.amount_cents / 100.0, 'FM999999990.00') || ' top-up' FROM topups t WHERE t.id::text = a.target_id), a.target_id)
+            WHEN 'user' THEN COALESCE(tu.email, a.target_id)
+            ELSE a.target_id
+        END)::text AS target_label,
+       o.ok AS outcome_ok, o.outcome
+FROM a
+JOIN users actor ON actor.id = a.actor_id
+LEFT JOIN users tu ON tu.id = a.target_user_id
+LEFT JOIN admin_action_outcomes o ON o.action_id = a.id
+WHERE ($1::text IS NULL OR actor.email = $1::text)
+  AND ($2::text IS NULL OR tu.email = $2::text)
 ORDER BY a.id DESC
-LIMIT $2
+LIMIT $3
 `
 
 type ListAdminActionsParams struct {
-	BeforeID *int64
-	PageSize int32
+	ActorEmail *string
+	UserEmail  *string
+	PageSize   int32
+	BeforeID   *int64
+	Action     *string
+	Since      *time.Time
+	Until      *time.Time
 }
 
 type ListAdminActionsRow struct {
-	ID             int64
-	ActorID        uuid.UUID
-	Action         string
-	TargetType     string
-	TargetID       string
-	Reason         string
-	Details        []byte
-	IdempotencyKey *string
-	CreatedAt      time.Time
-	ActorEmail     string
+	ID          int64
+	ActorID     uuid.UUID
+	Action      string
+	TargetType  string
+	TargetID    string
+	Reason      string
+	Details     []byte
+	CreatedAt   time.Time
+	ActorEmail  string
+	TargetEmail string
+	TargetLabel string
+	OutcomeOk   *bool
+	Outcome     *string
 }
 
-// The audit log, newest first, a page at a time (keyset on id).
+// The audit log, newest first, a page at a time (keyset on id), filtered
+// by actor (email), action, the user the action was about (email) and a
+// range of days, each row with its outcome (if recorded) and its object as
+// a person recognises it.
 func (q *Queries) ListAdminActions(ctx context.Context, arg ListAdminActionsParams) ([]ListAdminActionsRow, error) {
-	rows, err := q.db.Query(ctx, listAdminActions, arg.BeforeID, arg.PageSize)
+	rows, err := q.db.Query(ctx, listAdminActions,
+		arg.ActorEmail,
+		arg.UserEmail,
+		arg.PageSize,
+		arg.BeforeID,
+		arg.Action,
+		arg.Since,
+		arg.Until,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +234,12 @@ func (q *Queries) ListAdminActions(ctx context.Context, arg ListAdminActionsPara
 			&i.TargetID,
 			&i.Reason,
 			&i.Details,
-			&i.IdempotencyKey,
 			&i.CreatedAt,
 			&i.ActorEmail,
+			&i.TargetEmail,
+			&i.TargetLabel,
+			&i.OutcomeOk,
+			&i.Outcome,
 		); err != nil {
 			return nil, err
 		}
@@ -186,9 +252,10 @@ func (q *Queries) ListAdminActions(ctx context.Context, arg ListAdminActionsPara
 }
 
 const listAdminActionsForTarget = `-- name: ListAdminActionsForTarget :many
-SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.idempotency_key, a.created_at, u.email AS actor_email
+SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.idempotency_key, a.created_at, u.email AS actor_email, o.ok AS outcome_ok, o.outcome
 FROM admin_actions a
 JOIN users u ON u.id = a.actor_id
+LEFT JOIN admin_action_outcomes o ON o.action_id = a.id
 WHERE a.target_type = $1 AND a.target_id = $2
 ORDER BY a.id DESC
 LIMIT 50
@@ -210,6 +277,8 @@ type ListAdminActionsForTargetRow struct {
 	IdempotencyKey *string
 	CreatedAt      time.Time
 	ActorEmail     string
+	OutcomeOk      *bool
+	Outcome        *string
 }
 
 func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminActionsForTargetParams) ([]ListAdminActionsForTargetRow, error) {
@@ -232,6 +301,8 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 			&i.IdempotencyKey,
 			&i.CreatedAt,
 			&i.ActorEmail,
+			&i.OutcomeOk,
+			&i.Outcome,
 		); err != nil {
 			return nil, err
 		}
@@ -244,7 +315,7 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 }
 
 const listCallsByIDs = `-- name: ListCallsByIDs :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = ANY($1::uuid[])
 ORDER BY c.created_at DESC
@@ -280,6 +351,7 @@ type ListCallsByIDsRow struct {
 	LiveVersion         int64
 	RefusalMessage      *string
 	RefusalNeededCents  int64
+	WaivedReason        *string
 	Email               string
 }
 
@@ -322,6 +394,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 			&i.LiveVersion,
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
+			&i.WaivedReason,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -335,7 +408,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 }
 
 const listOverdueCalls = `-- name: ListOverdueCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
   AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
@@ -373,6 +446,7 @@ type ListOverdueCallsRow struct {
 	LiveVersion         int64
 	RefusalMessage      *string
 	RefusalNeededCents  int64
+	WaivedReason        *string
 	Email               string
 }
 
@@ -415,6 +489,7 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 			&i.LiveVersion,
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
+			&i.WaivedReason,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -590,6 +665,64 @@ func (q *Queries) ListStripeVersionProblems(ctx context.Context) ([]ListStripeVe
 	return items, nil
 }
 
+const listStuckCalls = `-- name: ListStuckCalls :many
+SELECT c.id, c.user_id, c.phone_number, c.destination_country, c.cost_cents, c.duration_seconds,
+       c.billing_error, c.ended_at, c.updated_at, u.email, a.cached_balance_cents
+FROM calls c
+JOIN users u ON u.id = c.user_id
+JOIN accounts a ON a.id = c.account_id
+WHERE c.id = ANY($1::uuid[])
+ORDER BY COALESCE(c.ended_at, c.updated_at)
+`
+
+type ListStuckCallsRow struct {
+	ID                 uuid.UUID
+	UserID             uuid.UUID
+	PhoneNumber        string
+	DestinationCountry string
+	CostCents          *int64
+	DurationSeconds    *int32
+	BillingError       *string
+	EndedAt            *time.Time
+	UpdatedAt          time.Time
+	Email              string
+	CachedBalanceCents int64
+}
+
+// The stuck calls Temporal listed, as support reads them: who, which
+// number, the amount, why, since when, and the balance now.
+func (q *Queries) ListStuckCalls(ctx context.Context, ids []uuid.UUID) ([]ListStuckCallsRow, error) {
+	rows, err := q.db.Query(ctx, listStuckCalls, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStuckCallsRow{}
+	for rows.Next() {
+		var i ListStuckCallsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.PhoneNumber,
+			&i.DestinationCountry,
+			&i.CostCents,
+			&i.DurationSeconds,
+			&i.BillingError,
+			&i.EndedAt,
+			&i.UpdatedAt,
+			&i.Email,
+			&i.CachedBalanceCents,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listStuckTopUps = `-- name: ListStuckTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
@@ -743,7 +876,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 }
 
 const searchCalls = `-- name: SearchCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = $1::uuid
    OR c.parent_call_sid = $2::text OR c.child_call_sid = $2::text
@@ -790,6 +923,7 @@ type SearchCallsRow struct {
 	LiveVersion         int64
 	RefusalMessage      *string
 	RefusalNeededCents  int64
+	WaivedReason        *string
 	Email               string
 }
 
@@ -839,6 +973,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 			&i.LiveVersion,
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
+			&i.WaivedReason,
 			&i.Email,
 		); err != nil {
 			return nil, err

@@ -36,7 +36,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
 `
 
 type AuthorizeCallParams struct {
@@ -88,6 +88,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
@@ -97,7 +98,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -135,6 +136,7 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
@@ -206,7 +208,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
 `
 
 type CreateCallParams struct {
@@ -256,6 +258,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
@@ -313,7 +316,7 @@ func (q *Queries) FailUnstartedCall(ctx context.Context, arg FailUnstartedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -349,12 +352,13 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
 
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -395,12 +399,13 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
 
 const getCallToAuthorize = `-- name: GetCallToAuthorize :one
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents,
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason,
     (u.disabled_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
@@ -459,6 +464,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 		&i.Call.LiveVersion,
 		&i.Call.RefusalMessage,
 		&i.Call.RefusalNeededCents,
+		&i.Call.WaivedReason,
 		&i.UserDisabled,
 		&i.BalanceCents,
 		&i.SpentTodayCents,
@@ -468,7 +474,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -510,6 +516,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.LiveVersion,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
+		&i.WaivedReason,
 	)
 	return i, err
 }
@@ -610,7 +617,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -672,6 +679,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.LiveVersion,
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
+			&i.WaivedReason,
 		); err != nil {
 			return nil, err
 		}
@@ -790,8 +798,10 @@ SET billing_state = $1,
     carrier_status = COALESCE($4, c.carrier_status),
     -- Why billing is stuck, for support; cleared once it is not.
     billing_error = CASE WHEN $1 = 'stuck' THEN $5 ELSE NULL END,
+    -- Support waived the charge of a stuck call: why.
+    waived_reason = COALESCE($6, c.waived_reason),
     updated_at = now()
-FROM (SELECT b.id, b.billing_state FROM calls b WHERE b.id = $6 FOR UPDATE) AS before
+FROM (SELECT b.id, b.billing_state FROM calls b WHERE b.id = $7 FOR UPDATE) AS before
 WHERE c.id = before.id
 RETURNING c.status, c.phone_number, before.billing_state AS previous_billing_state
 `
@@ -802,6 +812,7 @@ type SetCallBillingParams struct {
 	CostCents       *int64
 	CarrierStatus   *string
 	BillingError    *string
+	WaivedReason    *string
 	ID              uuid.UUID
 }
 
@@ -820,6 +831,7 @@ func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) 
 		arg.CostCents,
 		arg.CarrierStatus,
 		arg.BillingError,
+		arg.WaivedReason,
 		arg.ID,
 	)
 	var i SetCallBillingRow

@@ -34,6 +34,13 @@ type AdminAction struct {
 	CreatedAt      time.Time
 }
 
+type AdminActionOutcome struct {
+	ActionID   int64
+	Ok         bool
+	Outcome    string
+	RecordedAt time.Time
+}
+
 type Call struct {
 	ID                  uuid.UUID
 	UserID              uuid.UUID
@@ -64,6 +71,7 @@ type Call struct {
 	LiveVersion         int64
 	RefusalMessage      *string
 	RefusalNeededCents  int64
+	WaivedReason        *string
 }
 
 type CallEvent struct {

@@ -95,6 +95,9 @@ type Querier interface {
 	// Records a staff action once per idempotency key (a resubmitted form
 	// records nothing more: no row).
 	InsertAdminAction(ctx context.Context, arg InsertAdminActionParams) (int64, error)
+	// What a staff action came to, once (a second outcome for one action is
+	// ignored: the first stands).
+	InsertAdminActionOutcome(ctx context.Context, arg InsertAdminActionOutcomeParams) error
 	InsertCallEvent(ctx context.Context, arg InsertCallEventParams) (int64, error)
 	// Adds a rate unless the prefix exists already, in any country.
 	InsertRateIfAbsent(ctx context.Context, arg InsertRateIfAbsentParams) (int64, error)
@@ -111,7 +114,10 @@ type Querier interface {
 	// (its next attempt moves into the future) so that two deliverers do not
 	// send one at the same moment. A repeat later is harmless: workflows dedup.
 	LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhookEventsParams) ([]WebhookEvent, error)
-	// The audit log, newest first, a page at a time (keyset on id).
+	// The audit log, newest first, a page at a time (keyset on id), filtered
+	// by actor (email), action, the user the action was about (email) and a
+	// range of days, each row with its outcome (if recorded) and its object as
+	// a person recognises it.
 	ListAdminActions(ctx context.Context, arg ListAdminActionsParams) ([]ListAdminActionsRow, error)
 	ListAdminActionsForTarget(ctx context.Context, arg ListAdminActionsForTargetParams) ([]ListAdminActionsForTargetRow, error)
 	ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Transaction, error)
@@ -128,6 +134,9 @@ type Querier interface {
 	ListStaleTopUps(ctx context.Context) ([]ListStaleTopUpsRow, error)
 	// Stripe events of another API version this build could not read.
 	ListStripeVersionProblems(ctx context.Context) ([]ListStripeVersionProblemsRow, error)
+	// The stuck calls Temporal listed, as support reads them: who, which
+	// number, the amount, why, since when, and the balance now.
+	ListStuckCalls(ctx context.Context, ids []uuid.UUID) ([]ListStuckCallsRow, error)
 	// Top-ups Stripe did not confirm a credit or reversal for: support looks.
 	ListStuckTopUps(ctx context.Context) ([]ListStuckTopUpsRow, error)
 	ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)

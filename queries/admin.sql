@@ -7,21 +7,67 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id;
 
 -- name: ListAdminActions :many
--- The audit log, newest first, a page at a time (keyset on id).
-SELECT a.*, u.email AS actor_email
-FROM admin_actions a
-JOIN users u ON u.id = a.actor_id
-WHERE sqlc.narg(before_id)::bigint IS NULL OR a.id < sqlc.narg(before_id)::bigint
+-- The audit log, newest first, a page at a time (keyset on id), filtered
+-- by actor (email), action, the user the action was about (email) and a
+-- range of days, each row with its outcome (if recorded) and its object as
+-- a person recognises it.
+WITH a AS (
+    SELECT a.*,
+           CASE a.target_type
+               WHEN 'user' THEN (SELECT tu.id FROM users tu WHERE tu.id::text = a.target_id)
+               WHEN 'call' THEN (SELECT c.user_id FROM calls c WHERE c.id::text = a.target_id)
+               WHEN 'topup' THEN (SELECT t.user_id FROM topups t WHERE t.id::text = a.target_id)
+           END AS target_user_id
+    FROM admin_actions a
+    WHERE (sqlc.narg(before_id)::bigint IS NULL OR a.id < sqlc.narg(before_id)::bigint)
+      AND (sqlc.narg(action)::text IS NULL OR a.action = sqlc.narg(action)::text)
+      AND (sqlc.narg(since)::timestamptz IS NULL OR a.created_at >= sqlc.narg(since)::timestamptz)
+      AND (sqlc.narg(until)::timestamptz IS NULL OR a.created_at < sqlc.narg(until)::timestamptz)
+)
+SELECT a.id, a.actor_id, a.action, a.target_type, a.target_id, a.reason, a.details, a.created_at,
+       actor.email AS actor_email,
+       COALESCE(tu.email, '')::text AS target_email,
+       (CASE a.target_type
+            WHEN 'call' THEN COALESCE((SELECT c.phone_number FROM calls c WHERE c.id::text = a.target_id), a.target_id)
+            WHEN 'topup' THEN COALESCE((SELECT '$' || to_char(t.amount_cents / 100.0, 'FM999999990.00') || ' top-up' FROM topups t WHERE t.id::text = a.target_id), a.target_id)
+            WHEN 'user' THEN COALESCE(tu.email, a.target_id)
+            ELSE a.target_id
+        END)::text AS target_label,
+       o.ok AS outcome_ok, o.outcome
+FROM a
+JOIN users actor ON actor.id = a.actor_id
+LEFT JOIN users tu ON tu.id = a.target_user_id
+LEFT JOIN admin_action_outcomes o ON o.action_id = a.id
+WHERE (sqlc.narg(actor_email)::text IS NULL OR actor.email = sqlc.narg(actor_email)::text)
+  AND (sqlc.narg(user_email)::text IS NULL OR tu.email = sqlc.narg(user_email)::text)
 ORDER BY a.id DESC
 LIMIT sqlc.arg(page_size);
 
 -- name: ListAdminActionsForTarget :many
-SELECT a.*, u.email AS actor_email
+SELECT a.*, u.email AS actor_email, o.ok AS outcome_ok, o.outcome
 FROM admin_actions a
 JOIN users u ON u.id = a.actor_id
+LEFT JOIN admin_action_outcomes o ON o.action_id = a.id
 WHERE a.target_type = $1 AND a.target_id = $2
 ORDER BY a.id DESC
 LIMIT 50;
+
+-- name: InsertAdminActionOutcome :exec
+-- What a staff action came to, once (a second outcome for one action is
+-- ignored: the first stands).
+INSERT INTO admin_action_outcomes (action_id, ok, outcome) VALUES ($1, $2, $3)
+ON CONFLICT (action_id) DO NOTHING;
+
+-- name: ListStuckCalls :many
+-- The stuck calls Temporal listed, as support reads them: who, which
+-- number, the amount, why, since when, and the balance now.
+SELECT c.id, c.user_id, c.phone_number, c.destination_country, c.cost_cents, c.duration_seconds,
+       c.billing_error, c.ended_at, c.updated_at, u.email, a.cached_balance_cents
+FROM calls c
+JOIN users u ON u.id = c.user_id
+JOIN accounts a ON a.id = c.account_id
+WHERE c.id = ANY(sqlc.arg(ids)::uuid[])
+ORDER BY COALESCE(c.ended_at, c.updated_at);
 
 -- name: DashboardCounts :one
 -- What needs attention, counted in Postgres: calls still open past their

@@ -99,6 +99,8 @@ SET billing_state = sqlc.arg(billing_state),
     carrier_status = COALESCE(sqlc.narg(carrier_status), c.carrier_status),
     -- Why billing is stuck, for support; cleared once it is not.
     billing_error = CASE WHEN sqlc.arg(billing_state) = 'stuck' THEN sqlc.narg(billing_error) ELSE NULL END,
+    -- Support waived the charge of a stuck call: why.
+    waived_reason = COALESCE(sqlc.narg(waived_reason), c.waived_reason),
     updated_at = now()
 FROM (SELECT b.id, b.billing_state FROM calls b WHERE b.id = sqlc.arg(id) FOR UPDATE) AS before
 WHERE c.id = before.id

@@ -107,6 +107,9 @@ const (
 	SignalTwilioStatus = "twilio-status"
 	// SignalRetryBilling: support asks a stuck call to try billing again.
 	SignalRetryBilling = "retry-billing"
+	// SignalWaiveBilling: support settles a stuck call as not billable,
+	// with a reason (WaiveSignal); nothing is posted.
+	SignalWaiveBilling = "waive-billing"
 	// QueryState returns CallState.
 	QueryState = "state"
 
@@ -403,6 +406,8 @@ type BillingMark struct {
 	DurationSeconds int64
 	CarrierStatus   string
 	Reason          string
+	// Waived: support's reason for settling the call as not billable.
+	Waived string `json:",omitempty"`
 	// Final and FinalReceivedAt: as ChargeRequest's.
 	Final           *RecordStatus `json:",omitempty"`
 	FinalReceivedAt time.Time     `json:",omitzero"`
@@ -429,6 +434,19 @@ type CallState struct {
 	// HungUp: the workflow ended the call at the carrier (still in progress
 	// long past max_seconds).
 	HungUp bool
+	// Waived: support waived the charge of this stuck call (waive-billing).
+	Waived *WaiveSignal `json:",omitempty"`
+}
+
+// WaiveSignal is support's waive-billing: the call, stuck, is settled as
+// not billable. Attempts is the BillingAttempts support saw when it chose
+// to waive; a waiver sent for another attempt (the call was retried since,
+// or is not stuck yet) is ignored, so it can never settle a call support
+// did not look at. By is the admin's user id (no email in history).
+type WaiveSignal struct {
+	Reason   string
+	By       string
+	Attempts int
 }
 
 // The top-up workflow: one per purchase of a package, ID topup-<top-up id>.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -125,6 +126,7 @@ type callWorkflow struct {
 	status workflow.ReceiveChannel
 	retry  workflow.ReceiveChannel
 	ended  workflow.ReceiveChannel // browser-ended
+	waive  workflow.ReceiveChannel // waive-billing
 	// endRequested: a browser-ended signal not yet acted on.
 	endRequested bool
 	// updateStarted: the authorize update was accepted (its activity may
@@ -173,6 +175,7 @@ func (w *callWorkflow) setup(ctx workflow.Context) error {
 	w.status = workflow.GetSignalChannel(ctx, SignalTwilioStatus)
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	w.ended = workflow.GetSignalChannel(ctx, SignalBrowserEnded)
+	w.waive = workflow.GetSignalChannel(ctx, SignalWaiveBilling)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CallState, error) { return w.state, nil }); err != nil {
 		return err
 	}
@@ -408,8 +411,8 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 			// Support can retry (the carrier may answer later); a late final
 			// callback ends the wait too.
 			w.awaitRetry(ctx, func() bool { return IsFinal(w.state.Status) })
-			if IsFinal(w.state.Status) {
-				return nil
+			if IsFinal(w.state.Status) || w.state.Waived != nil {
+				return nil // billed, or settled by the waiver
 			}
 			attempt = 0
 			// Support's retry asks the carrier at once, not after another
@@ -536,16 +539,44 @@ func (w *callWorkflow) ask(ctx workflow.Context, early bool, name string, args .
 
 // awaitRetry waits for support's retry-billing signal, applying callbacks
 // that arrive meanwhile, or until stop holds.
+//
+// Support's waive-billing ends the wait too, when it is for the attempt
+// the call is stuck at (WaiveSignal.Attempts): w.state.Waived is then set,
+// and the caller settles the call as not billable (bill).
 func (w *callWorkflow) awaitRetry(ctx workflow.Context, stop func() bool) {
-	for retried := false; !retried && !stop(); {
+	for retried := false; !retried && w.state.Waived == nil && !stop(); {
 		sel := workflow.NewSelector(ctx)
 		w.addSignals(ctx, sel)
 		sel.AddReceive(w.retry, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			retried = true
 		})
+		sel.AddReceive(w.waive, func(c workflow.ReceiveChannel, _ bool) {
+			var s WaiveSignal
+			c.Receive(ctx, &s)
+			if s.Attempts != w.state.BillingAttempts || strings.TrimSpace(s.Reason) == "" {
+				w.log.Warn("waive-billing ignored: sent for another attempt, or without a reason",
+					"attempts", s.Attempts, "billing_attempts", w.state.BillingAttempts)
+				return
+			}
+			w.state.Waived = &s
+		})
 		sel.Select(ctx)
 	}
+}
+
+// settleWaived settles a call whose charge support waived: not billable,
+// the reason on the row, nothing posted.
+func (w *callWorkflow) settleWaived(ctx workflow.Context) {
+	w.log.Info("billing waived by support", "by", w.state.Waived.By)
+	w.state.LastError = ""
+	err := w.activity(ctx, ActivityMarkCallBilling, BillingMark{CallID: w.in.CallID, State: BillingNotBillable,
+		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Waived: w.state.Waived.Reason,
+		Final: w.final, FinalReceivedAt: w.finalAt}).Get(ctx, nil)
+	if err != nil {
+		w.log.Warn("mark billing waived failed", "error", err)
+	}
+	w.setBilling(ctx, BillingNotBillable)
 }
 
 // drainRetries drops retry-billing signals already queued (a double click,
@@ -629,6 +660,11 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 // retry-billing signal.
 func (w *callWorkflow) bill(ctx workflow.Context) error {
 	ctx = withTrace(ctx, w.finalTrace)
+	if w.state.Waived != nil {
+		// Stuck waiting for a final status, and waived by support.
+		w.settleWaived(ctx)
+		return nil
+	}
 	t := w.state.Terms
 	rate := rating.Rate{PerMinuteMicros: t.PerMinuteMicros, ConnectionFeeMicros: t.ConnectionFeeMicros}
 	duration := w.state.DurationSeconds
@@ -667,6 +703,10 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 		w.markBilling(ctx, BillingStuck, err.Error())
 		// Wait for support; keep draining late callbacks meanwhile.
 		w.awaitRetry(ctx, func() bool { return false })
+		if w.state.Waived != nil {
+			w.settleWaived(ctx)
+			return nil
+		}
 		w.log.Info("retrying billing at support's request")
 	}
 }

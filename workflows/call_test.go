@@ -30,6 +30,7 @@ type fakeCarrierDB struct {
 	fetches       int
 	recorded      []string
 	marks         []string
+	waived        []string // BillingMark.Waived of each mark that had one
 	chargedAt     time.Time
 	canceledAt    time.Time
 	// rowSids is what the calls row holds (LoadCallSids).
@@ -113,6 +114,9 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.marks = append(f.marks, m.State)
+		if m.Waived != "" {
+			f.waived = append(f.waived, m.Waived)
+		}
 		f.recordFinal(m.Final)
 		return nil
 	})
@@ -316,6 +320,41 @@ func TestStuckBillingWaitsForRetryThenChargesOnce(t *testing.T) {
 	}
 	if len(f.charges) != 1 || f.charges[0].CostCents != 14 || st.BillingState != workflows.BillingCharged {
 		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+}
+
+// Support waives a stuck call: settled not billable, its reason on the
+// row, nothing charged. A waiver sent for another attempt than the one the
+// call is stuck at (support looked before a retry) is ignored.
+func TestWaivedStuckCallSettlesNotBillableWithNothingPosted(t *testing.T) {
+	f := &fakeCarrierDB{chargeFailing: 1}
+	env := f.env(t)
+	authorize(t, env, false)
+	sendAt(env, time.Second, workflows.SignalDialed, workflows.DialedSignal{DedupKey: "voice:CApar", ParentCallSid: "CApar"})
+	for i, s := range answeredCall(30) {
+		sendAt(env, time.Duration(2+i)*time.Second, workflows.SignalTwilioStatus, s)
+	}
+	var afterStale workflows.CallState
+	sendAt(env, 30*time.Minute, workflows.SignalWaiveBilling, workflows.WaiveSignal{Reason: "stale", By: "admin1", Attempts: 0})
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryState)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = v.Get(&afterStale)
+	}, 45*time.Minute)
+	sendAt(env, time.Hour, workflows.SignalWaiveBilling, workflows.WaiveSignal{Reason: "goodwill: bad line", By: "admin1", Attempts: 1})
+	env.ExecuteWorkflow(workflows.Call, callInput)
+	st := result(t, env)
+	if afterStale.BillingState != workflows.BillingStuck || afterStale.Waived != nil {
+		t.Fatalf("after a waiver for another attempt: %+v", afterStale)
+	}
+	if len(f.charges) != 0 || st.BillingState != workflows.BillingNotBillable || st.Waived == nil || st.Waived.Reason != "goodwill: bad line" {
+		t.Fatalf("charges %+v, state %+v", f.charges, st)
+	}
+	if len(f.waived) != 1 || f.waived[0] != "goodwill: bad line" || f.marks[len(f.marks)-1] != workflows.BillingNotBillable {
+		t.Fatalf("marks %v, waived %v", f.marks, f.waived)
 	}
 }
 
