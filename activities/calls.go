@@ -297,6 +297,9 @@ func (a *Activities) MarkCallBilling(ctx context.Context, m workflows.BillingMar
 	if m.Waived != "" {
 		p.WaivedReason = &m.Waived
 	}
+	if m.CostCents > 0 {
+		p.CostCents = &m.CostCents
+	}
 	var billed db.SetCallBillingRow
 	if m.Final == nil {
 		billed, err = db.New(a.Pool).SetCallBilling(ctx, p)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,12 @@ type auditEntry struct {
 // audit records a staff action in q's transaction; recorded is false when
 // the same key was recorded before (a resubmitted form).
 func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (recorded bool, err error) {
+	return s.auditWithID(ctx, q, actor, e, nil)
+}
+
+// auditWithID is audit that also stores the new row's id in id (when not
+// nil), for the outcome recorded once the action completes.
+func (s *Server) auditWithID(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry, id *int64) (recorded bool, err error) {
 	details, err := json.Marshal(e.Details)
 	if err != nil || e.Details == nil {
 		details = []byte("{}")
@@ -58,13 +65,16 @@ func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e au
 	if e.Key != "" {
 		key = &e.Key
 	}
-	_, err = q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
+	newID, err := q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
 		TargetID: e.TargetID, Reason: e.Reason, Details: details, IdempotencyKey: key})
 	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("web: audit %s %s: %w", e.Action, e.TargetID, err)
+	}
+	if id != nil {
+		*id = newID
 	}
 	return true, nil
 }
@@ -86,7 +96,7 @@ type stuckCall struct {
 
 type dashboardData struct {
 	Counts     db.DashboardCountsRow
-	Stuck      []stuckCall
+	Stuck      []stuckRow
 	StuckError string // Temporal could not be asked
 	Overdue    []db.ListOverdueCallsRow
 	TopUps     []db.ListStaleTopUpsRow
@@ -131,10 +141,14 @@ func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	d.Stuck, err = s.stuckCalls(r.Context())
+	stuck, err := s.stuckCalls(r.Context())
 	if err != nil {
 		s.log.Warn().Err(err).Msg("admin: list stuck calls from Temporal")
-		d.StuckError = "Temporal could not be asked for stuck calls just now: " + err.Error()
+		d.StuckError = "Temporal could not be asked for stuck calls just now (" + plainError(err.Error()) + "). The count from Postgres is below."
+	}
+	if d.Stuck, err = s.stuckRows(r.Context(), q, stuck); err != nil {
+		s.serverError(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "admin_dashboard", pageData{Tab: "admin", Data: d})
 }
@@ -246,6 +260,10 @@ type adminCallData struct {
 	Entries    []db.Transaction
 	Audit      []db.ListAdminActionsForTargetRow
 	Link       string
+	// Reason: why billing is stuck, in a sentence (a stuck call only);
+	// BalanceCents: the user's balance now.
+	Reason       stuckReason
+	BalanceCents int64
 }
 
 type adminTopUpData struct {
@@ -314,9 +332,29 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		d.Events, err = q.ListCallEvents(r.Context(), id)
 	}
+	if err == nil {
+		var u db.GetUserWithBalanceRow
+		if u, err = q.GetUserWithBalance(r.Context(), call.UserID); err == nil {
+			d.BalanceCents = u.CachedBalanceCents
+		}
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if call.BillingState == workflows.BillingStuck {
+		errText, cost := "", int64(0)
+		if call.BillingError != nil {
+			errText = *call.BillingError
+		} else if d.State != nil {
+			errText = d.State.LastError
+		}
+		if call.CostCents != nil {
+			cost = *call.CostCents
+		} else if d.State != nil {
+			cost = d.State.CostCents
+		}
+		d.Reason = explainStuck(errText, cost, d.BalanceCents)
 	}
 	s.render(w, r, http.StatusOK, "admin_call", pageData{Tab: "admin", Data: d})
 }
@@ -360,7 +398,7 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	wid := workflows.CallWorkflowID(id.String())
 	var before workflows.CallState
 	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
-		s.setFlash(r, "The call's workflow cannot be reached: "+err.Error())
+		s.setFlashError(r, "Nothing was retried: the call's workflow cannot be reached ("+plainError(err.Error())+").")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -370,13 +408,15 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	if err != nil {
 		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
-		s.setFlash(r, "The retry could not be sent: "+err.Error())
+		s.setFlashError(r, "Nothing was retried: the request could not reach the call's workflow. Try again.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	// Recorded once sent: the log holds retries that happened.
-	if _, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
-		Details: map[string]any{"last_error": before.LastError, "billing_attempts": before.BillingAttempts}}); err != nil {
+	// Recorded once sent: the log holds retries that happened; what each
+	// came to is recorded below, once known.
+	actionID, err := s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
+		Details: map[string]any{"last_error": plainError(before.LastError), "billing_attempts": before.BillingAttempts}})
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -392,16 +432,25 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	if row, err := q.GetCall(r.Context(), id); err == nil && row.BillingState == workflows.BillingCharged {
+	row, rowErr := q.GetCall(r.Context(), id)
+	switch {
+	case rowErr == nil && row.BillingState == workflows.BillingCharged:
 		cost := int64(0)
 		if row.CostCents != nil {
 			cost = *row.CostCents
 		}
+		s.recordOutcome(r.Context(), actionID, true, "charged "+Money(cost))
 		s.setFlash(r, "Charged "+Money(cost)+".")
-	} else if after.BillingState == workflows.BillingStuck {
-		s.setFlash(r, "Still stuck: "+after.LastError)
-	} else {
-		s.setFlash(r, "Retry sent; billing is "+after.BillingState+".")
+	case rowErr == nil && row.BillingState == workflows.BillingNotBillable:
+		s.recordOutcome(r.Context(), actionID, true, "settled as not billable: nothing to charge")
+		s.setFlash(r, "Settled: the carrier's answer says there is nothing to charge.")
+	case after.BillingState == workflows.BillingStuck:
+		why := explainStuck(after.LastError, after.CostCents, 0).Sentence
+		s.recordOutcome(r.Context(), actionID, false, "still stuck: "+why)
+		s.setFlashError(r, "The retry did not charge the call; it is still stuck. "+why)
+	default:
+		s.recordOutcome(r.Context(), actionID, false, "no answer yet: billing is "+after.BillingState)
+		s.setFlashError(r, "The retry was sent, but the call is not charged yet (billing is "+after.BillingState+"). Reload in a moment.")
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
@@ -432,28 +481,77 @@ func (s *Server) showAdminTopUp(w http.ResponseWriter, r *http.Request) {
 type auditData struct {
 	Actions []db.ListAdminActionsRow
 	Older   string
+	// The filters as given: actor and user emails, action, and the first
+	// and last day (YYYY-MM-DD, UTC).
+	Actor, Action, User, From, To string
+	ActionNames                   []string
 }
 
-// showAdminAudit lists every staff action, newest first.
+// auditActions are the actions the log can be filtered by.
+var auditActions = []string{"retry_billing", "waive_billing", "adjustment", "disable_user", "enable_user",
+	"rate_enable", "rate_disable", "rates_import", "topup_refund", "topup_cancel"}
+
+// showAdminAudit lists staff actions, newest first, each with what it came
+// to and its object as a person recognises it; filtered by actor, action,
+// the user acted on and a range of days (UTC).
 func (s *Server) showAdminAudit(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	d := auditData{Actor: strings.TrimSpace(qv.Get("actor")), Action: qv.Get("action"), User: strings.TrimSpace(qv.Get("user")),
+		From: qv.Get("from"), To: qv.Get("to"), ActionNames: auditActions}
 	p := db.ListAdminActionsParams{PageSize: 51}
-	if b := r.URL.Query().Get("before"); b != "" {
+	bad := func(msg string) {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad filter", msg)
+	}
+	if b := qv.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 {
-			s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of the audit log does not exist.")
+			bad("That page of the audit log does not exist.")
 			return
 		}
 		p.BeforeID = &n
+	}
+	if d.Actor != "" {
+		v := strings.ToLower(d.Actor)
+		p.ActorEmail = &v
+	}
+	if d.User != "" {
+		v := strings.ToLower(d.User)
+		p.UserEmail = &v
+	}
+	if d.Action != "" {
+		if !slices.Contains(auditActions, d.Action) {
+			bad("There is no action called " + strconv.Quote(d.Action) + ".")
+			return
+		}
+		p.Action = &d.Action
+	}
+	for _, f := range []struct {
+		in  string
+		out **time.Time
+		add int
+	}{{d.From, &p.Since, 0}, {d.To, &p.Until, 1}} {
+		if f.in == "" {
+			continue
+		}
+		day, err := time.Parse("2006-01-02", f.in)
+		if err != nil {
+			bad("Give days as YYYY-MM-DD.")
+			return
+		}
+		day = day.AddDate(0, 0, f.add)
+		*f.out = &day
 	}
 	rows, err := db.New(s.pool).ListAdminActions(r.Context(), p)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	d := auditData{Actions: rows}
+	d.Actions = rows
 	if len(rows) == 51 {
 		d.Actions = rows[:50]
-		d.Older = "/admin/audit?before=" + strconv.FormatInt(rows[49].ID, 10)
+		next := cloneValues(qv)
+		next.Set("before", strconv.FormatInt(rows[49].ID, 10))
+		d.Older = "/admin/audit?" + next.Encode()
 	}
 	s.render(w, r, http.StatusOK, "admin_audit", pageData{Tab: "admin", Data: d})
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -48,22 +49,44 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 		dash = staff.get("/admin")
 		return strings.Contains(dash.body, `data-stuck-call="`+call.CallID+`"`)
 	})
-	if !strings.Contains(dash.body, `action="/admin/calls/`+call.CallID+`/retry"`) ||
+	if !strings.Contains(dash.body, `href="/admin/calls/`+call.CallID+`"`) ||
 		!strings.Contains(dash.body, "/namespaces/default/workflows/call-"+call.CallID) {
-		t.Fatal("the stuck call has no retry button or Temporal UI link")
+		t.Fatal("the stuck call has no link to its page or the Temporal UI")
+	}
+	// The dashboard's row says who, which number, how much and why.
+	row := dash.body[strings.Index(dash.body, `data-stuck-call="`+call.CallID+`"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	for _, want := range []string{"stuck@example.com", "&#43;2348031234567", "$0.28", "refused by a rule of the database (test_refuse_charge)"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the dashboard's stuck row lacks %q:\n%s", want, row)
+		}
 	}
 	page := staff.get("/admin/calls/" + call.CallID)
-	if page.status != 200 || !strings.Contains(page.body, "Stuck in billing.") || !strings.Contains(page.body, "test_refuse_charge") {
+	if page.status != 200 || !strings.Contains(page.body, "Stuck in billing.") ||
+		!strings.Contains(page.body, "The charge of $0.28 was refused by a rule of the database (test_refuse_charge).") ||
+		strings.Contains(page.body, "scheduledEventID") || !strings.Contains(page.body, `data-balance-now>$5.00<`) {
 		t.Fatalf("call page: %d\n%s", page.status, page.body)
+	}
+	// The customer is told it is being checked, never an endless "working
+	// out the cost".
+	if mine := b.get("/calls/" + call.CallID); !strings.Contains(mine.body, "We're checking this call's charge; you won't be charged twice.") {
+		t.Fatalf("the caller's page of a stuck call:\n%s", mine.body)
+	}
+
+	// A retry before the cause is fixed fails, and says so as a failure.
+	r := staff.post("/admin/calls/"+call.CallID+"/retry", nil)
+	failed := staff.get(r.location)
+	if !strings.Contains(failed.body, `data-flash-kind="error"`) || !strings.Contains(failed.body, "still stuck") {
+		t.Fatalf("a failed retry's page:\n%s", failed.body)
 	}
 
 	// Support fixes the cause and retries: charged once.
 	allowCharge(t, e)
-	r := staff.post("/admin/calls/"+call.CallID+"/retry", nil)
+	r = staff.post("/admin/calls/"+call.CallID+"/retry", nil)
 	if r.status != http.StatusSeeOther || r.location != "/admin/calls/"+call.CallID {
 		t.Fatalf("retry: %d %s", r.status, r.location)
 	}
-	if page := staff.get(r.location); !strings.Contains(page.body, "Charged $0.28.") {
+	if page := staff.get(r.location); !strings.Contains(page.body, "Charged $0.28.") || !strings.Contains(page.body, `data-flash-kind="success"`) {
 		t.Fatalf("after the retry the page says:\n%s", page.body)
 	}
 	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
@@ -87,16 +110,74 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	}
 	var audited int
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM admin_actions WHERE action = 'retry_billing' AND target_id = $1`, call.CallID).Scan(&audited)
-	if audited != 1 {
-		t.Fatalf("%d retries audited", audited)
+	if audited != 2 {
+		t.Fatalf("%d retries audited, want the failed one and the one that charged", audited)
 	}
-	if audit := staff.get("/admin/audit"); !strings.Contains(audit.body, "retry_billing") || !strings.Contains(audit.body, "support@example.com") {
-		t.Fatal("the audit log does not show the retry")
+	audit := staff.get("/admin/audit")
+	if !strings.Contains(audit.body, "retry_billing") || !strings.Contains(audit.body, "support@example.com") ||
+		!strings.Contains(audit.body, "charged $0.28") || !strings.Contains(audit.body, "still stuck") {
+		t.Fatalf("the audit log does not show the retries and what they came to:\n%s", audit.body)
 	}
 	e.mustVerifyLedger()
 	waitFor(t, "the dashboard to drop the call", func() bool {
 		return !strings.Contains(staff.get("/admin").body, `data-stuck-call="`+call.CallID+`"`)
 	})
+}
+
+// Support waives a stuck call: a reason is required, the workflow settles
+// it as not billable with nothing posted, the audit log says so, and the
+// caller sees nothing charged.
+func TestStuckCallIsWaivedWithNothingPosted(t *testing.T) {
+	e := newCallEnv(t)
+	staff := e.admin("waiver@example.com")
+	b := e.caller("waived@example.com", 500)
+	status, call := b.startCall("+234 803 123 4567")
+	if status != http.StatusCreated {
+		t.Fatalf("POST /calls: %d", status)
+	}
+	refuseCharge(t, e, call.CallID)
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call to be stuck", func() bool {
+		var billing string
+		_ = e.pool.QueryRow(context.Background(), `SELECT billing_state FROM calls WHERE id = $1`, call.CallID).Scan(&billing)
+		return billing == workflows.BillingStuck
+	})
+	// No reason: refused, in red, nothing changed.
+	r := staff.post("/admin/calls/"+call.CallID+"/waive", url.Values{"reason": {" "}})
+	if page := staff.get(r.location); !strings.Contains(page.body, `data-flash-kind="error"`) || !strings.Contains(page.body, "Nothing was waived") {
+		t.Fatalf("a waiver without a reason:\n%s", page.body)
+	}
+	r = staff.post("/admin/calls/"+call.CallID+"/waive", url.Values{"reason": {"goodwill: the line was bad"}})
+	page := staff.get(r.location)
+	if !strings.Contains(page.body, "Waived: the call is settled as not billable") || !strings.Contains(page.body, "goodwill: the line was bad") {
+		t.Fatalf("after the waiver:\n%s", page.body)
+	}
+	var billing string
+	var waived *string
+	if err := e.pool.QueryRow(context.Background(), `SELECT billing_state, waived_reason FROM calls WHERE id = $1`, call.CallID).Scan(&billing, &waived); err != nil {
+		t.Fatal(err)
+	}
+	if billing != workflows.BillingNotBillable || waived == nil || *waived != "goodwill: the line was bad" {
+		t.Fatalf("the row: billing %s, waived %v", billing, waived)
+	}
+	if got := e.charges(call.CallID); len(got) != 0 {
+		t.Fatalf("a waived call has ledger entries: %v", got)
+	}
+	if st := e.finish(call.CallID); st.BillingState != workflows.BillingNotBillable || st.Waived == nil {
+		t.Fatalf("the workflow's end: %+v", st)
+	}
+	audit := staff.get("/admin/audit?action=waive_billing")
+	if !strings.Contains(audit.body, "waive_billing") || !strings.Contains(audit.body, "settled as not billable") ||
+		!strings.Contains(audit.body, "&#43;2348031234567") {
+		t.Fatalf("the audit log of waivers:\n%s", audit.body)
+	}
+	if mine := b.get("/calls/" + call.CallID); !strings.Contains(mine.body, "nothing") {
+		t.Fatalf("the caller's page of a waived call:\n%s", mine.body)
+	}
+	allowCharge(t, e)
+	e.mustVerifyLedger()
 }
 
 func TestAdminSearchFindsCallsAndTopUps(t *testing.T) {

@@ -233,6 +233,9 @@ func adminRatesURL(query, state string) string {
 	return "/admin/rates?" + v.Encode()
 }
 
+// errNoReason: a rate disabled without a reason; nothing is changed.
+var errNoReason = errors.New("web: a reason is required")
+
 func (s *Server) enableRate(w http.ResponseWriter, r *http.Request)  { s.setRateEnabled(w, r, true) }
 func (s *Server) disableRate(w http.ResponseWriter, r *http.Request) { s.setRateEnabled(w, r, false) }
 
@@ -255,18 +258,28 @@ func (s *Server) setRateEnabled(w http.ResponseWriter, r *http.Request, enabled 
 			Errors: map[string]string{"form": "The reason for +" + prefix + " is too long: 500 characters at most. Nothing was changed."}})
 		return
 	}
+
 	action := "rate_disable"
 	if enabled {
 		action = "rate_enable"
 	}
 	admin := currentUser(r)
 	row, err := ratedeck.SetEnabled(r.Context(), s.pool, prefix, enabled, func(q *db.Queries, rate rating.Rate) error {
+		if !enabled && utf8.RuneCountInString(reason) < 3 {
+			// Disabling refuses every call to the prefix: it says why.
+			return errNoReason
+		}
 		_, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: action, TargetType: "rate", TargetID: prefix, Reason: reason,
 			Details: map[string]any{"country": rate.Country, "description": rate.Description}})
 		return err
 	})
 	if errors.Is(err, db.ErrNotFound) {
 		s.notFound(w, r)
+		return
+	}
+	if errors.Is(err, errNoReason) {
+		s.renderAdminRates(w, r, http.StatusUnprocessableEntity, query, state, pageData{
+			Errors: map[string]string{"form": "Say why +" + prefix + " is disabled (at least 3 characters): calls there will be refused. Nothing was changed."}})
 		return
 	}
 	if err != nil {

@@ -398,7 +398,10 @@ func TestAdminRatesImportCheckThenApply(t *testing.T) {
 	}
 	// Once support disables a prefix, the same file would enable it again:
 	// the check says so.
-	if r := b.post("/admin/rates/23480/disable", url.Values{}); r.status != http.StatusSeeOther {
+	if r := b.post("/admin/rates/23480/disable", url.Values{}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Say why &#43;23480 is disabled") {
+		t.Fatalf("a disable without a reason: %d", r.status)
+	}
+	if r := b.post("/admin/rates/23480/disable", url.Values{"reason": {"fraud from this range"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("disable: %d", r.status)
 	}
 	r = uploadDeck(b, "check", "", "new-deck.csv", file)

@@ -43,6 +43,8 @@ func (c callRow) Outcome() string {
 	switch {
 	case c.Billed:
 		return fmt.Sprintf("%d min · %s", rating.BilledMinutes(c.DurationSeconds), Money(c.CostCents))
+	case c.Status == workflows.StatusCompleted && c.BillingState == workflows.BillingStuck:
+		return "Ended · we're checking this call's charge"
 	case c.Status == workflows.StatusCompleted && c.Pending:
 		return "Ended · working out the cost…"
 	case c.Status == workflows.StatusCompleted:

@@ -128,6 +128,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/search", s.showAdminSearch)
 			r.Get("/calls/{id}", s.showAdminCall)
 			r.Post("/calls/{id}/retry", s.retryBilling)
+			r.Post("/calls/{id}/waive", s.waiveBilling)
 			r.Get("/topups/{id}", s.showAdminTopUp)
 			r.Get("/audit", s.showAdminAudit)
 			r.Get("/users", s.showAdminUsers)

@@ -26,6 +26,7 @@ const (
 	sessUserID            = "user_id"
 	sessPasswordChangedAt = "password_changed_at"
 	sessFlash             = "flash"
+	sessFlashError        = "flash_error"
 	// When the password was last entered (sign-in, sign-up, reset, change,
 	// or an admin's re-entry), and an admin's last request (unix nanos).
 	sessPasswordAt = "password_entered_at"
@@ -168,14 +169,24 @@ func (s *Server) endSession(ctx context.Context) error {
 
 func (s *Server) setFlash(r *http.Request, msg string) {
 	s.sessions.Put(r.Context(), sessFlash, msg)
+	s.sessions.Remove(r.Context(), sessFlashError)
 }
 
-// popFlash returns and clears the flash; "" outside a session.
-func (s *Server) popFlash(r *http.Request) string {
+// setFlashError is setFlash for a failure: the next page shows it as one
+// (red, role="alert"), never in the success banner.
+func (s *Server) setFlashError(r *http.Request, msg string) {
+	s.sessions.Put(r.Context(), sessFlash, msg)
+	s.sessions.Put(r.Context(), sessFlashError, true)
+}
+
+// popFlash returns and clears the flash and whether it tells a failure;
+// "" outside a session.
+func (s *Server) popFlash(r *http.Request) (string, bool) {
 	if r.Context().Value(ctxSession) == nil {
-		return ""
+		return "", false
 	}
-	return s.sessions.PopString(r.Context(), sessFlash)
+	failed := s.sessions.PopBool(r.Context(), sessFlashError)
+	return s.sessions.PopString(r.Context(), sessFlash), failed
 }
 
 // localPath accepts only a path on this site, so ?next= cannot redirect

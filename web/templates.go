@@ -34,15 +34,17 @@ type pageData struct {
 	BalanceVersion int64
 	// Zone is the user's time zone (UTC when signed out): every time a
 	// page shows is in it.
-	Zone     *time.Location
-	Tab      string // the active bottom-nav tab
-	Flash    string
-	Form     url.Values        // submitted values, to refill a form shown again
-	Errors   map[string]string // per field, plus "form" for the whole form
-	Data     any               // the page's own data
-	CSPNonce string            // for Turbo's progress-bar style
-	Device   string            // the in-call bar's device: "simulator" (development) or "twilio"
-	Reauth   bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
+	Zone  *time.Location
+	Tab   string // the active bottom-nav tab
+	Flash string
+	// FlashError: the flash tells a failure (setFlashError).
+	FlashError bool
+	Form       url.Values        // submitted values, to refill a form shown again
+	Errors     map[string]string // per field, plus "form" for the whole form
+	Data       any               // the page's own data
+	CSPNonce   string            // for Turbo's progress-bar style
+	Device     string            // the in-call bar's device: "simulator" (development) or "twilio"
+	Reauth     bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -126,6 +128,8 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"reauthField": reauthField,
 		"local":       func(loc *time.Location, t time.Time) time.Time { return t.In(loc) },
 		"voiceSDK":    assets.voiceSDK,
+		// failed: an outcome recorded as a failure (nil: none recorded).
+		"failed": func(ok *bool) bool { return ok != nil && !*ok },
 	}
 	for name, v := range statusNames {
 		funcs[name] = func() string { return v }
@@ -169,7 +173,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
 	if data.Flash == "" {
-		data.Flash = s.popFlash(r)
+		data.Flash, data.FlashError = s.popFlash(r)
 	}
 	data.CSPNonce = cspNonce(r)
 	data.Device = "twilio"

@@ -408,6 +408,9 @@ type BillingMark struct {
 	Reason          string
 	// Waived: support's reason for settling the call as not billable.
 	Waived string `json:",omitempty"`
+	// CostCents: what the charge a stuck call waits on would be, for
+	// support's pages (0: none or not known).
+	CostCents int64 `json:",omitempty"`
 	// Final and FinalReceivedAt: as ChargeRequest's.
 	Final           *RecordStatus `json:",omitempty"`
 	FinalReceivedAt time.Time     `json:",omitzero"`

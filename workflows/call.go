@@ -748,8 +748,12 @@ func (w *callWorkflow) record(ctx workflow.Context, status, childSid string) {
 }
 
 func (w *callWorkflow) markBilling(ctx workflow.Context, state, reason string) {
-	err := w.activity(ctx, ActivityMarkCallBilling, BillingMark{CallID: w.in.CallID, State: state,
-		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason, Final: w.final, FinalReceivedAt: w.finalAt}).Get(ctx, nil)
+	m := BillingMark{CallID: w.in.CallID, State: state,
+		DurationSeconds: w.state.DurationSeconds, CarrierStatus: w.state.Status, Reason: reason, Final: w.final, FinalReceivedAt: w.finalAt}
+	if state == BillingStuck {
+		m.CostCents = w.state.CostCents
+	}
+	err := w.activity(ctx, ActivityMarkCallBilling, m).Get(ctx, nil)
 	if err != nil {
 		w.log.Warn("mark billing failed", "state", state, "error", err)
 	}

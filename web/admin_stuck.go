@@ -1,0 +1,258 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/workflows"
+)
+
+// Stuck calls, as support reads them: the reason in a sentence with the
+// amount involved, the actions that fit (Retry, Waive), and what each
+// action came to, recorded after it completed (admin_action_outcomes).
+
+// stuckReason is why a call's billing is stuck, for a first-day agent:
+// Sentence says it plainly; Detail is the error as the system wrote it,
+// behind a "show" toggle; Next says what to do.
+type stuckReason struct {
+	Sentence, Next, Detail string
+}
+
+var (
+	// activityErrorPrefix is the SDK's wrapping of an activity's failure:
+	// "activity error (type: ChargeCall, scheduledEventID: 9, ...): ".
+	activityErrorPrefix = regexp.MustCompile(`activity error \([^)]*\):\s*`)
+	// errorTypeSuffix is an application error's " (type: X, retryable: y)".
+	errorTypeSuffix = regexp.MustCompile(`\s*\(type: [A-Za-z]+, retryable: (true|false)\)`)
+	// refusedRule is the ledger's "the database refused it (constraint)".
+	refusedRule = regexp.MustCompile(`the database refused it \(([^)]+)\)`)
+)
+
+// plainError strips the SDK's wrapping from an error chain and drops the
+// repeats it leaves ("x: x" becomes "x").
+func plainError(s string) string {
+	s = activityErrorPrefix.ReplaceAllString(s, "")
+	s = errorTypeSuffix.ReplaceAllString(s, "")
+	parts := strings.Split(s, ": ")
+	out := parts[:0]
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" || (len(out) > 0 && out[len(out)-1] == p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ": ")
+}
+
+// explainStuck turns a stuck call's error (billing_error, or the
+// workflow's LastError) into a sentence with the charge's amount and the
+// balance now, and the next step.
+func explainStuck(errText string, costCents, balanceCents int64) stuckReason {
+	r := stuckReason{Detail: plainError(errText)}
+	charge := "The charge of " + Money(costCents)
+	if costCents <= 0 {
+		charge = "The charge"
+	}
+	retryOrWaive := "Fix the cause, then Retry; or Waive the charge (the call is then settled as not billable)."
+	switch {
+	case strings.Contains(errText, "no final status from the carrier"):
+		r.Sentence = "The carrier never told us how this call ended, so we do not know what to bill."
+		r.Next = "Retry asks the carrier again now. If the carrier has no record of the call, Waive it."
+	case strings.Contains(errText, ledger.ErrAlreadyPosted.Error()):
+		r.Sentence = charge + " was refused: this call already has a charge in the ledger under another key."
+		r.Next = "Look at the call's ledger entries below. If the call is charged, Waive this second charge."
+	case strings.Contains(errText, ledger.ErrIdempotencyConflict.Error()):
+		r.Sentence = charge + " was refused: the ledger already holds a different charge for this call."
+		r.Next = "Look at the call's ledger entries below; Waive if the charge there is right."
+	case strings.Contains(errText, ledger.ErrInsufficientFunds.Error()):
+		r.Sentence = fmt.Sprintf("%s was refused: the balance was too low (it is %s now).", charge, Money(balanceCents))
+		r.Next = retryOrWaive
+	case refusedRule.MatchString(errText):
+		rule := refusedRule.FindStringSubmatch(errText)[1]
+		r.Sentence = fmt.Sprintf("%s was refused by a rule of the database (%s).", charge, rule)
+		r.Next = retryOrWaive
+	case strings.Contains(errText, ledger.ErrInvalidEntry.Error()):
+		r.Sentence = charge + " was refused by the ledger's rules."
+		r.Next = retryOrWaive
+	case strings.Contains(errText, "workflow ended"):
+		r.Sentence = "The call's workflow ended before it billed the call (an operator's terminate, or its 30-day limit), so nothing will bill it."
+		r.Next = "Nothing here can retry it: charge it by hand with a debit on the user's page if it should be billed."
+	default:
+		r.Sentence = charge + " could not be posted."
+		r.Next = retryOrWaive
+	}
+	return r
+}
+
+// stuckRow is one stuck call on the dashboard: who, which number, the
+// amount, why, and since when.
+type stuckRow struct {
+	stuckCall
+	Email, Number string
+	CostCents     int64
+	Reason        string
+	Since         time.Time
+	Known         bool // the row was found in Postgres
+}
+
+// Age is how long the call has been stuck, rounded for a person.
+func (r stuckRow) Age() string { return roughAge(time.Since(r.Since)) }
+
+// roughAge says a duration the way a person would: "3 min", "2 h", "4 days".
+func roughAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+}
+
+// stuckRows joins the stuck calls Temporal listed with their rows.
+func (s *Server) stuckRows(ctx context.Context, q *db.Queries, calls []stuckCall) ([]stuckRow, error) {
+	ids := make([]uuid.UUID, 0, len(calls))
+	for _, c := range calls {
+		if id, err := uuid.Parse(c.CallID); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows, err := q.ListStuckCalls(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]db.ListStuckCallsRow, len(rows))
+	for _, row := range rows {
+		byID[row.ID.String()] = row
+	}
+	out := make([]stuckRow, 0, len(calls))
+	for _, c := range calls {
+		r := stuckRow{stuckCall: c, Since: c.Started}
+		if row, ok := byID[c.CallID]; ok {
+			r.Known, r.Email, r.Number, r.Since = true, row.Email, row.PhoneNumber, row.UpdatedAt
+			if row.CostCents != nil {
+				r.CostCents = *row.CostCents
+			}
+			errText := ""
+			if row.BillingError != nil {
+				errText = *row.BillingError
+			}
+			r.Reason = explainStuck(errText, r.CostCents, row.CachedBalanceCents).Sentence
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// waiveBilling settles a stuck call as not billable: support gives a
+// reason (required), the call's workflow is signalled (waive-billing, for
+// the attempt support saw), the action is audited, and its outcome is
+// recorded once the workflow has settled the call. Nothing is posted.
+func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok || !s.parseForm(w, r) {
+		return
+	}
+	id, q := call.ID, db.New(s.pool)
+	back := "/admin/calls/" + id.String()
+	if call.BillingState != workflows.BillingStuck {
+		s.setFlash(r, "Nothing to waive: this call's billing is "+call.BillingState+".")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	reason, msg := checkReason(r.PostForm.Get("reason"))
+	if msg != "" {
+		s.setFlashError(r, "Nothing was waived: "+msg)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	wid := workflows.CallWorkflowID(id.String())
+	var before workflows.CallState
+	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
+		s.setFlashError(r, "Nothing was waived: the call's workflow cannot be reached ("+plainError(err.Error())+").")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	admin := currentUser(r)
+	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	err := s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalWaiveBilling,
+		workflows.WaiveSignal{Reason: reason, By: admin.ID.String(), Attempts: before.BillingAttempts})
+	cancel()
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: waive-billing signal")
+		s.setFlashError(r, "Nothing was waived: the request could not reach the call's workflow. Try again.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	actionID, err := s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "waive_billing", TargetType: "call", TargetID: id.String(),
+		Reason: reason, Details: map[string]any{"cost_cents": before.CostCents, "last_error": plainError(before.LastError),
+			"billing_attempts": before.BillingAttempts}})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info().Str("call_id", id.String()).Str("workflow_id", wid).Str("admin_id", admin.ID.String()).Msg("admin: waive-billing sent")
+	row := s.awaitBilling(r.Context(), id, func(c db.Call) bool { return c.BillingState != workflows.BillingStuck })
+	if row.BillingState == workflows.BillingNotBillable {
+		s.recordOutcome(r.Context(), actionID, true, "waived "+Money(before.CostCents)+": settled as not billable, nothing charged")
+		s.setFlash(r, "Waived: the call is settled as not billable; nothing was charged.")
+	} else {
+		s.recordOutcome(r.Context(), actionID, false, "not settled yet: billing is "+row.BillingState)
+		s.setFlashError(r, "The waiver was sent, but the call is not settled yet (billing is "+row.BillingState+"). Reload in a moment.")
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// awaitBilling reads the call's row until done holds, for up to 10 s, and
+// returns the last row read.
+func (s *Server) awaitBilling(ctx context.Context, id uuid.UUID, done func(db.Call) bool) db.Call {
+	q := db.New(s.pool)
+	var row db.Call
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		c, err := q.GetCall(ctx, id)
+		if err == nil {
+			row = c
+			if done(c) {
+				return row
+			}
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return row
+		}
+	}
+}
+
+// auditAction records a staff action as audit does and returns its id (0
+// when the same key was recorded before).
+func (s *Server) auditAction(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (int64, error) {
+	var id int64
+	_, err := s.auditWithID(ctx, q, actor, e, &id)
+	return id, err
+}
+
+// recordOutcome records what a staff action came to, once; a failure to
+// record it is logged (the action itself happened and is in the log).
+func (s *Server) recordOutcome(ctx context.Context, actionID int64, ok bool, outcome string) {
+	if actionID == 0 {
+		return
+	}
+	if len(outcome) > 1000 {
+		outcome = outcome[:1000]
+	}
+	err := db.New(s.pool).InsertAdminActionOutcome(context.WithoutCancel(ctx), db.InsertAdminActionOutcomeParams{ActionID: actionID, Ok: ok, Outcome: outcome})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn().Err(err).Int64("action_id", actionID).Msg("admin: record an action's outcome")
+	}
+}
