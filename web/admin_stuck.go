@@ -38,17 +38,20 @@ var (
 )
 
 // plainError strips the SDK's wrapping from an error chain and drops the
-// repeats it leaves ("x: x" becomes "x").
+// repeats it leaves: an application error repeats its cause's message
+// ("a: b: a: b" becomes "a: b"), so a part said before is not said again.
+// The whole error stays in the workflow's state on the page.
 func plainError(s string) string {
 	s = activityErrorPrefix.ReplaceAllString(s, "")
 	s = errorTypeSuffix.ReplaceAllString(s, "")
-	parts := strings.Split(s, ": ")
-	out := parts[:0]
-	for _, p := range parts {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range strings.Split(s, ": ") {
 		p = strings.TrimSpace(p)
-		if p == "" || (len(out) > 0 && out[len(out)-1] == p) {
+		if p == "" || seen[p] {
 			continue
 		}
+		seen[p] = true
 		out = append(out, p)
 	}
 	return strings.Join(out, ": ")
