@@ -241,3 +241,39 @@ func allowCharge(t *testing.T, e *callEnv) {
 		t.Fatal(err)
 	}
 }
+
+// A debit while the customer is on a call warns and posts nothing until
+// the admin confirms it; confirmed, it posts once.
+func TestDebitDuringACallNeedsASecondConfirmation(t *testing.T) {
+	e := newCallEnv(t)
+	staff := e.admin("careful@example.com")
+	b := e.caller("oncall@example.com", 500)
+	_, call := b.startCall("+234 803 123 4567")
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 30*time.Second, carrier.Faults{DropFinal: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitForStatus(call.CallID, "in_progress")
+	var uid string
+	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM users WHERE email = 'oncall@example.com'`).Scan(&uid); err != nil {
+		t.Fatal(err)
+	}
+	page := "/admin/users/" + uid
+	key := consoleFormKey(staff, page, adjustKeyPattern)
+	debit := url.Values{"key": {key}, "direction": {"debit"}, "amount": {"1.00"}, "reason": {"duplicate bonus"}}
+	r := staff.post(page+"/adjust", debit)
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "has a call in progress (to &#43;2348031234567") ||
+		!strings.Contains(r.body, `name="during_call"`) {
+		t.Fatalf("a debit during a call: %d\n%s", r.status, r.body)
+	}
+	if n := e.count(`SELECT count(*) FROM transactions WHERE idempotency_key = $1`, "admin:"+key); n != 0 {
+		t.Fatalf("%d entries posted before the confirmation", n)
+	}
+	debit.Set("during_call", "yes")
+	if r := staff.post(page+"/adjust", debit); r.status != http.StatusSeeOther {
+		t.Fatalf("the confirmed debit: %d\n%s", r.status, r.body)
+	}
+	if n := e.count(`SELECT count(*) FROM transactions WHERE idempotency_key = $1 AND amount_cents = -100`, "admin:"+key); n != 1 {
+		t.Fatalf("%d entries after the confirmation", n)
+	}
+	e.mustVerifyLedger()
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // The support console's users: find a user, see their account, correct
@@ -164,8 +165,24 @@ func parseFormKey(s string) (string, bool) {
 type adjustmentForm struct {
 	Cents  int64 // signed: a debit is negative
 	Reason string
-	Key    string
-	Errors map[string]string
+	// Note is what the customer reads on the entry (Transactions); the
+	// reason stays in the audit log, for staff only.
+	Note string
+	// DuringCall: the admin confirmed a debit while the user is on a call.
+	DuringCall bool
+	Key        string
+	Errors     map[string]string
+}
+
+// maxNote bounds the customer's note of an adjustment.
+const maxNote = 140
+
+// defaultNote is the customer's note of an adjustment given none.
+func defaultNote(cents int64) string {
+	if cents < 0 {
+		return "Correction by support"
+	}
+	return "Credit from support"
 }
 
 func parseAdjustmentForm(f url.Values) adjustmentForm {
@@ -185,6 +202,16 @@ func parseAdjustmentForm(f url.Values) adjustmentForm {
 	if a.Reason, msg = checkReason(f.Get("reason")); msg != "" {
 		a.Errors["reason"] = msg
 	}
+	a.Note = strings.TrimSpace(f.Get("note"))
+	switch {
+	case utf8.RuneCountInString(a.Note) > maxNote:
+		a.Errors["note"] = fmt.Sprintf("Keep the customer's note to %d characters.", maxNote)
+	case strings.ContainsFunc(a.Note, unicode.IsControl):
+		a.Errors["note"] = "The note contains characters that cannot be stored."
+	case a.Note == "":
+		a.Note = defaultNote(a.Cents)
+	}
+	a.DuringCall = f.Get("during_call") == "yes"
 	var ok bool
 	if a.Key, ok = parseFormKey(f.Get("key")); !ok {
 		a.Errors["form"] = "This form is out of date or damaged. Reload the page and fill it in again."
@@ -256,11 +283,22 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 		// Staff do not move money into or out of their own wallet.
 		f.Errors["form"] = "You cannot adjust your own balance. Ask another admin."
 	}
+	ctx := r.Context()
+	if len(f.Errors) == 0 && f.Cents < 0 && !f.DuringCall {
+		// A debit while a call is going on can cut it short: say so, and
+		// post only once the admin confirms.
+		if c, err := db.New(s.pool).GetActiveCallForUser(ctx, id); err == nil {
+			f.Errors["during_call"] = "This customer has a call in progress (to " + c.PhoneNumber + ", " + workflows.StatusLabel(c.Status) +
+				"). A debit now can leave the call short of money. Nothing was posted: tick “Debit during the call” and send again to go ahead."
+		} else if !errors.Is(err, db.ErrNotFound) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	if len(f.Errors) > 0 {
 		s.renderAdminUser(w, r, http.StatusUnprocessableEntity, id, pageData{Form: r.PostForm, Errors: f.Errors})
 		return
 	}
-	ctx := r.Context()
 	key := "admin:" + f.Key
 	var posted ledger.Posted
 	var user db.User
@@ -271,14 +309,15 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 		}
 		user = u.User
 		posted, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{Key: key, AccountID: u.AccountID, Kind: ledger.Adjustment,
-			AmountCents: f.Cents, Memo: f.Reason})
+			AmountCents: f.Cents, Memo: f.Note})
 		if err != nil || posted.Replayed {
 			// A replay was audited with its first post.
 			return err
 		}
 		recorded, err := s.audit(ctx, q, admin.ID, auditEntry{Action: "adjustment", TargetType: "user", TargetID: id.String(),
 			Reason: f.Reason, Key: key, Details: map[string]any{
-				"amount_cents": f.Cents, "entry_id": posted.ID, "balance_after_cents": posted.BalanceAfterCents}})
+				"amount_cents": f.Cents, "entry_id": posted.ID, "balance_after_cents": posted.BalanceAfterCents,
+				"customer_note": f.Note, "during_call": f.DuringCall}})
 		if err == nil && !recorded {
 			// The key was recorded for another action: post nothing.
 			err = errFormUsed

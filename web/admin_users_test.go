@@ -204,7 +204,8 @@ func TestAdminAdjustmentPostsOnceAndIsAudited(t *testing.T) {
 	// A credit, then the same form sent twice more (a double click, a
 	// reload): posted once, audited once, each answered as a success.
 	key := consoleFormKey(admin, page, adjustKeyPattern)
-	credit := url.Values{"key": {key}, "direction": {"credit"}, "amount": {"5.00"}, "reason": {"Goodwill for a dropped call <y>"}}
+	credit := url.Values{"key": {key}, "direction": {"credit"}, "amount": {"5.00"}, "reason": {"Goodwill for a dropped call <y>"},
+		"note": {"Sorry about your dropped call <y>"}}
 	body := flashAfter(t, admin, admin.post(page+"/adjust", credit), page)
 	if !strings.Contains(body, "Credited $5.00 to ulla.adjust@example.com") {
 		t.Errorf("no success flash:\n%s", body)
@@ -229,7 +230,8 @@ func TestAdminAdjustmentPostsOnceAndIsAudited(t *testing.T) {
 	if err := a.pool.QueryRow(ctx, `SELECT amount_cents, memo FROM transactions WHERE idempotency_key = $1 AND kind = 'adjustment'`, "admin:"+key).Scan(&amount, &memo); err != nil {
 		t.Fatal(err)
 	}
-	if amount != 500 || memo != "Goodwill for a dropped call <y>" {
+	// The customer reads the note; the internal reason stays with staff.
+	if amount != 500 || memo != "Sorry about your dropped call <y>" {
 		t.Errorf("entry %d %q", amount, memo)
 	}
 	if n := audited(key); n != 1 {
@@ -251,8 +253,9 @@ func TestAdminAdjustmentPostsOnceAndIsAudited(t *testing.T) {
 	if !strings.Contains(body, "Goodwill for a dropped call &lt;y&gt;") || strings.Contains(body, "<y>") || !strings.Contains(body, "root.adjust@example.com") {
 		t.Errorf("the page does not show the adjustment and its audit row, escaped:\n%s", body)
 	}
-	// The customer sees it with the reason.
-	if r := cust.get("/transactions"); !strings.Contains(r.body, "Goodwill for a dropped call &lt;y&gt;") || !strings.Contains(r.body, "&#43;$5.00") {
+	// The customer sees it with the note, never the internal reason.
+	if r := cust.get("/transactions"); !strings.Contains(r.body, "Sorry about your dropped call &lt;y&gt;") || strings.Contains(r.body, "Goodwill") ||
+		!strings.Contains(r.body, "&#43;$5.00") {
 		t.Errorf("the customer's transactions do not show the adjustment:\n%s", r.body)
 	}
 

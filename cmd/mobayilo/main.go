@@ -158,7 +158,16 @@ func setup(e env, role string) (config.Config, zerolog.Logger, error) {
 		return cfg, zerolog.Nop(), errFailed
 	}
 	log := newLogger(cfg, e.stderr).With().Str("role", role).Logger()
-	log.Info().EmbedObject(cfg).Msg("configuration")
+	if oneShot[role] {
+		// A command that does one thing says that thing, not the
+		// configuration: logs from info up unless LOG_LEVEL asks for more.
+		if strings.TrimSpace(e.getenv("LOG_LEVEL")) == "" {
+			log = log.Level(max(log.GetLevel(), zerolog.InfoLevel))
+		}
+		log.Debug().EmbedObject(cfg).Msg("configuration")
+	} else {
+		log.Info().EmbedObject(cfg).Msg("configuration")
+	}
 	if cfg.Env == config.Production && cfg.StripeTestMode {
 		log.Warn().Bool("stripe_test_mode", true).
 			Msg("STRIPE TEST MODE: this production deployment takes Stripe test-mode payments and moves no real money; never serve customers with it")
@@ -178,6 +187,10 @@ func requireAppEnv(e env, role string) error {
 		"(or development or test); %s does not assume development, whose secrets are public\n", role, role)
 	return errFailed
 }
+
+// oneShot are the commands that do one thing and exit: their output is
+// what they did, one line, with the configuration only at debug level.
+var oneShot = map[string]bool{"users": true, "ledger": true, "rates": true}
 
 // setupDB is setup, then a Postgres pool on DATABASE_URL; the caller closes
 // the pool.

@@ -231,10 +231,14 @@ func TestGrantAdminCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "LOG_LEVEL": "error"}
+	vars := map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL}
 	code, stdout, stderr := runCmd(ctx, vars, "users", "grant-admin", "BOSS@example.com")
 	if code != 0 || !strings.Contains(stdout, "boss@example.com") {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	// One line, not the configuration, at the default log level.
+	if out := stdout + stderr; strings.Count(strings.TrimSpace(out), "\n") != 0 || strings.Contains(out, "configuration") {
+		t.Fatalf("grant-admin printed more than its one line:\n%s", out)
 	}
 	got, err := db.New(pool).GetUserByID(ctx, u.ID)
 	if err != nil || got.Role != "admin" {
