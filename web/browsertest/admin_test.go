@@ -161,11 +161,17 @@ func TestAdminRetriesAStuckCall(t *testing.T) {
 	}
 	for _, sel := range []string{
 		fmt.Sprintf(`%s a[href="/admin/calls/%s"]`, stuckRow, call.CallID),
-		fmt.Sprintf(`%s form[action="/admin/calls/%s/retry"] button`, stuckRow, call.CallID),
 		fmt.Sprintf(`%s a[href$="/namespaces/default/workflows/call-%s"]`, stuckRow, call.CallID),
 	} {
 		if !b.evalBool(`!!document.querySelector('` + sel + `')`) {
 			t.Errorf("the dashboard's row for the stuck call lacks %s", sel)
+		}
+	}
+	// The row says who, which number, how much and why, in a sentence.
+	row := b.eval(`document.querySelector('` + stuckRow + `').textContent.replace(/\s+/g, " ")`)
+	for _, want := range []string{callerEmail, "+2348031234567", "$0.28", "refused by a rule of the database"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the dashboard's row for the stuck call lacks %q: %q", want, row)
 		}
 	}
 	b.checkWidth("dashboard")
@@ -266,11 +272,15 @@ func TestAdminRetriesAStuckCall(t *testing.T) {
 	}
 	var retries int
 	for _, row := range audit {
-		// When, Who, What, On, Why, Details.
-		if len(row) >= 4 && row[2] == "retry_billing" && row[3] == "call "+call.CallID {
+		// When, Who, What, On, Why, Outcome, Details. The call is named by
+		// its number and its customer, not its id.
+		if len(row) >= 6 && row[2] == "retry_billing" && row[3] == "call to +2348031234567 "+callerEmail {
 			retries++
 			if row[1] != staffEmail {
 				t.Errorf("the audit log says %q retried the call's billing, want %s", row[1], staffEmail)
+			}
+			if row[5] != "charged $0.28" {
+				t.Errorf("the audit log says the retry came to %q, want charged $0.28", row[5])
 			}
 		}
 	}
