@@ -795,10 +795,13 @@ func (d *driver) drainWallet(ctx context.Context, u *user, rec *CallRecord) erro
 	return nil
 }
 
-// adjust posts a manual credit or debit through the support console.
+// adjust posts a manual credit or debit through the support console. A
+// billing fault debits a wallet while its call is going on, on purpose:
+// the form says so ("Debit during the call"), as support confirms it.
 func (d *driver) adjust(ctx context.Context, userID, direction string, cents int64, reason string) error {
 	resp, err := d.admin.post(ctx, "/admin/users/"+userID+"/adjust", url.Values{
-		"key": {uuid.NewString()}, "direction": {direction}, "amount": {fmt.Sprintf("%d.%02d", cents/100, cents%100)}, "reason": {reason}})
+		"key": {uuid.NewString()}, "direction": {direction}, "amount": {fmt.Sprintf("%d.%02d", cents/100, cents%100)}, "reason": {reason},
+		"during_call": {"yes"}})
 	if err != nil {
 		return err
 	}
