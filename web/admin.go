@@ -51,12 +51,13 @@ type auditEntry struct {
 // audit records a staff action in q's transaction; recorded is false when
 // the same key was recorded before (a resubmitted form).
 func (s *Server) audit(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (recorded bool, err error) {
-	return s.auditWithID(ctx, q, actor, e, nil)
+	id, err := s.auditAction(ctx, q, actor, e)
+	return id != 0, err
 }
 
-// auditWithID is audit that also stores the new row's id in id (when not
-// nil), for the outcome recorded once the action completes.
-func (s *Server) auditWithID(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry, id *int64) (recorded bool, err error) {
+// auditAction is audit returning the new row's id (0 when the same key was
+// recorded before), for the outcome recorded once the action completes.
+func (s *Server) auditAction(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (int64, error) {
 	details, err := json.Marshal(e.Details)
 	if err != nil || e.Details == nil {
 		details = []byte("{}")
@@ -65,18 +66,15 @@ func (s *Server) auditWithID(ctx context.Context, q *db.Queries, actor uuid.UUID
 	if e.Key != "" {
 		key = &e.Key
 	}
-	newID, err := q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
+	id, err := q.InsertAdminAction(ctx, db.InsertAdminActionParams{ActorID: actor, Action: e.Action, TargetType: e.TargetType,
 		TargetID: e.TargetID, Reason: e.Reason, Details: details, IdempotencyKey: key})
 	if errors.Is(err, db.ErrNotFound) {
-		return false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("web: audit %s %s: %w", e.Action, e.TargetID, err)
+		return 0, fmt.Errorf("web: audit %s %s: %w", e.Action, e.TargetID, err)
 	}
-	if id != nil {
-		*id = newID
-	}
-	return true, nil
+	return id, nil
 }
 
 // temporalLink is the Temporal UI's page of a workflow ("" without a UI URL).
@@ -390,28 +388,13 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	}
 	id, q := call.ID, db.New(s.pool)
 	back := "/admin/calls/" + id.String()
-	if call.BillingState != workflows.BillingStuck {
-		s.setFlash(r, "Nothing to retry: this call's billing is "+call.BillingState+".")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
 	wid := workflows.CallWorkflowID(id.String())
-	var before workflows.CallState
-	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
-		s.setFlashError(r, "Nothing was retried: the call's workflow cannot be reached ("+plainError(err.Error())+").")
-		http.Redirect(w, r, back, http.StatusSeeOther)
+	before, ok := s.signalStuckCall(w, r, call, "retry", "retried", workflows.SignalRetryBilling,
+		func(workflows.CallState) any { return nil })
+	if !ok {
 		return
 	}
 	admin := currentUser(r)
-	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	err := s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalRetryBilling, nil)
-	cancel()
-	if err != nil {
-		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: retry-billing signal")
-		s.setFlashError(r, "Nothing was retried: the request could not reach the call's workflow. Try again.")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
 	// Recorded once sent: the log holds retries that happened; what each
 	// came to is recorded below, once known.
 	actionID, err := s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),

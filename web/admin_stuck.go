@@ -170,33 +170,18 @@ func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
 	}
 	id, q := call.ID, db.New(s.pool)
 	back := "/admin/calls/" + id.String()
-	if call.BillingState != workflows.BillingStuck {
-		s.setFlash(r, "Nothing to waive: this call's billing is "+call.BillingState+".")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
+	wid := workflows.CallWorkflowID(id.String())
 	reason, msg := checkReason(r.PostForm.Get("reason"))
-	if msg != "" {
+	if msg != "" && call.BillingState == workflows.BillingStuck {
 		s.setFlashError(r, "Nothing was waived: "+msg)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	wid := workflows.CallWorkflowID(id.String())
-	var before workflows.CallState
-	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
-		s.setFlashError(r, "Nothing was waived: the call's workflow cannot be reached ("+plainError(err.Error())+").")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
 	admin := currentUser(r)
-	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	err := s.temporal.SignalWorkflow(sctx, wid, "", workflows.SignalWaiveBilling,
-		workflows.WaiveSignal{Reason: reason, By: admin.ID.String(), Attempts: before.BillingAttempts})
-	cancel()
-	if err != nil {
-		s.log.Warn().Err(err).Str("call_id", id.String()).Str("workflow_id", wid).Msg("admin: waive-billing signal")
-		s.setFlashError(r, "Nothing was waived: the request could not reach the call's workflow. Try again.")
-		http.Redirect(w, r, back, http.StatusSeeOther)
+	before, ok := s.signalStuckCall(w, r, call, "waive", "waived", workflows.SignalWaiveBilling, func(before workflows.CallState) any {
+		return workflows.WaiveSignal{Reason: reason, By: admin.ID.String(), Attempts: before.BillingAttempts}
+	})
+	if !ok {
 		return
 	}
 	actionID, err := s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "waive_billing", TargetType: "call", TargetID: id.String(),
@@ -218,6 +203,35 @@ func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
+// signalStuckCall is the part Retry and Waive share: only a call whose row
+// says stuck (else "Nothing to <verb>"), its state read first (before),
+// then signal sent with arg(before). Each failure is said in red and
+// answered with a redirect to the call's page; ok is false then.
+func (s *Server) signalStuckCall(w http.ResponseWriter, r *http.Request, call db.Call, verb, done, signal string,
+	arg func(before workflows.CallState) any) (before workflows.CallState, ok bool) {
+	back := "/admin/calls/" + call.ID.String()
+	fail := func(flash func(*http.Request, string), msg string) (workflows.CallState, bool) {
+		flash(r, msg)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return before, false
+	}
+	if call.BillingState != workflows.BillingStuck {
+		return fail(s.setFlash, "Nothing to "+verb+": this call's billing is "+call.BillingState+".")
+	}
+	wid := workflows.CallWorkflowID(call.ID.String())
+	if _, err := s.queryState(r.Context(), wid, &before); err != nil {
+		return fail(s.setFlashError, "Nothing was "+done+": the call's workflow cannot be reached ("+plainError(err.Error())+").")
+	}
+	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	err := s.temporal.SignalWorkflow(sctx, wid, "", signal, arg(before))
+	cancel()
+	if err != nil {
+		s.log.Warn().Err(err).Str("call_id", call.ID.String()).Str("workflow_id", wid).Str("signal", signal).Msg("admin: signal a stuck call")
+		return fail(s.setFlashError, "Nothing was "+done+": the request could not reach the call's workflow. Try again.")
+	}
+	return before, true
+}
+
 // awaitBilling reads the call's row until done holds, for up to 10 s, and
 // returns the last row read.
 func (s *Server) awaitBilling(ctx context.Context, id uuid.UUID, done func(db.Call) bool) db.Call {
@@ -235,14 +249,6 @@ func (s *Server) awaitBilling(ctx context.Context, id uuid.UUID, done func(db.Ca
 			return row
 		}
 	}
-}
-
-// auditAction records a staff action as audit does and returns its id (0
-// when the same key was recorded before).
-func (s *Server) auditAction(ctx context.Context, q *db.Queries, actor uuid.UUID, e auditEntry) (int64, error) {
-	var id int64
-	_, err := s.auditWithID(ctx, q, actor, e, &id)
-	return id, err
 }
 
 // recordOutcome records what a staff action came to, once; a failure to
