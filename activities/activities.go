@@ -39,6 +39,10 @@ type Activities struct {
 	// Metrics counts what the activities settle: authorizations, calls
 	// billed, top-ups, ledger postings, the ledger audit (nil: nothing).
 	Metrics *metrics.Metrics
+	// Signaler tells a call in progress that its balance changed (a
+	// refund, a dispute, a credit: the call workflow's balance-changed);
+	// nil: nothing is told.
+	Signaler Signaler
 }
 
 // New returns the activities over a Postgres pool.

@@ -29,6 +29,8 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityFindDialledLeg:      a.FindDialledLeg,
 		workflows.ActivityLoadCallSids:        a.LoadCallSids,
 		workflows.ActivityHangUpCarrierCall:   a.HangUpCarrierCall,
+		workflows.ActivityCallAllowance:       a.CallAllowance,
+		workflows.ActivityLimitCall:           a.LimitCall,
 
 		workflows.ActivityLoadTopUp:            a.LoadTopUp,
 		workflows.ActivityCreatePayment:        a.CreatePayment,

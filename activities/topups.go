@@ -244,7 +244,11 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 	if errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) || errors.Is(err, db.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTopUpMismatch, err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// A credit may lift a cut a money loss put on the call in progress.
+	return a.tellCallInProgress(ctx, t.AccountID, "top-up")
 }
 
 // unconfirmed says why Stripe's PaymentIntent does not confirm the
@@ -439,6 +443,10 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 	}
 	if len(newKinds) > 0 {
 		a.Metrics.TopUp("reversed", 0)
+	}
+	// Money taken back during a call cuts the call to what is left.
+	if err := a.tellCallInProgress(ctx, t.AccountID, r.Kind); err != nil {
+		return workflows.TopUpRecord{}, err
 	}
 	return record(out), nil
 }

@@ -36,7 +36,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
 `
 
 type AuthorizeCallParams struct {
@@ -89,6 +89,8 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
@@ -98,7 +100,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -137,6 +139,8 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
@@ -208,7 +212,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
 `
 
 type CreateCallParams struct {
@@ -259,6 +263,8 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
@@ -316,7 +322,7 @@ func (q *Queries) FailUnstartedCall(ctx context.Context, arg FailUnstartedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -353,12 +359,29 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
 
+const getCallInProgressForAccount = `-- name: GetCallInProgressForAccount :one
+SELECT id FROM calls
+WHERE account_id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+LIMIT 1
+`
+
+// The call of an account that a balance change may cut: authorized and
+// not over (one at most, calls_one_active_per_user).
+func (q *Queries) GetCallInProgressForAccount(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, getCallInProgressForAccount, accountID)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -400,12 +423,14 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
 
 const getCallToAuthorize = `-- name: GetCallToAuthorize :one
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason,
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.cut_seconds, c.cut_reason,
     (u.disabled_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
@@ -465,6 +490,8 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 		&i.Call.RefusalMessage,
 		&i.Call.RefusalNeededCents,
 		&i.Call.WaivedReason,
+		&i.Call.CutSeconds,
+		&i.Call.CutReason,
 		&i.UserDisabled,
 		&i.BalanceCents,
 		&i.SpentTodayCents,
@@ -474,7 +501,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -517,6 +544,8 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CutSeconds,
+		&i.CutReason,
 	)
 	return i, err
 }
@@ -617,7 +646,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -680,6 +709,8 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CutSeconds,
+			&i.CutReason,
 		); err != nil {
 			return nil, err
 		}
@@ -837,6 +868,28 @@ func (q *Queries) SetCallBilling(ctx context.Context, arg SetCallBillingParams) 
 	var i SetCallBillingRow
 	err := row.Scan(&i.Status, &i.PhoneNumber, &i.PreviousBillingState)
 	return i, err
+}
+
+const setCallCut = `-- name: SetCallCut :execrows
+UPDATE calls
+SET cut_seconds = $2, cut_reason = $3, updated_at = now()
+WHERE id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+`
+
+type SetCallCutParams struct {
+	ID         uuid.UUID
+	CutSeconds *int32
+	CutReason  *string
+}
+
+// Stores the talk time a money loss cut a call to, or clears it (both
+// NULL); a final call is left alone.
+func (q *Queries) SetCallCut(ctx context.Context, arg SetCallCutParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setCallCut, arg.ID, arg.CutSeconds, arg.CutReason)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setCallStatus = `-- name: SetCallStatus :exec

@@ -72,6 +72,8 @@ type Call struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CutSeconds          *int32
+	CutReason           *string
 }
 
 type CallEvent struct {

@@ -61,6 +61,9 @@ type Querier interface {
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
+	// The call of an account that a balance change may cut: authorized and
+	// not over (one at most, calls_one_active_per_user).
+	GetCallInProgressForAccount(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).
 	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)
 	// Everything AuthorizeCall decides on, in one round trip and one snapshot:
@@ -220,6 +223,9 @@ type Querier interface {
 	// Returns the call's status and number, and its billing state before this
 	// update (a retried activity sees its own earlier write: not counted twice).
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) (SetCallBillingRow, error)
+	// Stores the talk time a money loss cut a call to, or clears it (both
+	// NULL); a final call is left alone.
+	SetCallCut(ctx context.Context, arg SetCallCutParams) (int64, error)
 	// Moves a call forward only, from_statuses being the statuses of lower
 	// rank (workflows.StatusesBelow: the rank's one owner): a record run
 	// again after a later one (a local activity re-run after its workflow

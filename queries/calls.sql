@@ -184,3 +184,17 @@ SET slot_released_at = now(),
     updated_at = now()
 WHERE id = sqlc.arg(id) AND slot_released_at IS NULL
   AND (status <> 'authorized' OR authorized_until < now());
+
+-- name: SetCallCut :execrows
+-- Stores the talk time a money loss cut a call to, or clears it (both
+-- NULL); a final call is left alone.
+UPDATE calls
+SET cut_seconds = sqlc.narg(cut_seconds), cut_reason = sqlc.narg(cut_reason), updated_at = now()
+WHERE id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress');
+
+-- name: GetCallInProgressForAccount :one
+-- The call of an account that a balance change may cut: authorized and
+-- not over (one at most, calls_one_active_per_user).
+SELECT id FROM calls
+WHERE account_id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+LIMIT 1;

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
@@ -302,12 +303,13 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 	key := "admin:" + f.Key
 	var posted ledger.Posted
 	var user db.User
+	var accountID uuid.UUID
 	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
 		u, err := q.GetUserWithBalance(ctx, id)
 		if err != nil {
 			return err
 		}
-		user = u.User
+		user, accountID = u.User, u.AccountID
 		posted, err = ledger.New(q.DB()).Post(ctx, ledger.Entry{Key: key, AccountID: u.AccountID, Kind: ledger.Adjustment,
 			AmountCents: f.Cents, Memo: f.Note})
 		if err != nil || posted.Replayed {
@@ -354,6 +356,13 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 		s.log.Info().Str("admin_id", admin.ID.String()).Str("user_id", id.String()).Int64("amount_cents", f.Cents).
 			Int64("entry_id", posted.ID).Msg("admin: balance adjusted")
 		s.setFlash(r, what+": the balance is now "+Money(posted.BalanceAfterCents)+".")
+	}
+	// A call in progress reads the new balance: a debit can cut it short,
+	// a credit lift a cut. Told on a replay too (the first send may have
+	// been lost); the call reads the balance itself, so twice is harmless.
+	if err := s.tellCallInProgress(ctx, accountID, "adjustment"); err != nil {
+		s.log.Warn().Err(err).Str("user_id", id.String()).Msg("admin: tell the call in progress of the adjustment")
+		s.setFlashError(r, what+", but the call in progress could not be told: it keeps its limit until it ends.")
 	}
 	http.Redirect(w, r, "/admin/users/"+id.String(), http.StatusSeeOther)
 }
@@ -472,6 +481,28 @@ func (s *Server) setUserAccess(w http.ResponseWriter, r *http.Request, disable b
 
 // callEnder hangs up a call in progress: Twilio's REST API, or the carrier
 // simulator.
+// tellCallInProgress sends balance-changed to the account's call in
+// progress, if any (activities.tellCallInProgress is the worker's twin for
+// refunds, disputes and top-ups).
+func (s *Server) tellCallInProgress(ctx context.Context, accountID uuid.UUID, reason string) error {
+	callID, err := db.New(s.pool).GetCallInProgressForAccount(ctx, accountID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = s.temporal.SignalWorkflow(sctx, workflows.CallWorkflowID(callID.String()), "", workflows.SignalBalanceChanged,
+		workflows.BalanceChangedSignal{Reason: reason})
+	var gone *serviceerror.NotFound
+	if errors.As(err, &gone) {
+		return nil // it has just ended
+	}
+	return err
+}
+
 type callEnder interface {
 	EndCall(ctx context.Context, callID, parentSid string) error
 }

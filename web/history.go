@@ -29,6 +29,31 @@ type callRow struct {
 	Pending                     bool      // final, not yet billed (or stuck)
 	At                          time.Time // in the user's time zone
 	Version                     int64     // the row's live_version
+	// CutSeconds: the talk time a money loss cut the call to (-1: none);
+	// CutReason: what lowered the balance (issue 24).
+	CutSeconds int64
+	CutReason  string
+}
+
+// CutNotice says to the caller why their call ends early, or "" without a
+// cut.
+func (c callRow) CutNotice() string {
+	if c.CutSeconds < 0 {
+		return ""
+	}
+	why := "your balance went down"
+	switch c.CutReason {
+	case "refund":
+		why = "a top-up was refunded"
+	case "dispute":
+		why = "a payment was disputed"
+	case "adjustment":
+		why = "support changed your balance"
+	}
+	if c.CutSeconds == 0 {
+		return "During the call " + why + ": nothing is left to pay for it, so it is ending."
+	}
+	return fmt.Sprintf("During the call %s: it now covers %d min in all, so the call ends then.", why, c.CutSeconds/60)
 }
 
 // Final reports whether the call is over (whatever its billing).
@@ -104,7 +129,13 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 // toCallRow is c as a person sees it, its time in loc.
 func toCallRow(c db.Call, loc *time.Location) callRow {
 	row := callRow{ID: c.ID.String(), Number: c.PhoneNumber, Country: accounts.CountryName(c.DestinationCountry), Status: c.Status,
-		BillingState: c.BillingState, At: c.CreatedAt.In(loc), Version: c.LiveVersion}
+		BillingState: c.BillingState, At: c.CreatedAt.In(loc), Version: c.LiveVersion, CutSeconds: -1}
+	if c.CutSeconds != nil {
+		row.CutSeconds = int64(*c.CutSeconds)
+		if c.CutReason != nil {
+			row.CutReason = *c.CutReason
+		}
+	}
 	if c.DurationSeconds != nil {
 		row.DurationSeconds = int64(*c.DurationSeconds)
 	}

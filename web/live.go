@@ -39,6 +39,8 @@ type liveEvent struct {
 	Number          string    `json:"number,omitempty"`
 	Country         string    `json:"country,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
+	CutSeconds      *int32    `json:"cut_seconds,omitempty"`
+	CutReason       *string   `json:"cut_reason,omitempty"`
 	// topup_changed
 	TopUpID        string  `json:"topup_id,omitempty"`
 	TopUpStatus    string  `json:"topup_status,omitempty"`
@@ -367,7 +369,7 @@ func (s *Server) currentState(r *http.Request, u *sessionUser) []liveEvent {
 func callEvent(c db.Call) liveEvent {
 	return liveEvent{kind: liveCall, UserID: c.UserID, Version: c.LiveVersion, CallID: c.ID.String(), Status: c.Status,
 		BillingState: c.BillingState, CostCents: c.CostCents, DurationSeconds: c.DurationSeconds, Number: c.PhoneNumber,
-		Country: c.DestinationCountry, CreatedAt: c.CreatedAt}
+		Country: c.DestinationCountry, CreatedAt: c.CreatedAt, CutSeconds: c.CutSeconds, CutReason: c.CutReason}
 }
 
 // turboStream renders an event as the Turbo Stream actions the page
@@ -406,7 +408,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location) string {
 		}
 		row := toCallRow(db.Call{ID: id, PhoneNumber: ev.Number, DestinationCountry: ev.Country, Status: ev.Status,
 			BillingState: ev.BillingState, CostCents: ev.CostCents, DurationSeconds: ev.DurationSeconds, CreatedAt: ev.CreatedAt,
-			LiveVersion: ev.Version}, loc)
+			LiveVersion: ev.Version, CutSeconds: ev.CutSeconds, CutReason: ev.CutReason}, loc)
 		if text, ok := render("call_status", row); ok {
 			action("live-replace", "[data-call-status='"+row.ID+"']", text)
 		}

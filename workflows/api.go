@@ -439,6 +439,12 @@ type CallState struct {
 	HungUp bool
 	// Waived: support waived the charge of this stuck call (waive-billing).
 	Waived *WaiveSignal `json:",omitempty"`
+	// CutToSeconds: the talk time a money loss cut the call to (nil: none,
+	// the authorized max_seconds stand); CutReason: what lowered the
+	// balance. CutEnded: the workflow hung the call up at the cut.
+	CutToSeconds *int64 `json:",omitempty"`
+	CutReason    string `json:",omitempty"`
+	CutEnded     bool   `json:",omitempty"`
 }
 
 // WaiveSignal is support's waive-billing: the call, stuck, is settled as
@@ -450,6 +456,59 @@ type WaiveSignal struct {
 	Reason   string
 	By       string
 	Attempts int
+}
+
+// A money loss during a call (issue 24): a refund, a dispute or a staff
+// debit that leaves the balance short of what the call in progress may
+// still cost shortens the call to what the balance covers, or ends it.
+const (
+	// SignalBalanceChanged: the caller's balance moved during the call by
+	// something other than its own charge (BalanceChangedSignal). Sent by
+	// whatever posted it (the top-up activities, the console's adjustment);
+	// the workflow reads the balance itself, so a signal sent twice or
+	// late changes nothing.
+	SignalBalanceChanged = "balance-changed"
+
+	// ActivityCallAllowance reads the balance and the talk time it covers
+	// at the call's rate (AllowanceRequest → Allowance).
+	ActivityCallAllowance = "CallAllowance"
+	// ActivityLimitCall stores the talk time the call is cut to (CallLimit),
+	// which the caller's in-call bar shows.
+	ActivityLimitCall = "LimitCall"
+)
+
+// BalanceChangedSignal says the caller's balance moved during the call.
+type BalanceChangedSignal struct {
+	// Why, for the log and the caller ("refund", "dispute", "adjustment",
+	// "top-up").
+	Reason string
+}
+
+// AllowanceRequest asks CallAllowance what the balance covers now.
+type AllowanceRequest struct {
+	CallID, AccountID   string
+	PerMinuteMicros     int64
+	ConnectionFeeMicros int64
+	MaxSeconds          int64 // what authorization allowed: the most it can be
+}
+
+// Allowance is the balance now and the talk time, in all, it pays for at
+// the call's rate (at most the authorized max_seconds): nothing of the
+// call in progress is charged until it ends, so it is the call's whole
+// length, not what is left of it.
+type Allowance struct {
+	BalanceCents int64
+	Seconds      int64
+}
+
+// CallLimit asks LimitCall to store a cut (Seconds: the talk time the call
+// ends at; Reason: what lowered the balance), or to clear it (Clear: a
+// credit restored what authorization allowed).
+type CallLimit struct {
+	CallID  string
+	Seconds int64
+	Reason  string
+	Clear   bool `json:",omitempty"`
 }
 
 // The top-up workflow: one per purchase of a package, ID topup-<top-up id>.

@@ -80,7 +80,17 @@ const (
 	versionFastPath = "fast-path"
 	// fastPathLean is versionFastPath's version 2.
 	fastPathLean workflow.Version = 2
+	// versionMoneyLoss (issue 24): a balance-changed signal during the call
+	// reads the balance and cuts the call to what it covers (before, the
+	// signal was not listened for). Asked when the first such signal is
+	// acted on, so a workflow that never gets one records nothing.
+	versionMoneyLoss = "money-loss"
 )
+
+// cutMargin: a call cut by a money loss is hung up this long before the
+// balance runs out, so that the carrier's rounding of the last second does
+// not start a minute the balance does not cover.
+const cutMargin = 3 * time.Second
 
 // pathVersion asks versionFastPath once, as the workflow starts.
 func pathVersion(ctx workflow.Context) (fast, lean bool) {
@@ -127,6 +137,22 @@ type callWorkflow struct {
 	retry  workflow.ReceiveChannel
 	ended  workflow.ReceiveChannel // browser-ended
 	waive  workflow.ReceiveChannel // waive-billing
+	// balance: balance-changed. moneyCheck: one received, not yet acted
+	// on; moneyReason: what it said. moneyLoss caches versionMoneyLoss
+	// once asked (nil: not asked).
+	balance     workflow.ReceiveChannel
+	moneyCheck  bool
+	moneyReason string
+	moneyLoss   *bool
+	// answeredAt: when the call went in progress (the cut counts from it).
+	answeredAt time.Time
+	// cutTimer fires when the cut is due (cutTimerAt); cutFailed: the
+	// hang-up at the cut failed, not tried again until the next
+	// balance-changed signal.
+	cutTimer   workflow.Future
+	cutTimerAt time.Time
+	cancelCut  workflow.CancelFunc
+	cutFailed  bool
 	// endRequested: a browser-ended signal not yet acted on.
 	endRequested bool
 	// updateStarted: the authorize update was accepted (its activity may
@@ -176,6 +202,7 @@ func (w *callWorkflow) setup(ctx workflow.Context) error {
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	w.ended = workflow.GetSignalChannel(ctx, SignalBrowserEnded)
 	w.waive = workflow.GetSignalChannel(ctx, SignalWaiveBilling)
+	w.balance = workflow.GetSignalChannel(ctx, SignalBalanceChanged)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CallState, error) { return w.state, nil }); err != nil {
 		return err
 	}
@@ -378,6 +405,17 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 				w.log.Info("the browser says the call ended: asking the carrier now")
 				rechecksLeft, recheckDue = browserRechecks, true
 			}
+			// The balance moved (a refund, a dispute, a staff debit): cut
+			// the call to what it covers, and end it when that is up.
+			if w.moneyCheck && w.moneyLossOn(ctx) {
+				w.moneyCheck = false
+				w.applyAllowance(ctx)
+			}
+			if w.cutNow(ctx, timerCtx) {
+				// Ended at the cut: its final state, soon, from the
+				// callbacks or else the carrier's API.
+				recheck, rechecksLeft = workflow.NewTimer(timerCtx, hangUpRecheck), browserRechecks
+			}
 			if recheckDue {
 				recheckDue = false
 				if done, _ := w.reconcile(ctx, true); done {
@@ -391,6 +429,9 @@ func (w *callWorkflow) followCall(ctx workflow.Context) error {
 			sel := workflow.NewSelector(ctx)
 			w.addSignals(ctx, sel)
 			sel.AddFuture(timer, func(workflow.Future) { fired = true })
+			if w.cutTimer != nil {
+				sel.AddFuture(w.cutTimer, func(workflow.Future) { w.cutTimer, w.cutTimerAt = nil, time.Time{} })
+			}
 			if recheck != nil {
 				sel.AddFuture(recheck, func(workflow.Future) { recheck, recheckDue = nil, true })
 			}
@@ -598,6 +639,16 @@ func (w *callWorkflow) addSignals(ctx workflow.Context, sel workflow.Selector) {
 		c.Receive(ctx, &s)
 		w.onStatus(ctx, s)
 	})
+	sel.AddReceive(w.balance, func(c workflow.ReceiveChannel, _ bool) {
+		var s BalanceChangedSignal
+		c.Receive(ctx, &s)
+		w.state.SignalsSeen++
+		// Acted on while the call goes on (followCall); a call not yet
+		// dialled keeps it until then, a final one ignores it.
+		if !IsFinal(w.state.Status) {
+			w.moneyCheck, w.moneyReason = true, s.Reason
+		}
+	})
 	sel.AddReceive(w.ended, func(c workflow.ReceiveChannel, _ bool) {
 		var s BrowserEndedSignal
 		c.Receive(ctx, &s)
@@ -763,6 +814,9 @@ func (w *callWorkflow) markBilling(ctx workflow.Context, state, reason string) {
 // made visible with the billing state that follows it (one upsert).
 func (w *callWorkflow) setStatus(ctx workflow.Context, status string) {
 	w.state.Status = status
+	if status == StatusInProgress && w.answeredAt.IsZero() {
+		w.answeredAt = workflow.Now(ctx)
+	}
 	if w.fast {
 		if !IsFinal(status) {
 			w.upsert(ctx)

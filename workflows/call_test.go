@@ -38,6 +38,7 @@ type fakeCarrierDB struct {
 	// hangUps counts HangUpCarrierCall; afterHangUp, when set, is what the
 	// carrier reports once hung up.
 	hangUps     []workflows.HangUpRequest
+	hangUpTimes []time.Time
 	afterHangUp *workflows.CarrierCall
 	// afterFetches, when set, is what the carrier reports from the
 	// (fetches+1)th question on.
@@ -129,6 +130,7 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.hangUps = append(f.hangUps, r)
+		f.hangUpTimes = append(f.hangUpTimes, f.now())
 		if f.afterHangUp != nil {
 			f.carrierCall = *f.afterHangUp
 		}

@@ -163,6 +163,7 @@ func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc c
 	acts.Rates, acts.Rules = rates, rulesFrom(cfg)
 	acts.Retention = cfg.DataRetention
 	acts.Metrics = obs.metrics
+	acts.Signaler = tc
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
 	// Stripe, or in development the payment simulator served by the web
 	// role (STRIPE_API_BASE), through the same stripe-go client.

@@ -39,6 +39,8 @@ export class InCall {
     this.callId = call_id
     this.number = number
     this.maxSeconds = max_seconds
+    this.initialMax = max_seconds
+    this.cut = false
     this.answeredAt = null
     this.muted = false
     this.element.hidden = false
@@ -110,6 +112,19 @@ export class InCall {
       this.tick = setInterval(() => this.updateTimer(), 1000)
       this.updateTimer()
     }
+    // A money loss during the call (a refund, a dispute, a staff debit):
+    // the server cut the call to what the balance covers, and ends it then.
+    const cut = el.dataset.cutSeconds
+    if (cut !== undefined && !FINAL.has(status)) {
+      this.maxSeconds = Math.min(this.initialMax ?? this.maxSeconds, Number(cut))
+      this.warn(el.dataset.cutNotice || "Your balance went down: the call ends early.")
+      if (this.answeredAt) this.updateTimer()
+    } else if (this.cut && cut === undefined && !FINAL.has(status)) {
+      // A credit lifted the cut.
+      this.maxSeconds = this.initialMax
+      this.warningTarget.classList.add("hidden")
+    }
+    this.cut = cut !== undefined
     if (FINAL.has(status)) {
       this.end()
       // The charge follows the final status: the outcome then says it.
@@ -122,7 +137,7 @@ export class InCall {
     const left = Math.max(this.maxSeconds - elapsed, 0)
     this.timerTarget.textContent = clock(elapsed)
     this.leftTarget.textContent = `${clock(left)} left`
-    if (left <= 60) this.warn("Less than a minute left: your balance runs out.")
+    if (left <= 60 && !this.cut) this.warn("Less than a minute left: your balance runs out.")
   }
 
   mute() {

@@ -1,0 +1,130 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// A money loss during a call (issue 24, item 7). Authorization locked the
+// call's max_seconds to what the balance covered then; a refund, a dispute
+// or a staff debit since can take that money away. Whatever posted it
+// sends balance-changed; the workflow reads the balance (CallAllowance),
+// and when it now covers less talk time than the call may still take, cuts
+// the call to it (LimitCall, which the caller's in-call bar shows), then
+// hangs the call up at the carrier when that time is up (cutMargin before,
+// so the last second's rounding starts no minute the balance lacks), or at
+// once when the balance covers nothing. The charge still posts in full for
+// the time talked (the debt rule): the cut keeps the debt small, it never
+// refuses the bill. A credit while a cut stands raises it again, up to
+// what authorization allowed (Twilio's timeLimit ends the call there).
+
+// moneyLossOn reports whether versionMoneyLoss is on, asking it once.
+func (w *callWorkflow) moneyLossOn(ctx workflow.Context) bool {
+	if w.moneyLoss == nil {
+		on := workflow.GetVersion(ctx, versionMoneyLoss, workflow.DefaultVersion, 1) == 1
+		w.moneyLoss = &on
+	}
+	return *w.moneyLoss
+}
+
+// applyAllowance reads what the balance covers and moves the cut: down to
+// it when it is less than the call may take now, up (or away) when a
+// credit raised it. A failed read leaves the cut as it was (a balance that
+// cannot be read is no reason to end a call).
+func (w *callWorkflow) applyAllowance(ctx workflow.Context) {
+	t := w.state.Terms
+	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 3,
+		NonRetryableErrorTypes: []string{ErrTypeBadInput}}
+	req := AllowanceRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, PerMinuteMicros: t.PerMinuteMicros,
+		ConnectionFeeMicros: t.ConnectionFeeMicros, MaxSeconds: t.MaxSeconds}
+	var a Allowance
+	if err := execute(ctx, w.fast, 10*time.Second, retry, ActivityCallAllowance, req).Get(ctx, &a); err != nil {
+		w.log.Warn("read the balance after a money loss failed: the call keeps its limit", "error", err)
+		return
+	}
+	w.cutFailed = false
+	current := t.MaxSeconds
+	if w.state.CutToSeconds != nil {
+		current = *w.state.CutToSeconds
+	}
+	limit := CallLimit{CallID: w.in.CallID, Seconds: min(a.Seconds, t.MaxSeconds), Reason: w.moneyReason}
+	switch {
+	case w.state.CutEnded || limit.Seconds == current:
+		return
+	case limit.Seconds < current:
+		w.log.Info("the balance no longer covers the call: cutting it", "balance_cents", a.BalanceCents,
+			"seconds", limit.Seconds, "was", current, "reason", w.moneyReason)
+		w.state.CutToSeconds, w.state.CutReason = &limit.Seconds, w.moneyReason
+	case w.state.CutToSeconds == nil:
+		return // more than authorization allowed: nothing to raise
+	case limit.Seconds >= t.MaxSeconds:
+		w.log.Info("a credit covers the call again: the cut is lifted", "balance_cents", a.BalanceCents)
+		w.state.CutToSeconds, w.state.CutReason = nil, ""
+		limit = CallLimit{CallID: w.in.CallID, Clear: true}
+	default:
+		w.log.Info("a credit raised the cut", "balance_cents", a.BalanceCents, "seconds", limit.Seconds, "was", current)
+		w.state.CutToSeconds = &limit.Seconds
+	}
+	if err := w.activity(ctx, ActivityLimitCall, limit).Get(ctx, nil); err != nil {
+		w.log.Warn("store the call's cut failed", "error", err)
+	}
+}
+
+// cutNow hangs the call up when its cut is due, and keeps a timer for when
+// it will be (under timerCtx, cancelled with the wait it belongs to);
+// ended reports that it hung up just now.
+func (w *callWorkflow) cutNow(ctx, timerCtx workflow.Context) (ended bool) {
+	due, ok := w.cutDue(ctx)
+	if !ok || w.cutFailed {
+		w.stopCutTimer()
+		return false
+	}
+	now := workflow.Now(ctx)
+	if due.After(now) {
+		if w.cutTimer == nil || !due.Equal(w.cutTimerAt) {
+			w.stopCutTimer()
+			tctx, cancel := workflow.WithCancel(timerCtx)
+			w.cutTimer, w.cutTimerAt, w.cancelCut = workflow.NewTimer(tctx, due.Sub(now)), due, cancel
+		}
+		return false
+	}
+	w.stopCutTimer()
+	w.log.Info("the balance is used up: ending the call at the carrier", "cut_seconds", *w.state.CutToSeconds)
+	req := HangUpRequest{CallID: w.in.CallID, ParentCallSid: w.state.ParentCallSid, ChildCallSid: w.state.ChildCallSid}
+	if err := w.lookup(ctx, ActivityHangUpCarrierCall, req).Get(ctx, nil); err != nil {
+		// Twilio's timeLimit (max_seconds) still ends it; the charge posts
+		// in full whatever the call lasted.
+		w.state.LastError = err.Error()
+		w.cutFailed = true
+		w.log.Warn("ending the call at its cut failed", "error", err)
+		return false
+	}
+	w.state.CutEnded, w.state.HungUp = true, true
+	return true
+}
+
+// cutDue is when the cut ends the call: its seconds after the answer (less
+// cutMargin); at once for a cut to nothing, answered or not. ok is false
+// with no cut, once it has ended the call, or while an unanswered call has
+// talk time left (the clock starts at the answer).
+func (w *callWorkflow) cutDue(ctx workflow.Context) (due time.Time, ok bool) {
+	c := w.state.CutToSeconds
+	switch {
+	case c == nil || w.state.CutEnded || IsFinal(w.state.Status):
+		return time.Time{}, false
+	case *c == 0:
+		return workflow.Now(ctx), true
+	case w.answeredAt.IsZero():
+		return time.Time{}, false
+	}
+	return w.answeredAt.Add(max(time.Duration(*c)*time.Second-cutMargin, 0)), true
+}
+
+func (w *callWorkflow) stopCutTimer() {
+	if w.cancelCut != nil {
+		w.cancelCut()
+	}
+	w.cutTimer, w.cutTimerAt, w.cancelCut = nil, time.Time{}, nil
+}
