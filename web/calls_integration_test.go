@@ -120,6 +120,7 @@ func newCallEnvWithCodec(t testing.TB, keys string) *callEnv {
 	e.acts.Rates = rates
 	e.acts.Rules = rating.NewRules(e.cfg.AllowedCountries, e.cfg.BlockedPrefixes, e.cfg.MaxCallSeconds, e.cfg.DailySpendLimitCents, e.cfg.DailyCallLimit)
 	e.acts.Carrier = e.sim
+	e.acts.Signaler = e.tc
 	// The payment simulator the web server runs, through stripe-go.
 	e.acts.Payments = payments.NewStripe(e.cfg.StripeSecretKey, e.cfg.StripeAPIBase, nil)
 	e.startWorker()
