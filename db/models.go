@@ -72,6 +72,9 @@ type Call struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CarrierErrorCode    *int32
+	CarrierSipCode      *int32
+	DialCallStatus      *string
 }
 
 type CallEvent struct {
@@ -215,4 +218,5 @@ type WebhookEvent struct {
 	Signal        string
 	StartWorkflow *string
 	StartInput    []byte
+	Form          []byte
 }
