@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,60 @@ func TestFailedCallNamesTwilioError(t *testing.T) {
 	}
 	if mine := b.get("/calls/" + call.CallID); !strings.Contains(mine.body, "The number could not be reached: check that it is complete and in service.") {
 		t.Fatalf("the caller's page of a failed call:\n%s", mine.body)
+	}
+}
+
+// Our status handler reads the reason from Twilio's documented shapes: a
+// busy leg's final callback and the busy Dial action, each twice (Twilio
+// retries), put 486 and busy on the row once; each delivery keeps the form
+// it was signed with.
+func TestStatusWebhookStoresTheReasonFromTwilioFixtures(t *testing.T) {
+	e := newCallEnv(t)
+	b := e.caller("fixtures@example.com", 500)
+	_, call := b.startCall("+234 803 123 4567")
+	fill := map[string]string{"AccountSid": e.cfg.TwilioAccountSID, "ApplicationSid": e.cfg.TwilioTwiMLAppSID, "Identity": call.Identity}
+	statusURL := e.cfg.PublicBaseURL + "/api/webhooks/twilio/status?call_id=" + call.CallID
+	busy, action := twilioFixture(t, "status_callback_busy.json", fill), twilioFixture(t, "dial_action_busy.json", fill)
+	for range 2 {
+		if r := e.postSigned(statusURL, busy); r.status != http.StatusNoContent {
+			t.Fatalf("busy callback: %d %s", r.status, r.body)
+		}
+		if r := e.postSigned(statusURL+"&event=dial-action", action); r.status != http.StatusOK {
+			t.Fatalf("dial action: %d %s", r.status, r.body)
+		}
+	}
+	var sip *int32
+	var dial *string
+	if err := e.pool.QueryRow(context.Background(), `SELECT carrier_sip_code, dial_call_status FROM calls WHERE id = $1`, call.CallID).
+		Scan(&sip, &dial); err != nil || sip == nil || *sip != 486 || dial == nil || *dial != "busy" {
+		t.Fatalf("the row: SIP %v, dial status %v (%v)", sip, dial, err)
+	}
+	rows, err := e.pool.Query(context.Background(), `SELECT event_type, form FROM webhook_events WHERE workflow_id = $1 ORDER BY id`, "call-"+call.CallID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	stored := map[string]map[string]string{}
+	for rows.Next() {
+		var kind string
+		var form map[string]string
+		if err := rows.Scan(&kind, &form); err != nil {
+			t.Fatal(err)
+		}
+		if stored[kind] != nil {
+			t.Fatalf("a second %s delivery stored", kind)
+		}
+		stored[kind] = form
+	}
+	for kind, want := range map[string]url.Values{"status": busy, "dial-action": action} {
+		got := stored[kind]
+		if len(got) != len(want) {
+			t.Errorf("%s form: %d fields, want %d: %v", kind, len(got), len(want), got)
+		}
+		for k := range want {
+			if got[k] != want.Get(k) {
+				t.Errorf("%s form %s = %q, want %q", kind, k, got[k], want.Get(k))
+			}
+		}
 	}
 }
