@@ -51,7 +51,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 }
 
 const getActiveCallForUser = `-- name: GetActiveCallForUser :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls
 WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 `
 
@@ -89,6 +89,9 @@ func (q *Queries) GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (C
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -317,7 +320,7 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 }
 
 const listCallsByIDs = `-- name: ListCallsByIDs :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = ANY($1::uuid[])
 ORDER BY c.created_at DESC
@@ -354,6 +357,9 @@ type ListCallsByIDsRow struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CarrierErrorCode    *int32
+	CarrierSipCode      *int32
+	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
 	Email               string
@@ -399,6 +405,9 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
 			&i.Email,
@@ -414,7 +423,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 }
 
 const listOverdueCalls = `-- name: ListOverdueCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
   AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
@@ -453,6 +462,9 @@ type ListOverdueCallsRow struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CarrierErrorCode    *int32
+	CarrierSipCode      *int32
+	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
 	Email               string
@@ -498,6 +510,9 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
 			&i.Email,
@@ -513,7 +528,7 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 }
 
 const listRetryingWebhooks = `-- name: ListRetryingWebhooks :many
-SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input FROM webhook_events
+SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form FROM webhook_events
 WHERE delivered_at IS NULL AND attempts > 0
 ORDER BY next_attempt_at
 LIMIT 50
@@ -543,6 +558,7 @@ func (q *Queries) ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, err
 			&i.Signal,
 			&i.StartWorkflow,
 			&i.StartInput,
+			&i.Form,
 		); err != nil {
 			return nil, err
 		}
@@ -847,7 +863,7 @@ func (q *Queries) ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]T
 }
 
 const listWebhookEventsForWorkflow = `-- name: ListWebhookEventsForWorkflow :many
-SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input FROM webhook_events WHERE workflow_id = $1 ORDER BY id
+SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form FROM webhook_events WHERE workflow_id = $1 ORDER BY id
 `
 
 func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *string) ([]WebhookEvent, error) {
@@ -874,6 +890,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 			&i.Signal,
 			&i.StartWorkflow,
 			&i.StartInput,
+			&i.Form,
 		); err != nil {
 			return nil, err
 		}
@@ -886,7 +903,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 }
 
 const searchCalls = `-- name: SearchCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = $1::uuid
    OR c.parent_call_sid = $2::text OR c.child_call_sid = $2::text
@@ -934,6 +951,9 @@ type SearchCallsRow struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CarrierErrorCode    *int32
+	CarrierSipCode      *int32
+	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
 	Email               string
@@ -986,6 +1006,9 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
 			&i.Email,

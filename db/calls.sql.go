@@ -36,7 +36,7 @@ UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
     max_seconds = $5, authorized_until = $6, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
 `
 
 type AuthorizeCallParams struct {
@@ -89,6 +89,9 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -100,7 +103,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -139,6 +142,9 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -154,9 +160,9 @@ WITH claimed AS (
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
     RETURNING calls.id, calls.phone_number, calls.max_seconds
 ), stored AS (
-    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
-    SELECT 'twilio', $4, 'voice', $5, $6, $7,
-           now() + $8::int * interval '1 millisecond'
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
+    SELECT 'twilio', $4, 'voice', $5, $6, $7, $8,
+           now() + $9::int * interval '1 millisecond'
     FROM claimed
     ON CONFLICT (source, dedup_key) DO NOTHING
     RETURNING webhook_events.id
@@ -173,6 +179,7 @@ type ClaimCallAndStoreDialParams struct {
 	Signal         string
 	WorkflowID     *string
 	Payload        []byte
+	Form           []byte
 	LeaseMs        int32
 }
 
@@ -197,6 +204,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 		arg.Signal,
 		arg.WorkflowID,
 		arg.Payload,
+		arg.Form,
 		arg.LeaseMs,
 	)
 	var i ClaimCallAndStoreDialRow
@@ -212,7 +220,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
 `
 
 type CreateCallParams struct {
@@ -263,6 +271,9 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -322,7 +333,7 @@ func (q *Queries) FailUnstartedCall(ctx context.Context, arg FailUnstartedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -359,6 +370,9 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -381,7 +395,7 @@ func (q *Queries) GetCallInProgressForAccount(ctx context.Context, accountID uui
 }
 
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -423,6 +437,9 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -430,7 +447,7 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 }
 
 const getCallToAuthorize = `-- name: GetCallToAuthorize :one
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.cut_seconds, c.cut_reason,
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason,
     (u.disabled_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
@@ -490,6 +507,9 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 		&i.Call.RefusalMessage,
 		&i.Call.RefusalNeededCents,
 		&i.Call.WaivedReason,
+		&i.Call.CarrierErrorCode,
+		&i.Call.CarrierSipCode,
+		&i.Call.DialCallStatus,
 		&i.Call.CutSeconds,
 		&i.Call.CutReason,
 		&i.UserDisabled,
@@ -501,7 +521,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -544,6 +564,9 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.RefusalMessage,
 		&i.RefusalNeededCents,
 		&i.WaivedReason,
+		&i.CarrierErrorCode,
+		&i.CarrierSipCode,
+		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
 	)
@@ -646,7 +669,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, cut_seconds, cut_reason
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -709,6 +732,9 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
 		); err != nil {
@@ -923,4 +949,81 @@ func (q *Queries) SetCallStatus(ctx context.Context, arg SetCallStatusParams) er
 		arg.FromStatuses,
 	)
 	return err
+}
+
+const storeStatusCallback = `-- name: StoreStatusCallback :one
+WITH reason AS (
+    UPDATE calls
+    SET carrier_error_code = COALESCE($8::int, carrier_error_code),
+        carrier_sip_code = COALESCE($9::int, carrier_sip_code),
+        dial_call_status = COALESCE($10::text, dial_call_status)
+    WHERE calls.id = $11
+      AND (COALESCE($8::int, carrier_error_code), COALESCE($9::int, carrier_sip_code),
+           COALESCE($10::text, dial_call_status))
+          IS DISTINCT FROM (carrier_error_code, carrier_sip_code, dial_call_status)
+    RETURNING calls.id
+)
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
+VALUES ('twilio', $1, $2, $3, $4, $5, $6,
+        now() + $7::int * interval '1 millisecond')
+ON CONFLICT (source, dedup_key) DO NOTHING
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form
+`
+
+type StoreStatusCallbackParams struct {
+	DedupKey         string
+	EventType        string
+	Signal           string
+	WorkflowID       *string
+	Payload          []byte
+	Form             []byte
+	LeaseMs          int32
+	CarrierErrorCode *int32
+	CarrierSipCode   *int32
+	DialCallStatus   *string
+	CallID           uuid.UUID
+}
+
+// The status webhook's one statement: the delivery's inbox row (as
+// InsertWebhookEvent stores it, leased at birth, with its form) and, when
+// the callback gives the carrier's reason for the call's end (a final
+// status callback's ErrorCode and SipResponseCode, the Dial action's
+// DialCallStatus), that reason on the call's row. The reason is written
+// here, not by the workflow: the dialled leg's final callback and the Dial
+// action race, and the workflow ends on the first, so the second would
+// never reach the row through it. A repeat stores no row (none returned)
+// and changes nothing.
+func (q *Queries) StoreStatusCallback(ctx context.Context, arg StoreStatusCallbackParams) (WebhookEvent, error) {
+	row := q.db.QueryRow(ctx, storeStatusCallback,
+		arg.DedupKey,
+		arg.EventType,
+		arg.Signal,
+		arg.WorkflowID,
+		arg.Payload,
+		arg.Form,
+		arg.LeaseMs,
+		arg.CarrierErrorCode,
+		arg.CarrierSipCode,
+		arg.DialCallStatus,
+		arg.CallID,
+	)
+	var i WebhookEvent
+	err := row.Scan(
+		&i.ID,
+		&i.Source,
+		&i.DedupKey,
+		&i.EventType,
+		&i.WorkflowID,
+		&i.Payload,
+		&i.ReceivedAt,
+		&i.DeliveredAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LastError,
+		&i.Signal,
+		&i.StartWorkflow,
+		&i.StartInput,
+		&i.Form,
+	)
+	return i, err
 }

@@ -58,7 +58,7 @@ const insertWebhookEvent = `-- name: InsertWebhookEvent :one
 INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, start_workflow, start_input, next_attempt_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::int * interval '1 millisecond')
 ON CONFLICT (source, dedup_key) DO NOTHING
-RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form
 `
 
 type InsertWebhookEventParams struct {
@@ -104,6 +104,7 @@ func (q *Queries) InsertWebhookEvent(ctx context.Context, arg InsertWebhookEvent
 		&i.Signal,
 		&i.StartWorkflow,
 		&i.StartInput,
+		&i.Form,
 	)
 	return i, err
 }
@@ -118,7 +119,7 @@ WHERE id IN (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input
+RETURNING id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form
 `
 
 type LeaseDueWebhookEventsParams struct {
@@ -153,6 +154,7 @@ func (q *Queries) LeaseDueWebhookEvents(ctx context.Context, arg LeaseDueWebhook
 			&i.Signal,
 			&i.StartWorkflow,
 			&i.StartInput,
+			&i.Form,
 		); err != nil {
 			return nil, err
 		}

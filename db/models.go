@@ -72,6 +72,9 @@ type Call struct {
 	RefusalMessage      *string
 	RefusalNeededCents  int64
 	WaivedReason        *string
+	CarrierErrorCode    *int32
+	CarrierSipCode      *int32
+	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
 }
@@ -217,4 +220,5 @@ type WebhookEvent struct {
 	Signal        string
 	StartWorkflow *string
 	StartInput    []byte
+	Form          []byte
 }

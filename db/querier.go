@@ -243,6 +243,16 @@ type Querier interface {
 	SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
+	// The status webhook's one statement: the delivery's inbox row (as
+	// InsertWebhookEvent stores it, leased at birth, with its form) and, when
+	// the callback gives the carrier's reason for the call's end (a final
+	// status callback's ErrorCode and SipResponseCode, the Dial action's
+	// DialCallStatus), that reason on the call's row. The reason is written
+	// here, not by the workflow: the dialled leg's final callback and the Dial
+	// action race, and the workflow ends on the first, so the second would
+	// never reach the row through it. A repeat stores no row (none returned)
+	// and changes nothing.
+	StoreStatusCallback(ctx context.Context, arg StoreStatusCallbackParams) (WebhookEvent, error)
 	// Refunded and disputed amounts are derived from the ledger, never counted
 	// separately (net of failed refunds and won disputes); a top-up wholly
 	// refunded is refunded, one disputed disputed, and one whose dispute was

@@ -55,8 +55,8 @@ WITH claimed AS (
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
     RETURNING calls.id, calls.phone_number, calls.max_seconds
 ), stored AS (
-    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, next_attempt_at)
-    SELECT 'twilio', sqlc.arg(dedup_key), 'voice', sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload),
+    INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
+    SELECT 'twilio', sqlc.arg(dedup_key), 'voice', sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload), sqlc.narg(form),
            now() + sqlc.arg(lease_ms)::int * interval '1 millisecond'
     FROM claimed
     ON CONFLICT (source, dedup_key) DO NOTHING
@@ -64,6 +64,33 @@ WITH claimed AS (
 )
 SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
 FROM claimed;
+
+-- name: StoreStatusCallback :one
+-- The status webhook's one statement: the delivery's inbox row (as
+-- InsertWebhookEvent stores it, leased at birth, with its form) and, when
+-- the callback gives the carrier's reason for the call's end (a final
+-- status callback's ErrorCode and SipResponseCode, the Dial action's
+-- DialCallStatus), that reason on the call's row. The reason is written
+-- here, not by the workflow: the dialled leg's final callback and the Dial
+-- action race, and the workflow ends on the first, so the second would
+-- never reach the row through it. A repeat stores no row (none returned)
+-- and changes nothing.
+WITH reason AS (
+    UPDATE calls
+    SET carrier_error_code = COALESCE(sqlc.narg(carrier_error_code)::int, carrier_error_code),
+        carrier_sip_code = COALESCE(sqlc.narg(carrier_sip_code)::int, carrier_sip_code),
+        dial_call_status = COALESCE(sqlc.narg(dial_call_status)::text, dial_call_status)
+    WHERE calls.id = sqlc.arg(call_id)
+      AND (COALESCE(sqlc.narg(carrier_error_code)::int, carrier_error_code), COALESCE(sqlc.narg(carrier_sip_code)::int, carrier_sip_code),
+           COALESCE(sqlc.narg(dial_call_status)::text, dial_call_status))
+          IS DISTINCT FROM (carrier_error_code, carrier_sip_code, dial_call_status)
+    RETURNING calls.id
+)
+INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
+VALUES ('twilio', sqlc.arg(dedup_key), sqlc.arg(event_type), sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload), sqlc.narg(form),
+        now() + sqlc.arg(lease_ms)::int * interval '1 millisecond')
+ON CONFLICT (source, dedup_key) DO NOTHING
+RETURNING *;
 
 -- name: CancelUnclaimedCall :one
 -- The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;

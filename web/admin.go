@@ -254,7 +254,7 @@ type adminCallData struct {
 	StateJSON  string
 	StateError string
 	Events     []db.CallEvent
-	Webhooks   []db.WebhookEvent
+	Webhooks   []adminDelivery
 	Entries    []db.Transaction
 	Audit      []db.ListAdminActionsForTargetRow
 	Link       string
@@ -262,6 +262,8 @@ type adminCallData struct {
 	// BalanceCents: the user's balance now.
 	Reason       stuckReason
 	BalanceCents int64
+	// Carrier: why the carrier ended the call, in words (admin_call.go).
+	Carrier carrierWords
 }
 
 type adminTopUpData struct {
@@ -270,7 +272,7 @@ type adminTopUpData struct {
 	State      *workflows.TopUpState
 	StateJSON  string
 	StateError string
-	Webhooks   []db.WebhookEvent
+	Webhooks   []adminDelivery
 	Entries    []db.Transaction
 	Audit      []db.ListAdminActionsForTargetRow
 	Link       string
@@ -323,12 +325,13 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
 		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
 	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call)}
 	if p.StateOK {
 		d.State = &st
 	}
 	if err == nil {
 		d.Events, err = q.ListCallEvents(r.Context(), id)
+		d.Webhooks = callDeliveries(p.Webhooks, d.Events)
 	}
 	if err == nil {
 		var u db.GetUserWithBalanceRow
@@ -454,7 +457,7 @@ func (s *Server) showAdminTopUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := adminTopUpData{TopUp: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Webhooks: p.Webhooks, Entries: p.Entries, Audit: p.Audit, Link: p.Link}
+		Webhooks: topUpDeliveries(p.Webhooks), Entries: p.Entries, Audit: p.Audit, Link: p.Link}
 	if p.StateOK {
 		d.State = &st
 	}

@@ -224,6 +224,9 @@ type callDetail struct {
 	MaxSeconds    int64
 	BillingState  string
 	EndReason     string
+	// CarrierReason: why the carrier ended the call, for the caller ("The
+	// line was busy."; explainCarrier).
+	CarrierReason string
 	Entries       []callEntry
 	Events        []callStep
 }
@@ -292,6 +295,7 @@ func (s *Server) showCallDetail(w http.ResponseWriter, r *http.Request) {
 	if c.EndReason != nil {
 		d.EndReason = *c.EndReason
 	}
+	d.CarrierReason = explainCarrier(c).Customer
 	d.BilledMinutes = rating.BilledMinutes(d.Call.DurationSeconds)
 	if !d.Call.Billed {
 		d.BilledMinutes = 0

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,8 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 	payload, _ := json.Marshal(workflows.DialedSignal{DedupKey: dedup, ParentCallSid: parentSid})
 	call, err := db.New(s.pool).ClaimCallAndStoreDial(r.Context(), db.ClaimCallAndStoreDialParams{
 		ID: callID, ClientIdentity: userIdentity, ParentCallSid: &parentSid,
-		DedupKey: dedup, Signal: workflows.SignalDialed, WorkflowID: &wid, Payload: payload, LeaseMs: int32(inbox.Lease / time.Millisecond),
+		DedupKey: dedup, Signal: workflows.SignalDialed, WorkflowID: &wid, Payload: payload, Form: storedForm(f),
+		LeaseMs: int32(inbox.Lease / time.Millisecond),
 	})
 	if errors.Is(err, db.ErrNotFound) {
 		s.refuseVoice(w, r, "no_authorized_call", "no authorized call to claim")
@@ -184,10 +186,20 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		refuseWebhook(w, r, http.StatusBadRequest, "malformed", "malformed CallSid or status")
 		return
 	}
-	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
-		Source: "twilio", DedupKey: sig.DedupKey, Type: map[bool]string{true: "dial-action", false: "status"}[action],
-		Signal: workflows.SignalTwilioStatus, WorkflowID: workflows.CallWorkflowID(callID.String()), Payload: sig,
+	// The delivery, its form and the carrier's reason: one statement.
+	payload, _ := json.Marshal(sig)
+	wid := workflows.CallWorkflowID(callID.String())
+	reason := carrierReasonOf(f, action)
+	row, err := db.New(s.pool).StoreStatusCallback(r.Context(), db.StoreStatusCallbackParams{
+		CallID: callID, DedupKey: sig.DedupKey, EventType: map[bool]string{true: "dial-action", false: "status"}[action],
+		Signal: workflows.SignalTwilioStatus, WorkflowID: &wid, Payload: payload, Form: storedForm(f),
+		LeaseMs:          int32(inbox.Lease / time.Millisecond),
+		CarrierErrorCode: reason.ErrorCode, CarrierSipCode: reason.SipCode, DialCallStatus: reason.DialCallStatus,
 	})
+	stored := err == nil
+	if errors.Is(err, db.ErrNotFound) {
+		err = nil // a repeat: stored before
+	}
 	if err != nil {
 		s.log.Error().Err(err).Str("call_id", callID.String()).Msg("status webhook: store")
 		refuseWebhook(w, r, http.StatusServiceUnavailable, "unavailable", "try again")
@@ -213,4 +225,74 @@ func (s *Server) send(r *http.Request, e db.WebhookEvent) {
 	if s.deliverer != nil {
 		s.deliverer.Send(r.Context(), e)
 	}
+}
+
+// storedForm is a Twilio delivery's form as the inbox keeps it for the
+// console (webhook_events.form): each signed field and its value, less any
+// field whose name says it could hold a credential (secretField). Twilio's
+// callbacks carry none, and the signature is a header, never kept; but the
+// voice request's connect params are whatever the browser sent.
+func storedForm(f url.Values) []byte {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		if len(v) > 0 && !secretField(k) {
+			out[k] = v[0] // what the signature covered (verifyTwilio)
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// secretField: a form field never stored or shown.
+func secretField(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"token", "secret", "password", "signature", "auth", "credential", "apikey", "api_key"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// carrierReason is why the carrier says a call ended, from one callback
+// (nil: not given): Twilio's ErrorCode and SipResponseCode on the dialled
+// leg's final status callback, and DialCallStatus on the Dial action.
+type carrierReason struct {
+	ErrorCode, SipCode *int32
+	DialCallStatus     *string
+}
+
+// carrierReasonOf reads the reason a final callback gives; other callbacks
+// give none. A value outside what Twilio documents is left out, so that
+// the row's checks never refuse a delivery (Twilio would retry it).
+func carrierReasonOf(f url.Values, action bool) carrierReason {
+	var r carrierReason
+	if !action {
+		switch f.Get("CallStatus") {
+		case "completed", "busy", "no-answer", "failed", "canceled":
+		default:
+			return r
+		}
+	}
+	r.ErrorCode = boundedInt(f.Get("ErrorCode"), 1, 999999)
+	r.SipCode = boundedInt(f.Get("SipResponseCode"), 100, 699)
+	if action {
+		if r.SipCode == nil { // a <Dial><Sip> names it so; ours dial a <Number>
+			r.SipCode = boundedInt(f.Get("DialSipResponseCode"), 100, 699)
+		}
+		switch st := f.Get("DialCallStatus"); st {
+		case "completed", "answered", "busy", "no-answer", "failed", "canceled":
+			r.DialCallStatus = &st
+		}
+	}
+	return r
+}
+
+func boundedInt(s string, lo, hi int) *int32 {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return nil
+	}
+	v := int32(n)
+	return &v
 }

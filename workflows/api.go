@@ -275,6 +275,11 @@ func StatusLabel(status string) string {
 	return status
 }
 
+// FromTwilio maps a Twilio call status word (a status callback's
+// CallStatus, a Dial action's DialCallStatus) to ours, as the call
+// workflow does; known is false for a word it ignores.
+func FromTwilio(twilioStatus string) (status string, known bool) { return fromTwilio(twilioStatus) }
+
 // CallWorkflowID is the workflow ID of a call.
 func CallWorkflowID(callID string) string { return "call-" + callID }
 

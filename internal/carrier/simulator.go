@@ -37,7 +37,8 @@ import (
 // Test numbers (the last four digits of the national number decide):
 // 0001 is busy after ringing, 0002 does not answer, 0003 fails at once
 // (never rings), 0004 is busy at once (never rings); any other number
-// answers and talks for the time asked.
+// answers and talks for the time asked. The final callback of one that
+// does not connect says why, as Twilio's does (reasonFields).
 type Simulator struct {
 	// BaseURL is the app's PUBLIC_BASE_URL; AppURL, when set, is where the
 	// requests really go (a test server), signed for BaseURL all the same.
@@ -320,7 +321,43 @@ func (s *Simulator) childFields(call SimCall, dial dialVerb, status string, seq 
 	if status == "completed" {
 		v.Set("CallDuration", strconv.FormatInt(call.DurationSeconds, 10))
 	}
+	for k, val := range reasonFields(status) {
+		v.Set(k, val)
+	}
 	return v
+}
+
+// Why a dialled leg did not connect, as Twilio says it on the leg's final
+// status callback (captured shapes: testdata/twilio/status_callback_*.json).
+const (
+	// SipBusy: the far end answered the INVITE with 486 Busy Here.
+	SipBusy = "486"
+	// SipRequestTerminated: 487, the INVITE was cancelled: Twilio gave up
+	// on a number that kept ringing (no-answer), or the caller hung up
+	// while it rang (canceled).
+	SipRequestTerminated = "487"
+	// ErrorNumberInvalid: Twilio error 13224, "Dial: Twilio does not
+	// support calling this number or the number is invalid"
+	// (https://www.twilio.com/docs/api/errors/13224); with it Twilio sends
+	// ErrorMessage.
+	ErrorNumberInvalid        = "13224"
+	errorNumberInvalidMessage = "Dial: Twilio does not support calling this number or the number is invalid"
+)
+
+// reasonFields are what a final status callback adds for a leg that did
+// not connect: the SIP response (SipResponseCode) of a busy, unanswered or
+// cancelled one, or Twilio's ErrorCode and ErrorMessage for one it could
+// not place (the test numbers ending 0003). An answered call adds none.
+func reasonFields(status string) map[string]string {
+	switch status {
+	case "busy":
+		return map[string]string{"SipResponseCode": SipBusy}
+	case "no-answer", "canceled":
+		return map[string]string{"SipResponseCode": SipRequestTerminated}
+	case "failed":
+		return map[string]string{"ErrorCode": ErrorNumberInvalid, "ErrorMessage": errorNumberInvalidMessage}
+	}
+	return nil
 }
 
 // actionFields are the Dial action's request: the browser leg's fields

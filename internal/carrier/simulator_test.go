@@ -299,12 +299,67 @@ func TestSimulatorFailsWithoutRinging(t *testing.T) {
 		if final.Has("CallDuration") {
 			t.Errorf("%s: CallDuration on a %s callback", number, final.Get("CallStatus"))
 		}
-		if keys, want := keysOf(final), fixtureKeys(t, "status_callback_busy.json"); !slices.Equal(keys, want) {
+		fixture := map[string]string{"failed": "status_callback_failed.json", "busy": "status_callback_busy.json",
+			"no-answer": "status_callback_no_answer.json"}[final.Get("CallStatus")]
+		if keys, want := keysOf(final), fixtureKeys(t, fixture); !slices.Equal(keys, want) {
 			t.Errorf("%s: final callback fields\n got %v\nwant %v", number, keys, want)
 		}
 		if len(a.actions) != 1 || a.actions[0].Get("DialBridged") != "false" || a.actions[0].Get("DialCallStatus") != call.Status {
 			t.Errorf("%s: actions %v", number, a.actions)
 		}
+	}
+}
+
+// A leg that does not connect says why on its final status callback, as
+// Twilio's does: the SIP response of a busy (486) or unanswered (487)
+// number, Twilio's error for one it could not place (13224, with its
+// message); the Dial action names the outcome. An answered call says none.
+func TestSimulatorSendsTheCarriersReason(t *testing.T) {
+	for number, want := range map[string]struct {
+		status, sip, errorCode string
+	}{
+		"+2348031230001": {"busy", "486", ""},
+		"+2348031230004": {"busy", "486", ""},
+		"+2348031230002": {"no-answer", "487", ""},
+		"+2348031230003": {"failed", "", "13224"},
+		"+2348031234567": {"completed", "", ""},
+	} {
+		a := newFakeApp(t, "initiated ringing answered completed", number)
+		if _, err := a.place(30*time.Second, carrier.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range a.statuses {
+			final := s.Get("CallStatus") == want.status
+			if got := s.Get("SipResponseCode"); final && got != want.sip || !final && s.Has("SipResponseCode") {
+				t.Errorf("%s: %s callback SipResponseCode %q, want %q on the final one only", number, s.Get("CallStatus"), got, want.sip)
+			}
+			if got := s.Get("ErrorCode"); final && got != want.errorCode || !final && s.Has("ErrorCode") {
+				t.Errorf("%s: %s callback ErrorCode %q, want %q on the final one only", number, s.Get("CallStatus"), got, want.errorCode)
+			}
+			if final && want.errorCode != "" && s.Get("ErrorMessage") != "Dial: Twilio does not support calling this number or the number is invalid" {
+				t.Errorf("%s: ErrorMessage %q", number, s.Get("ErrorMessage"))
+			}
+			if final && want.errorCode == "" && s.Has("ErrorMessage") {
+				t.Errorf("%s: an ErrorMessage without an error: %q", number, s.Get("ErrorMessage"))
+			}
+		}
+		if by := a.statusesByState(); by[want.status] == nil {
+			t.Errorf("%s: no %s callback", number, want.status)
+		}
+		if len(a.actions) != 1 || a.actions[0].Get("DialCallStatus") != want.status || a.actions[0].Has("SipResponseCode") {
+			t.Errorf("%s: actions %v", number, a.actions)
+		}
+	}
+	// The busy Dial action has the fields Twilio documents.
+	a := newFakeApp(t, "completed", "+2348031230001")
+	if _, err := a.place(0, carrier.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keysOf(a.actions[0]), fixtureKeys(t, "dial_action_busy.json"); !slices.Equal(got, want) {
+		t.Errorf("busy dial action fields\n got %v\nwant %v", got, want)
+	}
+	if a.actions[0].Get("DialCallDuration") != "0" || a.actions[0].Get("DialBridged") != "false" {
+		t.Errorf("busy dial action %v", a.actions[0])
 	}
 }
 

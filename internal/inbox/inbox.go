@@ -1,6 +1,8 @@
 // Package inbox is the one path by which webhooks reach workflows. A
 // handler authenticates a delivery and stores it (Store, in the same
-// statement or transaction as any claim it makes) before answering, then
+// statement or transaction as any claim it makes; Twilio's webhooks use a
+// statement of their own that inserts the row as InsertWebhookEvent does,
+// beside the claim or the carrier's reason) before answering, then
 // hands it to the Deliverer (Send), whose senders signal it to its
 // workflow at once, several at a time. A stored delivery is leased at
 // birth to the instance that stored it; should that instance die, or

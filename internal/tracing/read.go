@@ -206,7 +206,7 @@ var Paths = []struct {
 }{
 	{"POST /calls", []string{"UpdateWithStartWorkflow:authorize", "HandleUpdate:authorize", "RunActivity:AuthorizeCall", "db AuthorizeCall"}, nil},
 	{"POST /api/webhooks/twilio/voice", []string{"db ClaimCallAndStoreDial", "SignalWorkflow:dialed", "HandleSignal:dialed"}, nil},
-	{"POST /api/webhooks/twilio/status", []string{"db InsertWebhookEvent", "SignalWorkflow:twilio-status", "HandleSignal:twilio-status", "RunActivity:ChargeCall", "db PostEntry"},
+	{"POST /api/webhooks/twilio/status", []string{"db StoreStatusCallback", "SignalWorkflow:twilio-status", "HandleSignal:twilio-status", "RunActivity:ChargeCall", "db PostEntry"},
 		[]string{"RunActivity:MarkCallBilling"}},
 }
 
