@@ -328,7 +328,9 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 			return nil // a late failure of an attempt before the one that paid
 		}
 		w.state.FailureCode, w.state.FailureMessage = ev.FailureCode, ev.FailureMessage
-		if err := w.activity(ctx, ActivityRecordPaymentFailure, TopUpFailure{TopUpID: w.in.TopUpID, Code: ev.FailureCode, Message: ev.FailureMessage}).Get(ctx, nil); err != nil {
+		f := TopUpFailure{TopUpID: w.in.TopUpID, Code: ev.FailureCode, Message: ev.FailureMessage, EventID: ev.EventID,
+			DeclineCode: ev.DeclineCode, At: ev.ReceivedAt}
+		if err := w.activity(ctx, ActivityRecordPaymentFailure, f).Get(ctx, nil); err != nil {
 			return err
 		}
 		w.setStatus(ctx, TopUpFailed)
