@@ -212,7 +212,8 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	env := f.env()
 	createPayment(t, env)
 	declined := stripeEvent("evt_fail", workflows.EventPaymentFailed)
-	declined.FailureCode, declined.FailureMessage = "card_declined", "Your card was declined."
+	declined.FailureCode, declined.DeclineCode, declined.FailureMessage = "card_declined", "generic_decline", "Your card was declined."
+	declined.ReceivedAt = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	signalAt(env, time.Minute, declined)
 	var mid workflows.TopUpState
 	env.RegisterDelayedCallback(func() {
@@ -230,6 +231,12 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	}
 	if len(f.failures) != 1 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
 		t.Fatalf("failures %+v, credits %+v, state %+v", f.failures, f.credits, st)
+	}
+	// The failure is recorded with its event, both codes and when it came
+	// (payment_failures is keyed by the event).
+	if got := f.failures[0]; got.EventID != "evt_fail" || got.Code != "card_declined" || got.DeclineCode != "generic_decline" ||
+		!got.At.Equal(declined.ReceivedAt) {
+		t.Fatalf("failure recorded as %+v", got)
 	}
 }
 
