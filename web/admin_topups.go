@@ -239,6 +239,10 @@ func stripeRefusal(err error) string {
 	if f := strings.Fields(msg); len(f) > 1 {
 		if _, err := strconv.Atoi(f[0]); err == nil {
 			msg = strings.TrimSpace(strings.TrimPrefix(msg, f[0]))
+			if f[1] != strings.ToLower(f[1]) || !strings.Contains(f[1], "_") {
+				return msg
+			}
+			msg = strings.TrimSpace(strings.TrimPrefix(msg, f[1]))
 		}
 	}
 	return msg

@@ -90,9 +90,14 @@ func TestSimulatorRefundsAsStripeDoes(t *testing.T) {
 		t.Fatalf("after the first refund charge.refunded says %d refunded (all: %t)", n, all)
 	}
 	// The same key again (a double submit): the same refund, no second one.
-	again, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, AmountCents: 200, Key: "k1", TopUpID: "t-refund"})
+	again, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, AmountCents: 200, Key: "k1", TopUpID: "t-refund", Note: "wrong package"})
 	if err != nil || again.ID != first.ID {
 		t.Fatalf("retry with the same key: %+v, %v (first %s)", again, err, first.ID)
+	}
+	// The same key with other parameters is refused, as Stripe refuses it.
+	if _, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, AmountCents: 100, Key: "k1", TopUpID: "t-refund"}); !errors.Is(err, payments.ErrPermanent) ||
+		!strings.Contains(err.Error(), "idempotency_error") && !strings.Contains(err.Error(), "same parameters") {
+		t.Fatalf("the same key with another amount: %v", err)
 	}
 	second, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, AmountCents: 100, Key: "k2"})
 	if err != nil || second.ID == first.ID || second.AmountCents != 100 {

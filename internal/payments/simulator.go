@@ -48,9 +48,9 @@ type Simulator struct {
 	mu      sync.Mutex
 	intents map[string]*simIntent
 	byKey   map[string]string // idempotency key -> payment intent id
-	// refundKeys: idempotency key -> the refund created with it and its
-	// payment intent.
-	refundKeys map[string][2]string
+	// refundKeys: idempotency key -> the refund created with it, its
+	// payment intent and the request's parameters.
+	refundKeys map[string][3]string
 	bg         sync.WaitGroup
 }
 
@@ -245,6 +245,12 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	key := r.Header.Get("Idempotency-Key")
 	if seen, ok := s.refundKeys[key]; ok && key != "" {
+		if seen[2] != f.Encode() {
+			s.mu.Unlock()
+			apiError(w, http.StatusBadRequest, "idempotency_error", "",
+				"Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '"+key+"' if you meant to execute a different request.")
+			return
+		}
 		pi := s.intents[seen[1]]
 		for _, rf := range pi.refunds {
 			if rf.ID == seen[0] {
@@ -305,7 +311,7 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 	}
 	rf := s.addRefund(pi, amount, f.Get("reason"), md)
 	if key != "" {
-		s.refundKeys[key] = [2]string{rf.ID, pi.id}
+		s.refundKeys[key] = [3]string{rf.ID, pi.id, f.Encode()}
 	}
 	body := pi.refund(rf)
 	ev := s.event("charge.refunded", pi.charge())
@@ -579,7 +585,7 @@ func (s *Simulator) Wait() { s.bg.Wait() }
 
 func (s *Simulator) init() {
 	if s.intents == nil {
-		s.intents, s.byKey, s.refundKeys = map[string]*simIntent{}, map[string]string{}, map[string][2]string{}
+		s.intents, s.byKey, s.refundKeys = map[string]*simIntent{}, map[string]string{}, map[string][3]string{}
 	}
 }
 
