@@ -225,11 +225,16 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	signalAt(env, 3*time.Minute, stripeEvent("evt_ok", workflows.EventPaymentSucceeded))
 	// A late copy of the decline changes nothing once paid.
 	signalAt(env, 4*time.Minute, declined)
+	// A failure of another attempt that arrives after the payment (Stripe
+	// does not promise order) is listed for support; the top-up stays paid.
+	late := stripeEvent("evt_fail_late", workflows.EventPaymentFailed)
+	late.FailureCode, late.DeclineCode, late.FailureMessage = "card_declined", "insufficient_funds", "Your card has insufficient funds."
+	signalAt(env, 5*time.Minute, late)
 	st := runTopUp(t, env, topUpInput)
 	if mid.Status != workflows.TopUpFailed || mid.FailureMessage != "Your card was declined." {
 		t.Fatalf("after the decline: %+v", mid)
 	}
-	if len(f.failures) != 1 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
+	if len(f.failures) != 2 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
 		t.Fatalf("failures %+v, credits %+v, state %+v", f.failures, f.credits, st)
 	}
 	// The failure is recorded with its event, both codes and when it came
@@ -237,6 +242,9 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	if got := f.failures[0]; got.EventID != "evt_fail" || got.Code != "card_declined" || got.DeclineCode != "generic_decline" ||
 		!got.At.Equal(declined.ReceivedAt) {
 		t.Fatalf("failure recorded as %+v", got)
+	}
+	if got := f.failures[1]; got.EventID != "evt_fail_late" || got.DeclineCode != "insufficient_funds" {
+		t.Fatalf("the late failure recorded as %+v", got)
 	}
 }
 
