@@ -2,12 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/workflows"
@@ -228,6 +230,22 @@ func TestDeclineStaysListedAfterTheRetryPays(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.awaitTopUp(id, workflows.TopUpSucceeded)
+	// A failure of another attempt, delivered after the payment (Stripe does
+	// not promise order): listed too, and the top-up stays paid.
+	late := fmt.Sprintf(`{"id":"evt_late_decline","object":"event","api_version":%q,"created":%d,"livemode":false,"type":"payment_intent.payment_failed",`+
+		`"data":{"object":{"id":%q,"object":"payment_intent","amount":500,"currency":"usd","status":"requires_payment_method",`+
+		`"metadata":{"topup_id":%q},"last_payment_error":{"type":"card_error","code":"expired_card","message":"Your card has expired."}}}}`,
+		payments.APIVersion, time.Now().Unix(), pi, id)
+	if status := e.postStripe([]byte(late), signStripe([]byte(late), sim.WebhookSecret)); status != http.StatusOK {
+		t.Fatalf("the late decline: %d", status)
+	}
+	waitFor(t, "the late decline to be listed", func() bool {
+		return e.count(`SELECT count(*) FROM payment_failures WHERE stripe_event_id = 'evt_late_decline' AND code = 'expired_card' AND decline_code IS NULL`) == 1
+	})
+	if row := e.topup(id); row.Status != workflows.TopUpSucceeded {
+		t.Fatalf("after a late decline the top-up is %s", row.Status)
+	}
+	recordHistory(t, e.tc, workflows.TopUpWorkflowID(id), "topup_late_decline_listed.json")
 
 	if n := e.count(`SELECT count(*) FROM payment_failures WHERE topup_id = $1 AND code = 'card_declined' AND decline_code = 'insufficient_funds'
 		AND message = 'Your card has insufficient funds.' AND amount_cents = 500`, id); n != 1 {
@@ -237,7 +255,10 @@ func TestDeclineStaysListedAfterTheRetryPays(t *testing.T) {
 	if list.status != http.StatusOK {
 		t.Fatalf("failed payments: %d", list.status)
 	}
-	i := strings.Index(list.body, "data-failure=")
+	i := strings.Index(list.body, `data-failure="evt_`)
+	if j := strings.Index(list.body, `data-failure="evt_late_decline"`); j == i { // newest first: the late one, then the decline
+		i = j + 1 + strings.Index(list.body[j+1:], `data-failure="evt_`)
+	}
 	if i < 0 {
 		t.Fatalf("the decline is not listed:\n%s", list.body)
 	}
