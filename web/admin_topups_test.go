@@ -274,3 +274,35 @@ func TestDeclineStaysListedAfterTheRetryPays(t *testing.T) {
 		t.Fatalf("the top-up page does not show its failed attempt:\n%s", page.body)
 	}
 }
+
+// A refund moves money: an admin whose password is stale gives it again
+// before Stripe is asked.
+func TestRefundAsksForAStalePassword(t *testing.T) {
+	a, clock := newAppWithClock(t, map[string]string{"ADMIN_IDLE_TIMEOUT": "2h"})
+	admin := signUpConsoleAdmin(a, "refund.reauth@example.com")
+	customer := a.browser()
+	customer.signUp("refund.customer@example.com", "correct horse", "Customer")
+	uid := userIDByEmail(a, "refund.customer@example.com")
+	var account string
+	if err := a.pool.QueryRow(context.Background(), `SELECT id FROM accounts WHERE user_id = $1 AND kind = 'wallet'`, uid).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := a.pool.QueryRow(context.Background(), `INSERT INTO topups (user_id, account_id, package_code, amount_cents, status, payment_intent_id, credited_at)
+		VALUES ($1, $2, 'usd5', 500, 'succeeded', 'pi_reauth', now()) RETURNING id`, uid, account).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	page := "/admin/topups/" + id
+	clock.advance(16 * time.Minute)
+	key := consoleFormKey(admin, page, refundKeyPattern)
+	if body := admin.get(page).body; !strings.Contains(body, `id="refund-password"`) {
+		t.Fatal("the refund form does not ask for the password")
+	}
+	r := admin.post(page+"/refund", url.Values{"form": {"refund"}, "key": {key}, "amount": {"1.00"}, "reason": {"customer asked"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Enter your password to confirm") {
+		t.Fatalf("a refund with a stale password: %d\n%s", r.status, r.body)
+	}
+	if n := a.count(`SELECT count(*) FROM admin_actions WHERE action = 'topup_refund'`); n != 0 {
+		t.Fatalf("%d refunds audited without the password", n)
+	}
+}
