@@ -140,7 +140,10 @@ func record(t db.TopUp) workflows.TopUpRecord {
 	return r
 }
 
-// RecordPaymentFailure records a declined attempt, so the user sees why.
+// RecordPaymentFailure records a declined attempt, so the user sees why
+// (the top-up's failure_code and failure_message, cleared once it is paid),
+// and, in the same transaction, keeps it for support in payment_failures,
+// once per Stripe event, whatever the top-up becomes later.
 func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUpFailure) error {
 	id, err := uuid.Parse(f.TopUpID)
 	if err != nil {
@@ -150,14 +153,46 @@ func (a *Activities) RecordPaymentFailure(ctx context.Context, f workflows.TopUp
 	if msg == "" {
 		msg = "The payment was declined."
 	}
-	_, err = db.New(a.Pool).MarkTopUpFailed(ctx, db.MarkTopUpFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
-	if errors.Is(err, db.ErrNotFound) {
-		return nil // already settled: a late failure of an earlier attempt
-	}
-	if err == nil {
+	marked := false
+	err = db.InTx(ctx, a.Pool, func(q *db.Queries) error {
+		marked = false
+		if f.EventID != "" { // a run from before the event id was passed keeps no copy
+			var at *time.Time
+			if !f.At.IsZero() {
+				at = &f.At
+			}
+			if err := q.RecordPaymentFailure(ctx, db.RecordPaymentFailureParams{StripeEventID: f.EventID, TopUpID: id,
+				Code: nonEmpty(cut(f.Code, 255)), DeclineCode: nonEmpty(cut(f.DeclineCode, 255)), Message: nonEmpty(cut(msg, 1000)),
+				FailedAt: at}); err != nil {
+				return err
+			}
+		}
+		_, err := q.MarkTopUpFailed(ctx, db.MarkTopUpFailedParams{ID: id, FailureCode: &f.Code, FailureMessage: &msg})
+		if errors.Is(err, db.ErrNotFound) {
+			return nil // already settled: a late failure of an earlier attempt
+		}
+		marked = err == nil
+		return err
+	})
+	if err == nil && marked {
 		a.Metrics.TopUp("failed", 0)
 	}
 	return err
+}
+
+// cut shortens s to at most n characters, for a column's CHECK.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // CancelTopUp records a top-up that will never be paid.

@@ -126,6 +126,19 @@ type PasswordReset struct {
 	CreatedAt time.Time
 }
 
+type PaymentFailure struct {
+	ID            int64
+	StripeEventID string
+	TopUpID       uuid.UUID
+	UserID        uuid.UUID
+	AmountCents   int64
+	Code          *string
+	DeclineCode   *string
+	Message       *string
+	FailedAt      time.Time
+	RecordedAt    time.Time
+}
+
 type Session struct {
 	Token  string
 	Data   []byte

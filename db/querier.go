@@ -130,6 +130,9 @@ type Querier interface {
 	ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
 	ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]ListOverdueCallsRow, error)
+	// The console's declined and failed payments, newest first (keyset on id).
+	ListPaymentFailures(ctx context.Context, arg ListPaymentFailuresParams) ([]ListPaymentFailuresRow, error)
+	ListPaymentFailuresForTopUp(ctx context.Context, topupID uuid.UUID) ([]PaymentFailure, error)
 	ListPricedCountries(ctx context.Context) ([]string, error)
 	ListRates(ctx context.Context) ([]CallRate, error)
 	ListRatesByCountry(ctx context.Context, country string) ([]CallRate, error)
@@ -201,6 +204,9 @@ type Querier interface {
 	// current window began (the attempt may well have succeeded: the column
 	// names are sign-in's, the first user of this table).
 	RecordAttempt(ctx context.Context, arg RecordAttemptParams) (RecordAttemptRow, error)
+	// One failed attempt of a top-up, once per Stripe event (a webhook
+	// delivered again records nothing more).
+	RecordPaymentFailure(ctx context.Context, arg RecordPaymentFailureParams) error
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) (int64, error)

@@ -266,18 +266,6 @@ type adminCallData struct {
 	Carrier carrierWords
 }
 
-type adminTopUpData struct {
-	TopUp      db.TopUp
-	Email      string
-	State      *workflows.TopUpState
-	StateJSON  string
-	StateError string
-	Webhooks   []adminDelivery
-	Entries    []db.Transaction
-	Audit      []db.ListAdminActionsForTargetRow
-	Link       string
-}
-
 // adminWorkflowParts is what adminWorkflow loads for either page.
 type adminWorkflowParts struct {
 	Email, StateJSON, StateError, Link string
@@ -439,29 +427,6 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 		s.setFlashError(r, "The retry was sent, but the call is not charged yet (billing is "+after.BillingState+"). Reload in a moment.")
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
-}
-
-// showAdminTopUp is everything about one top-up: the row, and the shared
-// parts (adminWorkflow).
-func (s *Server) showAdminTopUp(w http.ResponseWriter, r *http.Request) {
-	t, ok := loadByID(s, w, r, (*db.Queries).GetTopUp)
-	if !ok {
-		return
-	}
-	id, q := t.ID, db.New(s.pool)
-	var st workflows.TopUpState
-	p, err := s.adminWorkflow(r.Context(), q, workflows.TopUpWorkflowID(id.String()), t.UserID, "topup", id.String(), &st,
-		func() ([]db.Transaction, error) { return q.ListTopUpEntries(r.Context(), &id) })
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	d := adminTopUpData{TopUp: t, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Webhooks: topUpDeliveries(p.Webhooks), Entries: p.Entries, Audit: p.Audit, Link: p.Link}
-	if p.StateOK {
-		d.State = &st
-	}
-	s.render(w, r, http.StatusOK, "admin_topup", pageData{Tab: "admin", Data: d})
 }
 
 type auditData struct {

@@ -169,10 +169,9 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 		}
 		sig.PaymentIntentID, sig.AmountCents, sig.Currency = pi.ID, pi.Amount, string(pi.Currency)
 		if e := pi.LastPaymentError; e != nil {
-			sig.FailureCode, sig.FailureMessage = string(e.Code), e.Msg
-			if e.DeclineCode != "" {
-				sig.FailureCode = string(e.DeclineCode)
-			}
+			// Both kept: code says what kind of failure (card_declined,
+			// expired_card, ...), decline_code the issuer's reason.
+			sig.FailureCode, sig.DeclineCode, sig.FailureMessage = string(e.Code), string(e.DeclineCode), e.Msg
 		}
 		metaTopUp = pi.Metadata["topup_id"]
 	case workflows.EventRefundUpdated:
@@ -222,7 +221,7 @@ func (s *Server) stripeSignal(r *http.Request, ev stripe.Event) (sig workflows.S
 	}
 	// Stripe's ids are short; NUL and long ids cannot be stored (a 5xx
 	// would have Stripe retry for days).
-	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.FailureMessage, metaTopUp) ||
+	if !storable(sig.EventID, sig.Type, sig.PaymentIntentID, sig.ChargeID, sig.DisputeID, sig.Currency, sig.FailureCode, sig.DeclineCode, sig.FailureMessage, metaTopUp) ||
 		len(sig.EventID) > 255 || len(sig.PaymentIntentID) > 255 || len(sig.ChargeID) > 255 || len(sig.DisputeID) > 255 {
 		return sig, "", &badEvent{"event with malformed ids or text"}
 	}

@@ -646,8 +646,12 @@ type StripeSignal struct {
 	DisputeID       string
 	AmountCents     int64 // the PaymentIntent's amount, or the dispute's
 	Currency        string
-	FailureCode     string
-	FailureMessage  string
+	// FailureCode is last_payment_error's code (card_declined, ...) and
+	// DeclineCode the issuer's reason (generic_decline, ...); signals from
+	// before DeclineCode existed carry the decline code in FailureCode.
+	FailureCode    string
+	DeclineCode    string `json:",omitempty"`
+	FailureMessage string
 	// ReceivedAt is when the web role received the event (zero in
 	// histories from before it was sent): the start of the credit lag.
 	ReceivedAt time.Time `json:",omitzero"`
@@ -689,8 +693,13 @@ type TopUpStuck struct {
 }
 
 // TopUpFailure records why a payment failed or a top-up was cancelled.
+// A failed attempt (RecordPaymentFailure) also names its Stripe event, the
+// issuer's decline code and when it arrived, for payment_failures.
 type TopUpFailure struct {
 	TopUpID, Code, Message string
+	EventID                string    `json:",omitempty"`
+	DeclineCode            string    `json:",omitempty"`
+	At                     time.Time `json:",omitzero"`
 }
 
 // TopUpState is the whole state of a top-up workflow (the state query).

@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -37,7 +37,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"call_answered_lean.json", "call_refused_lean.json", "call_abandoned_lean.json", "call_stuck_retried_lean.json",
 		"call_browser_hangup_lean.json", "topup_declined_then_paid_lean.json", "topup_forged_signal_then_paid_lean.json",
 		// money-loss v1 (issue 24): a refund during the call ends it.
-		"call_cut_by_refund.json"} {
+		"call_cut_by_refund.json",
+		// topup-late-failures-listed v1: a decline delivered after the payment is recorded.
+		"topup_late_decline_listed.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

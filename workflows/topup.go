@@ -324,11 +324,20 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 		ctx := withTrace(ctx, ev.Trace)
 		return w.refused(ctx, w.credit(ctx, PaymentState{PaymentIntentID: ev.PaymentIntentID, Status: "succeeded", AmountCents: ev.AmountCents, Currency: ev.Currency}))
 	case EventPaymentFailed:
+		f := TopUpFailure{TopUpID: w.in.TopUpID, Code: ev.FailureCode, Message: ev.FailureMessage, EventID: ev.EventID,
+			DeclineCode: ev.DeclineCode, At: ev.ReceivedAt}
 		if w.state.Status != TopUpProcessing && w.state.Status != TopUpFailed && w.state.Status != TopUpCreated {
-			return nil // a late failure of an attempt before the one that paid
+			// A late failure of an attempt before the one that paid (or
+			// before the cancel): the top-up stays as it is, but support's
+			// list of failed payments has every attempt. Runs from before
+			// this ignored it.
+			if workflow.GetVersion(ctx, versionLateFailuresListed, workflow.DefaultVersion, 1) == 1 {
+				return w.activity(ctx, ActivityRecordPaymentFailure, f).Get(ctx, nil)
+			}
+			return nil
 		}
 		w.state.FailureCode, w.state.FailureMessage = ev.FailureCode, ev.FailureMessage
-		if err := w.activity(ctx, ActivityRecordPaymentFailure, TopUpFailure{TopUpID: w.in.TopUpID, Code: ev.FailureCode, Message: ev.FailureMessage}).Get(ctx, nil); err != nil {
+		if err := w.activity(ctx, ActivityRecordPaymentFailure, f).Get(ctx, nil); err != nil {
 			return err
 		}
 		w.setStatus(ctx, TopUpFailed)
@@ -447,6 +456,10 @@ func (w *topUpWorkflow) cancel(ctx workflow.Context, code, message string) error
 	w.setStatus(ctx, TopUpCanceled)
 	return nil
 }
+
+// versionLateFailuresListed: a payment failure that arrives after the
+// top-up settled is recorded in payment_failures (the row is unchanged).
+const versionLateFailuresListed = "topup-late-failures-listed"
 
 // createPaymentTimeout bounds the create-payment local activity, retries
 // included, below the web request's 20 s.

@@ -212,7 +212,8 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	env := f.env()
 	createPayment(t, env)
 	declined := stripeEvent("evt_fail", workflows.EventPaymentFailed)
-	declined.FailureCode, declined.FailureMessage = "card_declined", "Your card was declined."
+	declined.FailureCode, declined.DeclineCode, declined.FailureMessage = "card_declined", "generic_decline", "Your card was declined."
+	declined.ReceivedAt = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	signalAt(env, time.Minute, declined)
 	var mid workflows.TopUpState
 	env.RegisterDelayedCallback(func() {
@@ -224,12 +225,26 @@ func TestTopUpDeclineThenRetryWithANewPayment(t *testing.T) {
 	signalAt(env, 3*time.Minute, stripeEvent("evt_ok", workflows.EventPaymentSucceeded))
 	// A late copy of the decline changes nothing once paid.
 	signalAt(env, 4*time.Minute, declined)
+	// A failure of another attempt that arrives after the payment (Stripe
+	// does not promise order) is listed for support; the top-up stays paid.
+	late := stripeEvent("evt_fail_late", workflows.EventPaymentFailed)
+	late.FailureCode, late.DeclineCode, late.FailureMessage = "card_declined", "insufficient_funds", "Your card has insufficient funds."
+	signalAt(env, 5*time.Minute, late)
 	st := runTopUp(t, env, topUpInput)
 	if mid.Status != workflows.TopUpFailed || mid.FailureMessage != "Your card was declined." {
 		t.Fatalf("after the decline: %+v", mid)
 	}
-	if len(f.failures) != 1 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
+	if len(f.failures) != 2 || len(f.credits) != 1 || st.Status != workflows.TopUpSucceeded || st.FailureMessage != "" {
 		t.Fatalf("failures %+v, credits %+v, state %+v", f.failures, f.credits, st)
+	}
+	// The failure is recorded with its event, both codes and when it came
+	// (payment_failures is keyed by the event).
+	if got := f.failures[0]; got.EventID != "evt_fail" || got.Code != "card_declined" || got.DeclineCode != "generic_decline" ||
+		!got.At.Equal(declined.ReceivedAt) {
+		t.Fatalf("failure recorded as %+v", got)
+	}
+	if got := f.failures[1]; got.EventID != "evt_fail_late" || got.DeclineCode != "insufficient_funds" {
+		t.Fatalf("the late failure recorded as %+v", got)
 	}
 }
 

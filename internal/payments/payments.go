@@ -38,7 +38,11 @@ type Intent struct {
 	ClientSecret   string // a credential for the paying browser: never log or store it
 	Metadata       map[string]string
 	LatestChargeID string
-	FailureCode    string // from last_payment_error
+	// From last_payment_error: FailureCode is Stripe's error code
+	// (card_declined, expired_card, ...), DeclineCode the card issuer's
+	// reason when Stripe has one (generic_decline, insufficient_funds, ...).
+	FailureCode    string
+	DeclineCode    string
 	FailureMessage string
 	Livemode       bool
 }
@@ -95,6 +99,21 @@ type Refund struct {
 	AmountCents int64
 }
 
+// NewRefund asks Stripe to refund a PaymentIntent's charge, in full or in
+// part. Nothing is posted to the ledger here: Stripe's charge.refunded
+// webhook does that, as for any refund.
+type NewRefund struct {
+	PaymentIntentID string
+	AmountCents     int64 // 0: all that is left unrefunded
+	// Key is the idempotency key: the same key is the same refund, however
+	// often it is asked for.
+	Key string
+	// TopUpID and Note go to the refund's metadata (Note is support's
+	// reason, cut to Stripe's 500 characters); Stripe's own reason is
+	// always requested_by_customer.
+	TopUpID, Note string
+}
+
 // Gateway is the part of the payment processor's API top-ups use. Every
 // method is safe to retry.
 type Gateway interface {
@@ -102,6 +121,7 @@ type Gateway interface {
 	GetIntent(ctx context.Context, id string) (Intent, error)
 	CancelIntent(ctx context.Context, id string) (Intent, error)
 	ListRefunds(ctx context.Context, paymentIntentID string) ([]Refund, error)
+	CreateRefund(ctx context.Context, in NewRefund) (Refund, error)
 	GetDispute(ctx context.Context, id string) (Dispute, error)
 	// Livemode is the mode of the key the gateway uses.
 	Livemode() bool

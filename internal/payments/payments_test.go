@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,6 +134,35 @@ func TestStripeGatewayAgainstStripeMock(t *testing.T) {
 		}
 	}
 
+	// A partial refund: stripe-mock checks the parameters' names and
+	// values (Stripe's reason enum) against the spec; the key is ours.
+	rf, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, AmountCents: 200, Key: "admin:refund:k1",
+		TopUpID: "8d0f5a6e-topup", Note: "customer asked: wrong number"})
+	if err != nil || rf.ID == "" {
+		t.Fatalf("refund: %+v, %v", rf, err)
+	}
+	req = rec.last()
+	if req.Method != http.MethodPost || req.URL.Path != "/v1/refunds" || req.Header.Get("Idempotency-Key") != "admin:refund:k1" {
+		t.Fatalf("refund sent %s %s key %q", req.Method, req.URL.Path, req.Header.Get("Idempotency-Key"))
+	}
+	form := sentForm(t, req)
+	for k, want := range map[string]string{"payment_intent": pi.ID, "amount": "200", "reason": "requested_by_customer",
+		"metadata[topup_id]": "8d0f5a6e-topup", "metadata[support_reason]": "customer asked: wrong number"} {
+		if got := form.Get(k); got != want {
+			t.Errorf("refund's %s = %q, want %q", k, got, want)
+		}
+	}
+	// A full refund sends no amount: Stripe refunds what is left.
+	if _, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, Key: "admin:refund:k2", TopUpID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if form := sentForm(t, rec.last()); form.Has("amount") {
+		t.Fatalf("a full refund sent amount=%s", form.Get("amount"))
+	}
+	if _, err := g.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: pi.ID, TopUpID: "t"}); !errors.Is(err, payments.ErrPermanent) {
+		t.Fatalf("a refund without an idempotency key: %v", err)
+	}
+
 	d, err := g.GetDispute(ctx, "dp_123")
 	if err != nil || d.ID == "" || d.AmountCents <= 0 || d.Status == "" || d.Currency == "" {
 		t.Fatalf("dispute: %+v, %v", d, err)
@@ -143,6 +173,21 @@ func TestStripeGatewayAgainstStripeMock(t *testing.T) {
 	if g.Livemode() || !payments.NewStripe("sk_live_x", "", nil).Livemode() || !payments.NewStripe("rk_live_x", "", nil).Livemode() {
 		t.Fatal("livemode is not the key's")
 	}
+}
+
+// sentForm is the form body of a recorded request.
+func sentForm(t *testing.T, req *http.Request) url.Values {
+	t.Helper()
+	body, err := req.GetBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(body)
+	v, err := url.ParseQuery(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestStripeGatewayClassifiesRefusals(t *testing.T) {

@@ -48,7 +48,10 @@ type Simulator struct {
 	mu      sync.Mutex
 	intents map[string]*simIntent
 	byKey   map[string]string // idempotency key -> payment intent id
-	bg      sync.WaitGroup
+	// refundKeys: idempotency key -> the refund created with it, its
+	// payment intent and the request's parameters.
+	refundKeys map[string][3]string
+	bg         sync.WaitGroup
 }
 
 type simIntent struct {
@@ -56,10 +59,18 @@ type simIntent struct {
 	amount                                                        int64
 	metadata                                                      map[string]string
 	chargeID                                                      string
-	failureCode, failureMessage                                   string
-	refunds                                                       []Refund
+	failureCode, declineCode, failureMessage                      string
+	refunds                                                       []simRefund
 	disputes                                                      []*simDispute
 	created, canceledAt                                           int64
+}
+
+// simRefund is a refund with what it was created with.
+type simRefund struct {
+	Refund
+	reason   string
+	metadata map[string]string
+	created  int64
 }
 
 type simDispute struct {
@@ -97,6 +108,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/payment_intents/{id}", s.getIntent)
 	mux.HandleFunc("POST /v1/payment_intents/{id}/cancel", s.cancelIntent)
 	mux.HandleFunc("GET /v1/refunds", s.listRefunds)
+	mux.HandleFunc("POST /v1/refunds", s.createRefund)
 	mux.HandleFunc("GET /v1/disputes/{id}", s.getDispute)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.SecretKey || s.SecretKey == "" {
@@ -202,6 +214,129 @@ func (s *Simulator) listRefunds(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"object": "list", "data": data, "has_more": false, "url": "/v1/refunds"})
 }
 
+// createRefund is POST /v1/refunds: a refund of a succeeded PaymentIntent's
+// charge, all that is left unless amount says less. As Stripe: a key seen
+// before answers the refund it created (and refunds nothing more), an
+// amount above what is left unrefunded is a 400, and charge.refunded
+// follows.
+func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid", "bad form")
+		return
+	}
+	f := r.PostForm
+	var amount int64
+	if a := f.Get("amount"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n <= 0 {
+			apiErrorParam(w, http.StatusBadRequest, "parameter_invalid_integer", "amount", "Invalid positive integer")
+			return
+		}
+		amount = n
+	}
+	switch f.Get("reason") {
+	case "", "duplicate", "fraudulent", "requested_by_customer":
+	default:
+		apiErrorParam(w, http.StatusBadRequest, "parameter_invalid_string", "reason",
+			"Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer")
+		return
+	}
+	s.mu.Lock()
+	s.init()
+	key := r.Header.Get("Idempotency-Key")
+	if seen, ok := s.refundKeys[key]; ok && key != "" {
+		if seen[2] != f.Encode() {
+			s.mu.Unlock()
+			apiError(w, http.StatusBadRequest, "idempotency_error", "",
+				"Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '"+key+"' if you meant to execute a different request.")
+			return
+		}
+		pi := s.intents[seen[1]]
+		for _, rf := range pi.refunds {
+			if rf.ID == seen[0] {
+				body := pi.refund(rf)
+				s.mu.Unlock()
+				w.Header().Set("Idempotent-Replayed", "true")
+				writeJSON(w, body)
+				return
+			}
+		}
+	}
+	id := f.Get("payment_intent")
+	pi, ok := s.intents[id]
+	if id == "" {
+		// By charge: find its payment.
+		for _, p := range s.intents {
+			if p.chargeID != "" && p.chargeID == f.Get("charge") {
+				pi, ok, id = p, true, p.id
+			}
+		}
+	}
+	if !ok {
+		s.mu.Unlock()
+		if id == "" && f.Get("charge") == "" {
+			apiError(w, http.StatusBadRequest, "invalid_request_error", "parameter_missing", "One of the following params should be provided for this request: payment_intent or charge.")
+			return
+		}
+		apiErrorParam(w, http.StatusNotFound, "resource_missing", "payment_intent", "No such payment_intent: '"+id+"'")
+		return
+	}
+	if pi.status != StatusSucceeded {
+		s.mu.Unlock()
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "charge_not_refundable",
+			"This PaymentIntent ("+pi.id+") does not have a successful charge to refund.")
+		return
+	}
+	left := pi.amount - pi.refunded()
+	if left <= 0 {
+		s.mu.Unlock()
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "charge_already_refunded",
+			"Charge "+pi.chargeID+" has already been refunded.")
+		return
+	}
+	if amount == 0 {
+		amount = left
+	}
+	if amount > left {
+		s.mu.Unlock()
+		apiErrorParam(w, http.StatusBadRequest, "", "amount", fmt.Sprintf(
+			"Refund amount (%s) is greater than unrefunded amount on charge (%s)", dollars(amount), dollars(left)))
+		return
+	}
+	md := map[string]string{}
+	for k, v := range f {
+		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {
+			md[k[len("metadata["):len(k)-1]] = v[0]
+		}
+	}
+	rf := s.addRefund(pi, amount, f.Get("reason"), md)
+	if key != "" {
+		s.refundKeys[key] = [3]string{rf.ID, pi.id, f.Encode()}
+	}
+	body := pi.refund(rf)
+	ev := s.event("charge.refunded", pi.charge())
+	s.mu.Unlock()
+	writeJSON(w, body)
+	// Stripe answers the request, then sends the event.
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		_ = s.deliver(context.Background(), []simEvent{ev}, Faults{})
+	}()
+}
+
+// addRefund records a succeeded card refund of amount; the caller holds
+// s.mu and has checked the amount.
+func (s *Simulator) addRefund(pi *simIntent, amount int64, reason string, metadata map[string]string) simRefund {
+	rf := simRefund{Refund: Refund{ID: "re_" + randomID(), Status: "succeeded", AmountCents: amount},
+		reason: reason, metadata: metadata, created: time.Now().Unix()}
+	pi.refunds = append(pi.refunds, rf)
+	return rf
+}
+
+// dollars writes cents as Stripe's messages do: $2.00.
+func dollars(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+
 func (s *Simulator) getDispute(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,10 +383,12 @@ func (s *Simulator) Confirm(ctx context.Context, id, card string, delay time.Dur
 	case CardSucceeds:
 		events = append(events, s.succeed(pi, f.Unrelated)...)
 	case CardDeclined, CardInsufficientFunds:
+		// As Stripe's test cards 4000 0000 0000 0002 and ...9995 do: the
+		// error code is card_declined, the issuer's reason decline_code.
 		pi.status, pi.failureCode = StatusRequiresPaymentMethod, "card_declined"
-		pi.failureMessage = "Your card was declined."
+		pi.declineCode, pi.failureMessage = "generic_decline", "Your card was declined."
 		if card == CardInsufficientFunds {
-			pi.failureCode, pi.failureMessage = "insufficient_funds", "Your card has insufficient funds."
+			pi.declineCode, pi.failureMessage = "insufficient_funds", "Your card has insufficient funds."
 		}
 		events = append(events, s.event("payment_intent.payment_failed", pi.json()))
 	case CardDelayed:
@@ -278,7 +415,7 @@ func (s *Simulator) Confirm(ctx context.Context, id, card string, delay time.Dur
 
 // succeed charges pi; the caller holds s.mu.
 func (s *Simulator) succeed(pi *simIntent, unrelated bool) []simEvent {
-	pi.status, pi.failureCode, pi.failureMessage = StatusSucceeded, "", ""
+	pi.status, pi.failureCode, pi.declineCode, pi.failureMessage = StatusSucceeded, "", "", ""
 	pi.chargeID = "ch_" + randomID()
 	events := []simEvent{s.event("payment_intent.succeeded", pi.json())}
 	if unrelated {
@@ -305,11 +442,10 @@ func (s *Simulator) Refund(ctx context.Context, id string, amount int64, f Fault
 		s.mu.Unlock()
 		return Refund{}, fmt.Errorf("payments: simulator: cannot refund %d of %d left", amount, left)
 	}
-	rf := Refund{ID: "re_" + randomID(), Status: "succeeded", AmountCents: amount}
-	pi.refunds = append(pi.refunds, rf)
+	rf := s.addRefund(pi, amount, "requested_by_customer", map[string]string{})
 	ev := s.event("charge.refunded", pi.charge())
 	s.mu.Unlock()
-	return rf, s.deliver(ctx, []simEvent{ev}, f)
+	return rf.Refund, s.deliver(ctx, []simEvent{ev}, f)
 }
 
 // FailRefund makes a refund fail after it was made (the card was closed,
@@ -423,7 +559,7 @@ func (s *Simulator) Intent(id string) (Intent, bool) {
 		return Intent{}, false
 	}
 	return Intent{ID: pi.id, Status: pi.status, AmountCents: pi.amount, Currency: pi.currency, Metadata: pi.metadata,
-		LatestChargeID: pi.chargeID, FailureCode: pi.failureCode, FailureMessage: pi.failureMessage}, true
+		LatestChargeID: pi.chargeID, FailureCode: pi.failureCode, DeclineCode: pi.declineCode, FailureMessage: pi.failureMessage}, true
 }
 
 // IntentFor finds the PaymentIntent created for a top-up (its metadata's
@@ -449,7 +585,7 @@ func (s *Simulator) Wait() { s.bg.Wait() }
 
 func (s *Simulator) init() {
 	if s.intents == nil {
-		s.intents, s.byKey = map[string]*simIntent{}, map[string]string{}
+		s.intents, s.byKey, s.refundKeys = map[string]*simIntent{}, map[string]string{}, map[string][3]string{}
 	}
 }
 
@@ -508,7 +644,7 @@ func (pi *simIntent) json() map[string]any {
 		m["payment_method"] = "pm_" + pi.id[len("pi_"):]
 	}
 	if pi.failureCode != "" {
-		m["last_payment_error"] = map[string]any{"type": "card_error", "code": "card_declined", "decline_code": pi.failureCode,
+		m["last_payment_error"] = map[string]any{"type": "card_error", "code": pi.failureCode, "decline_code": nullable(pi.declineCode),
 			"message": pi.failureMessage, "doc_url": "https://stripe.com/docs/error-codes/card-declined", "charge": nil, "payment_method": nil}
 	}
 	return m
@@ -533,18 +669,26 @@ func (pi *simIntent) charge() map[string]any {
 			"exp_year": 2030, "funding": "credit", "last4": "4242", "network": "visa"}, "type": "card"},
 		"receipt_email": nullable(pi.receiptEmail), "receipt_number": nil, "receipt_url": nil,
 		"refunded": refunded == pi.amount,
-		"refunds": map[string]any{"object": "list", "data": []any{}, "has_more": false, "total_count": len(pi.refunds),
+		// Since API version 2022-11-15 a charge's refunds are not expanded
+		// (Stripe's changelog; the fixture's list is empty too):
+		// amount_refunded is the running total, and the refunds themselves
+		// are read from GET /v1/refunds.
+		"refunds": map[string]any{"object": "list", "data": []any{}, "has_more": false,
 			"url": "/v1/charges/" + pi.chargeID + "/refunds"},
 		"review": nil, "shipping": nil, "source_transfer": nil, "statement_descriptor": nil,
 		"statement_descriptor_suffix": nil, "status": "succeeded", "transfer_data": nil, "transfer_group": nil,
 	}
 }
 
-func (pi *simIntent) refund(rf Refund) map[string]any {
+func (pi *simIntent) refund(rf simRefund) map[string]any {
+	md := rf.metadata
+	if md == nil {
+		md = map[string]string{}
+	}
 	m := map[string]any{
 		"id": rf.ID, "object": "refund", "amount": rf.AmountCents, "balance_transaction": "txn_" + rf.ID[len("re_"):],
-		"charge": pi.chargeID, "created": pi.created, "currency": pi.currency, "metadata": map[string]string{},
-		"payment_intent": pi.id, "reason": "requested_by_customer", "receipt_number": nil,
+		"charge": pi.chargeID, "created": rf.created, "currency": pi.currency, "metadata": md,
+		"payment_intent": pi.id, "reason": nullable(rf.reason), "receipt_number": nil,
 		"source_transfer_reversal": nil, "status": rf.Status, "transfer_reversal": nil,
 	}
 	if rf.Status == "failed" {
@@ -696,6 +840,18 @@ func (s *Simulator) post(ctx context.Context, e simEvent) error {
 		last = fmt.Errorf("payments: simulator: %s %s answered %d", e.typ, e.id, resp.StatusCode)
 	}
 	return last
+}
+
+// apiErrorParam is an invalid_request_error naming the parameter at fault,
+// as Stripe's are.
+func apiErrorParam(w http.ResponseWriter, status int, code, param, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	e := map[string]any{"type": "invalid_request_error", "param": param, "message": msg}
+	if code != "" {
+		e["code"] = code
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }
 
 func apiError(w http.ResponseWriter, status int, typ, code, msg string) {

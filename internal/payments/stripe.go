@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
@@ -130,6 +131,44 @@ func (s *Stripe) ListRefunds(ctx context.Context, paymentIntentID string) ([]Ref
 	return out, nil
 }
 
+// CreateRefund refunds a PaymentIntent's charge once per key: a retry with
+// the same key returns the same refund. Stripe refuses an amount above
+// what is left unrefunded (ErrPermanent).
+func (s *Stripe) CreateRefund(ctx context.Context, in NewRefund) (Refund, error) {
+	if in.Key == "" || in.PaymentIntentID == "" {
+		return Refund{}, fmt.Errorf("payments: refund of %q: %w: no idempotency key or payment", in.PaymentIntentID, ErrPermanent)
+	}
+	p := &stripe.RefundParams{
+		PaymentIntent: stripe.String(in.PaymentIntentID),
+		Reason:        stripe.String(string(stripe.RefundReasonRequestedByCustomer)),
+		Metadata:      map[string]string{"topup_id": in.TopUpID},
+	}
+	if in.AmountCents > 0 {
+		p.Amount = stripe.Int64(in.AmountCents)
+	}
+	if in.Note != "" {
+		p.Metadata["support_reason"] = truncate(in.Note, 500)
+	}
+	p.Context = ctx
+	p.SetIdempotencyKey(in.Key)
+	r, err := s.api.Refunds.New(p)
+	if err != nil {
+		return Refund{}, wrap("refund payment intent "+in.PaymentIntentID, err)
+	}
+	return Refund{ID: r.ID, Status: string(r.Status), AmountCents: r.Amount}, nil
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func fromStripe(pi *stripe.PaymentIntent) Intent {
 	in := Intent{ID: pi.ID, Status: string(pi.Status), AmountCents: pi.Amount, Currency: string(pi.Currency),
 		ClientSecret: pi.ClientSecret, Metadata: pi.Metadata, Livemode: pi.Livemode}
@@ -137,10 +176,7 @@ func fromStripe(pi *stripe.PaymentIntent) Intent {
 		in.LatestChargeID = pi.LatestCharge.ID
 	}
 	if e := pi.LastPaymentError; e != nil {
-		in.FailureCode, in.FailureMessage = string(e.Code), e.Msg
-		if e.DeclineCode != "" {
-			in.FailureCode = string(e.DeclineCode)
-		}
+		in.FailureCode, in.DeclineCode, in.FailureMessage = string(e.Code), string(e.DeclineCode), e.Msg
 	}
 	return in
 }
