@@ -264,6 +264,8 @@ type adminCallData struct {
 	BalanceCents int64
 	// Carrier: why the carrier ended the call, in words (admin_call.go).
 	Carrier carrierWords
+	// CreditKey is Credit and retry's form key (a stuck call only).
+	CreditKey string
 }
 
 // adminWorkflowParts is what adminWorkflow loads for either page.
@@ -313,7 +315,7 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
 		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
 	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call)}
+		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call), CreditKey: formKeyOrNew("")}
 	if p.StateOK {
 		d.State = &st
 	}
@@ -377,6 +379,13 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.retryStuck(w, r, call, "")
+}
+
+// retryStuck is retryBilling's work on a call already read; credited, when
+// not "", says what Credit and retry credited first (for the audit row and
+// the banner).
+func (s *Server) retryStuck(w http.ResponseWriter, r *http.Request, call db.Call, credited string) {
 	id, q := call.ID, db.New(s.pool)
 	back := "/admin/calls/" + id.String()
 	wid := workflows.CallWorkflowID(id.String())
@@ -388,8 +397,12 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 	admin := currentUser(r)
 	// Recorded once sent: the log holds retries that happened; what each
 	// came to is recorded below, once known.
+	details := map[string]any{"last_error": plainError(before.LastError), "billing_attempts": before.BillingAttempts}
+	if credited != "" {
+		details["after_credit"] = credited
+	}
 	actionID, err := s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "retry_billing", TargetType: "call", TargetID: id.String(),
-		Details: map[string]any{"last_error": plainError(before.LastError), "billing_attempts": before.BillingAttempts}})
+		Details: details})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -414,7 +427,7 @@ func (s *Server) retryBilling(w http.ResponseWriter, r *http.Request) {
 			cost = *row.CostCents
 		}
 		s.recordOutcome(r.Context(), actionID, true, "charged "+Money(cost))
-		s.setFlash(r, "Charged "+Money(cost)+".")
+		s.setFlash(r, credited+"Charged "+Money(cost)+".")
 	case rowErr == nil && row.BillingState == workflows.BillingNotBillable:
 		s.recordOutcome(r.Context(), actionID, true, "settled as not billable: nothing to charge")
 		s.setFlash(r, "Settled: the carrier's answer says there is nothing to charge.")

@@ -277,3 +277,60 @@ func TestDebitDuringACallNeedsASecondConfirmation(t *testing.T) {
 	}
 	e.mustVerifyLedger()
 }
+
+// Credit and retry: without a reason nothing is posted or retried; with
+// one, the credit posts once (under the form's key), the retry charges the
+// call in full, and the audit log has both; the same form again does
+// nothing more.
+func TestCreditAndRetryCreditsOnceThenCharges(t *testing.T) {
+	e := newCallEnv(t)
+	staff := e.admin("goodwill@example.com")
+	b := e.caller("credited@example.com", 500)
+	_, call := b.startCall("+234 803 123 4567")
+	refuseCharge(t, e, call.CallID)
+	if _, err := e.sim.PlaceCall(context.Background(), call.Token, call.CallID, 61*time.Second, carrier.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call to be stuck", func() bool {
+		var billing string
+		_ = e.pool.QueryRow(context.Background(), `SELECT billing_state FROM calls WHERE id = $1`, call.CallID).Scan(&billing)
+		return billing == workflows.BillingStuck
+	})
+	page := "/admin/calls/" + call.CallID
+	key := consoleFormKey(staff, page, adjustKeyPattern)
+	if got := staff.get(page); !strings.Contains(got.body, `id="credit-retry"`) || !strings.Contains(got.body, `name="amount" type="text" inputmode="decimal" required class="field-input w-28" autocomplete="off" value="0.28"`) {
+		t.Fatalf("the stuck call's page lacks Credit and retry with the charge as its amount:\n%s", got.body)
+	}
+	adjustments := func() int {
+		return e.count(`SELECT count(*) FROM transactions WHERE idempotency_key = $1`, "admin:"+key)
+	}
+	r := staff.post(page+"/credit-retry", url.Values{"key": {key}, "amount": {"0.28"}, "reason": {""}})
+	if got := staff.get(r.location); !strings.Contains(got.body, "Nothing was credited or retried") || adjustments() != 0 {
+		t.Fatalf("without a reason: %d adjustments\n%s", adjustments(), got.body)
+	}
+	allowCharge(t, e) // the cause fixed
+	form := url.Values{"key": {key}, "amount": {"0.28"}, "reason": {"sorry: the call was cut short"}}
+	r = staff.post(page+"/credit-retry", form)
+	if got := staff.get(r.location); !strings.Contains(got.body, "Credited $0.28; Charged $0.28.") {
+		t.Fatalf("after Credit and retry:\n%s", got.body)
+	}
+	if n := adjustments(); n != 1 {
+		t.Fatalf("%d credits, want 1", n)
+	}
+	if got := e.charges(call.CallID); len(got) != 1 || got[0] != -28 {
+		t.Fatalf("charges %v", got)
+	}
+	// 500 + 28 - 28: the credit and the charge.
+	if bal := e.balance("credited@example.com"); bal != 500 {
+		t.Fatalf("balance %d", bal)
+	}
+	r = staff.post(page+"/credit-retry", form)
+	if got := staff.get(r.location); !strings.Contains(got.body, "Nothing to retry") || adjustments() != 1 {
+		t.Fatalf("the form again: %d credits\n%s", adjustments(), got.body)
+	}
+	audit := staff.get("/admin/audit")
+	if !strings.Contains(audit.body, "charged $0.28") || !strings.Contains(audit.body, "sorry: the call was cut short") {
+		t.Fatalf("the audit log:\n%s", audit.body)
+	}
+	e.mustVerifyLedger()
+}

@@ -265,3 +265,84 @@ func (s *Server) recordOutcome(ctx context.Context, actionID int64, ok bool, out
 		s.log.Warn().Err(err).Int64("action_id", actionID).Msg("admin: record an action's outcome")
 	}
 }
+
+// creditAndRetry is a stuck call's Credit and retry: a credit to the
+// caller (an adjustment, reason required, password re-entered when stale,
+// audited, once per form key), then the retry. No charge is ever stuck for
+// want of money (the debt rule): the credit is support's goodwill towards
+// a caller whose call went wrong (a refund that cut it short, a charge our
+// side could not post), given in the same step as the retry so the
+// caller's balance and the charge land together.
+func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
+	call, ok := loadByID(s, w, r, (*db.Queries).GetCall)
+	if !ok || !s.parseForm(w, r) {
+		return
+	}
+	back := "/admin/calls/" + call.ID.String()
+	fail := func(msg string) {
+		s.setFlashError(r, "Nothing was credited or retried: "+msg)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	}
+	if call.BillingState != workflows.BillingStuck {
+		s.setFlash(r, "Nothing to retry: this call's billing is "+call.BillingState+".")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if !s.confirmPassword(w, r, r.PostForm, "credit", func(_ int, errs map[string]string) { fail(errs["credit"]) }) {
+		return
+	}
+	cents, msg := parseAdjustmentAmount(r.PostForm.Get("amount"))
+	if msg != "" {
+		fail(msg)
+		return
+	}
+	reason, msg := checkReason(r.PostForm.Get("reason"))
+	if msg != "" {
+		fail(msg)
+		return
+	}
+	key, ok := parseFormKey(r.PostForm.Get("key"))
+	if !ok {
+		fail("the form is out of date; reload the page and send it again.")
+		return
+	}
+	admin := currentUser(r)
+	if call.UserID == admin.ID {
+		fail("you cannot credit your own balance. Ask another admin.")
+		return
+	}
+	note := "Credit for your call to " + call.PhoneNumber
+	var posted ledger.Posted
+	err := db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
+		var err error
+		posted, err = ledger.New(q.DB()).Post(r.Context(), ledger.Entry{Key: "admin:" + key, AccountID: call.AccountID,
+			Kind: ledger.Adjustment, AmountCents: cents, Memo: note})
+		if err != nil || posted.Replayed {
+			return err
+		}
+		recorded, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "adjustment", TargetType: "user", TargetID: call.UserID.String(),
+			Reason: reason, Key: "admin:" + key, Details: map[string]any{"amount_cents": cents, "entry_id": posted.ID,
+				"balance_after_cents": posted.BalanceAfterCents, "customer_note": note, "call_id": call.ID.String(), "credit_and_retry": true}})
+		if err == nil && !recorded {
+			err = errFormUsed
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, ledger.ErrIdempotencyConflict), errors.Is(err, errFormUsed):
+		fail("this form was already sent with another amount. Check the ledger; reload the page to send a new one.")
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	credited := "Credited " + Money(cents) + "; "
+	if posted.Replayed {
+		credited = "The credit of " + Money(cents) + " was already posted (this form was sent before); "
+	} else {
+		s.metrics.LedgerPosted(string(ledger.Adjustment))
+		s.log.Info().Str("admin_id", admin.ID.String()).Str("call_id", call.ID.String()).Int64("amount_cents", cents).
+			Int64("entry_id", posted.ID).Msg("admin: credit before a retry")
+	}
+	s.retryStuck(w, r, call, credited)
+}

@@ -129,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/calls/{id}", s.showAdminCall)
 			r.Post("/calls/{id}/retry", s.retryBilling)
 			r.Post("/calls/{id}/waive", s.waiveBilling)
+			r.Post("/calls/{id}/credit-retry", s.creditAndRetry)
 			r.Get("/topups/{id}", s.showAdminTopUp)
 			r.Post("/topups/{id}/refund", s.refundTopUp)
 			r.Post("/topups/{id}/cancel", s.cancelTopUp)

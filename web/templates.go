@@ -110,8 +110,10 @@ func linkify(text string) template.HTML {
 // start. A broken template fails start-up.
 func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":       assets.Path,
-		"money":       Money,
+		"asset": assets.Path,
+		"money": Money,
+		// dollars: cents as a form's amount, "0.28".
+		"dollars":     func(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) },
 		"perMinute":   rating.FormatPerMinute,
 		"navTabs":     func() []navTab { return navTabs },
 		"countries":   accounts.Countries,
