@@ -81,13 +81,8 @@ type adminUserData struct {
 	BalanceCents int64
 	Calls        []adminCallRow
 	TopUps       []db.TopUp
-	// CallPages and TopUpPages: the lists' Older and Newer links
-	// (admin_user_paging.go); WorkflowsLink: the user's workflows in the
-	// Temporal UI's list.
-	CallPages, TopUpPages pageLinks
-	WorkflowsLink         string
-	Entries               []db.ListWalletEntriesRow
-	Actions               []db.ListAdminActionsForTargetRow
+	Entries      []db.ListWalletEntriesRow
+	Actions      []db.ListAdminActionsForTargetRow
 	// Self: the admin is looking at their own account (they cannot
 	// adjust its balance or disable it).
 	Self bool
@@ -95,6 +90,12 @@ type adminUserData struct {
 	// and of the disable/enable form.
 	Key, AccessKey string
 	MaxAdjustment  int64
+
+	// CallPages and TopUpPages: the lists' Older and Newer links
+	// (admin_user_paging.go); WorkflowsLink: the user's workflows in the
+	// Temporal UI's list.
+	CallPages, TopUpPages pageLinks
+	WorkflowsLink         string
 }
 
 // showAdminUser is everything support needs about one user.
