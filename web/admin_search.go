@@ -162,12 +162,13 @@ func likeEscape(s string) string {
 
 type searchData struct {
 	Query string
-	// Kinds: how the term was read; TooShort: it was read as nothing.
-	Kinds    []string
-	TooShort bool
-	Calls    []db.SearchCallsRow
-	TopUps   []db.SearchTopUpsRow
-	Users    []db.SearchUsersRow
+	// Kinds: how the term was read; TooShort: it was read as nothing;
+	// TooLong: it was not read.
+	Kinds             []string
+	TooShort, TooLong bool
+	Calls             []db.SearchCallsRow
+	TopUps            []db.SearchTopUpsRow
+	Users             []db.SearchUsersRow
 	// Limit: each list holds at most this many (the newest).
 	Limit int
 }
@@ -182,7 +183,10 @@ const searchLimit = 50
 func (s *Server) showAdminSearch(w http.ResponseWriter, r *http.Request) {
 	term := strings.TrimSpace(r.URL.Query().Get("q"))
 	d := searchData{Query: term, Limit: searchLimit}
-	if term != "" {
+	switch {
+	case len(term) > maxSearchTerm:
+		d.TooLong = true
+	case term != "":
 		t := parseSearchTerm(term)
 		d.Kinds, d.TooShort = t.Kinds, t.empty()
 		if !t.empty() {

@@ -142,6 +142,9 @@ func TestAdminSearchByNumberNameAndPartialIDs(t *testing.T) {
 	}
 	_ = adaTopUp
 	// Too little to search by: said, and nothing listed.
+	if _, body := search(strings.Repeat("a", 201)); !strings.Contains(body, "data-search-too-long") {
+		t.Error("a term over 200 characters is not refused")
+	}
 	for _, q := range []string{"12", "x", "pi_", "%"} {
 		got, body := search(q)
 		if !strings.Contains(body, "data-search-too-short") || len(got.calls)+len(got.topups)+len(got.users) != 0 {
