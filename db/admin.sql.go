@@ -863,7 +863,7 @@ func (q *Queries) ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]T
 }
 
 const listUserCallsNewer = `-- name: ListUserCallsNewer :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -927,6 +927,11 @@ func (q *Queries) ListUserCallsNewer(ctx context.Context, arg ListUserCallsNewer
 			&i.RefusalMessage,
 			&i.RefusalNeededCents,
 			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
+			&i.CutSeconds,
+			&i.CutReason,
 		); err != nil {
 			return nil, err
 		}
