@@ -1114,11 +1114,12 @@ const searchCalls = `-- name: SearchCalls :many
 SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id BETWEEN $1::uuid AND $2::uuid
-   OR starts_with(c.parent_call_sid, $3::text) OR starts_with(c.child_call_sid, $3::text)
-   OR c.phone_number LIKE '+' || $4::text || '%'
-   OR c.phone_number LIKE '%' || $5::text
-   OR c.phone_number LIKE '%' || $6::text || '%'
-   OR c.user_id = (SELECT e.id FROM users e WHERE e.email = $7::text)
+   OR c.parent_call_sid = $3::text OR c.child_call_sid = $3::text
+   OR starts_with(c.parent_call_sid, $4::text) OR starts_with(c.child_call_sid, $4::text)
+   OR c.phone_number LIKE '+' || $5::text || '%'
+   OR c.phone_number LIKE '%' || $6::text
+   OR c.phone_number LIKE '%' || $7::text || '%'
+   OR c.user_id = (SELECT e.id FROM users e WHERE e.email = $8::text)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT 50
 `
@@ -1127,6 +1128,7 @@ type SearchCallsParams struct {
 	IDFrom         *uuid.UUID
 	IDTo           *uuid.UUID
 	Sid            *string
+	SidPrefix      *string
 	NumberPrefix   *string
 	NationalNumber *string
 	NumberPart     *string
@@ -1173,8 +1175,9 @@ type SearchCallsRow struct {
 }
 
 // Support's search for calls, newest first (web/admin_search.go reads the
-// term): by id (the range of ids a typed start of one covers), the start
-// of a Twilio CallSid of either leg, the number as digits (its start when
+// term): by id (the range of ids a typed start of one covers), a Twilio
+// CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+// its start, which scans), the number as digits (its start when
 // typed internationally, its end when typed in national format without
 // the trunk 0, or any part of it), or the exact email of its user.
 func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error) {
@@ -1182,6 +1185,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 		arg.IDFrom,
 		arg.IDTo,
 		arg.Sid,
+		arg.SidPrefix,
 		arg.NumberPrefix,
 		arg.NationalNumber,
 		arg.NumberPart,
@@ -1246,17 +1250,19 @@ const searchTopUps = `-- name: SearchTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id BETWEEN $1::uuid AND $2::uuid
-   OR starts_with(t.payment_intent_id, $3::text)
-   OR t.user_id = (SELECT e.id FROM users e WHERE e.email = $4::text)
+   OR t.payment_intent_id = $3::text
+   OR starts_with(t.payment_intent_id, $4::text)
+   OR t.user_id = (SELECT e.id FROM users e WHERE e.email = $5::text)
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT 50
 `
 
 type SearchTopUpsParams struct {
-	IDFrom        *uuid.UUID
-	IDTo          *uuid.UUID
-	PaymentIntent *string
-	Email         *string
+	IDFrom              *uuid.UUID
+	IDTo                *uuid.UUID
+	PaymentIntent       *string
+	PaymentIntentPrefix *string
+	Email               *string
 }
 
 type SearchTopUpsRow struct {
@@ -1283,13 +1289,15 @@ type SearchTopUpsRow struct {
 	Email           string
 }
 
-// A top-up by id (or the range a typed start of one covers), the start of
-// its PaymentIntent id, or the exact email of its user; newest first.
+// A top-up by id (or the range a typed start of one covers), its
+// PaymentIntent id (whole, or its start: a scan), or the exact email of
+// its user; newest first.
 func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error) {
 	rows, err := q.db.Query(ctx, searchTopUps,
 		arg.IDFrom,
 		arg.IDTo,
 		arg.PaymentIntent,
+		arg.PaymentIntentPrefix,
 		arg.Email,
 	)
 	if err != nil {

@@ -227,13 +227,15 @@ type Querier interface {
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
 	// Support's search for calls, newest first (web/admin_search.go reads the
-	// term): by id (the range of ids a typed start of one covers), the start
-	// of a Twilio CallSid of either leg, the number as digits (its start when
+	// term): by id (the range of ids a typed start of one covers), a Twilio
+	// CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+	// its start, which scans), the number as digits (its start when
 	// typed internationally, its end when typed in national format without
 	// the trunk 0, or any part of it), or the exact email of its user.
 	SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error)
-	// A top-up by id (or the range a typed start of one covers), the start of
-	// its PaymentIntent id, or the exact email of its user; newest first.
+	// A top-up by id (or the range a typed start of one covers), its
+	// PaymentIntent id (whole, or its start: a scan), or the exact email of
+	// its user; newest first.
 	SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error)
 	// Users, newest first, with their balance: by the start of their email,
 	// part of it (email_part), their id or the range a typed start of one

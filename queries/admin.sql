@@ -114,14 +114,16 @@ ORDER BY c.created_at DESC;
 
 -- name: SearchCalls :many
 -- Support's search for calls, newest first (web/admin_search.go reads the
--- term): by id (the range of ids a typed start of one covers), the start
--- of a Twilio CallSid of either leg, the number as digits (its start when
+-- term): by id (the range of ids a typed start of one covers), a Twilio
+-- CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+-- its start, which scans), the number as digits (its start when
 -- typed internationally, its end when typed in national format without
 -- the trunk 0, or any part of it), or the exact email of its user.
 SELECT c.*, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id BETWEEN sqlc.narg(id_from)::uuid AND sqlc.narg(id_to)::uuid
-   OR starts_with(c.parent_call_sid, sqlc.narg(sid)::text) OR starts_with(c.child_call_sid, sqlc.narg(sid)::text)
+   OR c.parent_call_sid = sqlc.narg(sid)::text OR c.child_call_sid = sqlc.narg(sid)::text
+   OR starts_with(c.parent_call_sid, sqlc.narg(sid_prefix)::text) OR starts_with(c.child_call_sid, sqlc.narg(sid_prefix)::text)
    OR c.phone_number LIKE '+' || sqlc.narg(number_prefix)::text || '%'
    OR c.phone_number LIKE '%' || sqlc.narg(national_number)::text
    OR c.phone_number LIKE '%' || sqlc.narg(number_part)::text || '%'
@@ -130,12 +132,14 @@ ORDER BY c.created_at DESC, c.id DESC
 LIMIT 50;
 
 -- name: SearchTopUps :many
--- A top-up by id (or the range a typed start of one covers), the start of
--- its PaymentIntent id, or the exact email of its user; newest first.
+-- A top-up by id (or the range a typed start of one covers), its
+-- PaymentIntent id (whole, or its start: a scan), or the exact email of
+-- its user; newest first.
 SELECT t.*, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id BETWEEN sqlc.narg(id_from)::uuid AND sqlc.narg(id_to)::uuid
-   OR starts_with(t.payment_intent_id, sqlc.narg(payment_intent)::text)
+   OR t.payment_intent_id = sqlc.narg(payment_intent)::text
+   OR starts_with(t.payment_intent_id, sqlc.narg(payment_intent_prefix)::text)
    OR t.user_id = (SELECT e.id FROM users e WHERE e.email = sqlc.narg(email)::text)
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT 50;

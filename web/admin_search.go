@@ -215,11 +215,21 @@ func (s *Server) search(ctx context.Context, t searchTerm) ([]db.SearchCallsRow,
 	if t.Name != "" {
 		up.NameLike = opt(likeEscape(t.Name))
 	}
+	// A CallSid or PaymentIntent id is looked up whole first (the unique
+	// indexes), and as a start only when no row has it whole (a scan).
 	calls, err := q.SearchCalls(ctx, cp)
+	if err == nil && len(calls) == 0 && cp.Sid != nil {
+		cp.Sid, cp.SidPrefix = nil, cp.Sid
+		calls, err = q.SearchCalls(ctx, cp)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	topups, err := q.SearchTopUps(ctx, tp)
+	if err == nil && len(topups) == 0 && tp.PaymentIntent != nil {
+		tp.PaymentIntent, tp.PaymentIntentPrefix = nil, tp.PaymentIntent
+		topups, err = q.SearchTopUps(ctx, tp)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

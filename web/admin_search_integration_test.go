@@ -118,8 +118,10 @@ func TestAdminSearchByNumberNameAndPartialIDs(t *testing.T) {
 		{benTopUp[:8], want{topups: []string{benTopUp}}},
 		{ada[:8], want{users: []string{ada}}},
 		{sid[:12], want{calls: []string{adaCall}}},
+		{sid, want{calls: []string{adaCall}}},
 		// A PaymentIntent's start: Ben's top-up, not Ada's.
 		{benPI[:12], want{topups: []string{benTopUp}}},
+		{benPI, want{topups: []string{benTopUp}}},
 		// Part of an email, before the @ or across it, and of a name, in
 		// any case.
 		{"ada.obi", want{users: []string{ada}}},
