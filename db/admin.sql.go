@@ -862,6 +862,214 @@ func (q *Queries) ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]T
 	return items, nil
 }
 
+const listUserCallsNewer = `-- name: ListUserCallsNewer :many
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+FROM calls
+WHERE user_id = $1
+  AND status <> 'created'
+  AND (created_at, id) > ($2::timestamptz, $3::uuid)
+ORDER BY created_at, id
+LIMIT $4
+`
+
+type ListUserCallsNewerParams struct {
+	UserID   uuid.UUID
+	AfterAt  time.Time
+	AfterID  uuid.UUID
+	PageSize int32
+}
+
+// A user's calls just newer than a keyset cursor (created_at, id), oldest
+// first: the console's "Newer" page, which the caller turns round.
+// ListCallsPage is the "Older" one.
+func (q *Queries) ListUserCallsNewer(ctx context.Context, arg ListUserCallsNewerParams) ([]Call, error) {
+	rows, err := q.db.Query(ctx, listUserCallsNewer,
+		arg.UserID,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Call{}
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.PhoneNumber,
+			&i.DestinationCountry,
+			&i.RatePrefix,
+			&i.PerMinuteMicros,
+			&i.ConnectionFeeMicros,
+			&i.MaxSeconds,
+			&i.ClientIdentity,
+			&i.AuthorizedUntil,
+			&i.Status,
+			&i.ParentCallSid,
+			&i.ChildCallSid,
+			&i.DurationSeconds,
+			&i.CostCents,
+			&i.BillingState,
+			&i.EndReason,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.AnsweredAt,
+			&i.EndedAt,
+			&i.CarrierStatus,
+			&i.BillingError,
+			&i.SlotReleasedAt,
+			&i.LiveVersion,
+			&i.RefusalMessage,
+			&i.RefusalNeededCents,
+			&i.WaivedReason,
+			&i.CarrierErrorCode,
+			&i.CarrierSipCode,
+			&i.DialCallStatus,
+			&i.CutSeconds,
+			&i.CutReason,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUserTopUpsNewer = `-- name: ListUserTopUpsNewer :many
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+FROM topups
+WHERE user_id = $1
+  AND (created_at, id) > ($2::timestamptz, $3::uuid)
+ORDER BY created_at, id
+LIMIT $4
+`
+
+type ListUserTopUpsNewerParams struct {
+	UserID   uuid.UUID
+	AfterAt  time.Time
+	AfterID  uuid.UUID
+	PageSize int32
+}
+
+// A user's top-ups just newer than a keyset cursor, oldest first.
+func (q *Queries) ListUserTopUpsNewer(ctx context.Context, arg ListUserTopUpsNewerParams) ([]TopUp, error) {
+	rows, err := q.db.Query(ctx, listUserTopUpsNewer,
+		arg.UserID,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TopUp{}
+	for rows.Next() {
+		var i TopUp
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.PackageCode,
+			&i.AmountCents,
+			&i.Currency,
+			&i.Status,
+			&i.PaymentIntentID,
+			&i.FailureMessage,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditedAt,
+			&i.RefundedCents,
+			&i.DisputedCents,
+			&i.FailureCode,
+			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
+			&i.LiveVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUserTopUpsPage = `-- name: ListUserTopUpsPage :many
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+FROM topups
+WHERE user_id = $1
+  AND ($2::timestamptz IS NULL
+       OR (created_at, id) < ($2::timestamptz, $3::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+`
+
+type ListUserTopUpsPageParams struct {
+	UserID   uuid.UUID
+	BeforeAt *time.Time
+	BeforeID *uuid.UUID
+	PageSize int32
+}
+
+// A user's top-ups, newest first, after a keyset cursor (created_at, id).
+func (q *Queries) ListUserTopUpsPage(ctx context.Context, arg ListUserTopUpsPageParams) ([]TopUp, error) {
+	rows, err := q.db.Query(ctx, listUserTopUpsPage,
+		arg.UserID,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TopUp{}
+	for rows.Next() {
+		var i TopUp
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.PackageCode,
+			&i.AmountCents,
+			&i.Currency,
+			&i.Status,
+			&i.PaymentIntentID,
+			&i.FailureMessage,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditedAt,
+			&i.RefundedCents,
+			&i.DisputedCents,
+			&i.FailureCode,
+			&i.ReceiptEmail,
+			&i.StuckReason,
+			&i.StuckAt,
+			&i.LiveVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listWebhookEventsForWorkflow = `-- name: ListWebhookEventsForWorkflow :many
 SELECT id, source, dedup_key, event_type, workflow_id, payload, received_at, delivered_at, attempts, next_attempt_at, last_error, signal, start_workflow, start_input, form FROM webhook_events WHERE workflow_id = $1 ORDER BY id
 `
@@ -905,19 +1113,26 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 const searchCalls = `-- name: SearchCalls :many
 SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
-WHERE c.id = $1::uuid
-   OR c.parent_call_sid = $2::text OR c.child_call_sid = $2::text
-   OR c.phone_number = $3::text
-   OR u.email = $4::text
-ORDER BY c.created_at DESC
+WHERE c.id BETWEEN $1::uuid AND $2::uuid
+   OR c.parent_call_sid = $3::text OR c.child_call_sid = $3::text
+   OR starts_with(c.parent_call_sid, $4::text) OR starts_with(c.child_call_sid, $4::text)
+   OR c.phone_number LIKE '+' || $5::text || '%'
+   OR c.phone_number LIKE '%' || $6::text
+   OR c.phone_number LIKE '%' || $7::text || '%'
+   OR c.user_id = (SELECT e.id FROM users e WHERE e.email = $8::text)
+ORDER BY c.created_at DESC, c.id DESC
 LIMIT 50
 `
 
 type SearchCallsParams struct {
-	ID    *uuid.UUID
-	Sid   *string
-	Phone *string
-	Email *string
+	IDFrom         *uuid.UUID
+	IDTo           *uuid.UUID
+	Sid            *string
+	SidPrefix      *string
+	NumberPrefix   *string
+	NationalNumber *string
+	NumberPart     *string
+	Email          *string
 }
 
 type SearchCallsRow struct {
@@ -959,13 +1174,21 @@ type SearchCallsRow struct {
 	Email               string
 }
 
-// Support's search: a call by its id, a Twilio CallSid of either leg, the
-// number called, or the email of its user.
+// Support's search for calls, newest first (web/admin_search.go reads the
+// term): by id (the range of ids a typed start of one covers), a Twilio
+// CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+// its start, which scans), the number as digits (its start when
+// typed internationally, its end when typed in national format without
+// the trunk 0, or any part of it), or the exact email of its user.
 func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error) {
 	rows, err := q.db.Query(ctx, searchCalls,
-		arg.ID,
+		arg.IDFrom,
+		arg.IDTo,
 		arg.Sid,
-		arg.Phone,
+		arg.SidPrefix,
+		arg.NumberPrefix,
+		arg.NationalNumber,
+		arg.NumberPart,
 		arg.Email,
 	)
 	if err != nil {
@@ -1026,17 +1249,20 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 const searchTopUps = `-- name: SearchTopUps :many
 SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
-WHERE t.id = $1::uuid
-   OR t.payment_intent_id = $2::text
-   OR u.email = $3::text
-ORDER BY t.created_at DESC
+WHERE t.id BETWEEN $1::uuid AND $2::uuid
+   OR t.payment_intent_id = $3::text
+   OR starts_with(t.payment_intent_id, $4::text)
+   OR t.user_id = (SELECT e.id FROM users e WHERE e.email = $5::text)
+ORDER BY t.created_at DESC, t.id DESC
 LIMIT 50
 `
 
 type SearchTopUpsParams struct {
-	ID            *uuid.UUID
-	PaymentIntent *string
-	Email         *string
+	IDFrom              *uuid.UUID
+	IDTo                *uuid.UUID
+	PaymentIntent       *string
+	PaymentIntentPrefix *string
+	Email               *string
 }
 
 type SearchTopUpsRow struct {
@@ -1063,9 +1289,17 @@ type SearchTopUpsRow struct {
 	Email           string
 }
 
-// A top-up by its id, its PaymentIntent id, or the email of its user.
+// A top-up by id (or the range a typed start of one covers), its
+// PaymentIntent id (whole, or its start: a scan), or the exact email of
+// its user; newest first.
 func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error) {
-	rows, err := q.db.Query(ctx, searchTopUps, arg.ID, arg.PaymentIntent, arg.Email)
+	rows, err := q.db.Query(ctx, searchTopUps,
+		arg.IDFrom,
+		arg.IDTo,
+		arg.PaymentIntent,
+		arg.PaymentIntentPrefix,
+		arg.Email,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -1110,13 +1344,21 @@ const searchUsers = `-- name: SearchUsers :many
 SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
 WHERE starts_with(u.email, $1::text) OR u.id = $2::uuid
-ORDER BY u.email
+   OR strpos(u.email, $3::text) > 0
+   OR u.id BETWEEN $4::uuid AND $5::uuid
+   OR lower(u.display_name) LIKE '%' || $6::text || '%'
+   OR split_part(u.email, '@', 1) LIKE '%' || $6::text || '%'
+ORDER BY u.created_at DESC, u.id DESC
 LIMIT 50
 `
 
 type SearchUsersParams struct {
 	EmailPrefix *string
 	ID          *uuid.UUID
+	EmailPart   *string
+	IDFrom      *uuid.UUID
+	IDTo        *uuid.UUID
+	NameLike    *string
 }
 
 type SearchUsersRow struct {
@@ -1135,10 +1377,19 @@ type SearchUsersRow struct {
 	CachedBalanceCents int64
 }
 
-// Users whose email starts with the text typed (or whose id it is), with
-// their balance.
+// Users, newest first, with their balance: by the start of their email,
+// part of it (email_part), their id or the range a typed start of one
+// covers, or part of their name or of their email before the @ (name_like:
+// a LIKE pattern's middle, its % and _ escaped; both sides lower case).
 func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error) {
-	rows, err := q.db.Query(ctx, searchUsers, arg.EmailPrefix, arg.ID)
+	rows, err := q.db.Query(ctx, searchUsers,
+		arg.EmailPrefix,
+		arg.ID,
+		arg.EmailPart,
+		arg.IDFrom,
+		arg.IDTo,
+		arg.NameLike,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -147,6 +147,14 @@ type Querier interface {
 	ListStuckTopUps(ctx context.Context) ([]ListStuckTopUpsRow, error)
 	ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]Transaction, error)
 	ListTopUpsForUser(ctx context.Context, arg ListTopUpsForUserParams) ([]TopUp, error)
+	// A user's calls just newer than a keyset cursor (created_at, id), oldest
+	// first: the console's "Newer" page, which the caller turns round.
+	// ListCallsPage is the "Older" one.
+	ListUserCallsNewer(ctx context.Context, arg ListUserCallsNewerParams) ([]Call, error)
+	// A user's top-ups just newer than a keyset cursor, oldest first.
+	ListUserTopUpsNewer(ctx context.Context, arg ListUserTopUpsNewerParams) ([]TopUp, error)
+	// A user's top-ups, newest first, after a keyset cursor (created_at, id).
+	ListUserTopUpsPage(ctx context.Context, arg ListUserTopUpsPageParams) ([]TopUp, error)
 	// One page of a wallet's ledger, newest first, with what each entry is
 	// about (the call's number, the top-up's package). Keyset-paginated on the
 	// id: pass the last id of the previous page as before_id (NULL for the
@@ -218,13 +226,21 @@ type Querier interface {
 	ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error)
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
-	// Support's search: a call by its id, a Twilio CallSid of either leg, the
-	// number called, or the email of its user.
+	// Support's search for calls, newest first (web/admin_search.go reads the
+	// term): by id (the range of ids a typed start of one covers), a Twilio
+	// CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+	// its start, which scans), the number as digits (its start when
+	// typed internationally, its end when typed in national format without
+	// the trunk 0, or any part of it), or the exact email of its user.
 	SearchCalls(ctx context.Context, arg SearchCallsParams) ([]SearchCallsRow, error)
-	// A top-up by its id, its PaymentIntent id, or the email of its user.
+	// A top-up by id (or the range a typed start of one covers), its
+	// PaymentIntent id (whole, or its start: a scan), or the exact email of
+	// its user; newest first.
 	SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]SearchTopUpsRow, error)
-	// Users whose email starts with the text typed (or whose id it is), with
-	// their balance.
+	// Users, newest first, with their balance: by the start of their email,
+	// part of it (email_part), their id or the range a typed start of one
+	// covers, or part of their name or of their email before the @ (name_like:
+	// a LIKE pattern's middle, its % and _ escaped; both sides lower case).
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
 	// Returns the call's status and number, and its billing state before this
 	// update (a retried activity sees its own earlier write: not counted twice).

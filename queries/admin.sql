@@ -113,35 +113,82 @@ WHERE c.id = ANY(sqlc.arg(ids)::uuid[])
 ORDER BY c.created_at DESC;
 
 -- name: SearchCalls :many
--- Support's search: a call by its id, a Twilio CallSid of either leg, the
--- number called, or the email of its user.
+-- Support's search for calls, newest first (web/admin_search.go reads the
+-- term): by id (the range of ids a typed start of one covers), a Twilio
+-- CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
+-- its start, which scans), the number as digits (its start when
+-- typed internationally, its end when typed in national format without
+-- the trunk 0, or any part of it), or the exact email of its user.
 SELECT c.*, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
-WHERE c.id = sqlc.narg(id)::uuid
+WHERE c.id BETWEEN sqlc.narg(id_from)::uuid AND sqlc.narg(id_to)::uuid
    OR c.parent_call_sid = sqlc.narg(sid)::text OR c.child_call_sid = sqlc.narg(sid)::text
-   OR c.phone_number = sqlc.narg(phone)::text
-   OR u.email = sqlc.narg(email)::text
-ORDER BY c.created_at DESC
+   OR starts_with(c.parent_call_sid, sqlc.narg(sid_prefix)::text) OR starts_with(c.child_call_sid, sqlc.narg(sid_prefix)::text)
+   OR c.phone_number LIKE '+' || sqlc.narg(number_prefix)::text || '%'
+   OR c.phone_number LIKE '%' || sqlc.narg(national_number)::text
+   OR c.phone_number LIKE '%' || sqlc.narg(number_part)::text || '%'
+   OR c.user_id = (SELECT e.id FROM users e WHERE e.email = sqlc.narg(email)::text)
+ORDER BY c.created_at DESC, c.id DESC
 LIMIT 50;
 
 -- name: SearchTopUps :many
--- A top-up by its id, its PaymentIntent id, or the email of its user.
+-- A top-up by id (or the range a typed start of one covers), its
+-- PaymentIntent id (whole, or its start: a scan), or the exact email of
+-- its user; newest first.
 SELECT t.*, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
-WHERE t.id = sqlc.narg(id)::uuid
+WHERE t.id BETWEEN sqlc.narg(id_from)::uuid AND sqlc.narg(id_to)::uuid
    OR t.payment_intent_id = sqlc.narg(payment_intent)::text
-   OR u.email = sqlc.narg(email)::text
-ORDER BY t.created_at DESC
+   OR starts_with(t.payment_intent_id, sqlc.narg(payment_intent_prefix)::text)
+   OR t.user_id = (SELECT e.id FROM users e WHERE e.email = sqlc.narg(email)::text)
+ORDER BY t.created_at DESC, t.id DESC
 LIMIT 50;
 
 -- name: SearchUsers :many
--- Users whose email starts with the text typed (or whose id it is), with
--- their balance.
+-- Users, newest first, with their balance: by the start of their email,
+-- part of it (email_part), their id or the range a typed start of one
+-- covers, or part of their name or of their email before the @ (name_like:
+-- a LIKE pattern's middle, its % and _ escaped; both sides lower case).
 SELECT u.*, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
 WHERE starts_with(u.email, sqlc.narg(email_prefix)::text) OR u.id = sqlc.narg(id)::uuid
-ORDER BY u.email
+   OR strpos(u.email, sqlc.narg(email_part)::text) > 0
+   OR u.id BETWEEN sqlc.narg(id_from)::uuid AND sqlc.narg(id_to)::uuid
+   OR lower(u.display_name) LIKE '%' || sqlc.narg(name_like)::text || '%'
+   OR split_part(u.email, '@', 1) LIKE '%' || sqlc.narg(name_like)::text || '%'
+ORDER BY u.created_at DESC, u.id DESC
 LIMIT 50;
+
+-- name: ListUserCallsNewer :many
+-- A user's calls just newer than a keyset cursor (created_at, id), oldest
+-- first: the console's "Newer" page, which the caller turns round.
+-- ListCallsPage is the "Older" one.
+SELECT *
+FROM calls
+WHERE user_id = sqlc.arg(user_id)
+  AND status <> 'created'
+  AND (created_at, id) > (sqlc.arg(after_at)::timestamptz, sqlc.arg(after_id)::uuid)
+ORDER BY created_at, id
+LIMIT sqlc.arg(page_size);
+
+-- name: ListUserTopUpsPage :many
+-- A user's top-ups, newest first, after a keyset cursor (created_at, id).
+SELECT *
+FROM topups
+WHERE user_id = sqlc.arg(user_id)
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(before_at)::timestamptz, sqlc.narg(before_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(page_size);
+
+-- name: ListUserTopUpsNewer :many
+-- A user's top-ups just newer than a keyset cursor, oldest first.
+SELECT *
+FROM topups
+WHERE user_id = sqlc.arg(user_id)
+  AND (created_at, id) > (sqlc.arg(after_at)::timestamptz, sqlc.arg(after_id)::uuid)
+ORDER BY created_at, id
+LIMIT sqlc.arg(page_size);
 
 -- name: ListWebhookEventsForWorkflow :many
 SELECT * FROM webhook_events WHERE workflow_id = $1 ORDER BY id;

@@ -103,6 +103,8 @@ type dashboardData struct {
 	// events of another API version this build could not read.
 	StuckTopUps   []db.ListStuckTopUpsRow
 	StripeVersion []db.ListStripeVersionProblemsRow
+	// StuckLink: every stuck call in the Temporal UI's list.
+	StuckLink string
 }
 
 // stuckQuery is the visibility query for calls waiting for support.
@@ -113,7 +115,7 @@ const stuckQuery = `WorkflowType = "` + workflows.CallWorkflowName + `" AND Bill
 func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 	q := db.New(s.pool)
 	grace := (s.callTiming().Ring() + overdueGrace).Milliseconds()
-	var d dashboardData
+	d := dashboardData{StuckLink: s.temporalListLink(stuckQuery)}
 	var err error
 	if d.Counts, err = q.DashboardCounts(r.Context(), grace); err != nil {
 		s.serverError(w, r, err)
@@ -175,73 +177,6 @@ func (s *Server) stuckCalls(ctx context.Context) ([]stuckCall, error) {
 	return out, nil
 }
 
-type searchData struct {
-	Query  string
-	Calls  []db.SearchCallsRow
-	TopUps []db.SearchTopUpsRow
-	Users  []db.SearchUsersRow
-}
-
-// showAdminSearch finds calls, top-ups and users by whatever support was
-// given: an email, a phone number, a call, top-up or user id, a Twilio
-// CallSid, or a Stripe PaymentIntent id.
-func (s *Server) showAdminSearch(w http.ResponseWriter, r *http.Request) {
-	term := strings.TrimSpace(r.URL.Query().Get("q"))
-	d := searchData{Query: term}
-	if term != "" && len(term) <= 200 {
-		var err error
-		if d.Calls, d.TopUps, d.Users, err = s.search(r.Context(), term); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	}
-	s.render(w, r, http.StatusOK, "admin_search", pageData{Tab: "admin", Data: d})
-}
-
-func (s *Server) search(ctx context.Context, term string) ([]db.SearchCallsRow, []db.SearchTopUpsRow, []db.SearchUsersRow, error) {
-	q := db.New(s.pool)
-	var cp db.SearchCallsParams
-	var tp db.SearchTopUpsParams
-	var up db.SearchUsersParams
-	switch {
-	case strings.Contains(term, "@"):
-		email := strings.ToLower(term)
-		cp.Email, tp.Email, up.EmailPrefix = &email, &email, &email
-	case strings.HasPrefix(term, "pi_"):
-		tp.PaymentIntent = &term
-	case strings.HasPrefix(term, "CA"):
-		cp.Sid = &term
-	default:
-		if id, err := uuid.Parse(term); err == nil {
-			cp.ID, tp.ID, up.ID = &id, &id, &id
-			break
-		}
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, term)
-		if len(digits) >= 7 {
-			phone := "+" + digits
-			cp.Phone = &phone
-		} else {
-			prefix := strings.ToLower(term)
-			up.EmailPrefix = &prefix
-		}
-	}
-	calls, err := q.SearchCalls(ctx, cp)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	topups, err := q.SearchTopUps(ctx, tp)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	users, err := q.SearchUsers(ctx, up)
-	return calls, topups, users, err
-}
-
 // The console's call and top-up pages have one shape: the row, then what
 // adminWorkflow loads for either (whose it is, the workflow's state query,
 // its webhook deliveries, its ledger entries, the staff actions on it, a
@@ -266,6 +201,9 @@ type adminCallData struct {
 	Carrier carrierWords
 	// CreditKey is Credit and retry's form key (a stuck call only).
 	CreditKey string
+	// CountryFailedLink: the failed calls to this call's country in the
+	// Temporal UI's list.
+	CountryFailedLink string
 }
 
 // adminWorkflowParts is what adminWorkflow loads for either page.
@@ -315,7 +253,8 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
 		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
 	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call), CreditKey: formKeyOrNew("")}
+		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call), CreditKey: formKeyOrNew(""),
+		CountryFailedLink: s.temporalListLink(countryFailedCallsQuery(call.DestinationCountry))}
 	if p.StateOK {
 		d.State = &st
 	}

@@ -29,8 +29,6 @@ import (
 const (
 	// maxAdjustmentCents bounds one manual adjustment, either way.
 	maxAdjustmentCents = 50_000
-	adminUserCalls     = 10
-	adminUserTopUps    = 10
 	adminUserEntries   = 50
 )
 
@@ -92,6 +90,12 @@ type adminUserData struct {
 	// and of the disable/enable form.
 	Key, AccessKey string
 	MaxAdjustment  int64
+
+	// CallPages and TopUpPages: the lists' Older and Newer links
+	// (admin_user_paging.go); WorkflowsLink: the user's workflows in the
+	// Temporal UI's list.
+	CallPages, TopUpPages pageLinks
+	WorkflowsLink         string
 }
 
 // showAdminUser is everything support needs about one user.
@@ -125,15 +129,19 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 	if admin := currentUser(r); admin != nil {
 		d.Self = admin.ID == id
 	}
-	calls, err := q.ListCallsPage(ctx, db.ListCallsPageParams{UserID: id, PageSize: adminUserCalls})
+	d.WorkflowsLink = s.temporalListLink(userWorkflowsQuery(id.String()))
+	calls, topups, callPages, topUpPages, ok, err := adminUserLists(ctx, q, id, r.URL.Query())
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad page", "That page of this user's calls or top-ups does not exist.")
+		return
+	}
+	d.TopUps, d.CallPages, d.TopUpPages = topups, callPages, topUpPages
 	for _, c := range calls {
 		d.Calls = append(d.Calls, adminCallRow{callRow: toCallRow(c, time.UTC), BillingState: c.BillingState})
 	}
 	if err == nil {
-		if d.TopUps, err = q.ListTopUpsForUser(ctx, db.ListTopUpsForUserParams{UserID: id, Limit: adminUserTopUps}); err == nil {
-			if d.Entries, err = q.ListWalletEntries(ctx, db.ListWalletEntriesParams{AccountID: u.AccountID, PageSize: adminUserEntries}); err == nil {
-				d.Actions, err = q.ListAdminActionsForTarget(ctx, db.ListAdminActionsForTargetParams{TargetType: "user", TargetID: id.String()})
-			}
+		if d.Entries, err = q.ListWalletEntries(ctx, db.ListWalletEntriesParams{AccountID: u.AccountID, PageSize: adminUserEntries}); err == nil {
+			d.Actions, err = q.ListAdminActionsForTarget(ctx, db.ListAdminActionsForTargetParams{TargetType: "user", TargetID: id.String()})
 		}
 	}
 	if err != nil {
