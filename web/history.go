@@ -51,9 +51,9 @@ func (c callRow) CutNotice() string {
 		why = "support changed your balance"
 	}
 	if c.CutSeconds == 0 {
-		return "During the call " + why + ": nothing is left to pay for it, so it is ending."
+		return "During this call, " + why + ": your balance no longer pays for it, so it is ending."
 	}
-	return fmt.Sprintf("During the call %s: it now covers %d min in all, so the call ends then.", why, c.CutSeconds/60)
+	return fmt.Sprintf("During this call, %s: your balance now pays for %d min in all, so the call ends then.", why, c.CutSeconds/60)
 }
 
 // Final reports whether the call is over (whatever its billing).

@@ -25,6 +25,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/testdb"
 	"github.com/mobayilo/mobayilo/web"
 	"github.com/mobayilo/mobayilo/web/webtest"
+	"github.com/mobayilo/mobayilo/workflows"
 )
 
 // TestCallThroughTheSimulator is a whole call in Chromium at 360x740: the
@@ -214,4 +215,31 @@ func TestCallThroughTheSimulator(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM transactions t JOIN calls c ON c.id = t.call_id WHERE c.phone_number = '+2348031230001'`).Scan(&busyCharges); err != nil || busyCharges != 0 {
 		t.Fatalf("the busy call has %d ledger entries (%v)", busyCharges, err)
 	}
+
+	// A money loss during a call (support's debit, as the console posts
+	// it and tells the call): the bar says why and counts down to the
+	// shorter end the balance still pays for.
+	b.tapInView("[data-call-target=close]")
+	b.eval(`(() => { document.querySelector("#phone_number").value = ""; return "" })()`)
+	for _, ch := range "08031234567" {
+		b.do(chromedp.Tap(chromedp.CSS(fmt.Sprintf(`button[data-key=%q]`, string(ch)))))
+	}
+	b.waitFor("the price line again", `document.querySelector("#rate-quote").textContent.includes("$0.14/min") && !document.querySelector("[data-dialer-target=call]").disabled`)
+	b.do(chromedp.Tap(chromedp.CSS("[data-dialer-target=call]")))
+	b.waitFor("in call again", status+` === "in_progress" && document.querySelector("[data-call-target=timer]").textContent !== "0:00"`)
+	cutID := b.eval(`document.querySelector("#in-call [data-call-status]").dataset.callStatus`)
+	// $4.86 less $4.66 leaves 20 cents: one minute at $0.14.
+	if _, err := ledger.New(pool).Post(ctx, ledger.Entry{Key: "admin:cut-" + cutID, AccountID: account, Kind: ledger.Adjustment, AmountCents: -466, Memo: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.SignalWorkflow(ctx, workflows.CallWorkflowID(cutID), "", workflows.SignalBalanceChanged, workflows.BalanceChangedSignal{Reason: "adjustment"}); err != nil {
+		t.Fatal(err)
+	}
+	warning := `document.querySelector("[data-call-target=warning]")`
+	b.waitFor("the cut in the bar", `!`+warning+`.classList.contains("hidden") && `+warning+`.textContent.includes("support changed your balance") && `+
+		`/^0:[0-5][0-9] left$|^1:00 left$/.test(document.querySelector("[data-call-target=left]").textContent.trim())`)
+	t.Logf("the bar after the debit: %q, %q", b.eval(warning+`.textContent.trim()`), b.eval(`document.querySelector("[data-call-target=left]").textContent.trim()`))
+	b.screenshot(filepath.Join(out, "call-dialer-cut.png"))
+	b.tapInView("[data-call-target=hangUp]")
+	b.waitFor("the cut call's outcome", outcome+` === "1 min · $0.14"`)
 }

@@ -115,16 +115,18 @@ export class InCall {
     // A money loss during the call (a refund, a dispute, a staff debit):
     // the server cut the call to what the balance covers, and ends it then.
     const cut = el.dataset.cutSeconds
-    if (cut !== undefined && !FINAL.has(status)) {
+    const wasCut = this.cut
+    this.cut = cut !== undefined
+    if (this.cut && !FINAL.has(status)) {
       this.maxSeconds = Math.min(this.initialMax ?? this.maxSeconds, Number(cut))
-      this.warn(el.dataset.cutNotice || "Your balance went down: the call ends early.")
       if (this.answeredAt) this.updateTimer()
-    } else if (this.cut && cut === undefined && !FINAL.has(status)) {
+      this.warn(el.dataset.cutNotice || "Your balance went down: the call ends early.")
+    } else if (wasCut && !this.cut && !FINAL.has(status)) {
       // A credit lifted the cut.
       this.maxSeconds = this.initialMax
       this.warningTarget.classList.add("hidden")
+      if (this.answeredAt) this.updateTimer()
     }
-    this.cut = cut !== undefined
     if (FINAL.has(status)) {
       this.end()
       // The charge follows the final status: the outcome then says it.
