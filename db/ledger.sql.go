@@ -136,6 +136,56 @@ func (q *Queries) ListEntriesByAccount(ctx context.Context, arg ListEntriesByAcc
 	return items, nil
 }
 
+const listMoneyLostDuringCall = `-- name: ListMoneyLostDuringCall :many
+SELECT t.id, t.account_id, t.account_kind, t.counterparty, t.kind, t.amount_cents, t.balance_after_cents, t.idempotency_key, t.request_hash, t.call_id, t.topup_id, t.memo, t.created_at
+FROM transactions t
+JOIN calls c ON c.account_id = t.account_id
+WHERE c.id = $1
+  AND t.created_at >= c.created_at
+  AND t.created_at <= COALESCE(c.ended_at, now())
+  AND t.amount_cents < 0
+  AND t.kind IN ('refund', 'dispute', 'adjustment')
+ORDER BY t.id DESC
+LIMIT 10
+`
+
+// What took money from the call's wallet while the call went on (from its
+// creation to its end, or now): refunds, disputes and debits, newest
+// first. Support reads them beside a call that was cut short or is stuck.
+func (q *Queries) ListMoneyLostDuringCall(ctx context.Context, callID uuid.UUID) ([]Transaction, error) {
+	rows, err := q.db.Query(ctx, listMoneyLostDuringCall, callID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Transaction{}
+	for rows.Next() {
+		var i Transaction
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.AccountKind,
+			&i.Counterparty,
+			&i.Kind,
+			&i.AmountCents,
+			&i.BalanceAfterCents,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CallID,
+			&i.TopUpID,
+			&i.Memo,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const postEntry = `-- name: PostEntry :one
 WITH wallet AS (
     SELECT a.id, a.cached_balance_cents

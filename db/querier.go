@@ -129,6 +129,10 @@ type Querier interface {
 	// A user's calls, newest first, after a keyset cursor (created_at, id).
 	ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
+	// What took money from the call's wallet while the call went on (from its
+	// creation to its end, or now): refunds, disputes and debits, newest
+	// first. Support reads them beside a call that was cut short or is stuck.
+	ListMoneyLostDuringCall(ctx context.Context, callID uuid.UUID) ([]Transaction, error)
 	ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]ListOverdueCallsRow, error)
 	// The console's declined and failed payments, newest first (keyset on id).
 	ListPaymentFailures(ctx context.Context, arg ListPaymentFailuresParams) ([]ListPaymentFailuresRow, error)

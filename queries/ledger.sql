@@ -105,3 +105,18 @@ ORDER BY a.house_name;
 SELECT COALESCE(SUM(cached_balance_cents), 0)::bigint AS total_cents
 FROM accounts
 WHERE kind = 'wallet';
+
+-- name: ListMoneyLostDuringCall :many
+-- What took money from the call's wallet while the call went on (from its
+-- creation to its end, or now): refunds, disputes and debits, newest
+-- first. Support reads them beside a call that was cut short or is stuck.
+SELECT t.*
+FROM transactions t
+JOIN calls c ON c.account_id = t.account_id
+WHERE c.id = sqlc.arg(call_id)
+  AND t.created_at >= c.created_at
+  AND t.created_at <= COALESCE(c.ended_at, now())
+  AND t.amount_cents < 0
+  AND t.kind IN ('refund', 'dispute', 'adjustment')
+ORDER BY t.id DESC
+LIMIT 10;

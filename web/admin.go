@@ -201,6 +201,9 @@ type adminCallData struct {
 	Carrier carrierWords
 	// CreditKey is Credit and retry's form key (a stuck call only).
 	CreditKey string
+	// LostDuringCall: refunds, disputes and debits posted to the wallet
+	// while the call went on (what cut it short, or left it a debt).
+	LostDuringCall []db.Transaction
 	// CountryFailedLink: the failed calls to this call's country in the
 	// Temporal UI's list.
 	CountryFailedLink string
@@ -257,6 +260,9 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 		CountryFailedLink: s.temporalListLink(countryFailedCallsQuery(call.DestinationCountry))}
 	if p.StateOK {
 		d.State = &st
+	}
+	if err == nil {
+		d.LostDuringCall, err = q.ListMoneyLostDuringCall(r.Context(), id)
 	}
 	if err == nil {
 		d.Events, err = q.ListCallEvents(r.Context(), id)

@@ -89,6 +89,15 @@ func TestARefundDuringACallEndsIt(t *testing.T) {
 	if page := b.get("/calls/" + call.CallID); !strings.Contains(page.body, "a top-up was refunded") {
 		t.Fatalf("the call's page does not say why it ended:\n%s", page.body)
 	}
+	// Support's page of the call names the refund that cut it, with a
+	// link to its entry.
+	staff := e.admin("reader@example.com")
+	admin := staff.get("/admin/calls/" + call.CallID)
+	for _, want := range []string{"data-cut>to 0 s of talk (refund during the call), hung up at the carrier", "data-lost-during-call", "refund -$5.00", "#entry-"} {
+		if !strings.Contains(admin.body, want) {
+			t.Fatalf("the console's call page lacks %q:\n%s", want, admin.body)
+		}
+	}
 	e.mustVerifyLedger()
 	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_cut_by_refund.json")
 }
