@@ -62,10 +62,12 @@ func TestARefundDuringACallEndsIt(t *testing.T) {
 	}
 	done := e.placeRealtime(call, 10*time.Minute)
 	time.Sleep(1500 * time.Millisecond) // a second or so of talk
+	refundedAt := time.Now()
 	if _, err := psim.Refund(context.Background(), pi, 500, payments.Faults{}); err != nil {
 		t.Fatal(err)
 	}
 	sc := ended(t, done)
+	t.Logf("the refund ended the call %s later (%d s talked, authorized for %d s)", time.Since(refundedAt).Round(time.Millisecond), sc.DurationSeconds, call.MaxSeconds)
 	st := e.finish(call.CallID)
 	if st.CutToSeconds == nil || *st.CutToSeconds != 0 || st.CutReason != "refund" || !st.CutEnded {
 		t.Fatalf("state %+v: want cut to nothing by the refund, and ended", st)
