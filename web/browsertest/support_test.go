@@ -206,7 +206,7 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	}
 	t.Logf("call %s cut by the refund and stuck in billing (%s in)", call.CallID, time.Since(started).Round(time.Millisecond))
 
-	b.clickInView(`header a[href="/admin"]`)
+	b.clickInView(`nav[aria-label="Support console"] a[href="/admin"]`)
 	dashboard := `location.pathname === "/admin" && document.querySelector("main h1")?.textContent.trim() === "What needs attention" && ` + settled
 	b.waitFor("the dashboard", dashboard)
 	stuckRow := fmt.Sprintf(`[data-stuck-call=%q]`, call.CallID)
