@@ -128,10 +128,8 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	if got := b.eval(`document.querySelector('` + refundButton + `')` + text); got != "Refund" {
 		t.Fatalf("the refund form's button says %q, want Refund (page: %s)", got, b.where())
 	}
-	b.do(
-		chromedp.SendKeys(chromedp.CSS(`main form#refund input[name="amount"]`), "4.90"),
-		chromedp.SendKeys(chromedp.CSS(`main form#refund textarea[name="reason"]`), refundReason),
-	)
+	b.typeInto(`main form#refund input[name="amount"]`, "4.90")
+	b.typeInto(`main form#refund textarea[name="reason"]`, refundReason)
 	b.mark("beforeRefund")
 	b.clickInView(refundButton)
 	flash := b.flashAfter("beforeRefund", topUpPage, retryWait)
@@ -242,6 +240,14 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	if got := b.eval(`Array.from(document.querySelectorAll("main dt")).find(dt => dt.textContent.trim() === "Duration")?.nextElementSibling` + text); got != "61 s" {
 		t.Errorf("the call's page says it lasted %q, want the carrier's 61 s", got)
 	}
+	// The cut shows in the workflow's state on the page (the page has no
+	// line of its own for it).
+	state := b.eval(`document.querySelector('main section[aria-labelledby="state"] pre')?.textContent ?? "no state"`)
+	for _, want := range []string{`"CutToSeconds": 0,`, `"CutReason": "refund",`, `"CutEnded": true`, `"DurationSeconds": 61,`, `"CostCents": 28,`} {
+		if !strings.Contains(state, want) {
+			t.Errorf("the stuck call's workflow state on the page lacks %s:\n%s", want, state)
+		}
+	}
 	b.checkWidth("stuck call page")
 	b.desktopScreenshot(filepath.Join(out, "admin-call-stuck-after-refund.png"))
 
@@ -253,7 +259,7 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	if got := b.eval(`document.querySelector('` + creditForm + ` input[name="amount"]')?.value ?? "no form"`); got != "0.28" {
 		t.Errorf("the credit's amount is prefilled with %q, want the charge, 0.28", got)
 	}
-	b.do(chromedp.SendKeys(chromedp.CSS(creditForm+` input[name="reason"]`), creditReason))
+	b.typeInto(creditForm+` input[name="reason"]`, creditReason)
 	creditButton := creditForm + ` button`
 	if got := b.eval(`document.querySelector('` + creditButton + `')` + text); got != "Credit and retry" {
 		t.Fatalf("the credit form's button says %q, want Credit and retry", got)
@@ -313,7 +319,7 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	b.do(chromedp.Navigate(base + "/admin/calls/" + second.CallID))
 	b.waitFor("the second stuck call's page", secondPage)
 	waiveForm := fmt.Sprintf(`main form[action="/admin/calls/%s/waive"]`, second.CallID)
-	b.do(chromedp.SendKeys(chromedp.CSS(waiveForm+` #waive-reason`), waiveReason))
+	b.typeInto(waiveForm+` #waive-reason`, waiveReason)
 	b.mark("beforeWaive")
 	b.clickInView(waiveForm + ` button`)
 	if got := b.flashAfter("beforeWaive", secondPage, retryWait); got != "Waived: the call is settled as not billable; nothing was charged." {
@@ -484,6 +490,14 @@ func (d *dialogLog) last() string {
 	return d.msgs[len(d.msgs)-1]
 }
 
+// typeInto types text into the empty field sel names, as a person does,
+// and waits until the field holds it.
+func (b *browser) typeInto(sel, text string) {
+	b.t.Helper()
+	b.do(chromedp.SendKeys(chromedp.CSS(sel), text))
+	b.waitFor("the typed "+sel, fmt.Sprintf(`document.querySelector(%q)?.value === %q`, sel, text))
+}
+
 // mark sets a data attribute on the body; the next page Turbo renders has
 // a new body without it.
 func (b *browser) mark(name string) {
@@ -514,7 +528,8 @@ func (b *browser) flashAfter(name, pageExpr string, limit time.Duration) string 
 		}
 		select {
 		case <-ctx.Done():
-			b.t.Fatalf("no page with a flash within %s (page: %s)", limit, b.where())
+			b.t.Fatalf("no page with a flash within %s; the page's alerts and field errors: %s (page: %s)", limit,
+				b.eval(`JSON.stringify(Array.from(document.querySelectorAll('[role="alert"], .field-error')).map(e => e.textContent.replace(/\s+/g, " ").trim()))`), b.where())
 			return ""
 		case <-time.After(50 * time.Millisecond):
 		}
