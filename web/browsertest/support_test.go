@@ -491,11 +491,24 @@ func (d *dialogLog) last() string {
 }
 
 // typeInto types text into the empty field sel names, as a person does,
-// and waits until the field holds it.
+// and waits until the field holds it. Should a loaded machine lose a key
+// on the way to the page, the field is emptied and typed again (a person
+// would correct it too), at most three times.
 func (b *browser) typeInto(sel, text string) {
 	b.t.Helper()
-	b.do(chromedp.SendKeys(chromedp.CSS(sel), text))
-	b.waitFor("the typed "+sel, fmt.Sprintf(`document.querySelector(%q)?.value === %q`, sel, text))
+	value := fmt.Sprintf(`document.querySelector(%q)?.value`, sel)
+	for try := 1; ; try++ {
+		b.do(chromedp.SendKeys(chromedp.CSS(sel), text))
+		if b.poll(value+fmt.Sprintf(` === %q`, text), 3*time.Second) {
+			return
+		}
+		got := b.eval(value + ` ?? "no such field"`)
+		if try == 3 {
+			b.t.Fatalf("typing %q into %s gives %q (page: %s)", text, sel, got, b.where())
+		}
+		b.t.Logf("typing %q into %s gave %q: typing it again", text, sel, got)
+		b.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = ""; e.dispatchEvent(new Event("input", {bubbles: true})); return "" })()`, sel))
+	}
 }
 
 // mark sets a data attribute on the body; the next page Turbo renders has
