@@ -27,6 +27,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
@@ -299,7 +300,8 @@ func TestAdminRetriesAStuckCall(t *testing.T) {
 // startAdminApp serves the real router on a fresh database with the
 // sample rate deck, a Temporal dev server and a worker, and the carrier
 // simulator in place of Twilio (callbacks all at once, as the web
-// package's call tests have them).
+// package's call tests have them) and the payment simulator in place of
+// Stripe (the test configuration sets no Stripe key).
 func startAdminApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, *carrier.Simulator) {
 	t.Helper()
 	pool := testdb.New(t)
@@ -347,6 +349,11 @@ func startAdminApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool, *c
 	go rates.Watch(watchCtx, time.Minute)
 	acts := activities.New(pool)
 	acts.Rates, acts.Rules, acts.Carrier = rates, rules, sim
+	// A money loss (a refund, a staff debit) tells the call in progress
+	// (balance-changed); top-ups and refunds go to the payment simulator
+	// the app runs, through stripe-go.
+	acts.Signaler = tc
+	acts.Payments = payments.NewStripe(cfg.StripeSecretKey, cfg.StripeAPIBase, nil)
 	w := temporalx.NewWorker(tc, queue, acts, zerolog.Nop())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
