@@ -218,7 +218,7 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 		}
 	}
 	b.checkWidth("dashboard")
-	b.desktopScreenshot(filepath.Join(out, "admin-dashboard.png"))
+	b.desktopScreenshot(filepath.Join(out, "admin-dashboard-after-refund.png"))
 
 	callPage := fmt.Sprintf(`location.pathname === "/admin/calls/%s" && document.querySelector("main h1")?.textContent.startsWith("Call to") && `, call.CallID) + settled
 	b.clickInView(fmt.Sprintf(`%s a.btn[href="/admin/calls/%s"]`, stuckRow, call.CallID))
@@ -240,8 +240,16 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 	if got := b.eval(`Array.from(document.querySelectorAll("main dt")).find(dt => dt.textContent.trim() === "Duration")?.nextElementSibling` + text); got != "61 s" {
 		t.Errorf("the call's page says it lasted %q, want the carrier's 61 s", got)
 	}
-	// The cut shows in the workflow's state on the page (the page has no
-	// line of its own for it).
+	// The cut, in words, and the refund that caused it, with a link to
+	// its ledger entry.
+	if got := b.eval(`document.querySelector("main [data-cut]")` + text); got != "to 0 s of talk (refund during the call), hung up at the carrier" {
+		t.Errorf("the call's page says of the cut %q", got)
+	}
+	if got := b.eval(`document.querySelector("main [data-lost-during-call]")` + text); !strings.Contains(got, "refund -$4.90") ||
+		!b.evalBool(`!!document.querySelector('main [data-lost-during-call] a[href*="#entry-"]')`) {
+		t.Errorf("the call's page says of the money taken during it %q, want the refund of $4.90 with a link to its entry", got)
+	}
+	// And in the workflow's state on the page.
 	state := b.eval(`document.querySelector('main section[aria-labelledby="state"] pre')?.textContent ?? "no state"`)
 	for _, want := range []string{`"CutToSeconds": 0,`, `"CutReason": "refund",`, `"CutEnded": true`, `"DurationSeconds": 61,`, `"CostCents": 28,`} {
 		if !strings.Contains(state, want) {
@@ -357,7 +365,7 @@ func TestSupportHandlesAMidCallRefund(t *testing.T) {
 		t.Errorf("the audit log lists %d waivers, want 1; rows: %q", waivers, audit)
 	}
 	b.checkWidth("audit log")
-	b.desktopScreenshot(filepath.Join(out, "admin-audit.png"))
+	b.desktopScreenshot(filepath.Join(out, "admin-audit-support.png"))
 
 	// 6. The ledger balances, and each caller's cached balance is the sum
 	// of their entries: $5 - $4.90 + $0.28 - $0.28, and $5 untouched.
