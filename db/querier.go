@@ -61,8 +61,11 @@ type Querier interface {
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
-	// The call of an account that a balance change may cut: authorized and
-	// not over (one at most, calls_one_active_per_user).
+	// The call of an account that a balance change may cut: not over, its
+	// slot held (a row left in progress by a workflow that ended without it
+	// has its slot released), the newest if more. A call still being
+	// authorized is told too: its workflow keeps the signal until the call
+	// is dialled, and reads the balance then.
 	GetCallInProgressForAccount(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).
 	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)

@@ -220,8 +220,13 @@ SET cut_seconds = sqlc.narg(cut_seconds), cut_reason = sqlc.narg(cut_reason), up
 WHERE id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress');
 
 -- name: GetCallInProgressForAccount :one
--- The call of an account that a balance change may cut: authorized and
--- not over (one at most, calls_one_active_per_user).
+-- The call of an account that a balance change may cut: not over, its
+-- slot held (a row left in progress by a workflow that ended without it
+-- has its slot released), the newest if more. A call still being
+-- authorized is told too: its workflow keeps the signal until the call
+-- is dialled, and reads the balance then.
 SELECT id FROM calls
-WHERE account_id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress')
+WHERE account_id = $1 AND slot_released_at IS NULL
+  AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+ORDER BY created_at DESC
 LIMIT 1;

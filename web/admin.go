@@ -199,8 +199,6 @@ type adminCallData struct {
 	BalanceCents int64
 	// Carrier: why the carrier ended the call, in words (admin_call.go).
 	Carrier carrierWords
-	// CreditKey is Credit and retry's form key (a stuck call only).
-	CreditKey string
 	// LostDuringCall: refunds, disputes and debits posted to the wallet
 	// while the call went on (what cut it short, or left it a debt).
 	LostDuringCall []db.Transaction
@@ -256,7 +254,7 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	p, err := s.adminWorkflow(r.Context(), q, workflows.CallWorkflowID(id.String()), call.UserID, "call", id.String(), &st,
 		func() ([]db.Transaction, error) { return q.ListCallEntries(r.Context(), &id) })
 	d := adminCallData{Call: call, Email: p.Email, StateJSON: p.StateJSON, StateError: p.StateError,
-		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call), CreditKey: formKeyOrNew(""),
+		Entries: p.Entries, Audit: p.Audit, Link: p.Link, Carrier: explainCarrier(call),
 		CountryFailedLink: s.temporalListLink(countryFailedCallsQuery(call.DestinationCountry))}
 	if p.StateOK {
 		d.State = &st
@@ -335,7 +333,7 @@ func (s *Server) retryStuck(w http.ResponseWriter, r *http.Request, call db.Call
 	back := "/admin/calls/" + id.String()
 	wid := workflows.CallWorkflowID(id.String())
 	before, ok := s.signalStuckCall(w, r, call, "retry", "retried", workflows.SignalRetryBilling,
-		func(workflows.CallState) any { return nil })
+		func(workflows.CallState) any { return nil }, credited)
 	if !ok {
 		return
 	}
@@ -375,14 +373,14 @@ func (s *Server) retryStuck(w http.ResponseWriter, r *http.Request, call db.Call
 		s.setFlash(r, credited+"Charged "+Money(cost)+".")
 	case rowErr == nil && row.BillingState == workflows.BillingNotBillable:
 		s.recordOutcome(r.Context(), actionID, true, "settled as not billable: nothing to charge")
-		s.setFlash(r, "Settled: the carrier's answer says there is nothing to charge.")
+		s.setFlash(r, credited+"Settled: the carrier's answer says there is nothing to charge.")
 	case after.BillingState == workflows.BillingStuck:
 		why := explainStuck(after.LastError, after.CostCents, 0).Sentence
 		s.recordOutcome(r.Context(), actionID, false, "still stuck: "+why)
-		s.setFlashError(r, "The retry did not charge the call; it is still stuck. "+why)
+		s.setFlashError(r, credited+"The retry did not charge the call; it is still stuck. "+why)
 	default:
 		s.recordOutcome(r.Context(), actionID, false, "no answer yet: billing is "+after.BillingState)
-		s.setFlashError(r, "The retry was sent, but the call is not charged yet (billing is "+after.BillingState+"). Reload in a moment.")
+		s.setFlashError(r, credited+"The retry was sent, but the call is not charged yet (billing is "+after.BillingState+"). Reload in a moment.")
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -180,7 +180,7 @@ func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
 	admin := currentUser(r)
 	before, ok := s.signalStuckCall(w, r, call, "waive", "waived", workflows.SignalWaiveBilling, func(before workflows.CallState) any {
 		return workflows.WaiveSignal{Reason: reason, By: admin.ID.String(), Attempts: before.BillingAttempts}
-	})
+	}, "")
 	if !ok {
 		return
 	}
@@ -208,10 +208,10 @@ func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
 // then signal sent with arg(before). Each failure is said in red and
 // answered with a redirect to the call's page; ok is false then.
 func (s *Server) signalStuckCall(w http.ResponseWriter, r *http.Request, call db.Call, verb, done, signal string,
-	arg func(before workflows.CallState) any) (before workflows.CallState, ok bool) {
+	arg func(before workflows.CallState) any, prefix string) (before workflows.CallState, ok bool) {
 	back := "/admin/calls/" + call.ID.String()
 	fail := func(flash func(*http.Request, string), msg string) (workflows.CallState, bool) {
-		flash(r, msg)
+		flash(r, prefix+msg)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return before, false
 	}
@@ -268,7 +268,7 @@ func (s *Server) recordOutcome(ctx context.Context, actionID int64, ok bool, out
 
 // creditAndRetry is a stuck call's Credit and retry: a credit to the
 // caller (an adjustment, reason required, password re-entered when stale,
-// audited, once per form key), then the retry. No charge is ever stuck for
+// audited, once per call), then the retry. No charge is ever stuck for
 // want of money (the debt rule): the credit is support's goodwill towards
 // a caller whose call went wrong (a refund that cut it short, a charge our
 // side could not post), given in the same step as the retry so the
@@ -301,11 +301,16 @@ func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
 		fail(msg)
 		return
 	}
-	key, ok := parseFormKey(r.PostForm.Get("key"))
-	if !ok {
-		fail("the form is out of date; reload the page and send it again.")
+	// The workflow must be there to retry before anything is credited.
+	var before workflows.CallState
+	if _, err := s.queryState(r.Context(), workflows.CallWorkflowID(call.ID.String()), &before); err != nil {
+		fail("the call's workflow cannot be reached (" + plainError(err.Error()) + ").")
 		return
 	}
+	// One Credit and retry credit per call, whatever the form: pressing
+	// it again (after a retry that did not charge, or from another tab)
+	// retries without crediting twice. Another credit is the user page's.
+	key := "credit-retry:" + call.ID.String()
 	admin := currentUser(r)
 	if call.UserID == admin.ID {
 		fail("you cannot credit your own balance. Ask another admin.")
@@ -330,15 +335,15 @@ func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, ledger.ErrIdempotencyConflict), errors.Is(err, errFormUsed):
-		fail("this form was already sent with another amount. Check the ledger; reload the page to send a new one.")
+		fail("this call already had a Credit and retry of another amount. Retry billing retries it; another credit is the customer's page's adjustment.")
 		return
 	case err != nil:
 		s.serverError(w, r, err)
 		return
 	}
-	credited := "Credited " + Money(cents) + "; "
+	credited := "Credited " + Money(cents) + " (entry " + fmt.Sprint(posted.ID) + "). "
 	if posted.Replayed {
-		credited = "The credit of " + Money(cents) + " was already posted (this form was sent before); "
+		credited = "This call's credit of " + Money(cents) + " was posted before (entry " + fmt.Sprint(posted.ID) + "), not again. "
 	} else {
 		s.metrics.LedgerPosted(string(ledger.Adjustment))
 		s.log.Info().Str("admin_id", admin.ID.String()).Str("call_id", call.ID.String()).Int64("amount_cents", cents).

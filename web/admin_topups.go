@@ -201,6 +201,14 @@ func (s *Server) refundTopUp(w http.ResponseWriter, r *http.Request) {
 	rf, err := s.payments.CreateRefund(ctx, payments.NewRefund{PaymentIntentID: *t.PaymentIntentID, AmountCents: cents,
 		Key: "mobayilo-admin-refund-" + key, TopUpID: topUp, Note: reason})
 	switch {
+	case errors.Is(err, payments.ErrPermanent) && strings.Contains(err.Error(), "idempotency_error"):
+		// This form's key already asked Stripe for a refund with other
+		// parameters (sent again, changed, after Stripe was not reached):
+		// that first refund may stand.
+		s.recordOutcome(ctx, actionID, false, "this form had already asked Stripe for a refund; Stripe refused a changed one")
+		s.setFlashError(r, "This form had already asked Stripe for a refund, so Stripe refused a changed one. Check the refunds below before refunding again.")
+		http.Redirect(w, r, "/admin/topups/"+topUp, http.StatusSeeOther)
+		return
 	case errors.Is(err, payments.ErrPermanent):
 		why := stripeRefusal(err)
 		s.recordOutcome(ctx, actionID, false, "Stripe refused the refund of "+Money(asked)+": "+why)

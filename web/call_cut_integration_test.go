@@ -161,7 +161,7 @@ func TestADebitDuringACallCutsItAndACreditLiftsTheCut(t *testing.T) {
 	}
 	// The caller hangs up; billed as any call.
 	e.sim.HangUp(call.CallID)
-	<-done
+	ended(t, done)
 	if st := e.finish(call.CallID); st.CutToSeconds != nil || st.CutEnded || st.BillingState != workflows.BillingCharged {
 		t.Fatalf("state %+v", st)
 	}

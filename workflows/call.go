@@ -702,6 +702,14 @@ func (w *callWorkflow) onStatus(ctx workflow.Context, s StatusSignal) {
 	if IsFinal(status) {
 		w.finalAt, w.finalTrace = s.ReceivedAt, s.Trace
 	}
+	if status == StatusInProgress && w.answeredAt.IsZero() && !s.ReceivedAt.IsZero() {
+		// The answer, as the web role received it: a signal redelivered
+		// late must not start a money loss's cut late.
+		w.answeredAt = s.ReceivedAt
+		if now := workflow.Now(ctx); now.Before(w.answeredAt) {
+			w.answeredAt = now
+		}
+	}
 	w.setStatus(ctx, status)
 	w.record(ctx, status, w.state.ChildCallSid)
 }

@@ -31,11 +31,13 @@ func (w *callWorkflow) moneyLossOn(ctx workflow.Context) bool {
 
 // applyAllowance reads what the balance covers and moves the cut: down to
 // it when it is less than the call may take now, up (or away) when a
-// credit raised it. A failed read leaves the cut as it was (a balance that
-// cannot be read is no reason to end a call).
+// credit raised it. The read is retried until Postgres answers; one that
+// fails for good (bad input) leaves the cut as it was.
 func (w *callWorkflow) applyAllowance(ctx workflow.Context) {
 	t := w.state.Terms
-	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 3,
+	// Retried until Postgres answers (a blip must not let the call run on
+	// money that is gone); callbacks that arrive meanwhile wait their turn.
+	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second,
 		NonRetryableErrorTypes: []string{ErrTypeBadInput}}
 	req := AllowanceRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, PerMinuteMicros: t.PerMinuteMicros,
 		ConnectionFeeMicros: t.ConnectionFeeMicros, MaxSeconds: t.MaxSeconds}
