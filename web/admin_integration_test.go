@@ -341,7 +341,8 @@ func TestCreditAndRetryCreditsOnceThenCharges(t *testing.T) {
 		t.Fatalf("once charged: %d credits\n%s", credits(), got.body)
 	}
 	audit := staff.get("/admin/audit")
-	if !strings.Contains(audit.body, "charged $0.28") || !strings.Contains(audit.body, "sorry: the call was cut short") {
+	if !strings.Contains(audit.body, "charged $0.28") || !strings.Contains(audit.body, "sorry: the call was cut short") ||
+		!strings.Contains(audit.body, "credited $0.28 for the call to &#43;2348031234567") {
 		t.Fatalf("the audit log:\n%s", audit.body)
 	}
 	e.mustVerifyLedger()

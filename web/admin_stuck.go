@@ -318,6 +318,7 @@ func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
 	}
 	note := "Credit for your call to " + call.PhoneNumber
 	var posted ledger.Posted
+	var creditAction int64
 	err := db.InTx(r.Context(), s.pool, func(q *db.Queries) error {
 		var err error
 		posted, err = ledger.New(q.DB()).Post(r.Context(), ledger.Entry{Key: "admin:" + key, AccountID: call.AccountID,
@@ -325,10 +326,10 @@ func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
 		if err != nil || posted.Replayed {
 			return err
 		}
-		recorded, err := s.audit(r.Context(), q, admin.ID, auditEntry{Action: "adjustment", TargetType: "user", TargetID: call.UserID.String(),
+		creditAction, err = s.auditAction(r.Context(), q, admin.ID, auditEntry{Action: "adjustment", TargetType: "user", TargetID: call.UserID.String(),
 			Reason: reason, Key: "admin:" + key, Details: map[string]any{"amount_cents": cents, "entry_id": posted.ID,
 				"balance_after_cents": posted.BalanceAfterCents, "customer_note": note, "call_id": call.ID.String(), "credit_and_retry": true}})
-		if err == nil && !recorded {
+		if err == nil && creditAction == 0 {
 			err = errFormUsed
 		}
 		return err
@@ -345,6 +346,8 @@ func (s *Server) creditAndRetry(w http.ResponseWriter, r *http.Request) {
 	if posted.Replayed {
 		credited = "This call's credit of " + Money(cents) + " was posted before (entry " + fmt.Sprint(posted.ID) + "), not again. "
 	} else {
+		s.recordOutcome(r.Context(), creditAction, true, fmt.Sprintf("credited %s for the call to %s (entry %d), then retried",
+			Money(cents), call.PhoneNumber, posted.ID))
 		s.metrics.LedgerPosted(string(ledger.Adjustment))
 		s.log.Info().Str("admin_id", admin.ID.String()).Str("call_id", call.ID.String()).Int64("amount_cents", cents).
 			Int64("entry_id", posted.ID).Msg("admin: credit before a retry")
