@@ -763,10 +763,11 @@ func (q *Queries) NotifyCallEvent(ctx context.Context, payload string) error {
 }
 
 const recentNumbers = `-- name: RecentNumbers :many
-SELECT phone_number, max(created_at)::timestamptz AS last_called
-FROM calls
-WHERE user_id = $1 AND status NOT IN ('created', 'refused')
-GROUP BY phone_number
+SELECT c.phone_number, max(c.created_at)::timestamptz AS last_called, ct.name AS contact_name
+FROM calls c
+LEFT JOIN contacts ct ON ct.user_id = c.user_id AND ct.phone_number = c.phone_number
+WHERE c.user_id = $1 AND c.status NOT IN ('created', 'refused')
+GROUP BY c.phone_number, ct.name
 ORDER BY last_called DESC
 LIMIT 5
 `
@@ -774,9 +775,11 @@ LIMIT 5
 type RecentNumbersRow struct {
 	PhoneNumber string
 	LastCalled  time.Time
+	ContactName *string
 }
 
-// The numbers a user called most recently, each once.
+// The numbers a user called most recently, each once, with the contact's
+// name when the number is saved.
 func (q *Queries) RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error) {
 	rows, err := q.db.Query(ctx, recentNumbers, userID)
 	if err != nil {
@@ -786,7 +789,7 @@ func (q *Queries) RecentNumbers(ctx context.Context, userID uuid.UUID) ([]Recent
 	items := []RecentNumbersRow{}
 	for rows.Next() {
 		var i RecentNumbersRow
-		if err := rows.Scan(&i.PhoneNumber, &i.LastCalled); err != nil {
+		if err := rows.Scan(&i.PhoneNumber, &i.LastCalled, &i.ContactName); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

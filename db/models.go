@@ -100,6 +100,16 @@ type CallRate struct {
 	UpdatedAt           time.Time
 }
 
+type Contact struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	Name        string
+	PhoneNumber string
+	Favourite   bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 type EmailConfirmation struct {
 	TokenHash  []byte
 	UserID     uuid.UUID

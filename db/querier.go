@@ -33,6 +33,7 @@ type Querier interface {
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
+	CreateContact(ctx context.Context, arg CreateContactParams) (Contact, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error)
@@ -44,6 +45,7 @@ type Querier interface {
 	// max_seconds plus ringing and a grace period, top-ups unpaid for more
 	// than an hour, and webhook deliveries waiting for a retry.
 	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
+	DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
 	// Removes all but the newest keep streams of a user; returns the removed.
@@ -73,6 +75,7 @@ type Querier interface {
 	// the call, whether support disabled its user, the wallet's balance, and what
 	// the user spent on calls and how many calls they placed since midnight UTC.
 	GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error)
+	GetContactByNumber(ctx context.Context, arg GetContactByNumberParams) (Contact, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
@@ -131,11 +134,19 @@ type Querier interface {
 	ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCallsByIDsRow, error)
 	// A user's calls, newest first, after a keyset cursor (created_at, id).
 	ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([]Call, error)
+	// Every query here names the user: a contact id alone never reads or
+	// changes a row (another user's id is no row, a 404).
+	// A user's contacts, favourites first, then by name.
+	ListContacts(ctx context.Context, userID uuid.UUID) ([]Contact, error)
 	ListEntriesByAccount(ctx context.Context, arg ListEntriesByAccountParams) ([]Transaction, error)
+	ListFavouriteContacts(ctx context.Context, userID uuid.UUID) ([]Contact, error)
 	// What took money from the call's wallet while the call went on (from its
 	// creation to its end, or now): refunds, disputes and debits, newest
 	// first. Support reads them beside a call that was cut short or is stuck.
 	ListMoneyLostDuringCall(ctx context.Context, callID uuid.UUID) ([]Transaction, error)
+	// History's page (ListCallsPage) with each call's contact name, when the
+	// number is saved: one query, joined by user and number.
+	ListNamedCallsPage(ctx context.Context, arg ListNamedCallsPageParams) ([]ListNamedCallsPageRow, error)
 	ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]ListOverdueCallsRow, error)
 	// The console's declined and failed payments, newest first (keyset on id).
 	ListPaymentFailures(ctx context.Context, arg ListPaymentFailuresParams) ([]ListPaymentFailuresRow, error)
@@ -212,7 +223,8 @@ type Querier interface {
 	// Housekeeping workflow in batches (short transactions, no long lock).
 	// Failure counts last touched before the cutoff (long past any window).
 	PruneSignInFailures(ctx context.Context, arg PruneSignInFailuresParams) (int64, error)
-	// The numbers a user called most recently, each once.
+	// The numbers a user called most recently, each once, with the contact's
+	// name when the number is saved.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
 	// Counts an attempt in a fixed window: a count whose window began longer
 	// ago than the window starts again at one. first_failed_at is when the
@@ -287,6 +299,8 @@ type Querier interface {
 	// refunded is refunded, one disputed disputed, and one whose dispute was
 	// won or whose refund failed is succeeded again.
 	SyncTopUpReversals(ctx context.Context, id uuid.UUID) (TopUp, error)
+	ToggleFavouriteContact(ctx context.Context, arg ToggleFavouriteContactParams) (Contact, error)
+	UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error

@@ -181,11 +181,13 @@ SELECT * FROM call_events WHERE call_id = $1 ORDER BY id;
 SELECT * FROM transactions WHERE call_id = $1 ORDER BY id;
 
 -- name: RecentNumbers :many
--- The numbers a user called most recently, each once.
-SELECT phone_number, max(created_at)::timestamptz AS last_called
-FROM calls
-WHERE user_id = $1 AND status NOT IN ('created', 'refused')
-GROUP BY phone_number
+-- The numbers a user called most recently, each once, with the contact's
+-- name when the number is saved.
+SELECT c.phone_number, max(c.created_at)::timestamptz AS last_called, ct.name AS contact_name
+FROM calls c
+LEFT JOIN contacts ct ON ct.user_id = c.user_id AND ct.phone_number = c.phone_number
+WHERE c.user_id = $1 AND c.status NOT IN ('created', 'refused')
+GROUP BY c.phone_number, ct.name
 ORDER BY last_called DESC
 LIMIT 5;
 

@@ -21,11 +21,19 @@ var dialKeys = []dialKey{
 	{"*", "", ""}, {"0", "+", "+"}, {"#", "", ""},
 }
 
+// recentNumber is a number of the dialer's Recent list, with its
+// contact's name when it is saved.
+type recentNumber struct {
+	Number, Name string
+}
+
 type dialData struct {
 	Device string // "simulator" in development, else "twilio"
 	Number string
 	Keys   []dialKey
-	Recent []string
+	Recent []recentNumber
+	// Favourites are the user's favourite contacts, up to 5 (contacts.go).
+	Favourites []db.Contact
 	// Prices is the URL of the deck's country prices (rates.go), named by
 	// the deck's version, so the dialer prices a number as it is typed
 	// without the network and refetches only when the deck changed.
@@ -37,13 +45,19 @@ type dialData struct {
 // showCall is the dialer: the number, a keypad, the price line, recent
 // numbers and the Call button, enabled only for a number the user can call.
 func (s *Server) showCall(w http.ResponseWriter, r *http.Request) {
-	recent, err := db.New(s.pool).RecentNumbers(r.Context(), currentUser(r).ID)
+	q := db.New(s.pool)
+	recent, err := q.RecentNumbers(r.Context(), currentUser(r).ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	favourites, err := q.ListFavouriteContacts(r.Context(), currentUser(r).ID)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	data := dialData{Keys: dialKeys, Number: r.URL.Query().Get("number"), Device: "twilio",
-		Prices: s.priceListURL(), CapSeconds: s.rules.MaxCallSeconds}
+		Prices: s.priceListURL(), CapSeconds: s.rules.MaxCallSeconds, Favourites: favourites}
 	if s.sim != nil {
 		data.Device = "simulator"
 	}
@@ -51,7 +65,11 @@ func (s *Server) showCall(w http.ResponseWriter, r *http.Request) {
 		data.Number = ""
 	}
 	for _, n := range recent {
-		data.Recent = append(data.Recent, n.PhoneNumber)
+		rn := recentNumber{Number: n.PhoneNumber}
+		if n.ContactName != nil {
+			rn.Name = *n.ContactName
+		}
+		data.Recent = append(data.Recent, rn)
 	}
 	s.render(w, r, http.StatusOK, "call", pageData{Tab: "dial", Data: data})
 }

@@ -22,13 +22,15 @@ const historyPageSize = 20
 // show it.
 type callRow struct {
 	ID, Number, Country, Status string
-	BillingState                string
-	DurationSeconds             int64
-	CostCents                   int64
-	Billed                      bool
-	Pending                     bool      // final, not yet billed (or stuck)
-	At                          time.Time // in the user's time zone
-	Version                     int64     // the row's live_version
+	// Name is the contact's name when the number is saved (History).
+	Name            string
+	BillingState    string
+	DurationSeconds int64
+	CostCents       int64
+	Billed          bool
+	Pending         bool      // final, not yet billed (or stuck)
+	At              time.Time // in the user's time zone
+	Version         int64     // the row's live_version
 	// CutSeconds: the talk time a money loss cut the call to (-1: none);
 	// CutReason: what lowered the balance (issue 24).
 	CutSeconds int64
@@ -92,7 +94,7 @@ type historyData struct {
 // time (a keyset cursor: ?before=<unix nanos>_<call id>).
 func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	p := db.ListCallsPageParams{UserID: u.ID, PageSize: historyPageSize + 1}
+	p := db.ListNamedCallsPageParams{UserID: u.ID, PageSize: historyPageSize + 1}
 	before, set, ok := readCursor(s, w, r, "your history", parseCallCursor)
 	if !ok {
 		return
@@ -100,7 +102,7 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 	if set {
 		p.BeforeAt, p.BeforeID = &before.at, &before.id
 	}
-	calls, err := db.New(s.pool).ListCallsPage(r.Context(), p)
+	calls, err := db.New(s.pool).ListNamedCallsPage(r.Context(), p)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -109,13 +111,16 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 	calls, more := pageOf(calls, historyPageSize)
 	if more {
 		last := calls[len(calls)-1]
-		data.Older = olderURL("/history", callCursor{last.CreatedAt, last.ID}.String())
+		data.Older = olderURL("/history", callCursor{last.Call.CreatedAt, last.Call.ID}.String())
 	}
 	// Days and times are the person's own (their time zone, Settings).
 	loc := accounts.Location(u.User)
 	now := time.Now().In(loc)
 	for _, c := range calls {
-		row := toCallRow(c, loc)
+		row := toCallRow(c.Call, loc)
+		if c.ContactName != nil {
+			row.Name = *c.ContactName
+		}
 		label := dayLabel(row.At, now)
 		if len(data.Days) == 0 || data.Days[len(data.Days)-1].Label != label {
 			data.Days = append(data.Days, historyDay{Label: label})

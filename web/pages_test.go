@@ -40,9 +40,13 @@ func TestEveryPageRenders(t *testing.T) {
 		"forgot":  {Form: url.Values{}},
 		"reset":   {Form: url.Values{"token": {"abc"}}, Data: true},
 		"confirm": {Form: url.Values{"token": {"abc"}}, Data: true},
-		"call":    {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []string{"+2348031234567"}}},
+		"call":    {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []recentNumber{{Number: "+2348031234567", Name: "Ada <b>"}, {Number: "+2348031234568"}},
+			Favourites: []db.Contact{{ID: uuid.New(), Name: "Ada <b>", PhoneNumber: "+2348031234567", Favourite: true}}}},
+		"contacts": {Tab: "dial", Form: url.Values{"name": {"<x>"}}, Errors: map[string]string{"name": "Enter a name."}, Data: contactsData{EditID: "k2", Contacts: []contactRow{
+			{ID: "k1", Name: "Ada <b>", Number: "+2348031234567", Country: "Nigeria", Favourite: true, PerMinute: "$0.14/min"},
+			{ID: "k2", Name: "Bo", Number: "+8819<x>", Refusal: "Numbers starting with +881 cannot be called."}}}},
 		"history": {Tab: "history", Data: historyData{Older: "/history?before=x", Days: []historyDay{{Label: "Today", Calls: []callRow{
-			{ID: "c1", Number: "+2348031234567", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
+			{ID: "c1", Number: "+2348031234567", Name: "Ada <b>", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
 			{ID: "c2", Number: "+233<b>", Country: "Ghana", Status: "busy", At: time.Now()}}}}}},
 		"call_detail": {Tab: "history", Data: callDetail{Call: callRow{ID: "c1", Number: "+2348031234567", Country: "Nigeria", Status: "completed", DurationSeconds: 61, CostCents: 28, Billed: true, At: time.Now()},
 			RatePerMinute: "$0.14/min", RateName: "Nigeria mobile", BilledMinutes: 2, BillingState: "charged", CarrierReason: "<y>",

@@ -104,6 +104,11 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/dev/carrier/hangup", s.simulateHangUp)
 			}
 			r.Get("/history", s.showHistory)
+			r.Get("/contacts", s.showContacts)
+			r.Post("/contacts", s.createContact)
+			r.Post("/contacts/{id}", s.updateContact)
+			r.Post("/contacts/{id}/delete", s.deleteContact)
+			r.Post("/contacts/{id}/favourite", s.toggleFavourite)
 			r.Get("/credits", s.showCredits)
 			r.Post("/credits/purchase", s.purchaseCredits)
 			r.Get("/credits/topups/{id}", s.showTopUp)

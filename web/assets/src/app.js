@@ -11,6 +11,7 @@ import CallController from "./controllers/call_controller.js"
 import PaymentController from "./controllers/payment_controller.js"
 import SignupController from "./controllers/signup_controller.js"
 import ZoneController from "./controllers/zone_controller.js"
+import ContactPickerController from "./controllers/contact_picker_controller.js"
 
 startLive()
 
@@ -22,6 +23,7 @@ application.register("call", CallController)
 application.register("payment", PaymentController)
 application.register("signup", SignupController)
 application.register("zone", ZoneController)
+application.register("contact-picker", ContactPickerController)
 
 // The service worker serves the offline page when the network is gone, and
 // keeps the Voice SDK once the dialer asked for it. It never caches pages
