@@ -1,0 +1,203 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/mobayilo/mobayilo/activities"
+	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/config"
+	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/internal/temporalx"
+	"github.com/mobayilo/mobayilo/internal/testdb"
+	"github.com/mobayilo/mobayilo/web"
+	"github.com/mobayilo/mobayilo/web/webtest"
+)
+
+// TestCallAContact in Chromium at 360x740, on the whole stack with the
+// carrier simulator in real time: the person opens Contacts from the
+// dialer, saves a national number through the form, sees it E.164 with its
+// price, makes it a favourite, taps Call on it, finds the dialer filled
+// (and the favourite above Recent), calls, is in call, hangs up, and
+// History names the call after the contact.
+func TestCallAContact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium, Temporal and Postgres; skipped with -short")
+	}
+	execPath := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	t.Cleanup(cancel)
+	base, pool := startRealtimeCallApp(t, ctx)
+
+	b := startBrowser(t, ctx, execPath)
+	console := collectConsole(t, b.ctx)
+	defer func() {
+		for _, m := range console.stop() {
+			if m.IsException() {
+				t.Errorf("uncaught error in the page: %s (%s:%d)", m.Text, m.URL, m.Line+1)
+			}
+		}
+	}()
+	b.do(phone(viewportHeight))
+	out := filepath.Join(repoRoot(t), "test-output")
+	_ = os.MkdirAll(out, 0o755)
+
+	b.do(chromedp.Navigate(base + "/signup"))
+	b.waitFor("the sign-up form", `!!document.querySelector('form[action="/signup"] select#home_country')`)
+	b.do(
+		chromedp.SendKeys(chromedp.CSS("#display_name"), "Ifeoma"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ifeoma@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.SetValue(chromedp.CSS("#home_country"), "NG"),
+		chromedp.Tap(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+	)
+	b.waitForTab("dial", "/call")
+	b.waitFor("the live stream to connect", liveOpen)
+	var account uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = 'ifeoma@example.com'`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.New(pool).Post(ctx, ledger.Entry{Key: "bonus:ifeoma", AccountID: account, Kind: ledger.Bonus, AmountCents: 500}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the balance to arrive", `document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$5.00"`)
+	b.eval(`(() => { document.querySelector('[data-controller="flash"]')?.remove(); return "" })()`)
+
+	// Contacts, from the dialer.
+	b.tapInView(`main a[href="/contacts"]`)
+	b.waitForTab("dial", "/contacts")
+	// Headless Chromium has no Contact Picker: only the manual form.
+	if !b.evalBool(`document.querySelector("[data-contact-picker-target=button]").hidden`) {
+		t.Error("Import from phone is shown where navigator.contacts is missing")
+	}
+	b.typeInto("#name", "Mama Ngozi")
+	b.typeInto("#phone_number", "0803 123 4567")
+	b.tapInView(`form[action="/contacts"] button[type="submit"]`)
+	item := `(document.querySelector("[id^=contact-]")?.textContent.replace(/\s+/g, " ").trim() ?? "")`
+	b.waitFor("the saved contact with its price", `location.pathname === "/contacts" && `+item+`.includes("Mama Ngozi") && `+item+`.includes("+2348031234567") && `+item+`.includes("$0.14/min") && `+settled)
+	b.tapInView(`[id^=contact-] form[action$="/favourite"] button`)
+	b.waitFor("the favourite", `document.querySelector('[id^=contact-] [aria-pressed="true"]') !== null && `+settled)
+	b.checkButtonsAndLinks("/contacts")
+	b.screenshot(filepath.Join(out, "contacts.png"))
+
+	// Call from the contact: the dialer is filled and priced.
+	b.tapInView(`a[aria-label="Call Mama Ngozi"]`)
+	b.waitForTab("dial", "/call")
+	b.waitFor("the dialer filled", `document.querySelector("#phone_number").value === "+2348031234567" && document.querySelector("#rate-quote").textContent.includes("$0.14/min") && !document.querySelector("[data-dialer-target=call]").disabled`)
+	if !b.evalBool(`document.querySelector("#favourites")?.closest("section").textContent.includes("Mama Ngozi") === true`) {
+		t.Error("the dialer does not show the favourite")
+	}
+	b.screenshot(filepath.Join(out, "contacts-dialer.png"))
+	b.do(chromedp.Tap(chromedp.CSS("[data-dialer-target=call]")))
+	status := `document.querySelector("#in-call [data-call-status]")?.dataset.status`
+	b.waitFor("in call", status+` === "in_progress" && document.querySelector("[data-call-target=status]").textContent.trim() === "In call"`)
+	callID := b.eval(`document.querySelector("#in-call [data-call-status]").dataset.callStatus`)
+	b.tapInView("[data-call-target=hangUp]")
+	b.waitFor("the call's outcome", `document.querySelector("[data-call-target=outcome]").textContent.trim() === "1 min · $0.14"`)
+
+	// History names the call after the contact, with the number.
+	b.do(chromedp.Tap(chromedp.CSS(navLink("history"))))
+	b.waitForTab("history", "/history")
+	row := fmt.Sprintf(`(document.querySelector("#call-row-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, callID)
+	b.waitFor("the contact's name in History", row+`.includes("Mama Ngozi") && `+row+`.includes("+2348031234567")`)
+	t.Logf("the row: %s", b.eval(row))
+	b.screenshot(filepath.Join(out, "contacts-history.png"))
+}
+
+// checkButtonsAndLinks checks that every visible button, link and summary
+// in the page's main part is at least minTapTarget CSS px each way.
+func (b *browser) checkButtonsAndLinks(page string) {
+	b.t.Helper()
+	targets, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]box](`Array.from(document.querySelectorAll("main a, main button, main summary"))
+		.filter(e => e.getClientRects().length > 0 && !e.closest(".sr-only") && !e.closest("details:not([open]) > :not(summary)"))
+		.map(e => { const r = e.getBoundingClientRect(); return {tab: e.tagName.toLowerCase() + " " + JSON.stringify(e.textContent.replace(/\s+/g, " ").trim().slice(0, 40)), width: r.width, height: r.height}; })`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if len(targets) == 0 {
+		b.t.Errorf("%s: nothing to check", page)
+	}
+	for _, x := range targets {
+		if x.Width < minTapTarget || x.Height < minTapTarget {
+			b.t.Errorf("%s: the tap target %s is %.1fx%.1f CSS px, want at least %dx%d", page, x.Tab, x.Width, x.Height, minTapTarget, minTapTarget)
+		}
+	}
+}
+
+// startRealtimeCallApp serves the real router on a fresh database with
+// the sample rate deck, a Temporal dev server and a worker, and the
+// carrier simulator playing Twilio in real time (as
+// TestCallThroughTheSimulator has it): a call rings, is in progress until
+// hung up, and is billed.
+func startRealtimeCallApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool) {
+	t.Helper()
+	pool := testdb.New(t)
+	if _, err := ratedeck.LoadSampleIfEmpty(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	temporalOut := &lockedBuffer{}
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, Output: temporalOut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Stop()
+		if s := temporalOut.String(); t.Failed() && s != "" {
+			t.Logf("temporal dev server output (the end):\n%s", s[max(0, len(s)-4000):])
+		}
+	})
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: srv.Address, Namespace: "default", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+
+	httpSrv := httptest.NewUnstartedServer(nil)
+	base := "http://" + httpSrv.Listener.Addr().String()
+	queue := "browser-contacts-" + uuid.NewString()
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"APP_ENV": "test", "PUBLIC_BASE_URL": base, "TEMPORAL_TASK_QUEUE": queue}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
+		APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret, Ring: time.Second, Realtime: true}
+	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
+
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	t.Cleanup(stopWatch)
+	rates, err := ratedeck.NewStore(watchCtx, pool, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rates.Watch(watchCtx, time.Minute)
+	acts := activities.New(pool)
+	acts.Rates, acts.Rules, acts.Carrier = rates, rules, sim
+	w := temporalx.NewWorker(tc, queue, acts, zerolog.Nop())
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Mailer: mail.NewMailbox(zerolog.Nop()), Rules: rules, Simulator: sim})
+	httpSrv.Config.Handler = s.Handler()
+	httpSrv.Start()
+	t.Cleanup(httpSrv.Close)
+	return base, pool
+}
