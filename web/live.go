@@ -305,11 +305,20 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc := accounts.Location(u.User)
+	// A call's row names its contact as History does (contacts.go); a
+	// lookup per call event, which are few.
+	contactName := func(number string) string {
+		c, err := db.New(s.pool).GetContactByNumber(r.Context(), db.GetContactByNumberParams{UserID: u.ID, PhoneNumber: number})
+		if err != nil {
+			return ""
+		}
+		return c.Name
+	}
 	// What changed while no stream was open (a phone dropping the
 	// connection): the current state. Versions make it harmless where the
 	// page is as new.
 	for _, ev := range s.currentState(r, u) {
-		if !send(sse(s.turboStream(ev, loc))) {
+		if !send(sse(s.turboStream(ev, loc, contactName))) {
 			return
 		}
 	}
@@ -324,12 +333,12 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-st.events:
-			if !send(sse(s.turboStream(ev, loc))) {
+			if !send(sse(s.turboStream(ev, loc, contactName))) {
 				return
 			}
 		case <-st.resync:
 			for _, ev := range s.currentState(r, u) {
-				if !send(sse(s.turboStream(ev, loc))) {
+				if !send(sse(s.turboStream(ev, loc, contactName))) {
 					return
 				}
 			}
@@ -377,7 +386,7 @@ func callEvent(c db.Call) liveEvent {
 // live.js), each carrying the row's version, so a page element that shows
 // that version or a later one is left alone. Times are in loc, the user's
 // zone. "" when there is nothing to send.
-func (s *Server) turboStream(ev liveEvent, loc *time.Location) string {
+func (s *Server) turboStream(ev liveEvent, loc *time.Location, contactName func(number string) string) string {
 	var out strings.Builder
 	action := func(name, targets, template string) {
 		fmt.Fprintf(&out, `<turbo-stream action="%s" targets="%s" version="%d">`, name, attrEscaper.Replace(targets), ev.Version)
@@ -409,6 +418,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location) string {
 		row := toCallRow(db.Call{ID: id, PhoneNumber: ev.Number, DestinationCountry: ev.Country, Status: ev.Status,
 			BillingState: ev.BillingState, CostCents: ev.CostCents, DurationSeconds: ev.DurationSeconds, CreatedAt: ev.CreatedAt,
 			LiveVersion: ev.Version, CutSeconds: ev.CutSeconds, CutReason: ev.CutReason}, loc)
+		row.Name = contactName(row.Number)
 		if text, ok := render("call_status", row); ok {
 			action("live-replace", "[data-call-status='"+row.ID+"']", text)
 		}

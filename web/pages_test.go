@@ -40,7 +40,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"forgot":  {Form: url.Values{}},
 		"reset":   {Form: url.Values{"token": {"abc"}}, Data: true},
 		"confirm": {Form: url.Values{"token": {"abc"}}, Data: true},
-		"call":    {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []recentNumber{{Number: "+2348031234567", Name: "Ada <b>"}, {Number: "+2348031234568"}},
+		"call": {Tab: "dial", Data: dialData{Device: "simulator", Number: "+234<x>", Keys: dialKeys, Recent: []recentNumber{{Number: "+2348031234567", Name: "Ada <b>"}, {Number: "+2348031234568"}},
 			Favourites: []db.Contact{{ID: uuid.New(), Name: "Ada <b>", PhoneNumber: "+2348031234567", Favourite: true}}}},
 		"contacts": {Tab: "dial", Form: url.Values{"name": {"<x>"}}, Errors: map[string]string{"name": "Enter a name."}, Data: contactsData{EditID: "k2", Contacts: []contactRow{
 			{ID: "k1", Name: "Ada <b>", Number: "+2348031234567", Country: "Nigeria", Favourite: true, PerMinute: "$0.14/min"},

@@ -32,8 +32,8 @@ import (
 // carrier simulator in real time: the person opens Contacts from the
 // dialer, saves a national number through the form, sees it E.164 with its
 // price, makes it a favourite, taps Call on it, finds the dialer filled
-// (and the favourite above Recent), calls, is in call, hangs up, and
-// History names the call after the contact.
+// (and the favourite above Recent), calls, is in call, and History names
+// the call after the contact, before and after the hang-up.
 func TestCallAContact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium, Temporal and Postgres; skipped with -short")
@@ -106,14 +106,17 @@ func TestCallAContact(t *testing.T) {
 	status := `document.querySelector("#in-call [data-call-status]")?.dataset.status`
 	b.waitFor("in call", status+` === "in_progress" && document.querySelector("[data-call-target=status]").textContent.trim() === "In call"`)
 	callID := b.eval(`document.querySelector("#in-call [data-call-status]").dataset.callStatus`)
-	b.tapInView("[data-call-target=hangUp]")
-	b.waitFor("the call's outcome", `document.querySelector("[data-call-target=outcome]").textContent.trim() === "1 min · $0.14"`)
 
-	// History names the call after the contact, with the number.
+	// History names the call after the contact, with the number, and keeps
+	// the name when the row turns to the call's end by itself (the live
+	// stream's row).
 	b.do(chromedp.Tap(chromedp.CSS(navLink("history"))))
 	b.waitForTab("history", "/history")
 	row := fmt.Sprintf(`(document.querySelector("#call-row-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, callID)
-	b.waitFor("the contact's name in History", row+`.includes("Mama Ngozi") && `+row+`.includes("+2348031234567")`)
+	b.waitFor("the contact's name in History, in call", row+`.includes("Mama Ngozi") && `+row+`.includes("+2348031234567") && `+row+`.includes("In call")`)
+	b.tapInView("[data-call-target=hangUp]")
+	b.waitFor("the call's outcome", `document.querySelector("[data-call-target=outcome]").textContent.trim() === "1 min · $0.14"`)
+	b.waitFor("the row's end, still named", row+`.includes("Completed") && `+row+`.includes("$0.14") && `+row+`.includes("Mama Ngozi")`)
 	t.Logf("the row: %s", b.eval(row))
 	b.screenshot(filepath.Join(out, "contacts-history.png"))
 }
