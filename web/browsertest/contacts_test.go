@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,7 +32,8 @@ import (
 // TestCallAContact in Chromium at 360x740, on the whole stack with the
 // carrier simulator in real time: the person opens Contacts from the
 // dialer, saves a national number through the form, sees it E.164 with its
-// price, makes it a favourite, taps Call on it, finds the dialer filled
+// price, makes it a favourite, imports another with the Contact Picker
+// (stubbed, as Android Chrome has it), taps Call on it, finds the dialer filled
 // (and the favourite above Recent), calls, is in call, and History names
 // the call after the contact, before and after the hang-up.
 func TestCallAContact(t *testing.T) {
@@ -91,6 +93,27 @@ func TestCallAContact(t *testing.T) {
 	b.waitFor("the saved contact with its price", `location.pathname === "/contacts" && `+item+`.includes("Mama Ngozi") && `+item+`.includes("+2348031234567") && `+item+`.includes("$0.14/min") && `+settled)
 	b.tapInView(`[id^=contact-] form[action$="/favourite"] button`)
 	b.waitFor("the favourite", `document.querySelector('[id^=contact-] [aria-pressed="true"]') !== null && `+settled)
+
+	// Android Chrome's Contact Picker (stubbed from here on, as the phone
+	// has it): Import from phone shows, asks for one contact's name and
+	// numbers, and fills the form; the server reads the national number.
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.ContactsManager = function () {};
+		Object.defineProperty(navigator, "contacts", {value: {select: async (props, opts) => {
+			window.pickedWith = JSON.stringify([props, opts]);
+			return [{name: ["Chioma Eze"], tel: ["0803 123 4570", "+44 20 7946 0018"]}];
+		}}});`}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Reload())
+	b.waitFor("Import from phone", `location.pathname === "/contacts" && document.querySelector("[data-contact-picker-target=button]")?.hidden === false && `+settled)
+	b.tapInView("[data-contact-picker-target=button]")
+	b.waitFor("the form filled from the phone", `document.querySelector("#name").value === "Chioma Eze" && document.querySelector("#phone_number").value === "0803 123 4570"`)
+	if got := b.eval(`window.pickedWith`); got != `[["name","tel"],{"multiple":false}]` {
+		t.Errorf("the picker was asked for %s", got)
+	}
+	b.tapInView(`form[action="/contacts"] button[type="submit"]`)
+	b.waitFor("the imported contact", `document.querySelectorAll("[id^=contact-]").length === 2 && document.querySelectorAll("[id^=contact-]")[1].textContent.includes("+2348031234570") && `+settled)
 	b.checkButtonsAndLinks("/contacts")
 	b.screenshot(filepath.Join(out, "contacts.png"))
 
