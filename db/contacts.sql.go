@@ -70,6 +70,30 @@ func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (C
 	return i, err
 }
 
+const getContact = `-- name: GetContact :one
+SELECT id, user_id, name, phone_number, favourite, created_at, updated_at FROM contacts WHERE id = $1 AND user_id = $2
+`
+
+type GetContactParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact, error) {
+	row := q.db.QueryRow(ctx, getContact, arg.ID, arg.UserID)
+	var i Contact
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.PhoneNumber,
+		&i.Favourite,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getContactByNumber = `-- name: GetContactByNumber :one
 SELECT id, user_id, name, phone_number, favourite, created_at, updated_at FROM contacts WHERE user_id = $1 AND phone_number = $2
 `

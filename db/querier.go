@@ -75,6 +75,7 @@ type Querier interface {
 	// the call, whether support disabled its user, the wallet's balance, and what
 	// the user spent on calls and how many calls they placed since midnight UTC.
 	GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error)
+	GetContact(ctx context.Context, arg GetContactParams) (Contact, error)
 	GetContactByNumber(ctx context.Context, arg GetContactByNumberParams) (Contact, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)

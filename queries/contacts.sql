@@ -13,6 +13,9 @@ WHERE user_id = $1 AND favourite
 ORDER BY lower(name), phone_number
 LIMIT 5;
 
+-- name: GetContact :one
+SELECT * FROM contacts WHERE id = $1 AND user_id = $2;
+
 -- name: GetContactByNumber :one
 SELECT * FROM contacts WHERE user_id = $1 AND phone_number = $2;
 

@@ -164,6 +164,10 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Another user's contact is a 404 whatever the form holds.
+	if _, err := db.New(s.pool).GetContact(r.Context(), db.GetContactParams{ID: id, UserID: currentUser(r).ID}); !s.found(w, r, err) {
+		return
+	}
 	s.saveContact(w, r, id.String(), func(q *db.Queries, ctx context.Context, f contactForm) (db.Contact, error) {
 		return q.UpdateContact(ctx, db.UpdateContactParams{ID: id, UserID: currentUser(r).ID, Name: f.Name, PhoneNumber: f.Number})
 	})

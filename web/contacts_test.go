@@ -141,6 +141,10 @@ func TestContactsAreOnlyTheirUsers(t *testing.T) {
 			t.Fatalf("ben POST %s: %d", path, r.status)
 		}
 	}
+	// An invalid form to another user's contact is a 404 too, not the form again.
+	if r := ben.post("/contacts/"+annID, url.Values{"name": {""}, "phone_number": {"1"}}); r.status != http.StatusNotFound {
+		t.Fatalf("ben's invalid update of ann's contact: %d", r.status)
+	}
 	if r := ben.post("/contacts/not-a-uuid/delete", nil); r.status != http.StatusNotFound {
 		t.Fatalf("malformed id: %d", r.status)
 	}
@@ -185,5 +189,27 @@ func TestHistoryAndRecentShowTheContactsName(t *testing.T) {
 	dial := b.get("/call").body
 	if !strings.Contains(dial, `<span class="font-semibold">Chidi</span>`) || strings.Contains(dial, "Not yours") {
 		t.Fatalf("Recent does not name the contact:\n%s", dial)
+	}
+}
+
+// Contacts are behind sign-in, and a form from another site saves nothing.
+func TestContactsNeedASignedInSameOriginUser(t *testing.T) {
+	a := newApp(t, nil)
+	out := a.browser()
+	if r := out.get("/contacts"); r.status != http.StatusSeeOther || r.location != "/signin?next=%2Fcontacts" {
+		t.Errorf("GET /contacts signed out: %d %s", r.status, r.location)
+	}
+	b := a.browser()
+	b.signUp("csrf.contacts@example.com", "correct horse", "X")
+	form := url.Values{"name": {"Evil"}, "phone_number": {"08031234567"}}
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/contacts", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if r := b.do(req); r.status != http.StatusForbidden {
+		t.Errorf("cross-origin POST /contacts: %d, want 403", r.status)
+	}
+	var n int
+	if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM contacts`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d contacts saved (%v)", n, err)
 	}
 }
