@@ -61,6 +61,7 @@ fuzz: postgres bin/temporal assets
 	$(FUZZ) -fuzz '^FuzzSignUp$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzSignIn$$' -fuzztime 300x ./web/
 	$(FUZZ) -fuzz '^FuzzSettings$$' -fuzztime 400x ./web/
+	$(FUZZ) -fuzz '^FuzzContacts$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzStartCall$$' -fuzztime 200x ./web/
 
 ## lint: gofmt, go vet and staticcheck

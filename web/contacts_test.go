@@ -13,7 +13,7 @@ import (
 var contactIDPattern = regexp.MustCompile(`id="contact-([0-9a-f-]{36})"`)
 
 // addContact saves a contact through the form and returns its id.
-func addContact(t *testing.T, b *browser, name, number string) string {
+func addContact(t testing.TB, b *browser, name, number string) string {
 	t.Helper()
 	r := b.post("/contacts", url.Values{"name": {name}, "phone_number": {number}})
 	if r.status != http.StatusSeeOther || r.location != "/contacts" {
