@@ -127,7 +127,7 @@ func (s *Server) rateCall(w http.ResponseWriter, r *http.Request) {
 			s.callError(w, r, http.StatusUnprocessableEntity, "not_over", "The call is not over yet.", 0)
 		default:
 			s.callError(w, r, http.StatusUnprocessableEntity, "not_rateable",
-				"Only a completed call of at least 5 seconds can be rated.", 0)
+				"Only a completed call of at least "+strconv.Itoa(minRatedSeconds)+" seconds can be rated.", 0)
 		}
 		return
 	}
