@@ -100,6 +100,15 @@ type CallRate struct {
 	UpdatedAt           time.Time
 }
 
+type CallRating struct {
+	CallID    uuid.UUID
+	UserID    uuid.UUID
+	Score     int16
+	Issues    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Contact struct {
 	ID          uuid.UUID
 	UserID      uuid.UUID

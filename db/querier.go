@@ -14,6 +14,9 @@ type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
 	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
+	// Ratings of the last 7 days per destination country, worst first: the
+	// count, the poor ones (score 2 or less), and their share in percent.
+	CallQualityByCountry(ctx context.Context) ([]CallQualityByCountryRow, error)
 	// Calls over but not billed (pending, or marked stuck for support): all of
 	// them, those that ended more than sqlc.arg(stuck_after) seconds ago or are
 	// marked stuck, and the age of the oldest. The rows are those of the partial
@@ -69,6 +72,7 @@ type Querier interface {
 	// authorized is told too: its workflow keeps the signal until the call
 	// is dialled, and reads the balance then.
 	GetCallInProgressForAccount(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
+	GetCallRating(ctx context.Context, callID uuid.UUID) (CallRating, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).
 	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)
 	// Everything AuthorizeCall decides on, in one round trip and one snapshot:
@@ -304,6 +308,11 @@ type Querier interface {
 	UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error
+	// The caller's rating of their own call: the first POST inserts it, a
+	// second one replaces score and issues (created_at stays). The call must be
+	// the user's, final as completed, and at least 5 seconds long; otherwise
+	// no row comes back (pgx.ErrNoRows), and the handler tells which.
+	UpsertCallRating(ctx context.Context, arg UpsertCallRatingParams) (CallRating, error)
 	UpsertRate(ctx context.Context, arg UpsertRateParams) error
 	// Claims a confirmation: works once, and only before it expires.
 	UseEmailConfirmation(ctx context.Context, tokenHash []byte) (UseEmailConfirmationRow, error)

@@ -105,6 +105,8 @@ type dashboardData struct {
 	StripeVersion []db.ListStripeVersionProblemsRow
 	// StuckLink: every stuck call in the Temporal UI's list.
 	StuckLink string
+	// Quality: the share of poor ratings per country, last 7 days.
+	Quality []db.CallQualityByCountryRow
 }
 
 // stuckQuery is the visibility query for calls waiting for support.
@@ -138,6 +140,10 @@ func (s *Server) showAdminDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.StripeVersion, err = q.ListStripeVersionProblems(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.Quality, err = q.CallQualityByCountry(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -205,6 +211,8 @@ type adminCallData struct {
 	// CountryFailedLink: the failed calls to this call's country in the
 	// Temporal UI's list.
 	CountryFailedLink string
+	// Rating: how the caller rated the call (ratings.go); nil when unrated.
+	Rating *callRatingView
 }
 
 // adminWorkflowParts is what adminWorkflow loads for either page.
@@ -261,6 +269,9 @@ func (s *Server) showAdminCall(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		d.LostDuringCall, err = q.ListMoneyLostDuringCall(r.Context(), id)
+	}
+	if err == nil {
+		d.Rating, err = loadCallRating(r, q, id)
 	}
 	if err == nil {
 		d.Events, err = q.ListCallEvents(r.Context(), id)

@@ -97,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/call", s.showCall)
 			r.Post("/calls", s.startCall)
 			r.Post("/calls/{id}/hangup", s.hangUpCall) // the browser says the call ended
+			r.Post("/calls/{id}/rating", s.rateCall)   // how the call sounded (ratings.go)
 			r.Get("/calls/{id}", s.showCallDetail)
 			r.Get("/live", s.streamLive)
 			if s.sim != nil && s.cfg.Env != config.Production {

@@ -10,7 +10,7 @@ import { reapply } from "../live.js"
 // loaded them before it asked for the call).
 export default class extends Controller {
   static targets = ["number", "status", "clock", "timer", "left", "outcome", "warning", "mute", "keypad", "keypadToggle", "digits", "hangUp",
-    "close", "after", "details", "output"]
+    "close", "after", "details", "output", "rate"]
   static values = { device: String }
 
   connect() {
@@ -49,4 +49,7 @@ export default class extends Controller {
   output() { this.call?.output() }
   close() { this.call?.close() }
   again() { this.call?.again() }
+  score(event) { this.call?.score(event) }
+  issue(event) { this.call?.issue(event) }
+  sendRating() { this.call?.sendRating() }
 }

@@ -5,6 +5,10 @@ import { reportHangUp } from "./hangup.js"
 // Call statuses after which nothing more happens (workflows.IsFinal).
 const FINAL = new Set(["completed", "busy", "no_answer", "failed", "canceled", "refused"])
 
+// The shortest call the bar asks to rate (web/ratings.go's minRatedSeconds;
+// the server refuses shorter ones with 422 whatever the bar measured).
+const MIN_RATED_SECONDS = 5
+
 // The in-call bar's behaviour (controllers/call_controller.js is its
 // Stimulus shell, which loads this with the device adapters when a call
 // starts: the dialer's first load carries neither).
@@ -63,6 +67,7 @@ export class InCall {
     this.closeTarget.hidden = true
     this.afterTarget.hidden = true
     this.detailsTarget.href = `/calls/${call_id}`
+    this.resetRating()
     this.observer?.disconnect()
     this.observer = new MutationObserver(() => this.onStatus())
     this.observer.observe(this.statusTarget, { childList: true, subtree: true, attributes: true, characterData: true })
@@ -131,6 +136,7 @@ export class InCall {
       this.end()
       // The charge follows the final status: the outcome then says it.
       this.showOutcome(el.dataset.outcome || el.textContent)
+      this.offerRating(status)
     }
   }
 
@@ -171,6 +177,7 @@ export class InCall {
   end() {
     if (!this.active) return
     this.active = false
+    this.endedAt = Date.now()
     delete this.element.dataset.callActive
     clearInterval(this.tick)
     this.tick = null
@@ -183,6 +190,85 @@ export class InCall {
     this.closeTarget.hidden = false
     this.afterTarget.hidden = false
     if (!this.outcomeTarget.textContent || this.outcomeTarget.textContent === "Hanging up…") this.showOutcome("Ended")
+  }
+
+  // How the call sounded: after a completed call of 5 s or more talked (as
+  // the bar timed it), a score 1-5, optional issues and Send. The rating is
+  // POST /calls/{id}/rating (a second one replaces it); then, with the real
+  // SDK, a copy to Twilio Insights (the adapter's postFeedback).
+  resetRating() {
+    this.rating = null
+    this.endedAt = null
+    this.rateTarget.hidden = true
+    this.rateTarget.querySelector("[data-rate-form]").hidden = false
+    this.rateTarget.querySelector("[data-rate-result]").textContent = ""
+    for (const b of this.rateTarget.querySelectorAll("[aria-pressed]")) b.setAttribute("aria-pressed", "false")
+    this.rateTarget.querySelector("[data-rate-send]").disabled = true
+  }
+
+  offerRating(status) {
+    if (status !== "completed" || this.rating || !this.answeredAt) return
+    const talked = Math.floor(((this.endedAt ?? Date.now()) - this.answeredAt) / 1000)
+    if (talked < MIN_RATED_SECONDS) return
+    this.rating = { callId: this.callId, device: this.device, score: 0, issues: new Set() }
+    this.rateTarget.hidden = false
+  }
+
+  score(event) {
+    const r = this.rating
+    if (!r || r.sent) return
+    r.score = Number(event.currentTarget.dataset.score)
+    for (const b of this.rateTarget.querySelectorAll("[data-score]")) {
+      b.setAttribute("aria-pressed", String(Number(b.dataset.score) === r.score))
+    }
+    this.rateTarget.querySelector("[data-rate-send]").disabled = false
+  }
+
+  issue(event) {
+    const r = this.rating
+    if (!r || r.sent) return
+    const b = event.currentTarget
+    const on = !r.issues.has(b.dataset.issue)
+    if (on) r.issues.add(b.dataset.issue)
+    else r.issues.delete(b.dataset.issue)
+    b.setAttribute("aria-pressed", String(on))
+  }
+
+  async sendRating() {
+    const r = this.rating
+    if (!r?.score || r.sending || r.sent) return
+    r.sending = true
+    const send = this.rateTarget.querySelector("[data-rate-send]")
+    const result = this.rateTarget.querySelector("[data-rate-result]")
+    send.disabled = true
+    const rating = { score: r.score, issues: [...r.issues] }
+    try {
+      const response = await fetch(`/calls/${encodeURIComponent(r.callId)}/rating`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(rating),
+        credentials: "same-origin",
+      })
+      if (response.status === 422) {
+        // The server's rule (its duration, not the bar's timer) stands.
+        const body = await response.json().catch(() => ({}))
+        r.sent = true
+        this.rateTarget.querySelector("[data-rate-form]").hidden = true
+        result.textContent = body.error?.message || "This call cannot be rated."
+        return
+      }
+      if (!response.ok) throw new Error(`rating: ${response.status}`)
+      r.sent = true
+      this.rateTarget.querySelector("[data-rate-form]").hidden = true
+      result.textContent = "Thanks"
+      r.device?.postFeedback?.(rating.score, rating.issues)
+    } catch (err) {
+      console.warn(`rating of call ${r.callId}`, err)
+      result.textContent = "The rating could not be sent. Try again."
+      send.disabled = false
+    } finally {
+      r.sending = false
+    }
   }
 
   showOutcome(text) {

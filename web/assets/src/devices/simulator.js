@@ -44,6 +44,10 @@ export class SimulatorDevice {
     }
   }
 
+  // postFeedback: the simulator has no Twilio Insights to tell; the rating
+  // is stored by POST /calls/{id}/rating as with the real SDK.
+  async postFeedback() {}
+
   // report tells the server once that the browser hung up.
   report(callId = this.callId) {
     if (this.reported) return

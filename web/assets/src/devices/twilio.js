@@ -152,6 +152,41 @@ export class TwilioDevice {
       this.finish()
     }
   }
+
+  // postFeedback sends the caller's rating to Twilio Insights with the
+  // SDK's Call.postFeedback(score, issue), which works after the call ended
+  // (the call keeps its own event publisher when the device is destroyed).
+  // Our rating is stored by POST /calls/{id}/rating first; this is a copy
+  // for Twilio, so a failure is only logged.
+  async postFeedback(score, issues) {
+    if (typeof this.call?.postFeedback !== "function") return
+    const { score: s, issue } = feedbackFor(score, issues)
+    try {
+      await this.call.postFeedback(s, issue)
+    } catch (err) {
+      console.warn(`call ${this.callId}: Twilio feedback`, err)
+    }
+  }
+}
+
+// The Voice SDK takes one issue per call (Call.FeedbackIssue: audio-latency,
+// choppy-audio, dropped-call, echo, noisy-call, one-way-audio); ours are a
+// set (web/ratings.go's ratingIssues), so the worst one ticked goes, in
+// this order.
+const FEEDBACK_ISSUES = [
+  ["dropped", "dropped-call"],
+  ["could_not_hear", "one-way-audio"],
+  ["choppy", "choppy-audio"],
+  ["echo", "echo"],
+]
+
+// feedbackFor maps our rating to postFeedback's arguments: the score as
+// the SDK's FeedbackScore (an integer 1-5), the issue or undefined.
+export function feedbackFor(score, issues = []) {
+  const n = Number(score)
+  if (!Number.isInteger(n) || n < 1 || n > 5) throw new RangeError(`feedback score ${score}: not 1-5`)
+  const found = FEEDBACK_ISSUES.find(([ours]) => issues.includes(ours))
+  return { score: n, issue: found?.[1] }
 }
 
 // errorText is what the person reads for a Voice SDK error (a TwilioError
