@@ -58,26 +58,35 @@ func (a *Activities) LimitCall(ctx context.Context, l workflows.CallLimit) error
 // progress, if any, after something other than its own charge moved the
 // balance (a refund, a dispute, a credit). Sent after the posting commits:
 // an activity that fails here is retried, posts nothing twice, and sends
-// again. A call whose workflow has just ended needs nothing.
+// again.
 func (a *Activities) tellCallInProgress(ctx context.Context, accountID uuid.UUID, reason string) error {
 	if a.Signaler == nil {
 		return nil
 	}
-	callID, err := db.New(a.Pool).GetCallInProgressForAccount(ctx, accountID)
+	if err := TellCallInProgress(ctx, db.New(a.Pool), a.Signaler, accountID, reason); err != nil {
+		return temporal.NewApplicationErrorWithCause("tell the call in progress that the balance changed", "SignalFailed", err)
+	}
+	return nil
+}
+
+// TellCallInProgress sends balance-changed to the account's call in
+// progress, if any: the one place that finds the call and signals it, for
+// the worker's top-up activities and the console's adjustment alike. The
+// call reads the balance itself, so a signal sent twice is harmless; a
+// call whose workflow has just ended needs nothing.
+func TellCallInProgress(ctx context.Context, q *db.Queries, s Signaler, accountID uuid.UUID, reason string) error {
+	callID, err := q.GetCallInProgressForAccount(ctx, accountID)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	err = a.Signaler.SignalWorkflow(ctx, workflows.CallWorkflowID(callID.String()), "", workflows.SignalBalanceChanged,
+	err = s.SignalWorkflow(ctx, workflows.CallWorkflowID(callID.String()), "", workflows.SignalBalanceChanged,
 		workflows.BalanceChangedSignal{Reason: reason})
 	var gone *serviceerror.NotFound
 	if errors.As(err, &gone) {
 		return nil
 	}
-	if err != nil {
-		return temporal.NewApplicationErrorWithCause("tell the call in progress that the balance changed", "SignalFailed", err)
-	}
-	return nil
+	return err
 }

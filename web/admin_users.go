@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 
+	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -368,7 +368,10 @@ func (s *Server) adjustBalance(w http.ResponseWriter, r *http.Request) {
 	// A call in progress reads the new balance: a debit can cut it short,
 	// a credit lift a cut. Told on a replay too (the first send may have
 	// been lost); the call reads the balance itself, so twice is harmless.
-	if err := s.tellCallInProgress(ctx, accountID, "adjustment"); err != nil {
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = activities.TellCallInProgress(tctx, db.New(s.pool), s.temporal, accountID, "adjustment")
+	cancel()
+	if err != nil {
 		s.log.Warn().Err(err).Str("user_id", id.String()).Msg("admin: tell the call in progress of the adjustment")
 		s.setFlashError(r, what+", but the call in progress could not be told: it keeps its limit until it ends.")
 	}
@@ -489,28 +492,6 @@ func (s *Server) setUserAccess(w http.ResponseWriter, r *http.Request, disable b
 
 // callEnder hangs up a call in progress: Twilio's REST API, or the carrier
 // simulator.
-// tellCallInProgress sends balance-changed to the account's call in
-// progress, if any (activities.tellCallInProgress is the worker's twin for
-// refunds, disputes and top-ups).
-func (s *Server) tellCallInProgress(ctx context.Context, accountID uuid.UUID, reason string) error {
-	callID, err := db.New(s.pool).GetCallInProgressForAccount(ctx, accountID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err = s.temporal.SignalWorkflow(sctx, workflows.CallWorkflowID(callID.String()), "", workflows.SignalBalanceChanged,
-		workflows.BalanceChangedSignal{Reason: reason})
-	var gone *serviceerror.NotFound
-	if errors.As(err, &gone) {
-		return nil // it has just ended
-	}
-	return err
-}
-
 type callEnder interface {
 	EndCall(ctx context.Context, callID, parentSid string) error
 }
