@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,20 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/rs/zerolog"
 
-	"github.com/mobayilo/mobayilo/activities"
-	"github.com/mobayilo/mobayilo/internal/carrier"
-	"github.com/mobayilo/mobayilo/internal/config"
-	"github.com/mobayilo/mobayilo/internal/devserver"
 	"github.com/mobayilo/mobayilo/internal/ledger"
-	"github.com/mobayilo/mobayilo/internal/mail"
-	"github.com/mobayilo/mobayilo/internal/ratedeck"
-	"github.com/mobayilo/mobayilo/internal/rating"
-	"github.com/mobayilo/mobayilo/internal/temporalx"
-	"github.com/mobayilo/mobayilo/internal/testdb"
-	"github.com/mobayilo/mobayilo/web"
-	"github.com/mobayilo/mobayilo/web/webtest"
 )
 
 // TestCallAContact in Chromium at 360x740, on the whole stack with the
@@ -164,66 +151,12 @@ func (b *browser) checkButtonsAndLinks(page string) {
 	}
 }
 
-// startRealtimeCallApp serves the real router on a fresh database with
-// the sample rate deck, a Temporal dev server and a worker, and the
-// carrier simulator playing Twilio in real time (as
-// TestCallThroughTheSimulator has it): a call rings, is in progress until
-// hung up, and is billed.
+// startRealtimeCallApp is startAdminApp with the carrier simulator
+// playing Twilio in real time (as TestCallThroughTheSimulator has it): a
+// call rings, is in progress until hung up, and is billed.
 func startRealtimeCallApp(t *testing.T, ctx context.Context) (string, *pgxpool.Pool) {
 	t.Helper()
-	pool := testdb.New(t)
-	if _, err := ratedeck.LoadSampleIfEmpty(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	temporalOut := &lockedBuffer{}
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, Output: temporalOut})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Stop()
-		if s := temporalOut.String(); t.Failed() && s != "" {
-			t.Logf("temporal dev server output (the end):\n%s", s[max(0, len(s)-4000):])
-		}
-	})
-	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: srv.Address, Namespace: "default", Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-
-	httpSrv := httptest.NewUnstartedServer(nil)
-	base := "http://" + httpSrv.Listener.Addr().String()
-	queue := "browser-contacts-" + uuid.NewString()
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"APP_ENV": "test", "PUBLIC_BASE_URL": base, "TEMPORAL_TASK_QUEUE": queue}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := &carrier.Simulator{BaseURL: base, AuthToken: cfg.TwilioAuthToken, AccountSID: cfg.TwilioAccountSID,
-		APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret, Ring: time.Second, Realtime: true}
-	rules := rating.NewRules(cfg.AllowedCountries, cfg.BlockedPrefixes, cfg.MaxCallSeconds, cfg.DailySpendLimitCents, cfg.DailyCallLimit)
-
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	t.Cleanup(stopWatch)
-	rates, err := ratedeck.NewStore(watchCtx, pool, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go rates.Watch(watchCtx, time.Minute)
-	acts := activities.New(pool)
-	acts.Rates, acts.Rules, acts.Carrier = rates, rules, sim
-	w := temporalx.NewWorker(tc, queue, acts, zerolog.Nop())
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-
-	s := webtest.New(t, web.Deps{Config: cfg, Pool: pool, Temporal: tc, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Mailer: mail.NewMailbox(zerolog.Nop()), Rules: rules, Simulator: sim})
-	httpSrv.Config.Handler = s.Handler()
-	httpSrv.Start()
-	t.Cleanup(httpSrv.Close)
+	base, pool, sim := startAdminApp(t, ctx)
+	sim.Realtime, sim.Ring = true, time.Second
 	return base, pool
 }
