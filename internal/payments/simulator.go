@@ -195,11 +195,7 @@ func (s *Simulator) cancelIntent(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	writeJSON(w, body)
 	// Stripe sends the event whether or not we asked for the cancel.
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		_ = s.deliver(context.Background(), []simEvent{ev}, Faults{})
-	}()
+	s.sendLater(ev)
 }
 
 func (s *Simulator) listRefunds(w http.ResponseWriter, r *http.Request) {
@@ -318,11 +314,7 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	writeJSON(w, body)
 	// Stripe answers the request, then sends the event.
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		_ = s.deliver(context.Background(), []simEvent{ev}, Faults{})
-	}()
+	s.sendLater(ev)
 }
 
 // addRefund records a succeeded card refund of amount; the caller holds
@@ -869,4 +861,14 @@ func randomID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// sendLater delivers ev after the request that caused it has been
+// answered, as Stripe sends an event (Wait waits for it).
+func (s *Simulator) sendLater(ev simEvent) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		_ = s.deliver(context.Background(), []simEvent{ev}, Faults{})
+	}()
 }
