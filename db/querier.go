@@ -68,9 +68,10 @@ type Querier interface {
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The call of an account that a balance change may cut: not over, its
 	// slot held (a row left in progress by a workflow that ended without it
-	// has its slot released), the newest if more. A call still being
-	// authorized is told too: its workflow keeps the signal until the call
-	// is dialled, and reads the balance then.
+	// has its slot released), the newest if more. A call still 'created' is
+	// not told: a signal landing in the workflow task that answers its
+	// authorize update (a refusal completes the workflow there) fails that
+	// task, and POST /calls then answers 503.
 	GetCallInProgressForAccount(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
 	GetCallRating(ctx context.Context, callID uuid.UUID) (CallRating, error)
 	// The call holding a user's one active slot (calls_one_active_per_user).

@@ -224,11 +224,12 @@ WHERE id = $1 AND status IN ('authorized', 'dialing', 'ringing', 'in_progress');
 -- name: GetCallInProgressForAccount :one
 -- The call of an account that a balance change may cut: not over, its
 -- slot held (a row left in progress by a workflow that ended without it
--- has its slot released), the newest if more. A call still being
--- authorized is told too: its workflow keeps the signal until the call
--- is dialled, and reads the balance then.
+-- has its slot released), the newest if more. A call still 'created' is
+-- not told: a signal landing in the workflow task that answers its
+-- authorize update (a refusal completes the workflow there) fails that
+-- task, and POST /calls then answers 503.
 SELECT id FROM calls
 WHERE account_id = $1 AND slot_released_at IS NULL
-  AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
+  AND status IN ('authorized', 'dialing', 'ringing', 'in_progress')
 ORDER BY created_at DESC
 LIMIT 1;
