@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,6 +31,7 @@ type observability struct {
 	metrics *metrics.Metrics
 	tracing *tracing.Tracing
 	addr    string // the metrics listener's; "" none
+	pprof   string // the profiler's listener (PPROF_ADDR); "" none
 	// ready answers the listener's /readyz (the worker has no other HTTP
 	// port for a health check); nil: always ready.
 	ready func(context.Context) error
@@ -43,7 +45,7 @@ func observe(ctx context.Context, cfg config.Config, role string) (*observabilit
 	if err != nil {
 		return nil, err
 	}
-	o := &observability{metrics: metrics.New(), tracing: t, addr: cfg.MetricsAddr}
+	o := &observability{metrics: metrics.New(), tracing: t, addr: cfg.MetricsAddr, pprof: cfg.PprofAddr}
 	switch o.addr {
 	case "":
 		o.addr = defaultMetricsAddr[role]
@@ -85,17 +87,11 @@ func (o *observability) readiness(pool *pgxpool.Pool, tc client.Client) {
 	}
 }
 
-// job serves /metrics on the metrics address until ctx ends; none when
-// metrics are off.
+// job serves /metrics on the metrics address until ctx ends (none when
+// metrics are off), and Go's profiler on PPROF_ADDR when that is set.
 func (o *observability) job(log zerolog.Logger) []jobs.Job {
-	if o.addr == "" {
-		return nil
-	}
-	return []jobs.Job{{Name: "metrics", Run: func(ctx context.Context) error {
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
-		if err != nil {
-			return fmt.Errorf("metrics: listen on %s (METRICS_ADDR; off for none): %w", o.addr, err)
-		}
+	var js []jobs.Job
+	if o.addr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", o.metrics.Handler())
 		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -110,13 +106,35 @@ func (o *observability) job(log zerolog.Logger) []jobs.Job {
 			}
 			_, _ = w.Write([]byte("ok\n"))
 		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		js = append(js, listenJob("metrics", "METRICS_ADDR; off for none", o.addr, mux, 0, log))
+	}
+	if o.pprof != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		// A CPU profile or trace takes as long as it is asked to.
+		js = append(js, listenJob("pprof", "PPROF_ADDR", o.pprof, mux, 5*time.Minute, log))
+	}
+	return js
+}
+
+// listenJob serves h on addr until ctx ends; writeTimeout 0 is none.
+func listenJob(name, setting, addr string, h http.Handler, writeTimeout time.Duration, log zerolog.Logger) jobs.Job {
+	return jobs.Job{Name: name, Run: func(ctx context.Context) error {
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: listen on %s (%s): %w", name, addr, setting, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: writeTimeout}
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(l) }()
-		log.Info().Str("addr", l.Addr().String()).Msg("metrics listening")
+		log.Info().Str("addr", l.Addr().String()).Msg(name + " listening")
 		select {
 		case err := <-errc:
-			return fmt.Errorf("metrics: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		case <-ctx.Done():
 		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -125,7 +143,7 @@ func (o *observability) job(log zerolog.Logger) []jobs.Job {
 			return err
 		}
 		return nil
-	}}}
+	}}
 }
 
 // shutdown exports the spans still buffered.

@@ -155,6 +155,7 @@ type run struct {
 	app   *app
 	st    *load.Stack // nil on a running stack
 	tc    client.Client
+	cpu   *cpuMeter
 	watch *chargeWatch
 	rep   *Report
 	start time.Time
@@ -191,6 +192,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.app = a
+	r.cpu = newCPUMeter(a.cfg.DatabaseURL)
 	r.tc, err = temporalx.Dial(ctx, temporalx.Options{Address: temporalAddress, Namespace: a.cfg.TemporalNamespace,
 		Logger: zerolog.Nop(), Codec: codec.New(a.cfg.TemporalCodecKeys)})
 	if err != nil {
@@ -380,20 +382,97 @@ func (r *run) levels(ctx context.Context) error {
 	r.postCalls(ctx, 1, 10, people, warm, "warm-up")
 	r.rep.setup(warm.row("warmup", "warm-up (10 floor requests, 10 POST /calls), not counted"))
 	r.quiesce(ctx)
+	// (b) takes a person per request and ends the calls after the row, so
+	// the row carries authorizations only, as the floor's carries its
+	// requests only; (b') ends each call in the loop, the hang-ups' work
+	// beside the authorizations.
+	fresh := r.app.people(ctx, r.calls)
 	for _, c := range r.o.Levels {
 		r.progress("  concurrency %d", c)
 		fl := newRecorder()
+		before := r.cpu.sample()
 		r.floor(ctx, c, r.o.Requests, fl)
 		floor := fl.row(fmt.Sprintf("floor_c%d", c), fmt.Sprintf("(a) floor: update-with-start, no-op local activity, c=%d", c))
+		floor.CPU = perRequest(before, r.cpu.sample(), floor.N+floor.Errors)
 		r.quiesce(ctx)
+
 		pc := newRecorder()
-		r.postCalls(ctx, c, r.o.Requests, people, pc, fmt.Sprintf("c=%d", c))
-		calls := pc.row(fmt.Sprintf("post_calls_c%d", c), fmt.Sprintf("(b) POST /calls, c=%d", c))
+		var calls Row
+		if r.o.Requests <= len(r.calls) {
+			before = r.cpu.sample()
+			held := r.authorizeOnly(ctx, c, r.o.Requests, fresh, pc)
+			calls = pc.row(fmt.Sprintf("post_calls_c%d", c), fmt.Sprintf("(b) POST /calls, c=%d", c))
+			calls.CPU = perRequest(before, r.cpu.sample(), calls.N+calls.Errors)
+			r.endAll(ctx, fresh, held, fmt.Sprintf("c=%d", c))
+		} else {
+			before = r.cpu.sample()
+			r.postCalls(ctx, c, r.o.Requests, people, pc, fmt.Sprintf("c=%d", c))
+			calls = pc.row(fmt.Sprintf("post_calls_c%d", c), fmt.Sprintf("(b) POST /calls, c=%d, each call ended in the loop", c))
+			calls.CPU = perRequest(before, r.cpu.sample(), calls.N+calls.Errors)
+			r.rep.note("(b) at c=%d: %d requests need as many people (%d here): each call was ended in the loop", c, r.o.Requests, len(r.calls))
+		}
 		r.quiesce(ctx)
-		r.rep.add(floor, calls)
+
+		lp := newRecorder()
+		before = r.cpu.sample()
+		r.postCalls(ctx, c, r.o.Requests, people, lp, fmt.Sprintf("loop c=%d", c))
+		looped := lp.row(fmt.Sprintf("post_calls_loop_c%d", c), fmt.Sprintf("(b') POST /calls, c=%d, each call ended in the loop", c))
+		looped.CPU = perRequest(before, r.cpu.sample(), looped.N+looped.Errors)
+		r.quiesce(ctx)
+
+		r.rep.add(floor, calls, looped)
 		r.rep.ratio(ratio(fmt.Sprintf("(b)/(a) at c=%d", c), calls, floor))
+		r.rep.ratio(ratio(fmt.Sprintf("(b')/(a) at c=%d", c), looped, floor))
 	}
 	return nil
+}
+
+// authorizeOnly runs n authorizations, c at a time, each for a person of
+// its own, and returns the calls it left authorized (ended by endAll).
+func (r *run) authorizeOnly(ctx context.Context, c, n int, people *people, rec *recorder) []heldCall {
+	var mu sync.Mutex
+	var held []heldCall
+	closedLoop(ctx, c, jobs(n), func(ctx context.Context, _, _ int) {
+		u, err := people.get(ctx, 2*time.Minute)
+		if err != nil {
+			rec.fail("no person with a free slot for 2m")
+			return
+		}
+		sc, took, err := r.app.startCall(ctx, u, numberAnswers)
+		if err != nil {
+			rec.fail(errorKind(err))
+			people.put(u)
+			return
+		}
+		rec.ok(took)
+		mu.Lock()
+		held = append(held, heldCall{u: u, callID: sc.CallID})
+		mu.Unlock()
+	})
+	return held
+}
+
+// heldCall is an authorized call of authorizeOnly, not ended yet.
+type heldCall struct {
+	u      *user
+	callID string
+}
+
+// endAll hangs up the held calls (before dialling, as the person giving
+// up would), 10 at a time, and gives their people back.
+func (r *run) endAll(ctx context.Context, people *people, held []heldCall, label string) {
+	hangups := newRecorder()
+	closedLoop(ctx, 10, jobs(len(held)), func(ctx context.Context, _, i int) {
+		h := held[i]
+		defer people.put(h.u)
+		start := time.Now()
+		if err := r.app.hangUp(ctx, h.u, h.callID); err != nil {
+			hangups.fail(errorKind(err))
+			return
+		}
+		hangups.ok(time.Since(start))
+	})
+	r.rep.setup(hangups.row("hangup_after_"+strings.ReplaceAll(label, " ", "_"), "POST /calls/{id}/hangup after the row, "+label))
 }
 
 // floor runs n floor requests, c at a time.

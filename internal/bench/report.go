@@ -139,6 +139,7 @@ func (r *Report) print(w io.Writer) {
 		(time.Duration(r.WallSeconds) * time.Second).String())
 	printRows(tw, "latency (ms)", r.Rows)
 	_ = tw.Flush()
+	printCPU(w, r.Rows)
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -179,6 +180,20 @@ func printRows(tw io.Writer, title string, rows []Row) {
 	fmt.Fprintf(tw, "%s\tn\terrors\tp50\tp95\tp99\tmax\t\n", title)
 	for _, x := range rows {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", x.Name, x.N, errorsCell(x), num(x.P50, x.N), num(x.P95, x.N), num(x.P99, x.N), num(x.Max, x.N))
+	}
+}
+
+// printCPU writes the rows' CPU per request, where measured (cpu.go).
+func printCPU(w io.Writer, rows []Row) {
+	var header bool
+	for _, x := range rows {
+		if x.CPU != nil {
+			if !header {
+				fmt.Fprintf(w, "\nCPU ms per request while the row ran (all of the stack's processes)\n")
+				header = true
+			}
+			fmt.Fprintf(w, "  %-55s %s\n", x.Name, cpuCell(x.CPU))
+		}
 	}
 }
 

@@ -23,6 +23,9 @@ type Row struct {
 	Max float64 `json:"max_ms"`
 	// Note says how the row was measured, when the name cannot.
 	Note string `json:"note,omitempty"`
+	// CPU is what each part of the stack spent on the row, in CPU
+	// milliseconds per request (cpu.go), when measured.
+	CPU map[string]float64 `json:"cpu_ms_per_request,omitempty"`
 }
 
 // recorder collects one row's samples from many goroutines.

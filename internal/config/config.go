@@ -39,6 +39,9 @@ type Config struct {
 	// MetricsAddr (METRICS_ADDR): the Prometheus listener, never the
 	// public port; "" is the role's default, "off" none.
 	MetricsAddr string
+	// PprofAddr (PPROF_ADDR): Go's profiler (/debug/pprof/) on a loopback
+	// host:port of its own; "" none (the default).
+	PprofAddr string
 	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) and TraceFile
 	// (TRACE_FILE): where traces go; neither set, tracing is off.
 	OTLPEndpoint, TraceFile string

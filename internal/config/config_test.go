@@ -146,6 +146,7 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 		"ALLOWED_COUNTRIES": "NG,nigeria",
 		"BLOCKED_PREFIXES":  "1900,+44",
 		"MAX_CALL_SECONDS":  "20000",
+		"PPROF_ADDR":        "0.0.0.0:6060", // the profiler never beyond loopback
 		// a 16-byte key
 		"TEMPORAL_CODEC_KEYS": "k1:c2l4dGVlbiBieXRlcyEhIQ==",
 	}
@@ -156,6 +157,20 @@ func TestInvalidValuesAreNamed(t *testing.T) {
 				t.Fatalf("%s=%q: want an error naming it, got %v", key, value, err)
 			}
 		})
+	}
+}
+
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:6060", "localhost:6060", "[::1]:6060", ""} {
+		c, err := Load(env(map[string]string{"PPROF_ADDR": addr}))
+		if err != nil || c.PprofAddr != addr {
+			t.Errorf("PPROF_ADDR=%q: got %q, %v", addr, c.PprofAddr, err)
+		}
+	}
+	for _, addr := range []string{":6060", "10.0.0.5:6060", "pprof.example.com:6060", "6060"} {
+		if _, err := Load(env(map[string]string{"PPROF_ADDR": addr})); err == nil {
+			t.Errorf("PPROF_ADDR=%q accepted", addr)
+		}
 	}
 }
 

@@ -104,6 +104,22 @@ var settings = []setting{
 			}
 			return ""
 		}},
+	// Go's profiler, for a profile of a role under load: off unless set,
+	// and only ever on loopback (a profile shows the code's internals).
+	{key: "PPROF_ADDR", def: both(""), bind: func(c *Config) value { return (*strValue)(&c.PprofAddr) },
+		check: func(c Config) string {
+			if c.PprofAddr == "" {
+				return ""
+			}
+			host, _, err := net.SplitHostPort(c.PprofAddr)
+			if err != nil {
+				return fmt.Sprintf("%q is not host:port", c.PprofAddr)
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return fmt.Sprintf("%q is not a loopback address: the profiler is never served beyond this host", c.PprofAddr)
+			}
+			return ""
+		}},
 	// Traces: exported by OTLP over HTTP when an endpoint is set (the
 	// exporter also reads the other OTEL_EXPORTER_OTLP_* variables), and
 	// written as JSON lines to TRACE_FILE when that is set; off otherwise.

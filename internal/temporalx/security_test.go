@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"go.temporal.io/sdk/client"
 	"math/big"
 	"net"
 	"net/http"
@@ -169,6 +170,22 @@ func TestDialPresentsCertificateAndAPIKey(t *testing.T) {
 	for _, a := range auths {
 		if a != "Bearer the-api-key" {
 			t.Fatalf("a request carried Authorization %q", a)
+		}
+	}
+}
+
+func TestCompressionOffOnlyOnLoopback(t *testing.T) {
+	for addr, none := range map[string]bool{
+		"127.0.0.1:7233": true, "localhost:7233": true, "[::1]:7233": true,
+		"temporal.internal:7233": false, "10.0.0.7:7233": false, "7233": false,
+	} {
+		opts, err := Options{Address: addr}.client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, isNone := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone)
+		if isNone != none {
+			t.Errorf("%s: compression off = %v, want %v", addr, isNone, none)
 		}
 	}
 }

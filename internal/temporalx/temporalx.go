@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,6 +56,14 @@ func (o Options) client() (client.Options, error) {
 	if o.Tracing != nil {
 		opts.Interceptors = []interceptor.ClientInterceptor{o.Tracing}
 	}
+	if onLoopback(o.Address) {
+		// The SDK gzips every request (and the server its answers) by
+		// default: on loopback that saves no bandwidth and costs CPU on
+		// both sides of every poll and task completion (a CPU profile of
+		// the web and worker roles under load showed it; docs/OPERATIONS.md,
+		// Benchmarks). Across a network the SDK's default stands.
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	if err := o.Security.apply(&opts); err != nil {
 		return client.Options{}, err
 	}
@@ -73,6 +82,20 @@ func (o Options) failureConverter() converter.FailureConverter {
 		return nil
 	}
 	return o.Codec.FailureConverter()
+}
+
+// onLoopback reports whether a host:port names this host: a loopback IP
+// or localhost.
+func onLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Dial connects to Temporal and fails if the frontend does not answer.
