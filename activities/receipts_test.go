@@ -75,6 +75,7 @@ func TestACreditedTopUpSendsOneReceiptThoughPostedTwice(t *testing.T) {
 	}
 	m := o.msgs[0]
 	if m.To != "pay@example.com" || !strings.Contains(m.Text, "Balance after:  $10.00") || !strings.Contains(m.Text, f.topup) ||
+		strings.Contains(m.Text, "Card:") || // Stripe named no card: none is invented
 		!strings.Contains(m.HTML, "$10.00") || !strings.HasPrefix(m.MessageID, "receipt-") {
 		t.Fatalf("receipt %+v", m)
 	}
@@ -88,6 +89,7 @@ func TestACreditedTopUpSendsOneReceiptThoughPostedTwice(t *testing.T) {
 func TestARefundAndADisputeEachSendOneReceipt(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	f.g.intent.CardLast4 = "4242" // the card Stripe says paid
 	if err := f.acts.CreditTopUp(ctx, f.credit); err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +126,11 @@ func TestARefundAndADisputeEachSendOneReceipt(t *testing.T) {
 	if got := o.subjects(); got != want {
 		t.Fatalf("sent\n%s\nwant\n%s", got, want)
 	}
-	// Each says the balance right after its own entry.
+	// Each says the balance right after its own entry, and the card that
+	// paid the top-up.
 	for i, after := range []string{"$10.00", "$7.00", "$0.00"} {
-		if !strings.Contains(o.msgs[i].Text, "Balance after:  "+after+"\n") {
-			t.Errorf("receipt %d (%s) does not say the balance after is %s:\n%s", i, o.msgs[i].Subject, after, o.msgs[i].Text)
+		if !strings.Contains(o.msgs[i].Text, "Balance after:  "+after+"\n") || !strings.Contains(o.msgs[i].Text, "Card:           ending 4242\n") {
+			t.Errorf("receipt %d (%s) does not say the balance after is %s, card 4242:\n%s", i, o.msgs[i].Subject, after, o.msgs[i].Text)
 		}
 	}
 	// The dispute won gives the money back, and says so once.

@@ -277,8 +277,8 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 			return err
 		}
 		// The receipt is owed exactly when the credit is posted: same
-		// transaction, same key.
-		if err := receipts.Queue(ctx, q, posted, ""); err != nil {
+		// transaction, same key. The card is the one Stripe says paid.
+		if err := receipts.Queue(ctx, q, posted, pi.CardLast4); err != nil {
 			return err
 		}
 		_, err = q.MarkTopUpSucceeded(ctx, id)
