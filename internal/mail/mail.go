@@ -1,6 +1,7 @@
 // Package mail sends the few emails Mobayilo sends (email confirmations,
-// password resets, receipts). In production it speaks SMTP with verified TLS; in development, with no
-// SMTP_HOST, messages go to the log and to a mailbox listed at /dev/mail.
+// password resets, receipts). In production it speaks SMTP with verified
+// TLS; in development, with no SMTP_HOST, messages go to the log and to a
+// mailbox listed at /dev/mail.
 package mail
 
 import (
