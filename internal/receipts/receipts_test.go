@@ -3,12 +3,16 @@ package receipts_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/internal/receipts"
 	"github.com/mobayilo/mobayilo/internal/testdb"
 )
@@ -80,5 +84,57 @@ func TestQueueIsPartOfThePostingsTransaction(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "stripe:pi_q=4242" || got[1] != "stripe:refund:re_q=4242" {
 		t.Fatalf("receipts %v", got)
+	}
+}
+
+// recorder is a mailer that keeps what it was given.
+type recorder struct{ msgs []mail.Message }
+
+func (r *recorder) Send(_ context.Context, m mail.Message) error {
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+// Each receipt goes to the owner of the wallet its entry moved, and says
+// that wallet's balance: no one reads another's.
+func TestEachReceiptGoesToItsWalletsOwner(t *testing.T) {
+	pool := testdb.New(t)
+	ctx := context.Background()
+	owners := map[string]int64{"ada@example.com": 500, "bola@example.com": 2000}
+	for _, email := range []string{"ada@example.com", "bola@example.com"} {
+		var user, account, topup uuid.UUID
+		if err := pool.QueryRow(ctx, `INSERT INTO users (email, display_name, password_hash, home_country) VALUES ($1, 'P', 'x', 'NG') RETURNING id`, email).Scan(&user); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, `INSERT INTO accounts (kind, user_id) VALUES ('wallet', $1) RETURNING id`, user).Scan(&account); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow(ctx, `INSERT INTO topups (user_id, account_id, package_code, amount_cents, status)
+			VALUES ($1, $2, 'p', $3, 'processing') RETURNING id`, user, account, owners[email]).Scan(&topup); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, pool, func(q *db.Queries) error {
+			p, err := ledger.New(q.DB()).Post(ctx, ledger.Entry{Key: "stripe:pi_" + email, AccountID: account, Kind: ledger.Purchase,
+				AmountCents: owners[email], TopUpID: &topup})
+			if err != nil {
+				return err
+			}
+			return receipts.Queue(ctx, q, p, "")
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &recorder{}
+	if _, err := receipts.NewDeliverer(pool, r, "http://127.0.0.1:8080", zerolog.Nop()).DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.msgs) != 2 {
+		t.Fatalf("%d receipts sent", len(r.msgs))
+	}
+	for _, m := range r.msgs {
+		want := rating.FormatCents(owners[m.To])
+		if !strings.Contains(m.Text, "Added:          "+want+"\n") || !strings.Contains(m.Text, "Balance after:  "+want+"\n") {
+			t.Errorf("the receipt to %s does not say its own %s:\n%s", m.To, want, m.Text)
+		}
 	}
 }
