@@ -14,6 +14,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/internal/receipts"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -282,6 +283,11 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 				return err
 			}
 		}
+		// The receipt is owed exactly when the credit is posted: same
+		// transaction, same key. The card is the one Stripe says paid.
+		if err := receipts.Queue(ctx, q, posted, pi.CardLast4); err != nil {
+			return err
+		}
 		_, err = q.MarkTopUpSucceeded(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil // refunded or disputed since: the credit stands, the status too
@@ -462,6 +468,9 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 			if err != nil {
 				return err
 			}
+			if err := receipts.Queue(ctx, q, p, ""); err != nil {
+				return err
+			}
 			if !p.Replayed {
 				newKinds = append(newKinds, e.Kind)
 			}
@@ -477,6 +486,9 @@ func (a *Activities) ReverseTopUp(ctx context.Context, r workflows.TopUpReversal
 			rv.entry.AmountCents = -amount
 			p, err := l.Post(ctx, rv.entry)
 			if err != nil {
+				return err
+			}
+			if err := receipts.Queue(ctx, q, p, ""); err != nil {
 				return err
 			}
 			if !p.Replayed {

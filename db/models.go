@@ -166,6 +166,18 @@ type PaymentFailure struct {
 	RecordedAt    time.Time
 }
 
+type Receipt struct {
+	ID             int64
+	IdempotencyKey string
+	CardLast4      *string
+	QueuedAt       time.Time
+	NextAttemptAt  time.Time
+	Attempts       int32
+	LastError      *string
+	SentAt         *time.Time
+	GaveUpAt       *time.Time
+}
+
 type Session struct {
 	Token  string
 	Data   []byte

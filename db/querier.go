@@ -130,6 +130,10 @@ type Querier interface {
 	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (WebhookEvent, error)
 	// A password or email change voids every reset link still outstanding.
 	InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error
+	// Takes up to a batch of receipts that are due, leasing each (its next
+	// attempt moves past the lease) so that two deliverers do not send one at
+	// once, with what the receipt says: the entry, its top-up and its owner.
+	LeaseDueReceipts(ctx context.Context, arg LeaseDueReceiptsParams) ([]LeaseDueReceiptsRow, error)
 	// Takes up to a batch of deliveries that are due, leasing each for a while
 	// (its next attempt moves into the future) so that two deliverers do not
 	// send one at the same moment. A repeat later is harmless: workflows dedup.
@@ -198,6 +202,10 @@ type Querier interface {
 	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
 	// Serialises the openings of one user's streams (until commit).
 	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
+	// A failed send: tried again after retry_in, or given up once it has
+	// failed max_attempts times.
+	MarkReceiptFailed(ctx context.Context, arg MarkReceiptFailedParams) error
+	MarkReceiptSent(ctx context.Context, id int64) error
 	MarkTopUpCanceled(ctx context.Context, arg MarkTopUpCanceledParams) (TopUp, error)
 	// A declined attempt: the user may try again on the same payment.
 	MarkTopUpFailed(ctx context.Context, arg MarkTopUpFailedParams) (TopUp, error)
@@ -234,6 +242,10 @@ type Querier interface {
 	// Housekeeping workflow in batches (short transactions, no long lock).
 	// Failure counts last touched before the cutoff (long past any window).
 	PruneSignInFailures(ctx context.Context, arg PruneSignInFailuresParams) (int64, error)
+	// Records, in the posting's transaction, that the entry's receipt is owed;
+	// a repeat of the key changes nothing. A refund or dispute names the card
+	// its top-up was paid with, as that top-up's own receipt recorded it.
+	QueueReceipt(ctx context.Context, arg QueueReceiptParams) error
 	// The numbers a user called most recently, each once, with the contact's
 	// name when the number is saved.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)

@@ -23,6 +23,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
 	"github.com/mobayilo/mobayilo/internal/rating"
+	"github.com/mobayilo/mobayilo/internal/receipts"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/web"
 )
@@ -251,7 +252,9 @@ func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc clie
 	}
 	serve := jobs.Job{Name: "http", Run: func(ctx context.Context) error { return serveHTTP(ctx, cfg, srv.Handler(), log) }}
 	loops = append(srv.Jobs(), rateDeckJob(rates),
-		jobs.Job{Name: "webhook-inbox", Run: func(ctx context.Context) error { deliverer.Run(ctx, 2*time.Second); return nil }})
+		jobs.Job{Name: "webhook-inbox", Run: func(ctx context.Context) error { deliverer.Run(ctx, 2*time.Second); return nil }},
+		// Receipts go out from the role that holds the mailer.
+		receipts.NewDeliverer(pool, d.Mailer, cfg.PublicBaseURL, log).Job())
 	return []jobs.Job{serve}, loops, nil
 }
 

@@ -1,18 +1,23 @@
-// Package mail sends the few emails Mobayilo sends (password resets). In
-// production it speaks SMTP with verified TLS; in development, with no
-// SMTP_HOST, messages go to the log and to a mailbox listed at /dev/mail.
+// Package mail sends the few emails Mobayilo sends (email confirmations,
+// password resets, receipts). In production it speaks SMTP with verified
+// TLS; in development, with no SMTP_HOST, messages go to the log and to a
+// mailbox listed at /dev/mail.
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,12 +26,20 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Message is one plain-text email.
+// Message is one email: plain text, and an HTML alternative when HTML is
+// set.
 type Message struct {
 	To      string
 	Subject string
 	Text    string
-	SentAt  time.Time
+	// HTML, when set, is sent beside Text (multipart/alternative).
+	HTML string
+	// MessageID, when set, is the Message-ID header's address (without the
+	// angle brackets). A message sent again under the same one (a receipt
+	// whose sending was not recorded) is the same message to the mail
+	// systems that deduplicate by it.
+	MessageID string
+	SentAt    time.Time
 }
 
 // Sender sends messages.
@@ -109,7 +122,9 @@ func (s SMTP) Send(ctx context.Context, m Message) error {
 	return c.Quit()
 }
 
-// Format renders m as an RFC 5322 message with CRLF line endings.
+// Format renders m as an RFC 5322 message with CRLF line endings: plain
+// text, or with HTML multipart/alternative (text first, as the simpler
+// part), each part quoted-printable so no line is too long for SMTP.
 func Format(from string, m Message) []byte {
 	var b strings.Builder
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
@@ -117,12 +132,38 @@ func Format(from string, m Message) []byte {
 	header("To", m.To)
 	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	if m.MessageID != "" {
+		header("Message-ID", "<"+m.MessageID+">")
+	}
 	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "8bit")
+	if m.HTML == "" {
+		header("Content-Type", "text/plain; charset=utf-8")
+		header("Content-Transfer-Encoding", "8bit")
+		b.WriteString("\r\n")
+		b.WriteString(crlf(m.Text))
+		return []byte(b.String())
+	}
+	var body bytes.Buffer
+	parts := multipart.NewWriter(&body)
+	header("Content-Type", "multipart/alternative; boundary="+parts.Boundary())
 	b.WriteString("\r\n")
-	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n"))
+	for _, p := range []struct{ kind, content string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+		w, _ := parts.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {p.kind + "; charset=utf-8"},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		qp := quotedprintable.NewWriter(w)
+		_, _ = qp.Write([]byte(crlf(p.content)))
+		_ = qp.Close()
+	}
+	_ = parts.Close()
+	b.Write(body.Bytes())
 	return []byte(b.String())
+}
+
+// crlf gives s CRLF line endings.
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
 // Mailbox is the development sender: it logs that a message was sent

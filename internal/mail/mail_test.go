@@ -2,11 +2,16 @@ package mail
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http/httptest"
+	netmail "net/mail"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,5 +194,44 @@ func TestMailboxKeepsNewestFirstAndLogsNoBody(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "secret-token") {
 		t.Fatal("a message body reached the log")
+	}
+}
+
+func TestFormatSendsHTMLAsAnAlternativeUnderItsMessageID(t *testing.T) {
+	text := "Added: $10.00\nBalance after: $25.00\n" + strings.Repeat("long line ", 120)
+	html := "<p>Added <b>$10.00</b></p>\n<p>" + strings.Repeat("long line ", 120) + "</p>"
+	raw := Format("Mobayilo <no-reply@example.com>", Message{To: "a@example.com", Subject: "Receipt", Text: text, HTML: html,
+		MessageID: "receipt-7@app.example.com"})
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 998 {
+			t.Fatalf("a line of %d characters", len(line))
+		}
+	}
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("Message-ID"); got != "<receipt-7@app.example.com>" {
+		t.Fatalf("Message-ID %q", got)
+	}
+	media, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || media != "multipart/alternative" {
+		t.Fatalf("content type %q: %v", m.Header.Get("Content-Type"), err)
+	}
+	r := multipart.NewReader(m.Body, params["boundary"])
+	var got []string
+	for {
+		p, err := r.NextPart() // decodes quoted-printable
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(p)
+		got = append(got, p.Header.Get("Content-Type")+"\n"+strings.ReplaceAll(string(body), "\r\n", "\n"))
+	}
+	if len(got) != 2 || got[0] != "text/plain; charset=utf-8\n"+text || got[1] != "text/html; charset=utf-8\n"+html {
+		t.Fatalf("parts %q", got)
 	}
 }

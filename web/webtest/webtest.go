@@ -14,6 +14,7 @@ import (
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
+	"github.com/mobayilo/mobayilo/internal/receipts"
 	"github.com/mobayilo/mobayilo/web"
 )
 
@@ -21,7 +22,8 @@ import (
 // it (cmd/mobayilo's webRole): the rate deck from d.Pool, kept current; a
 // webhook deliverer counting into d.Metrics, run; the Stripe gateway at STRIPE_API_BASE and, with
 // PAYMENT_SIMULATOR, the payment simulator; Twilio's REST client (or the
-// carrier simulator d.Simulator); a development mailbox, at /dev/mail. A
+// carrier simulator d.Simulator); a development mailbox, at /dev/mail;
+// the receipts' deliverer, sending through the mailer, run. A
 // d.Deliverer or d.Rates given is used as it is, and not run. The
 // server's Jobs run until the test ends.
 func New(t testing.TB, d web.Deps) *web.Server {
@@ -61,6 +63,7 @@ func New(t testing.TB, d web.Deps) *web.Server {
 		box := mail.NewMailbox(d.Log)
 		d.Mailer, d.Mailbox = box, box
 	}
+	loops = append(loops, receipts.NewDeliverer(d.Pool, d.Mailer, d.Config.PublicBaseURL, d.Log).Job())
 	s, err := web.New(d)
 	if err != nil {
 		t.Fatal(err)
