@@ -27,7 +27,7 @@ func (q *Queries) AutoTopUpDue(ctx context.Context, accountID uuid.UUID) (uuid.U
 }
 
 const autoTopUpInFlight = `-- name: AutoTopUpInFlight :one
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
 WHERE r.user_id = $1 AND t.status IN ('created', 'processing')
 ORDER BY r.seq DESC
 LIMIT 1
@@ -58,6 +58,9 @@ func (q *Queries) AutoTopUpInFlight(ctx context.Context, userID uuid.UUID) (TopU
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -133,7 +136,7 @@ func (q *Queries) CreateAutoTopUpRun(ctx context.Context, arg CreateAutoTopUpRun
 const createAutoTopUpTopUp = `-- name: CreateAutoTopUpTopUp :one
 INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, receipt_email)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type CreateAutoTopUpTopUpParams struct {
@@ -177,6 +180,9 @@ func (q *Queries) CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpT
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -230,7 +236,7 @@ func (q *Queries) GetAutoTopUpNotice(ctx context.Context, userID uuid.UUID) (*st
 }
 
 const getAutoTopUpRun = `-- name: GetAutoTopUpRun :one
-SELECT r.seq, t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
+SELECT r.seq, t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
 WHERE r.topup_id = $1
 `
 
@@ -256,6 +262,9 @@ type GetAutoTopUpRunRow struct {
 	StuckReason     *string
 	StuckAt         *time.Time
 	LiveVersion     int64
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 }
 
 func (q *Queries) GetAutoTopUpRun(ctx context.Context, topupID uuid.UUID) (GetAutoTopUpRunRow, error) {
@@ -283,12 +292,15 @@ func (q *Queries) GetAutoTopUpRun(ctx context.Context, topupID uuid.UUID) (GetAu
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
 
 const listAutoTopUpRuns = `-- name: ListAutoTopUpRuns :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
 WHERE r.user_id = $1
 ORDER BY r.seq DESC
 LIMIT $2
@@ -330,6 +342,9 @@ func (q *Queries) ListAutoTopUpRuns(ctx context.Context, arg ListAutoTopUpRunsPa
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 		); err != nil {
 			return nil, err
 		}
