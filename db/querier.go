@@ -49,7 +49,8 @@ type Querier interface {
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateAutoTopUpRun(ctx context.Context, arg CreateAutoTopUpRunParams) error
-	// An automatic top-up's row, under the id the workflow derived.
+	// An automatic top-up's row, under its derived id: paid off-session with
+	// the saved card.
 	CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpTopUpParams) (TopUp, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	CreateContact(ctx context.Context, arg CreateContactParams) (Contact, error)

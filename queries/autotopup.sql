@@ -49,9 +49,10 @@ SELECT r.seq, t.* FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
 WHERE r.topup_id = $1;
 
 -- name: CreateAutoTopUpTopUp :one
--- An automatic top-up's row, under the id the workflow derived.
-INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, receipt_email)
-VALUES ($1, $2, $3, $4, $5, $6)
+-- An automatic top-up's row, under its derived id: paid off-session with
+-- the saved card.
+INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, receipt_email, payment_method_id, off_session)
+VALUES ($1, $2, $3, $4, $5, $6, sqlc.arg(payment_method_id)::text, true)
 RETURNING *;
 
 -- name: CreateAutoTopUpRun :exec
