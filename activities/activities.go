@@ -10,6 +10,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/metrics"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/ratedeck"
@@ -43,6 +44,9 @@ type Activities struct {
 	// refund, a dispute, a credit: the call workflow's balance-changed);
 	// nil: nothing is told.
 	Signaler Signaler
+	// Mailer sends the email saying auto top-up was turned off (nil:
+	// none is sent; the banner still says it).
+	Mailer mail.Sender
 }
 
 // New returns the activities over a Postgres pool.

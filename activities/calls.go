@@ -258,6 +258,11 @@ func (a *Activities) ChargeCall(ctx context.Context, r workflows.ChargeRequest) 
 		a.Metrics.LedgerPosted(string(ledger.CallCharge))
 		a.callFinished(billed, r.FinalReceivedAt)
 	}
+	if err == nil {
+		// A charge that leaves the balance below the auto top-up's
+		// threshold tells it (a repeat too: it looks once for all).
+		a.checkAutoTopUp(ctx, accountID, "call charge")
+	}
 	if errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrIdempotencyConflict) || errors.Is(err, ledger.ErrAlreadyPosted) ||
 		errors.Is(err, ledger.ErrInvalidEntry) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeBillingFailed, err)

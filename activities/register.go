@@ -41,6 +41,12 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityCancelTopUp:          a.CancelTopUp,
 		workflows.ActivityReverseTopUp:         a.ReverseTopUp,
 		workflows.ActivityMarkTopUpStuck:       a.MarkTopUpStuck,
+
+		workflows.ActivityPlanAutoTopUp:     a.PlanAutoTopUp,
+		workflows.ActivityStartAutoTopUp:    a.StartAutoTopUp,
+		workflows.ActivityAwaitAutoTopUp:    a.AwaitAutoTopUp,
+		workflows.ActivityTurnAutoTopUpOff:  a.TurnAutoTopUpOff,
+		workflows.ActivityEmailAutoTopUpOff: a.EmailAutoTopUpOff,
 	}
 }
 

@@ -41,6 +41,30 @@ type AdminActionOutcome struct {
 	RecordedAt time.Time
 }
 
+type AutoTopUp struct {
+	UserID          uuid.UUID
+	AccountID       uuid.UUID
+	Enabled         bool
+	ThresholdCents  int64
+	AmountCents     int64
+	MonthlyCapCents int64
+	Attempts        int32
+	OffReason       *string
+	OffTopUpID      *uuid.UUID
+	OffAt           *time.Time
+	NoticePending   bool
+	EmailedAt       *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+type AutoTopUpRun struct {
+	TopUpID   uuid.UUID
+	UserID    uuid.UUID
+	Seq       int32
+	CreatedAt time.Time
+}
+
 type Call struct {
 	ID                  uuid.UUID
 	UserID              uuid.UUID

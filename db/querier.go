@@ -14,6 +14,15 @@ type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
 	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
+	// The user whose auto top-up is on and whose balance is below its
+	// threshold, for the hook after a posting (no row: nothing to do).
+	AutoTopUpDue(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
+	// The user's automatic top-up still awaiting its payment, if any.
+	AutoTopUpInFlight(ctx context.Context, userID uuid.UUID) (TopUp, error)
+	// What automatic top-ups took or may still take from the card in the
+	// person's calendar month (their time zone): every one but those that
+	// will never be paid.
+	AutoTopUpSpentThisMonth(ctx context.Context, userID uuid.UUID) (int64, error)
 	// Ratings of the last 7 days per destination country, worst first: the
 	// count, the poor ones (score 2 or less), and their share in percent.
 	CallQualityByCountry(ctx context.Context) ([]CallQualityByCountryRow, error)
@@ -25,6 +34,8 @@ type Querier interface {
 	// The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
 	// exactly one of the two updates the row.
 	CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, error)
+	// The one email about being turned off: claimed before it is sent.
+	ClaimAutoTopUpOffEmail(ctx context.Context, arg ClaimAutoTopUpOffEmailParams) (AutoTopUp, error)
 	// The voice webhook's claim: authorized -> dialing, once, for the identity
 	// the call was authorized for, before the authorization expires, and never
 	// for a user support has disabled; with the inbox row of its dialed signal
@@ -37,6 +48,10 @@ type Querier interface {
 	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
+	CreateAutoTopUpRun(ctx context.Context, arg CreateAutoTopUpRunParams) error
+	// An automatic top-up's row, under its derived id: paid off-session with
+	// the saved card.
+	CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpTopUpParams) (TopUp, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	CreateContact(ctx context.Context, arg CreateContactParams) (Contact, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
@@ -53,6 +68,7 @@ type Querier interface {
 	DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	DismissAutoTopUpNotice(ctx context.Context, userID uuid.UUID) error
 	// Removes all but the newest keep streams of a user; returns the removed.
 	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
 	// Rows whose workflow never started (the web process died between the
@@ -67,6 +83,11 @@ type Querier interface {
 	// second tap on the same package goes back to it rather than opening another.
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
+	GetAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
+	// The banner: why we turned it off, until the person dismisses it or
+	// turns it on again.
+	GetAutoTopUpNotice(ctx context.Context, userID uuid.UUID) (*string, error)
+	GetAutoTopUpRun(ctx context.Context, topupID uuid.UUID) (GetAutoTopUpRunRow, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The call of an account that a balance change may cut: not over, its
 	// slot held (a row left in progress by a workflow that ended without it
@@ -144,6 +165,8 @@ type Querier interface {
 	// a person recognises it.
 	ListAdminActions(ctx context.Context, arg ListAdminActionsParams) ([]ListAdminActionsRow, error)
 	ListAdminActionsForTarget(ctx context.Context, arg ListAdminActionsForTargetParams) ([]ListAdminActionsForTargetRow, error)
+	// The person's latest automatic top-ups, for their page.
+	ListAutoTopUpRuns(ctx context.Context, arg ListAutoTopUpRunsParams) ([]TopUp, error)
 	ListCallEntries(ctx context.Context, callID *uuid.UUID) ([]Transaction, error)
 	ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallEvent, error)
 	ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCallsByIDsRow, error)
@@ -200,6 +223,8 @@ type Querier interface {
 	// pushed out), their session is alive, and their user is enabled with the
 	// password they signed in with.
 	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
+	// Serialises the decisions of one user's auto top-up (until commit).
+	LockAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
 	// Serialises the openings of one user's streams (until commit).
 	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
 	// A failed send: tried again after retry_in, or given up once it has
@@ -260,6 +285,8 @@ type Querier interface {
 	// Counts a failure; a count older than the window starts again at one.
 	RecordSignInFailure(ctx context.Context, arg RecordSignInFailureParams) (int32, error)
 	RefuseCall(ctx context.Context, arg RefuseCallParams) (int64, error)
+	// The send failed: the next attempt may claim it again.
+	ReleaseAutoTopUpOffEmail(ctx context.Context, arg ReleaseAutoTopUpOffEmailParams) error
 	// Frees the slot of a call whose workflow has ended without freeing it (the
 	// 30-day execution timeout, a terminate): the row stops counting as active.
 	// A call that may have been connected and was never billed is marked stuck
@@ -268,6 +295,9 @@ type Querier interface {
 	ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error)
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
+	// The person's settings. Turning it on clears what we said when we last
+	// turned it off (the banner, the reason).
+	SaveAutoTopUp(ctx context.Context, arg SaveAutoTopUpParams) (AutoTopUp, error)
 	// Stores the user's Customer; the first one stored stays (a racing second
 	// gets the first's row back, and Stripe's idempotency key made them one).
 	SavePaymentCustomer(ctx context.Context, arg SavePaymentCustomerParams) (PaymentCustomer, error)
@@ -287,6 +317,7 @@ type Querier interface {
 	// covers, or part of their name or of their email before the @ (name_like:
 	// a LIKE pattern's middle, its % and _ escaped; both sides lower case).
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
+	SetAutoTopUpAttempts(ctx context.Context, arg SetAutoTopUpAttemptsParams) error
 	// Returns the call's status and number, and its billing state before this
 	// update (a retried activity sees its own earlier write: not counted twice).
 	SetCallBilling(ctx context.Context, arg SetCallBillingParams) (SetCallBillingRow, error)
@@ -327,6 +358,11 @@ type Querier interface {
 	// won or whose refund failed is succeeded again.
 	SyncTopUpReversals(ctx context.Context, id uuid.UUID) (TopUp, error)
 	ToggleFavouriteContact(ctx context.Context, arg ToggleFavouriteContactParams) (Contact, error)
+	// We turn it off (a decline, a bank asking for the cardholder, no card):
+	// the banner shows the reason. Repeating it for the same top-up changes
+	// nothing; a person who turned it on again since is not turned off by a
+	// late repeat.
+	TurnAutoTopUpOff(ctx context.Context, arg TurnAutoTopUpOffParams) (AutoTopUp, error)
 	UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error

@@ -123,6 +123,9 @@ func (s *Server) Handler() http.Handler {
 			}
 			r.Get("/transactions", s.showTransactions)
 			r.Get("/transactions.csv", s.exportTransactions)
+			r.Get("/credits/auto", s.showAutoTopUp)
+			r.Post("/credits/auto", s.saveAutoTopUp)
+			r.Post("/credits/auto/dismiss", s.dismissAutoTopUpNotice)
 			r.Get("/settings", s.showSettings)
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)

@@ -45,6 +45,9 @@ type pageData struct {
 	CSPNonce   string            // for Turbo's progress-bar style
 	Device     string            // the in-call bar's device: "simulator" (development) or "twilio"
 	Reauth     bool              // an admin's sensitive forms ask for the password again (admin_reauth.go)
+	// AutoTopUpNotice: why we turned the user's automatic top-up off,
+	// shown as a banner until dismissed ("" none; autotopup.go).
+	AutoTopUpNotice string
 }
 
 // fieldData is one labelled input (partials/field.html).
@@ -173,6 +176,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 			}
 		}
 		data.Zone = accounts.Location(u.User)
+		if s.pool != nil && data.Tab != "admin" {
+			if n, err := db.New(s.pool).GetAutoTopUpNotice(r.Context(), u.ID); err == nil && n != nil {
+				data.AutoTopUpNotice = *n
+			}
+		}
 		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
 	if data.Flash == "" {

@@ -5,7 +5,10 @@
 package workflows
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -754,4 +757,120 @@ type HousekeepingResult struct {
 	WebhookEvents  int64
 	// EmailConfirmations: sign-up confirmation links expired before the cutoff.
 	EmailConfirmations int64
+}
+
+// The automatic top-up (issue 21): "when my balance falls below $X, add
+// $Y", paid off-session with the saved card. One long-running workflow per
+// user, ID autotopup-<user id>, started by the settings page when it is
+// turned on and by signal-with-start from a posting that leaves the
+// balance below the threshold; it ends when auto top-up is off.
+const (
+	AutoTopUpWorkflowName = "AutoTopUp"
+
+	// SignalAutoTopUpCheck asks the workflow to look at the balance now
+	// (AutoTopUpCheck). Every signal that arrives before it looks is
+	// answered by that one look: three postings that cross the threshold
+	// at once make one top-up.
+	SignalAutoTopUpCheck = "check"
+
+	// ActivityPlanAutoTopUp decides, in one Postgres transaction under
+	// the settings row's lock, whether to top up now (AutoTopUpPlan); a
+	// top-up it decides on is created there, with the next sequence
+	// number's id.
+	ActivityPlanAutoTopUp = "PlanAutoTopUp"
+	// ActivityStartAutoTopUp starts the top-up's TopUp workflow as POST
+	// /credits/purchase does (update-with-start, create-payment), with the
+	// saved card, off-session; a retry attaches to the same one.
+	ActivityStartAutoTopUp = "StartAutoTopUp"
+	// ActivityAwaitAutoTopUp returns the top-up's outcome
+	// (AutoTopUpOutcome); while there is none it fails with
+	// ErrTypeAutoTopUpPending and its retry policy is the polling.
+	ActivityAwaitAutoTopUp = "AwaitAutoTopUp"
+	// ActivityTurnAutoTopUpOff turns it off and raises the banner
+	// (AutoTopUpTurnOff).
+	ActivityTurnAutoTopUpOff = "TurnAutoTopUpOff"
+	// ActivityEmailAutoTopUpOff sends the one email saying why.
+	ActivityEmailAutoTopUpOff = "EmailAutoTopUpOff"
+
+	// ErrTypeAutoTopUpPending: the top-up has no outcome yet.
+	ErrTypeAutoTopUpPending = "AutoTopUpPending"
+)
+
+// What a plan says to do.
+const (
+	AutoTopUpOff  = "off"  // auto top-up is off: the workflow ends
+	AutoTopUpNone = "none" // nothing to do (balance above the threshold, the monthly cap)
+	AutoTopUpPay  = "pay"  // top up (or await the one in flight)
+	// AutoTopUpRefuse: it cannot be paid (no saved card): turn it off and
+	// say so.
+	AutoTopUpRefuse = "refuse"
+)
+
+// Outcomes of an automatic top-up.
+const (
+	AutoTopUpCredited       = "credited"
+	AutoTopUpDeclined       = "declined"
+	AutoTopUpRequiresAction = "requires_action"
+	AutoTopUpCanceled       = "canceled"
+)
+
+// AutoTopUpWorkflowID is the workflow ID of a user's auto top-up.
+func AutoTopUpWorkflowID(userID string) string { return "autotopup-" + userID }
+
+// autoTopUpIDs is the name space of automatic top-ups' ids.
+var autoTopUpIDs = uuid.MustParse("5b0c6a51-3f7e-4b8e-9a55-1d4e0b7a2c19")
+
+// AutoTopUpTopUpID is the id of a user's seq-th automatic top-up: derived,
+// so a retried start names the same top-up (and Stripe's idempotency key,
+// the top-up id, the same payment).
+func AutoTopUpTopUpID(userID string, seq int) string {
+	return uuid.NewSHA1(autoTopUpIDs, []byte(userID+":"+strconv.Itoa(seq))).String()
+}
+
+// AutoTopUpInput starts (or continues) a user's auto top-up workflow.
+type AutoTopUpInput struct {
+	UserID string
+	// Check: look at once (a check arrived in the run before, not yet
+	// answered).
+	Check bool `json:",omitempty"`
+	// Recheck overrides AutoTopUpRecheck (tests).
+	Recheck time.Duration `json:",omitempty"`
+}
+
+// AutoTopUpCheck is one check-signal: why it was sent, for the log.
+type AutoTopUpCheck struct {
+	Reason string
+}
+
+// AutoTopUpPlan is what PlanAutoTopUp decided.
+type AutoTopUpPlan struct {
+	Action string
+	// Why, in words, for the log and the state query.
+	Why string
+	// For AutoTopUpPay: the top-up to start or await.
+	TopUp *TopUpInput `json:",omitempty"`
+}
+
+// AutoTopUpOutcome is what became of an automatic top-up.
+type AutoTopUpOutcome struct {
+	Outcome     string
+	FailureCode string `json:",omitempty"`
+	DeclineCode string `json:",omitempty"`
+}
+
+// AutoTopUpTurnOff asks TurnAutoTopUpOff to turn it off: the reason is shown
+// to the person (banner, email).
+type AutoTopUpTurnOff struct {
+	UserID, TopUpID, Reason string
+}
+
+// AutoTopUpState is the workflow's state (the state query).
+type AutoTopUpState struct {
+	UserID      string
+	Looks       int // in this run
+	LastAction  string
+	LastWhy     string
+	LastTopUpID string
+	LastOutcome string
+	Off         bool
 }

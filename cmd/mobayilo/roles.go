@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -165,6 +166,12 @@ func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc c
 	acts.Retention = cfg.DataRetention
 	acts.Metrics = obs.metrics
 	acts.Signaler = tc
+	// The email saying auto top-up was turned off (a declined card).
+	if m, _, err := mailerFrom(cfg, log); err != nil {
+		log.Warn().Err(err).Msg("no mailer: auto top-up's emails are not sent (its banner still shows)")
+	} else {
+		acts.Mailer = m
+	}
 	acts.PricingPolicy = rating.Pricing{MarkupBasisPoints: cfg.PricingMarkupBasisPoints, MinMarginMicros: cfg.PricingMinMarginMicros}
 	// Stripe, or in development the payment simulator served by the web
 	// role (STRIPE_API_BASE), through the same stripe-go client.
@@ -258,6 +265,11 @@ func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc clie
 	return []jobs.Job{serve}, loops, nil
 }
 
+var devMailbox struct {
+	once sync.Once
+	box  *mail.Mailbox
+}
+
 // mailerFrom is SMTP from the configuration, or, outside production with
 // no SMTP_HOST, a development mailbox (also returned, for /dev/mail).
 func mailerFrom(cfg config.Config, log zerolog.Logger) (mail.Sender, *mail.Mailbox, error) {
@@ -266,8 +278,10 @@ func mailerFrom(cfg config.Config, log zerolog.Logger) (mail.Sender, *mail.Mailb
 		return mail.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
 			Password: cfg.SMTPPassword, From: cfg.SMTPFrom}, nil, nil
 	case cfg.Env != config.Production:
-		box := mail.NewMailbox(log)
-		return box, box, nil
+		// One per process: under `dev` the worker's mail (auto top-up's)
+		// is listed at /dev/mail with the web role's.
+		devMailbox.once.Do(func() { devMailbox.box = mail.NewMailbox(log) })
+		return devMailbox.box, devMailbox.box, nil
 	default:
 		return nil, nil, errors.New("web: SMTP_HOST is required in production")
 	}
