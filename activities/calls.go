@@ -93,9 +93,11 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 	}
 	until := time.Now().Add(in.Timing.Window())
 	maxSeconds := int32(seconds)
+	ceiling := int32(carrierCeiling(a.Rules, rate, seconds, row.SpentTodayCents))
 	call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
 		ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
 		ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
+		TimeLimitSeconds: &ceiling,
 	})
 	if errors.Is(err, db.ErrNotFound) {
 		return a.reread(ctx, q, callID)
@@ -144,8 +146,38 @@ func (a *Activities) termsOf(c db.Call) (workflows.CallTerms, error) {
 	if r, ok := a.Rates.Deck().Lookup(*c.RatePrefix); ok && r.Prefix == *c.RatePrefix {
 		desc = r.Description
 	}
-	return workflows.CallTerms{RatePrefix: *c.RatePrefix, Description: desc, PerMinuteMicros: *c.PerMinuteMicros,
-		ConnectionFeeMicros: c.ConnectionFeeMicros, MaxSeconds: int64(*c.MaxSeconds), AuthorizedUntil: *c.AuthorizedUntil}, nil
+	t := workflows.CallTerms{RatePrefix: *c.RatePrefix, Description: desc, PerMinuteMicros: *c.PerMinuteMicros,
+		ConnectionFeeMicros: c.ConnectionFeeMicros, MaxSeconds: int64(*c.MaxSeconds), AuthorizedUntil: *c.AuthorizedUntil}
+	if c.TimeLimitSeconds != nil {
+		t.CeilingSeconds = int64(*c.TimeLimitSeconds)
+	}
+	return t, nil
+}
+
+// carrierCeiling is the carrier's timeLimit for a call authorized for
+// seconds at rate (issue 21): Twilio fixes <Dial timeLimit> when the Dial
+// starts, so a top-up during the call can only extend it up to what was
+// set then. The call workflow ends the call at what the balance pays for;
+// the ceiling is that plus a headroom of workflows.ExtensionHeadroom, and
+// no more than workflows.ExtensionDebtCents of talk at the rate (at least
+// one minute): the most a call can run unpaid when the workflow's own
+// hang-up fails and the carrier's limit ends it. Never past the per-call
+// ceiling (MAX_CALL_SECONDS, at most Twilio's 14400 s) or what today's
+// spending limit leaves: a top-up does not lift those.
+func carrierCeiling(rules rating.Rules, rate rating.Rate, seconds, spentTodayCents int64) int64 {
+	headroom := int64(workflows.ExtensionHeadroom / time.Second)
+	if rate.PerMinuteMicros > 0 {
+		minutes := workflows.ExtensionDebtCents * rating.MicrosPerCent / rate.PerMinuteMicros
+		headroom = min(headroom, max(minutes, 1)*60)
+	}
+	ceiling := min(seconds+headroom, workflows.CarrierTimeLimitMax)
+	if rules.MaxCallSeconds > 0 {
+		ceiling = min(ceiling, rules.MaxCallSeconds-rules.MaxCallSeconds%60)
+	}
+	if rules.DailySpendCents > 0 {
+		ceiling = min(ceiling, rating.MaxSeconds(rules.DailySpendCents-spentTodayCents, rate, 0))
+	}
+	return max(ceiling, seconds)
 }
 
 // CancelUnclaimedCall is the abandonment timer's conditional update

@@ -51,7 +51,7 @@ func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (Dashb
 }
 
 const getActiveCallForUser = `-- name: GetActiveCallForUser :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds FROM calls
 WHERE user_id = $1 AND status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
 `
 
@@ -94,6 +94,7 @@ func (q *Queries) GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (C
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -320,7 +321,7 @@ func (q *Queries) ListAdminActionsForTarget(ctx context.Context, arg ListAdminAc
 }
 
 const listCallsByIDs = `-- name: ListCallsByIDs :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id = ANY($1::uuid[])
 ORDER BY c.created_at DESC
@@ -362,6 +363,7 @@ type ListCallsByIDsRow struct {
 	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
+	TimeLimitSeconds    *int32
 	Email               string
 }
 
@@ -410,6 +412,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
+			&i.TimeLimitSeconds,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -423,7 +426,7 @@ func (q *Queries) ListCallsByIDs(ctx context.Context, ids []uuid.UUID) ([]ListCa
 }
 
 const listOverdueCalls = `-- name: ListOverdueCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
   AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
@@ -467,6 +470,7 @@ type ListOverdueCallsRow struct {
 	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
+	TimeLimitSeconds    *int32
 	Email               string
 }
 
@@ -515,6 +519,7 @@ func (q *Queries) ListOverdueCalls(ctx context.Context, callGraceMs int64) ([]Li
 			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
+			&i.TimeLimitSeconds,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -875,7 +880,7 @@ func (q *Queries) ListTopUpEntries(ctx context.Context, topupID *uuid.UUID) ([]T
 }
 
 const listUserCallsNewer = `-- name: ListUserCallsNewer :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -944,6 +949,7 @@ func (q *Queries) ListUserCallsNewer(ctx context.Context, arg ListUserCallsNewer
 			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
+			&i.TimeLimitSeconds,
 		); err != nil {
 			return nil, err
 		}
@@ -1129,7 +1135,7 @@ func (q *Queries) ListWebhookEventsForWorkflow(ctx context.Context, workflowID *
 }
 
 const searchCalls = `-- name: SearchCalls :many
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, u.email
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.id BETWEEN $1::uuid AND $2::uuid
    OR c.parent_call_sid = $3::text OR c.child_call_sid = $3::text
@@ -1189,6 +1195,7 @@ type SearchCallsRow struct {
 	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
+	TimeLimitSeconds    *int32
 	Email               string
 }
 
@@ -1252,6 +1259,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
+			&i.TimeLimitSeconds,
 			&i.Email,
 		); err != nil {
 			return nil, err

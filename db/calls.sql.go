@@ -34,9 +34,9 @@ func (q *Queries) AbandonUnstartedCall(ctx context.Context, arg AbandonUnstarted
 const authorizeCall = `-- name: AuthorizeCall :one
 UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
-    max_seconds = $5, authorized_until = $6, updated_at = now()
+    max_seconds = $5, authorized_until = $6, time_limit_seconds = $7, updated_at = now()
 WHERE id = $1 AND status = 'created'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds
 `
 
 type AuthorizeCallParams struct {
@@ -46,6 +46,7 @@ type AuthorizeCallParams struct {
 	ConnectionFeeMicros int64
 	MaxSeconds          *int32
 	AuthorizedUntil     *time.Time
+	TimeLimitSeconds    *int32
 }
 
 func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error) {
@@ -56,6 +57,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		arg.ConnectionFeeMicros,
 		arg.MaxSeconds,
 		arg.AuthorizedUntil,
+		arg.TimeLimitSeconds,
 	)
 	var i Call
 	err := row.Scan(
@@ -94,6 +96,7 @@ func (q *Queries) AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (C
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -103,7 +106,7 @@ UPDATE calls
 SET status = 'canceled', end_reason = 'never reached the carrier', billing_state = 'not_billable',
     ended_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'authorized'
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds
 `
 
 // The abandonment timer's cancel: authorized -> canceled. Races ClaimCall;
@@ -147,6 +150,7 @@ func (q *Queries) CancelUnclaimedCall(ctx context.Context, id uuid.UUID) (Call, 
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -158,7 +162,8 @@ WITH claimed AS (
     WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
       AND authorized_until > now()
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-    RETURNING calls.id, calls.phone_number, calls.max_seconds
+    RETURNING calls.id, calls.phone_number, calls.max_seconds,
+        COALESCE(calls.time_limit_seconds, calls.max_seconds)::int AS time_limit_seconds
 ), stored AS (
     INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
     SELECT 'twilio', $4, 'voice', $5, $6, $7, $8,
@@ -167,7 +172,8 @@ WITH claimed AS (
     ON CONFLICT (source, dedup_key) DO NOTHING
     RETURNING webhook_events.id
 )
-SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, claimed.time_limit_seconds,
+       COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
 FROM claimed
 `
 
@@ -184,10 +190,11 @@ type ClaimCallAndStoreDialParams struct {
 }
 
 type ClaimCallAndStoreDialRow struct {
-	ID          uuid.UUID
-	PhoneNumber string
-	MaxSeconds  *int32
-	EventID     int64
+	ID               uuid.UUID
+	PhoneNumber      string
+	MaxSeconds       *int32
+	TimeLimitSeconds int32
+	EventID          int64
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
@@ -212,6 +219,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 		&i.ID,
 		&i.PhoneNumber,
 		&i.MaxSeconds,
+		&i.TimeLimitSeconds,
 		&i.EventID,
 	)
 	return i, err
@@ -220,7 +228,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 const createCall = `-- name: CreateCall :one
 INSERT INTO calls (user_id, account_id, phone_number, destination_country, client_identity, status)
 VALUES ($1, $2, $3, $4, $5, 'created')
-RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+RETURNING id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds
 `
 
 type CreateCallParams struct {
@@ -276,6 +284,7 @@ func (q *Queries) CreateCall(ctx context.Context, arg CreateCallParams) (Call, e
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -333,7 +342,7 @@ func (q *Queries) FailUnstartedCall(ctx context.Context, arg FailUnstartedCallPa
 }
 
 const getCall = `-- name: GetCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls WHERE id = $1
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds FROM calls WHERE id = $1
 `
 
 func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
@@ -375,6 +384,7 @@ func (q *Queries) GetCall(ctx context.Context, id uuid.UUID) (Call, error) {
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -401,7 +411,7 @@ func (q *Queries) GetCallInProgressForAccount(ctx context.Context, accountID uui
 }
 
 const getCallSlotHolder = `-- name: GetCallSlotHolder :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds FROM calls
 WHERE user_id = $1 AND slot_released_at IS NULL
   AND (status IN ('created', 'authorized', 'dialing', 'ringing', 'in_progress')
        OR (status = 'completed' AND billing_state IN ('pending', 'stuck')))
@@ -448,12 +458,13 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
 
 const getCallToAuthorize = `-- name: GetCallToAuthorize :one
-SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason,
+SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds,
     (u.disabled_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
@@ -518,6 +529,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 		&i.Call.DialCallStatus,
 		&i.Call.CutSeconds,
 		&i.Call.CutReason,
+		&i.Call.TimeLimitSeconds,
 		&i.UserDisabled,
 		&i.BalanceCents,
 		&i.SpentTodayCents,
@@ -527,7 +539,7 @@ func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCall
 }
 
 const getUserCall = `-- name: GetUserCall :one
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason FROM calls WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds FROM calls WHERE id = $1 AND user_id = $2
 `
 
 type GetUserCallParams struct {
@@ -575,6 +587,7 @@ func (q *Queries) GetUserCall(ctx context.Context, arg GetUserCallParams) (Call,
 		&i.DialCallStatus,
 		&i.CutSeconds,
 		&i.CutReason,
+		&i.TimeLimitSeconds,
 	)
 	return i, err
 }
@@ -675,7 +688,7 @@ func (q *Queries) ListCallEvents(ctx context.Context, callID uuid.UUID) ([]CallE
 }
 
 const listCallsPage = `-- name: ListCallsPage :many
-SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason
+SELECT id, user_id, account_id, account_kind, phone_number, destination_country, rate_prefix, per_minute_micros, connection_fee_micros, max_seconds, client_identity, authorized_until, status, parent_call_sid, child_call_sid, duration_seconds, cost_cents, billing_state, end_reason, created_at, updated_at, answered_at, ended_at, carrier_status, billing_error, slot_released_at, live_version, refusal_message, refusal_needed_cents, waived_reason, carrier_error_code, carrier_sip_code, dial_call_status, cut_seconds, cut_reason, time_limit_seconds
 FROM calls
 WHERE user_id = $1
   AND status <> 'created'
@@ -743,6 +756,7 @@ func (q *Queries) ListCallsPage(ctx context.Context, arg ListCallsPageParams) ([
 			&i.DialCallStatus,
 			&i.CutSeconds,
 			&i.CutReason,
+			&i.TimeLimitSeconds,
 		); err != nil {
 			return nil, err
 		}

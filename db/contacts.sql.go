@@ -192,7 +192,7 @@ func (q *Queries) ListFavouriteContacts(ctx context.Context, userID uuid.UUID) (
 }
 
 const listNamedCallsPage = `-- name: ListNamedCallsPage :many
-SELECT calls.id, calls.user_id, calls.account_id, calls.account_kind, calls.phone_number, calls.destination_country, calls.rate_prefix, calls.per_minute_micros, calls.connection_fee_micros, calls.max_seconds, calls.client_identity, calls.authorized_until, calls.status, calls.parent_call_sid, calls.child_call_sid, calls.duration_seconds, calls.cost_cents, calls.billing_state, calls.end_reason, calls.created_at, calls.updated_at, calls.answered_at, calls.ended_at, calls.carrier_status, calls.billing_error, calls.slot_released_at, calls.live_version, calls.refusal_message, calls.refusal_needed_cents, calls.waived_reason, calls.carrier_error_code, calls.carrier_sip_code, calls.dial_call_status, calls.cut_seconds, calls.cut_reason, ct.name AS contact_name
+SELECT calls.id, calls.user_id, calls.account_id, calls.account_kind, calls.phone_number, calls.destination_country, calls.rate_prefix, calls.per_minute_micros, calls.connection_fee_micros, calls.max_seconds, calls.client_identity, calls.authorized_until, calls.status, calls.parent_call_sid, calls.child_call_sid, calls.duration_seconds, calls.cost_cents, calls.billing_state, calls.end_reason, calls.created_at, calls.updated_at, calls.answered_at, calls.ended_at, calls.carrier_status, calls.billing_error, calls.slot_released_at, calls.live_version, calls.refusal_message, calls.refusal_needed_cents, calls.waived_reason, calls.carrier_error_code, calls.carrier_sip_code, calls.dial_call_status, calls.cut_seconds, calls.cut_reason, calls.time_limit_seconds, ct.name AS contact_name
 FROM calls
 LEFT JOIN contacts ct ON ct.user_id = calls.user_id AND ct.phone_number = calls.phone_number
 WHERE calls.user_id = $1
@@ -267,6 +267,7 @@ func (q *Queries) ListNamedCallsPage(ctx context.Context, arg ListNamedCallsPage
 			&i.Call.DialCallStatus,
 			&i.Call.CutSeconds,
 			&i.Call.CutReason,
+			&i.Call.TimeLimitSeconds,
 			&i.ContactName,
 		); err != nil {
 			return nil, err

@@ -101,6 +101,7 @@ type Call struct {
 	DialCallStatus      *string
 	CutSeconds          *int32
 	CutReason           *string
+	TimeLimitSeconds    *int32
 }
 
 type CallEvent struct {

@@ -32,7 +32,7 @@ WHERE id = $1 AND status = 'created';
 -- name: AuthorizeCall :one
 UPDATE calls
 SET status = 'authorized', rate_prefix = $2, per_minute_micros = $3, connection_fee_micros = $4,
-    max_seconds = $5, authorized_until = $6, updated_at = now()
+    max_seconds = $5, authorized_until = $6, time_limit_seconds = $7, updated_at = now()
 WHERE id = $1 AND status = 'created'
 RETURNING *;
 
@@ -53,7 +53,8 @@ WITH claimed AS (
     WHERE calls.id = sqlc.arg(id) AND status = 'authorized' AND client_identity = sqlc.arg(client_identity)
       AND authorized_until > now()
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-    RETURNING calls.id, calls.phone_number, calls.max_seconds
+    RETURNING calls.id, calls.phone_number, calls.max_seconds,
+        COALESCE(calls.time_limit_seconds, calls.max_seconds)::int AS time_limit_seconds
 ), stored AS (
     INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
     SELECT 'twilio', sqlc.arg(dedup_key), 'voice', sqlc.arg(signal), sqlc.arg(workflow_id), sqlc.arg(payload), sqlc.narg(form),
@@ -62,7 +63,8 @@ WITH claimed AS (
     ON CONFLICT (source, dedup_key) DO NOTHING
     RETURNING webhook_events.id
 )
-SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, claimed.time_limit_seconds,
+       COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
 FROM claimed;
 
 -- name: StoreStatusCallback :one

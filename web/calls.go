@@ -37,6 +37,11 @@ type startCallResponse struct {
 	Identity   string   `json:"identity"`
 	MaxSeconds int64    `json:"max_seconds"`
 	Rate       callRate `json:"rate"`
+	// LowBalance (issue 21): the balance covers less than
+	// workflows.LowBalanceSeconds of this call and a top-up would give it
+	// more; the dialer says so before it dials. From the terms the
+	// authorization answers: no round trip of its own.
+	LowBalance bool `json:"low_balance"`
 }
 
 type apiError struct {
@@ -100,6 +105,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 		CallID: callID, Token: token, Identity: callIdentity, MaxSeconds: terms.MaxSeconds,
 		Rate: callRate{Prefix: terms.RatePrefix, Description: terms.Description,
 			PerMinute: rating.FormatPerMinute(terms.PerMinuteMicros), PerMinuteMicros: terms.PerMinuteMicros},
+		LowBalance: terms.LowBalance(),
 	})
 }
 

@@ -51,6 +51,10 @@ func (c callRow) CutNotice() string {
 		why = "a payment was disputed"
 	case "adjustment":
 		why = "support changed your balance"
+	case "top-up":
+		// A credit raised the call's limit (issue 21), maybe past what
+		// authorization covered.
+		return fmt.Sprintf("During this call, a top-up landed: your balance now pays for %d min in all.", c.CutSeconds/60)
 	}
 	if c.CutSeconds == 0 {
 		return "During this call, " + why + ": your balance no longer pays for it, so it is ending."

@@ -111,7 +111,7 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 	xml, err := twiml.Voice([]twiml.Element{
 		&twiml.VoiceDial{
 			CallerId:       s.cfg.TwilioCallerID,
-			TimeLimit:      strconv.Itoa(int(*call.MaxSeconds)),
+			TimeLimit:      strconv.Itoa(int(call.TimeLimitSeconds)), // the ceiling (0024): the workflow ends the call at what the balance pays for
 			Action:         statusURL + "&event=dial-action",
 			Method:         http.MethodPost,
 			AnswerOnBridge: "true",

@@ -343,7 +343,31 @@ type CallTerms struct {
 	ConnectionFeeMicros int64
 	MaxSeconds          int64
 	AuthorizedUntil     time.Time
+	// CeilingSeconds (issue 21): the carrier's timeLimit, fixed when the
+	// Dial starts, above MaxSeconds by a bounded headroom so that a top-up
+	// during the call can extend it; the workflow itself ends the call at
+	// what the balance pays for (MaxSeconds, or what a credit raised it
+	// to). Zero (authorized before it): the carrier's timeLimit is
+	// MaxSeconds, and ends the call there.
+	CeilingSeconds int64 `json:",omitempty"`
 }
+
+// LowBalanceSeconds: a call whose balance covers less talk time than this,
+// and which a top-up could lengthen, is flagged before dialling (POST
+// /calls' low_balance) so that the caller can top up first.
+const LowBalanceSeconds = 5 * 60
+
+// LowBalance reports whether the balance, not a daily limit or the per-call
+// ceiling, holds the call under LowBalanceSeconds: a top-up would give it
+// more time.
+func (t CallTerms) LowBalance() bool {
+	return t.MaxSeconds < LowBalanceSeconds && t.CeilingSeconds > t.MaxSeconds
+}
+
+// Extendable reports whether the carrier lets the call run past
+// MaxSeconds (up to CeilingSeconds), so that the workflow ends it at what
+// the balance pays for and a credit can extend it.
+func (t CallTerms) Extendable() bool { return t.CeilingSeconds > t.MaxSeconds }
 
 // CallRefusal is the detail of a CallRefused error.
 type CallRefusal struct {
@@ -447,9 +471,11 @@ type CallState struct {
 	HungUp bool
 	// Waived: support waived the charge of this stuck call (waive-billing).
 	Waived *WaiveSignal `json:",omitempty"`
-	// CutToSeconds: the talk time a money loss cut the call to (nil: none,
-	// the authorized max_seconds stand); CutReason: what lowered the
-	// balance. CutEnded: the workflow hung the call up at the cut.
+	// CutToSeconds: the talk time a balance change moved the call's limit
+	// to (nil: none, the authorized max_seconds stand): below max_seconds
+	// after a money loss, above it (up to Terms.CeilingSeconds) after a
+	// top-up during the call; CutReason: what moved the balance. CutEnded:
+	// the workflow hung the call up at its limit.
 	CutToSeconds *int64 `json:",omitempty"`
 	CutReason    string `json:",omitempty"`
 	CutEnded     bool   `json:",omitempty"`

@@ -85,6 +85,13 @@ const (
 	// signal was not listened for). Asked when the first such signal is
 	// acted on, so a workflow that never gets one records nothing.
 	versionMoneyLoss = "money-loss"
+	// versionTopUpExtends (issue 21): a call authorized with a carrier
+	// ceiling above max_seconds (CallTerms.CeilingSeconds) is ended by the
+	// workflow at what the balance pays for, and a credit during it extends
+	// it up to the ceiling (before, the carrier's timeLimit was max_seconds
+	// and nothing could lengthen it). Asked as the call is followed, only
+	// by a call with a ceiling: one authorized before it asks nothing.
+	versionTopUpExtends = "top-up-extends"
 )
 
 // cutMargin: a call cut by a money loss is hung up this long before the
@@ -144,6 +151,9 @@ type callWorkflow struct {
 	moneyCheck  bool
 	moneyReason string
 	moneyLoss   *bool
+	// extendOn caches versionTopUpExtends for a call with a ceiling (nil:
+	// not asked): see extends.
+	extendOn *bool
 	// answeredAt: when the call went in progress (the cut counts from it).
 	answeredAt time.Time
 	// cutTimer fires when the cut is due (cutTimerAt); cutFailed: the
@@ -388,7 +398,9 @@ func (w *callWorkflow) browserEnded(ctx workflow.Context) bool {
 // followCall applies callbacks until the call is final; with none by
 // max_seconds plus ringing and grace, it asks the carrier's REST API.
 func (w *callWorkflow) followCall(ctx workflow.Context) error {
-	deadline := time.Duration(w.state.Terms.MaxSeconds)*time.Second + w.in.Timing.Ring() + w.in.Timing.Grace()
+	// The carrier ends the call by its ceiling at the latest (max_seconds
+	// for a call without one).
+	deadline := time.Duration(w.ceilingSeconds(ctx))*time.Second + w.in.Timing.Ring() + w.in.Timing.Grace()
 	for attempt := 0; !IsFinal(w.state.Status); {
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, deadline)
@@ -730,9 +742,10 @@ func (w *callWorkflow) bill(ctx workflow.Context) error {
 	if w.state.Status != StatusCompleted {
 		duration = 0
 	}
-	if limit := t.MaxSeconds; duration > limit {
-		// Twilio's timeLimit ends the call at max_seconds; a longer report
-		// (rounding on Twilio's side) is billed at most what was authorized.
+	if limit := w.ceilingSeconds(ctx); duration > limit {
+		// Twilio's timeLimit ends the call at max_seconds (or the ceiling
+		// a top-up could extend it to); a longer report (rounding on
+		// Twilio's side) is billed at most that.
 		duration = limit
 	}
 	cost := rating.CostCents(duration, rate)

@@ -20,6 +20,60 @@ import (
 // refuses the bill. A credit while a cut stands raises it again, up to
 // what authorization allowed (Twilio's timeLimit ends the call there).
 
+// A top-up during a call extends it (issue 21). Twilio fixes <Dial
+// timeLimit> when the Dial starts (at most 14400 s), and a Calls update
+// with new TwiML would end the Dial, not lengthen it; so authorization
+// gives the carrier a ceiling (CallTerms.CeilingSeconds: what the balance
+// covers plus a bounded headroom) and the workflow ends the call itself at
+// what the balance pays for, by the cut's path (a timer from the answer,
+// then a hang-up at the carrier's REST API). A credit's balance-changed
+// raises that limit up to the ceiling, never past it.
+const (
+	// ExtensionHeadroom: how far above what the balance covers the
+	// carrier's limit is set, at most.
+	ExtensionHeadroom = 30 * time.Minute
+	// ExtensionDebtCents bounds the headroom by money: no more than this of
+	// talk at the call's rate (at least one minute), the most a call can
+	// run unpaid when the workflow's hang-up fails.
+	ExtensionDebtCents = 300
+	// CarrierTimeLimitMax is Twilio's largest <Dial timeLimit>.
+	CarrierTimeLimitMax = 14400
+)
+
+// extends reports whether the workflow enforces the call's limit itself
+// (the carrier's is the ceiling above it), asking versionTopUpExtends once
+// for such a call: a call authorized before it has no ceiling, and asks
+// nothing.
+func (w *callWorkflow) extends(ctx workflow.Context) bool {
+	if w.extendOn == nil {
+		on := w.state.Terms != nil && w.state.Terms.Extendable() &&
+			workflow.GetVersion(ctx, versionTopUpExtends, workflow.DefaultVersion, 1) == 1
+		w.extendOn = &on
+	}
+	return *w.extendOn
+}
+
+// limitSeconds is the talk time the workflow ends the call at: the cut or
+// extension a balance change set, else max_seconds when the workflow
+// enforces it (extends); ok is false when the carrier's timeLimit does.
+func (w *callWorkflow) limitSeconds(ctx workflow.Context) (seconds int64, ok bool) {
+	if c := w.state.CutToSeconds; c != nil {
+		return *c, true
+	}
+	if w.extends(ctx) {
+		return w.state.Terms.MaxSeconds, true
+	}
+	return 0, false
+}
+
+// ceilingSeconds is the most the call may be given: the carrier's limit.
+func (w *callWorkflow) ceilingSeconds(ctx workflow.Context) int64 {
+	if w.extends(ctx) {
+		return w.state.Terms.CeilingSeconds
+	}
+	return w.state.Terms.MaxSeconds
+}
+
 // moneyLossOn reports whether versionMoneyLoss is on, asking it once.
 func (w *callWorkflow) moneyLossOn(ctx workflow.Context) bool {
 	if w.moneyLoss == nil {
@@ -35,12 +89,13 @@ func (w *callWorkflow) moneyLossOn(ctx workflow.Context) bool {
 // fails for good (bad input) leaves the cut as it was.
 func (w *callWorkflow) applyAllowance(ctx workflow.Context) {
 	t := w.state.Terms
+	ceiling := w.ceilingSeconds(ctx)
 	// Retried until Postgres answers (a blip must not let the call run on
 	// money that is gone); callbacks that arrive meanwhile wait their turn.
 	retry := &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second,
 		NonRetryableErrorTypes: []string{ErrTypeBadInput}}
 	req := AllowanceRequest{CallID: w.in.CallID, AccountID: w.in.AccountID, PerMinuteMicros: t.PerMinuteMicros,
-		ConnectionFeeMicros: t.ConnectionFeeMicros, MaxSeconds: t.MaxSeconds}
+		ConnectionFeeMicros: t.ConnectionFeeMicros, MaxSeconds: ceiling}
 	var a Allowance
 	if err := execute(ctx, w.fast, 10*time.Second, retry, ActivityCallAllowance, req).Get(ctx, &a); err != nil {
 		w.log.Warn("read the balance after a money loss failed: the call keeps its limit", "error", err)
@@ -51,7 +106,7 @@ func (w *callWorkflow) applyAllowance(ctx workflow.Context) {
 	if w.state.CutToSeconds != nil {
 		current = *w.state.CutToSeconds
 	}
-	limit := CallLimit{CallID: w.in.CallID, Seconds: min(a.Seconds, t.MaxSeconds), Reason: w.moneyReason}
+	limit := CallLimit{CallID: w.in.CallID, Seconds: min(a.Seconds, ceiling), Reason: w.moneyReason}
 	switch {
 	case w.state.CutEnded || limit.Seconds == current:
 		return
@@ -59,12 +114,17 @@ func (w *callWorkflow) applyAllowance(ctx workflow.Context) {
 		w.log.Info("the balance no longer covers the call: cutting it", "balance_cents", a.BalanceCents,
 			"seconds", limit.Seconds, "was", current, "reason", w.moneyReason)
 		w.state.CutToSeconds, w.state.CutReason = &limit.Seconds, w.moneyReason
-	case w.state.CutToSeconds == nil:
-		return // more than authorization allowed: nothing to raise
-	case limit.Seconds >= t.MaxSeconds:
+	case w.state.CutToSeconds == nil && !w.extends(ctx):
+		return // the carrier ends the call at max_seconds: nothing to raise
+	case limit.Seconds == t.MaxSeconds:
 		w.log.Info("a credit covers the call again: the cut is lifted", "balance_cents", a.BalanceCents)
 		w.state.CutToSeconds, w.state.CutReason = nil, ""
 		limit = CallLimit{CallID: w.in.CallID, Clear: true}
+	case limit.Seconds > t.MaxSeconds:
+		// A top-up during the call (issue 21): up to the carrier's ceiling.
+		w.log.Info("a credit extended the call", "balance_cents", a.BalanceCents, "seconds", limit.Seconds,
+			"was", current, "ceiling", ceiling, "reason", w.moneyReason)
+		w.state.CutToSeconds, w.state.CutReason = &limit.Seconds, w.moneyReason
 	default:
 		w.log.Info("a credit raised the cut", "balance_cents", a.BalanceCents, "seconds", limit.Seconds, "was", current)
 		w.state.CutToSeconds = &limit.Seconds
@@ -93,7 +153,8 @@ func (w *callWorkflow) cutNow(ctx, timerCtx workflow.Context) (ended bool) {
 		return false
 	}
 	w.stopCutTimer()
-	w.log.Info("the balance is used up: ending the call at the carrier", "cut_seconds", *w.state.CutToSeconds)
+	limit, _ := w.limitSeconds(ctx)
+	w.log.Info("the balance is used up: ending the call at the carrier", "limit_seconds", limit)
 	req := HangUpRequest{CallID: w.in.CallID, ParentCallSid: w.state.ParentCallSid, ChildCallSid: w.state.ChildCallSid}
 	if err := w.lookup(ctx, ActivityHangUpCarrierCall, req).Get(ctx, nil); err != nil {
 		// Twilio's timeLimit (max_seconds) still ends it; the charge posts
@@ -107,21 +168,26 @@ func (w *callWorkflow) cutNow(ctx, timerCtx workflow.Context) (ended bool) {
 	return true
 }
 
-// cutDue is when the cut ends the call: its seconds after the answer (less
-// cutMargin); at once for a cut to nothing, answered or not. ok is false
-// with no cut, once it has ended the call, or while an unanswered call has
-// talk time left (the clock starts at the answer).
+// cutDue is when the workflow ends the call (limitSeconds: a cut, an
+// extension, or max_seconds when the carrier's limit is the ceiling above
+// it): its seconds after the answer (less cutMargin); at once for a cut to
+// nothing, answered or not. ok is false when the carrier's limit is the
+// call's, once the workflow has ended the call, or while an unanswered
+// call has talk time left (the clock starts at the answer).
 func (w *callWorkflow) cutDue(ctx workflow.Context) (due time.Time, ok bool) {
-	c := w.state.CutToSeconds
-	switch {
-	case c == nil || w.state.CutEnded || IsFinal(w.state.Status):
+	if w.state.CutEnded || IsFinal(w.state.Status) {
 		return time.Time{}, false
-	case *c == 0:
+	}
+	c, ok := w.limitSeconds(ctx)
+	switch {
+	case !ok:
+		return time.Time{}, false
+	case c == 0:
 		return workflow.Now(ctx), true
 	case w.answeredAt.IsZero():
 		return time.Time{}, false
 	}
-	return w.answeredAt.Add(max(time.Duration(*c)*time.Second-cutMargin, 0)), true
+	return w.answeredAt.Add(max(time.Duration(c)*time.Second-cutMargin, 0)), true
 }
 
 func (w *callWorkflow) stopCutTimer() {

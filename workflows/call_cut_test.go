@@ -37,7 +37,7 @@ func (c *cutFake) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	reg(workflows.ActivityCallAllowance, func(_ context.Context, r workflows.AllowanceRequest) (workflows.Allowance, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if r.MaxSeconds != 600 || r.PerMinuteMicros != 140_000 {
+		if r.MaxSeconds != max(600, c.ceiling) || r.PerMinuteMicros != 140_000 {
 			t.Errorf("allowance asked with the wrong terms: %+v", r)
 		}
 		s := c.allowances[min(c.asked, len(c.allowances)-1)]

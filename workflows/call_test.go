@@ -40,10 +40,16 @@ type fakeCarrierDB struct {
 	hangUps     []workflows.HangUpRequest
 	hangUpTimes []time.Time
 	afterHangUp *workflows.CarrierCall
+	// hungUpTalk, when set, is the talk time the carrier reports for a
+	// call hung up at that moment.
+	hungUpTalk func(at time.Time) int64
 	// afterFetches, when set, is what the carrier reports from the
 	// (fetches+1)th question on.
 	afterFetches int
 	later        *workflows.CarrierCall
+	// ceiling: the carrier's limit AuthorizeCall answers (CeilingSeconds;
+	// 0: none, as before issue 21).
+	ceiling int64
 	// now is the test environment's clock (an activity's StartedTime is
 	// the wall clock's, not the skipped time's).
 	now func() time.Time
@@ -78,7 +84,7 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 			return workflows.CallTerms{}, temporal.NewNonRetryableApplicationError(f.refuse.Message, workflows.ErrTypeCallRefused, nil, *f.refuse)
 		}
 		return workflows.CallTerms{RatePrefix: "234803", Description: "Nigeria mobile", PerMinuteMicros: 140_000, MaxSeconds: 600,
-			AuthorizedUntil: activity.GetInfo(ctx).StartedTime.Add(workflows.AuthorizationWindow)}, nil
+			AuthorizedUntil: activity.GetInfo(ctx).StartedTime.Add(workflows.AuthorizationWindow), CeilingSeconds: f.ceiling}, nil
 	})
 	reg(workflows.ActivityCancelUnclaimedCall, func(context.Context, string) (bool, error) {
 		f.mu.Lock()
@@ -133,6 +139,9 @@ func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		f.hangUpTimes = append(f.hangUpTimes, f.now())
 		if f.afterHangUp != nil {
 			f.carrierCall = *f.afterHangUp
+		}
+		if f.hungUpTalk != nil {
+			f.carrierCall.DurationSeconds = f.hungUpTalk(f.now())
 		}
 		return nil
 	})

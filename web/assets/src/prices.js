@@ -152,3 +152,11 @@ export function quoteOf(result, balanceCents, capSeconds) {
   if (minutes === 0) return { place: c.name, price: `${perMinute(c.from)} · add credit to call`, callable: false }
   return { place: c.name, price: `${perMinute(c.from)} · ${minutesText(minutes)}`, callable: true, note: capText(minutes, capSeconds) }
 }
+
+// lowBalanceText is the dialer's word before dialling a call the balance
+// covers for less than 5 min (POST /calls' low_balance, from its
+// max_seconds): "Your balance covers 3 min to +234 803 123 4567."
+export function lowBalanceText(maxSeconds, number) {
+  const minutes = Math.floor((maxSeconds || 0) / 60)
+  return `Your balance covers ${minutes} min to ${number}.`
+}

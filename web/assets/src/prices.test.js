@@ -3,7 +3,7 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 
-import { parseList, lookup, quoteOf, formatMicros, formatCents, balanceMinutes, minimumCents, minutesText, capText } from "./prices.js"
+import { parseList, lookup, quoteOf, formatMicros, formatCents, balanceMinutes, minimumCents, minutesText, capText, lowBalanceText } from "./prices.js"
 
 const list = parseList({
   version: "v1",
@@ -90,4 +90,10 @@ test("money as internal/rating writes it", () => {
   assert.equal(capText(35, 7200), "")
   assert.equal(capText(250, 7200), "A call lasts at most 120 min.")
   assert.equal(capText(250, 0), "")
+})
+
+test("the low-balance word before dialling says the whole minutes covered and the number", () => {
+  assert.equal(lowBalanceText(180, "+234 803 123 4567"), "Your balance covers 3 min to +234 803 123 4567.")
+  assert.equal(lowBalanceText(60, "+44 20 7946 0000"), "Your balance covers 1 min to +44 20 7946 0000.")
+  assert.equal(lowBalanceText(299, "+1 415 555 0100"), "Your balance covers 4 min to +1 415 555 0100.")
 })

@@ -10,7 +10,7 @@ import { reapply } from "../live.js"
 // loaded them before it asked for the call).
 export default class extends Controller {
   static targets = ["number", "status", "clock", "timer", "left", "outcome", "warning", "mute", "keypad", "keypadToggle", "digits", "hangUp",
-    "close", "after", "details", "output", "rate"]
+    "close", "after", "details", "output", "rate", "topUp"]
   static values = { device: String }
 
   connect() {

@@ -1,7 +1,13 @@
 import { Controller } from "@hotwired/stimulus"
 import { askMicrophone } from "../devices/microphone.js"
 import { loadDevices, loadVoiceSDK, prefetch } from "../devices/bundles.js"
-import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText } from "../prices.js"
+import { reportHangUp } from "../devices/hangup.js"
+import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText, lowBalanceText } from "../prices.js"
+
+// How long an authorized call waits on the low-balance question before it
+// is given up: inside the authorization window (CALL_AUTHORIZATION_WINDOW,
+// 3 min by default), so that Call anyway never connects a lapsed call.
+const LOW_BALANCE_WAIT = 2 * 60 * 1000
 
 // One price list per deck version for the whole visit (the URL names it).
 const lists = new Map()
@@ -27,7 +33,7 @@ function priceList(url) {
 // stops or taps Call. The Call button follows: disabled, with the reason,
 // for a number that cannot be called, and it never posts /calls then.
 export default class extends Controller {
-  static targets = ["number", "place", "price", "call", "reason", "retry"]
+  static targets = ["number", "place", "price", "call", "reason", "retry", "low"]
   static values = { longPress: { type: Number, default: 500 }, prices: String, home: String, cap: Number }
 
   connect() {
@@ -51,6 +57,7 @@ export default class extends Controller {
   }
 
   disconnect() {
+    this.lowAnswer?.(false) // left the dialer with the low-balance question open
     document.removeEventListener("mobayilo:live", this.onLive)
     window.removeEventListener("mobayilo:redial", this.onRedial)
     window.removeEventListener("online", this.onOnline)
@@ -293,8 +300,43 @@ export default class extends Controller {
       return
     }
     this.reasonTarget.textContent = ""
+    // Low balance (issue 21): said before dialling, from what POST /calls
+    // answered (no request of its own); the call waits, authorized.
+    const e164 = this.confirmed?.number === number ? this.confirmed.body?.e164 : ""
+    if (body.low_balance && !(await this.askLowBalance(body, e164 || number))) return
     // The in-call bar takes it from here.
     window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number } }))
+  }
+
+  // askLowBalance shows "Your balance covers 3 min to …" with Top up and
+  // Call anyway; true for Call anyway. Top up (or no answer in time) gives
+  // the authorized call up, so its slot frees at once, and Top up goes on
+  // to Credits.
+  askLowBalance(body, number) {
+    this.lowTarget.querySelector("[data-low-text]").textContent = lowBalanceText(body.max_seconds, number)
+    this.lowTarget.hidden = false
+    this.lowTarget.querySelector("[data-low-call]").focus()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.lowAnswer?.(false, "The call was not placed. Tap Call to try again."), LOW_BALANCE_WAIT)
+      this.lowAnswer = (go, reason = "") => {
+        clearTimeout(timer)
+        this.lowAnswer = null
+        this.lowTarget.hidden = true
+        if (!go) reportHangUp(body.call_id)
+        this.reasonTarget.textContent = reason
+        resolve(go)
+      }
+    })
+  }
+
+  callAnyway() {
+    this.lowAnswer?.(true)
+  }
+
+  // topUpFirst: the link goes on to Credits (a Turbo visit); the call
+  // waiting is given up.
+  topUpFirst() {
+    this.lowAnswer?.(false)
   }
 
   // prefetchSDK fetches what a call needs (the device adapters, Twilio's

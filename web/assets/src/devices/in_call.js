@@ -45,6 +45,7 @@ export class InCall {
     this.maxSeconds = max_seconds
     this.initialMax = max_seconds
     this.cut = false
+    this.low = false
     this.answeredAt = null
     this.muted = false
     this.element.hidden = false
@@ -57,6 +58,7 @@ export class InCall {
     this.leftTarget.textContent = `up to ${Math.floor(max_seconds / 60)} min`
     this.showOutcome("")
     this.warningTarget.classList.add("hidden")
+    this.topUpTarget.hidden = true
     this.digitsTarget.textContent = ""
     this.keypadTarget.hidden = true
     this.keypadToggleTarget.setAttribute("aria-expanded", "false")
@@ -117,19 +119,23 @@ export class InCall {
       this.tick = setInterval(() => this.updateTimer(), 1000)
       this.updateTimer()
     }
-    // A money loss during the call (a refund, a dispute, a staff debit):
-    // the server cut the call to what the balance covers, and ends it then.
+    // A balance change during the call moved its limit (data-cut-seconds,
+    // the talk time in all): a money loss (a refund, a dispute, a staff
+    // debit) cut it below what was authorized, and the server ends it
+    // then; a top-up lifted the cut, or extended the call past it (issue
+    // 21). No limit: what was authorized stands.
     const cut = el.dataset.cutSeconds
-    const wasCut = this.cut
-    this.cut = cut !== undefined
-    if (this.cut && !FINAL.has(status)) {
-      this.maxSeconds = Math.min(this.initialMax ?? this.maxSeconds, Number(cut))
-      if (this.answeredAt) this.updateTimer()
-      this.warn(el.dataset.cutNotice || "Your balance went down: the call ends early.")
-    } else if (wasCut && !this.cut && !FINAL.has(status)) {
-      // A credit lifted the cut.
-      this.maxSeconds = this.initialMax
-      this.warningTarget.classList.add("hidden")
+    const limit = cut === undefined ? this.initialMax : Number(cut)
+    if (!FINAL.has(status) && limit !== this.maxSeconds) {
+      this.maxSeconds = limit
+      this.cut = limit < this.initialMax
+      if (this.cut) {
+        this.warn(el.dataset.cutNotice || "Your balance went down: the call ends early.")
+      } else {
+        this.low = false
+        this.warningTarget.classList.add("hidden")
+      }
+      this.topUpTarget.hidden = !this.cut
       if (this.answeredAt) this.updateTimer()
     }
     if (FINAL.has(status)) {
@@ -145,7 +151,13 @@ export class InCall {
     const left = Math.max(this.maxSeconds - elapsed, 0)
     this.timerTarget.textContent = clock(elapsed)
     this.leftTarget.textContent = `${clock(left)} left`
-    if (left <= 60 && !this.cut) this.warn("Less than a minute left: your balance runs out.")
+    if (left <= 60 && !this.cut && !this.low) {
+      // Once: a top-up now extends the call (the live stream then brings
+      // the new limit, and the warning goes).
+      this.low = true
+      this.warn("Less than a minute left: your balance runs out. Top up to keep talking.")
+      this.topUpTarget.hidden = false
+    }
   }
 
   mute() {
@@ -182,6 +194,7 @@ export class InCall {
     clearInterval(this.tick)
     this.tick = null
     this.warningTarget.classList.add("hidden")
+    this.topUpTarget.hidden = true
     this.keypadTarget.hidden = true
     this.keypadToggleTarget.setAttribute("aria-expanded", "false")
     this.muteTarget.disabled = true
