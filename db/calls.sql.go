@@ -158,7 +158,7 @@ WITH claimed AS (
     WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
       AND authorized_until > now()
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-    RETURNING calls.id, calls.phone_number, calls.max_seconds
+    RETURNING calls.id, calls.user_id, calls.phone_number, calls.max_seconds
 ), stored AS (
     INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
     SELECT 'twilio', $4, 'voice', $5, $6, $7, $8,
@@ -167,7 +167,8 @@ WITH claimed AS (
     ON CONFLICT (source, dedup_key) DO NOTHING
     RETURNING webhook_events.id
 )
-SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+SELECT claimed.id, claimed.phone_number, claimed.max_seconds, COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id,
+       COALESCE((SELECT ci.e164 FROM caller_ids ci WHERE ci.user_id = claimed.user_id AND ci.status = 'verified'), '')::text AS caller_id
 FROM claimed
 `
 
@@ -188,6 +189,7 @@ type ClaimCallAndStoreDialRow struct {
 	PhoneNumber string
 	MaxSeconds  *int32
 	EventID     int64
+	CallerID    string
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
@@ -195,6 +197,8 @@ type ClaimCallAndStoreDialRow struct {
 // for a user support has disabled; with the inbox row of its dialed signal
 // (as InsertWebhookEvent stores it, leased at birth), in one statement: the
 // webhook's one round trip. No row: nothing claimed, nothing stored.
+// caller_id is the caller's verified number (caller_ids, 0022), ” without
+// one: the Dial's callerId, read in the same statement.
 func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error) {
 	row := q.db.QueryRow(ctx, claimCallAndStoreDial,
 		arg.ParentCallSid,
@@ -213,6 +217,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 		&i.PhoneNumber,
 		&i.MaxSeconds,
 		&i.EventID,
+		&i.CallerID,
 	)
 	return i, err
 }
