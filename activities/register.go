@@ -41,6 +41,9 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityCancelTopUp:          a.CancelTopUp,
 		workflows.ActivityReverseTopUp:         a.ReverseTopUp,
 		workflows.ActivityMarkTopUpStuck:       a.MarkTopUpStuck,
+
+		workflows.ActivityRequestCallerIDValidation: a.RequestCallerIDValidation,
+		workflows.ActivityFinishCallerID:            a.FinishCallerID,
 	}
 }
 

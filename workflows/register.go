@@ -13,4 +13,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Call, workflow.RegisterOptions{Name: CallWorkflowName})
 	r.RegisterWorkflowWithOptions(TopUp, workflow.RegisterOptions{Name: TopUpWorkflowName})
 	r.RegisterWorkflowWithOptions(Housekeeping, workflow.RegisterOptions{Name: HousekeepingWorkflowName})
+	r.RegisterWorkflowWithOptions(CallerID, workflow.RegisterOptions{Name: CallerIDWorkflowName})
 }

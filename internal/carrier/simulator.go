@@ -71,6 +71,11 @@ type Simulator struct {
 	hangups  map[string]chan struct{} // call id -> closed when the caller hangs up
 	// parentToCall maps a browser leg's SID to our call id (REST hang-up).
 	parentToCall map[string]string
+	// validations are the verification calls in progress, by number;
+	// callerIDs the numbers verified (OutgoingCallerIds), number -> sid
+	// (callerid.go).
+	validations map[string]simValidation
+	callerIDs   map[string]string
 }
 
 // HangUp ends a call in progress as if the caller hung up now (Realtime
