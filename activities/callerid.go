@@ -135,3 +135,17 @@ func (a *Activities) recordedCallerID(ctx context.Context, q *db.Queries, userID
 	}
 	return st, nil
 }
+
+// DeleteCallerID deletes a removed number's OutgoingCallerId at the
+// carrier; one already gone is done.
+func (a *Activities) DeleteCallerID(ctx context.Context, in workflows.CallerIDRemovalInput) error {
+	ids, ok := a.Carrier.(carrier.CallerIDs)
+	if !ok {
+		return temporal.NewNonRetryableApplicationError("no carrier API that verifies caller IDs is configured", workflows.ErrTypeNoCarrier, nil)
+	}
+	if err := ids.DeleteCallerID(ctx, in.OutgoingCallerIDSid); err != nil {
+		return err
+	}
+	activity.GetLogger(ctx).Info("caller id deleted at the carrier", "UserID", in.UserID, "OutgoingCallerIdSid", in.OutgoingCallerIDSid)
+	return nil
+}

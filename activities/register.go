@@ -44,6 +44,7 @@ func (a *Activities) Named() map[string]any {
 
 		workflows.ActivityRequestCallerIDValidation: a.RequestCallerIDValidation,
 		workflows.ActivityFinishCallerID:            a.FinishCallerID,
+		workflows.ActivityDeleteCallerID:            a.DeleteCallerID,
 	}
 }
 

@@ -197,3 +197,28 @@ func (w *callerIDWorkflow) await(ctx workflow.Context, req CallerIDRequested, fi
 		}
 	}
 }
+
+// Removing a verified number: the web layer deletes the row (the number is
+// no longer our callerId from then on) and starts CallerIDRemoval, under
+// the number's workflow ID, to delete the OutgoingCallerId at Twilio with
+// the worker's retries, as every other carrier request is made.
+const (
+	CallerIDRemovalWorkflowName = "CallerIDRemoval"
+	ActivityDeleteCallerID      = "DeleteCallerID"
+)
+
+// CallerIDRemovalInput names the OutgoingCallerId to delete.
+type CallerIDRemovalInput struct {
+	UserID, E164        string
+	OutgoingCallerIDSid string
+}
+
+// CallerIDRemoval deletes a removed number's OutgoingCallerId at Twilio.
+func CallerIDRemoval(ctx workflow.Context, in CallerIDRemovalInput) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			MaximumAttempts: 20, NonRetryableErrorTypes: []string{ErrTypeNoCarrier}},
+	})
+	return workflow.ExecuteActivity(actx, ActivityDeleteCallerID, in).Get(ctx, nil)
+}
