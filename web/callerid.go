@@ -36,7 +36,9 @@ type callerIDData struct {
 }
 
 // Pending: Twilio is calling, or about to.
-func (d callerIDData) Pending() bool { return d.Row != nil && d.Row.Status == workflows.CallerIDPending }
+func (d callerIDData) Pending() bool {
+	return d.Row != nil && d.Row.Status == workflows.CallerIDPending
+}
 
 // Retryable: the last attempt failed or expired.
 func (d callerIDData) Retryable() bool {

@@ -46,7 +46,9 @@ func (f *fakeCallerIDs) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-func callSidOf(attempt int32) string { return "CA000000000000000000000000000000a" + string(rune('0'+attempt)) }
+func callSidOf(attempt int32) string {
+	return "CA000000000000000000000000000000a" + string(rune('0'+attempt))
+}
 
 func callerIDInput(attempt int32) workflows.CallerIDInput {
 	return workflows.CallerIDInput{UserID: "u1", E164: "+2348031234567", Attempt: attempt,
