@@ -42,11 +42,14 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityReverseTopUp:         a.ReverseTopUp,
 		workflows.ActivityMarkTopUpStuck:       a.MarkTopUpStuck,
 
-		workflows.ActivityPlanAutoTopUp:     a.PlanAutoTopUp,
-		workflows.ActivityStartAutoTopUp:    a.StartAutoTopUp,
-		workflows.ActivityAwaitAutoTopUp:    a.AwaitAutoTopUp,
-		workflows.ActivityTurnAutoTopUpOff:  a.TurnAutoTopUpOff,
-		workflows.ActivityEmailAutoTopUpOff: a.EmailAutoTopUpOff,
+		workflows.ActivityPlanAutoTopUp:             a.PlanAutoTopUp,
+		workflows.ActivityStartAutoTopUp:            a.StartAutoTopUp,
+		workflows.ActivityAwaitAutoTopUp:            a.AwaitAutoTopUp,
+		workflows.ActivityTurnAutoTopUpOff:          a.TurnAutoTopUpOff,
+		workflows.ActivityEmailAutoTopUpOff:         a.EmailAutoTopUpOff,
+		workflows.ActivityRequestCallerIDValidation: a.RequestCallerIDValidation,
+		workflows.ActivityFinishCallerID:            a.FinishCallerID,
+		workflows.ActivityDeleteCallerID:            a.DeleteCallerID,
 	}
 }
 

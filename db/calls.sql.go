@@ -162,7 +162,7 @@ WITH claimed AS (
     WHERE calls.id = $2 AND status = 'authorized' AND client_identity = $3
       AND authorized_until > now()
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = calls.user_id AND u.disabled_at IS NOT NULL)
-    RETURNING calls.id, calls.phone_number, calls.max_seconds,
+    RETURNING calls.id, calls.user_id, calls.phone_number, calls.max_seconds,
         COALESCE(calls.time_limit_seconds, calls.max_seconds)::int AS time_limit_seconds
 ), stored AS (
     INSERT INTO webhook_events (source, dedup_key, event_type, signal, workflow_id, payload, form, next_attempt_at)
@@ -173,7 +173,8 @@ WITH claimed AS (
     RETURNING webhook_events.id
 )
 SELECT claimed.id, claimed.phone_number, claimed.max_seconds, claimed.time_limit_seconds,
-       COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id
+       COALESCE((SELECT stored.id FROM stored), 0)::bigint AS event_id,
+       COALESCE((SELECT ci.e164 FROM caller_ids ci WHERE ci.user_id = claimed.user_id AND ci.status = 'verified'), '')::text AS caller_id
 FROM claimed
 `
 
@@ -195,6 +196,7 @@ type ClaimCallAndStoreDialRow struct {
 	MaxSeconds       *int32
 	TimeLimitSeconds int32
 	EventID          int64
+	CallerID         string
 }
 
 // The voice webhook's claim: authorized -> dialing, once, for the identity
@@ -202,6 +204,8 @@ type ClaimCallAndStoreDialRow struct {
 // for a user support has disabled; with the inbox row of its dialed signal
 // (as InsertWebhookEvent stores it, leased at birth), in one statement: the
 // webhook's one round trip. No row: nothing claimed, nothing stored.
+// caller_id is the caller's verified number (caller_ids, 0022), ” without
+// one: the Dial's callerId, read in the same statement.
 func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error) {
 	row := q.db.QueryRow(ctx, claimCallAndStoreDial,
 		arg.ParentCallSid,
@@ -221,6 +225,7 @@ func (q *Queries) ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndSto
 		&i.MaxSeconds,
 		&i.TimeLimitSeconds,
 		&i.EventID,
+		&i.CallerID,
 	)
 	return i, err
 }

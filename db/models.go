@@ -134,6 +134,21 @@ type CallRating struct {
 	UpdatedAt time.Time
 }
 
+type CallerID struct {
+	ID                  uuid.UUID
+	UserID              uuid.UUID
+	E164                string
+	Status              string
+	Attempt             int32
+	ValidationCode      *string
+	ValidationCallSid   *string
+	OutgoingCallerIDSid *string
+	FailureReason       *string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	VerifiedAt          *time.Time
+}
+
 type Contact struct {
 	ID          uuid.UUID
 	UserID      uuid.UUID

@@ -26,6 +26,9 @@ type Querier interface {
 	// Ratings of the last 7 days per destination country, worst first: the
 	// count, the poor ones (score 2 or less), and their share in percent.
 	CallQualityByCountry(ctx context.Context) ([]CallQualityByCountryRow, error)
+	// Whether another account holds e164 verified (the form's early refusal;
+	// caller_ids_verified_number is the guarantee).
+	CallerIDVerifiedElsewhere(ctx context.Context, arg CallerIDVerifiedElsewhereParams) (bool, error)
 	// Calls over but not billed (pending, or marked stuck for support): all of
 	// them, those that ended more than sqlc.arg(stuck_after) seconds ago or are
 	// marked stuck, and the age of the oldest. The rows are those of the partial
@@ -41,6 +44,8 @@ type Querier interface {
 	// for a user support has disabled; with the inbox row of its dialed signal
 	// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
 	// webhook's one round trip. No row: nothing claimed, nothing stored.
+	// caller_id is the caller's verified number (caller_ids, 0022), '' without
+	// one: the Dial's callerId, read in the same statement.
 	ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error)
 	// Forgets the default card once it is removed (and only that card).
 	ClearDefaultPaymentMethod(ctx context.Context, arg ClearDefaultPaymentMethodParams) error
@@ -53,6 +58,9 @@ type Querier interface {
 	// the saved card.
 	CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpTopUpParams) (TopUp, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
+	// A new number, pending its first attempt. The user's earlier number must
+	// have been removed (UNIQUE user_id).
+	CreateCallerID(ctx context.Context, arg CreateCallerIDParams) (CallerID, error)
 	CreateContact(ctx context.Context, arg CreateContactParams) (Contact, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
@@ -65,10 +73,13 @@ type Querier interface {
 	// max_seconds plus ringing and a grace period, top-ups unpaid for more
 	// than an hour, and webhook deliveries waiting for a retry.
 	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
+	DeleteCallerID(ctx context.Context, userID uuid.UUID) (CallerID, error)
 	DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
 	DismissAutoTopUpNotice(ctx context.Context, userID uuid.UUID) error
+	// The attempt failed or expired, with the reason shown to the person.
+	EndCallerIDAttempt(ctx context.Context, arg EndCallerIDAttemptParams) (CallerID, error)
 	// Removes all but the newest keep streams of a user; returns the removed.
 	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
 	// Rows whose workflow never started (the web process died between the
@@ -103,6 +114,10 @@ type Querier interface {
 	// the call, whether support disabled its user, the wallet's balance, and what
 	// the user spent on calls and how many calls they placed since midnight UTC.
 	GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error)
+	// Verified caller IDs (0022). Every query a person's request runs names
+	// the user: another user's number is no row. The workflow's writes name
+	// the attempt too: a run never changes a later attempt's row.
+	GetCallerID(ctx context.Context, userID uuid.UUID) (CallerID, error)
 	GetContact(ctx context.Context, arg GetContactParams) (Contact, error)
 	GetContactByNumber(ctx context.Context, arg GetContactByNumberParams) (Contact, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
@@ -295,6 +310,9 @@ type Querier interface {
 	ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error)
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
+	// A new attempt at a number that failed or expired; none while one is
+	// pending or once it is verified.
+	RetryCallerID(ctx context.Context, userID uuid.UUID) (CallerID, error)
 	// The person's settings. Turning it on clears what we said when we last
 	// turned it off (the banner, the reason).
 	SaveAutoTopUp(ctx context.Context, arg SaveAutoTopUpParams) (AutoTopUp, error)
@@ -330,6 +348,8 @@ type Querier interface {
 	// task's completion failed) never moves the row back, nor off a final
 	// status, so an ended call's slot stays free.
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
+	// The code Twilio gave for this attempt, for the page to show.
+	SetCallerIDValidation(ctx context.Context, arg SetCallerIDValidationParams) (CallerID, error)
 	SetDefaultPaymentMethod(ctx context.Context, arg SetDefaultPaymentMethodParams) error
 	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
@@ -379,6 +399,9 @@ type Querier interface {
 	// Entries whose balance_after is not the previous entry's balance_after
 	// (zero for a wallet's first entry) plus their own amount.
 	VerifyBalanceChains(ctx context.Context) ([]VerifyBalanceChainsRow, error)
+	// The attempt succeeded. No row: the number was removed (or retried)
+	// meanwhile. A unique violation: another account verified it first.
+	VerifyCallerID(ctx context.Context, arg VerifyCallerIDParams) (CallerID, error)
 	// Wallets whose cached balance differs from the sum of their entries or from
 	// their newest entry's balance_after.
 	VerifyWalletBalances(ctx context.Context) ([]VerifyWalletBalancesRow, error)

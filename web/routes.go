@@ -36,6 +36,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.verifyTwilio)
 		r.Post("/api/webhooks/twilio/voice", s.twilioVoice)
 		r.Post("/api/webhooks/twilio/status", s.twilioStatus)
+		r.Post("/api/webhooks/twilio/callerid", s.twilioCallerID)
 	})
 	// Stripe's webhook: authenticated by the Stripe-Signature over the raw
 	// body, checked in the handler before anything else.
@@ -130,6 +131,13 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
 			r.Post("/settings/time-zone", s.changeTimeZone)
+			r.Get("/settings/caller-id", s.showCallerID) // verified caller ID (callerid.go)
+			r.Post("/settings/caller-id", s.addCallerID)
+			r.Post("/settings/caller-id/retry", s.retryCallerID)
+			r.Post("/settings/caller-id/delete", s.removeCallerID)
+			if s.sim != nil && s.cfg.Env != config.Production {
+				r.Post("/dev/carrier/caller-id", s.simulateCallerIDCode)
+			}
 		})
 
 		// The support console: admins only; to anyone else it does not

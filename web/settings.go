@@ -18,14 +18,14 @@ func (s *Server) settingsThrottled(w http.ResponseWriter, r *http.Request, err e
 		return false
 	}
 	setRetryAfter(w, throttled)
-	s.render(w, r, http.StatusTooManyRequests, "settings", pageData{Tab: "settings", Form: form, Errors: map[string]string{
+	s.renderSettings(w, r, http.StatusTooManyRequests, pageData{Form: form, Errors: map[string]string{
 		field: fmt.Sprintf("Too many wrong passwords. For your safety, wait %d minutes and try again.", throttled.RetryMinutes()),
 	}})
 	return true
 }
 
 func (s *Server) showSettings(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "settings", pageData{Tab: "settings", Form: url.Values{}})
+	s.renderSettings(w, r, http.StatusOK, pageData{})
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +37,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fe := formErrors(err); fe != nil {
-		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{}, Errors: fe})
+		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{}, Errors: fe})
 		return
 	}
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fe := formErrors(err); fe != nil {
-		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{"email": {r.PostForm.Get("email")}}, Errors: fe})
+		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"email": {r.PostForm.Get("email")}}, Errors: fe})
 		return
 	}
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.accounts.SetTimeZone(r.Context(), currentUser(r).ID, r.PostForm.Get("time_zone"))
 	if fe := formErrors(err); fe != nil {
-		s.render(w, r, http.StatusUnprocessableEntity, "settings", pageData{Tab: "settings", Form: url.Values{"time_zone": {r.PostForm.Get("time_zone")}}, Errors: fe})
+		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"time_zone": {r.PostForm.Get("time_zone")}}, Errors: fe})
 		return
 	}
 	if err != nil {

@@ -107,10 +107,15 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 			WorkflowID: &wid, Payload: payload})
 	}
 
+	// The caller's own number once verified (read in the claim), else ours.
+	callerID := s.cfg.TwilioCallerID
+	if call.CallerID != "" {
+		callerID = call.CallerID
+	}
 	statusURL := s.cfg.PublicBaseURL + "/api/webhooks/twilio/status?call_id=" + callID.String()
 	xml, err := twiml.Voice([]twiml.Element{
 		&twiml.VoiceDial{
-			CallerId:       s.cfg.TwilioCallerID,
+			CallerId:       callerID,
 			TimeLimit:      strconv.Itoa(int(call.TimeLimitSeconds)), // the ceiling (0024): the workflow ends the call at what the balance pays for
 			Action:         statusURL + "&event=dial-action",
 			Method:         http.MethodPost,

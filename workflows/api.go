@@ -900,3 +900,113 @@ type AutoTopUpState struct {
 	LastOutcome string
 	Off         bool
 }
+
+// The caller ID workflow (issue 20, item 1): one run per verification
+// attempt of a person's own number, ID callerid-<user>-<number>. It asks
+// Twilio to verify the number (Twilio calls it; the person types the code
+// the Settings page shows), waits for Twilio's signed validation callback
+// through the webhook inbox, or for the timeout, and records the outcome on
+// the caller_ids row. A retry from Settings is a new run with the next
+// attempt number.
+const (
+	CallerIDWorkflowName = "CallerID"
+
+	// SignalCallerIDResult: Twilio's validation callback (CallerIDResult),
+	// or the person removing the number meanwhile (CallerIDCanceled).
+	SignalCallerIDResult = "callerid-result"
+
+	ActivityRequestCallerIDValidation = "RequestCallerIDValidation"
+	ActivityFinishCallerID            = "FinishCallerID"
+
+	// ErrTypeCallerIDRefused: Twilio refused the validation request (an
+	// invalid number, one already verified), or the attempt's row is gone;
+	// no retry changes it. The message is for the person.
+	ErrTypeCallerIDRefused = "CallerIDRefused"
+
+	// DefaultCallerIDTimeout: how long an attempt waits for the code to be
+	// typed (CallerIDInput.Timeout overrides it).
+	DefaultCallerIDTimeout = 10 * time.Minute
+)
+
+// Caller ID statuses (caller_ids.status).
+const (
+	CallerIDPending  = "pending"
+	CallerIDVerified = "verified"
+	CallerIDFailed   = "failed"
+	CallerIDExpired  = "expired"
+	// CallerIDRemoved: the person removed the number before the attempt
+	// ended (a workflow outcome; no row keeps it).
+	CallerIDRemoved = "removed"
+)
+
+// Twilio's VerificationStatus words, and ours for a removal.
+const (
+	VerificationSuccess = "success"
+	VerificationFailed  = "failed"
+	CallerIDCanceled    = "canceled"
+)
+
+// CallerIDWorkflowID is the workflow ID of a person's number's verification.
+func CallerIDWorkflowID(userID, e164 string) string { return "callerid-" + userID + "-" + e164 }
+
+// CallerIDInput starts one attempt.
+type CallerIDInput struct {
+	UserID, E164 string
+	Attempt      int32
+	// StatusCallback is where Twilio posts the result: our signed webhook,
+	// naming the user, the number and the attempt.
+	StatusCallback string
+	Timeout        time.Duration // 0: DefaultCallerIDTimeout
+}
+
+// CallerIDRequested is what the validation request gave the workflow: the
+// verification call. The code is stored for the page, never returned here.
+type CallerIDRequested struct {
+	CallSid string
+}
+
+// CallerIDResult is Twilio's validation callback, or a removal.
+type CallerIDResult struct {
+	DedupKey            string
+	Attempt             int32
+	CallSid             string
+	VerificationStatus  string // success, failed, or canceled (removed)
+	OutgoingCallerIDSid string
+}
+
+// FinishCallerIDInput records an attempt's outcome.
+type FinishCallerIDInput struct {
+	UserID, E164        string
+	Attempt             int32
+	Status              string // verified, failed or expired
+	Reason              string // for the person, when not verified
+	OutgoingCallerIDSid string
+}
+
+// CallerIDState is the attempt's outcome (and QueryState's answer).
+type CallerIDState struct {
+	Status string
+	Reason string
+}
+
+// Reasons shown to the person.
+const (
+	ReasonCodeNotEntered = "The code was not entered, or not correctly, on the call. Try again."
+	ReasonTimedOut       = "No code was entered in time. Try again."
+	ReasonCarrierDown    = "We could not reach the phone network. Try again in a minute."
+)
+
+// Removing a verified number: the web layer deletes the row (the number is
+// no longer our callerId from then on) and starts CallerIDRemoval, under
+// the number's workflow ID, to delete the OutgoingCallerId at Twilio with
+// the worker's retries, as every other carrier request is made.
+const (
+	CallerIDRemovalWorkflowName = "CallerIDRemoval"
+	ActivityDeleteCallerID      = "DeleteCallerID"
+)
+
+// CallerIDRemovalInput names the OutgoingCallerId to delete.
+type CallerIDRemovalInput struct {
+	UserID, E164        string
+	OutgoingCallerIDSid string
+}

@@ -14,4 +14,6 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(TopUp, workflow.RegisterOptions{Name: TopUpWorkflowName})
 	r.RegisterWorkflowWithOptions(Housekeeping, workflow.RegisterOptions{Name: HousekeepingWorkflowName})
 	r.RegisterWorkflowWithOptions(AutoTopUp, workflow.RegisterOptions{Name: AutoTopUpWorkflowName})
+	r.RegisterWorkflowWithOptions(CallerID, workflow.RegisterOptions{Name: CallerIDWorkflowName})
+	r.RegisterWorkflowWithOptions(CallerIDRemoval, workflow.RegisterOptions{Name: CallerIDRemovalWorkflowName})
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // The carrier simulator's REST API: the part of Twilio's Voice API the
-// worker uses (fetch a call, list a parent's calls, complete a call) and
+// worker uses (fetch a call, list a parent's calls, complete a call,
+// verify and delete an outgoing caller ID: callerid.go) and
 // Twilio's Voice Pricing API v2, so that a worker in another process (the
 // load tool's app, `mobayilo dev`'s worker) reconciles and reprices against
 // the simulator through the same twilio-go client it would use with Twilio
@@ -28,6 +29,8 @@ func (s *Simulator) RESTHandler() http.Handler {
 	mux.HandleFunc("GET "+prefix+"/{sid}", s.restFetch)
 	mux.HandleFunc("POST "+prefix+"/{sid}", s.restUpdate)
 	mux.HandleFunc("GET "+prefix+".json", s.restList)
+	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/OutgoingCallerIds.json", s.restCreateValidation)
+	mux.HandleFunc("DELETE /2010-04-01/Accounts/{account}/OutgoingCallerIds/{sid}", s.restDeleteCallerID)
 	mux.HandleFunc("GET /v2/Voice/Countries", s.restPriceCountries)
 	mux.HandleFunc("GET /v2/Voice/Countries/{iso}", s.restPriceCountry)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -71,6 +71,11 @@ type Simulator struct {
 	hangups  map[string]chan struct{} // call id -> closed when the caller hangs up
 	// parentToCall maps a browser leg's SID to our call id (REST hang-up).
 	parentToCall map[string]string
+	// validations are the verification calls in progress, by number;
+	// callerIDs the numbers verified (OutgoingCallerIds), number -> sid
+	// (callerid.go).
+	validations map[string]simValidation
+	callerIDs   map[string]string
 }
 
 // HangUp ends a call in progress as if the caller hung up now (Realtime
@@ -112,6 +117,7 @@ type Faults struct {
 type SimCall struct {
 	ParentSid, ChildSid string
 	Dialled             string // the number Twilio was told to dial
+	CallerID            string // the Dial's callerId: what the callee sees
 	TimeLimit           int64
 	Status              string // the dialled leg's final status
 	DurationSeconds     int64
@@ -183,7 +189,7 @@ func (s *Simulator) PlaceCall(ctx context.Context, token, callID string, talk ti
 	if err != nil {
 		return call, err
 	}
-	call.Dialled, call.TimeLimit = dial.Number.Text, dial.TimeLimit
+	call.Dialled, call.TimeLimit, call.CallerID = dial.Number.Text, dial.TimeLimit, dial.CallerID
 	return s.runDialledLeg(ctx, call, parent, dial, talk, f, hangup)
 }
 

@@ -12,6 +12,7 @@ import PaymentController from "./controllers/payment_controller.js"
 import SignupController from "./controllers/signup_controller.js"
 import ZoneController from "./controllers/zone_controller.js"
 import ContactPickerController from "./controllers/contact_picker_controller.js"
+import PollController from "./controllers/poll_controller.js"
 
 startLive()
 
@@ -24,6 +25,7 @@ application.register("payment", PaymentController)
 application.register("signup", SignupController)
 application.register("zone", ZoneController)
 application.register("contact-picker", ContactPickerController)
+application.register("poll", PollController)
 
 // The service worker serves the offline page when the network is gone, and
 // keeps the Voice SDK once the dialer asked for it. It never caches pages
