@@ -232,6 +232,7 @@ func webRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc clie
 	}
 	deliverer := inbox.NewDeliverer(pool, tc, log)
 	deliverer.TaskQueue = cfg.TemporalTaskQueue
+	deliverer.Senders = cfg.InboxSenders
 	deliverer.Metrics = obs.metrics
 	// The database's gauges (inbox backlog, calls awaiting billing) are
 	// read by the web role's scrapes.

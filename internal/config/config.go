@@ -39,6 +39,9 @@ type Config struct {
 	// MetricsAddr (METRICS_ADDR): the Prometheus listener, never the
 	// public port; "" is the role's default, "off" none.
 	MetricsAddr string
+	// InboxSenders (INBOX_SENDERS): signals in flight at once from each web
+	// process's webhook inbox.
+	InboxSenders int
 	// PprofAddr (PPROF_ADDR): Go's profiler (/debug/pprof/) on a loopback
 	// host:port of its own; "" none (the default).
 	PprofAddr string

@@ -140,6 +140,8 @@ var settings = []setting{
 		}},
 	{key: "DATABASE_MAX_CONNS", def: both("32"), bind: func(c *Config) value { return (*intValue)(&c.DatabaseMaxConns) },
 		check: between(func(c Config) int { return c.DatabaseMaxConns }, 4, 1000, "")},
+	{key: "INBOX_SENDERS", def: both("4"), bind: func(c *Config) value { return (*intValue)(&c.InboxSenders) },
+		check: between(func(c Config) int { return c.InboxSenders }, 1, 64, "")},
 	{key: "TEMPORAL_MAX_POLLERS", def: both("16"), bind: func(c *Config) value { return (*intValue)(&c.TemporalMaxPollers) },
 		check: between(func(c Config) int { return c.TemporalMaxPollers }, 2, 200, "")},
 	{key: "TEMPORAL_ADDRESS", def: dev("127.0.0.1:7233"), required: true, anyValue: true, bind: func(c *Config) value { return (*strValue)(&c.TemporalAddress) }},

@@ -103,7 +103,11 @@ type Deliverer struct {
 	log       zerolog.Logger
 	kick      chan struct{}
 	sends     chan queued
-	senders   int
+	// Senders is how many signals are in flight at once (INBOX_SENDERS; 0:
+	// DefaultSenders); set it before Run.
+	Senders   int
+	slots     chan struct{}
+	slotsOnce sync.Once
 	batch     int32
 	lease     time.Duration
 	// Metrics counts delivery attempts by result (nil: not counted).
@@ -117,11 +121,34 @@ type queued struct {
 	link trace.SpanContext
 }
 
+// DefaultSenders bounds the signals in flight from one deliverer. Few on
+// purpose: every signal is a write on the Temporal server and a workflow
+// task behind it, and a person's request (an authorization, a payment)
+// waits behind whatever the server has queued. Four keep a burst of
+// hundreds of final callbacks from standing in front of it, and still
+// deliver far more than the steady rate of callbacks (docs/OPERATIONS.md,
+// Speed settings, has the figures).
+const DefaultSenders = 4
+
+func (d *Deliverer) senders() int {
+	if d.Senders > 0 {
+		return d.Senders
+	}
+	return DefaultSenders
+}
+
+// inFlight is the one bound the senders and the sweep share: a slot per
+// signal in flight, made with the first.
+func (d *Deliverer) inFlight() chan struct{} {
+	d.slotsOnce.Do(func() { d.slots = make(chan struct{}, d.senders()) })
+	return d.slots
+}
+
 // NewDeliverer returns a deliverer; Run it, Send it each delivery once
 // stored, and Kick it for a sweep.
 func NewDeliverer(pool *pgxpool.Pool, sig Signaler, log zerolog.Logger) *Deliverer {
 	return &Deliverer{pool: pool, sig: sig, log: log.With().Str("component", "inbox").Logger(),
-		kick: make(chan struct{}, 1), sends: make(chan queued, 4096), senders: 16, batch: 50, lease: 30 * time.Second}
+		kick: make(chan struct{}, 1), sends: make(chan queued, 4096), batch: 50, lease: 30 * time.Second}
 }
 
 // Kick asks for a sweep now; it never blocks.
@@ -150,7 +177,8 @@ func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
 	q := db.New(d.pool)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for range d.senders {
+	slots := d.inFlight()
+	for range d.senders() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -159,7 +187,9 @@ func (d *Deliverer) Run(ctx context.Context, sweep time.Duration) {
 				case <-ctx.Done():
 					return
 				case s := <-d.sends:
+					slots <- struct{}{}
 					d.deliver(trace.ContextWithSpanContext(ctx, s.link), q, s.e)
+					<-slots
 				}
 			}
 		}()
@@ -196,7 +226,7 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	}
 	var down atomic.Bool
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, d.senders)
+	sem := d.inFlight() // shared with the senders: Senders signals at most, in all
 	for _, e := range events {
 		if down.Load() {
 			// Temporal is unreachable or hanging: the rest stay leased and

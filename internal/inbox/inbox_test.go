@@ -199,3 +199,80 @@ func TestSendDeliversAtOnceAndTheSweepWaitsForTheLease(t *testing.T) {
 		t.Fatalf("sent %v", sig.sent)
 	}
 }
+
+// slowSignaler holds each signal a while and records the most in flight.
+type slowSignaler struct {
+	signaler
+	inFlight, most int
+	hold           time.Duration
+}
+
+func (s *slowSignaler) SignalWorkflow(ctx context.Context, wid, run, name string, arg any) error {
+	s.mu.Lock()
+	s.inFlight++
+	s.most = max(s.most, s.inFlight)
+	s.mu.Unlock()
+	time.Sleep(s.hold)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	return s.signaler.SignalWorkflow(ctx, wid, run, name, arg)
+}
+
+// A burst handed to Send and to the sweep at once never has more than
+// Senders signals in flight: the rest wait here, not on Temporal in front
+// of people's requests.
+func TestABurstHasAtMostSendersInFlight(t *testing.T) {
+	for _, senders := range []int{0, 2} { // 0: the default
+		t.Run(fmt.Sprint(senders), func(t *testing.T) {
+			pool := testdb.New(t)
+			q := db.New(pool)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sig := &slowSignaler{hold: 20 * time.Millisecond}
+			d := inbox.NewDeliverer(pool, sig, zerolog.Nop())
+			d.Senders = senders
+			const n = 40
+			var rows []db.WebhookEvent
+			for i := range n {
+				row, stored, err := inbox.Store(ctx, q, inbox.Event{Source: "twilio", DedupKey: fmt.Sprint("burst-", i), Type: "status",
+					Signal: "twilio-status", WorkflowID: fmt.Sprint("call-", i), Payload: map[string]string{}})
+				if err != nil || !stored {
+					t.Fatal(stored, err)
+				}
+				rows = append(rows, row)
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); d.Run(ctx, time.Hour) }()
+			for _, r := range rows[:n/2] {
+				d.Send(ctx, r)
+			}
+			expireLeases(t, pool) // the other half (and any not sent yet) to a sweep beside the senders
+			d.Kick()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var left int
+				_ = pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events WHERE delivered_at IS NULL`).Scan(&left)
+				if left == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d deliveries left", left)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			want := senders
+			if want == 0 {
+				want = inbox.DefaultSenders
+			}
+			sig.mu.Lock()
+			defer sig.mu.Unlock()
+			// The senders and the sweep share the bound.
+			if sig.most != want {
+				t.Fatalf("at most %d signals in flight, want %d", sig.most, want)
+			}
+		})
+	}
+}
