@@ -126,6 +126,20 @@ func (s *Server) oneTapTopUp(w http.ResponseWriter, r *http.Request) {
 		s.renderCredits(w, r, http.StatusServiceUnavailable, "Payments are unavailable right now. Nothing was charged; please try again in a few minutes.")
 		return
 	}
+	// A second tap while the first is under way (its webhook not here
+	// yet, or the bank's check open) goes back to it: one tap is one
+	// payment. A declined one is not reused.
+	q := db.New(s.pool)
+	open, err := q.FindOpenTopUp(r.Context(), db.FindOpenTopUpParams{UserID: u.ID, AmountCents: amount,
+		WithinMs: s.cfg.TopUpPaymentTimeout.Milliseconds() / 2})
+	if err == nil && open.Status == workflows.TopUpProcessing && open.PaymentMethodID != nil && *open.PaymentMethodID == pm {
+		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
+		return
+	}
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		s.serverError(w, r, err)
+		return
+	}
 	s.startTopUp(w, r, db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
 		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email, PaymentMethodID: &pm})
 }
