@@ -342,9 +342,10 @@ func (s *Server) showTopUp(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("read payment intent for the payment page")
 			d.Unavailable = true
-		case pi.Status == payments.StatusRequiresAction && t.PaymentMethodID != nil:
+		case pi.Status == payments.StatusRequiresAction && (t.PaymentMethodID != nil || s.paySim != nil):
 			// Confirmed by the server with a saved card: only the bank's
-			// challenge is left (the Payment Element handles its own).
+			// challenge is left (the Payment Element handles its own; the
+			// simulator's card form leaves it to its Approve and Fail).
 			d.NextAction = true
 			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
 		case pi.Status == payments.StatusRequiresPaymentMethod || pi.Status == payments.StatusRequiresConfirmation || pi.Status == payments.StatusRequiresAction:
