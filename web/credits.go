@@ -210,7 +210,8 @@ func (s *Server) savedCards(ctx context.Context, userID uuid.UUID) (cards []paym
 		return nil, "", false
 	}
 	if err == nil {
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// Bounded short: the Credits page waits for it.
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		cards, err = s.payments.ListCards(lctx, c.CustomerID)
 		cancel()
 	}
