@@ -276,17 +276,17 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		if err != nil {
 			return err
 		}
+		// The receipt is owed exactly when the credit is posted: same
+		// transaction, same key. The card is the one Stripe says paid.
+		if err := receipts.Queue(ctx, q, posted, pi.CardLast4); err != nil {
+			return err
+		}
 		if (t.SaveCard || t.PaymentMethodID != nil) && pi.PaymentMethodID != "" && pi.CustomerID != "" {
 			// The card saved by this payment (Stripe attached it as it
 			// succeeded), or the one tapped, is the one to use next.
 			if err := q.SetDefaultPaymentMethod(ctx, db.SetDefaultPaymentMethodParams{UserID: t.UserID, DefaultPaymentMethodID: &pi.PaymentMethodID}); err != nil {
 				return err
 			}
-		}
-		// The receipt is owed exactly when the credit is posted: same
-		// transaction, same key. The card is the one Stripe says paid.
-		if err := receipts.Queue(ctx, q, posted, pi.CardLast4); err != nil {
-			return err
 		}
 		_, err = q.MarkTopUpSucceeded(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {

@@ -77,6 +77,10 @@ func TestReceiptsOnceEachThroughDuplicateWebhooks(t *testing.T) {
 	if got := e.receiptSubjects(b, "receipts@example.com", 3); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("receipts %q, want %q", got, want)
 	}
+	// Each names the card that paid, as Stripe reported it, and no more of it.
+	if page := b.get("/dev/mail"); strings.Count(page.body, "Card:           ending 4242\n") != 3 {
+		t.Fatalf("receipts do not each name card 4242:\n%s", page.body)
+	}
 	// Every one marked sent: none is owed still, so none goes again.
 	var owed, sent int
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FILTER (WHERE sent_at IS NOT NULL)

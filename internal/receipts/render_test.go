@@ -1,6 +1,7 @@
 package receipts_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,11 @@ func TestReceiptSaysAmountBalanceCardTopUpAndDate(t *testing.T) {
 	}
 	if strings.Contains(m.HTML, "<b>&") || strings.Contains(m.Text, "calls are paused") {
 		t.Errorf("unescaped name, or a negative-balance note on a positive balance")
+	}
+	// Kept for people to look at (test-output/ is not committed).
+	if err := os.MkdirAll("../../test-output", 0o755); err == nil {
+		_ = os.WriteFile("../../test-output/receipt_purchase.txt", []byte(m.Subject+"\n\n"+m.Text), 0o644)
+		_ = os.WriteFile("../../test-output/receipt_purchase.html", []byte(m.HTML), 0o644)
 	}
 
 	// With no card known, none is named; a negative balance says calls wait.
