@@ -23,6 +23,8 @@ import (
 const (
 	reasonNumberGone     = "This number was removed."
 	reasonVerifiedByPeer = "This number is verified by another account."
+	// reasonVerifiedAtCarrier: Twilio's 21450.
+	reasonVerifiedAtCarrier = "This number is already verified with our phone network. Contact support to verify it again."
 )
 
 // RequestCallerIDValidation asks the carrier to call the attempt's number
@@ -54,7 +56,9 @@ func (a *Activities) RequestCallerIDValidation(ctx context.Context, in workflows
 	if errors.As(err, &refused) {
 		msg := "The phone network refused this number (" + refused.Message + ")."
 		if refused.Code == carrier.ErrorAlreadyVerified {
-			msg = reasonVerifiedByPeer
+			// Verified at Twilio but not as this attempt: another account's,
+			// or a code typed after an attempt timed out (OPERATIONS.md).
+			msg = reasonVerifiedAtCarrier
 		}
 		return workflows.CallerIDRequested{}, temporal.NewNonRetryableApplicationError(msg, workflows.ErrTypeCallerIDRefused, err)
 	}
