@@ -57,6 +57,7 @@ fuzz: postgres bin/temporal assets
 	$(FUZZ) -fuzz '^FuzzCalculate$$' -fuzztime 3000x ./web/
 	$(FUZZ) -fuzz '^FuzzTwilioVoice$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzTwilioStatus$$' -fuzztime 2000x ./web/
+	$(FUZZ) -fuzz '^FuzzTwilioCallerID$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzStripeWebhook$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzSignUp$$' -fuzztime 600x ./web/
 	$(FUZZ) -fuzz '^FuzzSignIn$$' -fuzztime 300x ./web/

@@ -283,6 +283,12 @@ func TestCallerIDWebhookIsAuthenticatedFirst(t *testing.T) {
 	e.awaitCallerID("signed@example.com", "verified", func(r db.CallerID) bool {
 		return r.Status == workflows.CallerIDVerified && *r.OutgoingCallerIDSid == good.Get("OutgoingCallerIdSid")
 	})
+	wid := workflows.CallerIDWorkflowID(row.UserID.String(), row.E164)
+	var st workflows.CallerIDState
+	if err := e.tc.GetWorkflow(context.Background(), wid, "").Get(context.Background(), &st); err != nil || st.Status != workflows.CallerIDVerified {
+		t.Fatalf("workflow: %+v %v", st, err)
+	}
+	recordHistory(t, e.tc, wid, "callerid_verified.json")
 	// Twilio delivering it again stores nothing more.
 	e.postSigned(signedURL, good)
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_events WHERE event_type = 'callerid'`).Scan(&events)

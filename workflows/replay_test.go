@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -41,7 +41,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// topup-late-failures-listed v1: a decline delivered after the payment is recorded.
 		"topup_late_decline_listed.json",
 		// top-up-extends v1 (issue 21): a top-up during the call raises its limit to the carrier's ceiling.
-		"call_extended_by_topup.json"} {
+		"call_extended_by_topup.json",
+		// The caller ID workflow (issue 20): Twilio's callback verifies.
+		"callerid_verified.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
