@@ -59,8 +59,17 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 	if t.ReceiptEmail != nil {
 		email = *t.ReceiptEmail
 	}
-	pi, err := g.CreateIntent(ctx, payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: t.AmountCents,
-		ReceiptEmail: email, Description: "Mobayilo calling credit " + rating.FormatCents(t.AmountCents)})
+	ni := payments.NewIntent{TopUpID: in.TopUpID, UserID: in.UserID, AmountCents: t.AmountCents,
+		ReceiptEmail: email, Description: "Mobayilo calling credit " + rating.FormatCents(t.AmountCents),
+		SaveCard: t.SaveCard, PaymentMethodID: deref(t.PaymentMethodID), OffSession: t.OffSession}
+	if ni.SaveCard || ni.PaymentMethodID != "" {
+		// A saved card is the Customer's; saving one needs the Customer
+		// (made here once, the first time).
+		if ni.CustomerID, err = payments.Customer(ctx, db.New(a.Pool), g, t.UserID, email); err != nil {
+			return workflows.PaymentCreated{}, paymentsErr(err)
+		}
+	}
+	pi, err := g.CreateIntent(ctx, ni)
 	if err != nil {
 		return workflows.PaymentCreated{}, paymentsErr(err)
 	}
@@ -76,7 +85,11 @@ func (a *Activities) CreatePayment(ctx context.Context, in workflows.TopUpInput)
 	if err != nil {
 		return workflows.PaymentCreated{}, err
 	}
-	return workflows.PaymentCreated{PaymentIntentID: pi.ID, Status: row.Status}, nil
+	pc := workflows.PaymentCreated{PaymentIntentID: pi.ID, Status: row.Status}
+	if ni.PaymentMethodID != "" {
+		pc.Outcome, pc.FailureCode, pc.DeclineCode = pi.Outcome(), pi.FailureCode, pi.DeclineCode
+	}
+	return pc, nil
 }
 
 // FetchPayment reads a PaymentIntent's state from the processor.
@@ -261,6 +274,13 @@ func (a *Activities) CreditTopUp(ctx context.Context, c workflows.TopUpCredit) e
 		})
 		if err != nil {
 			return err
+		}
+		if (t.SaveCard || t.PaymentMethodID != nil) && pi.PaymentMethodID != "" && pi.CustomerID != "" {
+			// The card saved by this payment (Stripe attached it as it
+			// succeeded), or the one tapped, is the one to use next.
+			if err := q.SetDefaultPaymentMethod(ctx, db.SetDefaultPaymentMethodParams{UserID: t.UserID, DefaultPaymentMethodID: &pi.PaymentMethodID}); err != nil {
+				return err
+			}
 		}
 		_, err = q.MarkTopUpSucceeded(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {

@@ -576,7 +576,7 @@ func (q *Queries) ListRetryingWebhooks(ctx context.Context) ([]WebhookEvent, err
 }
 
 const listStaleTopUps = `-- name: ListStaleTopUps :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.status IN ('created', 'processing', 'failed') AND t.created_at < now() - interval '1 hour'
 ORDER BY t.created_at
@@ -604,6 +604,9 @@ type ListStaleTopUpsRow struct {
 	StuckReason     *string
 	StuckAt         *time.Time
 	LiveVersion     int64
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 	Email           string
 }
 
@@ -637,6 +640,9 @@ func (q *Queries) ListStaleTopUps(ctx context.Context) ([]ListStaleTopUpsRow, er
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -755,7 +761,7 @@ func (q *Queries) ListStuckCalls(ctx context.Context, ids []uuid.UUID) ([]ListSt
 }
 
 const listStuckTopUps = `-- name: ListStuckTopUps :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.stuck_reason IS NOT NULL
 ORDER BY t.stuck_at DESC
@@ -783,6 +789,9 @@ type ListStuckTopUpsRow struct {
 	StuckReason     *string
 	StuckAt         *time.Time
 	LiveVersion     int64
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 	Email           string
 }
 
@@ -817,6 +826,9 @@ func (q *Queries) ListStuckTopUps(ctx context.Context) ([]ListStuckTopUpsRow, er
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -950,7 +962,7 @@ func (q *Queries) ListUserCallsNewer(ctx context.Context, arg ListUserCallsNewer
 }
 
 const listUserTopUpsNewer = `-- name: ListUserTopUpsNewer :many
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 FROM topups
 WHERE user_id = $1
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
@@ -1001,6 +1013,9 @@ func (q *Queries) ListUserTopUpsNewer(ctx context.Context, arg ListUserTopUpsNew
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 		); err != nil {
 			return nil, err
 		}
@@ -1013,7 +1028,7 @@ func (q *Queries) ListUserTopUpsNewer(ctx context.Context, arg ListUserTopUpsNew
 }
 
 const listUserTopUpsPage = `-- name: ListUserTopUpsPage :many
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 FROM topups
 WHERE user_id = $1
   AND ($2::timestamptz IS NULL
@@ -1065,6 +1080,9 @@ func (q *Queries) ListUserTopUpsPage(ctx context.Context, arg ListUserTopUpsPage
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 		); err != nil {
 			return nil, err
 		}
@@ -1255,7 +1273,7 @@ func (q *Queries) SearchCalls(ctx context.Context, arg SearchCallsParams) ([]Sea
 }
 
 const searchTopUps = `-- name: SearchTopUps :many
-SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, u.email
+SELECT t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session, u.email
 FROM topups t JOIN users u ON u.id = t.user_id
 WHERE t.id BETWEEN $1::uuid AND $2::uuid
    OR t.payment_intent_id = $3::text
@@ -1294,6 +1312,9 @@ type SearchTopUpsRow struct {
 	StuckReason     *string
 	StuckAt         *time.Time
 	LiveVersion     int64
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 	Email           string
 }
 
@@ -1336,6 +1357,9 @@ func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]S
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 			&i.Email,
 		); err != nil {
 			return nil, err

@@ -146,6 +146,14 @@ type PasswordReset struct {
 	CreatedAt time.Time
 }
 
+type PaymentCustomer struct {
+	UserID                 uuid.UUID
+	CustomerID             string
+	DefaultPaymentMethodID *string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
 type PaymentFailure struct {
 	ID            int64
 	StripeEventID string
@@ -206,6 +214,9 @@ type TopUp struct {
 	StuckReason     *string
 	StuckAt         *time.Time
 	LiveVersion     int64
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 }
 
 type Transaction struct {

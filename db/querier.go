@@ -31,6 +31,8 @@ type Querier interface {
 	// (as InsertWebhookEvent stores it, leased at birth), in one statement: the
 	// webhook's one round trip. No row: nothing claimed, nothing stored.
 	ClaimCallAndStoreDial(ctx context.Context, arg ClaimCallAndStoreDialParams) (ClaimCallAndStoreDialRow, error)
+	// Forgets the default card once it is removed (and only that card).
+	ClearDefaultPaymentMethod(ctx context.Context, arg ClearDefaultPaymentMethodParams) error
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CloseLiveStream(ctx context.Context, id uuid.UUID) error
 	CountRates(ctx context.Context) (int64, error)
@@ -89,6 +91,9 @@ type Querier interface {
 	// the one and renders the other, so a live update can tell whether it is
 	// newer than what the page shows.
 	GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBalanceRow, error)
+	// The user's Stripe Customer and the card a one-tap or automatic top-up
+	// pays with by default (NULL: none saved).
+	GetPaymentCustomer(ctx context.Context, userID uuid.UUID) (GetPaymentCustomerRow, error)
 	GetTopUp(ctx context.Context, id uuid.UUID) (TopUp, error)
 	GetTopUpByPaymentIntent(ctx context.Context, paymentIntentID *string) (TopUp, error)
 	// A user sees only their own top-ups: another's is no row.
@@ -251,6 +256,9 @@ type Querier interface {
 	ReleaseCallSlot(ctx context.Context, arg ReleaseCallSlotParams) (int64, error)
 	// Takes back the attempt a successful sign-in counted up front.
 	ReleaseSignInAttempt(ctx context.Context, arg ReleaseSignInAttemptParams) error
+	// Stores the user's Customer; the first one stored stays (a racing second
+	// gets the first's row back, and Stripe's idempotency key made them one).
+	SavePaymentCustomer(ctx context.Context, arg SavePaymentCustomerParams) (PaymentCustomer, error)
 	// Support's search for calls, newest first (web/admin_search.go reads the
 	// term): by id (the range of ids a typed start of one covers), a Twilio
 	// CallSid of either leg (sid: whole, on the unique indexes; sid_prefix:
@@ -279,6 +287,7 @@ type Querier interface {
 	// task's completion failed) never moves the row back, nor off a final
 	// status, so an ended call's slot stays free.
 	SetCallStatus(ctx context.Context, arg SetCallStatusParams) error
+	SetDefaultPaymentMethod(ctx context.Context, arg SetDefaultPaymentMethodParams) error
 	SetRateEnabled(ctx context.Context, arg SetRateEnabledParams) (CallRate, error)
 	// The PaymentIntent is created once per top-up (Stripe's idempotency key is
 	// the top-up id), so a repeat names the same one; another is refused.

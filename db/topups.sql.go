@@ -12,17 +12,21 @@ import (
 )
 
 const createTopUp = `-- name: CreateTopUp :one
-INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email,
+                    save_card, payment_method_id, off_session)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type CreateTopUpParams struct {
-	UserID       uuid.UUID
-	AccountID    uuid.UUID
-	PackageCode  string
-	AmountCents  int64
-	ReceiptEmail *string
+	UserID          uuid.UUID
+	AccountID       uuid.UUID
+	PackageCode     string
+	AmountCents     int64
+	ReceiptEmail    *string
+	SaveCard        bool
+	PaymentMethodID *string
+	OffSession      bool
 }
 
 func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error) {
@@ -32,6 +36,9 @@ func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp
 		arg.PackageCode,
 		arg.AmountCents,
 		arg.ReceiptEmail,
+		arg.SaveCard,
+		arg.PaymentMethodID,
+		arg.OffSession,
 	)
 	var i TopUp
 	err := row.Scan(
@@ -55,12 +62,15 @@ func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
 
 const findOpenTopUp = `-- name: FindOpenTopUp :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session FROM topups
 WHERE user_id = $1 AND amount_cents = $2 AND status IN ('created', 'processing', 'failed')
   AND created_at > now() - $3::bigint * interval '1 millisecond'
 ORDER BY created_at DESC
@@ -99,6 +109,9 @@ func (q *Queries) FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (T
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -116,7 +129,7 @@ func (q *Queries) GetEntryAmountByKey(ctx context.Context, idempotencyKey string
 }
 
 const getTopUp = `-- name: GetTopUp :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session FROM topups WHERE id = $1
 `
 
 func (q *Queries) GetTopUp(ctx context.Context, id uuid.UUID) (TopUp, error) {
@@ -143,12 +156,15 @@ func (q *Queries) GetTopUp(ctx context.Context, id uuid.UUID) (TopUp, error) {
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
 
 const getTopUpByPaymentIntent = `-- name: GetTopUpByPaymentIntent :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE payment_intent_id = $1
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session FROM topups WHERE payment_intent_id = $1
 `
 
 func (q *Queries) GetTopUpByPaymentIntent(ctx context.Context, paymentIntentID *string) (TopUp, error) {
@@ -175,12 +191,15 @@ func (q *Queries) GetTopUpByPaymentIntent(ctx context.Context, paymentIntentID *
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
 
 const getTopUpForUser = `-- name: GetTopUpForUser :one
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE id = $1 AND user_id = $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session FROM topups WHERE id = $1 AND user_id = $2
 `
 
 type GetTopUpForUserParams struct {
@@ -213,12 +232,15 @@ func (q *Queries) GetTopUpForUser(ctx context.Context, arg GetTopUpForUserParams
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
 
 const listTopUpsForUser = `-- name: ListTopUpsForUser :many
-SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session FROM topups WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
 type ListTopUpsForUserParams struct {
@@ -256,6 +278,9 @@ func (q *Queries) ListTopUpsForUser(ctx context.Context, arg ListTopUpsForUserPa
 			&i.StuckReason,
 			&i.StuckAt,
 			&i.LiveVersion,
+			&i.SaveCard,
+			&i.PaymentMethodID,
+			&i.OffSession,
 		); err != nil {
 			return nil, err
 		}
@@ -272,7 +297,7 @@ UPDATE topups
 SET status = 'canceled', failure_code = $1, failure_message = COALESCE($2, failure_message),
     updated_at = now()
 WHERE id = $3 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type MarkTopUpCanceledParams struct {
@@ -305,6 +330,9 @@ func (q *Queries) MarkTopUpCanceled(ctx context.Context, arg MarkTopUpCanceledPa
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -313,7 +341,7 @@ const markTopUpFailed = `-- name: MarkTopUpFailed :one
 UPDATE topups
 SET status = 'failed', failure_code = $2, failure_message = $3, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type MarkTopUpFailedParams struct {
@@ -347,6 +375,9 @@ func (q *Queries) MarkTopUpFailed(ctx context.Context, arg MarkTopUpFailedParams
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -355,7 +386,7 @@ const markTopUpStuck = `-- name: MarkTopUpStuck :one
 UPDATE topups
 SET stuck_reason = COALESCE(stuck_reason, $1::text), stuck_at = COALESCE(stuck_at, now()), updated_at = now()
 WHERE id = $2
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type MarkTopUpStuckParams struct {
@@ -389,6 +420,9 @@ func (q *Queries) MarkTopUpStuck(ctx context.Context, arg MarkTopUpStuckParams) 
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -398,7 +432,7 @@ UPDATE topups
 SET status = 'succeeded', credited_at = COALESCE(credited_at, now()), failure_code = NULL, failure_message = NULL,
     stuck_reason = NULL, stuck_at = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('created', 'processing', 'failed', 'canceled')
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 // Money received is shown as such, even on a top-up given up for lost; a
@@ -427,6 +461,9 @@ func (q *Queries) MarkTopUpSucceeded(ctx context.Context, id uuid.UUID) (TopUp, 
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -436,7 +473,7 @@ UPDATE topups
 SET payment_intent_id = $1, status = CASE WHEN status = 'created' THEN 'processing' ELSE status END,
     updated_at = now()
 WHERE id = $2 AND (payment_intent_id IS NULL OR payment_intent_id = $1)
-RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version
+RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type SetTopUpPaymentIntentParams struct {
@@ -470,6 +507,9 @@ func (q *Queries) SetTopUpPaymentIntent(ctx context.Context, arg SetTopUpPayment
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }
@@ -488,7 +528,7 @@ FROM (
     FROM transactions WHERE topup_id = $1
 ) r
 WHERE t.id = $1
-RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version
+RETURNING t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session
 `
 
 // Refunded and disputed amounts are derived from the ledger, never counted
@@ -519,6 +559,9 @@ func (q *Queries) SyncTopUpReversals(ctx context.Context, id uuid.UUID) (TopUp, 
 		&i.StuckReason,
 		&i.StuckAt,
 		&i.LiveVersion,
+		&i.SaveCard,
+		&i.PaymentMethodID,
+		&i.OffSession,
 	)
 	return i, err
 }

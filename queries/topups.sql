@@ -1,6 +1,7 @@
 -- name: CreateTopUp :one
-INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email,
+                    save_card, payment_method_id, off_session)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING *;
 
 -- name: GetTopUp :one

@@ -661,6 +661,12 @@ type TopUpInput struct {
 type PaymentCreated struct {
 	PaymentIntentID string
 	Status          string
+	// Outcome of a PaymentIntent the server confirmed (a saved card:
+	// payments.Outcome*; empty for one the Payment Element pays), and
+	// Stripe's codes when the card was refused. Nothing is credited on
+	// it: the credit waits for payment_intent.succeeded as ever.
+	Outcome                  string
+	FailureCode, DeclineCode string
 }
 
 // StripeSignal is one Stripe event about a top-up.

@@ -39,6 +39,9 @@ type topUpWorkflow struct {
 	// activity is running; createErr: it failed.
 	updateStarted, creating bool
 	createErr               error
+	// created: the create-payment activity's result (a confirmed
+	// payment's outcome, for a repeated update).
+	created PaymentCreated
 	// fast: versionFastPath is on for this run (see call.go): the
 	// PaymentIntent is created by a local activity inside the update, no
 	// update timer outlives the update, and Postgres activities are local.
@@ -111,7 +114,8 @@ func (w *topUpWorkflow) createPayment(ctx workflow.Context) (PaymentCreated, err
 		}
 	}
 	if w.state.PaymentIntentID != "" {
-		return PaymentCreated{PaymentIntentID: w.state.PaymentIntentID, Status: w.state.Status}, nil
+		return PaymentCreated{PaymentIntentID: w.state.PaymentIntentID, Status: w.state.Status,
+			Outcome: w.created.Outcome, FailureCode: w.created.FailureCode, DeclineCode: w.created.DeclineCode}, nil
 	}
 	w.creating = true
 	defer func() { w.creating = false }()
@@ -135,12 +139,13 @@ func (w *topUpWorkflow) createPayment(ctx workflow.Context) (PaymentCreated, err
 		w.state.LastError = err.Error()
 		return PaymentCreated{}, err
 	}
-	w.state.PaymentIntentID = pc.PaymentIntentID
+	w.state.PaymentIntentID, w.created = pc.PaymentIntentID, pc
 	if w.state.Status == TopUpCreated {
 		w.setStatus(ctx, TopUpProcessing)
 	}
 	_ = workflow.UpsertMemo(ctx, map[string]any{"payment_intent": pc.PaymentIntentID, "amount_cents": w.in.AmountCents})
-	return PaymentCreated{PaymentIntentID: pc.PaymentIntentID, Status: w.state.Status}, nil
+	return PaymentCreated{PaymentIntentID: pc.PaymentIntentID, Status: w.state.Status,
+		Outcome: pc.Outcome, FailureCode: pc.FailureCode, DeclineCode: pc.DeclineCode}, nil
 }
 
 func (w *topUpWorkflow) run(ctx workflow.Context) error {

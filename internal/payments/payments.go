@@ -45,6 +45,73 @@ type Intent struct {
 	DeclineCode    string
 	FailureMessage string
 	Livemode       bool
+	// The card that paid, or was tried: the PaymentMethod's id (pm_…)
+	// and what a person recognises it by.
+	PaymentMethodID      string
+	CardBrand, CardLast4 string
+	// CustomerID is the Stripe Customer the PaymentIntent is for.
+	CustomerID string
+}
+
+// Outcomes of a PaymentIntent confirmed by the server (a one-tap or an
+// automatic top-up), as Outcome tells them.
+const (
+	// OutcomeSucceeded: paid (the credit still waits for
+	// payment_intent.succeeded, as for any top-up).
+	OutcomeSucceeded = "succeeded"
+	// OutcomeProcessing: the card network has it; a webhook follows.
+	OutcomeProcessing = "processing"
+	// OutcomeDeclined: the card was refused (FailureCode card_declined,
+	// expired_card, ...; DeclineCode the issuer's reason). Trying the
+	// same card again will not help.
+	OutcomeDeclined = "declined"
+	// OutcomeRequiresAction: the bank wants the cardholder (3-D Secure).
+	// On-session the page runs stripe.handleNextAction with the client
+	// secret; off-session Stripe refuses with authentication_required and
+	// only the person can finish it.
+	OutcomeRequiresAction = "requires_action"
+	// OutcomeOpen: not confirmed yet (awaiting a payment method).
+	OutcomeOpen = "open"
+	// OutcomeCanceled: cancelled.
+	OutcomeCanceled = "canceled"
+)
+
+// ErrorCodeAuthenticationRequired is Stripe's refusal of an off-session
+// payment the bank wants authenticated (3-D Secure).
+const ErrorCodeAuthenticationRequired = "authentication_required"
+
+// Outcome says what became of a PaymentIntent: a decline and a request for
+// authentication are told apart, on-session (requires_action) and
+// off-session (authentication_required) alike.
+func (in Intent) Outcome() string {
+	switch in.Status {
+	case StatusSucceeded:
+		return OutcomeSucceeded
+	case StatusProcessing, StatusRequiresCapture:
+		return OutcomeProcessing
+	case StatusRequiresAction:
+		return OutcomeRequiresAction
+	case StatusCanceled:
+		return OutcomeCanceled
+	}
+	switch {
+	case in.FailureCode == ErrorCodeAuthenticationRequired || in.DeclineCode == ErrorCodeAuthenticationRequired:
+		return OutcomeRequiresAction
+	case in.FailureCode != "":
+		return OutcomeDeclined
+	}
+	return OutcomeOpen
+}
+
+// Card is a card saved on a user's Stripe Customer (a PaymentMethod of
+// type card), as much as the Credits tab shows. Its number never leaves
+// Stripe.
+type Card struct {
+	ID       string // pm_…
+	Brand    string // visa, mastercard, amex, ...
+	Last4    string
+	ExpMonth int64
+	ExpYear  int64
 }
 
 // Dispute is a chargeback (or an inquiry) on a PaymentIntent's charge.
@@ -90,6 +157,20 @@ type NewIntent struct {
 	AmountCents  int64
 	ReceiptEmail string
 	Description  string
+	// CustomerID makes the PaymentIntent the Customer's (required with
+	// SaveCard or PaymentMethodID).
+	CustomerID string
+	// SaveCard asks Stripe to attach the card that pays to the Customer
+	// for later payments without the person: setup_future_usage=off_session.
+	SaveCard bool
+	// PaymentMethodID pays with a saved card, confirmed by the server at
+	// once (confirm=true): one tap. The caller has checked that the card
+	// is the Customer's; Stripe refuses another Customer's card too.
+	PaymentMethodID string
+	// OffSession: the person is not there (automatic top-up):
+	// off_session=true, confirm=true. A card the bank wants authenticated
+	// fails (Outcome requires_action) instead of asking.
+	OffSession bool
 }
 
 // Refund is one refund of a PaymentIntent's charge.
@@ -117,12 +198,26 @@ type NewRefund struct {
 // Gateway is the part of the payment processor's API top-ups use. Every
 // method is safe to retry.
 type Gateway interface {
+	// CreateIntent creates a top-up's PaymentIntent. With PaymentMethodID
+	// it is confirmed at once, and a card Stripe refuses (its 402
+	// card_error) is no error: the Intent says so (Outcome declined or
+	// requires_action, FailureCode and DeclineCode set).
 	CreateIntent(ctx context.Context, in NewIntent) (Intent, error)
 	GetIntent(ctx context.Context, id string) (Intent, error)
 	CancelIntent(ctx context.Context, id string) (Intent, error)
 	ListRefunds(ctx context.Context, paymentIntentID string) ([]Refund, error)
 	CreateRefund(ctx context.Context, in NewRefund) (Refund, error)
 	GetDispute(ctx context.Context, id string) (Dispute, error)
+	// EnsureCustomer creates the user's Stripe Customer, once per user
+	// (the idempotency key is the user id, so racing first top-ups make
+	// one), and returns its id. The caller stores the id (SaveCustomer)
+	// and asks again only when it has none.
+	EnsureCustomer(ctx context.Context, userID, email string) (string, error)
+	// ListCards lists the cards saved on a Customer, newest first.
+	ListCards(ctx context.Context, customerID string) ([]Card, error)
+	// DetachCard removes a saved card from its Customer; it can pay no
+	// more. The caller has checked whose it is.
+	DetachCard(ctx context.Context, paymentMethodID string) error
 	// Livemode is the mode of the key the gateway uses.
 	Livemode() bool
 }

@@ -51,7 +51,20 @@ type Simulator struct {
 	// refundKeys: idempotency key -> the refund created with it, its
 	// payment intent and the request's parameters.
 	refundKeys map[string][3]string
-	bg         sync.WaitGroup
+	// Saved cards: Customers (and the idempotency keys that made them),
+	// PaymentMethods in the order made, and the answers of confirmed
+	// creates, which Stripe replays for their key (a 402 included).
+	customers    map[string]*simCustomer
+	customerKeys map[string]string
+	pms          map[string]*simPM
+	pmOrder      []string
+	confirmed    map[string]simReply
+	bg           sync.WaitGroup
+}
+
+type simReply struct {
+	status int
+	body   map[string]any
 }
 
 type simIntent struct {
@@ -63,6 +76,9 @@ type simIntent struct {
 	refunds                                                       []simRefund
 	disputes                                                      []*simDispute
 	created, canceledAt                                           int64
+	customer, setupFutureUsage                                    string
+	pm                                                            *simPM
+	offSession                                                    bool
 }
 
 // simRefund is a refund with what it was created with.
@@ -110,6 +126,11 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/refunds", s.listRefunds)
 	mux.HandleFunc("POST /v1/refunds", s.createRefund)
 	mux.HandleFunc("GET /v1/disputes/{id}", s.getDispute)
+	mux.HandleFunc("POST /v1/customers", s.createCustomer)
+	mux.HandleFunc("GET /v1/customers/{id}", s.getCustomer)
+	mux.HandleFunc("GET /v1/payment_methods", s.listPaymentMethods)
+	mux.HandleFunc("GET /v1/payment_methods/{id}", s.getPaymentMethod)
+	mux.HandleFunc("POST /v1/payment_methods/{id}/detach", s.detachPaymentMethod)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.SecretKey || s.SecretKey == "" {
 			apiError(w, http.StatusUnauthorized, "invalid_request_error", "", "Invalid API Key provided.")
@@ -133,28 +154,88 @@ func (s *Simulator) createIntent(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "invalid_request_error", "parameter_missing", "Missing required param: currency.")
 		return
 	}
+	f := r.PostForm
+	switch f.Get("setup_future_usage") {
+	case "", "off_session", "on_session":
+	default:
+		apiErrorParam(w, http.StatusBadRequest, "parameter_invalid_string", "setup_future_usage",
+			"Invalid setup_future_usage: must be one of off_session or on_session")
+		return
+	}
+	confirm, offSession := f.Get("confirm") == "true", f.Get("off_session") == "true"
+	if (offSession || f.Get("payment_method") != "") && !confirm {
+		apiError(w, http.StatusBadRequest, "invalid_request_error", "", "The simulator confirms a PaymentIntent with a payment_method only at creation (confirm=true).")
+		return
+	}
+	if confirm && f.Get("payment_method") == "" {
+		apiErrorParam(w, http.StatusBadRequest, "parameter_missing", "payment_method",
+			"You cannot confirm this PaymentIntent because it's missing a payment method.")
+		return
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.init()
 	key := r.Header.Get("Idempotency-Key")
 	if id, ok := s.byKey[key]; ok && key != "" {
-		writeJSON(w, s.intents[id].json())
+		pi := s.intents[id]
+		reply, confirmed := s.confirmed[key]
+		body := s.intentJSON(pi, wantsExpanded(r, "payment_method"))
+		s.mu.Unlock()
+		w.Header().Set("Idempotent-Replayed", "true")
+		if confirmed {
+			writeJSONStatus(w, reply.status, reply.body)
+			return
+		}
+		writeJSON(w, body)
+		return
+	}
+	if c := f.Get("customer"); c != "" && s.customers[c] == nil {
+		s.mu.Unlock()
+		apiErrorParam(w, http.StatusBadRequest, "resource_missing", "customer", "No such customer: '"+c+"'")
 		return
 	}
 	pi := &simIntent{id: "pi_" + randomID(), status: StatusRequiresPaymentMethod, amount: amount,
-		currency: r.PostForm.Get("currency"), receiptEmail: r.PostForm.Get("receipt_email"),
-		description: r.PostForm.Get("description"), metadata: map[string]string{}, created: time.Now().Unix()}
+		currency: f.Get("currency"), receiptEmail: f.Get("receipt_email"),
+		description: f.Get("description"), metadata: formMetadata(r), created: time.Now().Unix(),
+		customer: f.Get("customer"), setupFutureUsage: f.Get("setup_future_usage")}
 	pi.clientSecret = pi.id + "_secret_" + randomID()
-	for k, v := range r.PostForm {
-		if strings.HasPrefix(k, "metadata[") && strings.HasSuffix(k, "]") {
-			pi.metadata[k[len("metadata["):len(k)-1]] = v[0]
+	status, body, events := http.StatusOK, map[string]any(nil), []simEvent(nil)
+	if confirm {
+		status, body, events = s.confirmWith(pi, f.Get("payment_method"), offSession)
+		if status == http.StatusBadRequest {
+			// Refused before any PaymentIntent was made.
+			s.mu.Unlock()
+			writeJSONStatus(w, status, body)
+			return
 		}
+		if status == http.StatusOK {
+			body = s.intentJSON(pi, wantsExpanded(r, "payment_method"))
+		}
+		if key != "" {
+			s.confirmed[key] = simReply{status, body}
+		}
+	} else {
+		body = s.intentJSON(pi, wantsExpanded(r, "payment_method"))
 	}
 	s.intents[pi.id] = pi
 	if key != "" {
 		s.byKey[key] = pi.id
 	}
-	writeJSON(w, pi.json())
+	s.mu.Unlock()
+	writeJSONStatus(w, status, body)
+	// Stripe answers the request, then sends the events.
+	for _, ev := range events {
+		s.sendLater(ev)
+	}
+}
+
+// intentJSON renders pi, its payment_method expanded when asked; the caller
+// holds s.mu.
+func (s *Simulator) intentJSON(pi *simIntent, expandPM bool) map[string]any {
+	m := pi.json()
+	if expandPM && pi.pm != nil {
+		m["payment_method"] = pi.pm.json()
+	}
+	return m
 }
 
 func (s *Simulator) getIntent(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +246,7 @@ func (s *Simulator) getIntent(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such payment_intent: '"+r.PathValue("id")+"'")
 		return
 	}
-	writeJSON(w, pi.json())
+	writeJSON(w, s.intentJSON(pi, wantsExpanded(r, "payment_method")))
 }
 
 func (s *Simulator) cancelIntent(w http.ResponseWriter, r *http.Request) {
@@ -367,21 +448,28 @@ func (s *Simulator) Confirm(ctx context.Context, id, card string, delay time.Dur
 		s.mu.Unlock()
 		return fmt.Errorf("payments: simulator: payment intent %s is %s and cannot be confirmed", id, pi.status)
 	}
+	if _, known := cardNumbers[card]; !known {
+		s.mu.Unlock()
+		return fmt.Errorf("payments: simulator: unknown card outcome %q", card)
+	}
 	var events []simEvent
 	if f.Unrelated {
 		events = append(events, s.event("payment_intent.created", pi.json()))
 	}
+	// The card typed into the form becomes a PaymentMethod; the payment
+	// attaches it to the Customer if it is to be saved.
+	pi.pm = s.newPM(card)
+	pi.pm.used = true
 	switch card {
 	case CardSucceeds:
 		events = append(events, s.succeed(pi, f.Unrelated)...)
+	case CardAuthenticate, CardAuthenticateSetup:
+		// On-session, both ask the cardholder: stripe.js runs the
+		// challenge (the simulator's Authenticate).
+		pi.status = StatusRequiresAction
+		events = append(events, s.event("payment_intent.requires_action", pi.json()))
 	case CardDeclined, CardInsufficientFunds:
-		// As Stripe's test cards 4000 0000 0000 0002 and ...9995 do: the
-		// error code is card_declined, the issuer's reason decline_code.
-		pi.status, pi.failureCode = StatusRequiresPaymentMethod, "card_declined"
-		pi.declineCode, pi.failureMessage = "generic_decline", "Your card was declined."
-		if card == CardInsufficientFunds {
-			pi.declineCode, pi.failureMessage = "insufficient_funds", "Your card has insufficient funds."
-		}
+		s.decline(pi, card)
 		events = append(events, s.event("payment_intent.payment_failed", pi.json()))
 	case CardDelayed:
 		pi.status = StatusProcessing
@@ -409,6 +497,14 @@ func (s *Simulator) Confirm(ctx context.Context, id, card string, delay time.Dur
 func (s *Simulator) succeed(pi *simIntent, unrelated bool) []simEvent {
 	pi.status, pi.failureCode, pi.declineCode, pi.failureMessage = StatusSucceeded, "", "", ""
 	pi.chargeID = "ch_" + randomID()
+	if pi.pm == nil {
+		pi.pm = s.newPM(CardSucceeds)
+		pi.pm.used = true
+	}
+	if pi.setupFutureUsage != "" && pi.customer != "" && !pi.pm.detached {
+		// Saved as it succeeds (docs.stripe.com/payments/save-during-payment).
+		pi.pm.customer, pi.pm.setUp = pi.customer, true
+	}
 	events := []simEvent{s.event("payment_intent.succeeded", pi.json())}
 	if unrelated {
 		events = append(events, s.event("charge.succeeded", pi.charge()))
@@ -550,8 +646,13 @@ func (s *Simulator) Intent(id string) (Intent, bool) {
 	if !ok {
 		return Intent{}, false
 	}
-	return Intent{ID: pi.id, Status: pi.status, AmountCents: pi.amount, Currency: pi.currency, Metadata: pi.metadata,
-		LatestChargeID: pi.chargeID, FailureCode: pi.failureCode, DeclineCode: pi.declineCode, FailureMessage: pi.failureMessage}, true
+	in := Intent{ID: pi.id, Status: pi.status, AmountCents: pi.amount, Currency: pi.currency, Metadata: pi.metadata,
+		LatestChargeID: pi.chargeID, FailureCode: pi.failureCode, DeclineCode: pi.declineCode, FailureMessage: pi.failureMessage,
+		CustomerID: pi.customer}
+	if pi.pm != nil {
+		in.PaymentMethodID, in.CardBrand, in.CardLast4 = pi.pm.id, "visa", pi.pm.last4()
+	}
+	return in, true
 }
 
 // IntentFor finds the PaymentIntent created for a top-up (its metadata's
@@ -578,6 +679,7 @@ func (s *Simulator) Wait() { s.bg.Wait() }
 func (s *Simulator) init() {
 	if s.intents == nil {
 		s.intents, s.byKey, s.refundKeys = map[string]*simIntent{}, map[string]string{}, map[string][3]string{}
+		s.customers, s.customerKeys, s.pms, s.confirmed = map[string]*simCustomer{}, map[string]string{}, map[string]*simPM{}, map[string]simReply{}
 	}
 }
 
@@ -613,13 +715,13 @@ func (pi *simIntent) json() map[string]any {
 		"automatic_payment_methods": map[string]any{"allow_redirects": "always", "enabled": true},
 		"canceled_at":               nil, "cancellation_reason": nil, "capture_method": "automatic",
 		"client_secret": pi.clientSecret, "confirmation_method": "automatic", "created": pi.created,
-		"currency": pi.currency, "customer": nil, "description": nullable(pi.description), "invoice": nil,
+		"currency": pi.currency, "customer": nullable(pi.customer), "description": nullable(pi.description), "invoice": nil,
 		"last_payment_error": nil, "latest_charge": nil, "livemode": false, "metadata": pi.metadata,
 		"next_action": nil, "on_behalf_of": nil, "payment_method": nil, "payment_method_configuration_details": nil,
 		"payment_method_options": map[string]any{"card": map[string]any{"installments": nil, "mandate_options": nil,
 			"network": nil, "request_three_d_secure": "automatic"}},
 		"payment_method_types": []string{"card"}, "processing": nil, "receipt_email": nullable(pi.receiptEmail),
-		"review": nil, "setup_future_usage": nil, "shipping": nil, "statement_descriptor": nil,
+		"review": nil, "setup_future_usage": nullable(pi.setupFutureUsage), "shipping": nil, "statement_descriptor": nil,
 		"statement_descriptor_suffix": nil, "status": pi.status, "transfer_data": nil, "transfer_group": nil,
 	}
 	if pi.status == StatusSucceeded {
@@ -633,7 +735,15 @@ func (pi *simIntent) json() map[string]any {
 	}
 	if pi.chargeID != "" {
 		m["latest_charge"] = pi.chargeID
-		m["payment_method"] = "pm_" + pi.id[len("pi_"):]
+	}
+	if pi.pm != nil && pi.status != StatusRequiresPaymentMethod {
+		// A failed payment leaves payment_method empty (the error names it).
+		m["payment_method"] = pi.pm.id
+	}
+	if pi.status == StatusRequiresAction {
+		m["next_action"] = map[string]any{"type": "use_stripe_sdk", "use_stripe_sdk": map[string]any{
+			"type": "three_d_secure_redirect", "stripe_js": "https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=" + pi.id,
+			"source": "src_" + pi.id[len("pi_"):]}}
 	}
 	if pi.failureCode != "" {
 		m["last_payment_error"] = map[string]any{"type": "card_error", "code": pi.failureCode, "decline_code": nullable(pi.declineCode),
@@ -644,6 +754,10 @@ func (pi *simIntent) json() map[string]any {
 
 func (pi *simIntent) charge() map[string]any {
 	refunded := pi.refunded()
+	pmID, last4 := "pm_"+pi.id[len("pi_"):], "4242"
+	if pi.pm != nil {
+		pmID, last4 = pi.pm.id, pi.pm.last4()
+	}
 	return map[string]any{
 		"id": pi.chargeID, "object": "charge", "amount": pi.amount, "amount_captured": pi.amount, "amount_refunded": refunded,
 		"application": nil, "application_fee": nil, "application_fee_amount": nil,
@@ -651,14 +765,14 @@ func (pi *simIntent) charge() map[string]any {
 		"billing_details": map[string]any{"address": map[string]any{"city": nil, "country": nil, "line1": nil, "line2": nil,
 			"postal_code": nil, "state": nil}, "email": nil, "name": nil, "phone": nil},
 		"calculated_statement_descriptor": "MOBAYILO", "captured": true, "created": pi.created,
-		"currency": pi.currency, "customer": nil, "description": nullable(pi.description), "disputed": len(pi.disputes) > 0,
+		"currency": pi.currency, "customer": nullable(pi.customer), "description": nullable(pi.description), "disputed": len(pi.disputes) > 0,
 		"failure_balance_transaction": nil, "failure_code": nil, "failure_message": nil, "fraud_details": map[string]any{},
 		"invoice": nil, "livemode": false, "metadata": pi.metadata, "on_behalf_of": nil,
 		"outcome": map[string]any{"network_status": "approved_by_network", "reason": nil, "risk_level": "normal",
 			"risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"},
-		"paid": true, "payment_intent": pi.id, "payment_method": "pm_" + pi.id[len("pi_"):],
+		"paid": true, "payment_intent": pi.id, "payment_method": pmID,
 		"payment_method_details": map[string]any{"card": map[string]any{"brand": "visa", "country": "US", "exp_month": 8,
-			"exp_year": 2030, "funding": "credit", "last4": "4242", "network": "visa"}, "type": "card"},
+			"exp_year": 2030, "funding": "credit", "last4": last4, "network": "visa"}, "type": "card"},
 		"receipt_email": nullable(pi.receiptEmail), "receipt_number": nil, "receipt_url": nil,
 		"refunded": refunded == pi.amount,
 		// Since API version 2022-11-15 a charge's refunds are not expanded
@@ -850,6 +964,12 @@ func apiError(w http.ResponseWriter, status int, typ, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"type": typ, "code": code, "message": msg}})
+}
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -68,7 +68,8 @@ func (s *Stripe) GetDispute(ctx context.Context, id string) (Dispute, error) {
 }
 
 // CreateIntent creates the top-up's PaymentIntent once: the idempotency key
-// is the top-up id, so a retry returns the same PaymentIntent.
+// is the top-up id, so a retry returns the same PaymentIntent (and, for a
+// confirmed one, the same outcome: Stripe replays a refusal too).
 func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent) (Intent, error) {
 	p := &stripe.PaymentIntentParams{
 		Amount:                  stripe.Int64(in.AmountCents),
@@ -80,18 +81,121 @@ func (s *Stripe) CreateIntent(ctx context.Context, in NewIntent) (Intent, error)
 	if in.ReceiptEmail != "" {
 		p.ReceiptEmail = stripe.String(in.ReceiptEmail)
 	}
+	if (in.SaveCard || in.PaymentMethodID != "" || in.OffSession) && in.CustomerID == "" {
+		return Intent{}, fmt.Errorf("payments: payment intent for top-up %s: %w: a saved card needs its customer", in.TopUpID, ErrPermanent)
+	}
+	if in.CustomerID != "" {
+		p.Customer = stripe.String(in.CustomerID)
+	}
+	if in.SaveCard {
+		p.SetupFutureUsage = stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession))
+	}
+	confirm := in.PaymentMethodID != ""
+	if in.OffSession && !confirm {
+		return Intent{}, fmt.Errorf("payments: payment intent for top-up %s: %w: off-session needs a saved card", in.TopUpID, ErrPermanent)
+	}
+	if confirm {
+		// Confirmed here with a saved card. A card is no redirect method:
+		// with redirects off no return_url is wanted, and 3-D Secure
+		// comes back as next_action use_stripe_sdk for handleNextAction.
+		p.PaymentMethod, p.Confirm = stripe.String(in.PaymentMethodID), stripe.Bool(true)
+		p.AutomaticPaymentMethods.AllowRedirects = stripe.String(string(stripe.PaymentIntentAutomaticPaymentMethodsAllowRedirectsNever))
+		if in.OffSession {
+			p.OffSession = stripe.Bool(true)
+		} else {
+			p.UseStripeSDK = stripe.Bool(true)
+		}
+	}
+	p.AddExpand("payment_method")
 	p.Context = ctx
 	p.SetIdempotencyKey(in.TopUpID)
 	pi, err := s.api.PaymentIntents.New(p)
+	var se *stripe.Error
+	if err != nil && confirm && errors.As(err, &se) && se.Type == stripe.ErrorTypeCard && se.PaymentIntent != nil {
+		// A confirmed payment the card refused: Stripe answers 402 with
+		// the PaymentIntent it created (requires_payment_method). That is
+		// the payment's outcome, not a failed request.
+		out := fromStripe(se.PaymentIntent)
+		if out.FailureCode == "" {
+			out.FailureCode, out.DeclineCode, out.FailureMessage = string(se.Code), string(se.DeclineCode), se.Msg
+		}
+		if out.PaymentMethodID == "" {
+			out.PaymentMethodID = in.PaymentMethodID
+		}
+		return out, nil
+	}
 	if err != nil {
 		return Intent{}, wrap("create payment intent for top-up "+in.TopUpID, err)
 	}
 	return fromStripe(pi), nil
 }
 
+// EnsureCustomer creates the user's Customer. The idempotency key is the
+// user's: two first top-ups at once make one Customer (Stripe keeps keys
+// for 24 hours; after that the stored id is what prevents a second).
+func (s *Stripe) EnsureCustomer(ctx context.Context, userID, email string) (string, error) {
+	if userID == "" {
+		return "", fmt.Errorf("payments: customer: %w: no user", ErrPermanent)
+	}
+	p := &stripe.CustomerParams{Metadata: map[string]string{"user_id": userID}}
+	if email != "" {
+		p.Email = stripe.String(email)
+	}
+	p.Context = ctx
+	p.SetIdempotencyKey("customer-" + userID)
+	c, err := s.api.Customers.New(p)
+	if err != nil {
+		return "", wrap("create customer for user "+userID, err)
+	}
+	return c.ID, nil
+}
+
+// ListCards lists the Customer's card PaymentMethods.
+func (s *Stripe) ListCards(ctx context.Context, customerID string) ([]Card, error) {
+	p := &stripe.PaymentMethodListParams{Customer: stripe.String(customerID), Type: stripe.String(string(stripe.PaymentMethodTypeCard))}
+	p.Context = ctx
+	p.Limit = stripe.Int64(100)
+	out := []Card{}
+	it := s.api.PaymentMethods.List(p)
+	for it.Next() {
+		pm := it.PaymentMethod()
+		if pm.Card == nil {
+			continue
+		}
+		out = append(out, Card{ID: pm.ID, Brand: string(pm.Card.Brand), Last4: pm.Card.Last4, ExpMonth: pm.Card.ExpMonth, ExpYear: pm.Card.ExpYear})
+	}
+	if err := it.Err(); err != nil {
+		return nil, wrap("list cards of "+customerID, err)
+	}
+	return out, nil
+}
+
+// DetachCard detaches a PaymentMethod from its Customer. Stripe refuses to
+// detach one that is attached to none; that is a card already removed,
+// and done.
+func (s *Stripe) DetachCard(ctx context.Context, paymentMethodID string) error {
+	p := &stripe.PaymentMethodDetachParams{}
+	p.Context = ctx
+	_, err := s.api.PaymentMethods.Detach(paymentMethodID, p)
+	if err == nil {
+		return nil
+	}
+	if werr := wrap("detach "+paymentMethodID, err); !errors.Is(werr, ErrPermanent) {
+		return werr
+	}
+	gp := &stripe.PaymentMethodParams{}
+	gp.Context = ctx
+	pm, gerr := s.api.PaymentMethods.Get(paymentMethodID, gp)
+	if gerr == nil && pm.Customer == nil {
+		return nil
+	}
+	return wrap("detach "+paymentMethodID, err)
+}
+
 // GetIntent reads a PaymentIntent's current state.
 func (s *Stripe) GetIntent(ctx context.Context, id string) (Intent, error) {
 	p := &stripe.PaymentIntentParams{}
+	p.AddExpand("payment_method")
 	p.Context = ctx
 	pi, err := s.api.PaymentIntents.Get(id, p)
 	if err != nil {
@@ -177,6 +281,18 @@ func fromStripe(pi *stripe.PaymentIntent) Intent {
 	}
 	if e := pi.LastPaymentError; e != nil {
 		in.FailureCode, in.DeclineCode, in.FailureMessage = string(e.Code), string(e.DeclineCode), e.Msg
+	}
+	if pi.Customer != nil {
+		in.CustomerID = pi.Customer.ID
+	}
+	if pm := pi.PaymentMethod; pm != nil {
+		in.PaymentMethodID = pm.ID
+		if pm.Card != nil {
+			in.CardBrand, in.CardLast4 = string(pm.Card.Brand), pm.Card.Last4
+		}
+	}
+	if c := pi.LatestCharge; c != nil && in.CardLast4 == "" && c.PaymentMethodDetails != nil && c.PaymentMethodDetails.Card != nil {
+		in.CardBrand, in.CardLast4 = string(c.PaymentMethodDetails.Card.Brand), c.PaymentMethodDetails.Card.Last4
 	}
 	return in
 }
