@@ -138,6 +138,11 @@ export class InCall {
       }
       if (this.cut) this.showTopUp()
       else if (!this.topping) this.topUpTarget.hidden = true
+      else if (limit > this.initialMax) {
+        // The one-tap top-up landed and extended the call.
+        this.topUpTarget.querySelector("[data-top-up-note]").textContent =
+          `${this.topping.label.replace(/^Add/, "Added")}: the call can now last ${Math.floor(limit / 60)} min.`
+      }
       if (this.answeredAt) this.updateTimer()
     }
     if (FINAL.has(status)) {
