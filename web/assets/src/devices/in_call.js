@@ -176,7 +176,7 @@ export class InCall {
     this.offer = null
     this.offerAsked = false
     this.topping = topping || null
-    part("one-tap").hidden = true
+    part("bar-one-tap").hidden = true
     part("top-up-link").href = "/credits"
     part("top-up-link").textContent = "Top up"
     part("top-up-note").textContent = "— the call goes on while you do."
@@ -191,7 +191,7 @@ export class InCall {
     oneTapOffer().then((offer) => {
       if (!offer || !this.active || this.topping) return
       this.offer = offer
-      const button = this.topUpTarget.querySelector("[data-one-tap]")
+      const button = this.topUpTarget.querySelector("[data-bar-one-tap]")
       button.textContent = offer.label
       button.disabled = false
       button.hidden = false
@@ -201,7 +201,7 @@ export class InCall {
 
   async oneTap() {
     const offer = this.offer
-    const button = this.topUpTarget.querySelector("[data-one-tap]")
+    const button = this.topUpTarget.querySelector("[data-bar-one-tap]")
     if (!offer || button.disabled) return
     button.disabled = true
     try {
@@ -217,7 +217,7 @@ export class InCall {
   toppingUp(label, page) {
     this.topping = { label, page }
     this.topUpTarget.hidden = false
-    this.topUpTarget.querySelector("[data-one-tap]").hidden = true
+    this.topUpTarget.querySelector("[data-bar-one-tap]").hidden = true
     const link = this.topUpTarget.querySelector("[data-top-up-link]")
     link.href = page
     link.textContent = "See the top-up"
