@@ -93,11 +93,16 @@ func (a *Activities) authorize(ctx context.Context, callID uuid.UUID, in workflo
 	}
 	until := time.Now().Add(in.Timing.Window())
 	maxSeconds := int32(seconds)
-	ceiling := int32(carrierCeiling(a.Rules, rate, seconds, row.SpentTodayCents))
+	// No ceiling past Twilio's largest timeLimit (only rules without a
+	// per-call ceiling allow one): the carrier's limit is then max_seconds.
+	var ceiling *int32
+	if c := int32(carrierCeiling(a.Rules, rate, seconds, row.SpentTodayCents)); c <= workflows.CarrierTimeLimitMax {
+		ceiling = &c
+	}
 	call, err = q.AuthorizeCall(ctx, db.AuthorizeCallParams{
 		ID: callID, RatePrefix: &rate.Prefix, PerMinuteMicros: &rate.PerMinuteMicros,
 		ConnectionFeeMicros: rate.ConnectionFeeMicros, MaxSeconds: &maxSeconds, AuthorizedUntil: &until,
-		TimeLimitSeconds: &ceiling,
+		TimeLimitSeconds: ceiling,
 	})
 	if errors.Is(err, db.ErrNotFound) {
 		return a.reread(ctx, q, callID)

@@ -16,7 +16,7 @@ const dashboardCounts = `-- name: DashboardCounts :one
 SELECT
     (SELECT count(*) FROM calls
      WHERE status IN ('authorized', 'dialing', 'ringing', 'in_progress')
-       AND created_at + make_interval(secs => COALESCE(max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
+       AND created_at + make_interval(secs => COALESCE(GREATEST(max_seconds, cut_seconds), 0)) + $1::bigint * interval '1 millisecond' < now()
     ) AS overdue_calls,
     (SELECT count(*) FROM calls WHERE billing_state = 'stuck') AS stuck_calls,
     (SELECT count(*) FROM topups
@@ -35,8 +35,9 @@ type DashboardCountsRow struct {
 }
 
 // What needs attention, counted in Postgres: calls still open past their
-// max_seconds plus ringing and a grace period, top-ups unpaid for more
-// than an hour, and webhook deliveries waiting for a retry.
+// max_seconds (or the cut_seconds above it a top-up extended it to) plus
+// ringing and a grace period, top-ups unpaid for more than an hour, and
+// webhook deliveries waiting for a retry.
 func (q *Queries) DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error) {
 	row := q.db.QueryRow(ctx, dashboardCounts, callGraceMs)
 	var i DashboardCountsRow
@@ -429,7 +430,7 @@ const listOverdueCalls = `-- name: ListOverdueCalls :many
 SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
-  AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + $1::bigint * interval '1 millisecond' < now()
+  AND c.created_at + make_interval(secs => COALESCE(GREATEST(c.max_seconds, c.cut_seconds), 0)) + $1::bigint * interval '1 millisecond' < now()
 ORDER BY c.created_at
 LIMIT 50
 `

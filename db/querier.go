@@ -70,8 +70,9 @@ type Querier interface {
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	CreateWallet(ctx context.Context, userID *uuid.UUID) (Account, error)
 	// What needs attention, counted in Postgres: calls still open past their
-	// max_seconds plus ringing and a grace period, top-ups unpaid for more
-	// than an hour, and webhook deliveries waiting for a retry.
+	// max_seconds (or the cut_seconds above it a top-up extended it to) plus
+	// ringing and a grace period, top-ups unpaid for more than an hour, and
+	// webhook deliveries waiting for a retry.
 	DashboardCounts(ctx context.Context, callGraceMs int64) (DashboardCountsRow, error)
 	DeleteCallerID(ctx context.Context, userID uuid.UUID) (CallerID, error)
 	DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error)

@@ -71,12 +71,13 @@ ORDER BY COALESCE(c.ended_at, c.updated_at);
 
 -- name: DashboardCounts :one
 -- What needs attention, counted in Postgres: calls still open past their
--- max_seconds plus ringing and a grace period, top-ups unpaid for more
--- than an hour, and webhook deliveries waiting for a retry.
+-- max_seconds (or the cut_seconds above it a top-up extended it to) plus
+-- ringing and a grace period, top-ups unpaid for more than an hour, and
+-- webhook deliveries waiting for a retry.
 SELECT
     (SELECT count(*) FROM calls
      WHERE status IN ('authorized', 'dialing', 'ringing', 'in_progress')
-       AND created_at + make_interval(secs => COALESCE(max_seconds, 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
+       AND created_at + make_interval(secs => COALESCE(GREATEST(max_seconds, cut_seconds), 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
     ) AS overdue_calls,
     (SELECT count(*) FROM calls WHERE billing_state = 'stuck') AS stuck_calls,
     (SELECT count(*) FROM topups
@@ -89,7 +90,7 @@ SELECT
 SELECT c.*, u.email
 FROM calls c JOIN users u ON u.id = c.user_id
 WHERE c.status IN ('authorized', 'dialing', 'ringing', 'in_progress')
-  AND c.created_at + make_interval(secs => COALESCE(c.max_seconds, 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
+  AND c.created_at + make_interval(secs => COALESCE(GREATEST(c.max_seconds, c.cut_seconds), 0)) + sqlc.arg(call_grace_ms)::bigint * interval '1 millisecond' < now()
 ORDER BY c.created_at
 LIMIT 50;
 

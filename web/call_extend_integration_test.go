@@ -2,11 +2,16 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -90,4 +95,71 @@ func TestATopUpDuringACallExtendsIt(t *testing.T) {
 	}
 	e.mustVerifyLedger()
 	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_extended_by_topup.json")
+}
+
+// GET /credits/one-tap offers the smallest package with the user's own
+// default card, and nothing to a user without one; a one-tap top-up paid
+// during a low-balance call (as the in-call bar pays it) extends the call.
+func TestOneTapOfferAndATopUpInOneTapDuringACall(t *testing.T) {
+	e := newCallEnv(t)
+	sim := e.web.PaymentSimulator()
+	ctx := context.Background()
+	b := e.caller("onetap@example.com", 0)
+	other := e.caller("nocard@example.com", 500)
+	offer := func(u *browser) (out struct {
+		Package       int64  `json:"package"`
+		PaymentMethod string `json:"payment_method"`
+		Label         string `json:"label"`
+	}) {
+		t.Helper()
+		r := u.get("/credits/one-tap")
+		if r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &out) != nil {
+			t.Fatalf("GET /credits/one-tap: %d %s", r.status, r.body)
+		}
+		return out
+	}
+	if o := offer(b); o.Label != "" || o.PaymentMethod != "" {
+		t.Fatalf("an offer before a card is saved: %+v", o)
+	}
+	r := b.post("/credits/purchase", url.Values{"package": {"500"}, "save_card": {"1"}})
+	first := topUpPath.FindStringSubmatch(r.location)[1]
+	if err := sim.Confirm(ctx, e.topup(first).PaymentIntent, payments.CardSucceeds, 0, payments.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitTopUp(first, workflows.TopUpSucceeded)
+	o := offer(b)
+	if _, def := e.customer("onetap@example.com"); o.Package != 500 || o.PaymentMethod != def || o.Label != "Add $5 with Visa •4242" {
+		t.Fatalf("offer %+v, want $5 with the default card %s", o, def)
+	}
+	if o := offer(other); o.Label != "" || o.PaymentMethod != "" {
+		t.Fatalf("another user is offered a card: %+v", o)
+	}
+
+	// Down to 20 cents (one minute), then a call, then one tap during it.
+	var account uuid.UUID
+	if err := e.pool.QueryRow(ctx, `SELECT a.id FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = 'onetap@example.com'`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.New(e.pool).Post(ctx, ledger.Entry{Key: "test:drain", AccountID: account, Kind: ledger.Adjustment, AmountCents: -480}); err != nil {
+		t.Fatal(err)
+	}
+	status, call := b.startCall("+234 803 123 4567")
+	if status != http.StatusCreated || call.MaxSeconds != 60 || !call.LowBalance {
+		t.Fatalf("POST /calls: %d %+v", status, call)
+	}
+	done := e.placeRealtime(call, 10*time.Minute)
+	e.awaitTopUp(b.tap(o.Package, o.PaymentMethod), workflows.TopUpSucceeded)
+	var cut *int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && cut == nil; time.Sleep(50 * time.Millisecond) {
+		_ = e.pool.QueryRow(ctx, `SELECT cut_seconds FROM calls WHERE id = $1`, call.CallID).Scan(&cut)
+	}
+	if cut == nil || *cut != 22*60 {
+		t.Fatalf("limit %v after the one-tap top-up, want the 1320 s ceiling", cut)
+	}
+	e.sim.HangUp(call.CallID)
+	ended(t, done)
+	if st := e.finish(call.CallID); st.CutEnded || st.BillingState != workflows.BillingCharged {
+		t.Fatalf("state %+v", st)
+	}
+	e.mustVerifyLedger()
 }

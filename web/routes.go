@@ -115,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/credits/purchase", s.purchaseCredits)
 			r.Get("/credits/topups/{id}", s.showTopUp)
 			r.Post("/credits/one-tap", s.oneTapTopUp)          // a saved card, confirmed by the server (credits.go)
+			r.Get("/credits/one-tap", s.showOneTapOffer)       // what the dialer and in-call bar offer in one tap (one_tap_offer.go)
 			r.Post("/credits/cards/{pm}/remove", s.removeCard) // detach a saved card
 			if s.paySim != nil && s.cfg.Env != config.Production {
 				r.Post("/dev/payments/{id}/confirm", s.simulatePayment)

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/mobayilo/mobayilo/internal/ledger"
+	"github.com/mobayilo/mobayilo/internal/payments"
 )
 
 // TestLowBalanceBeforeDialling is the dialer in Chromium at 360x740 with a
@@ -35,7 +37,7 @@ func TestLowBalanceBeforeDialling(t *testing.T) {
 		t.Fatal(err)
 	}
 	const email, password = "low@example.com", "correct horse battery"
-	signUpOverHTTP(t, base, email, password, "Low")
+	u := signUpOverHTTP(t, base, email, password, "Low")
 	postToWallet(t, pool, email, "bonus:low", ledger.Bonus, 20) // one minute at $0.14
 
 	b := startBrowser(t, ctx, execPath)
@@ -101,6 +103,41 @@ func TestLowBalanceBeforeDialling(t *testing.T) {
 	b.screenshot(filepath.Join(out, "low-balance-in-call.png"))
 	b.tapInView(`#in-call [data-call-target=topUp] a`)
 	b.waitFor("Credits with the call still on", `location.pathname === "/credits" && `+settled+` && !document.getElementById("in-call").hidden && `+status+` === "in_progress"`)
+	b.tapInView("[data-call-target=hangUp]")
+	b.waitFor("the call completed", status+` === "completed"`)
+
+	// With a saved card the question offers one tap: it pays the smallest
+	// package and calls, and the bar's time left grows when it lands.
+	st, location, body := u.send(t, "POST", "/credits/purchase", "application/x-www-form-urlencoded", "package=500&save_card=1")
+	id, ok := strings.CutPrefix(location, "/credits/topups/")
+	if st != 303 || !ok {
+		t.Fatalf("buying with save_card: %d %s\n%s", st, location, body)
+	}
+	if st, location, _ = u.send(t, "POST", "/dev/payments/"+id+"/confirm", "application/x-www-form-urlencoded", "card="+payments.CardSucceeds); st != 303 {
+		t.Fatalf("paying: %d %s", st, location)
+	}
+	waitForValue(t, pool, "the card saved", 30*time.Second, "true", `SELECT (default_payment_method_id IS NOT NULL)::text FROM payment_customers`)
+	var balance int64
+	if err := pool.QueryRow(ctx, `SELECT a.cached_balance_cents FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1`, email).Scan(&balance); err != nil {
+		t.Fatal(err)
+	}
+	postToWallet(t, pool, email, "adjustment:low", ledger.Adjustment, 20-balance) // one minute again
+	b.do(chromedp.Tap(chromedp.CSS("[data-call-target=close]")))
+	b.do(chromedp.Navigate(base + "/call"))
+	b.waitForTab("dial", "/call")
+	b.waitFor("the live stream to connect", liveOpen)
+	dial()
+	oneTap := `document.querySelector("[data-dialer-target=low] [data-low-one-tap]")`
+	b.waitFor("the one-tap offer", `!`+oneTap+`.hidden && `+oneTap+`.textContent === "Add $5 with Visa •4242"`)
+	b.screenshot(filepath.Join(out, "low-balance-one-tap.png"))
+	b.tapInView(`[data-dialer-target=low] [data-low-one-tap]`)
+	b.waitFor("in call", status+` === "in_progress"`)
+	// "Adding $5 …" until it lands (which may be before the bar is read).
+	b.waitFor("the bar says the top-up", `/^Add(ing|ed) \$5 with Visa •4242/.test(document.querySelector("#in-call [data-top-up-note]").textContent)`)
+	left := `document.querySelector("#in-call [data-call-target=left]").textContent`
+	b.waitFor("the time left grown by the top-up", `/^(2[0-2]):\d\d left$/.test(`+left+`) && `+
+		`document.querySelector("#in-call [data-top-up-note]").textContent === "Added $5 with Visa •4242: the call can now last 22 min."`)
+	b.screenshot(filepath.Join(out, "low-balance-extended.png"))
 	b.tapInView("[data-call-target=hangUp]")
 	b.waitFor("the call completed", status+` === "completed"`)
 }

@@ -52,4 +52,5 @@ export default class extends Controller {
   score(event) { this.call?.score(event) }
   issue(event) { this.call?.issue(event) }
   sendRating() { this.call?.sendRating() }
+  oneTap() { this.call?.oneTap() }
 }

@@ -2,6 +2,7 @@ import { Controller } from "@hotwired/stimulus"
 import { askMicrophone } from "../devices/microphone.js"
 import { loadDevices, loadVoiceSDK, prefetch } from "../devices/bundles.js"
 import { reportHangUp } from "../devices/hangup.js"
+import { oneTapOffer, payOneTap } from "../one_tap.js"
 import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText, lowBalanceText } from "../prices.js"
 
 // How long an authorized call waits on the low-balance question before it
@@ -303,9 +304,11 @@ export default class extends Controller {
     // Low balance (issue 21): said before dialling, from what POST /calls
     // answered (no request of its own); the call waits, authorized.
     const e164 = this.confirmed?.number === number ? this.confirmed.body?.e164 : ""
+    this.topping = null
     if (body.low_balance && !(await this.askLowBalance(body, e164 || number))) return
-    // The in-call bar takes it from here.
-    window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number } }))
+    // The in-call bar takes it from here (with the one-tap top-up, if the
+    // question started one).
+    window.dispatchEvent(new CustomEvent("mobayilo:call", { detail: { ...body, number, topping: this.topping } }))
   }
 
   // askLowBalance shows "Your balance covers 3 min to …" with Top up and
@@ -314,6 +317,18 @@ export default class extends Controller {
   // to Credits.
   askLowBalance(body, number) {
     this.lowTarget.querySelector("[data-low-text]").textContent = lowBalanceText(body.max_seconds, number)
+    const oneTap = this.lowTarget.querySelector("[data-low-one-tap]")
+    oneTap.hidden = true
+    this.offer = null
+    // With a saved card, one tap (asked now, beside the question: not on
+    // POST /calls' path).
+    oneTapOffer().then((offer) => {
+      if (!offer || !this.lowAnswer) return
+      this.offer = offer
+      oneTap.textContent = offer.label
+      oneTap.disabled = false
+      oneTap.hidden = false
+    })
     this.lowTarget.hidden = false
     this.lowTarget.querySelector("[data-low-call]").focus()
     return new Promise((resolve) => {
@@ -331,6 +346,21 @@ export default class extends Controller {
 
   callAnyway() {
     this.lowAnswer?.(true)
+  }
+
+  // oneTapFirst pays the offer with the saved card, then calls: the call
+  // is extended when the credit lands. A refusal keeps the question open.
+  async oneTapFirst(event) {
+    const offer = this.offer
+    if (!offer || !this.lowAnswer) return
+    event.currentTarget.disabled = true
+    try {
+      this.topping = { label: offer.label, page: await payOneTap(offer) }
+      this.lowAnswer?.(true)
+    } catch {
+      event.currentTarget.disabled = false
+      this.lowTarget.querySelector("[data-low-text]").textContent = "The card could not be charged. Top up on Credits, or call anyway."
+    }
   }
 
   // topUpFirst: the link goes on to Credits (a Turbo visit); the call

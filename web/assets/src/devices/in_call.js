@@ -1,6 +1,7 @@
 import { SimulatorDevice } from "./simulator.js"
 import { TwilioDevice } from "./twilio.js"
 import { reportHangUp } from "./hangup.js"
+import { oneTapOffer, payOneTap } from "../one_tap.js"
 
 // Call statuses after which nothing more happens (workflows.IsFinal).
 const FINAL = new Set(["completed", "busy", "no_answer", "failed", "canceled", "refused"])
@@ -34,7 +35,7 @@ export class InCall {
     this.deviceValue = bar.deviceValue
   }
 
-  async start({ call_id, token, max_seconds, number }) {
+  async start({ call_id, token, max_seconds, number, topping }) {
     if (this.active) return // one call at a time; the server enforces it too
     this.active = true
     this.element.dataset.callActive = "true"
@@ -58,7 +59,7 @@ export class InCall {
     this.leftTarget.textContent = `up to ${Math.floor(max_seconds / 60)} min`
     this.showOutcome("")
     this.warningTarget.classList.add("hidden")
-    this.topUpTarget.hidden = true
+    this.resetTopUp(topping)
     this.digitsTarget.textContent = ""
     this.keypadTarget.hidden = true
     this.keypadToggleTarget.setAttribute("aria-expanded", "false")
@@ -135,7 +136,13 @@ export class InCall {
         this.low = false
         this.warningTarget.classList.add("hidden")
       }
-      this.topUpTarget.hidden = !this.cut
+      if (this.cut) this.showTopUp()
+      else if (!this.topping) this.topUpTarget.hidden = true
+      else if (limit > this.initialMax) {
+        // The one-tap top-up landed and extended the call.
+        this.topUpTarget.querySelector("[data-top-up-note]").textContent =
+          `${this.topping.label.replace(/^Add/, "Added")}: the call can now last ${Math.floor(limit / 60)} min.`
+      }
       if (this.answeredAt) this.updateTimer()
     }
     if (FINAL.has(status)) {
@@ -156,8 +163,65 @@ export class InCall {
       // the new limit, and the warning goes).
       this.low = true
       this.warn("Less than a minute left: your balance runs out. Top up to keep talking.")
-      this.topUpTarget.hidden = false
+      this.showTopUp()
     }
+  }
+
+  // The top-up line (issue 21): a link to Credits (a Turbo visit; the bar
+  // stays), and with a saved card a one-tap button ("Add $5 with Visa
+  // •4242"), asked once per call when the line first shows. topping: a
+  // one-tap top-up the dialer started before this call.
+  resetTopUp(topping) {
+    const part = (name) => this.topUpTarget.querySelector(`[data-${name}]`)
+    this.offer = null
+    this.offerAsked = false
+    this.topping = topping || null
+    part("bar-one-tap").hidden = true
+    part("top-up-link").href = "/credits"
+    part("top-up-link").textContent = "Top up"
+    part("top-up-note").textContent = "— the call goes on while you do."
+    this.topUpTarget.hidden = !topping
+    if (topping) this.toppingUp(topping.label, topping.page)
+  }
+
+  showTopUp() {
+    this.topUpTarget.hidden = false
+    if (this.offerAsked || this.topping) return
+    this.offerAsked = true
+    oneTapOffer().then((offer) => {
+      if (!offer || !this.active || this.topping) return
+      this.offer = offer
+      const button = this.topUpTarget.querySelector("[data-bar-one-tap]")
+      button.textContent = offer.label
+      button.disabled = false
+      button.hidden = false
+      this.topUpTarget.querySelector("[data-top-up-link]").textContent = "Other amounts"
+    })
+  }
+
+  async oneTap() {
+    const offer = this.offer
+    const button = this.topUpTarget.querySelector("[data-bar-one-tap]")
+    if (!offer || button.disabled) return
+    button.disabled = true
+    try {
+      this.toppingUp(offer.label, await payOneTap(offer))
+    } catch {
+      button.disabled = false
+      this.topUpTarget.querySelector("[data-top-up-note]").textContent = "The card could not be charged."
+    }
+  }
+
+  // toppingUp says a one-tap top-up is on its way, with its page (where a
+  // bank's check or a decline shows).
+  toppingUp(label, page) {
+    this.topping = { label, page }
+    this.topUpTarget.hidden = false
+    this.topUpTarget.querySelector("[data-bar-one-tap]").hidden = true
+    const link = this.topUpTarget.querySelector("[data-top-up-link]")
+    link.href = page
+    link.textContent = "See the top-up"
+    this.topUpTarget.querySelector("[data-top-up-note]").textContent = `${label.replace(/^Add/, "Adding")}: the call gets longer when it lands.`
   }
 
   mute() {

@@ -27,6 +27,8 @@ function bar(maxSeconds) {
   }
   const b = new Bar()
   for (const n of names) b[`${n}Target`] = target()
+  const parts = { "[data-bar-one-tap]": target(), "[data-top-up-link]": target(), "[data-top-up-note]": target() }
+  b.topUpTarget.querySelector = (sel) => parts[sel]
   let el = null
   b.statusTarget.querySelector = () => el
   b.element = { dataset: {} }
