@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 
@@ -21,6 +23,12 @@ import (
 type creditsData struct {
 	Packages []int64
 	TopUps   []db.TopUp
+	// Cards: the saved cards, read from Stripe (newest first); Default is
+	// the one a one-tap top-up offers first. CardsUnavailable: Stripe could
+	// not be asked.
+	Cards            []payments.Card
+	Default          string
+	CardsUnavailable bool
 }
 
 // showCredits is the Credits tab: the balance, the packages on sale and
@@ -35,7 +43,9 @@ func (s *Server) renderCredits(w http.ResponseWriter, r *http.Request, status in
 		s.serverError(w, r, err)
 		return
 	}
-	data := pageData{Tab: "credits", Data: creditsData{Packages: s.cfg.TopUpPackages, TopUps: topups}}
+	cd := creditsData{Packages: s.cfg.TopUpPackages, TopUps: topups}
+	cd.Cards, cd.Default, cd.CardsUnavailable = s.savedCards(r.Context(), currentUser(r).ID)
+	data := pageData{Tab: "credits", Data: cd}
 	if formErr != "" {
 		data.Errors = map[string]string{"form": formErr}
 	}
@@ -45,25 +55,23 @@ func (s *Server) renderCredits(w http.ResponseWriter, r *http.Request, status in
 // purchaseCredits starts a top-up of one of the configured packages (the
 // amount is never the client's) and creates its PaymentIntent: update-with-
 // start on topup-<id>. A second tap on the same package while one is
-// unpaid goes back to that one.
+// unpaid goes back to that one. "Save this card" asks Stripe to keep the
+// card that pays (setup_future_usage) on the user's Customer.
 func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
 	u := currentUser(r)
-	amount, err := strconv.ParseInt(r.PostForm.Get("package"), 10, 64)
-	known := false
-	for _, p := range s.cfg.TopUpPackages {
-		known = known || (err == nil && p == amount)
-	}
-	if !known {
+	amount, ok := s.chosenPackage(r)
+	if !ok {
 		s.renderCredits(w, r, http.StatusUnprocessableEntity, "Choose one of the amounts below.")
 		return
 	}
+	saveCard := r.PostForm.Get("save_card") != ""
 	q := db.New(s.pool)
 	open, err := q.FindOpenTopUp(r.Context(), db.FindOpenTopUpParams{UserID: u.ID, AmountCents: amount,
 		WithinMs: s.cfg.TopUpPaymentTimeout.Milliseconds() / 2})
-	if err == nil && open.PaymentIntentID != nil {
+	if err == nil && open.PaymentIntentID != nil && open.SaveCard == saveCard && open.PaymentMethodID == nil {
 		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
 		return
 	}
@@ -71,6 +79,62 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.startTopUp(w, r, db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
+		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email, SaveCard: saveCard})
+}
+
+// chosenPackage is the form's package, if it is one on sale.
+func (s *Server) chosenPackage(r *http.Request) (int64, bool) {
+	amount, err := strconv.ParseInt(r.PostForm.Get("package"), 10, 64)
+	for _, p := range s.cfg.TopUpPackages {
+		if err == nil && p == amount {
+			return amount, true
+		}
+	}
+	return 0, false
+}
+
+// oneTapTopUp tops up with a saved card: the same top-up workflow and the
+// same exactly-once credit on payment_intent.succeeded as a purchase, with
+// the PaymentIntent confirmed by the server with the card (on-session).
+// The card must be one of this user's (read from their Customer at
+// Stripe); another's is refused before anything is created. The top-up's
+// page then shows the outcome: processing and credited, the bank's 3-D
+// Secure challenge (requires_action: handleNextAction), or the decline
+// with the card form to try another card.
+func (s *Server) oneTapTopUp(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	amount, ok := s.chosenPackage(r)
+	if !ok {
+		s.renderCredits(w, r, http.StatusUnprocessableEntity, "Choose one of the amounts below.")
+		return
+	}
+	pm := r.PostForm.Get("payment_method")
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	_, _, err := payments.UserCard(ctx, db.New(s.pool), s.payments, u.ID, pm)
+	cancel()
+	if errors.Is(err, payments.ErrNotYours) {
+		s.log.Warn().Str("user_id", u.ID.String()).Msg("one-tap top-up refused: not one of the user's cards")
+		s.renderCredits(w, r, http.StatusUnprocessableEntity, "Choose one of your saved cards.")
+		return
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("user_id", u.ID.String()).Msg("one-tap top-up: read the saved cards")
+		s.renderCredits(w, r, http.StatusServiceUnavailable, "Payments are unavailable right now. Nothing was charged; please try again in a few minutes.")
+		return
+	}
+	s.startTopUp(w, r, db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
+		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email, PaymentMethodID: &pm})
+}
+
+// startTopUp creates the top-up row and starts its workflow with the
+// create-payment update, then sends the browser to the top-up's page.
+func (s *Server) startTopUp(w http.ResponseWriter, r *http.Request, p db.CreateTopUpParams) {
+	u := currentUser(r)
+	amount := p.AmountCents
 	// Each new top-up is a PaymentIntent a card tester could try cards
 	// on: TOPUP_MAX_PER_HOUR per user. Going back to an open one (above)
 	// is free.
@@ -86,8 +150,8 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	t, err := q.CreateTopUp(r.Context(), db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
-		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email})
+	q := db.New(s.pool)
+	t, err := q.CreateTopUp(r.Context(), p)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -115,9 +179,96 @@ func (s *Server) purchaseCredits(w http.ResponseWriter, r *http.Request) {
 		s.renderCredits(w, r, http.StatusServiceUnavailable, msg)
 		return
 	}
-	s.log.Info().Str("topup_id", id).Str("user_id", u.ID.String()).Int64("amount_cents", amount).
-		Str("payment_intent", pc.PaymentIntentID).Msg("top-up started")
+	ev := s.log.Info().Str("topup_id", id).Str("user_id", u.ID.String()).Int64("amount_cents", amount).
+		Str("payment_intent", pc.PaymentIntentID).Bool("save_card", p.SaveCard)
+	if p.PaymentMethodID != nil {
+		ev = ev.Str("outcome", pc.Outcome).Str("decline_code", pc.DeclineCode)
+	}
+	ev.Msg("top-up started")
 	http.Redirect(w, r, "/credits/topups/"+id, http.StatusSeeOther)
+}
+
+// savedCards lists the user's saved cards from Stripe, and the default.
+// A user without a Customer has none (and Stripe is not asked).
+func (s *Server) savedCards(ctx context.Context, userID uuid.UUID) (cards []payments.Card, def string, unavailable bool) {
+	c, err := db.New(s.pool).GetPaymentCustomer(ctx, userID)
+	if errors.Is(err, db.ErrNotFound) || s.payments == nil {
+		return nil, "", false
+	}
+	if err == nil {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cards, err = s.payments.ListCards(lctx, c.CustomerID)
+		cancel()
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("user_id", userID.String()).Msg("list saved cards")
+		return nil, "", true
+	}
+	if c.DefaultPaymentMethodID != nil {
+		def = *c.DefaultPaymentMethodID
+	}
+	found := false
+	for _, k := range cards {
+		found = found || k.ID == def
+	}
+	if !found && len(cards) > 0 {
+		def = cards[0].ID
+	}
+	return cards, def, false
+}
+
+// removeCard detaches one of the user's saved cards at Stripe; another
+// user's card (or none) is a 404 and nothing is asked of Stripe.
+func (s *Server) removeCard(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	pm := chi.URLParam(r, "pm")
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	q := db.New(s.pool)
+	_, card, err := payments.UserCard(ctx, q, s.payments, u.ID, pm)
+	if errors.Is(err, payments.ErrNotYours) {
+		s.notFound(w, r)
+		return
+	}
+	if err == nil {
+		err = s.payments.DetachCard(ctx, pm)
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("user_id", u.ID.String()).Msg("remove a saved card")
+		s.setFlashError(r, "The card could not be removed right now. Please try again in a few minutes.")
+		http.Redirect(w, r, "/credits", http.StatusSeeOther)
+		return
+	}
+	if err := q.ClearDefaultPaymentMethod(ctx, db.ClearDefaultPaymentMethodParams{UserID: u.ID, DefaultPaymentMethodID: &pm}); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info().Str("user_id", u.ID.String()).Str("payment_method", pm).Msg("saved card removed")
+	s.setFlash(r, fmt.Sprintf("Your %s ending %s is removed.", cardBrand(card.Brand), card.Last4))
+	http.Redirect(w, r, "/credits", http.StatusSeeOther)
+}
+
+// cardBrand names a card network as people write it.
+func cardBrand(b string) string {
+	switch b {
+	case "visa":
+		return "Visa"
+	case "mastercard":
+		return "Mastercard"
+	case "amex":
+		return "American Express"
+	case "discover":
+		return "Discover"
+	case "jcb":
+		return "JCB"
+	case "diners":
+		return "Diners Club"
+	case "unionpay":
+		return "UnionPay"
+	case "":
+		return "Card"
+	}
+	return strings.ToUpper(b[:1]) + b[1:]
 }
 
 type topUpData struct {
@@ -133,7 +284,10 @@ type topUpData struct {
 	ClientSecret, PublishableKey, ReturnURL string
 	// Unavailable: Stripe could not be reached to show the form.
 	Unavailable bool
-	Cards       []simCard
+	// NextAction: the bank asks the cardholder (3-D Secure) about a
+	// payment the server confirmed: stripe.handleNextAction runs.
+	NextAction bool
+	Cards      []simCard
 }
 
 type simCard struct{ Value, Label, Hint string }
@@ -143,6 +297,8 @@ var simCards = []simCard{
 	{payments.CardDeclined, "Card that is declined", "4000 0000 0000 0002"},
 	{payments.CardInsufficientFunds, "Card without funds", "4000 0000 0000 9995"},
 	{payments.CardDelayed, "Card that pays after 10 seconds", "processing first"},
+	{payments.CardAuthenticate, "Card that asks for 3-D Secure every time", "4000 0027 6000 3184"},
+	{payments.CardAuthenticateSetup, "Card that asks for 3-D Secure unless saved", "4000 0025 0000 3155"},
 }
 
 // showTopUp is a top-up's page: the payment form while it awaits payment
@@ -172,6 +328,11 @@ func (s *Server) showTopUp(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("read payment intent for the payment page")
 			d.Unavailable = true
+		case pi.Status == payments.StatusRequiresAction && t.PaymentMethodID != nil:
+			// Confirmed by the server with a saved card: only the bank's
+			// challenge is left (the Payment Element handles its own).
+			d.NextAction = true
+			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
 		case pi.Status == payments.StatusRequiresPaymentMethod || pi.Status == payments.StatusRequiresConfirmation || pi.Status == payments.StatusRequiresAction:
 			d.Pay = true
 			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
@@ -217,6 +378,26 @@ func (s *Server) simulatePayment(w http.ResponseWriter, r *http.Request) {
 	if err := s.paySim.Confirm(ctx, *t.PaymentIntentID, r.PostForm.Get("card"), 10*time.Second, payments.Faults{}); err != nil {
 		s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("simulated payment")
 		s.setFlash(r, "The simulated payment did not go through: "+err.Error())
+	}
+	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
+}
+
+// simulateAuthentication answers the simulated bank's 3-D Secure challenge
+// of a one-tap payment (what handleNextAction shows with Stripe).
+func (s *Server) simulateAuthentication(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.userTopUp(w, r)
+	if !ok || !s.parseForm(w, r) {
+		return
+	}
+	if t.PaymentIntentID == nil {
+		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	if err := s.paySim.Authenticate(ctx, *t.PaymentIntentID, r.PostForm.Get("approve") == "1", payments.Faults{}); err != nil {
+		s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("simulated authentication")
+		s.setFlash(r, "The simulated authentication did not go through: "+err.Error())
 	}
 	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/mail"
+	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -55,7 +56,8 @@ func TestEveryPageRenders(t *testing.T) {
 		"transactions": {Tab: "credits", Data: transactionsData{Older: "/transactions?before=1", Entries: []entryRow{{ID: 2, Title: "Call to +234<x>", AmountCents: -28, BalanceAfterCents: 472, At: time.Now(), Link: "/calls/c1"},
 			{ID: 1, Title: "Adjustment", Note: "<y>", AmountCents: 500, BalanceAfterCents: 500, At: time.Now()}}}},
 		"credits": {Tab: "credits", Errors: map[string]string{"form": "Choose one of the amounts below."}, Data: creditsData{Packages: []int64{500, 1000},
-			TopUps: []db.TopUp{{ID: uuid.New(), AmountCents: 1000, Status: "succeeded", CreatedAt: time.Now()}, {ID: uuid.New(), AmountCents: 500, Status: "failed", CreatedAt: time.Now()}}}},
+			TopUps: []db.TopUp{{ID: uuid.New(), AmountCents: 1000, Status: "succeeded", CreatedAt: time.Now()}, {ID: uuid.New(), AmountCents: 500, Status: "failed", CreatedAt: time.Now()}},
+			Cards:  []payments.Card{{ID: "pm_<y>", Brand: "visa", Last4: "4242", ExpMonth: 8, ExpYear: 2030}}, Default: "pm_<y>"}},
 		"topup": {Tab: "credits", Data: topUpData{T: db.TopUp{ID: uuid.New(), AmountCents: 1000, Status: "failed", FailureMessage: strPtr("<y>"), PaymentIntentID: strPtr("pi_1"), CreatedAt: time.Now()},
 			Pay: true, Simulated: true, Cards: simCards}},
 		"admin_dashboard": {Tab: "admin", Data: dashboardData{Counts: db.DashboardCountsRow{OverdueCalls: 1, StuckCalls: 1},

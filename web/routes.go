@@ -113,8 +113,11 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/credits", s.showCredits)
 			r.Post("/credits/purchase", s.purchaseCredits)
 			r.Get("/credits/topups/{id}", s.showTopUp)
+			r.Post("/credits/one-tap", s.oneTapTopUp)          // a saved card, confirmed by the server (credits.go)
+			r.Post("/credits/cards/{pm}/remove", s.removeCard) // detach a saved card
 			if s.paySim != nil && s.cfg.Env != config.Production {
 				r.Post("/dev/payments/{id}/confirm", s.simulatePayment)
+				r.Post("/dev/payments/{id}/authenticate", s.simulateAuthentication)
 				r.Post("/dev/payments/{id}/refund", s.simulateRefund)
 				r.Post("/dev/payments/{id}/dispute", s.simulateDispute)
 			}

@@ -127,6 +127,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"linkify":     linkify,
 		"statusLabel": workflows.StatusLabel,
 		"topUpLabel":  workflows.TopUpLabel,
+		"cardBrand":   cardBrand,
 		"isFinal":     func(status string) bool { return workflows.IsFinal(status) },
 		"dtmfKeys":    func() []string { return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"} },
 		"duration":    formatDuration,

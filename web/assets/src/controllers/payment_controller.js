@@ -1,5 +1,8 @@
 // The card form: Stripe's Payment Element, mounted with the PaymentIntent's
-// client secret. Stripe.js is loaded from js.stripe.com (Stripe requires
+// client secret. With next-action (a one-tap payment the server confirmed
+// with a saved card, which the bank wants confirmed by 3-D Secure) there
+// is no form: stripe.handleNextAction runs the bank's challenge, and the
+// page reloads to show the payment's state. Stripe.js is loaded from js.stripe.com (Stripe requires
 // it; the CSP allows it) only on this page, when the form is shown.
 import { Controller } from "@hotwired/stimulus"
 
@@ -18,10 +21,11 @@ function loadStripe() {
 }
 
 export default class extends Controller {
-  static values = { key: String, secret: String, return: String }
+  static values = { key: String, secret: String, return: String, nextAction: Boolean }
   static targets = ["element", "error", "submit"]
 
   async connect() {
+    if (this.nextActionValue) return this.nextAction()
     try {
       const Stripe = await loadStripe()
       this.stripe = Stripe(this.keyValue)
@@ -54,6 +58,22 @@ export default class extends Controller {
     this.show(error?.message || "The payment did not go through.")
     this.submitTarget.textContent = label
     this.submitTarget.disabled = false
+  }
+
+  async nextAction() {
+    let result
+    try {
+      const Stripe = await loadStripe()
+      result = await Stripe(this.keyValue).handleNextAction({ clientSecret: this.secretValue })
+    } catch {
+      result = { error: { message: "Your bank's check could not load. Check your connection and reload the page; nothing has been charged yet." } }
+    }
+    if (result.error) {
+      this.show(result.error.message || "Your bank did not confirm the payment.")
+      return
+    }
+    // Authenticated: the webhook credits it; the page shows it arrive.
+    window.Turbo ? window.Turbo.visit(window.location.href, { action: "replace" }) : window.location.reload()
   }
 
   show(message) {
