@@ -202,10 +202,18 @@ func TestAutoTopUpCreditsOnceWhenThreeChargesCrossAtOnceAndTheCapHolds(t *testin
 }
 
 func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
+	// A decline, and a bank that wants the cardholder (3-D Secure: Stripe
+	// refuses it off-session with authentication_required).
+	for card, says := range map[string]string{payments.CardInsufficientFunds: "declined", payments.CardAuthenticate: "Your bank asked"} {
+		t.Run(card, func(t *testing.T) { testAutoTopUpRefused(t, card, says) })
+	}
+}
+
+func testAutoTopUpRefused(t *testing.T, card, says string) {
 	e := newAutoEnv(t)
 	const email = "declined@example.com"
 	b := e.caller(email, 600)
-	e.saveCard(email, payments.CardInsufficientFunds)
+	e.saveCard(email, card)
 	turnOn(t, b, "5.00", 1000, "50.00")
 	e.awaitLook(email, 0)
 
@@ -217,7 +225,7 @@ func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
 			break
 		}
 	}
-	if row.Enabled || !row.NoticePending || row.OffReason == nil || !strings.Contains(*row.OffReason, "declined") {
+	if row.Enabled || !row.NoticePending || row.OffReason == nil || !strings.Contains(*row.OffReason, says) {
 		t.Fatalf("after the decline: %+v", row)
 	}
 	if runs := e.autoRuns(email); len(runs) != 1 || runs[0].Credits != 0 || runs[0].Status == workflows.TopUpSucceeded {
@@ -238,10 +246,10 @@ func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
 			}
 		}
 	}
-	if len(sent) != 1 || !strings.Contains(sent[0].Text, "declined") {
+	if len(sent) != 1 || !strings.Contains(sent[0].Text, says) {
 		t.Fatalf("emails %+v", sent)
 	}
-	if page := b.get("/history"); !strings.Contains(page.body, "data-autotopup-notice") || !strings.Contains(page.body, "declined") {
+	if page := b.get("/history"); !strings.Contains(page.body, "data-autotopup-notice") || !strings.Contains(page.body, says) {
 		t.Fatalf("no banner:\n%s", page.body)
 	}
 	e.mustVerifyLedger()
