@@ -199,6 +199,24 @@ func TestAutoTopUpCreditsOnceWhenThreeChargesCrossAtOnceAndTheCapHolds(t *testin
 		t.Fatalf("page:\n%s", page.body)
 	}
 	e.mustVerifyLedger()
+
+	// Turned off by the person: the workflow ends.
+	if r := b.post("/credits/auto", url.Values{"threshold": {"5.00"}, "amount": {"1000"}, "cap": {"10.00"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("turn off: %d\n%s", r.status, r.body)
+	}
+	e.awaitClosed(email)
+	recordHistory(t, e.tc, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "autotopup_credited_then_capped.json")
+}
+
+// awaitClosed waits for the user's auto top-up workflow to end, off.
+func (e *autoEnv) awaitClosed(email string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var st workflows.AutoTopUpState
+	if err := e.tc.GetWorkflow(ctx, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "").Get(ctx, &st); err != nil || !st.Off {
+		e.t.Fatalf("the auto top-up workflow: %+v, %v", st, err)
+	}
 }
 
 func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
@@ -253,6 +271,10 @@ func testAutoTopUpRefused(t *testing.T, card, says string) {
 		t.Fatalf("no banner:\n%s", page.body)
 	}
 	e.mustVerifyLedger()
+	e.awaitClosed(email)
+	if card == payments.CardInsufficientFunds {
+		recordHistory(t, e.tc, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "autotopup_declined_off.json")
+	}
 }
 
 // saveCard leaves the user with a Stripe Customer at the payment

@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestAutoTopUp' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -39,7 +39,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// money-loss v1 (issue 24): a refund during the call ends it.
 		"call_cut_by_refund.json",
 		// topup-late-failures-listed v1: a decline delivered after the payment is recorded.
-		"topup_late_decline_listed.json"} {
+		"topup_late_decline_listed.json",
+		// Auto top-up (issue 21): credited, then held by the monthly cap and
+		// turned off by the person; a decline that turns it off.
+		"autotopup_credited_then_capped.json", "autotopup_declined_off.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
