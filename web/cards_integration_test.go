@@ -106,6 +106,9 @@ func TestSavedCardOneTapTopUpThroughTheSimulator(t *testing.T) {
 		!strings.Contains(page.body, `action="/dev/payments/`+challenged+`/authenticate"`) {
 		t.Fatalf("the page of a payment the bank asks about:\n%s", page.body)
 	}
+	if again := b.tap(500, threeDS); again != challenged {
+		t.Fatalf("a second tap while the bank asks opened %s, not %s", again, challenged)
+	}
 	if r := b.post("/dev/payments/"+challenged+"/authenticate", url.Values{"approve": {"1"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("authenticate: %d", r.status)
 	}

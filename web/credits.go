@@ -126,6 +126,20 @@ func (s *Server) oneTapTopUp(w http.ResponseWriter, r *http.Request) {
 		s.renderCredits(w, r, http.StatusServiceUnavailable, "Payments are unavailable right now. Nothing was charged; please try again in a few minutes.")
 		return
 	}
+	// A second tap while the first is under way (its webhook not here
+	// yet, or the bank's check open) goes back to it: one tap is one
+	// payment. A declined one is not reused.
+	q := db.New(s.pool)
+	open, err := q.FindOpenTopUp(r.Context(), db.FindOpenTopUpParams{UserID: u.ID, AmountCents: amount,
+		WithinMs: s.cfg.TopUpPaymentTimeout.Milliseconds() / 2})
+	if err == nil && open.Status == workflows.TopUpProcessing && open.PaymentMethodID != nil && *open.PaymentMethodID == pm {
+		http.Redirect(w, r, "/credits/topups/"+open.ID.String(), http.StatusSeeOther)
+		return
+	}
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		s.serverError(w, r, err)
+		return
+	}
 	s.startTopUp(w, r, db.CreateTopUpParams{UserID: u.ID, AccountID: u.AccountID,
 		PackageCode: "usd-" + strconv.FormatInt(amount/100, 10), AmountCents: amount, ReceiptEmail: &u.Email, PaymentMethodID: &pm})
 }
@@ -196,7 +210,8 @@ func (s *Server) savedCards(ctx context.Context, userID uuid.UUID) (cards []paym
 		return nil, "", false
 	}
 	if err == nil {
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// Bounded short: the Credits page waits for it.
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		cards, err = s.payments.ListCards(lctx, c.CustomerID)
 		cancel()
 	}
@@ -328,9 +343,10 @@ func (s *Server) showTopUp(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("read payment intent for the payment page")
 			d.Unavailable = true
-		case pi.Status == payments.StatusRequiresAction && t.PaymentMethodID != nil:
+		case pi.Status == payments.StatusRequiresAction && (t.PaymentMethodID != nil || s.paySim != nil):
 			// Confirmed by the server with a saved card: only the bank's
-			// challenge is left (the Payment Element handles its own).
+			// challenge is left (the Payment Element handles its own; the
+			// simulator's card form leaves it to its Approve and Fail).
 			d.NextAction = true
 			d.ClientSecret, d.PublishableKey = pi.ClientSecret, s.cfg.StripePublishableKey
 		case pi.Status == payments.StatusRequiresPaymentMethod || pi.Status == payments.StatusRequiresConfirmation || pi.Status == payments.StatusRequiresAction:

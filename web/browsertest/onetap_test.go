@@ -114,10 +114,47 @@ func TestOneTapTopUpWithASavedCard(t *testing.T) {
 		t.Errorf("the ledger holds %d purchases of %d cents, want 2 of 3000", purchases, total)
 	}
 
-	// 4. Remove the card.
+	// 4. A card whose bank asks every time (3-D Secure): saved while
+	// paying $5.00 after the check, then one tap, and the check again.
+	b.do(chromedp.Tap(chromedp.CSS(navLink("credits"))))
+	b.waitForTab("credits", "/credits")
+	b.tapInView(`form[action="/credits/purchase"] label:has(input[name="save_card"])`)
+	b.waitFor("the box ticked", `document.querySelector('input[name="save_card"]').checked`)
+	b.tapInView(`form[action="/credits/purchase"] button[name="package"][value="500"]`)
+	b.waitFor("the payment page", `/^\/credits\/topups\/[0-9a-f-]{36}$/.test(location.pathname) && !!document.querySelector('form[action$="/confirm"]') && `+settled)
+	third := strings.TrimPrefix(b.eval(`location.pathname`), "/credits/topups/")
+	b.tapInView(fmt.Sprintf(`#topup-pay-%s label:has(input[name="card"][value="authenticate"])`, third))
+	b.tapInView(fmt.Sprintf(`#topup-pay-%s button[type="submit"]`, third))
+	approve := `form[action$="/authenticate"] input[name="approve"]`
+	b.waitFor("the bank's check", `!!document.querySelector('`+approve+`') && `+settled)
+	b.tapInView(`form[action$="/authenticate"]:has(input[name="approve"]) button`)
+	thirdStatus := fmt.Sprintf(`(document.querySelector("#topup-status-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, third)
+	if !b.poll(thirdStatus+`.startsWith("Credited.")`, creditWait) {
+		t.Fatalf("the 3-D Secure top-up was not credited: %q", b.eval(thirdStatus))
+	}
+	b.do(chromedp.Tap(chromedp.CSS(navLink("credits"))))
+	b.waitForTab("credits", "/credits")
+	b.waitFor("two saved cards", `document.querySelectorAll("[data-saved-card]").length === 2`)
+	if got := b.eval(`document.querySelector('[data-one-tap] label:has(input[name="payment_method"]:checked)').textContent.trim()`); got != "Visa ending 3184" {
+		t.Errorf("one-tap offers %q first, want the card saved last (Visa ending 3184)", got)
+	}
+	b.tapInView(`[data-one-tap] button[name="package"][value="500"]`)
+	b.waitFor("the bank's check on a one-tap payment", `/^\/credits\/topups\/[0-9a-f-]{36}$/.test(location.pathname) && location.pathname !== "/credits/topups/`+third+`" && document.querySelector("h2#confirm")?.textContent === "Confirm with your bank" && `+settled)
+	b.checkTapTargets("the bank's check")
+	b.screenshot(filepath.Join(out, "onetap-3ds.png"))
+	fourth := strings.TrimPrefix(b.eval(`location.pathname`), "/credits/topups/")
+	b.tapInView(`form[action$="/authenticate"]:has(input[name="approve"]) button`)
+	fourthStatus := fmt.Sprintf(`(document.querySelector("#topup-status-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, fourth)
+	if !b.poll(fourthStatus+`.startsWith("Credited.") && document.querySelector("#balance-chip [data-balance]").textContent.trim() === "$40.00"`, creditWait) {
+		t.Fatalf("the one-tap 3-D Secure top-up was not credited: %q", b.eval(fourthStatus))
+	}
+
+	// 5. Remove the cards.
 	b.do(chromedp.Tap(chromedp.CSS(navLink("credits"))))
 	b.waitForTab("credits", "/credits")
 	b.tapInView(`[data-saved-card] button[type="submit"]`)
-	b.waitFor("the card removed", `location.pathname === "/credits" && !document.querySelector("[data-saved-card]") && !document.querySelector("[data-one-tap]") && `+settled)
+	b.waitFor("a card removed", `location.pathname === "/credits" && document.querySelectorAll("[data-saved-card]").length === 1 && `+settled)
+	b.tapInView(`[data-saved-card] button[type="submit"]`)
+	b.waitFor("the cards removed", `location.pathname === "/credits" && !document.querySelector("[data-saved-card]") && !document.querySelector("[data-one-tap]") && `+settled)
 	b.screenshot(filepath.Join(out, "onetap-removed.png"))
 }
