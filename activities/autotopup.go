@@ -297,10 +297,10 @@ func (a *Activities) TurnAutoTopUpOff(ctx context.Context, off workflows.AutoTop
 }
 
 // EmailAutoTopUpOff sends the one email saying auto top-up was turned off
-// and why. It is claimed in Postgres before it is sent (and released if
-// the send fails), so a retry after a sent email sends nothing: at most
-// one per turning off, unless the process dies between the send and the
-// activity's completion with the claim released, which it never is then.
+// and why. It is claimed in the row before it is sent and released if the
+// send fails, so a retry after a sent email sends nothing: at most once
+// per turning off (a crash between the claim and the send loses it; the
+// banner still says it).
 func (a *Activities) EmailAutoTopUpOff(ctx context.Context, off workflows.AutoTopUpTurnOff) error {
 	uid, err := uuid.Parse(off.UserID)
 	if err != nil {

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -148,11 +150,14 @@ func (s *Server) saveAutoTopUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With().Str("user_id", u.ID.String()).Str("workflow_id", workflows.AutoTopUpWorkflowID(u.ID.String())).Logger()
+	// A stuck Temporal must not hang the page: the settings are saved.
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
 	var err error
 	if f.Enabled {
-		err = activities.SignalAutoTopUp(r.Context(), s.temporal, s.cfg.TemporalTaskQueue, u.ID.String(), "settings")
+		err = activities.SignalAutoTopUp(ctx, s.temporal, s.cfg.TemporalTaskQueue, u.ID.String(), "settings")
 	} else {
-		err = s.temporal.SignalWorkflow(r.Context(), workflows.AutoTopUpWorkflowID(u.ID.String()), "", workflows.SignalAutoTopUpCheck,
+		err = s.temporal.SignalWorkflow(ctx, workflows.AutoTopUpWorkflowID(u.ID.String()), "", workflows.SignalAutoTopUpCheck,
 			workflows.AutoTopUpCheck{Reason: "settings"})
 		var gone *serviceerror.NotFound
 		if errors.As(err, &gone) {

@@ -199,13 +199,39 @@ func TestAutoTopUpCreditsOnceWhenThreeChargesCrossAtOnceAndTheCapHolds(t *testin
 		t.Fatalf("page:\n%s", page.body)
 	}
 	e.mustVerifyLedger()
+
+	// Turned off by the person: the workflow ends.
+	if r := b.post("/credits/auto", url.Values{"threshold": {"5.00"}, "amount": {"1000"}, "cap": {"10.00"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("turn off: %d\n%s", r.status, r.body)
+	}
+	e.awaitClosed(email)
+	recordHistory(t, e.tc, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "autotopup_credited_then_capped.json")
+}
+
+// awaitClosed waits for the user's auto top-up workflow to end, off.
+func (e *autoEnv) awaitClosed(email string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var st workflows.AutoTopUpState
+	if err := e.tc.GetWorkflow(ctx, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "").Get(ctx, &st); err != nil || !st.Off {
+		e.t.Fatalf("the auto top-up workflow: %+v, %v", st, err)
+	}
 }
 
 func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
+	// A decline, and a bank that wants the cardholder (3-D Secure: Stripe
+	// refuses it off-session with authentication_required).
+	for card, says := range map[string]string{payments.CardInsufficientFunds: "declined", payments.CardAuthenticate: "Your bank asked"} {
+		t.Run(card, func(t *testing.T) { testAutoTopUpRefused(t, card, says) })
+	}
+}
+
+func testAutoTopUpRefused(t *testing.T, card, says string) {
 	e := newAutoEnv(t)
 	const email = "declined@example.com"
 	b := e.caller(email, 600)
-	e.saveCard(email, payments.CardInsufficientFunds)
+	e.saveCard(email, card)
 	turnOn(t, b, "5.00", 1000, "50.00")
 	e.awaitLook(email, 0)
 
@@ -217,7 +243,7 @@ func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
 			break
 		}
 	}
-	if row.Enabled || !row.NoticePending || row.OffReason == nil || !strings.Contains(*row.OffReason, "declined") {
+	if row.Enabled || !row.NoticePending || row.OffReason == nil || !strings.Contains(*row.OffReason, says) {
 		t.Fatalf("after the decline: %+v", row)
 	}
 	if runs := e.autoRuns(email); len(runs) != 1 || runs[0].Credits != 0 || runs[0].Status == workflows.TopUpSucceeded {
@@ -238,13 +264,17 @@ func TestAutoTopUpDeclinedOffSessionTurnsItOffAndEmailsOnce(t *testing.T) {
 			}
 		}
 	}
-	if len(sent) != 1 || !strings.Contains(sent[0].Text, "declined") {
+	if len(sent) != 1 || !strings.Contains(sent[0].Text, says) {
 		t.Fatalf("emails %+v", sent)
 	}
-	if page := b.get("/history"); !strings.Contains(page.body, "data-autotopup-notice") || !strings.Contains(page.body, "declined") {
+	if page := b.get("/history"); !strings.Contains(page.body, "data-autotopup-notice") || !strings.Contains(page.body, says) {
 		t.Fatalf("no banner:\n%s", page.body)
 	}
 	e.mustVerifyLedger()
+	e.awaitClosed(email)
+	if card == payments.CardInsufficientFunds {
+		recordHistory(t, e.tc, workflows.AutoTopUpWorkflowID(e.userID(email).String()), "autotopup_declined_off.json")
+	}
 }
 
 // saveCard leaves the user with a Stripe Customer at the payment

@@ -117,10 +117,13 @@ func (w *autoTopUpWorkflow) look(ctx workflow.Context) (off bool, err error) {
 	start := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 40 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: []string{ErrTypeBadInput}},
+			MaximumAttempts: 10, NonRetryableErrorTypes: []string{ErrTypeBadInput}},
 	})
 	if err := workflow.ExecuteActivity(start, ActivityStartAutoTopUp, t).Get(ctx, nil); err != nil {
-		return false, err
+		// It stays the one in flight (its row is unpaid): the next look
+		// starts it again, and no other is made meanwhile.
+		w.log.Error("auto top-up not started; the next look tries again", "TopUpID", t.TopUpID, "error", err)
+		return false, nil
 	}
 	await := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: autoTopUpAwaitLimit,

@@ -30,6 +30,8 @@ type fakeAutoTopUp struct {
 	started  []string
 	offs     []workflows.AutoTopUpTurnOff
 	emails   int
+	// startFails: StartAutoTopUp is refused this many times first.
+	startFails int
 }
 
 func (f *fakeAutoTopUp) env() *testsuite.TestWorkflowEnvironment {
@@ -57,6 +59,10 @@ func (f *fakeAutoTopUp) env() *testsuite.TestWorkflowEnvironment {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.started = append(f.started, in.TopUpID)
+		if f.startFails > 0 {
+			f.startFails--
+			return temporal.NewNonRetryableApplicationError("Temporal is down", workflows.ErrTypeBadInput, nil)
+		}
 		return nil
 	})
 	reg(workflows.ActivityAwaitAutoTopUp, func(_ context.Context, id string) (workflows.AutoTopUpOutcome, error) {
@@ -183,5 +189,31 @@ func TestAutoTopUpContinuesAsNewWithItsPendingCheck(t *testing.T) {
 	}
 	if f.plans != 100 {
 		t.Fatalf("%d looks before continue-as-new", f.plans)
+	}
+}
+
+func TestAutoTopUpNotStartedIsStartedAtTheNextLookNotDoubled(t *testing.T) {
+	f := &fakeAutoTopUp{enabled: true, low: true, outcome: workflows.AutoTopUpCredited, startFails: 1}
+	env := f.env()
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalAutoTopUpCheck, workflows.AutoTopUpCheck{Reason: "call charge"})
+	}, 0)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalAutoTopUpCheck, workflows.AutoTopUpCheck{Reason: "call charge"})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		f.mu.Lock()
+		f.enabled = false
+		f.mu.Unlock()
+		env.SignalWorkflow(workflows.SignalAutoTopUpCheck, workflows.AutoTopUpCheck{Reason: "settings"})
+	}, time.Hour)
+	env.ExecuteWorkflow(workflows.AutoTopUpWorkflowName, workflows.AutoTopUpInput{UserID: "u1"})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	// The same top-up, started twice: one payment.
+	id := workflows.AutoTopUpTopUpID("u1", 1)
+	if len(f.started) != 2 || f.started[0] != id || f.started[1] != id || f.seq != 1 {
+		t.Fatalf("started %v (%d made)", f.started, f.seq)
 	}
 }

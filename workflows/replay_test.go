@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -43,7 +43,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// top-up-extends v1 (issue 21): a top-up during the call raises its limit to the carrier's ceiling.
 		"call_extended_by_topup.json",
 		// The caller ID workflow (issue 20): Twilio's callback verifies.
-		"callerid_verified.json"} {
+		"callerid_verified.json",
+		// Auto top-up (issue 21): credited, then held by the monthly cap and
+		// turned off by the person; a decline that turns it off.
+		"autotopup_credited_then_capped.json", "autotopup_declined_off.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

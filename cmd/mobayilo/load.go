@@ -52,6 +52,7 @@ Every server it starts listens on 127.0.0.1 and it sends traffic nowhere else.`,
 		fs.DurationVar(&o.Drain, "drain", o.Drain, "afterwards, wait at most this long for every workflow to finish")
 		fs.DurationVar(&o.KillWorkerEvery, "kill-worker", 0, "SIGKILL a worker this often and restart it (each kill the next worker; 0: never)")
 		fs.DurationVar(&o.KillWebEvery, "kill-web", 0, "SIGKILL a web instance this often, mid-traffic, and start it again 3 s later (each kill the next instance; 0: never)")
+		fs.Float64Var(&o.AutoTopUp, "auto-topup", o.AutoTopUp, "share of users who save their first top-up's card and turn auto top-up on (below $4.95 add $5, at most $10 a month: their first charge sets it off): the money check covers the top-ups it makes")
 		fs.Float64Var(&o.WatchLive, "watch-live", 0, "share of users whose page keeps the live stream (GET /live) open, reopening it when it drops: each must show its wallet's last balance by the end, whichever instance the stream and the webhooks landed on")
 		fs.StringVar(&o.Shape, "shape", load.ShapeDev, "Temporal: "+load.ShapeDev+" (the CLI's dev server on SQLite) or "+load.ShapeCluster+" (the Temporal server on Postgres, as production runs a cluster; bin/temporal-server and bin/temporal-sql-tool, `make bin/temporal-server bin/temporal-sql-tool`)")
 		fs.IntVar(&o.Webs, "webs", 0, "web instances (0: 2 with -shape cluster, 1 otherwise); with more than one, the tool's load balancer sends each request (browsers' and webhooks') to the next, as production's would")

@@ -147,6 +147,8 @@ type driver struct {
 	phase    atomic.Pointer[string]
 
 	admin *user
+	// autoUsers turned auto top-up on (autotopup.go).
+	autoUsers []*user
 
 	// live: the pages kept open (-watch-live), their streams open until
 	// stopLive.
@@ -232,6 +234,8 @@ type user struct {
 type plan struct {
 	topups []string // outcomes
 	calls  []string
+	// auto: the first top-up saves the card, then auto top-up is on.
+	auto bool
 }
 
 // plans spreads the top-ups and calls over the users: every user buys
@@ -309,6 +313,15 @@ func (d *driver) plans() []plan {
 				break
 			}
 		}
+	}
+	// Auto top-up: never for a billing fault's user (its debt must stand
+	// until support credits it back).
+	for i := range plans {
+		stuck := false
+		for _, c := range plans[i].calls {
+			stuck = stuck || c == planStuck
+		}
+		plans[i].auto = !stuck && len(plans[i].topups) > 0 && d.chance(d.o.AutoTopUp)
 	}
 	return plans
 }
@@ -400,9 +413,12 @@ func (d *driver) runUser(ctx context.Context, i int, p plan) error {
 	if d.o.WatchLive > 0 && d.chance(d.o.WatchLive) {
 		d.watchLive(d.liveCtx, u)
 	}
-	for _, outcome := range p.topups {
-		d.topup(ctx, u, outcome)
+	for j, outcome := range p.topups {
+		d.topup(ctx, u, outcome, p.auto && j == 0)
 		d.topUpsDone.Add(1)
+		if p.auto && j == 0 {
+			d.turnOnAutoTopUp(ctx, u)
+		}
 	}
 	for _, outcome := range p.calls {
 		if ctx.Err() != nil {
@@ -454,8 +470,9 @@ func (u *user) post(ctx context.Context, path string, form url.Values) (*http.Re
 	return resp, err
 }
 
-// topup buys the smallest package and pays it as outcome says.
-func (d *driver) topup(ctx context.Context, u *user, outcome string) {
+// topup buys the smallest package and pays it as outcome says; save
+// saves the card that pays.
+func (d *driver) topup(ctx context.Context, u *user, outcome string, save bool) {
 	amount := int64(500)
 	rec := TopUpRecord{UserEmail: u.email, AmountCents: amount, Outcome: outcome}
 	defer func() {
@@ -468,7 +485,11 @@ func (d *driver) topup(ctx context.Context, u *user, outcome string) {
 	// A person tries again a few times when the app says it is
 	// unavailable (Temporal or Postgres restarting), then gives up.
 	for attempt := 0; attempt < 3; attempt++ {
-		resp, err = u.post(ctx, "/credits/purchase", url.Values{"package": {"500"}})
+		form := url.Values{"package": {"500"}}
+		if save {
+			form.Set("save_card", "on")
+		}
+		resp, err = u.post(ctx, "/credits/purchase", form)
 		if err == nil && resp.StatusCode == http.StatusSeeOther {
 			break
 		}

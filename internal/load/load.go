@@ -54,6 +54,9 @@ type Options struct {
 	// WatchLive is the share of users whose page keeps the live stream
 	// open all along: each must show the wallet's last version by the end.
 	WatchLive float64
+	// AutoTopUp is the share of users who turn auto top-up on after their
+	// first top-up (autotopup.go).
+	AutoTopUp float64
 
 	// The app's timings, shortened so a run's reconciliations finish in it.
 	MaxCallSeconds      int
@@ -81,6 +84,7 @@ func Defaults() Options {
 		DatabaseURL: "postgres://postgres@127.0.0.1:5432/mobayilo_load?sslmode=disable",
 		Users:       50, Calls: 300, TopUps: 60, Concurrency: 25, MaxCopies: 3, Loss: 0.05, Delay: 50 * time.Millisecond,
 		Duration: 10 * time.Minute, Drain: 5 * time.Minute,
+		AutoTopUp:      0.2,
 		MaxCallSeconds: 60, AuthorizationWindow: 15 * time.Second, ReconcileGrace: 10 * time.Second, PaymentTimeout: time.Minute,
 		Seed: uint64(time.Now().UnixNano()), Report: "load-report.json",
 	}
@@ -106,6 +110,9 @@ func (o Options) Validate() error {
 	}
 	if o.Loss < 0 || o.Loss > 1 {
 		errs = append(errs, errors.New("-loss must be between 0 and 1"))
+	}
+	if o.AutoTopUp < 0 || o.AutoTopUp > 1 {
+		errs = append(errs, errors.New("-auto-topup must be between 0 and 1"))
 	}
 	if o.WatchLive < 0 || o.WatchLive > 1 {
 		errs = append(errs, errors.New("-watch-live must be between 0 and 1"))
@@ -197,6 +204,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		d.fail("billing faults: %v", err)
 	}
 	running := func(ctx context.Context) ([]string, error) { return runningWorkflows(ctx, tc) }
+	d.settleAutoTopUps(ctx, o.Drain/2, running)
 	d.drain(ctx, o.Drain, running)
 	stopProgress()
 	// The app's own figures, as they stand at the end (a killed worker's

@@ -51,6 +51,7 @@ const (
 	TopUpPaidLost    = "paid_lost"    // paid, every webhook lost: the workflow's timeout must find it
 	TopUpDeclined    = "declined"     // declined, never paid: cancelled at the timeout
 	TopUpStartFailed = "start_failed" // POST /credits/purchase failed
+	TopUpAuto        = "auto"         // made by the app's auto top-up (-auto-topup), off-session with the saved card
 )
 
 // TopUpRecord is one top-up as the tool played it.
