@@ -22,7 +22,8 @@ import (
 // price, makes it a favourite, imports another with the Contact Picker
 // (stubbed, as Android Chrome has it), taps Call on it, finds the dialer filled
 // (and the favourite above Recent), calls, is in call, and History names
-// the call after the contact, before and after the hang-up.
+// the call after the contact, before and after the hang-up; then the
+// person rates how the call sounded, and the rating is stored with it.
 func TestCallAContact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium, Temporal and Postgres; skipped with -short")
@@ -124,11 +125,31 @@ func TestCallAContact(t *testing.T) {
 	b.waitForTab("history", "/history")
 	row := fmt.Sprintf(`(document.querySelector("#call-row-%s")?.textContent.replace(/\s+/g, " ").trim() ?? "")`, callID)
 	b.waitFor("the contact's name in History, in call", row+`.includes("Mama Ngozi") && `+row+`.includes("+2348031234567") && `+row+`.includes("In call")`)
+	// Past the few seconds the server asks of a rated call, then hang up.
+	b.waitFor("seven seconds of talk", `(() => { const [m, s] = document.querySelector("[data-call-target=timer]").textContent.split(":").map(Number); return m * 60 + s >= 7 })()`)
 	b.tapInView("[data-call-target=hangUp]")
 	b.waitFor("the call's outcome", `document.querySelector("[data-call-target=outcome]").textContent.trim() === "1 min · $0.14"`)
 	b.waitFor("the row's end, still named", row+`.includes("Completed") && `+row+`.includes("$0.14") && `+row+`.includes("Mama Ngozi")`)
 	t.Logf("the row: %s", b.eval(row))
 	b.screenshot(filepath.Join(out, "contacts-history.png"))
+
+	// How the contact's call sounded: the bar asks, the rating is kept
+	// with the call.
+	rate := `document.querySelector("[data-call-target=rate]")`
+	b.waitFor("the rating row", `!`+rate+`.hidden`)
+	b.tapInView(`[data-call-target=rate] [data-score="4"]`)
+	b.tapInView(`[data-call-target=rate] [data-issue="echo"]`)
+	b.tapInView(`[data-call-target=rate] [data-rate-send]`)
+	b.waitFor("Thanks", rate+`.querySelector("[data-rate-result]").textContent.trim() === "Thanks"`)
+	var score int
+	var issues []string
+	if err := pool.QueryRow(ctx, `SELECT score, issues FROM call_ratings WHERE call_id = $1`, callID).Scan(&score, &issues); err != nil {
+		t.Fatal(err)
+	}
+	if score != 4 || fmt.Sprint(issues) != "[echo]" {
+		t.Fatalf("stored rating %d %v, want 4 [echo]", score, issues)
+	}
+	b.screenshot(filepath.Join(out, "contacts-rated.png"))
 }
 
 // checkButtonsAndLinks checks that every visible button, link and summary
