@@ -93,12 +93,19 @@ func (w *autoTopUpWorkflow) drain() bool {
 
 // look plans, and pays what the plan says; off reports auto top-up off.
 func (w *autoTopUpWorkflow) look(ctx workflow.Context) (off bool, err error) {
-	w.state.Looks++
 	var plan AutoTopUpPlan
 	if err := w.db(ctx, ActivityPlanAutoTopUp, w.in.UserID).Get(ctx, &plan); err != nil {
 		return false, err
 	}
+	// The look is counted with what it decided, in one step: a state query
+	// while the plan is being made shows the last look whole, never a new
+	// count beside the last look's action (which a caller waiting for the
+	// next look would take for it).
+	w.state.Looks++
 	w.state.LastAction, w.state.LastWhy = plan.Action, plan.Why
+	if plan.Action == AutoTopUpPay {
+		w.state.LastOutcome = ""
+	}
 	switch plan.Action {
 	case AutoTopUpOff:
 		return true, nil
