@@ -394,7 +394,16 @@ func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	err := chromedp.Do(ctx, steps...)
+	// The live stream may replace the node a tap had found (the nav, the
+	// balance) before the tap reads its box: the tap was not dispatched,
+	// so it is tried again on the node now there (one step alone: steps
+	// before it would be done twice).
+	for try := 0; try < 3 && len(steps) == 1 && err != nil && strings.Contains(err.Error(), "Could not find node with given id"); try++ {
+		time.Sleep(100 * time.Millisecond)
+		err = chromedp.Do(ctx, steps...)
+	}
+	if err != nil {
 		b.t.Fatalf("%v (page: %s)", err, b.where())
 	}
 }
