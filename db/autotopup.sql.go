@@ -225,19 +225,6 @@ func (q *Queries) GetAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp
 	return i, err
 }
 
-const getAutoTopUpNotice = `-- name: GetAutoTopUpNotice :one
-SELECT off_reason FROM auto_topups WHERE user_id = $1 AND notice_pending AND off_reason IS NOT NULL
-`
-
-// The banner: why we turned it off, until the person dismisses it or
-// turns it on again.
-func (q *Queries) GetAutoTopUpNotice(ctx context.Context, userID uuid.UUID) (*string, error) {
-	row := q.db.QueryRow(ctx, getAutoTopUpNotice, userID)
-	var off_reason *string
-	err := row.Scan(&off_reason)
-	return off_reason, err
-}
-
 const getAutoTopUpRun = `-- name: GetAutoTopUpRun :one
 SELECT r.seq, t.id, t.user_id, t.account_id, t.account_kind, t.package_code, t.amount_cents, t.currency, t.status, t.payment_intent_id, t.failure_message, t.created_at, t.updated_at, t.credited_at, t.refunded_cents, t.disputed_cents, t.failure_code, t.receipt_email, t.stuck_reason, t.stuck_at, t.live_version, t.save_card, t.payment_method_id, t.off_session FROM auto_topup_runs r JOIN topups t ON t.id = r.topup_id
 WHERE r.topup_id = $1

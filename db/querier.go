@@ -96,9 +96,6 @@ type Querier interface {
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
-	// The banner: why we turned it off, until the person dismisses it or
-	// turns it on again.
-	GetAutoTopUpNotice(ctx context.Context, userID uuid.UUID) (*string, error)
 	GetAutoTopUpRun(ctx context.Context, topupID uuid.UUID) (GetAutoTopUpRunRow, error)
 	GetCall(ctx context.Context, id uuid.UUID) (Call, error)
 	// The call of an account that a balance change may cut: not over, its
@@ -139,6 +136,8 @@ type Querier interface {
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
 	// A call, only for its own user.
 	GetUserCall(ctx context.Context, arg GetUserCallParams) (Call, error)
+	// With the automatic top-up banner's text ('' none): why we turned it off,
+	// until the person dismisses it or turns it on again.
 	GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error)
 	GetWalletBalance(ctx context.Context, id uuid.UUID) (int64, error)
 	GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Account, error)

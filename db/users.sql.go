@@ -148,7 +148,9 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 }
 
 const getUserWithBalance = `-- name: GetUserWithBalance :one
-SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, a.id AS account_id, a.cached_balance_cents
+SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, a.id AS account_id, a.cached_balance_cents,
+       COALESCE((SELECT t.off_reason FROM auto_topups t
+                 WHERE t.user_id = users.id AND t.notice_pending AND t.off_reason IS NOT NULL), '')::text AS auto_topup_notice
 FROM users
 JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
 WHERE users.id = $1::uuid
@@ -158,8 +160,11 @@ type GetUserWithBalanceRow struct {
 	User               User
 	AccountID          uuid.UUID
 	CachedBalanceCents int64
+	AutoTopupNotice    string
 }
 
+// With the automatic top-up banner's text (” none): why we turned it off,
+// until the person dismisses it or turns it on again.
 func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error) {
 	row := q.db.QueryRow(ctx, getUserWithBalance, id)
 	var i GetUserWithBalanceRow
@@ -177,6 +182,7 @@ func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUser
 		&i.User.TimeZone,
 		&i.AccountID,
 		&i.CachedBalanceCents,
+		&i.AutoTopupNotice,
 	)
 	return i, err
 }

@@ -82,11 +82,6 @@ RETURNING *;
 -- The send failed: the next attempt may claim it again.
 UPDATE auto_topups SET emailed_at = NULL WHERE user_id = $1 AND off_at = $2;
 
--- name: GetAutoTopUpNotice :one
--- The banner: why we turned it off, until the person dismisses it or
--- turns it on again.
-SELECT off_reason FROM auto_topups WHERE user_id = $1 AND notice_pending AND off_reason IS NOT NULL;
-
 -- name: DismissAutoTopUpNotice :exec
 UPDATE auto_topups SET notice_pending = false, updated_at = now() WHERE user_id = $1;
 

@@ -44,7 +44,11 @@ WHERE email = lower(sqlc.arg(email)::text)
 RETURNING *;
 
 -- name: GetUserWithBalance :one
-SELECT sqlc.embed(users), a.id AS account_id, a.cached_balance_cents
+-- With the automatic top-up banner's text ('' none): why we turned it off,
+-- until the person dismisses it or turns it on again.
+SELECT sqlc.embed(users), a.id AS account_id, a.cached_balance_cents,
+       COALESCE((SELECT t.off_reason FROM auto_topups t
+                 WHERE t.user_id = users.id AND t.notice_pending AND t.off_reason IS NOT NULL), '')::text AS auto_topup_notice
 FROM users
 JOIN accounts a ON a.user_id = users.id AND a.kind = 'wallet'
 WHERE users.id = sqlc.arg(id)::uuid;

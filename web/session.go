@@ -38,6 +38,9 @@ type sessionUser struct {
 	db.User
 	AccountID    uuid.UUID
 	BalanceCents int64
+	// AutoTopUpNotice: why we turned their automatic top-up off, for the
+	// banner ("" none), read with the user.
+	AutoTopUpNotice string
 }
 
 func contextWithUser(ctx context.Context, u *sessionUser) context.Context {
@@ -71,7 +74,8 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 					}
 					break
 				}
-				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents})
+				ctx = contextWithUser(ctx, &sessionUser{User: row.User, AccountID: row.AccountID, BalanceCents: row.CachedBalanceCents,
+					AutoTopUpNotice: row.AutoTopupNotice})
 			case err == nil || errors.Is(err, db.ErrNotFound):
 				if err := s.endSession(ctx); err != nil {
 					s.serverError(w, r, err)

@@ -176,10 +176,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 			}
 		}
 		data.Zone = accounts.Location(u.User)
-		if s.pool != nil && data.Tab != "admin" {
-			if n, err := db.New(s.pool).GetAutoTopUpNotice(r.Context(), u.ID); err == nil && n != nil {
-				data.AutoTopUpNotice = *n
-			}
+		if data.Tab != "admin" {
+			data.AutoTopUpNotice = u.AutoTopUpNotice
 		}
 		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
