@@ -164,7 +164,7 @@ func (a *Activities) PlanAutoTopUp(ctx context.Context, userID string) (workflow
 }
 
 func autoTopUpInput(t db.TopUp) *workflows.TopUpInput {
-	return &workflows.TopUpInput{TopUpID: t.ID.String(), UserID: t.UserID.String(), AccountID: t.AccountID.String(), AmountCents: t.AmountCents}
+	return &workflows.TopUpInput{TopUpID: t.ID.String(), UserID: t.UserID.String(), AccountID: t.AccountID.String(), AmountCents: t.AmountCents, Path: workflows.PathCurrent}
 }
 
 // StartAutoTopUp starts an automatic top-up's TopUp workflow as POST

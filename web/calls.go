@@ -74,7 +74,7 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request) {
 	// The authorization is never committed after the bound's margin.
 	in := workflows.CallInput{CallID: callID, UserID: u.ID.String(), AccountID: u.AccountID.String(),
 		PhoneNumber: n.E164, Country: n.Country, ClientIdentity: identity, Timing: s.callTiming(),
-		AuthorizeBy: time.Now().Add(startCallBound - authorizeMargin)}
+		AuthorizeBy: time.Now().Add(startCallBound - authorizeMargin), Path: workflows.PathCurrent}
 	var terms workflows.CallTerms
 	err := s.startWorkflow(r.Context(), workflowStart{
 		ID: workflows.CallWorkflowID(callID), Workflow: workflows.CallWorkflowName, Input: in,

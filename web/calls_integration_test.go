@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -268,6 +269,38 @@ func TestFullCallWithEveryCallbackTripledIsChargedOnce(t *testing.T) {
 		t.Fatalf("second voice request: %v", err)
 	}
 	recordHistory(t, e.tc, workflows.CallWorkflowID(call.CallID), "call_answered.json")
+	firstTaskIsLean(t, e.tc, workflows.CallWorkflowID(call.CallID))
+}
+
+// firstTaskIsLean checks what the first workflow task of a workflow the
+// web started wrote: on workflows.PathCurrent no version marker and so no
+// TemporalChangeVersion upsert, and at most one search-attribute upsert
+// (each is a visibility write on the Temporal server).
+func firstTaskIsLean(t *testing.T, tc client.Client, workflowID string) {
+	t.Helper()
+	iter := tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	var upserts, completed int
+	for iter.HasNext() && completed < 2 {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			completed++
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			if name := ev.GetMarkerRecordedEventAttributes().GetMarkerName(); name == "Version" && completed == 1 {
+				t.Errorf("first workflow task of %s recorded a version marker (event %d)", workflowID, ev.GetEventId())
+			}
+		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			if completed == 1 {
+				upserts++
+			}
+		}
+	}
+	if completed == 0 || upserts > 1 {
+		t.Errorf("first workflow task of %s: %d tasks completed, %d search-attribute upserts (want at most 1)", workflowID, completed, upserts)
+	}
 }
 
 func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {

@@ -172,7 +172,7 @@ func (s *Server) startTopUp(w http.ResponseWriter, r *http.Request, p db.CreateT
 	}
 	id := t.ID.String()
 	in := workflows.TopUpInput{TopUpID: id, UserID: u.ID.String(), AccountID: u.AccountID.String(), AmountCents: amount,
-		PaymentTimeout: s.cfg.TopUpPaymentTimeout}
+		PaymentTimeout: s.cfg.TopUpPaymentTimeout, Path: workflows.PathCurrent}
 	// A workflow that started cancels its own top-up; one that did not
 	// leaves the row to be cancelled here.
 	msg := "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."

@@ -113,7 +113,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	wid := workflows.TopUpWorkflowID(topUpID)
 	row, stored, err := inbox.Store(r.Context(), db.New(s.pool), inbox.Event{
 		Source: "stripe", DedupKey: ev.ID, Type: string(ev.Type), Signal: workflows.SignalStripeEvent, WorkflowID: wid, Payload: sig,
-		Start: &inbox.Start{Workflow: workflows.TopUpWorkflowName, Input: workflows.TopUpInput{TopUpID: topUpID, Resumed: true}},
+		Start: &inbox.Start{Workflow: workflows.TopUpWorkflowName, Input: workflows.TopUpInput{TopUpID: topUpID, Resumed: true, Path: workflows.PathCurrent}},
 	})
 	if err != nil {
 		log.Error().Err(err).Str("topup_id", topUpID).Msg("stripe webhook: store")

@@ -302,6 +302,9 @@ type CallInput struct {
 	// committed after it. Zero (workflows started before it existed): no
 	// bound but the activity's own timeout.
 	AuthorizeBy time.Time `json:",omitempty"`
+	// Path is the code path the starter chose (PathCurrent); zero for
+	// workflows started before it, which ask workflow.GetVersion.
+	Path int `json:",omitempty"`
 }
 
 // CallTiming tunes a call's timers.
@@ -656,6 +659,8 @@ type TopUpInput struct {
 	// Resumed: started by a webhook after the workflow had finished (a
 	// refund or a dispute weeks later); the state is read from Postgres.
 	Resumed bool
+	// Path: as CallInput.Path.
+	Path int `json:",omitempty"`
 }
 
 // PaymentCreated is the create-payment update's result. The client secret is

@@ -99,10 +99,27 @@ const (
 // not start a minute the balance does not cover.
 const cutMargin = 3 * time.Second
 
-// pathVersion asks versionFastPath once, as the workflow starts.
-func pathVersion(ctx workflow.Context) (fast, lean bool) {
+// PathCurrent is the code path the web starts calls and top-ups on
+// (CallInput.Path, TopUpInput.Path): the lean fast path with every change
+// up to money-loss, top-up-extends and topup-late-failures-listed on,
+// none of them asked of workflow.GetVersion. GetVersion records a marker
+// and upserts TemporalChangeVersion the first time it is asked, one more
+// history event and one more visibility write in the workflow's first
+// task; a path the starter chose is in the workflow's input instead, which
+// the start writes anyway. A later change asks GetVersion as usual (or
+// becomes the next path). Workers must know a path before any web starts
+// workflows on it: deploy workers first, roll webs back first.
+const PathCurrent = 3
+
+// pathVersion decides the run's path once, as the workflow starts: from
+// its input (path >= PathCurrent), else by asking versionFastPath as
+// workflows started before the input carried it did.
+func pathVersion(ctx workflow.Context, path int) (fast, lean, current bool) {
+	if path >= PathCurrent {
+		return true, true, true
+	}
 	v := workflow.GetVersion(ctx, versionFastPath, workflow.DefaultVersion, fastPathLean)
-	return v >= 1, v >= fastPathLean
+	return v >= 1, v >= fastPathLean, false
 }
 
 // since reports whether a change given by its GetVersion change ID is on:
@@ -173,6 +190,9 @@ type callWorkflow struct {
 	// fast: versionFastPath is on for this run.
 	fast bool
 	lean bool // versionFastPath 2: see fastPathLean
+	// current: started on PathCurrent (its input said so); the changes it
+	// includes are on without being asked.
+	current bool
 	// final: the final status, recorded by the billing activity (fast path).
 	final *RecordStatus
 	// finalAt: when the callback that made the call final arrived (zero
@@ -195,7 +215,7 @@ func Call(ctx workflow.Context, in CallInput) (CallState, error) {
 		seen:  map[string]bool{},
 	}
 	// Before anything can yield: the update handler reads it.
-	w.fast, w.lean = pathVersion(ctx)
+	w.fast, w.lean, w.current = pathVersion(ctx, in.Path)
 	if err := w.setup(ctx); err != nil {
 		return w.state, err
 	}

@@ -47,7 +47,7 @@ const (
 func (w *callWorkflow) extends(ctx workflow.Context) bool {
 	if w.extendOn == nil {
 		on := w.state.Terms != nil && w.state.Terms.Extendable() &&
-			workflow.GetVersion(ctx, versionTopUpExtends, workflow.DefaultVersion, 1) == 1
+			(w.current || workflow.GetVersion(ctx, versionTopUpExtends, workflow.DefaultVersion, 1) == 1)
 		w.extendOn = &on
 	}
 	return *w.extendOn
@@ -77,7 +77,7 @@ func (w *callWorkflow) ceilingSeconds(ctx workflow.Context) int64 {
 // moneyLossOn reports whether versionMoneyLoss is on, asking it once.
 func (w *callWorkflow) moneyLossOn(ctx workflow.Context) bool {
 	if w.moneyLoss == nil {
-		on := workflow.GetVersion(ctx, versionMoneyLoss, workflow.DefaultVersion, 1) == 1
+		on := w.current || workflow.GetVersion(ctx, versionMoneyLoss, workflow.DefaultVersion, 1) == 1
 		w.moneyLoss = &on
 	}
 	return *w.moneyLoss

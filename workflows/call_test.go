@@ -69,7 +69,7 @@ func (f *fakeCarrierDB) recordFinal(r *workflows.RecordStatus) {
 	f.recorded = append(f.recorded, r.Status)
 }
 
-var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1"}
+var callInput = workflows.CallInput{CallID: "c1", UserID: "u1", AccountID: "a1", PhoneNumber: "+2348031234567", Country: "NG", ClientIdentity: "id1", Path: workflows.PathCurrent}
 
 func (f *fakeCarrierDB) env(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite

@@ -19,7 +19,8 @@ import (
 
 // TestReplayRecordedHistories replays histories recorded from real runs
 // (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp' ./web/
-// writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
+// writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json,
+// RECORD_HISTORY=input *_input.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
@@ -42,6 +43,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"topup_late_decline_listed.json",
 		// top-up-extends v1 (issue 21): a top-up during the call raises its limit to the carrier's ceiling.
 		"call_extended_by_topup.json",
+		// workflows.PathCurrent (path 3, from the input): the lean path and
+		// every change above on without a version marker.
+		"call_answered_input.json", "call_refused_input.json", "call_abandoned_input.json", "call_stuck_retried_input.json",
+		"call_browser_hangup_input.json", "call_cut_by_refund_input.json", "call_extended_by_topup_input.json",
+		"topup_declined_then_paid_input.json", "topup_forged_signal_then_paid_input.json", "topup_late_decline_listed_input.json",
 		// The caller ID workflow (issue 20): Twilio's callback verifies.
 		"callerid_verified.json",
 		// Auto top-up (issue 21): credited, then held by the monthly cap and

@@ -47,6 +47,8 @@ type topUpWorkflow struct {
 	// update timer outlives the update, and Postgres activities are local.
 	fast bool
 	lean bool // versionFastPath 2: see fastPathLean
+	// current: started on PathCurrent (see call.go).
+	current bool
 }
 
 // TopUp follows one purchase of a credit package: it creates the
@@ -65,7 +67,7 @@ func TopUp(ctx workflow.Context, in TopUpInput) (TopUpState, error) {
 		log:   log.With(workflow.GetLogger(ctx), "TopUpID", in.TopUpID),
 	}
 	// Before anything can yield: the update handler reads it.
-	w.fast, w.lean = pathVersion(ctx)
+	w.fast, w.lean, w.current = pathVersion(ctx, in.Path)
 	w.events = workflow.GetSignalChannel(ctx, SignalStripeEvent)
 	w.retry = workflow.GetSignalChannel(ctx, SignalRetryBilling)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (TopUpState, error) { return w.state, nil }); err != nil {
@@ -336,7 +338,7 @@ func (w *topUpWorkflow) apply(ctx workflow.Context, ev StripeSignal) error {
 			// before the cancel): the top-up stays as it is, but support's
 			// list of failed payments has every attempt. Runs from before
 			// this ignored it.
-			if workflow.GetVersion(ctx, versionLateFailuresListed, workflow.DefaultVersion, 1) == 1 {
+			if w.current || workflow.GetVersion(ctx, versionLateFailuresListed, workflow.DefaultVersion, 1) == 1 {
 				return w.activity(ctx, ActivityRecordPaymentFailure, f).Get(ctx, nil)
 			}
 			return nil

@@ -38,7 +38,7 @@ type fakePayments struct {
 	reverseStatus string
 }
 
-var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, PaymentTimeout: time.Hour}
+var topUpInput = workflows.TopUpInput{TopUpID: "t1", UserID: "u1", AccountID: "a1", AmountCents: 1000, PaymentTimeout: time.Hour, Path: workflows.PathCurrent}
 
 func (f *fakePayments) env() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
