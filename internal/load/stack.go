@@ -322,6 +322,21 @@ func (s *stack) start(ctx context.Context, in *instance) (*exec.Cmd, <-chan stru
 		// One file per role: every instance appends its own lines.
 		cmd.Env = append(cmd.Env, "TRACE_FILE="+filepath.Join(s.dir, "traces-"+role+".jsonl"))
 	}
+	if os.Getenv("LOAD_PPROF") != "" {
+		// Go's profiler on a port of its own, written beside the logs
+		// (pprof-<instance>.addr) for `go tool pprof` while the run goes.
+		pport, err := freePort()
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(pport)
+		cmd.Env = append(cmd.Env, "PPROF_ADDR="+addr)
+		if err := os.WriteFile(filepath.Join(s.dir, "pprof-"+in.name+".addr"), []byte(addr+"\n"), 0o644); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
