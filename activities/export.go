@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
@@ -153,7 +152,7 @@ func (a *Activities) BuildDataExport(ctx context.Context, in workflows.DataExpor
 	if _, err := q.StoreDataExportZip(ctx, db.StoreDataExportZipParams{ID: meta.ID, Zip: buf.Bytes()}); err != nil {
 		return workflows.DataExportBuilt{}, fmt.Errorf("export: store the zip: %w", err)
 	}
-	activity.GetLogger(ctx).Info("data export built", "UserID", in.UserID, "ExportID", in.ExportID, "SizeBytes", buf.Len())
+	logInfo(ctx, "data export built", "UserID", in.UserID, "ExportID", in.ExportID, "SizeBytes", buf.Len())
 	return workflows.DataExportBuilt{SizeBytes: int64(buf.Len())}, nil
 }
 
@@ -220,7 +219,7 @@ func (a *Activities) EmailDataExport(ctx context.Context, in workflows.DataExpor
 	if _, err := q.MarkDataExportEmailed(ctx, db.MarkDataExportEmailedParams{ID: meta.ID, TokenHash: hash[:]}); err != nil {
 		return workflows.DataExportEmailed{}, fmt.Errorf("export: mark emailed: %w", err)
 	}
-	activity.GetLogger(ctx).Info("data export emailed", "UserID", in.UserID, "ExportID", in.ExportID, "ExpiresAt", *row.ExpiresAt)
+	logInfo(ctx, "data export emailed", "UserID", in.UserID, "ExportID", in.ExportID, "ExpiresAt", *row.ExpiresAt)
 	return workflows.DataExportEmailed{ExpiresAt: *row.ExpiresAt}, nil
 }
 
@@ -236,7 +235,7 @@ func (a *Activities) ExpireDataExport(ctx context.Context, in workflows.DataExpo
 		return fmt.Errorf("export: expire: %w", err)
 	}
 	if n > 0 {
-		activity.GetLogger(ctx).Info("data export deleted", "UserID", in.UserID, "ExportID", in.ExportID, "WasStatus", meta.Status)
+		logInfo(ctx, "data export deleted", "UserID", in.UserID, "ExportID", in.ExportID, "WasStatus", meta.Status)
 	}
 	return nil
 }

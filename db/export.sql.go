@@ -346,7 +346,7 @@ func (q *Queries) ReadUserData(ctx context.Context, userID uuid.UUID) (ReadUserD
 
 const storeDataExportZip = `-- name: StoreDataExportZip :execrows
 UPDATE data_exports
-SET zip = $1, size_bytes = length($1), built_at = now()
+SET zip = $1::bytea, size_bytes = octet_length($1::bytea), built_at = now()
 WHERE id = $2 AND status = 'preparing'
 `
 

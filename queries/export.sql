@@ -28,7 +28,7 @@ FROM data_exports WHERE id = $1;
 -- The build's result; only while preparing (a retried build writes the
 -- same thing again).
 UPDATE data_exports
-SET zip = sqlc.arg(zip), size_bytes = length(sqlc.arg(zip)), built_at = now()
+SET zip = sqlc.arg(zip)::bytea, size_bytes = octet_length(sqlc.arg(zip)::bytea), built_at = now()
 WHERE id = sqlc.arg(id) AND status = 'preparing';
 
 -- name: IssueDataExportToken :one
