@@ -203,7 +203,8 @@ func (a *Activities) EmailDataExport(ctx context.Context, in workflows.DataExpor
 		loc = time.UTC
 	}
 	expires := row.ExpiresAt.In(loc).Format("2 January 2006, 15:04 MST")
-	link := in.BaseURL + "/settings/export/" + token
+	// In the query, not the path: request lines log the path.
+	link := in.BaseURL + "/settings/export/download?token=" + token
 	msg := mail.Message{
 		To:      row.Email,
 		Subject: "Your Mobayilo data is ready to download",
