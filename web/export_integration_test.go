@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/internal/devserver"
@@ -240,6 +241,26 @@ func TestDataExportWorkflowDeletesTheZipAtExpiry(t *testing.T) {
 	}
 	if r := ada.get(path); r.status != http.StatusGone {
 		t.Fatalf("after expiry: %d", r.status)
+	}
+	// No email, no token, no ZIP in the workflow's history: ids and sizes.
+	token := path[strings.Index(path, "token=")+len("token="):]
+	iter := e.tc.GetWorkflowHistory(ctx, wid, "", false, 0)
+	var history []byte
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := proto.Marshal(ev)
+		history = append(history, b...)
+	}
+	for _, s := range []string{"ada@example.com", "Ada", token, "PK\x03\x04"} {
+		if bytes.Contains(history, []byte(s)) {
+			t.Fatalf("the workflow history holds %q", s)
+		}
+	}
+	if !bytes.Contains(history, []byte(exportID)) {
+		t.Fatal("the history does not even hold the export id: the check above proves nothing")
 	}
 	recordHistory(t, e.tc, wid, "data_export_expired.json")
 }
