@@ -85,7 +85,7 @@ func (s *Server) showDataExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.templates["settings"].ExecuteTemplate(&buf, "data_export", pageData{Form: url.Values{}, Zone: accounts.Location(u.User),
+	if err := s.templates["settings"].ExecuteTemplate(&buf, "data_export", pageData{Form: url.Values{}, User: &u.User, Zone: accounts.Location(u.User),
 		Data: settingsData{DataExport: d}}); err != nil {
 		s.serverError(w, r, err)
 		return

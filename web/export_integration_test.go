@@ -183,6 +183,11 @@ func TestDataExportDownloadedByItsOwnerOnly(t *testing.T) {
 	if r := bob.post("/settings/export", url.Values{}); r.status != http.StatusSeeOther {
 		t.Fatalf("second: %d", r.status)
 	}
+	// The section alone, as the poll controller reloads it while preparing.
+	if r := bob.get("/settings/export"); r.status != http.StatusOK || !strings.Contains(r.body, `data-status="preparing"`) ||
+		!strings.Contains(r.body, "bob@example.com") || !strings.Contains(r.body, `data-controller="poll"`) {
+		t.Fatalf("the section alone: %d\n%s", r.status, r.body)
+	}
 	if page := bob.get("/settings").body; !strings.Contains(page, "already being prepared") || !strings.Contains(page, `data-status="preparing"`) {
 		t.Fatalf("bob's settings:\n%s", page)
 	}
