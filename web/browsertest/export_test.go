@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -105,7 +106,21 @@ func TestDownloadMyDataInSettings(t *testing.T) {
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#data-export").scrollIntoView({block: "center"})`))
 	b.shot(filepath.Join(out, "data-export-ready.png"))
 	b.screenshot(filepath.Join(out, "settings-data-export.png"))
-	if msgs := box.Messages(); len(msgs) == 0 || msgs[0].To != "ada@example.com" || !strings.Contains(msgs[0].Text, base+"/settings/export/download?token=") {
+	msgs := box.Messages()
+	if len(msgs) == 0 || msgs[0].To != "ada@example.com" || !strings.Contains(msgs[0].Text, base+"/settings/export/download?token=") {
 		t.Fatalf("mail %+v", msgs)
 	}
+
+	// Past its time, the link is a page saying so, and so is Settings.
+	if _, err := pool.Exec(ctx, `UPDATE data_exports SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`http://\S+/settings/export/download\?token=[A-Za-z0-9_-]+`).FindString(msgs[0].Text)
+	b.do(chromedp.Navigate(link))
+	b.waitFor("the expired page", `document.body.innerText.includes("This link has expired")`)
+	b.shot(filepath.Join(out, "data-export-expired-link.png"))
+	b.do(chromedp.Navigate(base + "/settings"))
+	b.waitFor("expired in settings", `document.querySelector("#data-export-status")?.dataset.status === "expired"`)
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#data-export").scrollIntoView({block: "center"})`))
+	b.shot(filepath.Join(out, "data-export-expired.png"))
 }
