@@ -142,6 +142,8 @@ func (s *Server) requestDataExport(w http.ResponseWriter, r *http.Request) {
 
 // downloadDataExport serves the ZIP to its owner while the link works.
 func (s *Server) downloadDataExport(w http.ResponseWriter, r *http.Request) {
+	// The token is in this page's address: no page it links to is told it.
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	token := r.URL.Query().Get("token")
 	if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw) != 32 {
 		s.notFound(w, r)

@@ -200,7 +200,7 @@ func TestDataExportDownloadedByItsOwnerOnly(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE data_exports SET expires_at = now() - interval '1 second' WHERE user_id = $1`, adaID); err != nil {
 		t.Fatal(err)
 	}
-	if r := ada.get(path); r.status != http.StatusGone || !strings.Contains(r.body, "This link has expired") {
+	if r := ada.get(path); r.status != http.StatusGone || !strings.Contains(r.body, "This link has expired") || r.header.Get("Referrer-Policy") != "no-referrer" {
 		t.Fatalf("expired: %d %s", r.status, r.body)
 	}
 	if page := ada.get("/settings").body; !strings.Contains(page, `data-status="expired"`) {
