@@ -50,6 +50,10 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityRequestCallerIDValidation: a.RequestCallerIDValidation,
 		workflows.ActivityFinishCallerID:            a.FinishCallerID,
 		workflows.ActivityDeleteCallerID:            a.DeleteCallerID,
+
+		workflows.ActivityBuildDataExport:  a.BuildDataExport,
+		workflows.ActivityEmailDataExport:  a.EmailDataExport,
+		workflows.ActivityExpireDataExport: a.ExpireDataExport,
 	}
 }
 

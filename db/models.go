@@ -159,6 +159,21 @@ type Contact struct {
 	UpdatedAt   time.Time
 }
 
+type DataExport struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	N           int32
+	Status      string
+	RequestedAt time.Time
+	Zip         []byte
+	SizeBytes   *int64
+	BuiltAt     *time.Time
+	TokenHash   []byte
+	ExpiresAt   *time.Time
+	EmailedAt   *time.Time
+	ExpiredAt   *time.Time
+}
+
 type EmailConfirmation struct {
 	TokenHash  []byte
 	UserID     uuid.UUID

@@ -62,6 +62,10 @@ type Querier interface {
 	// have been removed (UNIQUE user_id).
 	CreateCallerID(ctx context.Context, arg CreateCallerIDParams) (CallerID, error)
 	CreateContact(ctx context.Context, arg CreateContactParams) (Contact, error)
+	// A new export, preparing. A second while one is preparing violates
+	// data_exports_one_preparing_idx (and a racing request the same n,
+	// data_exports_user_n_key): the handler says one is being prepared.
+	CreateDataExport(ctx context.Context, arg CreateDataExportParams) (DataExport, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
 	CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error)
@@ -83,6 +87,10 @@ type Querier interface {
 	EndCallerIDAttempt(ctx context.Context, arg EndCallerIDAttemptParams) (CallerID, error)
 	// Removes all but the newest keep streams of a user; returns the removed.
 	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
+	// Deletes the blob at expiry; the row (and the token's hash) stays, so an
+	// old link is told it expired. A preparing export that never got out
+	// (the workflow gave up) is failed instead.
+	ExpireDataExport(ctx context.Context, id uuid.UUID) (int64, error)
 	// Rows whose workflow never started (the web process died between the
 	// insert and update-with-start) free their user's slot after two minutes.
 	FailStaleCreatedCalls(ctx context.Context) (int64, error)
@@ -118,6 +126,10 @@ type Querier interface {
 	GetCallerID(ctx context.Context, userID uuid.UUID) (CallerID, error)
 	GetContact(ctx context.Context, arg GetContactParams) (Contact, error)
 	GetContactByNumber(ctx context.Context, arg GetContactByNumberParams) (Contact, error)
+	// The export a link names, only if it is the signed-in user's (another
+	// user's token is no row: a 404). The handler tells ready from expired.
+	GetDataExportDownload(ctx context.Context, arg GetDataExportDownloadParams) (GetDataExportDownloadRow, error)
+	GetDataExportMeta(ctx context.Context, id uuid.UUID) (GetDataExportMetaRow, error)
 	// The amount a ledger entry posted, for the entry that reverses it.
 	GetEntryAmountByKey(ctx context.Context, idempotencyKey string) (int64, error)
 	GetEntryByKey(ctx context.Context, idempotencyKey string) (Transaction, error)
@@ -166,6 +178,12 @@ type Querier interface {
 	InsertWebhookEvent(ctx context.Context, arg InsertWebhookEventParams) (WebhookEvent, error)
 	// A password or email change voids every reset link still outstanding.
 	InvalidatePasswordResets(ctx context.Context, userID uuid.UUID) error
+	// Issues the link's token (its hash) for a built export, before the email
+	// is sent: a retried send issues a new one, and only the newest link
+	// works. expires_at is set by the first issue and kept.
+	IssueDataExportToken(ctx context.Context, arg IssueDataExportTokenParams) (IssueDataExportTokenRow, error)
+	// The user's newest export, without its blob, for Settings.
+	LatestDataExport(ctx context.Context, userID uuid.UUID) (LatestDataExportRow, error)
 	// Takes up to a batch of receipts that are due, leasing each (its next
 	// attempt moves past the lease) so that two deliverers do not send one at
 	// once, with what the receipt says: the entry, its top-up and its owner.
@@ -242,6 +260,8 @@ type Querier interface {
 	LockAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
 	// Serialises the openings of one user's streams (until commit).
 	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
+	// The email with the link went out: the export is ready.
+	MarkDataExportEmailed(ctx context.Context, arg MarkDataExportEmailedParams) (int64, error)
 	// A failed send: tried again after retry_in, or given up once it has
 	// failed max_attempts times.
 	MarkReceiptFailed(ctx context.Context, arg MarkReceiptFailedParams) error
@@ -257,6 +277,10 @@ type Querier interface {
 	MarkTopUpSucceeded(ctx context.Context, id uuid.UUID) (TopUp, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
+	// "Download my data" (issue 22, item 2): data_exports, and the one read of
+	// everything that is a user's. Every query names the user or the export's
+	// own id; a download reads by the token's hash and the signed-in user.
+	NextDataExportNumber(ctx context.Context, userID uuid.UUID) (int32, error)
 	NotifyCallEvent(ctx context.Context, payload string) error
 	NotifyRatesChanged(ctx context.Context) error
 	OpenLiveStream(ctx context.Context, arg OpenLiveStreamParams) error
@@ -286,6 +310,11 @@ type Querier interface {
 	// a repeat of the key changes nothing. A refund or dispute names the card
 	// its top-up was paid with, as that top-up's own receipt recorded it.
 	QueueReceipt(ctx context.Context, arg QueueReceiptParams) error
+	// Everything that is the user's, as JSON, in one statement (one snapshot):
+	// each column is one file of the export. Only the user's own rows, and
+	// never a password hash, a session, a token, a card number or a payment
+	// method's id. Ledger entries are the wallet's side only.
+	ReadUserData(ctx context.Context, userID uuid.UUID) (ReadUserDataRow, error)
 	// The numbers a user called most recently, each once, with the contact's
 	// name when the number is saved.
 	RecentNumbers(ctx context.Context, userID uuid.UUID) ([]RecentNumbersRow, error)
@@ -362,6 +391,9 @@ type Querier interface {
 	SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error)
 	// The current count within the window, zero when none.
 	SignInFailures(ctx context.Context, arg SignInFailuresParams) (int32, error)
+	// The build's result; only while preparing (a retried build writes the
+	// same thing again).
+	StoreDataExportZip(ctx context.Context, arg StoreDataExportZipParams) (int64, error)
 	// The status webhook's one statement: the delivery's inbox row (as
 	// InsertWebhookEvent stores it, leased at birth, with its form) and, when
 	// the callback gives the carrier's reason for the call's end (a final

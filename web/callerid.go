@@ -47,7 +47,8 @@ func (d callerIDData) Retryable() bool {
 
 // settingsData is the Settings page's own data.
 type settingsData struct {
-	CallerID callerIDData
+	CallerID   callerIDData
+	DataExport dataExportData // download my data (export.go)
 }
 
 func (s *Server) callerIDOf(ctx context.Context, userID uuid.UUID) (callerIDData, error) {
@@ -74,7 +75,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	if data.Form == nil {
 		data.Form = url.Values{}
 	}
-	data.Tab, data.Data = "settings", settingsData{CallerID: d}
+	export, err := s.dataExportOf(r.Context(), currentUser(r).ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data.Tab, data.Data = "settings", settingsData{CallerID: d, DataExport: export}
 	s.render(w, r, status, "settings", data)
 }
 

@@ -136,6 +136,9 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/caller-id", s.addCallerID)
 			r.Post("/settings/caller-id/retry", s.retryCallerID)
 			r.Post("/settings/caller-id/delete", s.removeCallerID)
+			r.Post("/settings/export", s.requestDataExport) // download my data (export.go)
+			r.Get("/settings/export", s.showDataExport)
+			r.Get("/settings/export/download", s.downloadDataExport)
 			if s.sim != nil && s.cfg.Env != config.Production {
 				r.Post("/dev/carrier/caller-id", s.simulateCallerIDCode)
 			}

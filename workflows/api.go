@@ -1015,3 +1015,62 @@ type CallerIDRemovalInput struct {
 	UserID, E164        string
 	OutgoingCallerIDSid string
 }
+
+// "Download my data" (issue 22, item 2): one DataExport workflow per
+// export a user asks for, ID export-<user id>-<n> (n numbers the user's
+// exports). Its input and history carry ids and sizes only: the activity
+// reads Postgres and writes the ZIP to data_exports itself, the email's
+// address is read at send time, and the link's token never leaves the
+// activity that mails it.
+const (
+	DataExportWorkflowName = "DataExport"
+
+	// ActivityBuildDataExport builds the ZIP of everything that is the
+	// user's and stores it in the export's row (DataExportInput →
+	// DataExportBuilt).
+	ActivityBuildDataExport = "BuildDataExport"
+	// ActivityEmailDataExport issues the download link and emails it
+	// (DataExportInput → DataExportEmailed).
+	ActivityEmailDataExport = "EmailDataExport"
+	// ActivityExpireDataExport deletes the ZIP at expiry, or fails an
+	// export that never got out (DataExportInput).
+	ActivityExpireDataExport = "ExpireDataExport"
+
+	// DefaultDataExportTTL is how long a link works when the input says
+	// nothing (DATA_EXPORT_TTL's default).
+	DefaultDataExportTTL = 24 * time.Hour
+)
+
+// Data export statuses, as stored in data_exports.status.
+const (
+	DataExportPreparing = "preparing"
+	DataExportReady     = "ready" // built and emailed; downloadable until expires_at
+	DataExportExpired   = "expired"
+	DataExportFailed    = "failed"
+)
+
+// DataExportWorkflowID is the workflow ID of a user's n-th export.
+func DataExportWorkflowID(userID string, n int32) string {
+	return "export-" + userID + "-" + strconv.Itoa(int(n))
+}
+
+// DataExportInput starts a DataExport workflow.
+type DataExportInput struct {
+	ExportID string
+	UserID   string
+	// TTL is how long the link works from when it is issued
+	// (DATA_EXPORT_TTL; 0: DefaultDataExportTTL).
+	TTL time.Duration
+	// BaseURL is the app's public address (PUBLIC_BASE_URL), for the link.
+	BaseURL string
+}
+
+// DataExportBuilt is what the build stored: its size, never its content.
+type DataExportBuilt struct {
+	SizeBytes int64
+}
+
+// DataExportEmailed says the link went out, and until when it works.
+type DataExportEmailed struct {
+	ExpiresAt time.Time
+}

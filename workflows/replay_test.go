@@ -52,7 +52,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"callerid_verified.json",
 		// Auto top-up (issue 21): credited, then held by the monthly cap and
 		// turned off by the person; a decline that turns it off.
-		"autotopup_credited_then_capped.json", "autotopup_declined_off.json"} {
+		"autotopup_credited_then_capped.json", "autotopup_declined_off.json",
+		// Download my data (issue 22): built, emailed, deleted at expiry
+		// (RECORD_HISTORY=1 go test -run TestDataExportWorkflowDeletesTheZipAtExpiry ./web/).
+		"data_export_expired.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

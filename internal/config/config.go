@@ -145,6 +145,9 @@ type Config struct {
 	// sessions after 14 days).
 	DataRetention    time.Duration
 	AdminIdleTimeout time.Duration
+	// DataExportTTL: how long a "Download my data" link works (and its ZIP
+	// is kept) after it is emailed.
+	DataExportTTL time.Duration
 
 	// The local simulators stand in for Twilio and Stripe on a laptop.
 	// Production refuses to start with either switched on.

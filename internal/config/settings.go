@@ -203,6 +203,8 @@ var settings = []setting{
 	// forget a delivery that is still being retried.
 	{key: "DATA_RETENTION", def: both("720h"), bind: func(c *Config) value { return (*durationValue)(&c.DataRetention) },
 		check: within(func(c Config) time.Duration { return c.DataRetention }, 7*24*time.Hour, 3650*24*time.Hour, "168h (7 days) and 87600h (10 years)")},
+	{key: "DATA_EXPORT_TTL", def: both("24h"), bind: func(c *Config) value { return (*durationValue)(&c.DataExportTTL) },
+		check: within(func(c Config) time.Duration { return c.DataExportTTL }, time.Hour, 7*24*time.Hour, "1h and 168h (7 days)")},
 	{key: "ADMIN_IDLE_TIMEOUT", def: both("30m"), bind: func(c *Config) value { return (*durationValue)(&c.AdminIdleTimeout) },
 		check: within(func(c Config) time.Duration { return c.AdminIdleTimeout }, time.Minute, 24*time.Hour, "1m and 24h")},
 	{key: "CARRIER_SIMULATOR", def: devProd("true", "false"), bind: func(c *Config) value { return (*boolValue)(&c.CarrierSimulator) }},
