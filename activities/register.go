@@ -50,6 +50,12 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityRequestCallerIDValidation: a.RequestCallerIDValidation,
 		workflows.ActivityFinishCallerID:            a.FinishCallerID,
 		workflows.ActivityDeleteCallerID:            a.DeleteCallerID,
+
+		workflows.ActivityBeginAccountDeletion:   a.BeginAccountDeletion,
+		workflows.ActivitySignOutAccount:         a.SignOutAccount,
+		workflows.ActivityDeleteAccountProviders: a.DeleteAccountProviders,
+		workflows.ActivityEraseAccountData:       a.EraseAccountData,
+		workflows.ActivityDeleteAccountWorkflows: a.DeleteAccountWorkflows,
 	}
 }
 

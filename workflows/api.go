@@ -5,6 +5,8 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -946,8 +948,20 @@ const (
 	CallerIDCanceled    = "canceled"
 )
 
-// CallerIDWorkflowID is the workflow ID of a person's number's verification.
-func CallerIDWorkflowID(userID, e164 string) string { return "callerid-" + userID + "-" + e164 }
+// CallerIDWorkflowID is the workflow ID of a person's number's verification
+// (and removal): callerid-<user>-<tag>, the tag 16 hex digits of a SHA-256
+// of the user and the number, so the ID does not show the number (an
+// account's deletion deletes these executions, found by the prefix). Runs
+// started before the tag (callerid-<user>-<number>) share the prefix; one
+// in flight at the change can no longer be signalled, and times out for
+// the person to try again.
+func CallerIDWorkflowID(userID, e164 string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + e164))
+	return CallerIDWorkflowIDPrefix(userID) + hex.EncodeToString(sum[:8])
+}
+
+// CallerIDWorkflowIDPrefix starts every caller-ID workflow ID of a user.
+func CallerIDWorkflowIDPrefix(userID string) string { return "callerid-" + userID + "-" }
 
 // CallerIDInput starts one attempt.
 type CallerIDInput struct {

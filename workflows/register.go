@@ -16,4 +16,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(AutoTopUp, workflow.RegisterOptions{Name: AutoTopUpWorkflowName})
 	r.RegisterWorkflowWithOptions(CallerID, workflow.RegisterOptions{Name: CallerIDWorkflowName})
 	r.RegisterWorkflowWithOptions(CallerIDRemoval, workflow.RegisterOptions{Name: CallerIDRemovalWorkflowName})
+	r.RegisterWorkflowWithOptions(AccountDeletion, workflow.RegisterOptions{Name: AccountDeletionWorkflowName})
 }
