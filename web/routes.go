@@ -133,7 +133,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
 			r.Post("/settings/time-zone", s.changeTimeZone)
-			r.Post("/settings/delete", s.deleteAccount) // delete my account (account_delete.go)
+			r.Post("/settings/delete", s.deleteAccount)  // delete my account (account_delete.go)
 			r.Get("/settings/caller-id", s.showCallerID) // verified caller ID (callerid.go)
 			r.Post("/settings/caller-id", s.addCallerID)
 			r.Post("/settings/caller-id/retry", s.retryCallerID)
