@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp|TestDeleteAccountEndToEnd/plain' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -46,7 +46,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"callerid_verified.json",
 		// Auto top-up (issue 21): credited, then held by the monthly cap and
 		// turned off by the person; a decline that turns it off.
-		"autotopup_credited_then_capped.json", "autotopup_declined_off.json"} {
+		"autotopup_credited_then_capped.json", "autotopup_declined_off.json",
+		// Account deletion (issue 22): a deletion run to its end, and one
+		// refused (a top-up awaiting payment).
+		"account_deletion.json", "account_deletion_refused.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
