@@ -9,81 +9,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// The account deletion workflow (issue 22): one per account, ID
-// delete-<user>, started by Settings with update-with-start once the
-// person's password was checked there (the password never reaches
-// Temporal). Its request-deletion update checks, in one Postgres
-// transaction, that no call or top-up is open and the balance is not
-// negative, and marks the account deleting (which also ends every session
-// and stops new calls and top-ups); a refusal is the update's
-// AccountDeletionRefused error and the run ends. Then, each step retried
-// until it succeeds: sign out every session, delete the Stripe Customer and
-// the Twilio OutgoingCallerId, erase the person's data in one transaction
-// (the audit row in account_deletions records it) and delete the person's
-// closed workflow executions from Temporal. Its input, results and ID
-// carry the user's id only: no number, email or name.
-const (
-	AccountDeletionWorkflowName = "AccountDeletion"
-	UpdateRequestDeletion       = "request-deletion"
-
-	ActivityBeginAccountDeletion   = "BeginAccountDeletion"
-	ActivitySignOutAccount         = "SignOutAccount"
-	ActivityDeleteAccountProviders = "DeleteAccountProviders"
-	ActivityEraseAccountData       = "EraseAccountData"
-	ActivityDeleteAccountWorkflows = "DeleteAccountWorkflows"
-
-	// ErrTypeDeletionRefused: the account cannot be deleted now; its
-	// details are the reason (DeletionRefused*).
-	ErrTypeDeletionRefused = "AccountDeletionRefused"
-
-	// How long a run started without its update waits for it.
-	accountDeletionRequestWait = time.Minute
-)
-
-// Why a deletion is refused (the refusal's details).
-const (
-	DeletionRefusedOpenCall        = "open_call"
-	DeletionRefusedOpenTopUp       = "open_topup"
-	DeletionRefusedNegativeBalance = "negative_balance"
-	DeletionRefusedNoAccount       = "no_account"
-)
-
-// Account deletion statuses (AccountDeletionState.Status).
-const (
-	DeletionRequested = ""
-	DeletionRefused   = "refused"
-	DeletionDeleting  = "deleting"
-	DeletionDone      = "deleted"
-)
-
-// AccountDeletionWorkflowID is the workflow ID of an account's deletion.
-func AccountDeletionWorkflowID(userID string) string { return "delete-" + userID }
-
-// AccountDeletionInput names the account.
-type AccountDeletionInput struct {
-	UserID string
-}
-
-// AccountDeletionStarted is the update's answer: the account is marked
-// deleting; BalanceCents is what its wallet holds (kept in the ledger; a
-// positive balance support can refund on request).
-type AccountDeletionStarted struct {
-	BalanceCents int64
-}
-
-// AccountErased is what the erasure changed: rows per step.
-type AccountErased struct {
-	Rows map[string]int64
-}
-
-// AccountDeletionState is the run's outcome (and QueryState's answer).
-type AccountDeletionState struct {
-	Status           string
-	Refusal          string `json:",omitempty"`
-	BalanceCents     int64
-	SessionsEnded    int64
-	WorkflowsDeleted int
-}
+// How long a run started without its update waits for it.
+const accountDeletionRequestWait = time.Minute
 
 type accountDeletion struct {
 	in      AccountDeletionInput
