@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/workflows"
@@ -50,8 +51,10 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	var started workflows.AccountDeletionStarted
 	err = s.startWorkflow(r.Context(), workflowStart{
 		ID: workflows.AccountDeletionWorkflowID(id), Workflow: workflows.AccountDeletionWorkflowName,
-		Input:  workflows.AccountDeletionInput{UserID: id},
-		Update: workflows.UpdateRequestDeletion, UpdateID: "request-deletion", Bound: 20 * time.Second,
+		Input: workflows.AccountDeletionInput{UserID: id},
+		// An update ID of its own per request: Temporal answers a repeated
+		// one from a closed run (a refusal) with that run's outcome.
+		Update: workflows.UpdateRequestDeletion, UpdateID: "request-deletion-" + uuid.NewString(), Bound: 20 * time.Second,
 		Refusal: workflows.ErrTypeDeletionRefused,
 	}, &started)
 	var appErr *temporal.ApplicationError

@@ -114,16 +114,20 @@ func TestDeleteMyAccountInSettings(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.CSS("#delete_password"), "correct horse battery"))
 	b.clickInView(`#delete-account button[type="submit"]`)
 	b.waitFor("the refusal", `(document.querySelector("#delete-account-error")?.textContent ?? "").includes("A top-up is still waiting for its payment")`)
-	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#delete-account").scrollIntoView({block: "start", behavior: "instant"})`))
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#delete-account-error").scrollIntoView({block: "center", behavior: "instant"})`))
 	b.shot(filepath.Join(out, "account-delete-refused.png"))
 
 	if _, err := pool.Exec(ctx, `UPDATE topups SET status = 'canceled' WHERE id = $1`, topUp); err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
+	b.do(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true; document.querySelector("#delete-account-error").remove()`))
 	b.do(chromedp.SendKeys(chromedp.CSS("#delete_password"), "correct horse battery"))
 	b.clickInView(`#delete-account button[type="submit"]`)
-	b.waitFor("the deleted page", `location.pathname === "/account/deleted" && !!document.querySelector("#deleted-balance")`)
+	b.waitFor("the deleted page (or an error)", `location.pathname === "/account/deleted" || (document.querySelector("#delete-account-error")?.textContent ?? "").length > 0 || !!document.querySelector("#delete_password-error")`)
+	if where := b.eval(`location.pathname`); where != "/account/deleted" {
+		t.Fatalf("still on %s: %q", where, b.eval(`(document.querySelector("#delete-account-error") ?? document.querySelector("#delete_password-error"))?.textContent ?? ""`))
+	}
+	b.waitFor("the balance left", `!!document.querySelector("#deleted-balance")`)
 	if got := b.eval(`document.querySelector("#deleted-balance").textContent`); !strings.Contains(got, "$2.50") {
 		t.Errorf("balance told %q", got)
 	}
