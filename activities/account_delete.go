@@ -301,7 +301,7 @@ func deleteWorkflowsOf(ctx context.Context, c WorkflowDeleter, namespace, userID
 
 func activityNamespace(ctx context.Context) string {
 	if activity.IsActivity(ctx) {
-		return activity.GetInfo(ctx).WorkflowNamespace
+		return activity.GetInfo(ctx).Namespace
 	}
 	return "default"
 }
