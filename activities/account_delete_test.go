@@ -14,6 +14,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/carrier"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/testdb"
@@ -274,6 +275,17 @@ func TestAccountErasureLeavesNoPersonalData(t *testing.T) {
 	_ = pool.QueryRow(ctx, `SELECT phone_number, destination_country FROM calls WHERE id = $1`, gone.callID).Scan(&erased, &country)
 	if !strings.HasPrefix(erased, "erased:") || len(erased) != len("erased:")+64 || country != "GB" {
 		t.Errorf("erased call: %q %q", erased, country)
+	}
+	// Nobody signs in: not with the old email, nor with the erased one
+	// (its hash is well formed and matches nothing).
+	svc, err := accounts.New(pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{gone.email, "deleted-" + gone.id.String() + "@deleted.invalid"} {
+		if _, err := svc.SignIn(ctx, email, "x", "127.0.0.1"); !errors.Is(err, accounts.ErrBadCredentials) {
+			t.Errorf("sign in as %s: %v, want bad credentials", email, err)
+		}
 	}
 	var deletedAt, erasedAt bool
 	_ = pool.QueryRow(ctx, `SELECT u.deleted_at IS NOT NULL, d.erased_at IS NOT NULL FROM users u JOIN account_deletions d ON d.user_id = u.id WHERE u.id = $1`, gone.id).Scan(&deletedAt, &erasedAt)

@@ -299,12 +299,16 @@ func (q *Queries) EraseTopUps(ctx context.Context, userID uuid.UUID) (int64, err
 const eraseUser = `-- name: EraseUser :execrows
 UPDATE users
 SET email = 'deleted-' || id::text || '@deleted.invalid', display_name = 'Deleted user',
-    password_hash = '!erased', deleted_at = now(), updated_at = now()
+    password_hash = '$argon2id$v=19$m=19456,t=2,p=1$'
+        || rtrim(encode(substring(sha256(convert_to(gen_random_uuid()::text, 'UTF8')) FROM 1 FOR 16), 'base64'), '=')
+        || '$' || rtrim(encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'base64'), '='),
+    deleted_at = now(), updated_at = now()
 WHERE id = $1 AND deleting_at IS NOT NULL AND deleted_at IS NULL
 `
 
 // Last: the earlier steps read the email. The address cannot sign in (no
-// mail reaches .invalid) and the password hash matches nothing.
+// mail reaches .invalid) and the password hash, an argon2id hash in the
+// form sign-in reads with a key of random bytes, matches no password.
 func (q *Queries) EraseUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, eraseUser, id)
 	if err != nil {

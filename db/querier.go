@@ -116,7 +116,8 @@ type Querier interface {
 	EraseStripeVersionEvents(ctx context.Context, id uuid.UUID) (int64, error)
 	EraseTopUps(ctx context.Context, userID uuid.UUID) (int64, error)
 	// Last: the earlier steps read the email. The address cannot sign in (no
-	// mail reaches .invalid) and the password hash matches nothing.
+	// mail reaches .invalid) and the password hash, an argon2id hash in the
+	// form sign-in reads with a key of random bytes, matches no password.
 	EraseUser(ctx context.Context, id uuid.UUID) (int64, error)
 	// Twilio's and Stripe's deliveries to the person's workflows (To, From,
 	// emails): the bodies go, the rows stay, so a late redelivery is still
