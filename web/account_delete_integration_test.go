@@ -188,3 +188,24 @@ func (e *callEnv) temporalHolds(needles ...string) bool {
 	}
 	return false
 }
+
+// A top-up asked for by a session that was still valid when its account
+// was marked deleting (a request in flight) creates nothing: a clear 409.
+func TestNoTopUpForAnAccountBeingDeleted(t *testing.T) {
+	a := newApp(t, nil)
+	b := a.browser()
+	b.signUp("leaving@example.com", "correct horse", "Leaving")
+	// Marked as the deletion's check marks it, but for the password bump
+	// that would sign this session out first.
+	if _, err := a.pool.Exec(context.Background(), `UPDATE users SET deleting_at = now() WHERE email = 'leaving@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+	r := b.post("/credits/purchase", url.Values{"package": {"500"}})
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "This account is being deleted.") {
+		t.Fatalf("purchase: %d\n%s", r.status, r.body)
+	}
+	var n int
+	if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM topups`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("top-ups created: %d %v", n, err)
+	}
+}
