@@ -47,6 +47,9 @@ type Activities struct {
 	// Mailer sends the email saying auto top-up was turned off (nil:
 	// none is sent; the banner still says it).
 	Mailer mail.Sender
+	// Workflows lists and deletes a deleted account's workflow executions
+	// (the Temporal client; nil: their histories are left).
+	Workflows WorkflowDeleter
 }
 
 // New returns the activities over a Postgres pool.

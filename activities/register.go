@@ -51,9 +51,14 @@ func (a *Activities) Named() map[string]any {
 		workflows.ActivityFinishCallerID:            a.FinishCallerID,
 		workflows.ActivityDeleteCallerID:            a.DeleteCallerID,
 
-		workflows.ActivityBuildDataExport:  a.BuildDataExport,
-		workflows.ActivityEmailDataExport:  a.EmailDataExport,
-		workflows.ActivityExpireDataExport: a.ExpireDataExport,
+		workflows.ActivityBuildDataExport:        a.BuildDataExport,
+		workflows.ActivityEmailDataExport:        a.EmailDataExport,
+		workflows.ActivityExpireDataExport:       a.ExpireDataExport,
+		workflows.ActivityBeginAccountDeletion:   a.BeginAccountDeletion,
+		workflows.ActivitySignOutAccount:         a.SignOutAccount,
+		workflows.ActivityDeleteAccountProviders: a.DeleteAccountProviders,
+		workflows.ActivityEraseAccountData:       a.EraseAccountData,
+		workflows.ActivityDeleteAccountWorkflows: a.DeleteAccountWorkflows,
 	}
 }
 

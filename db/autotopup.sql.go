@@ -135,31 +135,34 @@ func (q *Queries) CreateAutoTopUpRun(ctx context.Context, arg CreateAutoTopUpRun
 
 const createAutoTopUpTopUp = `-- name: CreateAutoTopUpTopUp :one
 INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, receipt_email, payment_method_id, off_session)
-VALUES ($1, $2, $3, $4, $5, $6, $7::text, true)
+SELECT $1::uuid, u.id, $2::uuid, $3::text, $4::bigint,
+       $5::text, $6::text, true
+FROM users u WHERE u.id = $7::uuid AND u.deleting_at IS NULL FOR KEY SHARE
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type CreateAutoTopUpTopUpParams struct {
 	ID              uuid.UUID
-	UserID          uuid.UUID
 	AccountID       uuid.UUID
 	PackageCode     string
 	AmountCents     int64
 	ReceiptEmail    *string
 	PaymentMethodID string
+	UserID          uuid.UUID
 }
 
 // An automatic top-up's row, under its derived id: paid off-session with
 // the saved card.
+// None for an account being deleted (as CreateTopUp).
 func (q *Queries) CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpTopUpParams) (TopUp, error) {
 	row := q.db.QueryRow(ctx, createAutoTopUpTopUp,
 		arg.ID,
-		arg.UserID,
 		arg.AccountID,
 		arg.PackageCode,
 		arg.AmountCents,
 		arg.ReceiptEmail,
 		arg.PaymentMethodID,
+		arg.UserID,
 	)
 	var i TopUp
 	err := row.Scan(

@@ -470,7 +470,7 @@ func (q *Queries) GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call
 
 const getCallToAuthorize = `-- name: GetCallToAuthorize :one
 SELECT c.id, c.user_id, c.account_id, c.account_kind, c.phone_number, c.destination_country, c.rate_prefix, c.per_minute_micros, c.connection_fee_micros, c.max_seconds, c.client_identity, c.authorized_until, c.status, c.parent_call_sid, c.child_call_sid, c.duration_seconds, c.cost_cents, c.billing_state, c.end_reason, c.created_at, c.updated_at, c.answered_at, c.ended_at, c.carrier_status, c.billing_error, c.slot_released_at, c.live_version, c.refusal_message, c.refusal_needed_cents, c.waived_reason, c.carrier_error_code, c.carrier_sip_code, c.dial_call_status, c.cut_seconds, c.cut_reason, c.time_limit_seconds,
-    (u.disabled_at IS NOT NULL)::bool AS user_disabled,
+    (u.disabled_at IS NOT NULL OR u.deleting_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
               WHERE t.account_id = c.account_id AND t.kind = 'call_charge'
@@ -493,7 +493,8 @@ type GetCallToAuthorizeRow struct {
 }
 
 // Everything AuthorizeCall decides on, in one round trip and one snapshot:
-// the call, whether support disabled its user, the wallet's balance, and what
+// the call, whether support disabled its user (or the account is being
+// deleted), the wallet's balance, and what
 // the user spent on calls and how many calls they placed since midnight UTC.
 func (q *Queries) GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error) {
 	row := q.db.QueryRow(ctx, getCallToAuthorize, id)

@@ -22,6 +22,16 @@ type Account struct {
 	LiveVersion        int64
 }
 
+type AccountDeletion struct {
+	UserID            uuid.UUID
+	BalanceCents      int64
+	RequestedAt       time.Time
+	ErasedAt          *time.Time
+	ErasedRows        []byte
+	WorkflowsDeleted  *int32
+	TemporalCleanedAt *time.Time
+}
+
 type AdminAction struct {
 	ID             int64
 	ActorID        uuid.UUID
@@ -313,6 +323,8 @@ type User struct {
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
 	TimeZone          string
+	DeletingAt        *time.Time
+	DeletedAt         *time.Time
 }
 
 type WebhookEvent struct {

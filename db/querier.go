@@ -13,6 +13,10 @@ import (
 type Querier interface {
 	// A call whose workflow could not be started frees its user's active slot.
 	AbandonUnstartedCall(ctx context.Context, arg AbandonUnstartedCallParams) (int64, error)
+	// Read after the lock, in a new snapshot: what refuses a deletion.
+	// An open call is one holding the user's active slot (as the
+	// calls_one_active_per_user index has it: not yet billed counts).
+	AccountDeletionBlockers(ctx context.Context, userID *uuid.UUID) (AccountDeletionBlockersRow, error)
 	AuthorizeCall(ctx context.Context, arg AuthorizeCallParams) (Call, error)
 	// The user whose auto top-up is on and whose balance is below its
 	// threshold, for the hook after a posting (no row: nothing to do).
@@ -51,11 +55,14 @@ type Querier interface {
 	ClearDefaultPaymentMethod(ctx context.Context, arg ClearDefaultPaymentMethodParams) error
 	ClearSignInFailures(ctx context.Context, arg ClearSignInFailuresParams) error
 	CloseLiveStream(ctx context.Context, id uuid.UUID) error
+	CompleteAccountErasure(ctx context.Context, arg CompleteAccountErasureParams) error
+	CompleteAccountTemporalCleanup(ctx context.Context, arg CompleteAccountTemporalCleanupParams) error
 	CountRates(ctx context.Context) (int64, error)
 	CountUndeliveredWebhookEvents(ctx context.Context) (int64, error)
 	CreateAutoTopUpRun(ctx context.Context, arg CreateAutoTopUpRunParams) error
 	// An automatic top-up's row, under its derived id: paid off-session with
 	// the saved card.
+	// None for an account being deleted (as CreateTopUp).
 	CreateAutoTopUpTopUp(ctx context.Context, arg CreateAutoTopUpTopUpParams) (TopUp, error)
 	CreateCall(ctx context.Context, arg CreateCallParams) (Call, error)
 	// A new number, pending its first attempt. The user's earlier number must
@@ -68,6 +75,8 @@ type Querier interface {
 	CreateDataExport(ctx context.Context, arg CreateDataExportParams) (DataExport, error)
 	CreateEmailConfirmation(ctx context.Context, arg CreateEmailConfirmationParams) error
 	CreatePasswordReset(ctx context.Context, arg CreatePasswordResetParams) error
+	// Nothing is created for an account being deleted (the FOR KEY SHARE
+	// waits for a deletion's check to commit, then sees its mark).
 	CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error)
 	// time_zone is the IANA name the browser reported, checked by the caller;
 	// none is UTC.
@@ -82,9 +91,44 @@ type Querier interface {
 	DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error)
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	DeleteRatesNotIn(ctx context.Context, prefixes []string) (int64, error)
+	// Its OutgoingCallerId at Twilio was deleted before (DeleteAccountProviders).
+	DeleteUserCallerID(ctx context.Context, userID uuid.UUID) (int64, error)
+	DeleteUserContacts(ctx context.Context, userID uuid.UUID) (int64, error)
+	// Their downloads of their data (each ZIP holds all of it), links and all.
+	DeleteUserDataExports(ctx context.Context, userID uuid.UUID) (int64, error)
+	DeleteUserEmailConfirmations(ctx context.Context, userID uuid.UUID) (int64, error)
+	DeleteUserLiveStreams(ctx context.Context, userID uuid.UUID) (int64, error)
+	DeleteUserPasswordResets(ctx context.Context, userID uuid.UUID) (int64, error)
+	// The Stripe Customer was deleted before (DeleteAccountProviders).
+	DeleteUserPaymentCustomer(ctx context.Context, userID uuid.UUID) (int64, error)
+	// scs keeps a session's values gob-encoded: the user's id is in data as
+	// text. live_streams go with their sessions (ON DELETE CASCADE).
+	DeleteUserSessions(ctx context.Context, dollar_1 uuid.UUID) (int64, error)
+	DeleteUserSignInFailures(ctx context.Context, id uuid.UUID) (int64, error)
 	DismissAutoTopUpNotice(ctx context.Context, userID uuid.UUID) error
 	// The attempt failed or expired, with the reason shown to the person.
 	EndCallerIDAttempt(ctx context.Context, arg EndCallerIDAttemptParams) (CallerID, error)
+	EraseAdminActionOutcomes(ctx context.Context, dollar_1 uuid.UUID) (int64, error)
+	// The erase steps, in the order activities/account_delete.go runs them:
+	// the first ones read the person's email, name and numbers that the later
+	// ones replace. Each takes only the user's id.
+	// The texts of the console's actions about the person, their calls and
+	// their top-ups: every email, name and number of theirs becomes [erased].
+	EraseAdminActionTexts(ctx context.Context, dollar_1 uuid.UUID) (int64, error)
+	EraseCallEvents(ctx context.Context, userID uuid.UUID) (int64, error)
+	EraseCalls(ctx context.Context, userID uuid.UUID) (int64, error)
+	// Stripe events kept for an API version we did not expect: the raw body
+	// of one about the person (their email, customer or payment intents).
+	EraseStripeVersionEvents(ctx context.Context, id uuid.UUID) (int64, error)
+	EraseTopUps(ctx context.Context, userID uuid.UUID) (int64, error)
+	// Last: the earlier steps read the email. The address cannot sign in (no
+	// mail reaches .invalid) and the password hash, an argon2id hash in the
+	// form sign-in reads with a key of random bytes, matches no password.
+	EraseUser(ctx context.Context, id uuid.UUID) (int64, error)
+	// Twilio's and Stripe's deliveries to the person's workflows (To, From,
+	// emails): the bodies go, the rows stay, so a late redelivery is still
+	// a duplicate. A caller-ID workflow's ID names the number: it goes too.
+	EraseWebhookEvents(ctx context.Context, userID uuid.UUID) (int64, error)
 	// Removes all but the newest keep streams of a user; returns the removed.
 	EvictLiveStreams(ctx context.Context, arg EvictLiveStreamsParams) ([]uuid.UUID, error)
 	// Deletes the blob at expiry; the row (and the token's hash) stays, so an
@@ -102,6 +146,7 @@ type Querier interface {
 	// A top-up of this amount the user started recently and has not paid: a
 	// second tap on the same package goes back to it rather than opening another.
 	FindOpenTopUp(ctx context.Context, arg FindOpenTopUpParams) (TopUp, error)
+	GetAccountDeletion(ctx context.Context, userID uuid.UUID) (AccountDeletion, error)
 	GetActiveCallForUser(ctx context.Context, userID uuid.UUID) (Call, error)
 	GetAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
 	GetAutoTopUpRun(ctx context.Context, topupID uuid.UUID) (GetAutoTopUpRunRow, error)
@@ -117,7 +162,8 @@ type Querier interface {
 	// The call holding a user's one active slot (calls_one_active_per_user).
 	GetCallSlotHolder(ctx context.Context, userID uuid.UUID) (Call, error)
 	// Everything AuthorizeCall decides on, in one round trip and one snapshot:
-	// the call, whether support disabled its user, the wallet's balance, and what
+	// the call, whether support disabled its user (or the account is being
+	// deleted), the wallet's balance, and what
 	// the user spent on calls and how many calls they placed since midnight UTC.
 	GetCallToAuthorize(ctx context.Context, id uuid.UUID) (GetCallToAuthorizeRow, error)
 	// Verified caller IDs (0022). Every query a person's request runs names
@@ -148,6 +194,8 @@ type Querier interface {
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
 	// A call, only for its own user.
 	GetUserCall(ctx context.Context, arg GetUserCallParams) (Call, error)
+	GetUserPaymentCustomer(ctx context.Context, userID uuid.UUID) (string, error)
+	GetUserVerifiedCallerID(ctx context.Context, userID uuid.UUID) (string, error)
 	// With the automatic top-up banner's text ('' none): why we turned it off,
 	// until the person dismisses it or turns it on again.
 	GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUserWithBalanceRow, error)
@@ -160,6 +208,7 @@ type Querier interface {
 	// Stored webhooks not yet delivered to their workflow, and the age of the
 	// oldest (0 when none), from the partial index on undelivered rows.
 	InboxBacklog(ctx context.Context) (InboxBacklogRow, error)
+	InsertAccountDeletion(ctx context.Context, arg InsertAccountDeletionParams) error
 	// Records a staff action once per idempotency key (a resubmitted form
 	// records nothing more: no row).
 	InsertAdminAction(ctx context.Context, arg InsertAdminActionParams) (int64, error)
@@ -258,6 +307,12 @@ type Querier interface {
 	LiveStreamsStillValid(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error)
 	// Serialises the decisions of one user's auto top-up (until commit).
 	LockAutoTopUp(ctx context.Context, userID uuid.UUID) (AutoTopUp, error)
+	// Deleting an account (issue 22): the AccountDeletion workflow's queries.
+	// FOR UPDATE conflicts with the FOR KEY SHARE a call's or a top-up's
+	// insert takes on its user (their foreign key, and CreateTopUp's own
+	// lock): one in flight commits first and the check below sees it; one
+	// after waits for this transaction and then finds the user deleting.
+	LockUserForDeletion(ctx context.Context, id uuid.UUID) (LockUserForDeletionRow, error)
 	// Serialises the openings of one user's streams (until commit).
 	LockUserLiveStreams(ctx context.Context, userID uuid.UUID) error
 	// The email with the link went out: the export is ready.
@@ -275,6 +330,9 @@ type Querier interface {
 	// Money received is shown as such, even on a top-up given up for lost; a
 	// payment Stripe confirmed clears a mark for support.
 	MarkTopUpSucceeded(ctx context.Context, id uuid.UUID) (TopUp, error)
+	// Bumping password_changed_at ends every session on its next request
+	// (accounts.SessionValid), in the same transaction as the check.
+	MarkUserDeleting(ctx context.Context, id uuid.UUID) (int64, error)
 	MarkWebhookEventDelivered(ctx context.Context, arg MarkWebhookEventDeliveredParams) error
 	MarkWebhookEventFailed(ctx context.Context, arg MarkWebhookEventFailedParams) error
 	// "Download my data" (issue 22, item 2): data_exports, and the one read of
@@ -364,6 +422,9 @@ type Querier interface {
 	// covers, or part of their name or of their email before the @ (name_like:
 	// a LIKE pattern's middle, its % and _ escaped; both sides lower case).
 	SearchUsers(ctx context.Context, arg SearchUsersParams) ([]SearchUsersRow, error)
+	// For the erasure's transaction only: the number key (hex) and the
+	// permission to rewrite the audit trail's texts.
+	SetAccountErasureSettings(ctx context.Context, keyHex string) error
 	SetAutoTopUpAttempts(ctx context.Context, arg SetAutoTopUpAttemptsParams) error
 	// Returns the call's status and number, and its billing state before this
 	// update (a retried activity sees its own earlier write: not counted twice).
@@ -415,6 +476,7 @@ type Querier interface {
 	// nothing; a person who turned it on again since is not turned off by a
 	// late repeat.
 	TurnAutoTopUpOff(ctx context.Context, arg TurnAutoTopUpOffParams) (AutoTopUp, error)
+	TurnOffUserAutoTopUp(ctx context.Context, userID uuid.UUID) (int64, error)
 	UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error)
 	UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User, error)
 	UpdatePassword(ctx context.Context, arg UpdatePasswordParams) error

@@ -14,12 +14,13 @@ import (
 const createTopUp = `-- name: CreateTopUp :one
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email,
                     save_card, payment_method_id, off_session)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT u.id, $1::uuid, $2::text, $3::bigint,
+       $4::text, $5::bool, $6::text, $7::bool
+FROM users u WHERE u.id = $8::uuid AND u.deleting_at IS NULL FOR KEY SHARE
 RETURNING id, user_id, account_id, account_kind, package_code, amount_cents, currency, status, payment_intent_id, failure_message, created_at, updated_at, credited_at, refunded_cents, disputed_cents, failure_code, receipt_email, stuck_reason, stuck_at, live_version, save_card, payment_method_id, off_session
 `
 
 type CreateTopUpParams struct {
-	UserID          uuid.UUID
 	AccountID       uuid.UUID
 	PackageCode     string
 	AmountCents     int64
@@ -27,11 +28,13 @@ type CreateTopUpParams struct {
 	SaveCard        bool
 	PaymentMethodID *string
 	OffSession      bool
+	UserID          uuid.UUID
 }
 
+// Nothing is created for an account being deleted (the FOR KEY SHARE
+// waits for a deletion's check to commit, then sees its mark).
 func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp, error) {
 	row := q.db.QueryRow(ctx, createTopUp,
-		arg.UserID,
 		arg.AccountID,
 		arg.PackageCode,
 		arg.AmountCents,
@@ -39,6 +42,7 @@ func (q *Queries) CreateTopUp(ctx context.Context, arg CreateTopUpParams) (TopUp
 		arg.SaveCard,
 		arg.PaymentMethodID,
 		arg.OffSession,
+		arg.UserID,
 	)
 	var i TopUp
 	err := row.Scan(

@@ -15,7 +15,7 @@ const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, display_name, password_hash, home_country, time_zone)
 VALUES (lower($1::text), $2, $3, $4,
         COALESCE($5::text, 'UTC'))
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 `
 
 type CreateUserParams struct {
@@ -49,6 +49,8 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }
@@ -98,7 +100,7 @@ func (q *Queries) GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBala
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 FROM users
 WHERE email = lower($1::text)
 `
@@ -118,12 +120,14 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 FROM users
 WHERE id = $1
 `
@@ -143,12 +147,14 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }
 
 const getUserWithBalance = `-- name: GetUserWithBalance :one
-SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, a.id AS account_id, a.cached_balance_cents,
+SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, users.deleting_at, users.deleted_at, a.id AS account_id, a.cached_balance_cents,
        COALESCE((SELECT t.off_reason FROM auto_topups t
                  WHERE t.user_id = users.id AND t.notice_pending AND t.off_reason IS NOT NULL), '')::text AS auto_topup_notice
 FROM users
@@ -180,6 +186,8 @@ func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUser
 		&i.User.UpdatedAt,
 		&i.User.PasswordChangedAt,
 		&i.User.TimeZone,
+		&i.User.DeletingAt,
+		&i.User.DeletedAt,
 		&i.AccountID,
 		&i.CachedBalanceCents,
 		&i.AutoTopupNotice,
@@ -214,7 +222,7 @@ const setUserRole = `-- name: SetUserRole :one
 UPDATE users
 SET role = $1, updated_at = now()
 WHERE email = lower($2::text)
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 `
 
 type SetUserRoleParams struct {
@@ -237,6 +245,8 @@ func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) (User,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }
@@ -245,7 +255,7 @@ const setUserTimeZone = `-- name: SetUserTimeZone :one
 UPDATE users
 SET time_zone = $1, updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 `
 
 type SetUserTimeZoneParams struct {
@@ -268,6 +278,8 @@ func (q *Queries) SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }
@@ -276,7 +288,7 @@ const updateEmail = `-- name: UpdateEmail :one
 UPDATE users
 SET email = lower($1::text), updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
 `
 
 type UpdateEmailParams struct {
@@ -299,6 +311,8 @@ func (q *Queries) UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User,
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
 	)
 	return i, err
 }

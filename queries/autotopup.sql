@@ -51,8 +51,11 @@ WHERE r.topup_id = $1;
 -- name: CreateAutoTopUpTopUp :one
 -- An automatic top-up's row, under its derived id: paid off-session with
 -- the saved card.
+-- None for an account being deleted (as CreateTopUp).
 INSERT INTO topups (id, user_id, account_id, package_code, amount_cents, receipt_email, payment_method_id, off_session)
-VALUES ($1, $2, $3, $4, $5, $6, sqlc.arg(payment_method_id)::text, true)
+SELECT sqlc.arg(id)::uuid, u.id, sqlc.arg(account_id)::uuid, sqlc.arg(package_code)::text, sqlc.arg(amount_cents)::bigint,
+       sqlc.narg(receipt_email)::text, sqlc.arg(payment_method_id)::text, true
+FROM users u WHERE u.id = sqlc.arg(user_id)::uuid AND u.deleting_at IS NULL FOR KEY SHARE
 RETURNING *;
 
 -- name: CreateAutoTopUpRun :exec

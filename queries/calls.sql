@@ -8,10 +8,11 @@ SELECT * FROM calls WHERE id = $1;
 
 -- name: GetCallToAuthorize :one
 -- Everything AuthorizeCall decides on, in one round trip and one snapshot:
--- the call, whether support disabled its user, the wallet's balance, and what
+-- the call, whether support disabled its user (or the account is being
+-- deleted), the wallet's balance, and what
 -- the user spent on calls and how many calls they placed since midnight UTC.
 SELECT sqlc.embed(c),
-    (u.disabled_at IS NOT NULL)::bool AS user_disabled,
+    (u.disabled_at IS NOT NULL OR u.deleting_at IS NOT NULL)::bool AS user_disabled,
     w.cached_balance_cents AS balance_cents,
     COALESCE((SELECT -SUM(t.amount_cents) FROM transactions t
               WHERE t.account_id = c.account_id AND t.kind = 'call_charge'

@@ -1,7 +1,11 @@
 -- name: CreateTopUp :one
+-- Nothing is created for an account being deleted (the FOR KEY SHARE
+-- waits for a deletion's check to commit, then sees its mark).
 INSERT INTO topups (user_id, account_id, package_code, amount_cents, receipt_email,
                     save_card, payment_method_id, off_session)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT u.id, sqlc.arg(account_id)::uuid, sqlc.arg(package_code)::text, sqlc.arg(amount_cents)::bigint,
+       sqlc.narg(receipt_email)::text, sqlc.arg(save_card)::bool, sqlc.narg(payment_method_id)::text, sqlc.arg(off_session)::bool
+FROM users u WHERE u.id = sqlc.arg(user_id)::uuid AND u.deleting_at IS NULL FOR KEY SHARE
 RETURNING *;
 
 -- name: GetTopUp :one

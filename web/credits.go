@@ -166,6 +166,10 @@ func (s *Server) startTopUp(w http.ResponseWriter, r *http.Request, p db.CreateT
 	}
 	q := db.New(s.pool)
 	t, err := q.CreateTopUp(r.Context(), p)
+	if errors.Is(err, db.ErrNotFound) { // the account is being deleted (CreateTopUp creates nothing)
+		s.renderCredits(w, r, http.StatusConflict, "This account is being deleted. Nothing was charged.")
+		return
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return

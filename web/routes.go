@@ -88,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 		// The sign-up bonus's confirmation link (issue 16).
 		r.Get("/email/confirm", s.showConfirmEmail)
 		r.Post("/email/confirm", s.confirmEmail)
+		r.Get("/account/deleted", s.showAccountDeleted) // after "Delete my account" (account_delete.go)
 		if s.mailbox != nil && s.cfg.Env != config.Production {
 			r.Get("/dev/mail", s.showDevMail)
 		}
@@ -132,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
 			r.Post("/settings/time-zone", s.changeTimeZone)
+			r.Post("/settings/delete", s.deleteAccount)  // delete my account (account_delete.go)
 			r.Get("/settings/caller-id", s.showCallerID) // verified caller ID (callerid.go)
 			r.Post("/settings/caller-id", s.addCallerID)
 			r.Post("/settings/caller-id/retry", s.retryCallerID)

@@ -5,6 +5,8 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -951,8 +953,20 @@ const (
 	CallerIDCanceled    = "canceled"
 )
 
-// CallerIDWorkflowID is the workflow ID of a person's number's verification.
-func CallerIDWorkflowID(userID, e164 string) string { return "callerid-" + userID + "-" + e164 }
+// CallerIDWorkflowID is the workflow ID of a person's number's verification
+// (and removal): callerid-<user>-<tag>, the tag 16 hex digits of a SHA-256
+// of the user and the number, so the ID does not show the number (an
+// account's deletion deletes these executions, found by the prefix). Runs
+// started before the tag (callerid-<user>-<number>) share the prefix; one
+// in flight at the change can no longer be signalled, and times out for
+// the person to try again.
+func CallerIDWorkflowID(userID, e164 string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + e164))
+	return CallerIDWorkflowIDPrefix(userID) + hex.EncodeToString(sum[:8])
+}
+
+// CallerIDWorkflowIDPrefix starts every caller-ID workflow ID of a user.
+func CallerIDWorkflowIDPrefix(userID string) string { return "callerid-" + userID + "-" }
 
 // CallerIDInput starts one attempt.
 type CallerIDInput struct {
@@ -1051,8 +1065,12 @@ const (
 
 // DataExportWorkflowID is the workflow ID of a user's n-th export.
 func DataExportWorkflowID(userID string, n int32) string {
-	return "export-" + userID + "-" + strconv.Itoa(int(n))
+	return DataExportWorkflowIDPrefix(userID) + strconv.Itoa(int(n))
 }
+
+// DataExportWorkflowIDPrefix starts every data export workflow ID of a
+// user (an account's deletion deletes them, running or not, by it).
+func DataExportWorkflowIDPrefix(userID string) string { return "export-" + userID + "-" }
 
 // DataExportInput starts a DataExport workflow.
 type DataExportInput struct {
@@ -1073,4 +1091,77 @@ type DataExportBuilt struct {
 // DataExportEmailed says the link went out, and until when it works.
 type DataExportEmailed struct {
 	ExpiresAt time.Time
+}
+
+// The account deletion workflow (issue 22): one per account, ID
+// delete-<user>, started by Settings with update-with-start once the
+// person's password was checked there (the password never reaches
+// Temporal). Its request-deletion update checks, in one Postgres
+// transaction, that no call or top-up is open and the balance is not
+// negative, and marks the account deleting (which also ends every session
+// and stops new calls and top-ups); a refusal is the update's
+// AccountDeletionRefused error and the run ends. Then, each step retried
+// until it succeeds: sign out every session, delete the Stripe Customer and
+// the Twilio OutgoingCallerId, erase the person's data in one transaction
+// (the audit row in account_deletions records it) and delete the person's
+// closed workflow executions from Temporal. Its input, results and ID
+// carry the user's id only: no number, email or name.
+const (
+	AccountDeletionWorkflowName = "AccountDeletion"
+	UpdateRequestDeletion       = "request-deletion"
+
+	ActivityBeginAccountDeletion   = "BeginAccountDeletion"
+	ActivitySignOutAccount         = "SignOutAccount"
+	ActivityDeleteAccountProviders = "DeleteAccountProviders"
+	ActivityEraseAccountData       = "EraseAccountData"
+	ActivityDeleteAccountWorkflows = "DeleteAccountWorkflows"
+
+	// ErrTypeDeletionRefused: the account cannot be deleted now; its
+	// details are the reason (DeletionRefused*).
+	ErrTypeDeletionRefused = "AccountDeletionRefused"
+)
+
+// Why a deletion is refused (the refusal's details).
+const (
+	DeletionRefusedOpenCall        = "open_call"
+	DeletionRefusedOpenTopUp       = "open_topup"
+	DeletionRefusedNegativeBalance = "negative_balance"
+	DeletionRefusedNoAccount       = "no_account"
+)
+
+// Account deletion statuses (AccountDeletionState.Status).
+const (
+	DeletionRequested = ""
+	DeletionRefused   = "refused"
+	DeletionDeleting  = "deleting"
+	DeletionDone      = "deleted"
+)
+
+// AccountDeletionWorkflowID is the workflow ID of an account's deletion.
+func AccountDeletionWorkflowID(userID string) string { return "delete-" + userID }
+
+// AccountDeletionInput names the account.
+type AccountDeletionInput struct {
+	UserID string
+}
+
+// AccountDeletionStarted is the update's answer: the account is marked
+// deleting; BalanceCents is what its wallet holds (kept in the ledger; a
+// positive balance support can refund on request).
+type AccountDeletionStarted struct {
+	BalanceCents int64
+}
+
+// AccountErased is what the erasure changed: rows per step.
+type AccountErased struct {
+	Rows map[string]int64
+}
+
+// AccountDeletionState is the run's outcome (and QueryState's answer).
+type AccountDeletionState struct {
+	Status           string
+	Refusal          string `json:",omitempty"`
+	BalanceCents     int64
+	SessionsEnded    int64
+	WorkflowsDeleted int
 }

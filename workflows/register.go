@@ -17,4 +17,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(CallerID, workflow.RegisterOptions{Name: CallerIDWorkflowName})
 	r.RegisterWorkflowWithOptions(CallerIDRemoval, workflow.RegisterOptions{Name: CallerIDRemovalWorkflowName})
 	r.RegisterWorkflowWithOptions(DataExport, workflow.RegisterOptions{Name: DataExportWorkflowName})
+	r.RegisterWorkflowWithOptions(AccountDeletion, workflow.RegisterOptions{Name: AccountDeletionWorkflowName})
 }

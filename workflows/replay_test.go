@@ -18,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp' ./web/
+// (RECORD_HISTORY=1 go test -run 'TestFullCall|TestRefusals|TestBrowserHangUp|TestStuckCall|TopUp|TestARefundDuringACall|TestDeclineStaysListed|TestATopUpDuringACallExtendsIt|TestCallerIDWebhook|TestAutoTopUp|TestDeleteAccountEndToEnd/plain' ./web/
 // writes them; RECORD_HISTORY=fast writes *_fast.json, RECORD_HISTORY=lean *_lean.json,
 // RECORD_HISTORY=input *_input.json): a change to a workflow that would break running ones fails
 // here, and must go behind workflow.GetVersion.
@@ -55,7 +55,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"autotopup_credited_then_capped.json", "autotopup_declined_off.json",
 		// Download my data (issue 22): built, emailed, deleted at expiry
 		// (RECORD_HISTORY=1 go test -run TestDataExportWorkflowDeletesTheZipAtExpiry ./web/).
-		"data_export_expired.json"} {
+		"data_export_expired.json",
+		// Account deletion (issue 22): a deletion run to its end, and one
+		// refused (a top-up awaiting payment).
+		"account_deletion.json", "account_deletion_refused.json"} {
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

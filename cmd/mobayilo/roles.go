@@ -166,6 +166,7 @@ func workerRole(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, tc c
 	acts.Retention = cfg.DataRetention
 	acts.Metrics = obs.metrics
 	acts.Signaler = tc
+	acts.Workflows = tc
 	// The email saying auto top-up was turned off (a declined card).
 	if m, _, err := mailerFrom(cfg, log); err != nil {
 		log.Warn().Err(err).Msg("no mailer: auto top-up's emails are not sent (its banner still shows)")

@@ -128,6 +128,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/disputes/{id}", s.getDispute)
 	mux.HandleFunc("POST /v1/customers", s.createCustomer)
 	mux.HandleFunc("GET /v1/customers/{id}", s.getCustomer)
+	mux.HandleFunc("DELETE /v1/customers/{id}", s.deleteCustomer)
 	mux.HandleFunc("GET /v1/payment_methods", s.listPaymentMethods)
 	mux.HandleFunc("GET /v1/payment_methods/{id}", s.getPaymentMethod)
 	mux.HandleFunc("POST /v1/payment_methods/{id}/detach", s.detachPaymentMethod)
