@@ -1374,7 +1374,7 @@ func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]S
 }
 
 const searchUsers = `-- name: SearchUsers :many
-SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, a.id AS account_id, a.cached_balance_cents
+SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, u.locale, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
 WHERE starts_with(u.email, $1::text) OR u.id = $2::uuid
    OR strpos(u.email, $3::text) > 0
@@ -1406,6 +1406,7 @@ type SearchUsersRow struct {
 	UpdatedAt          time.Time
 	PasswordChangedAt  time.Time
 	TimeZone           string
+	Locale             *string
 	AccountID          uuid.UUID
 	CachedBalanceCents int64
 }
@@ -1442,6 +1443,7 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 			&i.UpdatedAt,
 			&i.PasswordChangedAt,
 			&i.TimeZone,
+			&i.Locale,
 			&i.AccountID,
 			&i.CachedBalanceCents,
 		); err != nil {
@@ -1486,7 +1488,7 @@ UPDATE users
 SET disabled_at = CASE WHEN $1::boolean THEN COALESCE(disabled_at, now()) ELSE NULL END,
     updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, locale
 `
 
 type SetUserDisabledParams struct {
@@ -1511,6 +1513,7 @@ func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams
 		&i.UpdatedAt,
 		&i.PasswordChangedAt,
 		&i.TimeZone,
+		&i.Locale,
 	)
 	return i, err
 }

@@ -298,6 +298,7 @@ type User struct {
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
 	TimeZone          string
+	Locale            *string
 }
 
 type WebhookEvent struct {
