@@ -72,11 +72,11 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	welcome := "Welcome to Mobayilo, " + user.DisplayName + "!"
 	if s.sendConfirmation(r, user) {
-		welcome += " Open the link we emailed you to confirm your address and receive your " + Money(s.cfg.SignupBonusCents) + " welcome bonus."
+		s.setFlash(r, "flash.welcome_confirm", "Name", user.DisplayName, "BonusCents", s.cfg.SignupBonusCents)
+	} else {
+		s.setFlash(r, "flash.welcome", "Name", user.DisplayName)
 	}
-	s.setFlash(r, welcome)
 	http.Redirect(w, r, "/call", http.StatusSeeOther)
 }
 
@@ -154,7 +154,7 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	if bonus > 0 {
 		s.metrics.LedgerPosted(string(ledger.Bonus))
 	}
-	s.setFlash(r, "Your email is confirmed, and your "+Money(bonus)+" welcome bonus is in your balance.")
+	s.setFlash(r, "flash.email_confirmed", "BonusCents", bonus)
 	target := "/signin"
 	if u := currentUser(r); u != nil && u.ID == user.ID {
 		target = "/call"
@@ -208,7 +208,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "You are signed out.")
+	s.setFlash(r, "flash.signed_out")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
@@ -250,7 +250,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		// the person whether the email has an account.
 		s.sendLater(user, msg, "send password reset email")
 	}
-	s.setFlash(r, "If that email belongs to an account, a link to choose a new password is on its way. It works for one hour.")
+	s.setFlash(r, "flash.reset_sent")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
@@ -284,6 +284,6 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	s.setFlash(r, "Your password is changed, and every other device is signed out.")
+	s.setFlash(r, "flash.password_reset")
 	http.Redirect(w, r, "/call", http.StatusSeeOther)
 }

@@ -172,10 +172,9 @@ func (s *Server) saveAutoTopUp(w http.ResponseWriter, r *http.Request) {
 	log.Info().Bool("enabled", f.Enabled).Int64("threshold_cents", f.Threshold).Int64("amount_cents", f.Amount).
 		Int64("cap_cents", f.Cap).Msg("auto top-up saved")
 	if f.Enabled {
-		s.setFlash(r, "Automatic top-up is on: when your balance falls below "+Money(f.Threshold)+", we add "+Money(f.Amount)+
-			", at most "+Money(f.Cap)+" a month.")
+		s.setFlash(r, "flash.autotopup_on", "ThresholdCents", f.Threshold, "AmountCents", f.Amount, "CapCents", f.Cap)
 	} else {
-		s.setFlash(r, "Automatic top-up is off.")
+		s.setFlash(r, "flash.autotopup_off")
 	}
 	http.Redirect(w, r, "/credits/auto", http.StatusSeeOther)
 }

@@ -79,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/signin", s.showSignIn)
 		r.Post("/signin", s.signIn)
 		r.Post("/signout", s.signOut)
+		r.Get("/language", s.chooseLanguage) // the signed-out switcher (i18n.go)
 		r.Get("/password/forgot", s.showForgotPassword)
 		r.Post("/password/forgot", s.forgotPassword)
 		r.Get("/password/reset", s.showResetPassword)
@@ -132,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/password", s.changePassword)
 			r.Post("/settings/email", s.changeEmail)
 			r.Post("/settings/time-zone", s.changeTimeZone)
+			r.Post("/settings/language", s.changeLanguage) // i18n.go
 			r.Get("/settings/caller-id", s.showCallerID) // verified caller ID (callerid.go)
 			r.Post("/settings/caller-id", s.addCallerID)
 			r.Post("/settings/caller-id/retry", s.retryCallerID)

@@ -48,7 +48,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	s.setFlash(r, "Your password is changed. Other devices are signed out.")
+	s.setFlash(r, "flash.password_changed")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
@@ -68,7 +68,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "Your email is changed.")
+	s.setFlash(r, "flash.email_changed")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
@@ -87,6 +87,6 @@ func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "Times now show in "+u.TimeZone+".")
+	s.setFlash(r, "flash.time_zone_saved", "Zone", u.TimeZone)
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }

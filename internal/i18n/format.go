@@ -10,7 +10,7 @@ import (
 // (CLDR, Western digits 0-9 in every language, Arabic included: phone
 // numbers and amounts read the same in the keypad and on the page).
 type numberFormat struct {
-	decimal, group string
+	decimal, sep string
 	// minGroup: the fewest integer digits that get group separators
 	// (CLDR minimumGroupingDigits: Spanish writes 1234 but 12.345).
 	minGroup int
@@ -25,11 +25,11 @@ const (
 )
 
 var formats = map[string]numberFormat{
-	"en": {decimal: ".", group: ",", minGroup: 4, prefix: "$"},
-	"fr": {decimal: ",", group: narrowNbsp, minGroup: 4, suffix: nbsp + "$US"},
-	"es": {decimal: ",", group: ".", minGroup: 5, suffix: nbsp + "US$"},
-	"pt": {decimal: ",", group: ".", minGroup: 4, prefix: "US$" + nbsp},
-	"ar": {decimal: ".", group: ",", minGroup: 4, suffix: nbsp + "US$"},
+	"en": {decimal: ".", sep: ",", minGroup: 4, prefix: "$"},
+	"fr": {decimal: ",", sep: narrowNbsp, minGroup: 4, suffix: nbsp + "$US"},
+	"es": {decimal: ",", sep: ".", minGroup: 5, suffix: nbsp + "US$"},
+	"pt": {decimal: ",", sep: ".", minGroup: 4, prefix: "US$" + nbsp},
+	"ar": {decimal: ".", sep: ",", minGroup: 4, suffix: nbsp + "US$"},
 }
 
 func formatOf(lang string) numberFormat {
@@ -39,7 +39,7 @@ func formatOf(lang string) numberFormat {
 	return formats[Default]
 }
 
-// group writes the digits of n >= 0 with f's group separator.
+// group writes the digits of n >= 0 with f.s group separator.
 func (f numberFormat) group(n uint64) string {
 	s := strconv.FormatUint(n, 10)
 	if len(s) < f.minGroup {
@@ -48,7 +48,7 @@ func (f numberFormat) group(n uint64) string {
 	var b strings.Builder
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString(f.group)
+			b.WriteString(f.sep)
 		}
 		b.WriteRune(c)
 	}
