@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -19,7 +18,7 @@ func (s *Server) settingsThrottled(w http.ResponseWriter, r *http.Request, err e
 	}
 	setRetryAfter(w, throttled)
 	s.renderSettings(w, r, http.StatusTooManyRequests, pageData{Form: form, Errors: map[string]string{
-		field: fmt.Sprintf("Too many wrong passwords. For your safety, wait %d minutes and try again.", throttled.RetryMinutes()),
+		field: tr(r, "auth.throttled", "Count", throttled.RetryMinutes()),
 	}})
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -34,6 +35,7 @@ var (
 	localizers = map[string]*goi18n.Localizer{}
 	matcher    language.Matcher
 	catalogues = map[string]map[string]bool{} // language -> its keys
+	plurals    = map[string]bool{}            // the keys with plural forms (in English)
 )
 
 func init() {
@@ -64,8 +66,11 @@ func readKeys(p string) (map[string]bool, error) {
 		return nil, err
 	}
 	keys := make(map[string]bool, len(m))
-	for k := range m {
+	for k, v := range m {
 		keys[k] = true
+		if strings.HasSuffix(p, "."+Default+".json") && len(v) > 0 && v[0] == '{' {
+			plurals[k] = true
+		}
 	}
 	return keys, nil
 }
@@ -102,7 +107,8 @@ func Match(acceptLanguage string) string {
 }
 
 // T translates key into lang. args are name, value pairs for the message's
-// {{.Name}} placeholders; a "Count" value also picks the CLDR plural form.
+// {{.Name}} placeholders; a "Count" value also picks the CLDR plural form
+// of a message that has plural forms.
 // A key the catalogue lacks comes back as the key itself (the catalogue
 // test keeps that from shipping).
 func T(lang, key string, args ...any) string {
@@ -116,7 +122,7 @@ func T(lang, key string, args ...any) string {
 		for i := 0; i+1 < len(args); i += 2 {
 			name, _ := args[i].(string)
 			data[name] = args[i+1]
-			if name == "Count" {
+			if name == "Count" && plurals[key] {
 				cfg.PluralCount = args[i+1]
 			}
 		}
