@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -113,9 +114,13 @@ func flashText(lang, stored string) string {
 // "key" "Name" value}} translates, {{cents .Lang 500}} writes money, and
 // so on (docs/ARCHITECTURE.md, Languages).
 var langTemplateFuncs = map[string]any{
-	"t":         i18n.T,
-	"cents":     i18n.Money,
-	"rate":      func(lang string, micros int64) string { return i18n.T(lang, "money.per_minute", "Price", i18n.MoneyMicros(lang, micros)) },
+	"t": i18n.T,
+	// jsCatalogue: the front end's messages, for <script type="application/json" id="i18n">.
+	"jsCatalogue": func(lang string) template.JS { return template.JS(i18n.JSCatalogue(lang)) },
+	"cents":       i18n.Money,
+	"rate": func(lang string, micros int64) string {
+		return i18n.T(lang, "money.per_minute", "Price", i18n.MoneyMicros(lang, micros))
+	},
 	"number":    i18n.Number,
 	"dir":       i18n.Dir,
 	"langs":     func() []string { return i18n.Supported },

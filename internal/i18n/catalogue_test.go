@@ -103,6 +103,7 @@ func rawMessage(t *testing.T, lang, key string) string {
 var (
 	templateKey = regexp.MustCompile(`\bt\s+\$?\.Lang\s+"([^"]+)"`)
 	fieldKey    = regexp.MustCompile(`\(field\s+\S+\s+"[^"]+"\s+"([^"]+)"`)
+	jsKey       = regexp.MustCompile(`\bt\("([^"]+)"`)
 	goKey       = regexp.MustCompile(`(?:\btr\(r,|\bi18n\.T\([^,()]+,|\bsetFlash(?:Error)?\(r,)\s*"([^"]+)"`)
 )
 
@@ -115,7 +116,7 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if name == "node_modules" || name == "dist" {
+			if name == "node_modules" || name == "dist" || name == "vendor" {
 				return filepath.SkipDir
 			}
 			return nil
@@ -130,6 +131,8 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 			pats = []*regexp.Regexp{templateKey, fieldKey}
 		case strings.HasSuffix(name, ".go"):
 			pats = []*regexp.Regexp{goKey}
+		case strings.HasSuffix(name, ".js") && !strings.HasSuffix(name, ".test.js"):
+			pats = []*regexp.Regexp{jsKey}
 		default:
 			return nil
 		}
@@ -140,6 +143,9 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 		for _, re := range pats {
 			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
 				used[m[1]] = p
+				if re == jsKey && !ForJS(m[1]) {
+					t.Errorf("%s uses %q, which the page's front-end catalogue leaves out (js.go ForJS)", p, m[1])
+				}
 			}
 		}
 		return nil

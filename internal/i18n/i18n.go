@@ -34,8 +34,9 @@ var (
 	bundle     = goi18n.NewBundle(language.English)
 	localizers = map[string]*goi18n.Localizer{}
 	matcher    language.Matcher
-	catalogues = map[string]map[string]bool{} // language -> its keys
-	plurals    = map[string]bool{}            // the keys with plural forms (in English)
+	catalogues = map[string]map[string]bool{}   // language -> its keys
+	plurals    = map[string]bool{}              // the keys with plural forms (in English)
+	messages   = map[string]map[string]string{} // language -> key -> text, of the messages without plurals
 )
 
 func init() {
@@ -54,6 +55,7 @@ func init() {
 		tags = append(tags, language.Make(l))
 	}
 	matcher = language.NewMatcher(tags)
+	buildJSCatalogues()
 }
 
 func readKeys(p string) (map[string]bool, error) {
@@ -66,8 +68,14 @@ func readKeys(p string) (map[string]bool, error) {
 		return nil, err
 	}
 	keys := make(map[string]bool, len(m))
+	lang := strings.TrimSuffix(strings.TrimPrefix(p, "locales/active."), ".json")
+	messages[lang] = map[string]string{}
 	for k, v := range m {
 		keys[k] = true
+		var text string
+		if json.Unmarshal(v, &text) == nil {
+			messages[lang][k] = text
+		}
 		if strings.HasSuffix(p, "."+Default+".json") && len(v) > 0 && v[0] == '{' {
 			plurals[k] = true
 		}
