@@ -420,6 +420,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location, lang string, cont
 			BillingState: ev.BillingState, CostCents: ev.CostCents, DurationSeconds: ev.DurationSeconds, CreatedAt: ev.CreatedAt,
 			LiveVersion: ev.Version, CutSeconds: ev.CutSeconds, CutReason: ev.CutReason}, loc)
 		row.Name = contactName(row.Number)
+		row.Lang = lang
 		if text, ok := render("call_status", row); ok {
 			action("live-replace", "[data-call-status='"+row.ID+"']", text)
 		}

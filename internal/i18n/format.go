@@ -22,6 +22,7 @@ const (
 	nbsp       = "\u00a0"
 	narrowNbsp = "\u202f"
 	rlm        = "\u200f"
+	lrm        = "\u200e"
 )
 
 var formats = map[string]numberFormat{
@@ -29,7 +30,9 @@ var formats = map[string]numberFormat{
 	"fr": {decimal: ",", sep: narrowNbsp, minGroup: 4, suffix: nbsp + "$US"},
 	"es": {decimal: ",", sep: ".", minGroup: 5, suffix: nbsp + "US$"},
 	"pt": {decimal: ",", sep: ".", minGroup: 4, prefix: "US$" + nbsp},
-	"ar": {decimal: ".", sep: ",", minGroup: 4, suffix: nbsp + "US$"},
+	// Arabic: a left-to-right mark after "US$" keeps the $ with the US
+	// in a right-to-left line (else it shows as "$US").
+	"ar": {decimal: ".", sep: ",", minGroup: 4, suffix: nbsp + "US$" + lrm},
 }
 
 func formatOf(lang string) numberFormat {
@@ -65,7 +68,7 @@ func abs(n int64) (uint64, string) {
 // Money writes integer cents as US dollars the way lang does, without
 // floats: en "$1,234.56", fr "1 234,56 $US", es "1234,56 US$", pt
 // "US$ 1.234,56", ar "1,234.56 US$" (with a right-to-left mark first, as
-// CLDR has it, so the minus stays in front).
+// CLDR has it, so the minus stays in front, and a left-to-right mark last).
 func Money(lang string, cents int64) string {
 	f := formatOf(lang)
 	u, sign := abs(cents)

@@ -32,8 +32,8 @@ func TestMoneyPerLanguage(t *testing.T) {
 		{"pt", 500, "US$\u00a05,00"},
 		{"pt", 123456, "US$\u00a01.234,56"},
 		{"pt", -123456, "-US$\u00a01.234,56"},
-		{"ar", 500, "\u200f5.00\u00a0US$"},
-		{"ar", -123456, "\u200f-1,234.56\u00a0US$"},
+		{"ar", 500, "\u200f5.00\u00a0US$\u200e"},
+		{"ar", -123456, "\u200f-1,234.56\u00a0US$\u200e"},
 		{"xx", 500, "$5.00"}, // unknown: English
 	} {
 		if got := Money(c.lang, c.cents); got != c.want {
