@@ -156,17 +156,19 @@ func Keys(lang string) []string {
 // Has reports whether lang's catalogue has key.
 func Has(lang, key string) bool { return catalogues[lang][key] }
 
-// SayLanguage is Twilio <Say>'s language attribute for lang.
-func SayLanguage(lang string) string {
+// Say is Twilio <Say>'s voice and language attributes for lang: an Amazon
+// Polly voice of that language (Twilio refuses a voice and a language that
+// do not go together); English keeps Twilio's default voice ("", "").
+func Say(lang string) (voice, language string) {
 	switch lang {
 	case "fr":
-		return "fr-FR"
+		return "Polly.Celine", "fr-FR"
 	case "es":
-		return "es-ES"
+		return "Polly.Conchita", "es-ES"
 	case "pt":
-		return "pt-BR"
+		return "Polly.Camila", "pt-BR"
 	case "ar":
-		return "arb"
+		return "Polly.Zeina", "arb"
 	}
-	return "en-US"
+	return "", ""
 }
