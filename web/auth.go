@@ -11,6 +11,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
 )
@@ -93,12 +94,11 @@ func (s *Server) sendConfirmation(r *http.Request, user db.User) bool {
 		return false
 	}
 	link := s.cfg.PublicBaseURL + "/email/confirm?token=" + url.QueryEscape(token)
+	lang := mailLang(r, user)
 	s.sendLater(user, mail.Message{
 		To:      user.Email,
-		Subject: "Confirm your Mobayilo email",
-		Text: "Hello " + user.DisplayName + ",\n\nWelcome to Mobayilo. Open this link within seven days to confirm your email; " +
-			"your welcome bonus of " + Money(s.cfg.SignupBonusCents) + " is credited when you do. It works once:\n\n" + link +
-			"\n\nIf you did not sign up, ignore this email.\n",
+		Subject: i18n.T(lang, "mail.confirm.subject"),
+		Text:    i18n.T(lang, "mail.confirm.text", "Name", user.DisplayName, "Bonus", i18n.Money(lang, s.cfg.SignupBonusCents), "Link", link),
 	}, "send email confirmation")
 	return true
 }
@@ -239,12 +239,11 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		link := s.cfg.PublicBaseURL + "/password/reset?token=" + url.QueryEscape(token)
+		lang := mailLang(r, user)
 		msg := mail.Message{
 			To:      user.Email,
-			Subject: "Choose a new Mobayilo password",
-			Text: "Hello " + user.DisplayName + ",\n\nSomeone (we hope you) asked to reset the password of your Mobayilo account.\n" +
-				"Open this link within one hour to choose a new one. It works once:\n\n" + link +
-				"\n\nIf you did not ask for this, ignore this email: your password stays as it is.\n",
+			Subject: i18n.T(lang, "mail.reset.subject"),
+			Text:    i18n.T(lang, "mail.reset.text", "Name", user.DisplayName, "Link", link),
 		}
 		// Sent after the answer, so neither its time nor its failure tells
 		// the person whether the email has an account.

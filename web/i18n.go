@@ -26,6 +26,15 @@ func langOf(r *http.Request) string {
 	return i18n.Match(r.Header.Get("Accept-Language"))
 }
 
+// mailLang is the language of an email to user: their account's, else the
+// request's (the page they asked from).
+func mailLang(r *http.Request, user db.User) string {
+	if user.Locale != nil && i18n.Valid(*user.Locale) {
+		return *user.Locale
+	}
+	return langOf(r)
+}
+
 // tr translates key into the request's language (see i18n.T).
 func tr(r *http.Request, key string, args ...any) string {
 	return i18n.T(langOf(r), key, args...)
