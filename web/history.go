@@ -124,7 +124,7 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 		if c.ContactName != nil {
 			row.Name = *c.ContactName
 		}
-		label := dayLabel(row.At, now)
+		label := dayLabel(row.Lang, row.At, now)
 		if len(data.Days) == 0 || data.Days[len(data.Days)-1].Label != label {
 			data.Days = append(data.Days, historyDay{Label: label})
 		}
@@ -208,19 +208,17 @@ func parseCallCursor(s string) (callCursor, bool) {
 }
 
 // dayLabel names t's day as seen from now (both in the user's zone).
-func dayLabel(t, now time.Time) string {
+func dayLabel(lang string, t, now time.Time) string {
 	y1, m1, d1 := t.Date()
 	y2, m2, d2 := now.Date()
 	yy, ym, yd := now.AddDate(0, 0, -1).Date()
 	switch {
 	case y1 == y2 && m1 == m2 && d1 == d2:
-		return "Today"
+		return i18n.T(lang, "history.today")
 	case y1 == yy && m1 == ym && d1 == yd:
-		return "Yesterday"
-	case y1 == y2:
-		return t.Format("Monday 2 January")
+		return i18n.T(lang, "history.yesterday")
 	}
-	return t.Format("2 January 2006")
+	return i18n.Date(lang, t)
 }
 
 type callDetail struct {

@@ -40,4 +40,3 @@ func TestVoiceRefusalIsSaidInThePagesLanguage(t *testing.T) {
 		t.Fatalf("after refused requests the call is %s, want authorized", got)
 	}
 }
-

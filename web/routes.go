@@ -134,7 +134,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/email", s.changeEmail)
 			r.Post("/settings/time-zone", s.changeTimeZone)
 			r.Post("/settings/language", s.changeLanguage) // i18n.go
-			r.Get("/settings/caller-id", s.showCallerID) // verified caller ID (callerid.go)
+			r.Get("/settings/caller-id", s.showCallerID)   // verified caller ID (callerid.go)
 			r.Post("/settings/caller-id", s.addCallerID)
 			r.Post("/settings/caller-id/retry", s.retryCallerID)
 			r.Post("/settings/caller-id/delete", s.removeCallerID)

@@ -50,7 +50,9 @@ func TestLanguages(t *testing.T) {
 	}
 	// norm is text() for an expected string: JavaScript's \s takes the
 	// no-break spaces of the money formats too.
-	norm := func(s string) string { return strings.Join(strings.Fields(strings.NewReplacer("\u00a0", " ", "\u202f", " ").Replace(s)), " ") }
+	norm := func(s string) string {
+		return strings.Join(strings.Fields(strings.NewReplacer("\u00a0", " ", "\u202f", " ").Replace(s)), " ")
+	}
 	noSideways := func(page string) {
 		t.Helper()
 		if w := b.eval(`String(document.documentElement.scrollWidth)`); w != fmt.Sprint(viewportWidth) {
