@@ -18,10 +18,10 @@ import (
 
 // formErrors returns the per-field errors of err, or nil if err is another
 // kind of error.
-func formErrors(err error) map[string]string {
+func formErrors(r *http.Request, err error) map[string]string {
 	var fe accounts.FieldErrors
 	if errors.As(err, &fe) {
-		return fe
+		return translateFieldErrors(langOf(r), fe)
 	}
 	return nil
 }
@@ -54,7 +54,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		DisplayName: r.PostForm.Get("display_name"), HomeCountry: r.PostForm.Get("home_country"),
 		TimeZone: r.PostForm.Get("time_zone"), ClientIP: s.clientIP(r),
 	})
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", pageData{Form: r.PostForm, Errors: fe})
 		return
 	}
@@ -268,7 +268,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, err := s.accounts.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "reset", pageData{Form: r.PostForm, Errors: fe, Data: true})
 		return
 	}

@@ -2,11 +2,13 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/accounts"
 	"github.com/mobayilo/mobayilo/internal/i18n"
 )
 
@@ -149,4 +151,34 @@ var langTemplateFuncs = map[string]any{
 type balanceView struct {
 	Lang  string
 	Cents int64
+}
+
+// accountsMessages are internal/accounts' form errors (English, written
+// where the rule is) and their catalogue keys: formErrors shows them in the
+// page's language. A message not listed shows in English.
+var accountsMessages = map[string]string{
+	"Enter your name (up to 100 characters).":                                  "accounts.name",
+	"Choose your country.":                                                     "accounts.country",
+	"An account with this email already exists. Sign in instead?":              "accounts.email_taken",
+	"Another account uses this email.":                                         "accounts.email_used",
+	"That is not your current password.":                                       "accounts.wrong_password",
+	"Enter an email address like name@example.com.":                            "accounts.email_invalid",
+	"Choose a time zone from the list, such as Africa/Lagos or Europe/London.": "accounts.time_zone",
+}
+
+func translateFieldErrors(lang string, fe map[string]string) map[string]string {
+	out := make(map[string]string, len(fe))
+	for field, msg := range fe {
+		switch key, ok := accountsMessages[msg]; {
+		case ok:
+			out[field] = i18n.T(lang, key)
+		case msg == fmt.Sprintf("Use at least %d characters.", accounts.MinPasswordLength):
+			out[field] = i18n.T(lang, "accounts.password_short", "Min", accounts.MinPasswordLength)
+		case msg == fmt.Sprintf("Use at most %d characters.", accounts.MaxPasswordLength):
+			out[field] = i18n.T(lang, "accounts.password_long", "Max", accounts.MaxPasswordLength)
+		default:
+			out[field] = msg
+		}
+	}
+	return out
 }

@@ -25,6 +25,10 @@ func TestDynamicKeysAreInEveryCatalogue(t *testing.T) {
 			keys = append(keys, "topup_status."+status)
 		}
 	}
+	for _, k := range accountsMessages {
+		keys = append(keys, k)
+	}
+	keys = append(keys, "accounts.password_short", "accounts.password_long")
 	for _, reason := range []string{"refund", "dispute", "adjustment", "balance"} {
 		keys = append(keys, "call.cut.why."+reason)
 	}
@@ -92,5 +96,17 @@ func TestFlashIsTranslatedWhenShown(t *testing.T) {
 	}
 	if got := flashText("fr", "an old flash"); got != "an old flash" {
 		t.Errorf("a flash kept before keys: %q", got)
+	}
+}
+
+// internal/accounts' form errors show in the page's language; one it does
+// not know shows as it is.
+func TestAccountsFormErrorsAreTranslated(t *testing.T) {
+	got := translateFieldErrors("es", map[string]string{"email": "Another account uses this email.", "password": "Use at least 8 characters.", "x": "Something new."})
+	if got["email"] != i18n.T("es", "accounts.email_used") || got["password"] != i18n.T("es", "accounts.password_short", "Min", 8) || got["x"] != "Something new." {
+		t.Errorf("%v", got)
+	}
+	if got := translateFieldErrors("en", map[string]string{"password": "Use at least 8 characters."}); got["password"] != "Use at least 8 characters." {
+		t.Errorf("en: %v", got)
 	}
 }

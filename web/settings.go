@@ -35,7 +35,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if s.settingsThrottled(w, r, err, "current_password", url.Values{}) {
 		return
 	}
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{}, Errors: fe})
 		return
 	}
@@ -59,7 +59,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 	if s.settingsThrottled(w, r, err, "password", url.Values{"email": {r.PostForm.Get("email")}}) {
 		return
 	}
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"email": {r.PostForm.Get("email")}}, Errors: fe})
 		return
 	}
@@ -78,7 +78,7 @@ func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.accounts.SetTimeZone(r.Context(), currentUser(r).ID, r.PostForm.Get("time_zone"))
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"time_zone": {r.PostForm.Get("time_zone")}}, Errors: fe})
 		return
 	}
