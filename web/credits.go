@@ -393,7 +393,7 @@ func (s *Server) simulatePayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.PaymentIntentID == nil {
-		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		s.errorPage(w, r, http.StatusConflict, "error.not_ready.title", "error.not_ready.message")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
@@ -413,7 +413,7 @@ func (s *Server) simulateAuthentication(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if t.PaymentIntentID == nil {
-		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		s.errorPage(w, r, http.StatusConflict, "error.not_ready.title", "error.not_ready.message")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)

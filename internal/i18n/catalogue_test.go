@@ -97,12 +97,14 @@ func rawMessage(t *testing.T, lang, key string) string {
 
 // Where keys are used: {{t .Lang "key"}} in the templates, the label key
 // of (field . "name" "key" ...), and tr(r, "key"), i18n.T(lang, "key"),
-// setFlash(r, "key") in the web handlers. A key used and missing from
+// setFlash(r, "key"), errorPage(w, r, status, "title key", "message key")
+// in the web handlers. A key used and missing from
 // English fails here; TestCataloguesHaveTheSameKeys then asks every other
 // language for it.
 var (
 	templateKey = regexp.MustCompile(`\bt\s+\$?\.Lang\s+"([^"]+)"`)
 	fieldKey    = regexp.MustCompile(`\(field\s+\S+\s+"[^"]+"\s+"([^"]+)"`)
+	errorKeys   = regexp.MustCompile(`\berrorPage\(w, r, [^,]+,\s*"([^"]+)",\s*"([^"]+)"\)`)
 	jsKey       = regexp.MustCompile(`\bt\("([^"]+)"`)
 	goKey       = regexp.MustCompile(`(?:\btr\(r,|\bi18n\.T\([^,()]+,|\bsetFlash(?:Error)?\(r,)\s*"([^"]+)"`)
 )
@@ -130,7 +132,7 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 		case strings.HasSuffix(name, ".html"):
 			pats = []*regexp.Regexp{templateKey, fieldKey}
 		case strings.HasSuffix(name, ".go"):
-			pats = []*regexp.Regexp{goKey}
+			pats = []*regexp.Regexp{goKey, errorKeys}
 		case strings.HasSuffix(name, ".js") && !strings.HasSuffix(name, ".test.js"):
 			pats = []*regexp.Regexp{jsKey}
 		default:
@@ -142,7 +144,9 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 		}
 		for _, re := range pats {
 			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-				used[m[1]] = p
+				for _, k := range m[1:] {
+					used[k] = p
+				}
 				if re == jsKey && !ForJS(m[1]) {
 					t.Errorf("%s uses %q, which the page's front-end catalogue leaves out (js.go ForJS)", p, m[1])
 				}
