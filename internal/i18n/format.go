@@ -127,6 +127,11 @@ func DateTime(lang string, t time.Time) string {
 	return T(lang, "date.time", "Date", Date(lang, t), "Time", t.Format("15:04"))
 }
 
+// ShortDateTime is DateTime with the month abbreviated ("2 Jan 2006, 15:04").
+func ShortDateTime(lang string, t time.Time) string {
+	return T(lang, "date.short_time", "Day", t.Day(), "Month", T(lang, "month_short."+strconv.Itoa(int(t.Month()))), "Year", t.Year(), "Time", t.Format("15:04"))
+}
+
 // Duration writes seconds as "1 min 05 s" or "42 s" in lang.
 func Duration(lang string, seconds int64) string {
 	if seconds < 60 {

@@ -92,6 +92,12 @@ func TestDatesAndDurations(t *testing.T) {
 			t.Errorf("DateTime(%s) = %q, want %q", c.lang, got, c.dateTime)
 		}
 	}
+	if got := ShortDateTime("en", at); got != "7 Mar 2026, 09:05" {
+		t.Errorf("ShortDateTime(en) = %q", got)
+	}
+	if got := ShortDateTime("fr", at); got != "7 mars 2026 à 09:05" {
+		t.Errorf("ShortDateTime(fr) = %q", got)
+	}
 	if got := Duration("en", 65); got != "1 min 05 s" {
 		t.Errorf("Duration(en, 65) = %q", got)
 	}
