@@ -79,6 +79,21 @@ func Money(lang string, cents int64) string {
 	return s
 }
 
+// MoneyShort is Money without the cents of a whole amount, as an offer says
+// a package: en "$5", "$7.50", fr "5 $US".
+func MoneyShort(lang string, cents int64) string {
+	if cents%100 != 0 {
+		return Money(lang, cents)
+	}
+	f := formatOf(lang)
+	u, sign := abs(cents)
+	s := sign + f.prefix + f.group(u/100) + f.suffix
+	if lang == "ar" {
+		s = rlm + s
+	}
+	return s
+}
+
 // MoneyMicros writes micro-dollars with 2 to 4 decimals, rounded up at the
 // fourth (a rate: "$0.0125"), the way lang does.
 func MoneyMicros(lang string, micros int64) string {

@@ -71,6 +71,15 @@ func TestMoneyMicrosAndNumbers(t *testing.T) {
 			t.Errorf("Number(%s, %d) = %q, want %q", c.lang, c.n, got, c.want)
 		}
 	}
+	for _, c := range []struct {
+		lang  string
+		cents int64
+		want  string
+	}{{"en", 500, "$5"}, {"en", 750, "$7.50"}, {"fr", 500, "5\u00a0$US"}, {"pt", 100000, "US$\u00a01.000"}} {
+		if got := MoneyShort(c.lang, c.cents); got != c.want {
+			t.Errorf("MoneyShort(%s, %d) = %q, want %q", c.lang, c.cents, got, c.want)
+		}
+	}
 	if got := Amount("fr", 550); got != "5,50" {
 		t.Errorf("Amount(fr, 550) = %q", got)
 	}
