@@ -37,4 +37,3 @@ func (s *Server) showOneTapOffer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	s.writeJSON(w, r, http.StatusOK, offer)
 }
-
