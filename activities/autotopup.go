@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/payments"
 	"github.com/mobayilo/mobayilo/internal/rating"
@@ -338,13 +339,15 @@ func (a *Activities) EmailAutoTopUpOff(ctx context.Context, off workflows.AutoTo
 	if s.OffReason != nil {
 		reason = *s.OffReason
 	}
+	// In the person's language (Settings; English without one).
+	lang := i18n.Default
+	if u.Locale != nil && i18n.Valid(*u.Locale) {
+		lang = *u.Locale
+	}
 	msg := mail.Message{
 		To:      u.Email,
-		Subject: "Automatic top-up is off",
-		Text: "Hello " + u.DisplayName + ",\n\n" + reason + "\n\n" +
-			"So that your card is not tried again, we have turned automatic top-up off. Your balance is " + rating.FormatCents(balance) + ".\n\n" +
-			"To turn it back on, open Credits, then Automatic top-up, in Mobayilo. If the card was declined, your bank can tell you why, " +
-			"or you can save another card with your next top-up.\n",
+		Subject: i18n.T(lang, "mail.autotopup_off.subject"),
+		Text:    i18n.T(lang, "mail.autotopup_off.text", "Name", u.DisplayName, "Reason", reason, "Balance", i18n.Money(lang, balance)),
 	}
 	if err := a.Mailer.Send(ctx, msg); err != nil {
 		_ = q.ReleaseAutoTopUpOffEmail(context.WithoutCancel(ctx), db.ReleaseAutoTopUpOffEmailParams{UserID: uid, OffAt: s.OffAt})

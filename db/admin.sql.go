@@ -1374,7 +1374,7 @@ func (q *Queries) SearchTopUps(ctx context.Context, arg SearchTopUpsParams) ([]S
 }
 
 const searchUsers = `-- name: SearchUsers :many
-SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, u.deleting_at, u.deleted_at, a.id AS account_id, a.cached_balance_cents
+SELECT u.id, u.email, u.display_name, u.password_hash, u.home_country, u.role, u.disabled_at, u.created_at, u.updated_at, u.password_changed_at, u.time_zone, u.deleting_at, u.deleted_at, u.locale, a.id AS account_id, a.cached_balance_cents
 FROM users u JOIN accounts a ON a.user_id = u.id AND a.kind = 'wallet'
 WHERE starts_with(u.email, $1::text) OR u.id = $2::uuid
    OR strpos(u.email, $3::text) > 0
@@ -1408,6 +1408,7 @@ type SearchUsersRow struct {
 	TimeZone           string
 	DeletingAt         *time.Time
 	DeletedAt          *time.Time
+	Locale             *string
 	AccountID          uuid.UUID
 	CachedBalanceCents int64
 }
@@ -1446,6 +1447,7 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 			&i.TimeZone,
 			&i.DeletingAt,
 			&i.DeletedAt,
+			&i.Locale,
 			&i.AccountID,
 			&i.CachedBalanceCents,
 		); err != nil {
@@ -1490,7 +1492,7 @@ UPDATE users
 SET disabled_at = CASE WHEN $1::boolean THEN COALESCE(disabled_at, now()) ELSE NULL END,
     updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 `
 
 type SetUserDisabledParams struct {
@@ -1517,6 +1519,7 @@ func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }

@@ -325,6 +325,7 @@ type User struct {
 	TimeZone          string
 	DeletingAt        *time.Time
 	DeletedAt         *time.Time
+	Locale            *string
 }
 
 type WebhookEvent struct {

@@ -448,6 +448,8 @@ type Querier interface {
 	// Disables (or re-enables) a user: a disabled user cannot sign in, their
 	// sessions end on their next request, and they cannot place a call.
 	SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error)
+	// The language the person chose in Settings (issue 22).
+	SetUserLocale(ctx context.Context, arg SetUserLocaleParams) (User, error)
 	SetUserRole(ctx context.Context, arg SetUserRoleParams) (User, error)
 	SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams) (User, error)
 	// The current count within the window, zero when none.

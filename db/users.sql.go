@@ -15,7 +15,7 @@ const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, display_name, password_hash, home_country, time_zone)
 VALUES (lower($1::text), $2, $3, $4,
         COALESCE($5::text, 'UTC'))
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 `
 
 type CreateUserParams struct {
@@ -51,6 +51,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }
@@ -100,7 +101,7 @@ func (q *Queries) GetLiveBalance(ctx context.Context, id uuid.UUID) (GetLiveBala
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 FROM users
 WHERE email = lower($1::text)
 `
@@ -122,12 +123,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+SELECT id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 FROM users
 WHERE id = $1
 `
@@ -149,12 +151,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }
 
 const getUserWithBalance = `-- name: GetUserWithBalance :one
-SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, users.deleting_at, users.deleted_at, a.id AS account_id, a.cached_balance_cents,
+SELECT users.id, users.email, users.display_name, users.password_hash, users.home_country, users.role, users.disabled_at, users.created_at, users.updated_at, users.password_changed_at, users.time_zone, users.deleting_at, users.deleted_at, users.locale, a.id AS account_id, a.cached_balance_cents,
        COALESCE((SELECT t.off_reason FROM auto_topups t
                  WHERE t.user_id = users.id AND t.notice_pending AND t.off_reason IS NOT NULL), '')::text AS auto_topup_notice
 FROM users
@@ -188,6 +191,7 @@ func (q *Queries) GetUserWithBalance(ctx context.Context, id uuid.UUID) (GetUser
 		&i.User.TimeZone,
 		&i.User.DeletingAt,
 		&i.User.DeletedAt,
+		&i.User.Locale,
 		&i.AccountID,
 		&i.CachedBalanceCents,
 		&i.AutoTopupNotice,
@@ -218,11 +222,46 @@ func (q *Queries) GetWalletByUserID(ctx context.Context, userID *uuid.UUID) (Acc
 	return i, err
 }
 
+const setUserLocale = `-- name: SetUserLocale :one
+UPDATE users
+SET locale = $1::text, updated_at = now()
+WHERE id = $2
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
+`
+
+type SetUserLocaleParams struct {
+	Locale string
+	ID     uuid.UUID
+}
+
+// The language the person chose in Settings (issue 22).
+func (q *Queries) SetUserLocale(ctx context.Context, arg SetUserLocaleParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserLocale, arg.Locale, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.DisplayName,
+		&i.PasswordHash,
+		&i.HomeCountry,
+		&i.Role,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordChangedAt,
+		&i.TimeZone,
+		&i.DeletingAt,
+		&i.DeletedAt,
+		&i.Locale,
+	)
+	return i, err
+}
+
 const setUserRole = `-- name: SetUserRole :one
 UPDATE users
 SET role = $1, updated_at = now()
 WHERE email = lower($2::text)
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 `
 
 type SetUserRoleParams struct {
@@ -247,6 +286,7 @@ func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) (User,
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }
@@ -255,7 +295,7 @@ const setUserTimeZone = `-- name: SetUserTimeZone :one
 UPDATE users
 SET time_zone = $1, updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 `
 
 type SetUserTimeZoneParams struct {
@@ -280,6 +320,7 @@ func (q *Queries) SetUserTimeZone(ctx context.Context, arg SetUserTimeZoneParams
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }
@@ -288,7 +329,7 @@ const updateEmail = `-- name: UpdateEmail :one
 UPDATE users
 SET email = lower($1::text), updated_at = now()
 WHERE id = $2
-RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at
+RETURNING id, email, display_name, password_hash, home_country, role, disabled_at, created_at, updated_at, password_changed_at, time_zone, deleting_at, deleted_at, locale
 `
 
 type UpdateEmailParams struct {
@@ -313,6 +354,7 @@ func (q *Queries) UpdateEmail(ctx context.Context, arg UpdateEmailParams) (User,
 		&i.TimeZone,
 		&i.DeletingAt,
 		&i.DeletedAt,
+		&i.Locale,
 	)
 	return i, err
 }

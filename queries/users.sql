@@ -66,3 +66,10 @@ RETURNING *;
 SELECT cached_balance_cents, live_version
 FROM accounts
 WHERE id = $1 AND kind = 'wallet';
+
+-- name: SetUserLocale :one
+-- The language the person chose in Settings (issue 22).
+UPDATE users
+SET locale = sqlc.arg(locale)::text, updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;

@@ -39,7 +39,7 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	if s.settingsThrottled(w, r, err, "delete_password", url.Values{}) {
 		return
 	}
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{}, Errors: fe})
 		return
 	}

@@ -210,7 +210,7 @@ func (s *Server) waiveBilling(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signalStuckCall(w http.ResponseWriter, r *http.Request, call db.Call, verb, done, signal string,
 	arg func(before workflows.CallState) any, prefix string) (before workflows.CallState, ok bool) {
 	back := "/admin/calls/" + call.ID.String()
-	fail := func(flash func(*http.Request, string), msg string) (workflows.CallState, bool) {
+	fail := func(flash func(*http.Request, string, ...any), msg string) (workflows.CallState, bool) {
 		flash(r, prefix+msg)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return before, false

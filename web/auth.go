@@ -11,16 +11,17 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/ledger"
 	"github.com/mobayilo/mobayilo/internal/mail"
 )
 
 // formErrors returns the per-field errors of err, or nil if err is another
 // kind of error.
-func formErrors(err error) map[string]string {
+func formErrors(r *http.Request, err error) map[string]string {
 	var fe accounts.FieldErrors
 	if errors.As(err, &fe) {
-		return fe
+		return translateFieldErrors(langOf(r), fe)
 	}
 	return nil
 }
@@ -53,7 +54,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		DisplayName: r.PostForm.Get("display_name"), HomeCountry: r.PostForm.Get("home_country"),
 		TimeZone: r.PostForm.Get("time_zone"), ClientIP: s.clientIP(r),
 	})
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", pageData{Form: r.PostForm, Errors: fe})
 		return
 	}
@@ -72,11 +73,11 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	welcome := "Welcome to Mobayilo, " + user.DisplayName + "!"
 	if s.sendConfirmation(r, user) {
-		welcome += " Open the link we emailed you to confirm your address and receive your " + Money(s.cfg.SignupBonusCents) + " welcome bonus."
+		s.setFlash(r, "flash.welcome_confirm", "Name", user.DisplayName, "BonusCents", s.cfg.SignupBonusCents)
+	} else {
+		s.setFlash(r, "flash.welcome", "Name", user.DisplayName)
 	}
-	s.setFlash(r, welcome)
 	http.Redirect(w, r, "/call", http.StatusSeeOther)
 }
 
@@ -93,12 +94,11 @@ func (s *Server) sendConfirmation(r *http.Request, user db.User) bool {
 		return false
 	}
 	link := s.cfg.PublicBaseURL + "/email/confirm?token=" + url.QueryEscape(token)
+	lang := mailLang(r, user)
 	s.sendLater(user, mail.Message{
 		To:      user.Email,
-		Subject: "Confirm your Mobayilo email",
-		Text: "Hello " + user.DisplayName + ",\n\nWelcome to Mobayilo. Open this link within seven days to confirm your email; " +
-			"your welcome bonus of " + Money(s.cfg.SignupBonusCents) + " is credited when you do. It works once:\n\n" + link +
-			"\n\nIf you did not sign up, ignore this email.\n",
+		Subject: i18n.T(lang, "mail.confirm.subject"),
+		Text:    i18n.T(lang, "mail.confirm.text", "Name", user.DisplayName, "Bonus", i18n.Money(lang, s.cfg.SignupBonusCents), "Link", link),
 	}, "send email confirmation")
 	return true
 }
@@ -154,7 +154,7 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	if bonus > 0 {
 		s.metrics.LedgerPosted(string(ledger.Bonus))
 	}
-	s.setFlash(r, "Your email is confirmed, and your "+Money(bonus)+" welcome bonus is in your balance.")
+	s.setFlash(r, "flash.email_confirmed", "BonusCents", bonus)
 	target := "/signin"
 	if u := currentUser(r); u != nil && u.ID == user.ID {
 		target = "/call"
@@ -208,7 +208,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "You are signed out.")
+	s.setFlash(r, "flash.signed_out")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
@@ -239,18 +239,17 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		link := s.cfg.PublicBaseURL + "/password/reset?token=" + url.QueryEscape(token)
+		lang := mailLang(r, user)
 		msg := mail.Message{
 			To:      user.Email,
-			Subject: "Choose a new Mobayilo password",
-			Text: "Hello " + user.DisplayName + ",\n\nSomeone (we hope you) asked to reset the password of your Mobayilo account.\n" +
-				"Open this link within one hour to choose a new one. It works once:\n\n" + link +
-				"\n\nIf you did not ask for this, ignore this email: your password stays as it is.\n",
+			Subject: i18n.T(lang, "mail.reset.subject"),
+			Text:    i18n.T(lang, "mail.reset.text", "Name", user.DisplayName, "Link", link),
 		}
 		// Sent after the answer, so neither its time nor its failure tells
 		// the person whether the email has an account.
 		s.sendLater(user, msg, "send password reset email")
 	}
-	s.setFlash(r, "If that email belongs to an account, a link to choose a new password is on its way. It works for one hour.")
+	s.setFlash(r, "flash.reset_sent")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
@@ -269,7 +268,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, err := s.accounts.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, "reset", pageData{Form: r.PostForm, Errors: fe, Data: true})
 		return
 	}
@@ -284,6 +283,6 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	s.setFlash(r, "Your password is changed, and every other device is signed out.")
+	s.setFlash(r, "flash.password_reset")
 	http.Redirect(w, r, "/call", http.StatusSeeOther)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -43,30 +44,30 @@ type autoTopUpForm struct {
 
 // newAutoTopUpForm reads the settings form: dollar amounts for the
 // threshold and the cap, a package's cents for the amount.
-func newAutoTopUpForm(form url.Values, packages []int64) autoTopUpForm {
+func newAutoTopUpForm(lang string, form url.Values, packages []int64) autoTopUpForm {
 	f := autoTopUpForm{Enabled: form.Get("enabled") == "on", Errors: map[string]string{}}
-	dollars := func(name, label string, lo, hi int64) int64 {
+	dollars := func(name, labelKey string, lo, hi int64) int64 {
 		micros, err := rating.ParseDollars(form.Get(name))
 		if err != nil || micros%10_000 != 0 || micros/10_000 < lo || micros/10_000 > hi {
-			f.Errors[name] = label + " must be an amount from " + Money(lo) + " to " + Money(hi) + ", in dollars and cents."
+			f.Errors[name] = i18n.T(lang, "autotopup.err_amount_range", "Field", i18n.T(lang, labelKey), "Low", i18n.Money(lang, lo), "High", i18n.Money(lang, hi))
 			return 0
 		}
 		return micros / 10_000
 	}
-	f.Threshold = dollars("threshold", "The balance to top up below", 1_00, autoTopUpMaxThreshold)
+	f.Threshold = dollars("threshold", "autotopup.threshold_name", 1_00, autoTopUpMaxThreshold)
 	amount, err := strconv.ParseInt(form.Get("amount"), 10, 64)
 	known := false
 	for _, p := range packages {
 		known = known || (err == nil && p == amount)
 	}
 	if !known {
-		f.Errors["amount"] = "Choose one of the amounts."
+		f.Errors["amount"] = i18n.T(lang, "autotopup.err_choose")
 	} else {
 		f.Amount = amount
 	}
-	f.Cap = dollars("cap", "The monthly limit", 1_00, autoTopUpMaxCap)
+	f.Cap = dollars("cap", "autotopup.cap_name", 1_00, autoTopUpMaxCap)
 	if f.Errors["cap"] == "" && f.Amount > 0 && f.Cap < f.Amount {
-		f.Errors["cap"] = "The monthly limit must allow at least one top-up of " + Money(f.Amount) + "."
+		f.Errors["cap"] = i18n.T(lang, "autotopup.err_cap", "Amount", i18n.Money(lang, f.Amount))
 	}
 	return f
 }
@@ -129,7 +130,7 @@ func (s *Server) saveAutoTopUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := currentUser(r)
-	f := newAutoTopUpForm(r.PostForm, s.cfg.TopUpPackages)
+	f := newAutoTopUpForm(langOf(r), r.PostForm, s.cfg.TopUpPackages)
 	if f.Enabled && len(f.Errors) == 0 {
 		card, err := db.New(s.pool).GetPaymentCustomer(r.Context(), u.ID)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -172,10 +173,9 @@ func (s *Server) saveAutoTopUp(w http.ResponseWriter, r *http.Request) {
 	log.Info().Bool("enabled", f.Enabled).Int64("threshold_cents", f.Threshold).Int64("amount_cents", f.Amount).
 		Int64("cap_cents", f.Cap).Msg("auto top-up saved")
 	if f.Enabled {
-		s.setFlash(r, "Automatic top-up is on: when your balance falls below "+Money(f.Threshold)+", we add "+Money(f.Amount)+
-			", at most "+Money(f.Cap)+" a month.")
+		s.setFlash(r, "flash.autotopup_on", "ThresholdCents", f.Threshold, "AmountCents", f.Amount, "CapCents", f.Cap)
 	} else {
-		s.setFlash(r, "Automatic top-up is off.")
+		s.setFlash(r, "flash.autotopup_off")
 	}
 	http.Redirect(w, r, "/credits/auto", http.StatusSeeOther)
 }

@@ -247,7 +247,7 @@ func (s *Server) removeCallerID(w http.ResponseWriter, r *http.Request) {
 	} else {
 		log.Info().Msg("caller id removed")
 	}
-	s.setFlash(r, "Removed "+row.E164+". Your calls show our number again.")
+	s.setFlash(r, "flash.callerid_removed", "Number", row.E164)
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
@@ -271,9 +271,9 @@ func (s *Server) simulateCallerIDCode(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.sim.EnterValidationCode(ctx, d.Row.E164, r.PostForm.Get("digits")); err != nil {
 		s.log.Warn().Err(err).Str("user_id", d.Row.UserID.String()).Msg("simulated caller id code")
 		if errors.Is(err, carrier.ErrNoValidation) {
-			s.setFlashError(r, "The simulated call has not started yet, or has ended.")
+			s.setFlashError(r, "flash.sim_call_not_live")
 		} else {
-			s.setFlashError(r, "The simulated call did not go through: "+err.Error())
+			s.setFlashError(r, "flash.sim_call_failed", "Err", err.Error())
 		}
 	}
 	http.Redirect(w, r, "/settings#caller-id", http.StatusSeeOther)

@@ -149,7 +149,7 @@ func (s *Server) saveContact(w http.ResponseWriter, r *http.Request, editID stri
 	if !s.found(w, r, err) {
 		return
 	}
-	s.setFlash(r, "Saved "+c.Name+".")
+	s.setFlash(r, "flash.contact_saved", "Name", c.Name)
 	http.Redirect(w, r, "/contacts", http.StatusSeeOther)
 }
 
@@ -182,7 +182,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 	if !s.found(w, r, err) {
 		return
 	}
-	s.setFlash(r, "Deleted "+c.Name+".")
+	s.setFlash(r, "flash.contact_deleted", "Name", c.Name)
 	http.Redirect(w, r, "/contacts", http.StatusSeeOther)
 }
 

@@ -254,7 +254,7 @@ func (s *Server) removeCard(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Warn().Err(err).Str("user_id", u.ID.String()).Msg("remove a saved card")
-		s.setFlashError(r, "The card could not be removed right now. Please try again in a few minutes.")
+		s.setFlashError(r, "flash.card_remove_failed")
 		http.Redirect(w, r, "/credits", http.StatusSeeOther)
 		return
 	}
@@ -263,7 +263,7 @@ func (s *Server) removeCard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Str("user_id", u.ID.String()).Str("payment_method", pm).Msg("saved card removed")
-	s.setFlash(r, fmt.Sprintf("Your %s ending %s is removed.", cardBrand(card.Brand), card.Last4))
+	s.setFlash(r, "flash.card_removed", "Brand", cardBrand(card.Brand), "Last4", card.Last4)
 	http.Redirect(w, r, "/credits", http.StatusSeeOther)
 }
 
@@ -373,11 +373,18 @@ func (s *Server) userTopUp(w http.ResponseWriter, r *http.Request) (db.TopUp, bo
 	})
 }
 
+// topUpStatusView is the topup_status partial's data: a top-up and the
+// language it is told in.
+type topUpStatusView struct {
+	Lang string
+	db.TopUp
+}
+
 // topUpStatusHTML renders a top-up's state block, for the page and for the
 // live stream.
-func (s *Server) topUpStatusHTML(t db.TopUp) (string, error) {
+func (s *Server) topUpStatusHTML(lang string, t db.TopUp) (string, error) {
 	var buf bytes.Buffer
-	err := s.templates["topup"].ExecuteTemplate(&buf, "topup_status", t)
+	err := s.templates["topup"].ExecuteTemplate(&buf, "topup_status", topUpStatusView{Lang: lang, TopUp: t})
 	return buf.String(), err
 }
 
@@ -390,14 +397,14 @@ func (s *Server) simulatePayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.PaymentIntentID == nil {
-		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		s.errorPage(w, r, http.StatusConflict, "error.not_ready.title", "error.not_ready.message")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
 	if err := s.paySim.Confirm(ctx, *t.PaymentIntentID, r.PostForm.Get("card"), 10*time.Second, payments.Faults{}); err != nil {
 		s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("simulated payment")
-		s.setFlash(r, "The simulated payment did not go through: "+err.Error())
+		s.setFlash(r, "flash.sim_payment_failed", "Err", err.Error())
 	}
 	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
 }
@@ -410,14 +417,14 @@ func (s *Server) simulateAuthentication(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if t.PaymentIntentID == nil {
-		s.errorPage(w, r, http.StatusConflict, "Not ready", "This top-up has no payment yet.")
+		s.errorPage(w, r, http.StatusConflict, "error.not_ready.title", "error.not_ready.message")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
 	if err := s.paySim.Authenticate(ctx, *t.PaymentIntentID, r.PostForm.Get("approve") == "1", payments.Faults{}); err != nil {
 		s.log.Warn().Err(err).Str("topup_id", t.ID.String()).Msg("simulated authentication")
-		s.setFlash(r, "The simulated authentication did not go through: "+err.Error())
+		s.setFlash(r, "flash.sim_auth_failed", "Err", err.Error())
 	}
 	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
 }
@@ -448,7 +455,7 @@ func (s *Server) simulateReversal(w http.ResponseWriter, r *http.Request, do fun
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
 	if err := do(ctx, *t.PaymentIntentID); err != nil {
-		s.setFlash(r, "The simulator refused: "+err.Error())
+		s.setFlash(r, "flash.sim_refused", "Err", err.Error())
 	}
 	http.Redirect(w, r, "/credits/topups/"+t.ID.String(), http.StatusSeeOther)
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/accounts"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/rating"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -21,6 +21,7 @@ const historyPageSize = 20
 // callRow is one call as the history, the in-call bar and the call's page
 // show it.
 type callRow struct {
+	Lang                        string // the language its words are in ("" English)
 	ID, Number, Country, Status string
 	// Name is the contact's name when the number is saved (History).
 	Name            string
@@ -43,23 +44,20 @@ func (c callRow) CutNotice() string {
 	if c.CutSeconds < 0 {
 		return ""
 	}
-	why := "your balance went down"
-	switch c.CutReason {
-	case "refund":
-		why = "a top-up was refunded"
-	case "dispute":
-		why = "a payment was disputed"
-	case "adjustment":
-		why = "support changed your balance"
-	case "top-up":
+	if c.CutReason == "top-up" {
 		// A credit raised the call's limit (issue 21), maybe past what
 		// authorization covered.
-		return fmt.Sprintf("During this call, a top-up landed: your balance now pays for %d min in all.", c.CutSeconds/60)
+		return i18n.T(c.Lang, "call.cut.top_up", "Minutes", c.CutSeconds/60)
+	}
+	why := i18n.T(c.Lang, "call.cut.why.balance")
+	switch c.CutReason {
+	case "refund", "dispute", "adjustment":
+		why = i18n.T(c.Lang, "call.cut.why."+c.CutReason)
 	}
 	if c.CutSeconds == 0 {
-		return "During this call, " + why + ": your balance no longer pays for it, so it is ending."
+		return i18n.T(c.Lang, "call.cut.now", "Why", why)
 	}
-	return fmt.Sprintf("During this call, %s: your balance now pays for %d min in all, so the call ends then.", why, c.CutSeconds/60)
+	return i18n.T(c.Lang, "call.cut.later", "Why", why, "Minutes", c.CutSeconds/60)
 }
 
 // Final reports whether the call is over (whatever its billing).
@@ -73,15 +71,15 @@ func (c callRow) Outcome() string {
 	}
 	switch {
 	case c.Billed:
-		return fmt.Sprintf("%d min · %s", rating.BilledMinutes(c.DurationSeconds), Money(c.CostCents))
+		return i18n.T(c.Lang, "call.outcome.billed", "Minutes", rating.BilledMinutes(c.DurationSeconds), "Cost", i18n.Money(c.Lang, c.CostCents))
 	case c.Status == workflows.StatusCompleted && c.BillingState == workflows.BillingStuck:
-		return "Ended · we're checking this call's charge"
+		return i18n.T(c.Lang, "call.outcome.checking")
 	case c.Status == workflows.StatusCompleted && c.Pending:
-		return "Ended · working out the cost…"
+		return i18n.T(c.Lang, "call.outcome.pending")
 	case c.Status == workflows.StatusCompleted:
-		return "Ended — nothing charged"
+		return i18n.T(c.Lang, "call.outcome.free")
 	}
-	return workflows.StatusLabel(c.Status) + " — nothing charged"
+	return i18n.T(c.Lang, "call.outcome.status_free", "Status", i18n.T(c.Lang, "call_status."+c.Status))
 }
 
 type historyDay struct {
@@ -122,10 +120,11 @@ func (s *Server) showHistory(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().In(loc)
 	for _, c := range calls {
 		row := toCallRow(c.Call, loc)
+		row.Lang = langOf(r)
 		if c.ContactName != nil {
 			row.Name = *c.ContactName
 		}
-		label := dayLabel(row.At, now)
+		label := dayLabel(row.Lang, row.At, now)
 		if len(data.Days) == 0 || data.Days[len(data.Days)-1].Label != label {
 			data.Days = append(data.Days, historyDay{Label: label})
 		}
@@ -209,19 +208,17 @@ func parseCallCursor(s string) (callCursor, bool) {
 }
 
 // dayLabel names t's day as seen from now (both in the user's zone).
-func dayLabel(t, now time.Time) string {
+func dayLabel(lang string, t, now time.Time) string {
 	y1, m1, d1 := t.Date()
 	y2, m2, d2 := now.Date()
 	yy, ym, yd := now.AddDate(0, 0, -1).Date()
 	switch {
 	case y1 == y2 && m1 == m2 && d1 == d2:
-		return "Today"
+		return i18n.T(lang, "history.today")
 	case y1 == yy && m1 == ym && d1 == yd:
-		return "Yesterday"
-	case y1 == y2:
-		return t.Format("Monday 2 January")
+		return i18n.T(lang, "history.yesterday")
 	}
-	return t.Format("2 January 2006")
+	return i18n.Date(lang, t)
 }
 
 type callDetail struct {
@@ -289,7 +286,9 @@ func (s *Server) showCallDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	q := db.New(s.pool)
 	loc := accounts.Location(u.User)
-	d := callDetail{Call: toCallRow(c, loc), BillingState: c.BillingState, Zone: loc.String()}
+	row := toCallRow(c, loc)
+	row.Lang = langOf(r)
+	d := callDetail{Call: row, BillingState: c.BillingState, Zone: loc.String()}
 	if c.PerMinuteMicros != nil {
 		d.RatePerMinute = rating.FormatPerMinute(*c.PerMinuteMicros)
 	}

@@ -305,6 +305,7 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc := accounts.Location(u.User)
+	lang := langOf(r)
 	// A call's row names its contact as History does (contacts.go); a
 	// lookup per call event, which are few.
 	contactName := func(number string) string {
@@ -318,7 +319,7 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 	// connection): the current state. Versions make it harmless where the
 	// page is as new.
 	for _, ev := range s.currentState(r, u) {
-		if !send(sse(s.turboStream(ev, loc, contactName))) {
+		if !send(sse(s.turboStream(ev, loc, lang, contactName))) {
 			return
 		}
 	}
@@ -333,12 +334,12 @@ func (s *Server) streamLive(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-st.events:
-			if !send(sse(s.turboStream(ev, loc, contactName))) {
+			if !send(sse(s.turboStream(ev, loc, lang, contactName))) {
 				return
 			}
 		case <-st.resync:
 			for _, ev := range s.currentState(r, u) {
-				if !send(sse(s.turboStream(ev, loc, contactName))) {
+				if !send(sse(s.turboStream(ev, loc, lang, contactName))) {
 					return
 				}
 			}
@@ -386,7 +387,7 @@ func callEvent(c db.Call) liveEvent {
 // live.js), each carrying the row's version, so a page element that shows
 // that version or a later one is left alone. Times are in loc, the user's
 // zone. "" when there is nothing to send.
-func (s *Server) turboStream(ev liveEvent, loc *time.Location, contactName func(number string) string) string {
+func (s *Server) turboStream(ev liveEvent, loc *time.Location, lang string, contactName func(number string) string) string {
 	var out strings.Builder
 	action := func(name, targets, template string) {
 		fmt.Fprintf(&out, `<turbo-stream action="%s" targets="%s" version="%d">`, name, attrEscaper.Replace(targets), ev.Version)
@@ -407,7 +408,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location, contactName func(
 		if ev.BalanceCents == nil {
 			return ""
 		}
-		if text, ok := render("balance_value", *ev.BalanceCents); ok {
+		if text, ok := render("balance_value", balanceView{Lang: lang, Cents: *ev.BalanceCents}); ok {
 			action("live-update", "[data-balance]", text)
 		}
 	case liveCall:
@@ -419,6 +420,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location, contactName func(
 			BillingState: ev.BillingState, CostCents: ev.CostCents, DurationSeconds: ev.DurationSeconds, CreatedAt: ev.CreatedAt,
 			LiveVersion: ev.Version, CutSeconds: ev.CutSeconds, CutReason: ev.CutReason}, loc)
 		row.Name = contactName(row.Number)
+		row.Lang = lang
 		if text, ok := render("call_status", row); ok {
 			action("live-replace", "[data-call-status='"+row.ID+"']", text)
 		}
@@ -429,7 +431,7 @@ func (s *Server) turboStream(ev liveEvent, loc *time.Location, contactName func(
 		// itself (a Turbo visit; this stream stays open).
 		action("live-refresh", "[data-call-detail='"+row.ID+"']", "")
 	case liveTopUp:
-		return s.topUpStream(ev)
+		return s.topUpStream(ev, lang)
 	}
 	return out.String()
 }
@@ -461,7 +463,7 @@ func sse(text string) string {
 // topUpStream updates a top-up's label wherever it is listed and, on its
 // own page, its state block; once the top-up is settled the payment form
 // goes.
-func (s *Server) topUpStream(ev liveEvent) string {
+func (s *Server) topUpStream(ev liveEvent, lang string) string {
 	id, err := uuid.Parse(ev.TopUpID)
 	if err != nil {
 		return ""
@@ -469,7 +471,7 @@ func (s *Server) topUpStream(ev liveEvent) string {
 	version := fmt.Sprintf(` version="%d"`, ev.Version)
 	out := `<turbo-stream action="live-update" targets="[data-topup-status='` + id.String() + `']"` + version + `><template>` +
 		html.EscapeString(workflows.TopUpLabel(ev.TopUpStatus)) + `</template></turbo-stream>`
-	block, err := s.topUpStatusHTML(db.TopUp{ID: id, Status: ev.TopUpStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
+	block, err := s.topUpStatusHTML(lang, db.TopUp{ID: id, Status: ev.TopUpStatus, AmountCents: ev.AmountCents, FailureMessage: ev.FailureMessage, LiveVersion: ev.Version})
 	if err != nil {
 		s.log.Warn().Err(err).Msg("render top-up status")
 		return out

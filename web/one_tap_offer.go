@@ -1,10 +1,10 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/payments"
 )
 
@@ -31,16 +31,9 @@ func (s *Server) showOneTapOffer(w http.ResponseWriter, r *http.Request) {
 		c := cards[i]
 		offer.Package = slices.Min(s.cfg.TopUpPackages)
 		offer.PaymentMethod = c.ID
-		offer.Label = fmt.Sprintf("Add %s with %s •%s", dollars(offer.Package), cardBrand(c.Brand), c.Last4)
+		lang := langOf(r)
+		offer.Label = i18n.T(lang, "one_tap.label", "Amount", i18n.MoneyShort(lang, offer.Package), "Brand", cardBrand(c.Brand), "Last4", c.Last4)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	s.writeJSON(w, r, http.StatusOK, offer)
-}
-
-// dollars is a package's amount as the offer says it: "$5", "$7.50".
-func dollars(cents int64) string {
-	if cents%100 == 0 {
-		return fmt.Sprintf("$%d", cents/100)
-	}
-	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 )
 
 // writeJSON answers v as JSON with status.
@@ -31,24 +32,26 @@ type errorData struct {
 	Title, Message string
 }
 
-// errorPage renders the error page in the app's style.
+// errorPage renders the error page in the app's style. title and message
+// are catalogue keys, shown in the page's language (the console's plain
+// English shows as it is).
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
-	s.render(w, r, status, "error", pageData{Data: errorData{Status: status, Title: title, Message: message}})
+	lang := langOf(r)
+	s.render(w, r, status, "error", pageData{Data: errorData{Status: status, Title: i18n.T(lang, title), Message: i18n.T(lang, message)}})
 }
 
 // serverError logs the cause once and shows the user a safe message.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("server error")
-	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		"Something went wrong on our side. Nothing was charged. Please try again in a moment.")
+	s.errorPage(w, r, http.StatusInternalServerError, "error.server.title", "error.server.message")
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	s.errorPage(w, r, http.StatusNotFound, "error.not_found.title", "error.not_found.message")
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusMethodNotAllowed, "Not allowed", "This address does not accept that kind of request.")
+	s.errorPage(w, r, http.StatusMethodNotAllowed, "error.method.title", "error.method.message")
 }
 
 // parseForm reads a form POST; a body that cannot be read is answered 400
@@ -56,7 +59,7 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil || !storableValues(r.Form) {
-		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		s.errorPage(w, r, http.StatusBadRequest, "error.bad_form.title", "error.bad_form.message")
 		return false
 	}
 	return true

@@ -68,8 +68,7 @@ func (s *Server) secureHeaders(next http.Handler) http.Handler {
 func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusForbidden, "Request refused",
-			"This form was sent from another site, so we did not act on it. Go back to Mobayilo and try again.")
+		s.errorPage(w, r, http.StatusForbidden, "error.cross_site.title", "error.cross_form.message")
 	}))
 	return cop.Handler(next)
 }

@@ -171,15 +171,17 @@ func (s *Server) endSession(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) setFlash(r *http.Request, msg string) {
-	s.sessions.Put(r.Context(), sessFlash, msg)
+// setFlash shows the catalogue message key (with its name, value args) on
+// the next page, translated when that page renders.
+func (s *Server) setFlash(r *http.Request, key string, args ...any) {
+	s.sessions.Put(r.Context(), sessFlash, encodeFlash(key, args))
 	s.sessions.Remove(r.Context(), sessFlashError)
 }
 
 // setFlashError is setFlash for a failure: the next page shows it as one
 // (red, role="alert"), never in the success banner.
-func (s *Server) setFlashError(r *http.Request, msg string) {
-	s.sessions.Put(r.Context(), sessFlash, msg)
+func (s *Server) setFlashError(r *http.Request, key string, args ...any) {
+	s.sessions.Put(r.Context(), sessFlash, encodeFlash(key, args))
 	s.sessions.Put(r.Context(), sessFlashError, true)
 }
 

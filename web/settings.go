@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -19,7 +18,7 @@ func (s *Server) settingsThrottled(w http.ResponseWriter, r *http.Request, err e
 	}
 	setRetryAfter(w, throttled)
 	s.renderSettings(w, r, http.StatusTooManyRequests, pageData{Form: form, Errors: map[string]string{
-		field: fmt.Sprintf("Too many wrong passwords. For your safety, wait %d minutes and try again.", throttled.RetryMinutes()),
+		field: tr(r, "auth.throttled", "Count", throttled.RetryMinutes()),
 	}})
 	return true
 }
@@ -36,7 +35,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if s.settingsThrottled(w, r, err, "current_password", url.Values{}) {
 		return
 	}
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{}, Errors: fe})
 		return
 	}
@@ -48,7 +47,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !s.signInAs(w, r, user) {
 		return
 	}
-	s.setFlash(r, "Your password is changed. Other devices are signed out.")
+	s.setFlash(r, "flash.password_changed")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
@@ -60,7 +59,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 	if s.settingsThrottled(w, r, err, "password", url.Values{"email": {r.PostForm.Get("email")}}) {
 		return
 	}
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"email": {r.PostForm.Get("email")}}, Errors: fe})
 		return
 	}
@@ -68,7 +67,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "Your email is changed.")
+	s.setFlash(r, "flash.email_changed")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
 
@@ -79,7 +78,7 @@ func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.accounts.SetTimeZone(r.Context(), currentUser(r).ID, r.PostForm.Get("time_zone"))
-	if fe := formErrors(err); fe != nil {
+	if fe := formErrors(r, err); fe != nil {
 		s.renderSettings(w, r, http.StatusUnprocessableEntity, pageData{Form: url.Values{"time_zone": {r.PostForm.Get("time_zone")}}, Errors: fe})
 		return
 	}
@@ -87,6 +86,6 @@ func (s *Server) changeTimeZone(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.setFlash(r, "Times now show in "+u.TimeZone+".")
+	s.setFlash(r, "flash.time_zone_saved", "Zone", u.TimeZone)
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }

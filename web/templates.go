@@ -27,7 +27,9 @@ var templateFiles embed.FS
 
 // pageData is what every page template receives.
 type pageData struct {
-	User         *db.User // nil when signed out
+	User *db.User // nil when signed out
+	// Lang is the page's language (langOf): every {{t .Lang "key"}} is in it.
+	Lang         string
 	BalanceCents int64
 	// BalanceVersion is the wallet's live version, read with BalanceCents:
 	// a live update of the balance older than it is ignored.
@@ -36,6 +38,7 @@ type pageData struct {
 	// page shows is in it.
 	Zone  *time.Location
 	Tab   string // the active bottom-nav tab
+	Path  string // the page's path (the language switcher comes back to it)
 	Flash string
 	// FlashError: the flash tells a failure (setFlashError).
 	FlashError bool
@@ -52,7 +55,8 @@ type pageData struct {
 
 // fieldData is one labelled input (partials/field.html).
 type fieldData struct {
-	Name, Label, Type, Autocomplete, Value, Error string
+	Lang                                          string
+	Name, Label, Type, Autocomplete, Value, Error string // Label is a catalogue key
 }
 
 // navTab is one tab of the bottom nav.
@@ -122,7 +126,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"countries":   accounts.Countries,
 		"countryName": accounts.CountryName,
 		"field": func(p pageData, name, label, typ, autocomplete string) fieldData {
-			return fieldData{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
+			return fieldData{Lang: p.Lang, Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form.Get(name), Error: p.Errors[name]}
 		},
 		"linkify":     linkify,
 		"statusLabel": workflows.StatusLabel,
@@ -136,6 +140,9 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		"voiceSDK":    assets.voiceSDK,
 		// failed: an outcome recorded as a failure (nil: none recorded).
 		"failed": func(ok *bool) bool { return ok != nil && !*ok },
+	}
+	for name, f := range langTemplateFuncs {
+		funcs[name] = f
 	}
 	for name, v := range statusNames {
 		funcs[name] = func() string { return v }
@@ -181,8 +188,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		}
 		data.Reauth = u.Role == "admin" && !s.passwordFresh(r)
 	}
+	data.Lang = langOf(r)
+	data.Path = r.URL.Path
 	if data.Flash == "" {
 		data.Flash, data.FlashError = s.popFlash(r)
+		data.Flash = flashText(data.Lang, data.Flash)
 	}
 	data.CSPNonce = cspNonce(r)
 	data.Device = "twilio"

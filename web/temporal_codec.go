@@ -71,7 +71,7 @@ func (s *Server) temporalCodecOriginCheck(next http.Handler) http.Handler {
 		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusForbidden, "Request refused", "This request came from another site, so we did not act on it.")
+		s.errorPage(w, r, http.StatusForbidden, "error.cross_site.title", "error.cross_site.message")
 	}))
 	return cop.Handler(next)
 }

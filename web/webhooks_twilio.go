@@ -15,6 +15,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/db"
 	"github.com/mobayilo/mobayilo/internal/carrier"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/inbox"
 	"github.com/mobayilo/mobayilo/internal/tracing"
 	"github.com/mobayilo/mobayilo/workflows"
@@ -138,12 +139,20 @@ func (s *Server) twilioVoice(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuseVoice says why no call is placed and hangs up: never a dial.
-// reason is the refusal's metrics label; why is for the log.
+// reason is the refusal's metrics label; why is for the log. It is said in
+// the language of the page that placed the call (the Voice SDK's Lang
+// parameter, beside CallId): no database read on this path (issue 14),
+// and an unknown value is English.
 func (s *Server) refuseVoice(w http.ResponseWriter, r *http.Request, reason, why string) {
 	noteRefusal(r, reason)
 	s.log.Info().Str("call_sid", r.PostForm.Get("CallSid")).Str("call_id", r.PostForm.Get("CallId")).Str("why", why).Msg("voice webhook: refused")
+	lang := r.PostForm.Get("Lang")
+	if !i18n.Valid(lang) {
+		lang = i18n.Default
+	}
+	voice, language := i18n.Say(lang)
 	xml, _ := twiml.Voice([]twiml.Element{
-		&twiml.VoiceSay{Message: "Sorry, this call cannot be placed. Please try again from the app."},
+		&twiml.VoiceSay{Message: i18n.T(lang, "twiml.refused"), Voice: voice, Language: language},
 		&twiml.VoiceHangup{},
 	})
 	writeTwiML(w, xml)

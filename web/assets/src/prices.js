@@ -5,6 +5,8 @@
 // arithmetic is internal/rating's (cost.go): integer micro-dollars, every
 // started minute, the connection fee, rounded up to a cent.
 
+import { t, money } from "./i18n.js"
+
 const MICROS_PER_CENT = 10000
 
 // parseList indexes the JSON: countries by ISO code and by calling code.
@@ -97,19 +99,18 @@ export const served = (country) => country.to > 0
 // up at the fourth (rating.FormatMicros).
 export function formatMicros(micros) {
   const sign = micros < 0 ? "-" : ""
-  const t = Math.floor((Math.abs(micros) + 99) / 100)
-  let frac = String(t % 10000).padStart(4, "0")
+  const tt = Math.floor((Math.abs(micros) + 99) / 100)
+  let frac = String(tt % 10000).padStart(4, "0")
   while (frac.length > 2 && frac.endsWith("0")) frac = frac.slice(0, -1)
-  return `${sign}$${Math.floor(t / 10000)}.${frac}`
+  return money(sign !== "", Math.floor(tt / 10000), frac)
 }
 
-export const perMinute = (micros) => `${formatMicros(micros)}/min`
+export const perMinute = (micros) => t("money.per_minute", { Price: formatMicros(micros) })
 
 // formatCents shows cents as dollars (rating.FormatCents).
 export function formatCents(cents) {
-  const sign = cents < 0 ? "-" : ""
   const c = Math.abs(cents)
-  return `${sign}$${Math.floor(c / 100)}.${String(c % 100).padStart(2, "0")}`
+  return money(cents < 0, Math.floor(c / 100), String(c % 100).padStart(2, "0"))
 }
 
 // balanceMinutes is what a balance buys at a rate: the whole minutes it
@@ -127,13 +128,13 @@ export function minimumCents(rateMicros, feeMicros = 0) {
 }
 
 // minutesText says what the balance buys: "your balance buys 250 min".
-export const minutesText = (minutes) => `your balance buys ${minutes} min`
+export const minutesText = (minutes) => t("js.balance_buys", { Minutes: minutes })
 
 // capText is the per-call cap, said apart and only when it is the lower:
 // "A call lasts at most 120 min." ("" otherwise).
 export function capText(minutes, capSeconds) {
   const capMinutes = Math.floor((capSeconds || 0) / 60)
-  return capMinutes > 0 && capMinutes < minutes ? `A call lasts at most ${capMinutes} min.` : ""
+  return capMinutes > 0 && capMinutes < minutes ? t("js.cap", { Minutes: capMinutes }) : ""
 }
 
 // quoteOf is what the price line shows for a lookup before the server has
@@ -143,13 +144,13 @@ export function capText(minutes, capSeconds) {
 export function quoteOf(result, balanceCents, capSeconds) {
   if (result.state !== "country") return { place: "", price: "", callable: null }
   const c = result.country
-  if (!served(c)) return { place: `We don't call ${c.name} yet.`, price: "", callable: false, notServed: true }
+  if (!served(c)) return { place: t("js.not_served", { Country: c.name }), price: "", callable: false, notServed: true }
   if (result.blocked) return { place: c.name, price: "", callable: false }
   if (c.from !== c.to || c.feeFrom !== c.feeTo) {
-    return { place: c.name, price: `from ${perMinute(c.from)}`, callable: balanceMinutes(balanceCents, c.from, c.feeFrom) > 0 ? null : false }
+    return { place: c.name, price: t("js.from", { Price: perMinute(c.from) }), callable: balanceMinutes(balanceCents, c.from, c.feeFrom) > 0 ? null : false }
   }
   const minutes = balanceMinutes(balanceCents, c.from, c.feeFrom)
-  if (minutes === 0) return { place: c.name, price: `${perMinute(c.from)} · add credit to call`, callable: false }
+  if (minutes === 0) return { place: c.name, price: `${perMinute(c.from)} · ${t("js.add_credit_to_call")}`, callable: false }
   return { place: c.name, price: `${perMinute(c.from)} · ${minutesText(minutes)}`, callable: true, note: capText(minutes, capSeconds) }
 }
 
@@ -158,5 +159,5 @@ export function quoteOf(result, balanceCents, capSeconds) {
 // max_seconds): "Your balance covers 3 min to +234 803 123 4567."
 export function lowBalanceText(maxSeconds, number) {
   const minutes = Math.floor((maxSeconds || 0) / 60)
-  return `Your balance covers ${minutes} min to ${number}.`
+  return t("js.low_balance", { Minutes: minutes, Number: number })
 }

@@ -3,6 +3,7 @@ import { askMicrophone } from "../devices/microphone.js"
 import { loadDevices, loadVoiceSDK, prefetch } from "../devices/bundles.js"
 import { reportHangUp } from "../devices/hangup.js"
 import { oneTapOffer, payOneTap } from "../one_tap.js"
+import { t } from "../i18n.js"
 import { parseList, lookup, quoteOf, served, perMinute, balanceMinutes, minutesText, capText, lowBalanceText } from "../prices.js"
 
 // How long an authorized call waits on the low-balance question before it
@@ -44,7 +45,7 @@ export default class extends Controller {
     }
     this.onRedial = (event) => this.redialAndCall(event.detail.number)
     this.onOnline = () => {
-      if (this.retryCall) this.reasonTarget.textContent = "Back online. Tap Retry to call."
+      if (this.retryCall) this.reasonTarget.textContent = t("js.back_online")
       else this.changed()
     }
     document.addEventListener("mobayilo:live", this.onLive)
@@ -164,7 +165,7 @@ export default class extends Controller {
     const q = this.confirmed
     const listed = () => {
       const quote = quoteOf(this.lookup(), this.balance(), this.capValue)
-      return { ...quote, reason: quote.notServed ? quote.place : number ? quote.note || "" : "Type a number to see its price." }
+      return { ...quote, reason: quote.notServed ? quote.place : number ? quote.note || "" : t("dial.type_number") }
     }
     if (!q || q.number !== number) return listed()
     const b = q.body
@@ -179,7 +180,7 @@ export default class extends Controller {
       view.price = `${perMinute(b.rate_per_minute_micros)} · ${minutesText(minutes)}`
       if (!error || error.code === "insufficient_balance") {
         view.callable = minutes > 0
-        view.reason = view.callable ? capText(minutes, this.capValue) : error?.message || "Your balance does not cover a minute of this call. Add credit to call."
+        view.reason = view.callable ? capText(minutes, this.capValue) : error?.message || t("js.no_minute")
       }
     }
     return view
@@ -220,7 +221,7 @@ export default class extends Controller {
 
   retry() {
     this.showRetry(false)
-    this.reasonTarget.textContent = "Checking…"
+    this.reasonTarget.textContent = t("js.checking")
     if (this.retryCall) this.call()
     else this.confirm()
   }
@@ -244,8 +245,8 @@ export default class extends Controller {
     if (this.busy() || !this.numberTarget.value) return
     this.placing = true
     this.callTarget.disabled = true
-    this.callTarget.textContent = "Calling…"
-    this.reasonTarget.textContent = "Checking the number…"
+    this.callTarget.textContent = t("js.calling")
+    this.reasonTarget.textContent = t("js.checking_number")
     try {
       const number = this.numberTarget.value
       let q = this.confirmed?.number === number && !this.confirmed.typing ? this.confirmed : null
@@ -258,7 +259,7 @@ export default class extends Controller {
       await this.place(number)
     } finally {
       this.placing = false
-      this.callTarget.textContent = "Call"
+      this.callTarget.textContent = t("dial.call")
       this.render()
     }
   }
@@ -268,7 +269,7 @@ export default class extends Controller {
     // not be connected.
     try {
       if (document.getElementById("in-call")?.dataset.callDeviceValue === "twilio") {
-        this.reasonTarget.textContent = "Allow the microphone to call…"
+        this.reasonTarget.textContent = t("js.allow_mic")
         await askMicrophone()
         await loadVoiceSDK()
       }
@@ -278,11 +279,11 @@ export default class extends Controller {
         this.offline("No connection: the call did not start and nothing was charged. Try again when you are back online.")
         this.retryCall = true
       } else {
-        this.reasonTarget.textContent = error.message || "The call could not start."
+        this.reasonTarget.textContent = error.message || t("js.could_not_start")
       }
       return
     }
-    this.reasonTarget.textContent = "Connecting…"
+    this.reasonTarget.textContent = t("js.connecting")
     let response
     try {
       response = await fetch("/calls", {
@@ -297,7 +298,7 @@ export default class extends Controller {
     }
     const body = await response.json().catch(() => ({}))
     if (!response.ok) {
-      this.reasonTarget.textContent = body.error?.message || "The call could not be placed."
+      this.reasonTarget.textContent = body.error?.message || t("js.could_not_place")
       return
     }
     this.reasonTarget.textContent = ""
@@ -332,7 +333,7 @@ export default class extends Controller {
     this.lowTarget.hidden = false
     this.lowTarget.querySelector("[data-low-call]").focus()
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.lowAnswer?.(false, "The call was not placed. Tap Call to try again."), LOW_BALANCE_WAIT)
+      const timer = setTimeout(() => this.lowAnswer?.(false, t("js.not_placed")), LOW_BALANCE_WAIT)
       this.lowAnswer = (go, reason = "") => {
         clearTimeout(timer)
         this.lowAnswer = null
@@ -359,7 +360,7 @@ export default class extends Controller {
       this.lowAnswer?.(true)
     } catch {
       event.currentTarget.disabled = false
-      this.lowTarget.querySelector("[data-low-text]").textContent = "The card could not be charged. Top up on Credits, or call anyway."
+      this.lowTarget.querySelector("[data-low-text]").textContent = t("js.card_failed_call_anyway")
     }
   }
 

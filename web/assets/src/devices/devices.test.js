@@ -110,7 +110,7 @@ function assertReported(r) {
 
 test("connects with the call id as a connect param and the token", async () => {
   const { r, made } = await connected()
-  assert.deepEqual(made.devices[0].params, { CallId: CALL })
+  assert.deepEqual(made.devices[0].params, { CallId: CALL, Lang: "en" })
   assert.equal(made.devices[0].token, "token-1")
   assert.equal(r.accepted, 1)
   assert.deepEqual(r.ended, [])

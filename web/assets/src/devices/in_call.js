@@ -1,3 +1,4 @@
+import { t } from "../i18n.js"
 import { SimulatorDevice } from "./simulator.js"
 import { TwilioDevice } from "./twilio.js"
 import { reportHangUp } from "./hangup.js"
@@ -53,10 +54,10 @@ export class InCall {
     this.numberTarget.textContent = number
     const status = document.createElement("span")
     status.dataset.callStatus = call_id
-    status.textContent = "Connecting"
+    status.textContent = t("call_status.authorized")
     this.statusTarget.replaceChildren(status)
     this.timerTarget.textContent = "0:00"
-    this.leftTarget.textContent = `up to ${Math.floor(max_seconds / 60)} min`
+    this.leftTarget.textContent = t("js.up_to", { Minutes: Math.floor(max_seconds / 60) })
     this.showOutcome("")
     this.warningTarget.classList.add("hidden")
     this.resetTopUp(topping)
@@ -64,7 +65,7 @@ export class InCall {
     this.keypadTarget.hidden = true
     this.keypadToggleTarget.setAttribute("aria-expanded", "false")
     this.muteTarget.setAttribute("aria-pressed", "false")
-    this.muteTarget.textContent = "Mute"
+    this.muteTarget.textContent = t("call.mute")
     for (const b of [this.muteTarget, this.keypadToggleTarget, this.hangUpTarget]) b.disabled = false
     this.hangUpTarget.hidden = false
     this.closeTarget.hidden = true
@@ -79,7 +80,7 @@ export class InCall {
       this.device = this.deviceValue === "simulator" ? new SimulatorDevice() : new TwilioDevice({
         warning: (text) => this.warn(text),
         cleared: () => this.warningTarget.classList.add("hidden"),
-        reconnecting: () => this.warn("Connection lost. Reconnecting…"),
+        reconnecting: () => this.warn(t("js.reconnecting")),
         reconnected: () => this.warningTarget.classList.add("hidden"),
         ended: () => this.end(),
       })
@@ -89,7 +90,7 @@ export class InCall {
       // Without a device the server still hears the call is over, so its
       // slot frees at once (a device reports this itself).
       if (!this.device) reportHangUp(call_id)
-      this.warn("The connection dropped before the call started. Nothing was charged. Try again in a few minutes.")
+      this.warn(t("js.dropped_before"))
       this.end()
     }
   }
@@ -157,12 +158,12 @@ export class InCall {
     const elapsed = Math.floor((Date.now() - this.answeredAt) / 1000)
     const left = Math.max(this.maxSeconds - elapsed, 0)
     this.timerTarget.textContent = clock(elapsed)
-    this.leftTarget.textContent = `${clock(left)} left`
+    this.leftTarget.textContent = t("js.left", { Time: clock(left) })
     if (left <= 60 && !this.cut && !this.low) {
       // Once: a top-up now extends the call (the live stream then brings
       // the new limit, and the warning goes).
       this.low = true
-      this.warn("Less than a minute left: your balance runs out. Top up to keep talking.")
+      this.warn(t("js.last_minute"))
       this.showTopUp()
     }
   }
@@ -178,8 +179,8 @@ export class InCall {
     this.topping = topping || null
     part("bar-one-tap").hidden = true
     part("top-up-link").href = "/credits"
-    part("top-up-link").textContent = "Top up"
-    part("top-up-note").textContent = "— the call goes on while you do."
+    part("top-up-link").textContent = t("dial.top_up")
+    part("top-up-note").textContent = t("call.top_up_note")
     this.topUpTarget.hidden = !topping
     if (topping) this.toppingUp(topping.label, topping.page)
   }
@@ -195,7 +196,7 @@ export class InCall {
       button.textContent = offer.label
       button.disabled = false
       button.hidden = false
-      this.topUpTarget.querySelector("[data-top-up-link]").textContent = "Other amounts"
+      this.topUpTarget.querySelector("[data-top-up-link]").textContent = t("js.other_amounts")
     })
   }
 
@@ -208,7 +209,7 @@ export class InCall {
       this.toppingUp(offer.label, await payOneTap(offer))
     } catch {
       button.disabled = false
-      this.topUpTarget.querySelector("[data-top-up-note]").textContent = "The card could not be charged."
+      this.topUpTarget.querySelector("[data-top-up-note]").textContent = t("js.card_failed")
     }
   }
 
@@ -220,7 +221,7 @@ export class InCall {
     this.topUpTarget.querySelector("[data-bar-one-tap]").hidden = true
     const link = this.topUpTarget.querySelector("[data-top-up-link]")
     link.href = page
-    link.textContent = "See the top-up"
+    link.textContent = t("js.see_topup")
     this.topUpTarget.querySelector("[data-top-up-note]").textContent = `${label.replace(/^Add/, "Adding")}: the call gets longer when it lands.`
   }
 
@@ -228,7 +229,7 @@ export class InCall {
     this.muted = !this.muted
     this.device?.mute(this.muted)
     this.muteTarget.setAttribute("aria-pressed", String(this.muted))
-    this.muteTarget.textContent = this.muted ? "Unmute" : "Mute"
+    this.muteTarget.textContent = this.muted ? t("js.unmute") : t("call.mute")
   }
 
   toggleKeypad() {
@@ -244,7 +245,7 @@ export class InCall {
 
   hangUp() {
     this.hangUpTarget.disabled = true
-    this.showOutcome("Hanging up…")
+    this.showOutcome(t("js.hanging_up"))
     this.device?.disconnect(this.callId)
   }
 
@@ -266,7 +267,7 @@ export class InCall {
     this.hangUpTarget.hidden = true
     this.closeTarget.hidden = false
     this.afterTarget.hidden = false
-    if (!this.outcomeTarget.textContent || this.outcomeTarget.textContent === "Hanging up…") this.showOutcome("Ended")
+    if (!this.outcomeTarget.textContent || this.outcomeTarget.textContent === t("js.hanging_up")) this.showOutcome(t("js.ended"))
   }
 
   // How the call sounded: after a completed call of 5 s or more talked (as
@@ -331,17 +332,17 @@ export class InCall {
         const body = await response.json().catch(() => ({}))
         r.sent = true
         this.rateTarget.querySelector("[data-rate-form]").hidden = true
-        result.textContent = body.error?.message || "This call cannot be rated."
+        result.textContent = body.error?.message || t("js.cannot_rate")
         return
       }
       if (!response.ok) throw new Error(`rating: ${response.status}`)
       r.sent = true
       this.rateTarget.querySelector("[data-rate-form]").hidden = true
-      result.textContent = "Thanks"
+      result.textContent = t("js.thanks")
       r.device?.postFeedback?.(rating.score, rating.issues)
     } catch (err) {
       console.warn(`rating of call ${r.callId}`, err)
-      result.textContent = "The rating could not be sent. Try again."
+      result.textContent = t("js.rating_failed")
       send.disabled = false
     } finally {
       r.sending = false

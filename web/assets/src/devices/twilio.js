@@ -1,3 +1,4 @@
+import { lang } from "../i18n.js"
 import { reportHangUp } from "./hangup.js"
 import { loadVoiceSDK } from "./bundles.js"
 
@@ -57,7 +58,7 @@ export class TwilioDevice {
       this.tokenExpiring = true
       console.info(`call ${callId}: the access token is about to expire; not refreshed (it is bound to this call's authorization)`)
     })
-    const call = await this.device.connect({ params: { CallId: callId } })
+    const call = await this.device.connect({ params: { CallId: callId, Lang: lang() } })
     this.call = call
     call.on("accept", () => this.events.accepted?.())
     call.on("warning", (name) => this.events.warning(warningText(name)))
