@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,7 +70,7 @@ func TestStuckCallOnTheDashboardIsRetriedOnce(t *testing.T) {
 	}
 	// The customer is told it is being checked, never an endless "working
 	// out the cost".
-	if mine := b.get("/calls/" + call.CallID); !strings.Contains(mine.body, "We're checking this call's charge; you won't be charged twice.") {
+	if mine := b.get("/calls/" + call.CallID); !strings.Contains(mine.body, html.EscapeString("We're checking this call's charge; you won't be charged twice.")) {
 		t.Fatalf("the caller's page of a stuck call:\n%s", mine.body)
 	}
 
