@@ -667,7 +667,9 @@ dynamicConfigClient:
 
 // dynamicConfig mirrors what internal/devserver gives the dev server (its
 // --dynamic-config-value flags and the CLI's own defaults), so the app
-// meets the same server behaviour on both.
+// meets the same server behaviour on both; but for the task queues'
+// partitions, which stay at the server's default here, as in production
+// (matching spread over hosts, many pollers).
 var dynamicConfig = template.Must(template.New("dynamic").Parse(`# Written by internal/cluster; rewritten at every start.
 # As internal/devserver's --dynamic-config-value: an activity scheduled by a
 # workflow task comes back in that task's answer.

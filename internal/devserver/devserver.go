@@ -106,6 +106,13 @@ func Args(o Options) []string {
 	// An activity scheduled by a workflow task comes back in that task's
 	// answer to the worker that has a free slot, not through the queue.
 	args = append(args, "--dynamic-config-value", "system.enableActivityEagerExecution=true")
+	// One partition per task queue, not the server's four: on one node the
+	// partitions buy no throughput, and a task added to a partition whose
+	// poller is busy waits in its backlog (or for the rate-limited forward
+	// to the root) until a poll lands there; first workflow tasks waited
+	// 0.5-2 s that way, the floor's too (OPERATIONS, Benchmarks).
+	args = append(args, "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1")
 	if o.Namespace != "" && o.Namespace != "default" {
 		args = append(args, "--namespace", o.Namespace)
 	}
