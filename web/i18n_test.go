@@ -29,6 +29,10 @@ func TestDynamicKeysAreInEveryCatalogue(t *testing.T) {
 		keys = append(keys, k)
 	}
 	keys = append(keys, "accounts.password_short", "accounts.password_long")
+	for _, k := range deletionRefusals {
+		keys = append(keys, k)
+	}
+	keys = append(keys, "account_delete.refused.other")
 	for _, reason := range []string{"refund", "dispute", "adjustment", "balance"} {
 		keys = append(keys, "call.cut.why."+reason)
 	}
