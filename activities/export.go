@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mobayilo/mobayilo/db"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/workflows"
 )
@@ -202,17 +203,20 @@ func (a *Activities) EmailDataExport(ctx context.Context, in workflows.DataExpor
 	if err != nil {
 		loc = time.UTC
 	}
-	expires := row.ExpiresAt.In(loc).Format("2 January 2006, 15:04 MST")
+	// In the account's language (English without one), as the auto top-up
+	// email is.
+	lang := i18n.Default
+	if row.Locale != nil && i18n.Valid(*row.Locale) {
+		lang = *row.Locale
+	}
+	until := row.ExpiresAt.In(loc)
+	expires := i18n.DateTime(lang, until) + " " + until.Format("MST")
 	// In the query, not the path: request lines log the path.
 	link := in.BaseURL + "/settings/export/download?token=" + token
 	msg := mail.Message{
 		To:      row.Email,
-		Subject: "Your Mobayilo data is ready to download",
-		Text: "Hello " + row.DisplayName + ",\n\n" +
-			"The copy of your Mobayilo data you asked for is ready. Download it (a ZIP of JSON files) while signed in to Mobayilo:\n\n" +
-			link + "\n\n" +
-			"The link works until " + expires + "; after that the file is deleted, and you can ask for a new one in Settings.\n\n" +
-			"If you did not ask for this, change your password in Settings: someone else may be signed in to your account.\n",
+		Subject: i18n.T(lang, "mail.data_export.subject"),
+		Text:    i18n.T(lang, "mail.data_export.text", "Name", row.DisplayName, "Link", link, "Until", expires),
 	}
 	if err := a.Mailer.Send(ctx, msg); err != nil {
 		return workflows.DataExportEmailed{}, fmt.Errorf("export: send the link: %w", err)

@@ -144,7 +144,7 @@ SET token_hash = $1,
     expires_at = COALESCE(e.expires_at, now() + $2::bigint * interval '1 millisecond')
 FROM users u
 WHERE e.id = $3 AND e.status = 'preparing' AND e.zip IS NOT NULL AND u.id = e.user_id
-RETURNING e.expires_at, u.email, u.display_name, u.time_zone
+RETURNING e.expires_at, u.email, u.display_name, u.time_zone, u.locale
 `
 
 type IssueDataExportTokenParams struct {
@@ -158,6 +158,7 @@ type IssueDataExportTokenRow struct {
 	Email       string
 	DisplayName string
 	TimeZone    string
+	Locale      *string
 }
 
 // Issues the link's token (its hash) for a built export, before the email
@@ -171,6 +172,7 @@ func (q *Queries) IssueDataExportToken(ctx context.Context, arg IssueDataExportT
 		&i.Email,
 		&i.DisplayName,
 		&i.TimeZone,
+		&i.Locale,
 	)
 	return i, err
 }

@@ -40,7 +40,7 @@ SET token_hash = sqlc.arg(token_hash),
     expires_at = COALESCE(e.expires_at, now() + sqlc.arg(ttl_ms)::bigint * interval '1 millisecond')
 FROM users u
 WHERE e.id = sqlc.arg(id) AND e.status = 'preparing' AND e.zip IS NOT NULL AND u.id = e.user_id
-RETURNING e.expires_at, u.email, u.display_name, u.time_zone;
+RETURNING e.expires_at, u.email, u.display_name, u.time_zone, u.locale;
 
 -- name: MarkDataExportEmailed :execrows
 -- The email with the link went out: the export is ready.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/workflows"
 )
 
@@ -16,12 +17,23 @@ import (
 // says it was deleted (the session is no longer the person's by then).
 const sessDeletedBalance = "deleted_balance_cents"
 
-// deletionRefusals are the reasons a deletion is refused, for the person.
+// deletionRefusals are the catalogue keys of the reasons a deletion is
+// refused, for the person (deletionRefusal translates them).
 var deletionRefusals = map[string]string{
-	workflows.DeletionRefusedOpenCall:        "You have a call in progress, or one we have not finished billing. Try again once it has ended and its cost shows in History.",
-	workflows.DeletionRefusedOpenTopUp:       "A top-up is still waiting for its payment. Try again once it is credited or cancelled.",
-	workflows.DeletionRefusedNegativeBalance: "Your balance is below zero. Top up to at least $0.00 first, then delete your account.",
-	workflows.DeletionRefusedNoAccount:       "We could not find your account. Sign in again and retry.",
+	workflows.DeletionRefusedOpenCall:        "account_delete.refused.open_call",
+	workflows.DeletionRefusedOpenTopUp:       "account_delete.refused.open_topup",
+	workflows.DeletionRefusedNegativeBalance: "account_delete.refused.negative_balance",
+	workflows.DeletionRefusedNoAccount:       "account_delete.refused.no_account",
+}
+
+// deletionRefusal is a refusal's reason in lang; one we do not know says
+// that nothing was changed.
+func deletionRefusal(lang, reason string) string {
+	key, ok := deletionRefusals[reason]
+	if !ok {
+		return i18n.T(lang, "account_delete.refused.other")
+	}
+	return i18n.T(lang, key, "Zero", i18n.Money(lang, 0))
 }
 
 // deleteAccount deletes the signed-in person's account (partials/
@@ -61,17 +73,14 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	if isRefusal(err, workflows.ErrTypeDeletionRefused) && errors.As(err, &appErr) {
 		var reason string
 		_ = appErr.Details(&reason)
-		msg, ok := deletionRefusals[reason]
-		if !ok {
-			msg = "Your account cannot be deleted right now. Nothing was changed; try again in a few minutes."
-		}
+		msg := deletionRefusal(langOf(r), reason)
 		s.log.Info().Str("user_id", id).Str("reason", reason).Msg("account deletion refused")
 		s.renderSettings(w, r, http.StatusConflict, pageData{Form: url.Values{}, Errors: map[string]string{"delete_account": msg}})
 		return
 	}
 	if err != nil {
 		s.renderSettings(w, r, http.StatusServiceUnavailable, pageData{Form: url.Values{}, Errors: map[string]string{
-			"delete_account": "We could not delete your account just now. Nothing was changed; try again in a few minutes."}})
+			"delete_account": tr(r, "account_delete.failed")}})
 		return
 	}
 	s.log.Info().Str("user_id", id).Int64("balance_cents", started.BalanceCents).Msg("account deletion started")

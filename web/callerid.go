@@ -93,7 +93,7 @@ func (s *Server) showCallerID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.templates["settings"].ExecuteTemplate(&buf, "caller_id", pageData{Form: url.Values{}, Data: settingsData{CallerID: d}}); err != nil {
+	if err := s.templates["settings"].ExecuteTemplate(&buf, "caller_id", pageData{Form: url.Values{}, Lang: langOf(r), Data: settingsData{CallerID: d}}); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -124,7 +124,7 @@ func (s *Server) addCallerID(w http.ResponseWriter, r *http.Request) {
 		refuse(ne.Message)
 		return
 	case err != nil:
-		refuse("Enter your mobile number.")
+		refuse(tr(r, "callerid.err_enter"))
 		return
 	}
 	q := db.New(s.pool)
@@ -134,12 +134,12 @@ func (s *Server) addCallerID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if taken {
-		refuse("This number is verified by another account.")
+		refuse(tr(r, "callerid.err_taken"))
 		return
 	}
 	row, err := q.CreateCallerID(r.Context(), db.CreateCallerIDParams{UserID: u.ID, E164: n.E164})
 	if _, dup := db.UniqueViolation(err); dup {
-		refuse("Remove your number first to add another.")
+		refuse(tr(r, "callerid.err_one"))
 		return
 	}
 	if err != nil {

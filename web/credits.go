@@ -167,7 +167,7 @@ func (s *Server) startTopUp(w http.ResponseWriter, r *http.Request, p db.CreateT
 	q := db.New(s.pool)
 	t, err := q.CreateTopUp(r.Context(), p)
 	if errors.Is(err, db.ErrNotFound) { // the account is being deleted (CreateTopUp creates nothing)
-		s.renderCredits(w, r, http.StatusConflict, "This account is being deleted. Nothing was charged.")
+		s.renderCredits(w, r, http.StatusConflict, tr(r, "account_delete.topup_refused"))
 		return
 	}
 	if err != nil {

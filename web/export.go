@@ -85,7 +85,7 @@ func (s *Server) showDataExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.templates["settings"].ExecuteTemplate(&buf, "data_export", pageData{Form: url.Values{}, User: &u.User, Zone: accounts.Location(u.User),
+	if err := s.templates["settings"].ExecuteTemplate(&buf, "data_export", pageData{Form: url.Values{}, User: &u.User, Zone: accounts.Location(u.User), Lang: langOf(r),
 		Data: settingsData{DataExport: d}}); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -110,7 +110,7 @@ func (s *Server) requestDataExport(w http.ResponseWriter, r *http.Request) {
 	}
 	row, err := q.CreateDataExport(r.Context(), db.CreateDataExportParams{UserID: u.ID, N: n})
 	if _, dup := db.UniqueViolation(err); dup {
-		s.setFlashError(r, "Your data is already being prepared. We will email you the link when it is ready.")
+		s.setFlashError(r, "flash.data_export_busy")
 		http.Redirect(w, r, "/settings#data-export", http.StatusSeeOther)
 		return
 	}
@@ -131,12 +131,12 @@ func (s *Server) requestDataExport(w http.ResponseWriter, r *http.Request) {
 		s.log.Error().Err(err).Str("workflow_id", wid).Str("user_id", in.UserID).Str("export_id", in.ExportID).Msg("data export: start workflow")
 		// Not started: failed, so that the person can ask again.
 		_, _ = q.ExpireDataExport(context.WithoutCancel(r.Context()), row.ID)
-		s.setFlashError(r, "We could not start preparing your data. Please try again in a minute.")
+		s.setFlashError(r, "flash.data_export_failed")
 		http.Redirect(w, r, "/settings#data-export", http.StatusSeeOther)
 		return
 	}
 	s.log.Info().Str("workflow_id", wid).Str("user_id", in.UserID).Str("export_id", in.ExportID).Msg("data export started")
-	s.setFlash(r, "We are preparing your data. We will email you a link to download it.")
+	s.setFlash(r, "flash.data_export_started")
 	http.Redirect(w, r, "/settings#data-export", http.StatusSeeOther)
 }
 
@@ -159,8 +159,7 @@ func (s *Server) downloadDataExport(w http.ResponseWriter, r *http.Request) {
 	case e.Live && e.Zip != nil:
 	case e.Status == workflows.DataExportReady || e.Status == workflows.DataExportExpired:
 		s.log.Info().Str("user_id", u.ID.String()).Str("export_id", e.ID.String()).Msg("data export: expired link used")
-		s.errorPage(w, r, http.StatusGone, "This link has expired",
-			"Download links work for a limited time, and this export has been deleted. Ask for a new one in Settings, under Download my data.")
+		s.errorPage(w, r, http.StatusGone, "error.export_expired.title", "error.export_expired.message")
 		return
 	default:
 		s.notFound(w, r)

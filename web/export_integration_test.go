@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
@@ -268,4 +270,43 @@ func TestDataExportWorkflowDeletesTheZipAtExpiry(t *testing.T) {
 		t.Fatal("the history does not even hold the export id: the check above proves nothing")
 	}
 	recordHistory(t, e.tc, wid, "data_export_expired.json")
+}
+
+// In the account's language: the flash, the email (subject, body, the
+// link's expiry written for the language) and the 410 page are French for
+// an account set to French.
+func TestDataExportInTheAccountsLanguage(t *testing.T) {
+	e := newExportEnv(t)
+	amelie := e.browser()
+	amelie.signUp("amelie@example.com", "correct horse", "Amélie")
+	if r := amelie.post("/settings/language", url.Values{"locale": {"fr"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("language: %d %s", r.status, r.body)
+	}
+	if r := amelie.post("/settings/export", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("request: %d %s", r.status, r.body)
+	}
+	if page := html.UnescapeString(amelie.get("/settings").body); !strings.Contains(page, i18n.T("fr", "flash.data_export_started")) {
+		t.Errorf("settings lacks the French flash:\n%s", page)
+	}
+	path := e.exportLink("amelie@example.com")
+	var m mail.Message
+	for _, msg := range e.mailbox.Messages() {
+		if msg.To == "amelie@example.com" && exportLinkPattern.MatchString(msg.Text) {
+			m = msg
+		}
+	}
+	var expires time.Time
+	if err := e.pool.QueryRow(context.Background(), `SELECT expires_at FROM data_exports WHERE user_id = $1`, e.userID("amelie@example.com")).Scan(&expires); err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != i18n.T("fr", "mail.data_export.subject") || !strings.HasPrefix(m.Text, "Bonjour Amélie,") ||
+		!strings.Contains(m.Text, i18n.DateTime("fr", expires.UTC())) || strings.Contains(m.Text, "Download") {
+		t.Errorf("the email is not French: %q\n%s", m.Subject, m.Text)
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE data_exports SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if r := amelie.get(path); r.status != http.StatusGone || !strings.Contains(html.UnescapeString(r.body), i18n.T("fr", "error.export_expired.title")) {
+		t.Errorf("expired: %d %s", r.status, r.body)
+	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,6 +30,10 @@ func TestDynamicKeysAreInEveryCatalogue(t *testing.T) {
 		keys = append(keys, k)
 	}
 	keys = append(keys, "accounts.password_short", "accounts.password_long")
+	for _, k := range deletionRefusals {
+		keys = append(keys, k)
+	}
+	keys = append(keys, "account_delete.refused.other")
 	for _, reason := range []string{"refund", "dispute", "adjustment", "balance"} {
 		keys = append(keys, "call.cut.why."+reason)
 	}
@@ -108,5 +113,38 @@ func TestAccountsFormErrorsAreTranslated(t *testing.T) {
 	}
 	if got := translateFieldErrors("en", map[string]string{"password": "Use at least 8 characters."}); got["password"] != "Use at least 8 characters." {
 		t.Errorf("en: %v", got)
+	}
+}
+
+// The no-script quote is in the page's language: the rate, what the
+// balance buys, the cap and the link to add credit.
+func TestQuoteFragmentIsTranslated(t *testing.T) {
+	assets, err := loadAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := parseTemplates(assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buys, capMin := int64(1250), int64(120)
+	q := quote{E164: "+254712345678", CountryName: "Kenya", Description: "Kenya mobile", RatePerMinuteMicros: 90_000, RatePerMinute: "$0.09/min",
+		BalanceMinutes: &buys, CallCapMinutes: &capMin, CanCall: true}
+	var buf strings.Builder
+	if err := templates["rates"].ExecuteTemplate(&buf, "quote", quoteView{quote: q, Lang: "fr"}); err != nil {
+		t.Fatal(err)
+	}
+	body := html.UnescapeString(buf.String())
+	for _, want := range []string{
+		i18n.T("fr", "money.per_minute", "Price", i18n.MoneyMicros("fr", 90_000)),
+		i18n.T("fr", "quote.balance_buys") + " <strong>" + i18n.T("fr", "quote.minutes", "Minutes", i18n.Number("fr", 1250)) + "</strong>",
+		i18n.T("fr", "quote.cap", "Minutes", "120"),
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the French quote lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "$0.09") || strings.Contains(body, "your balance") {
+		t.Errorf("the French quote has English:\n%s", body)
 	}
 }

@@ -150,6 +150,12 @@ type quote struct {
 	Error          *quoteError `json:"error,omitempty"`
 }
 
+// quoteView is the quote partial's data: the quote and the page's language.
+type quoteView struct {
+	quote
+	Lang string
+}
+
 type quoteError struct {
 	Code        string `json:"code"`
 	Message     string `json:"message"`
@@ -167,7 +173,7 @@ func (s *Server) calculate(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		var buf bytes.Buffer
-		if err := s.templates["rates"].ExecuteTemplate(&buf, "quote", q); err != nil {
+		if err := s.templates["rates"].ExecuteTemplate(&buf, "quote", quoteView{quote: q, Lang: langOf(r)}); err != nil {
 			s.serverError(w, r, err)
 			return
 		}

@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/mobayilo/mobayilo/activities"
 	"github.com/mobayilo/mobayilo/internal/config"
 	"github.com/mobayilo/mobayilo/internal/devserver"
+	"github.com/mobayilo/mobayilo/internal/i18n"
 	"github.com/mobayilo/mobayilo/internal/mail"
 	"github.com/mobayilo/mobayilo/internal/temporalx"
 	"github.com/mobayilo/mobayilo/internal/testdb"
@@ -106,6 +108,33 @@ func TestDownloadMyDataInSettings(t *testing.T) {
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#data-export").scrollIntoView({block: "center"})`))
 	b.shot(filepath.Join(out, "data-export-ready.png"))
 	b.screenshot(filepath.Join(out, "settings-data-export.png"))
+	// Settings in Arabic (right to left) and French: both sections in the
+	// language, nothing wider than the phone; then English again.
+	for _, lang := range []string{"ar", "fr", "en"} {
+		b.do(chromedp.SetValue(chromedp.CSS("select#locale"), lang))
+		b.tapInView(`form[action="/settings/language"] button[type="submit"]`)
+		b.waitFor("Settings in "+lang, fmt.Sprintf(`location.pathname === "/settings" && document.documentElement.lang === %q && !!document.querySelector("#data-export-status") && `+settled, lang))
+		if lang == "en" {
+			break
+		}
+		if got, want := b.eval(`document.documentElement.dir`), i18n.Dir(lang); got != want {
+			t.Errorf("%s: <html dir=%q>, want %q", lang, got, want)
+		}
+		for sel, key := range map[string]string{"#data-export-title": "data_export.title", "#data-export-status": "data_export.ready",
+			"#delete-account-title": "account_delete.title", `label[for="delete_password"]`: "account_delete.password"} {
+			if got, want := b.eval(fmt.Sprintf(`document.querySelector(%q).textContent.trim()`, sel)), i18n.T(lang, key); got != want {
+				t.Errorf("%s: %s says %q, want %q", lang, sel, got, want)
+			}
+		}
+		if w := b.eval(`String(document.documentElement.scrollWidth)`); w != fmt.Sprint(viewportWidth) {
+			t.Errorf("%s: Settings is %s CSS px wide at a %d px phone: it scrolls sideways", lang, w, viewportWidth)
+		}
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#data-export").scrollIntoView({block: "center", behavior: "instant"})`))
+		b.shot(filepath.Join(out, "lang-"+lang+"-data-export.png"))
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#delete-account").scrollIntoView({block: "center", behavior: "instant"})`))
+		b.shot(filepath.Join(out, "lang-"+lang+"-account-delete.png"))
+	}
+
 	msgs := box.Messages()
 	if len(msgs) == 0 || msgs[0].To != "ada@example.com" || !strings.Contains(msgs[0].Text, base+"/settings/export/download?token=") {
 		t.Fatalf("mail %+v", msgs)
